@@ -1,0 +1,104 @@
+//! Command-line interface (clap derive): the chatroom by default, and headless subcommands.
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "roundtable",
+    version,
+    about = "One prompt, several models, side by side, with cost and free-tier quota in view.",
+    long_about = "One prompt, several models, side by side, with cost and free-tier quota in view.\n\n\
+        Model ids go to OpenRouter by default (openai/gpt-4o-mini, meta-llama/llama-3.2-3b-instruct:free); \
+        prefix another configured provider's name to use it (gemini:gemini-2.0-flash, ollama:llama3.2:3b).\n\
+        Keys come from OPENROUTER_API_KEY, GEMINI_API_KEY, OPENAI_API_KEY."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Commands>,
+
+    /// Models for the chatroom (repeat -m for each pane).
+    #[arg(short = 'm', long = "model", value_name = "MODEL", global = false)]
+    pub models: Vec<String>,
+
+    /// Replace every provider's base URL for this run (e.g. a local simulator or proxy).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Run on the built-in simulator even when API keys are set.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Reopen the last room with its transcripts.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Stream one prompt to several models at once and print their answers and a summary.
+    Ask(AskArgs),
+    /// Serve the built-in OpenRouter simulator on loopback (for tests, demos, benchmarks).
+    Sim(SimArgs),
+    /// Print the directories and config file roundtable uses.
+    Paths,
+    /// Print the documented default configuration.
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// A model to ask (repeat for several: -m openai/gpt-4o-mini -m gemini:gemini-2.0-flash).
+    #[arg(short = 'm', long = "model", value_name = "MODEL", required = true)]
+    pub models: Vec<String>,
+
+    /// System prompt for every model.
+    #[arg(long, value_name = "TEXT")]
+    pub system: Option<String>,
+
+    /// Sampling temperature for every model (overrides config).
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f64>,
+
+    /// Maximum completion tokens for every model (overrides config).
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u32>,
+
+    /// Emit one JSON object per line (delta, done, error, ...) instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Replace every provider's base URL for this run.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// The prompt; read from standard input when absent.
+    #[arg(value_name = "PROMPT")]
+    pub prompt: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8787)]
+    pub port: u16,
+
+    /// Daily cap on requests to `:free` models per key.
+    #[arg(long, default_value_t = 50)]
+    pub free_daily_limit: u32,
+
+    /// Per-minute cap on requests to `:free` models per key.
+    #[arg(long, default_value_t = 20)]
+    pub free_per_minute: u32,
+
+    /// Default answer length in tokens for models without a `@tokens=` directive.
+    #[arg(long)]
+    pub tokens: Option<u32>,
+
+    /// Default speed in tokens/second (0 = as fast as possible).
+    #[arg(long)]
+    pub tps: Option<f64>,
+
+    /// Default time to first token in milliseconds.
+    #[arg(long)]
+    pub ttft_ms: Option<u64>,
+}

@@ -1,0 +1,198 @@
+//! The TOML configuration: the embedded, documented defaults (`assets/default-config.toml`)
+//! with the user's `config.toml` merged over them, turned into the core's settings.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::core::protocol::ModelSettings;
+use crate::core::provider::{AppIdentity, ProviderConfig, ProvidersConfig, Timeouts};
+
+pub const DEFAULT_CONFIG: &str = include_str!("../assets/default-config.toml");
+
+/// A config problem, with the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("Could not read the config file {path}: {source}. Check its permissions, or move it away to use the defaults.")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("The config file {path} is not valid: {message}\nFix it (every key is documented in `roundtable config`), or move it away to use the defaults.")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct FileConfig {
+    default_provider: String,
+    #[serde(default)]
+    default_models: Vec<String>,
+    timeouts: FileTimeouts,
+    app: AppIdentity,
+    #[serde(default)]
+    providers: BTreeMap<String, ProviderConfig>,
+    #[serde(default)]
+    models: BTreeMap<String, ModelSettings>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct FileTimeouts {
+    connect_secs: f64,
+    first_byte_secs: f64,
+    idle_secs: f64,
+}
+
+/// The whole application configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub providers: ProvidersConfig,
+    pub default_models: Vec<String>,
+    /// The user file that was merged, if one existed.
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    /// Defaults merged with `path` when it exists. A missing file is not an error.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let user = match std::fs::read_to_string(path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => return Err(ConfigError::Read { path: path.to_owned(), source }),
+        };
+        let mut config = Self::from_sources(user.as_deref()).map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
+        config.source = user.map(|_| path.to_owned());
+        Ok(config)
+    }
+
+    /// Defaults only.
+    pub fn defaults() -> Config {
+        // The embedded file is tested to parse; an error here is a build defect, not input.
+        Self::from_sources(None).unwrap_or_else(|e| panic!("embedded default config is invalid: {e}"))
+    }
+
+    fn from_sources(user: Option<&str>) -> Result<Config, String> {
+        let mut merged: toml::Table = DEFAULT_CONFIG.parse().map_err(|e: toml::de::Error| e.to_string())?;
+        if let Some(user) = user {
+            let user: toml::Table = user.parse().map_err(|e: toml::de::Error| e.to_string())?;
+            merge(&mut merged, user);
+        }
+        let file: FileConfig = toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| e.to_string())?;
+        let timeouts = Timeouts {
+            connect: positive_secs("timeouts.connect_secs", file.timeouts.connect_secs)?,
+            first_byte: positive_secs("timeouts.first_byte_secs", file.timeouts.first_byte_secs)?,
+            idle: positive_secs("timeouts.idle_secs", file.timeouts.idle_secs)?,
+        };
+        if !file.providers.contains_key(&file.default_provider) {
+            return Err(format!(
+                "default_provider = \"{}\" but there is no [providers.{}] section",
+                file.default_provider, file.default_provider
+            ));
+        }
+        for (name, p) in &file.providers {
+            if !(p.base_url.starts_with("http://") || p.base_url.starts_with("https://")) {
+                return Err(format!("providers.{name}.base_url must start with http:// or https:// (got \"{}\")", p.base_url));
+            }
+        }
+        Ok(Config {
+            providers: ProvidersConfig {
+                default_provider: file.default_provider,
+                providers: file.providers,
+                models: file.models,
+                timeouts,
+                identity: file.app,
+            },
+            default_models: file.default_models,
+            source: None,
+        })
+    }
+
+    /// Point every provider at `base_url` for this run (`--base-url`).
+    pub fn override_base_url(&mut self, base_url: &str) {
+        for p in self.providers.providers.values_mut() {
+            base_url.clone_into(&mut p.base_url);
+        }
+    }
+}
+
+fn positive_secs(key: &str, v: f64) -> Result<Duration, String> {
+    if v.is_finite() && v > 0.0 && v < 1e7 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(format!("{key} must be a positive number of seconds (got {v})"))
+    }
+}
+
+/// Deep merge: tables merge key by key, anything else in `over` replaces.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_parse() {
+        let c = Config::defaults();
+        assert_eq!(c.providers.default_provider, "openrouter");
+        assert!(c.providers.providers.contains_key("gemini"));
+        assert!(!c.default_models.is_empty());
+    }
+
+    #[test]
+    fn user_file_merges_over_defaults() {
+        let user = r#"
+            [timeouts]
+            idle_secs = 5
+            [providers.ollama]
+            base_url = "http://127.0.0.1:9999/v1"
+            [models."openai/gpt-4o"]
+            temperature = 0.2
+        "#;
+        let c = Config::from_sources(Some(user)).unwrap();
+        assert_eq!(c.providers.timeouts.idle, Duration::from_secs(5));
+        assert_eq!(c.providers.timeouts.connect, Duration::from_secs(10));
+        let ollama = &c.providers.providers["ollama"];
+        assert_eq!(ollama.base_url, "http://127.0.0.1:9999/v1");
+        assert!(ollama.key_optional, "kept from defaults");
+        assert_eq!(c.providers.models["openai/gpt-4o"].temperature, Some(0.2));
+    }
+
+    #[test]
+    fn corrupt_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "default_provider = [unclosed").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("config.toml"), "{err}");
+        assert!(err.contains("move it away"), "{err}");
+        std::fs::write(&path, "[timeouts]\nidle_secs = -1").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("idle_secs"), "{err}");
+        std::fs::write(&path, "default_provider = \"nope\"").unwrap();
+        assert!(Config::load(&path).unwrap_err().to_string().contains("[providers.nope]"));
+    }
+
+    #[test]
+    fn routing_by_prefix() {
+        let c = Config::defaults().providers;
+        let r = c.resolve("gemini:gemini-2.0-flash").unwrap();
+        assert_eq!((r.provider_name.as_str(), r.upstream_model.as_str()), ("gemini", "gemini-2.0-flash"));
+        let r = c.resolve("ollama:llama3.2:3b").unwrap();
+        assert_eq!((r.provider_name.as_str(), r.upstream_model.as_str()), ("ollama", "llama3.2:3b"));
+        let r = c.resolve("meta-llama/llama-3.2-3b-instruct:free").unwrap();
+        assert_eq!(r.provider_name, "openrouter");
+        assert_eq!(r.upstream_model, "meta-llama/llama-3.2-3b-instruct:free");
+        assert!(c.resolve("gemini:").is_err());
+        assert!(c.resolve("  ").is_err());
+    }
+}

@@ -1,0 +1,115 @@
+//! Typed errors of the core. Every error carries a message written for the user: what
+//! happened and what to do. Messages never contain an API key.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+/// What went wrong, as a machine-readable category (`kind` in `ask --json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// No API key in the environment for a provider that needs one.
+    MissingKey,
+    /// 401: key invalid, disabled or missing upstream.
+    Unauthorized,
+    /// 402: out of credits, key spend limit reached, or `max_tokens` too high to afford.
+    PaymentRequired,
+    /// 403 from moderation (reasons in the message).
+    Moderation,
+    /// 403 for any other reason (guardrail, permission, region, key daily limit).
+    Forbidden,
+    /// 404 "No endpoints found matching your data policy".
+    DataPolicy,
+    /// 404 "No endpoints found that support tool use".
+    NoToolEndpoints,
+    /// 400/404 unknown or removed model.
+    ModelNotFound,
+    /// 404 of any other kind.
+    NotFound,
+    /// 400/413/422: the request itself was rejected.
+    BadRequest,
+    /// 429 per-minute limit (OpenRouter free-models-per-min, Gemini RPM/TPM): retry after reset.
+    RateLimitMinute,
+    /// 429 daily cap (free-models-per-day, Gemini RPD): not retryable until the reset.
+    RateLimitDaily,
+    /// 429 from an upstream provider's shared pool, or capacity exhausted: retry shortly.
+    RateLimitUpstream,
+    /// 5xx from the router or the provider.
+    Server,
+    /// Connect, first-byte or idle timeout.
+    Timeout,
+    /// Could not connect at all (DNS, refused, TLS).
+    Connect,
+    /// The connection closed before the stream finished.
+    StreamDropped,
+    /// An error event inside a 200 stream.
+    MidStream,
+    /// The body could not be understood (garbage, HTML where JSON was expected, bad JSON).
+    MalformedResponse,
+    /// A quota limiter refused to send (daily cap reached locally).
+    QuotaExhausted,
+    /// Configuration problem (unknown provider prefix, bad base URL).
+    Config,
+}
+
+impl ErrorKind {
+    /// Whether an automatic retry may succeed without any change by the user.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            Self::RateLimitMinute
+                | Self::RateLimitUpstream
+                | Self::Server
+                | Self::Timeout
+                | Self::Connect
+                | Self::StreamDropped
+        )
+    }
+}
+
+/// A failure of one target's request.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct CoreError {
+    pub kind: ErrorKind,
+    /// HTTP status (or the numeric `code` of a mid-stream error) when there was one.
+    pub status: Option<u16>,
+    /// For the user: what happened and what to do.
+    pub message: String,
+    /// When a retry may succeed (rate-limit reset), when known.
+    pub retry_at: Option<SystemTime>,
+    /// The upstream's own message, control characters removed, for logs and detail views.
+    pub upstream_message: Option<String>,
+}
+
+impl CoreError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, status: None, message: message.into(), retry_at: None, upstream_message: None }
+    }
+
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    pub fn with_retry_at(mut self, at: SystemTime) -> Self {
+        self.retry_at = Some(at);
+        self
+    }
+
+    pub fn with_upstream_message(mut self, msg: impl Into<String>) -> Self {
+        self.upstream_message = Some(msg.into());
+        self
+    }
+
+    pub fn missing_key(provider: &str, env_var: &str) -> Self {
+        Self::new(
+            ErrorKind::MissingKey,
+            format!(
+                "No API key for provider '{provider}': set the environment variable {env_var} \
+                 (or run with --demo to use the built-in simulator)."
+            ),
+        )
+    }
+}

@@ -1,0 +1,9 @@
+//! The routing core: upstream connections, streaming, fan-out and cancellation. Knows nothing
+//! about terminals; consumers talk to it through typed channels (see `protocol`).
+
+pub mod error;
+pub mod protocol;
+pub mod provider;
+pub mod router;
+pub mod sanitize;
+pub mod sim;

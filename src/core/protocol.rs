@@ -1,0 +1,273 @@
+//! The typed vocabulary between the routing core and its consumers (chatroom, `ask`, tests):
+//! commands in, events out, every event keyed by (turn, target).
+
+use std::time::SystemTime;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::core::error::CoreError;
+
+/// One user prompt fanned out to several models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TurnId(pub u64);
+
+/// One model's stream within a turn (a pane in the chatroom). Stable across turns of a room,
+/// so the same model may appear twice in a room with different settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TargetId(pub u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+    Tool,
+}
+
+/// A chat message in OpenAI shape. Tool calls and `tool_call_id` carry the tool loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+impl ChatMessage {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self { role, content: content.into(), tool_calls: Vec::new(), tool_call_id: None }
+    }
+    pub fn system(content: impl Into<String>) -> Self {
+        Self::new(Role::System, content)
+    }
+    pub fn user(content: impl Into<String>) -> Self {
+        Self::new(Role::User, content)
+    }
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self::new(Role::Assistant, content)
+    }
+}
+
+/// A complete tool call, assembled from streamed fragments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// The raw JSON arguments string exactly as the model produced it (may be malformed).
+    pub arguments: String,
+    /// Gemini's `extra_content.google.thought_signature`, echoed back verbatim on the next turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thought_signature: Option<String>,
+}
+
+/// A tool definition in OpenAI function-tool shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the parameters object.
+    pub parameters: serde_json::Value,
+}
+
+/// Per-model request settings, merged from config and the room.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Vec<String>>,
+    /// `low` / `medium` / `high` / `none`; sent as `reasoning.effort` to OpenRouter and as
+    /// `reasoning_effort` to the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<String>,
+    /// System prompt prepended to the messages when they carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// OpenRouter `provider` preferences object, passed through as-is (OpenRouter only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<serde_json::Value>,
+    /// OpenRouter `models` fallback list (OpenRouter only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<String>,
+}
+
+/// What one target of a turn should stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetRequest {
+    pub target: TargetId,
+    /// The model spec as the user wrote it: `openai/gpt-4o`, `gemini:gemini-2.0-flash`.
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    pub settings: ModelSettings,
+    pub tools: Vec<ToolSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnRequest {
+    pub turn: TurnId,
+    pub targets: Vec<TargetRequest>,
+}
+
+/// Commands the core accepts.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Submit(TurnRequest),
+    /// Cancel one target of a turn, or the whole turn when `target` is `None`.
+    Cancel { turn: TurnId, target: Option<TargetId> },
+    Shutdown,
+}
+
+/// Token counts as the provider reported them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+    #[serde(default)]
+    pub cached_tokens: u64,
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+    #[serde(default)]
+    pub reasoning_tokens: u64,
+    /// Tokens the provider billed but did not count in `completion_tokens` (Gemini's hidden
+    /// thinking): `total - prompt - completion` when positive.
+    #[serde(default)]
+    pub hidden_tokens: u64,
+    /// `usage.cost` in USD as reported by the provider (OpenRouter), exact decimal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_cost: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CostSource {
+    Reported,
+    Estimated,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cost {
+    pub usd: Option<Decimal>,
+    pub source: CostSource,
+}
+
+impl Cost {
+    pub const UNKNOWN: Cost = Cost { usd: None, source: CostSource::Unknown };
+}
+
+/// Normalized finish reasons; `Other` keeps anything unexpected verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ToolCalls,
+    ContentFilter,
+    Error,
+    Other(String),
+}
+
+impl FinishReason {
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "stop" | "end_turn" | "STOP" => Self::Stop,
+            "length" | "max_tokens" | "MAX_TOKENS" => Self::Length,
+            "tool_calls" | "tool_use" | "function_call" => Self::ToolCalls,
+            "content_filter" | "SAFETY" => Self::ContentFilter,
+            "error" => Self::Error,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+            Self::ToolCalls => "tool_calls",
+            Self::ContentFilter => "content_filter",
+            Self::Error => "error",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// Timings measured by the core for one stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Request sent → first content or reasoning token.
+    pub ttft_ms: Option<u64>,
+    /// Request sent → final event.
+    pub duration_ms: u64,
+}
+
+impl Timings {
+    /// Completion tokens per second over the generation phase (after the first token).
+    pub fn tokens_per_second(&self, completion_tokens: u64) -> Option<f64> {
+        let ttft = self.ttft_ms?;
+        let gen_ms = self.duration_ms.saturating_sub(ttft);
+        if gen_ms == 0 || completion_tokens == 0 {
+            return None;
+        }
+        Some(completion_tokens as f64 * 1000.0 / gen_ms as f64)
+    }
+}
+
+/// The summary carried by every final event, so consumers never need to fold deltas.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamSummary {
+    pub text: String,
+    pub reasoning: String,
+    pub tool_calls: Vec<ToolCall>,
+    pub usage: Option<Usage>,
+    pub cost: Option<Cost>,
+    pub timings: Timings,
+    pub generation_id: Option<String>,
+    pub served_model: Option<String>,
+    pub upstream_provider: Option<String>,
+    pub native_finish_reason: Option<String>,
+}
+
+/// Event payloads. `Finished`, `Failed` and `Cancelled` are final: exactly one per target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    /// Waiting for a rate-limit slot before sending.
+    Queued { until: SystemTime, reason: String },
+    /// The request was sent to `provider` (the configured provider name) for `model` (the id
+    /// sent upstream).
+    Started { provider: String, model: String },
+    /// Response headers arrived; the generation id is known when the upstream sends it.
+    Connected { generation_id: Option<String> },
+    /// The first chunk told which model and upstream provider actually serve the request.
+    Served { model: String, upstream_provider: Option<String> },
+    TextDelta(String),
+    ReasoningDelta(String),
+    /// A raw tool-call fragment, keyed by its slot in the accumulator.
+    ToolCallDelta { slot: usize, id: Option<String>, name: Option<String>, arguments: String },
+    Usage(Usage),
+    Finished { reason: Option<FinishReason>, summary: Box<StreamSummary> },
+    Failed { error: CoreError, summary: Box<StreamSummary> },
+    Cancelled { summary: Box<StreamSummary> },
+}
+
+impl EventKind {
+    pub fn is_final(&self) -> bool {
+        matches!(self, Self::Finished { .. } | Self::Failed { .. } | Self::Cancelled { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoreEvent {
+    pub turn: TurnId,
+    pub target: TargetId,
+    pub kind: EventKind,
+}

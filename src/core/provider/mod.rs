@@ -1,0 +1,181 @@
+//! Upstream providers: their configuration, how a model spec picks one, and the per-backend
+//! request bodies and stream normalizers that sit on one shared SSE client.
+
+pub mod client;
+pub mod errors;
+pub mod errors;
+pub mod normalize;
+pub mod request;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::error::{CoreError, ErrorKind};
+use crate::core::protocol::ModelSettings;
+
+/// Which dialect of the OpenAI-compatible API a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// OpenRouter: `provider`, `models`, `reasoning`, `usage` fields; attribution headers.
+    Openrouter,
+    /// Google's OpenAI-compatibility endpoint: rejects unknown fields, so only OpenAI fields.
+    Gemini,
+    /// OpenAI itself.
+    Openai,
+    /// Any other OpenAI-compatible server (Ollama, llama.cpp, vLLM, LiteLLM).
+    OpenaiCompatible,
+}
+
+/// One configured upstream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderConfig {
+    pub kind: ProviderKind,
+    pub base_url: String,
+    /// Environment variable holding the API key. Keys are never stored in config files.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Whether a request may go out without a key (local servers).
+    #[serde(default)]
+    pub key_optional: bool,
+    /// Extra request headers (never put secrets here: they may be logged).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// Connect, first-byte and idle timeouts for streaming requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// From sending the request to the response headers.
+    pub first_byte: Duration,
+    /// Longest silence between two body reads (keep-alive comments count as traffic).
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { connect: Duration::from_secs(10), first_byte: Duration::from_secs(120), idle: Duration::from_secs(90) }
+    }
+}
+
+/// Attribution sent to OpenRouter (`HTTP-Referer`, `X-Title`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppIdentity {
+    pub referer: String,
+    pub title: String,
+}
+
+impl Default for AppIdentity {
+    fn default() -> Self {
+        Self { referer: "https://github.com/roundtable-tui/roundtable".into(), title: "roundtable".into() }
+    }
+}
+
+/// Everything the core needs to reach upstreams.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProvidersConfig {
+    pub default_provider: String,
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Per-model settings keyed by the model spec as written (`openai/gpt-4o`, `gemini:…`).
+    pub models: BTreeMap<String, ModelSettings>,
+    pub timeouts: Timeouts,
+    pub identity: AppIdentity,
+}
+
+/// An API key. Its `Debug` and `Display` never show the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(secret: String) -> Self {
+        Self(secret)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+/// A model spec resolved to the provider that serves it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedModel {
+    pub provider_name: String,
+    pub provider: ProviderConfig,
+    /// The id sent upstream, without the `name:` prefix.
+    pub upstream_model: String,
+}
+
+impl ProvidersConfig {
+    /// `gemini:gemini-2.0-flash` goes to the provider named `gemini`; anything whose text
+    /// before the first `:` is not a provider name (`meta-llama/llama-3.2-3b-instruct:free`)
+    /// goes to the default provider unchanged.
+    pub fn resolve(&self, spec: &str) -> Result<ResolvedModel, CoreError> {
+        let spec = spec.trim();
+        if spec.is_empty() {
+            return Err(CoreError::new(ErrorKind::Config, "Empty model id: name a model such as openai/gpt-4o-mini."));
+        }
+        if let Some((prefix, rest)) = spec.split_once(':')
+            && !prefix.contains('/')
+            && let Some(provider) = self.providers.get(prefix)
+        {
+            if rest.is_empty() {
+                return Err(CoreError::new(
+                    ErrorKind::Config,
+                    format!("Model id '{spec}' names provider '{prefix}' but no model: write {prefix}:MODEL."),
+                ));
+            }
+            return Ok(ResolvedModel {
+                provider_name: prefix.to_owned(),
+                provider: provider.clone(),
+                upstream_model: rest.to_owned(),
+            });
+        }
+        let provider = self.providers.get(&self.default_provider).ok_or_else(|| {
+            CoreError::new(
+                ErrorKind::Config,
+                format!(
+                    "The default provider '{}' is not configured: add [providers.{}] to the config file.",
+                    self.default_provider, self.default_provider
+                ),
+            )
+        })?;
+        Ok(ResolvedModel {
+            provider_name: self.default_provider.clone(),
+            provider: provider.clone(),
+            upstream_model: spec.to_owned(),
+        })
+    }
+
+    /// The API key for a provider, read from its environment variable at request time so a key
+    /// exported after start-up is picked up.
+    pub fn api_key(&self, name: &str, provider: &ProviderConfig) -> Result<Option<ApiKey>, CoreError> {
+        let from_env = provider
+            .api_key_env
+            .as_deref()
+            .and_then(|var| std::env::var(var).ok())
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty());
+        match (from_env, provider.key_optional) {
+            (Some(k), _) => Ok(Some(ApiKey::new(k))),
+            (None, true) => Ok(None),
+            (None, false) => Err(CoreError::missing_key(
+                name,
+                provider.api_key_env.as_deref().unwrap_or("(no api_key_env configured)"),
+            )),
+        }
+    }
+
+    /// Settings for a model spec: its config entry, if any.
+    pub fn settings_for(&self, spec: &str) -> ModelSettings {
+        self.models.get(spec).cloned().unwrap_or_default()
+    }
+}

@@ -1,0 +1,629 @@
+//! Turns one SSE `data:` payload (or a whole non-streamed body) of any OpenAI-compatible backend
+//! into normalized pieces: text, reasoning, tool-call fragments, finish, usage, errors.
+//!
+//! The wire types below are deliberately lenient: every field is optional, `null` is accepted
+//! everywhere, unknown fields are skipped without being built, and short strings borrow from the
+//! payload when they contain no escapes. This runs once per chunk for many concurrent streams,
+//! so each payload is parsed exactly once into these types and nothing is cloned twice.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::core::error::{CoreError, ErrorKind};
+use crate::core::protocol::{FinishReason, ToolCall, Usage};
+use crate::core::provider::ProviderKind;
+use crate::core::provider::errors::classify_error_object;
+use crate::core::sanitize::strip_controls;
+
+/// What one SSE data payload (or a non-streamed body) contributed, in order.
+///
+/// Within one payload the order is: `Meta`, `Reasoning`, `Text`, `ToolFragment`s, `Error`,
+/// `Finish`, `Usage`. An `Error` precedes the `Finish { reason: Error }` of the same chunk so a
+/// caller that stops at the first terminal piece reports the cause.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    /// Identity of the generation, emitted when a value first appears or changes. Values are
+    /// control-stripped (they are shown in the UI); the caller keeps the first non-empty one.
+    Meta {
+        generation_id: Option<String>,
+        model: Option<String>,
+        upstream_provider: Option<String>,
+    },
+    /// Answer text, verbatim (the consumer sanitizes at display time, after joining deltas, so
+    /// an escape sequence split across chunks is still caught).
+    Text(String),
+    Reasoning(String),
+    /// One tool-call fragment; `slot` is stable for the stream. `id`/`name` are only set on the
+    /// fragment that carried them (non-empty); `arguments` is appended verbatim.
+    ToolFragment {
+        slot: usize,
+        id: Option<String>,
+        name: Option<String>,
+        arguments: String,
+    },
+    /// May repeat within a stream (the usage chunk often repeats it); keep the first.
+    Finish {
+        reason: FinishReason,
+        native: Option<String>,
+    },
+    /// Emitted for every non-null `usage`; keep the last.
+    Usage(Usage),
+    /// An error inside a 200 response (top-level or per-choice `error`).
+    Error(CoreError),
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// The `index` this slot was opened for, when the backend sends one.
+    index: Option<u64>,
+    id: String,
+    name: String,
+    arguments: String,
+    thought_signature: Option<String>,
+}
+
+/// Per-stream state: the tool-call accumulator and the identity already reported.
+#[derive(Debug)]
+pub struct StreamNormalizer {
+    kind: ProviderKind,
+    slots: Vec<Slot>,
+    generation_id: Option<String>,
+    model: Option<String>,
+    upstream_provider: Option<String>,
+}
+
+impl StreamNormalizer {
+    pub fn new(kind: ProviderKind) -> Self {
+        Self {
+            kind,
+            slots: Vec::new(),
+            generation_id: None,
+            model: None,
+            upstream_provider: None,
+        }
+    }
+
+    /// One SSE event's data (never `[DONE]`: the caller handles it).
+    pub fn feed(&mut self, data: &str) -> Result<Vec<Piece>, CoreError> {
+        let mut out = Vec::new();
+        // Gemini wraps errors in a JSON array, and may do so inside a stream too.
+        if data.trim_start().starts_with('[') {
+            let value: serde_json::Value =
+                serde_json::from_str(data).map_err(|e| malformed(data.as_bytes(), &e))?;
+            self.push_array_error(&value, &mut out);
+            return Ok(out);
+        }
+        let chunk: Chunk<'_> =
+            serde_json::from_str(data).map_err(|e| malformed(data.as_bytes(), &e))?;
+        self.absorb(chunk, &mut out);
+        Ok(out)
+    }
+
+    /// The assembled tool calls in slot order; an empty id becomes `call_<slot>` so the tool
+    /// result sent back next turn can reference it.
+    pub fn tool_calls(&self) -> Vec<ToolCall> {
+        self.slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ToolCall {
+                id: if s.id.is_empty() {
+                    format!("call_{i}")
+                } else {
+                    s.id.clone()
+                },
+                name: s.name.clone(),
+                arguments: s.arguments.clone(),
+                thought_signature: s.thought_signature.clone(),
+            })
+            .collect()
+    }
+
+    fn push_array_error(&self, value: &serde_json::Value, out: &mut Vec<Piece>) {
+        let err = value
+            .as_array()
+            .and_then(|a| a.iter().find_map(|v| v.get("error")));
+        out.push(Piece::Error(match err {
+            Some(e) => classify_error_object(self.kind, None, e),
+            None => CoreError::new(
+                ErrorKind::MalformedResponse,
+                format!(
+                    "The upstream sent a JSON array where a chat-completion chunk was expected: {}",
+                    excerpt(value.to_string().as_bytes())
+                ),
+            ),
+        }));
+    }
+
+    fn absorb(&mut self, chunk: Chunk<'_>, out: &mut Vec<Piece>) {
+        self.push_meta(chunk.id, chunk.model, chunk.provider, out);
+        // Only the first choice: roundtable never asks for `n > 1`, and `choices` may be empty
+        // (usage chunk, debug chunk, interleaved keep-alive frames).
+        let mut finish = None;
+        let mut choice_error = None;
+        if let Some(choice) = chunk.choices.and_then(|c| c.into_iter().next()) {
+            if let Some(delta) = choice.delta.or(choice.message) {
+                self.absorb_delta(delta, out);
+            }
+            choice_error = choice.error;
+            if let Some(reason) = choice.finish_reason.filter(|r| !r.is_empty()) {
+                finish = Some(Piece::Finish {
+                    reason: FinishReason::parse(&reason),
+                    native: choice
+                        .native_finish_reason
+                        .filter(|n| !n.is_empty())
+                        .map(Cow::into_owned),
+                });
+            }
+        }
+        // A top-level error wins over a per-choice one (§3.3, §4.5); both mean the same failure.
+        if let Some(err) = chunk
+            .error
+            .as_ref()
+            .or(choice_error.as_ref())
+            .filter(|e| !e.is_null())
+        {
+            out.push(Piece::Error(classify_error_object(self.kind, None, err)));
+        }
+        out.extend(finish);
+        if let Some(usage) = chunk.usage {
+            out.push(Piece::Usage(usage.into_usage()));
+        }
+    }
+
+    fn absorb_delta(&mut self, delta: Delta<'_>, out: &mut Vec<Piece>) {
+        // `reasoning` (OpenRouter, Ollama) and `reasoning_content` (llama.cpp, vLLM, DeepSeek)
+        // carry the same text when both appear; `reasoning_details` repeats it again in
+        // structured form, so it is only a fallback when no plain field has text.
+        let plain = delta
+            .reasoning
+            .0
+            .filter(|r| !r.is_empty())
+            .or(delta.reasoning_content.0.filter(|r| !r.is_empty()));
+        match plain {
+            Some(r) => out.push(Piece::Reasoning(r.into_owned())),
+            None => {
+                for d in delta.reasoning_details.into_iter().flatten().flatten() {
+                    let text = match d.kind.as_deref() {
+                        Some("reasoning.text") => d.text.0,
+                        Some("reasoning.summary") => d.summary.0,
+                        _ => None,
+                    };
+                    if let Some(t) = text.filter(|t| !t.is_empty()) {
+                        out.push(Piece::Reasoning(t.into_owned()));
+                    }
+                }
+            }
+        }
+        // Gemini marks thought summaries with `extra_content.google.thought: true`.
+        let is_thought = delta
+            .extra_content
+            .and_then(|e| e.google)
+            .and_then(|g| g.thought)
+            .unwrap_or(false);
+        for text in [delta.content.0, delta.refusal.0].into_iter().flatten() {
+            if !text.is_empty() {
+                let text = text.into_owned();
+                out.push(if is_thought {
+                    Piece::Reasoning(text)
+                } else {
+                    Piece::Text(text)
+                });
+            }
+        }
+        for call in delta.tool_calls.into_iter().flatten().flatten() {
+            self.absorb_tool_call(call, out);
+        }
+    }
+
+    /// §4.7: key by `index`, else by non-empty `id`, else a new slot; keep the first non-empty
+    /// id and name; append arguments verbatim.
+    fn absorb_tool_call(&mut self, call: ToolCallDelta<'_>, out: &mut Vec<Piece>) {
+        let id = call.id.filter(|s| !s.is_empty());
+        let found = match (call.index.0, id.as_deref()) {
+            (Some(i), _) => self.slots.iter().position(|s| s.index == Some(i)),
+            (None, Some(id)) => self
+                .slots
+                .iter()
+                .position(|s| s.index.is_none() && s.id == id),
+            (None, None) => None,
+        };
+        let slot_no = found.unwrap_or_else(|| {
+            self.slots.push(Slot {
+                index: call.index.0,
+                ..Slot::default()
+            });
+            self.slots.len() - 1
+        });
+        let (name, arguments) = match call.function {
+            Some(f) => (
+                f.name.filter(|s| !s.is_empty()),
+                f.arguments.0.unwrap_or_default(),
+            ),
+            None => (None, String::new()),
+        };
+        let signature = call
+            .extra_content
+            .and_then(|e| e.google)
+            .and_then(|g| g.thought_signature);
+        let Some(slot) = self.slots.get_mut(slot_no) else {
+            return;
+        };
+        if slot.id.is_empty()
+            && let Some(id) = &id
+        {
+            slot.id.push_str(id);
+        }
+        if slot.name.is_empty()
+            && let Some(name) = &name
+        {
+            slot.name.push_str(name);
+        }
+        if slot.thought_signature.is_none()
+            && let Some(sig) = signature.filter(|s| !s.is_empty())
+        {
+            slot.thought_signature = Some(sig.into_owned());
+        }
+        slot.arguments.push_str(&arguments);
+        out.push(Piece::ToolFragment {
+            slot: slot_no,
+            id: id.map(Cow::into_owned),
+            name: name.map(Cow::into_owned),
+            arguments,
+        });
+    }
+
+    fn push_meta(
+        &mut self,
+        id: Option<Str<'_>>,
+        model: Option<Str<'_>>,
+        provider: Option<Str<'_>>,
+        out: &mut Vec<Piece>,
+    ) {
+        let mut changed = false;
+        for (new, seen) in [
+            (id, &mut self.generation_id),
+            (model, &mut self.model),
+            (provider, &mut self.upstream_provider),
+        ] {
+            if let Some(new) = new.filter(|v| !v.is_empty())
+                && seen.as_deref() != Some(&*new)
+            {
+                *seen = Some(strip_controls(&new).into_owned());
+                changed = true;
+            }
+        }
+        if changed {
+            out.push(Piece::Meta {
+                generation_id: self.generation_id.clone(),
+                model: self.model.clone(),
+                upstream_provider: self.upstream_provider.clone(),
+            });
+        }
+    }
+}
+
+/// A non-streamed JSON completion body (§3) → the same pieces: meta, reasoning, text, whole
+/// tool calls as fragments, error, finish, usage. A top-level `error` (even with HTTP 200)
+/// becomes `Piece::Error`.
+pub fn pieces_from_completion(kind: ProviderKind, body: &[u8]) -> Result<Vec<Piece>, CoreError> {
+    let mut normalizer = StreamNormalizer::new(kind);
+    let mut out = Vec::new();
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| malformed(body, &e))?;
+        normalizer.push_array_error(&value, &mut out);
+        return Ok(out);
+    }
+    let chunk: Chunk<'_> = serde_json::from_slice(body).map_err(|e| malformed(body, &e))?;
+    normalizer.absorb(chunk, &mut out);
+    Ok(out)
+}
+
+fn malformed(data: &[u8], err: &serde_json::Error) -> CoreError {
+    let what = if err.is_data() {
+        "JSON that is not a chat-completion chunk"
+    } else {
+        "something that is not JSON"
+    };
+    CoreError::new(
+        ErrorKind::MalformedResponse,
+        format!(
+            "The upstream sent {what} ({err}): {}. Retry; if it persists the server or a proxy in front of it is misbehaving.",
+            excerpt(data)
+        ),
+    )
+}
+
+/// A short, single-line, control-free excerpt for messages.
+fn excerpt(data: &[u8]) -> String {
+    const MAX: usize = 120;
+    let text = String::from_utf8_lossy(&data[..data.len().min(MAX * 4)]);
+    let clean = strip_controls(&text);
+    let mut out: String = clean
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(MAX)
+        .collect();
+    if clean.chars().count() > MAX || data.len() > MAX * 4 {
+        out.push('…');
+    }
+    format!("\"{out}\"")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire types.
+
+/// A string that borrows from the payload when it has no escapes.
+type Str<'a> = Cow<'a, str>;
+
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(default, borrow, deserialize_with = "opt_str")]
+    id: Option<Str<'a>>,
+    #[serde(default, borrow, deserialize_with = "opt_str")]
+    model: Option<Str<'a>>,
+    #[serde(default, borrow, deserialize_with = "opt_str")]
+    provider: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    choices: Option<Vec<Choice<'a>>>,
+    #[serde(default)]
+    usage: Option<RawUsage>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<Delta<'a>>,
+    /// Non-streamed bodies carry `message` instead of `delta`.
+    #[serde(default, borrow)]
+    message: Option<Delta<'a>>,
+    #[serde(default, borrow, deserialize_with = "opt_str")]
+    finish_reason: Option<Str<'a>>,
+    #[serde(default, borrow, deserialize_with = "opt_str")]
+    native_finish_reason: Option<Str<'a>>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(default, borrow)]
+    content: Text<'a>,
+    #[serde(default, borrow)]
+    refusal: Text<'a>,
+    #[serde(default, borrow)]
+    reasoning: Text<'a>,
+    #[serde(default, borrow)]
+    reasoning_content: Text<'a>,
+    #[serde(default, borrow)]
+    reasoning_details: Option<Vec<Option<ReasoningDetail<'a>>>>,
+    #[serde(default, borrow)]
+    tool_calls: Option<Vec<Option<ToolCallDelta<'a>>>>,
+    #[serde(default, borrow)]
+    extra_content: Option<ExtraContent<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ReasoningDetail<'a> {
+    #[serde(default, rename = "type", borrow, deserialize_with = "opt_str")]
+    kind: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    text: Text<'a>,
+    #[serde(default, borrow)]
+    summary: Text<'a>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallDelta<'a> {
+    #[serde(default)]
+    index: Count,
+    #[serde(default, borrow, deserialize_with = "opt_str")]
+    id: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    function: Option<FunctionDelta<'a>>,
+    #[serde(default, borrow)]
+    extra_content: Option<ExtraContent<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FunctionDelta<'a> {
+    #[serde(default, borrow, deserialize_with = "opt_str")]
+    name: Option<Str<'a>>,
+    #[serde(default)]
+    arguments: Arguments,
+}
+
+#[derive(Deserialize)]
+struct ExtraContent<'a> {
+    #[serde(default, borrow)]
+    google: Option<GoogleExtra<'a>>,
+}
+
+#[derive(Deserialize)]
+struct GoogleExtra<'a> {
+    #[serde(default, borrow, deserialize_with = "opt_str")]
+    thought_signature: Option<Str<'a>>,
+    #[serde(default)]
+    thought: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RawUsage {
+    #[serde(default)]
+    prompt_tokens: Count,
+    #[serde(default)]
+    completion_tokens: Count,
+    #[serde(default)]
+    total_tokens: Count,
+    #[serde(default)]
+    cost: Option<serde_json::Value>,
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<CompletionDetails>,
+}
+
+#[derive(Deserialize)]
+struct PromptDetails {
+    #[serde(default)]
+    cached_tokens: Count,
+    #[serde(default)]
+    cache_write_tokens: Count,
+}
+
+#[derive(Deserialize)]
+struct CompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Count,
+}
+
+impl RawUsage {
+    fn into_usage(self) -> Usage {
+        let prompt = self.prompt_tokens.0.unwrap_or(0);
+        let completion = self.completion_tokens.0.unwrap_or(0);
+        let total = self.total_tokens.0.unwrap_or(prompt + completion);
+        Usage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: total,
+            cached_tokens: self
+                .prompt_tokens_details
+                .as_ref()
+                .and_then(|d| d.cached_tokens.0)
+                .unwrap_or(0),
+            cache_write_tokens: self
+                .prompt_tokens_details
+                .as_ref()
+                .and_then(|d| d.cache_write_tokens.0)
+                .unwrap_or(0),
+            reasoning_tokens: self
+                .completion_tokens_details
+                .and_then(|d| d.reasoning_tokens.0)
+                .unwrap_or(0),
+            // Gemini bills thinking tokens it leaves out of `completion_tokens`.
+            hidden_tokens: total.saturating_sub(prompt.saturating_add(completion)),
+            reported_cost: self.cost.as_ref().and_then(decimal_from_json),
+        }
+    }
+}
+
+/// Exact decimal from a JSON number (or numeric string). serde_json keeps non-integers as
+/// `f64` and prints them as the shortest round-tripping text, e.g. `7.2e-6`, so both plain and
+/// scientific forms must parse; that text is exact for the ≤17 significant digits prices have.
+pub(crate) fn decimal_from_json(v: &serde_json::Value) -> Option<Decimal> {
+    let text = match v {
+        serde_json::Value::Number(n) => Cow::Owned(n.to_string()),
+        serde_json::Value::String(s) => Cow::Borrowed(s.trim()),
+        _ => return None,
+    };
+    Decimal::from_str(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .ok()
+        .map(|d| d.normalize())
+}
+
+/// `Option<Cow<str>>` that borrows when it can, and treats non-strings as absent rather than
+/// failing the whole chunk.
+fn opt_str<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Str<'a>>, D::Error> {
+    Ok(d.deserialize_any(TextVisitor)?.0)
+}
+
+/// Text content: a string, `null`, or an array of content parts whose `text` members are
+/// joined (some servers answer in the multi-part form). Anything else counts as absent.
+#[derive(Default)]
+struct Text<'a>(Option<Str<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string, null or content parts")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Text(Some(Cow::Borrowed(v))))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Text(Some(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Text(Some(Cow::Owned(v))))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut joined: Option<String> = None;
+        while let Some(part) = seq.next_element::<serde_json::Value>()? {
+            if let Some(t) = part.get("text").and_then(|t| t.as_str()) {
+                joined.get_or_insert_with(String::new).push_str(t);
+            }
+        }
+        Ok(Text(joined.map(Cow::Owned)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Text(None))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Text(None))
+    }
+}
+
+/// Tool arguments: normally a JSON-encoded string, but some servers send the object itself;
+/// re-encode that so the accumulator always holds JSON text.
+#[derive(Default)]
+struct Arguments(Option<String>);
+
+impl<'de> Deserialize<'de> for Arguments {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Arguments(match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => Some(s),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        }))
+    }
+}
+
+/// A token count or index: accepts integers, integral floats and numeric strings; anything
+/// else (null, negative, garbage) counts as absent.
+#[derive(Default, Clone, Copy)]
+struct Count(Option<u64>);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Count(match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Number(n) => n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0)
+                    .map(|f| f as u64)
+            }),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }))
+    }
+}

@@ -1,0 +1,193 @@
+//! Request bodies per backend: each gets only the fields it accepts (Gemini's compatibility
+//! endpoint rejects unknown fields with a 400, so OpenRouter's extras never reach it).
+
+use serde_json::{Map, Value, json};
+
+use super::ProviderKind;
+use crate::core::protocol::{ChatMessage, ModelSettings, Role, ToolSpec};
+
+/// Everything needed to build one chat-completions body.
+pub struct BodyParts<'a> {
+    pub kind: ProviderKind,
+    pub upstream_model: &'a str,
+    pub messages: &'a [ChatMessage],
+    pub settings: &'a ModelSettings,
+    pub tools: &'a [ToolSpec],
+}
+
+/// The JSON body of a streaming chat-completions request.
+pub fn build_body(parts: &BodyParts<'_>) -> Value {
+    let BodyParts { kind, upstream_model, messages, settings, tools } = *parts;
+    let mut body = Map::new();
+    body.insert("model".into(), Value::from(upstream_model));
+    body.insert("messages".into(), Value::Array(wire_messages(kind, messages, settings.system.as_deref())));
+    body.insert("stream".into(), Value::Bool(true));
+    match kind {
+        // OpenRouter always sends usage; `usage.include` is a deprecated no-op kept for older
+        // deployments, and `stream_options` is harmless there.
+        ProviderKind::Openrouter => {
+            body.insert("usage".into(), json!({"include": true}));
+        }
+        _ => {
+            body.insert("stream_options".into(), json!({"include_usage": true}));
+        }
+    }
+    if let Some(t) = settings.temperature {
+        body.insert("temperature".into(), json!(t));
+    }
+    if let Some(p) = settings.top_p {
+        body.insert("top_p".into(), json!(p));
+    }
+    if let Some(m) = settings.max_tokens {
+        body.insert("max_tokens".into(), json!(m));
+    }
+    if let Some(stop) = &settings.stop {
+        body.insert("stop".into(), json!(stop));
+    }
+    if let Some(seed) = settings.seed
+        && kind != ProviderKind::Gemini
+    {
+        body.insert("seed".into(), json!(seed));
+    }
+    if let Some(effort) = &settings.reasoning_effort {
+        match kind {
+            ProviderKind::Openrouter => body.insert("reasoning".into(), json!({"effort": effort})),
+            _ => body.insert("reasoning_effort".into(), json!(effort)),
+        };
+    }
+    if kind == ProviderKind::Openrouter {
+        if let Some(provider) = &settings.provider {
+            body.insert("provider".into(), provider.clone());
+        }
+        if !settings.fallbacks.is_empty() {
+            body.insert("models".into(), json!(settings.fallbacks));
+        }
+    }
+    if !tools.is_empty() {
+        let tools: Vec<Value> = tools
+            .iter()
+            .map(|t| {
+                json!({"type": "function", "function": {
+                    "name": t.name, "description": t.description, "parameters": t.parameters}})
+            })
+            .collect();
+        body.insert("tools".into(), Value::Array(tools));
+        // Ollama rejects `tool_choice`; "auto" is everyone else's default anyway.
+        if kind != ProviderKind::OpenaiCompatible {
+            body.insert("tool_choice".into(), Value::from("auto"));
+        }
+    }
+    Value::Object(body)
+}
+
+fn wire_messages(kind: ProviderKind, messages: &[ChatMessage], system: Option<&str>) -> Vec<Value> {
+    let mut out = Vec::with_capacity(messages.len() + 1);
+    let has_system = messages.iter().any(|m| m.role == Role::System);
+    if let Some(system) = system.filter(|s| !s.trim().is_empty())
+        && !has_system
+    {
+        out.push(json!({"role": "system", "content": system}));
+    }
+    for m in messages {
+        let mut obj = Map::new();
+        obj.insert("role".into(), serde_json::to_value(m.role).unwrap_or(Value::Null));
+        if m.role == Role::Assistant && !m.tool_calls.is_empty() && m.content.is_empty() {
+            obj.insert("content".into(), Value::Null);
+        } else {
+            obj.insert("content".into(), Value::from(m.content.as_str()));
+        }
+        if !m.tool_calls.is_empty() {
+            let calls: Vec<Value> = m
+                .tool_calls
+                .iter()
+                .map(|c| {
+                    let mut call = json!({"id": c.id, "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments}});
+                    // Gemini requires its thought signature echoed back on the next request.
+                    if kind == ProviderKind::Gemini
+                        && let Some(sig) = &c.thought_signature
+                    {
+                        call["extra_content"] = json!({"google": {"thought_signature": sig}});
+                    }
+                    call
+                })
+                .collect();
+            obj.insert("tool_calls".into(), Value::Array(calls));
+        }
+        if let Some(id) = &m.tool_call_id {
+            obj.insert("tool_call_id".into(), Value::from(id.as_str()));
+        }
+        out.push(Value::Object(obj));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::protocol::ToolCall;
+
+    fn parts<'a>(kind: ProviderKind, messages: &'a [ChatMessage], settings: &'a ModelSettings) -> BodyParts<'a> {
+        BodyParts { kind, upstream_model: "m", messages, settings, tools: &[] }
+    }
+
+    #[test]
+    fn gemini_gets_only_openai_fields() {
+        let settings = ModelSettings {
+            temperature: Some(0.4),
+            max_tokens: Some(512),
+            reasoning_effort: Some("low".into()),
+            provider: Some(json!({"order": ["x"]})),
+            fallbacks: vec!["other".into()],
+            seed: Some(7),
+            ..Default::default()
+        };
+        let msgs = [ChatMessage::user("Why is the sky blue?")];
+        let body = build_body(&parts(ProviderKind::Gemini, &msgs, &settings));
+        let keys: Vec<&str> = body.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+        for forbidden in ["provider", "models", "reasoning", "usage", "seed", "top_k"] {
+            assert!(!keys.contains(&forbidden), "{forbidden} sent to gemini: {body}");
+        }
+        assert_eq!(body["reasoning_effort"], "low");
+        assert_eq!(body["stream_options"]["include_usage"], true);
+    }
+
+    #[test]
+    fn openrouter_gets_routing_and_reasoning_object() {
+        let settings = ModelSettings {
+            reasoning_effort: Some("high".into()),
+            provider: Some(json!({"sort": "throughput"})),
+            fallbacks: vec!["openai/gpt-4o-mini".into()],
+            system: Some("Be terse.".into()),
+            ..Default::default()
+        };
+        let msgs = [ChatMessage::user("hi")];
+        let body = build_body(&parts(ProviderKind::Openrouter, &msgs, &settings));
+        assert_eq!(body["reasoning"]["effort"], "high");
+        assert_eq!(body["provider"]["sort"], "throughput");
+        assert_eq!(body["models"][0], "openai/gpt-4o-mini");
+        assert_eq!(body["messages"][0]["role"], "system");
+        assert_eq!(body["messages"][1]["content"], "hi");
+    }
+
+    #[test]
+    fn tool_messages_round_trip_with_gemini_signature() {
+        let mut assistant = ChatMessage::assistant("");
+        assistant.tool_calls.push(ToolCall {
+            id: "c1".into(),
+            name: "calculator".into(),
+            arguments: "{\"expression\":\"1+1\"}".into(),
+            thought_signature: Some("sig".into()),
+        });
+        let mut tool = ChatMessage::new(Role::Tool, "2");
+        tool.tool_call_id = Some("c1".into());
+        let msgs = [ChatMessage::user("1+1?"), assistant, tool];
+        let settings = ModelSettings::default();
+        let body = build_body(&parts(ProviderKind::Gemini, &msgs, &settings));
+        assert_eq!(body["messages"][1]["content"], Value::Null);
+        assert_eq!(body["messages"][1]["tool_calls"][0]["extra_content"]["google"]["thought_signature"], "sig");
+        assert_eq!(body["messages"][2]["tool_call_id"], "c1");
+        let body = build_body(&parts(ProviderKind::Openrouter, &msgs, &settings));
+        assert!(body["messages"][1]["tool_calls"][0].get("extra_content").is_none());
+    }
+}

@@ -1,0 +1,250 @@
+//! Strips terminal control sequences from text that came from models or servers, so nothing an
+//! upstream sends can move the cursor, retitle the window, write the clipboard (OSC 52) or hide
+//! text when it is printed to a terminal.
+
+use std::borrow::Cow;
+
+const ESC: char = '\u{1b}';
+const BEL: char = '\u{07}';
+/// CAN and SUB abort any escape sequence in progress (ECMA-48), so they end ours too.
+const CAN: char = '\u{18}';
+const SUB: char = '\u{1a}';
+/// 8-bit String Terminator.
+const ST8: char = '\u{9c}';
+
+/// Removes ANSI/VT escape sequences (CSI, OSC, DCS/SOS/PM/APC strings, two-character `ESC x`
+/// and nF sequences), C0 controls except `\n` and `\t` (so `\r\n` becomes `\n`), DEL, and C1
+/// controls U+0080–U+009F including the sequences the 8-bit introducers start.
+///
+/// Returns the input borrowed when there is nothing to remove, which is the common case for
+/// streamed deltas. The function is stateless: a sequence split across two calls loses its
+/// introducer in the first call and shows its printable tail in the second, which is harmless.
+pub fn strip_controls(s: &str) -> Cow<'_, str> {
+    match s.bytes().position(is_suspect_byte) {
+        None => Cow::Borrowed(s),
+        Some(first) => Cow::Owned(strip_from(s, first)),
+    }
+}
+
+/// Whether a byte can begin something to strip. C1 controls are U+0080–U+009F, encoded in UTF-8
+/// as `0xC2 0x80..=0x9F`; flagging every `0xC2` lead byte (Latin-1 punctuation such as `©` too)
+/// only sends those strings down the exact path, it never strips them.
+#[inline]
+fn is_suspect_byte(b: &u8) -> bool {
+    let b = *b;
+    (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || b == 0xc2
+}
+
+fn is_forbidden(c: char) -> bool {
+    let c = c as u32;
+    (c < 0x20 && c != u32::from(b'\n') && c != u32::from(b'\t')) || (0x7f..=0x9f).contains(&c)
+}
+
+/// The kind of control string whose body runs until a terminator.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StringKind {
+    /// OSC: ends at BEL or ST.
+    Osc,
+    /// DCS, SOS, PM, APC: end at ST only.
+    Other,
+}
+
+fn strip_from(s: &str, first: usize) -> String {
+    let mut out = String::with_capacity(s.len());
+    out.push_str(&s[..first]);
+    let mut chars = s[first..].chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ESC => match chars.peek().copied() {
+                Some('[') => {
+                    chars.next();
+                    skip_csi(&mut chars);
+                }
+                Some(']') => {
+                    chars.next();
+                    skip_string(&mut chars, StringKind::Osc);
+                }
+                Some('P' | 'X' | '^' | '_') => {
+                    chars.next();
+                    skip_string(&mut chars, StringKind::Other);
+                }
+                // nF sequences (`ESC ( B` selects a charset): intermediates then one final.
+                Some(' '..='/') => {
+                    while chars.next_if(|c| matches!(c, ' '..='/')).is_some() {}
+                    chars.next_if(|c| matches!(c, '0'..='~'));
+                }
+                // Two-character sequences: `ESC 7`, `ESC c` (full reset), `ESC =`, …
+                Some('0'..='~') => {
+                    chars.next();
+                }
+                // A lone ESC (end of text, or followed by text) is dropped by itself.
+                _ => {}
+            },
+            '\u{9b}' => skip_csi(&mut chars),
+            '\u{9d}' => skip_string(&mut chars, StringKind::Osc),
+            '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars, StringKind::Other),
+            c if is_forbidden(c) => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Skips a CSI body: parameter bytes `0x30–0x3F`, intermediate bytes `0x20–0x2F`, then one final
+/// byte `0x40–0x7E`. Anything else ends the sequence early and is processed as ordinary input,
+/// so a malformed sequence cannot swallow the text after it.
+fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while chars
+        .next_if(|c| matches!(c, '0'..='?' | ' '..='/'))
+        .is_some()
+    {}
+    chars.next_if(|c| matches!(c, '@'..='~'));
+}
+
+/// Skips an OSC/DCS/SOS/PM/APC body up to and including its terminator (ST as `ESC \` or
+/// U+009C; BEL for OSC). CAN/SUB abort it. An unterminated string runs to the end of the text,
+/// as it would on a terminal, because showing its payload (often a clipboard or title write)
+/// is exactly what must not happen.
+fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, kind: StringKind) {
+    while let Some(c) = chars.next() {
+        match c {
+            ST8 | CAN | SUB => return,
+            BEL if kind == StringKind::Osc => return,
+            ESC => {
+                // `ESC \` is ST; any other ESC also ends the string (xterm behaviour), and the
+                // character after it is dropped with it.
+                chars.next();
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn strip(s: &str) -> String {
+        strip_controls(s).into_owned()
+    }
+
+    #[test]
+    fn plain_text_is_borrowed() {
+        for s in [
+            "",
+            "hello",
+            "tab\tand\nnewline",
+            "unicode: é ü © ½ 日本 🎉",
+            "\u{a0}nbsp",
+        ] {
+            assert!(matches!(strip_controls(s), Cow::Borrowed(_)), "{s:?}");
+            assert_eq!(strip(s), s);
+        }
+    }
+
+    #[test]
+    fn latin1_lead_byte_is_kept_on_slow_path() {
+        assert_eq!(strip("© 2026\u{1b}[0m"), "© 2026");
+    }
+
+    #[test]
+    fn csi_sequences() {
+        assert_eq!(strip("\u{1b}[31mred\u{1b}[0m"), "red");
+        assert_eq!(strip("a\u{1b}[2Jb\u{1b}[1;1Hc"), "abc");
+        assert_eq!(strip("\u{1b}[?25lhidden cursor"), "hidden cursor");
+        assert_eq!(strip("x\u{1b}[38;5;196my"), "xy");
+        // Unterminated CSI at the end drops only the introducer and parameters.
+        assert_eq!(strip("end\u{1b}[12"), "end");
+        // A CSI interrupted by a newline keeps the newline and the text after it.
+        assert_eq!(strip("a\u{1b}[12\nb"), "a\nb");
+    }
+
+    #[test]
+    fn osc_and_other_strings() {
+        assert_eq!(strip("\u{1b}]0;evil title\u{7}after"), "after");
+        assert_eq!(strip("\u{1b}]52;c;aGVsbG8=\u{1b}\\after"), "after");
+        assert_eq!(
+            strip("\u{1b}]8;;https://x\u{1b}\\link\u{1b}]8;;\u{1b}\\"),
+            "link"
+        );
+        assert_eq!(strip("\u{1b}Pq#0;2;0;0;0\u{1b}\\ok"), "ok");
+        assert_eq!(strip("\u{1b}_apc payload\u{9c}ok"), "ok");
+        assert_eq!(strip("\u{1b}^pm\u{1b}\\ok"), "ok");
+        assert_eq!(strip("\u{1b}Xsos\u{1b}\\ok"), "ok");
+        // BEL does not end a DCS, only ST does.
+        assert_eq!(strip("\u{1b}Pa\u{7}b\u{1b}\\ok"), "ok");
+        // Unterminated OSC runs to the end.
+        assert_eq!(strip("ok\u{1b}]0;never ends"), "ok");
+        // CAN aborts.
+        assert_eq!(strip("\u{1b}]0;x\u{18}ok"), "ok");
+    }
+
+    #[test]
+    fn two_char_and_nf_sequences() {
+        assert_eq!(strip("\u{1b}cclear"), "clear");
+        assert_eq!(strip("\u{1b}7saved\u{1b}8"), "saved");
+        assert_eq!(strip("\u{1b}(Bascii"), "ascii");
+        assert_eq!(strip("\u{1b}#8x"), "x");
+        assert_eq!(strip("lone\u{1b}"), "lone");
+        assert_eq!(strip("\u{1b}é"), "é");
+    }
+
+    #[test]
+    fn c0_del_and_carriage_returns() {
+        assert_eq!(strip("line1\r\nline2\r\n"), "line1\nline2\n");
+        assert_eq!(strip("50%\r60%"), "50%60%");
+        assert_eq!(
+            strip("bell\u{7} back\u{8}space del\u{7f} nul\u{0}"),
+            "bell backspace del nul"
+        );
+        assert_eq!(
+            strip("keep\ttabs\nand newlines"),
+            "keep\ttabs\nand newlines"
+        );
+    }
+
+    #[test]
+    fn c1_controls_and_8bit_sequences() {
+        assert_eq!(strip("a\u{85}b\u{80}c\u{9f}"), "abc");
+        assert_eq!(strip("\u{9b}31mred\u{9b}0m"), "red");
+        assert_eq!(strip("\u{9d}0;title\u{9c}rest"), "rest");
+        assert_eq!(strip("\u{90}dcs\u{9c}rest"), "rest");
+        assert_eq!(strip("stray\u{9c}st"), "strayst");
+    }
+
+    fn forbidden_free(s: &str) -> bool {
+        !s.chars().any(is_forbidden)
+    }
+
+    proptest! {
+        #[test]
+        fn output_has_no_forbidden_chars(s in "(?s).{0,64}") {
+            let out = strip_controls(&s);
+            prop_assert!(forbidden_free(&out), "{:?} -> {:?}", s, out);
+        }
+
+        #[test]
+        fn control_heavy_input_is_clean(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("\u{1b}".to_owned()), Just("[".to_owned()), Just("]".to_owned()),
+                    Just("\u{7}".to_owned()), Just("\u{9b}".to_owned()), Just("\u{9c}".to_owned()),
+                    Just("\r".to_owned()), Just("\n".to_owned()), Just("\\".to_owned()),
+                    "[\\x00-\\x7f]{1,3}", "[\\u{80}-\\u{9f}]", "[a-zé🎉 ;0-9]{1,4}",
+                ],
+                0..32,
+            )
+        ) {
+            let s = parts.concat();
+            let out = strip_controls(&s);
+            prop_assert!(forbidden_free(&out), "{:?} -> {:?}", s, out);
+        }
+
+        #[test]
+        fn clean_text_is_unchanged(s in "[^\\x00-\\x08\\x0b-\\x1f\\x7f-\\u{9f}]{0,64}") {
+            prop_assert_eq!(strip_controls(&s), Cow::Borrowed(s.as_str()));
+        }
+    }
+}

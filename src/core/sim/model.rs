@@ -1,0 +1,264 @@
+//! Model ids as the simulator sees them: `@` directives, per-model speed/length defaults, the
+//! provider display name and catalog prices (decimal, so costs match OpenRouter exactly).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use rust_decimal::Decimal;
+
+use super::SimConfig;
+use super::util::fnv1a;
+
+/// The embedded catalog served by `GET /models` and used for prices.
+pub const CATALOG: &str = include_str!("../../../assets/catalog-snapshot.json");
+
+/// A request failure forced by a directive (answered before any body byte).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    Unauthorized,
+    Credits,
+    KeyLimit,
+    Moderation,
+    DataPolicy,
+    NoToolEndpoints,
+    ModelNotFound,
+    RateMinute,
+    RateDay,
+    RateUpstream,
+    Internal,
+    BadGateway,
+    Unavailable,
+    Html,
+    Empty,
+    Garbage,
+}
+
+/// How a successful answer is broken off part-way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interrupt {
+    Midstream,
+    Stall,
+    Drop,
+}
+
+/// Scripted tool-calling behaviour (only used when the request carries `tools`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToolScript {
+    Single,
+    Parallel,
+    Chain,
+    BadArgs,
+    Unknown,
+    Gemini,
+}
+
+/// A parsed model id: the served id plus everything after `@`.
+#[derive(Clone, Debug, Default)]
+pub struct ModelSpec {
+    pub base: String,
+    pub tokens: Option<u32>,
+    pub tps: Option<f64>,
+    pub ttft_ms: Option<u64>,
+    pub failure: Option<Failure>,
+    pub interrupt: Option<Interrupt>,
+    pub tools: Option<ToolScript>,
+    pub force_json: bool,
+    pub reasoning: bool,
+    pub no_usage: bool,
+    pub no_done: bool,
+    pub crlf: bool,
+}
+
+impl ModelSpec {
+    pub fn parse(model: &str) -> ModelSpec {
+        let mut parts = model.split('@');
+        let mut spec = ModelSpec {
+            base: parts.next().unwrap_or_default().to_string(),
+            ..ModelSpec::default()
+        };
+        for d in parts {
+            let (name, value) = d.split_once('=').unwrap_or((d, ""));
+            match name {
+                "tokens" => spec.tokens = value.parse().ok(),
+                "tps" => spec.tps = value.parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0),
+                "ttft" => spec.ttft_ms = value.parse().ok(),
+                "401" => spec.failure = Some(Failure::Unauthorized),
+                "402" => spec.failure = Some(Failure::Credits),
+                "402-key" => spec.failure = Some(Failure::KeyLimit),
+                "403" => spec.failure = Some(Failure::Moderation),
+                "404-policy" => spec.failure = Some(Failure::DataPolicy),
+                "404-tools" => spec.failure = Some(Failure::NoToolEndpoints),
+                "400-model" => spec.failure = Some(Failure::ModelNotFound),
+                "429-rpm" => spec.failure = Some(Failure::RateMinute),
+                "429-day" => spec.failure = Some(Failure::RateDay),
+                "429-upstream" => spec.failure = Some(Failure::RateUpstream),
+                "500" => spec.failure = Some(Failure::Internal),
+                "502" => spec.failure = Some(Failure::BadGateway),
+                "503" => spec.failure = Some(Failure::Unavailable),
+                "html" => spec.failure = Some(Failure::Html),
+                "empty" => spec.failure = Some(Failure::Empty),
+                "garbage" => spec.failure = Some(Failure::Garbage),
+                "midstream" => spec.interrupt = Some(Interrupt::Midstream),
+                "stall" => spec.interrupt = Some(Interrupt::Stall),
+                "drop" => spec.interrupt = Some(Interrupt::Drop),
+                "json" => spec.force_json = true,
+                "reasoning" => spec.reasoning = true,
+                "nousage" => spec.no_usage = true,
+                "nodone" => spec.no_done = true,
+                "crlf" => spec.crlf = true,
+                "tools" => spec.tools = Some(ToolScript::Single),
+                "tools-parallel" => spec.tools = Some(ToolScript::Parallel),
+                "tools-chain" => spec.tools = Some(ToolScript::Chain),
+                "tools-bad-args" => spec.tools = Some(ToolScript::BadArgs),
+                "tools-unknown" => spec.tools = Some(ToolScript::Unknown),
+                "tools-gemini" => spec.tools = Some(ToolScript::Gemini),
+                // Unknown directives are ignored so that newer test ids do not break older sims.
+                _ => {}
+            }
+        }
+        spec
+    }
+
+    pub fn hash(&self) -> u64 {
+        fnv1a(&[self.base.as_bytes()])
+    }
+
+    /// Requests to these ids count against the free-tier limits.
+    pub fn is_free(&self) -> bool {
+        self.base.ends_with(":free") || self.base == "openrouter/free"
+    }
+
+    pub fn author(&self) -> &str {
+        self.base.split('/').next().unwrap_or_default()
+    }
+}
+
+/// Speed and length actually used for one answer.
+#[derive(Clone, Copy, Debug)]
+pub struct Profile {
+    pub ttft_ms: u64,
+    /// Tokens per second; 0 = unlimited.
+    pub tps: f64,
+    pub tokens: u32,
+}
+
+/// Directive > `SimConfig` default > deterministic per-model value.
+pub fn profile(spec: &ModelSpec, config: &SimConfig) -> Profile {
+    let h = spec.hash();
+    Profile {
+        ttft_ms: spec.ttft_ms.or(config.default_ttft_ms).unwrap_or(150 + h % 751),
+        tps: spec.tps.or(config.default_tps).unwrap_or(40.0 + ((h >> 16) % 121) as f64),
+        tokens: spec.tokens.or(config.default_tokens).unwrap_or(150 + ((h >> 32) % 451) as u32),
+    }
+}
+
+/// Provider display name as OpenRouter reports it for the model's author.
+pub fn provider_name(spec: &ModelSpec) -> &'static str {
+    match spec.author() {
+        "openai" => "OpenAI",
+        "anthropic" => "Anthropic",
+        "google" => "Google AI Studio",
+        "deepseek" => "DeepInfra",
+        "meta-llama" => "Together",
+        "qwen" => "Chutes",
+        "z-ai" => "Z.AI",
+        "mistralai" => "Mistral",
+        "x-ai" => "xAI",
+        "moonshotai" => "Moonshot AI",
+        "nvidia" => "Nvidia",
+        _ => "Simulated",
+    }
+}
+
+/// Provider-specific raw finish reasons (`native_finish_reason`).
+pub fn native_finish(spec: &ModelSpec, finish: &str) -> &'static str {
+    match (provider_name(spec), finish) {
+        ("Anthropic", "stop") => "end_turn",
+        ("Anthropic", "length") => "max_tokens",
+        ("Anthropic", "tool_calls") => "tool_use",
+        ("Google AI Studio", "length") => "MAX_TOKENS",
+        ("Google AI Studio", _) => "STOP",
+        (_, "length") => "length",
+        (_, "tool_calls") => "tool_calls",
+        (_, "error") => "error",
+        _ => "stop",
+    }
+}
+
+/// OpenAI-served models carry a `system_fingerprint`, like the captures.
+pub fn fingerprint(spec: &ModelSpec) -> Option<String> {
+    (spec.author() == "openai").then(|| format!("fp_{:010x}", spec.hash() & 0xff_ffff_ffff))
+}
+
+/// Per-token prices in USD.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Price {
+    pub prompt: Decimal,
+    pub completion: Decimal,
+}
+
+/// Costs of one request: (total, prompt part, completion part).
+pub fn cost(price: Price, prompt_tokens: u64, completion_tokens: u64) -> (Decimal, Decimal, Decimal) {
+    let p = (Decimal::from(prompt_tokens) * price.prompt).normalize();
+    let c = (Decimal::from(completion_tokens) * price.completion).normalize();
+    ((p + c).normalize(), p, c)
+}
+
+fn catalog_prices() -> &'static HashMap<String, Price> {
+    static PRICES: OnceLock<HashMap<String, Price>> = OnceLock::new();
+    PRICES.get_or_init(|| {
+        let mut map = HashMap::new();
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(CATALOG) else {
+            return map;
+        };
+        for m in v["data"].as_array().into_iter().flatten() {
+            let dec = |k: &str| m["pricing"][k].as_str().and_then(|s| Decimal::from_str(s).ok());
+            if let (Some(id), Some(prompt), Some(completion)) = (m["id"].as_str(), dec("prompt"), dec("completion")) {
+                // "-1" means "variable" (routers): fall back to the default price.
+                if prompt >= Decimal::ZERO && completion >= Decimal::ZERO {
+                    map.insert(id.to_string(), Price { prompt, completion });
+                }
+            }
+        }
+        map
+    })
+}
+
+/// Catalog price; `:free` ids cost nothing; unknown ids $1/M prompt, $2/M completion.
+pub fn price(spec: &ModelSpec) -> Price {
+    if spec.base.ends_with(":free") {
+        return Price { prompt: Decimal::ZERO, completion: Decimal::ZERO };
+    }
+    catalog_prices().get(&spec.base).copied().unwrap_or(Price {
+        prompt: Decimal::new(1, 6),
+        completion: Decimal::new(2, 6),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives_parse() {
+        let s = ModelSpec::parse("a@tokens=20000@tps=0@ttft=0@crlf@tools-chain");
+        assert_eq!(s.base, "a");
+        assert_eq!(s.tokens, Some(20000));
+        assert_eq!(s.tps, Some(0.0));
+        assert_eq!(s.ttft_ms, Some(0));
+        assert!(s.crlf);
+        assert_eq!(s.tools, Some(ToolScript::Chain));
+        assert_eq!(ModelSpec::parse("x:free@429-day").failure, Some(Failure::RateDay));
+    }
+
+    #[test]
+    fn catalog_and_default_prices() {
+        let p = price(&ModelSpec::parse("openai/gpt-4o-mini"));
+        let (total, _, _) = cost(p, 28, 12);
+        assert_eq!(total.to_string(), "0.0000114");
+        let d = price(&ModelSpec::parse("b"));
+        assert_eq!(cost(d, 1_000_000, 0).0.to_string(), "1");
+        assert_eq!(cost(price(&ModelSpec::parse("qwen/qwen3-coder:free")), 5, 5).0.to_string(), "0");
+    }
+}

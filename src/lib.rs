@@ -1,0 +1,8 @@
+//! roundtable: one prompt, several models, side by side, with cost and quota in view.
+
+pub mod ask;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod logging;
+pub mod paths;

@@ -1,0 +1,23 @@
+//! Logging to a file in the data dir (never the terminal, which belongs to the UI or to
+//! `ask`'s output). Filter with `ROUNDTABLE_LOG` (tracing's env-filter syntax).
+
+use std::path::Path;
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::EnvFilter;
+
+/// Start logging to `file`. Returns the guard that flushes on drop, or `None` when the file
+/// cannot be opened (logging is then off: never a reason to fail the command).
+pub fn init(file: &Path) -> Option<WorkerGuard> {
+    let dir = file.parent()?;
+    std::fs::create_dir_all(dir).ok()?;
+    let handle = std::fs::OpenOptions::new().create(true).append(true).open(file).ok()?;
+    let (writer, guard) = tracing_appender::non_blocking(handle);
+    // HTTP internals stay at warn: their debug output could include request headers.
+    let filter = EnvFilter::try_from_env("ROUNDTABLE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("roundtable=info,warn"))
+        .add_directive("hyper=warn".parse().ok()?)
+        .add_directive("reqwest=warn".parse().ok()?);
+    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
+    Some(guard)
+}

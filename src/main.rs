@@ -1,0 +1,91 @@
+//! The `roundtable` binary: parse the command line, set up paths and logging, dispatch.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use roundtable::ask::{self, AskOptions};
+use roundtable::cli::{Cli, Commands};
+use roundtable::config::{Config, DEFAULT_CONFIG};
+use roundtable::core::protocol::ModelSettings;
+use roundtable::core::sim::{self, SimConfig};
+use roundtable::paths::Paths;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let paths = Paths::resolve();
+    let _log_guard = roundtable::logging::init(&paths.log_file());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("roundtable: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(dispatch(cli, &paths));
+    // Streams still draining after the answer is printed must not hold the process open.
+    runtime.shutdown_background();
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
+    match cli.command {
+        Some(Commands::Ask(args)) => {
+            let mut config = match Config::load(&paths.config_file()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("roundtable: {e}");
+                    return ask::EXIT_USAGE;
+                }
+            };
+            if let Some(url) = args.base_url.as_deref().or(cli.base_url.as_deref()) {
+                config.override_base_url(url);
+            }
+            let prompt = match ask::read_prompt(&args.prompt) {
+                Ok(p) => p,
+                Err(msg) => {
+                    eprintln!("roundtable: {msg}");
+                    return ask::EXIT_USAGE;
+                }
+            };
+            let settings =
+                ModelSettings { temperature: args.temperature, max_tokens: args.max_tokens, ..Default::default() };
+            let opts = AskOptions { models: args.models, system: args.system, settings, json: args.json, prompt };
+            ask::run(config, opts).await
+        }
+        Some(Commands::Sim(args)) => {
+            let config = SimConfig {
+                free_daily_limit: args.free_daily_limit,
+                free_per_minute: args.free_per_minute,
+                default_tokens: args.tokens,
+                default_tps: args.tps,
+                default_ttft_ms: args.ttft_ms,
+                ..SimConfig::default()
+            };
+            match sim::run_until_ctrl_c(config, args.port).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("roundtable: the simulator could not serve on 127.0.0.1:{}: {e}", args.port);
+                    1
+                }
+            }
+        }
+        Some(Commands::Paths) => {
+            println!("config file: {}", paths.config_file().display());
+            println!("data dir:    {}", paths.data_dir.display());
+            println!("cache dir:   {}", paths.cache_dir.display());
+            println!("log file:    {}", paths.log_file().display());
+            0
+        }
+        Some(Commands::Config) => {
+            print!("{DEFAULT_CONFIG}");
+            0
+        }
+        None => {
+            eprintln!(
+                "The chatroom is not built yet. Try the headless mode:\n  roundtable sim &\n  \
+                 OPENROUTER_API_KEY=x roundtable ask -m a -m b --base-url http://127.0.0.1:8787/api/v1 \"Explain TCP slow start\""
+            );
+            2
+        }
+    }
+}

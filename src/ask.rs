@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::core::error::CoreError;
 use crate::core::protocol::{
-    ChatMessage, Command, CoreEvent, CostSource, EventKind, ModelSettings, StreamSummary, TargetId, TargetRequest,
+    ChatMessage, Command, CoreEvent, CostSource, StreamEvent, EventKind, ModelSettings, StreamSummary, TargetId, TargetRequest,
     TurnId, TurnRequest,
 };
 use crate::core::router::{self, CoreConfig};
@@ -69,7 +69,7 @@ struct Live {
 }
 
 pub async fn run(config: Config, opts: AskOptions) -> i32 {
-    let (core, mut events) = match router::start(CoreConfig { providers: config.providers, estimator: None }) {
+    let (core, mut events) = match router::start(CoreConfig::new(config.providers)) {
         Ok(pair) => pair,
         Err(e) => {
             eprintln!("roundtable: {e}");
@@ -114,7 +114,11 @@ pub async fn run(config: Config, opts: AskOptions) -> i32 {
 
     while remaining > 0 {
         let event = tokio::select! {
-            ev = events.recv() => match ev { Some(ev) => ev, None => break },
+            ev = events.recv() => match ev {
+                Some(CoreEvent::Stream(ev)) => ev,
+                Some(_) => continue,
+                None => break,
+            },
             _ = &mut ctrl_c, if !cancelling => {
                 cancelling = true;
                 let _ = core.send(Command::Cancel { turn, target: None }).await;
@@ -206,7 +210,7 @@ pub async fn run(config: Config, opts: AskOptions) -> i32 {
     if outcomes.len() == n && outcomes.iter().all(|o| o.error.is_none() && !o.cancelled) { EXIT_OK } else { EXIT_FAILED }
 }
 
-fn json_line(model: &str, idx: usize, event: &CoreEvent) -> Option<Value> {
+fn json_line(model: &str, idx: usize, event: &StreamEvent) -> Option<Value> {
     let v = match &event.kind {
         EventKind::Started { provider, model: upstream } => {
             json!({"type": "start", "model": model, "target": idx, "provider": provider, "upstream_model": upstream})

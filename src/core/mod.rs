@@ -1,9 +1,11 @@
 //! The routing core: upstream connections, streaming, fan-out and cancellation. Knows nothing
 //! about terminals; consumers talk to it through typed channels (see `protocol`).
 
+pub mod account;
 pub mod error;
 pub mod protocol;
 pub mod provider;
+pub mod quota;
 pub mod router;
 pub mod sanitize;
 pub mod sim;

@@ -265,9 +265,36 @@ impl EventKind {
     }
 }
 
+/// One target's event.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CoreEvent {
+pub struct StreamEvent {
     pub turn: TurnId,
     pub target: TargetId,
     pub kind: EventKind,
+}
+
+/// What the account endpoints (`GET /key`, `GET /credits`) said.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountInfo {
+    pub provider: String,
+    /// Per-key spend cap in USD, and what is left of it.
+    pub key_limit: Option<Decimal>,
+    pub key_limit_remaining: Option<Decimal>,
+    /// "daily" / "weekly" / "monthly" when the cap resets.
+    pub key_limit_reset: Option<String>,
+    pub usage_today: Option<Decimal>,
+    /// Account balance: total credits minus total usage (needs `/credits`).
+    pub credits_remaining: Option<Decimal>,
+    pub free_daily_used: Option<u32>,
+    pub free_daily_limit: Option<u32>,
+}
+
+/// Everything the core reports. Stream events are keyed by (turn, target); the others
+/// describe the account and quota and go to every consumer that shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CoreEvent {
+    Stream(StreamEvent),
+    /// Fresh figures of every quota bucket (after each request, a 429, or `GET /key`).
+    Quota(Vec<crate::core::quota::BucketStatus>),
+    Account(AccountInfo),
 }

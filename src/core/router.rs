@@ -12,10 +12,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::error::{CoreError, ErrorKind};
 use crate::core::protocol::{
-    Command, CoreEvent, Cost, CostSource, EventKind, ModelSettings, StreamSummary, TargetId, TargetRequest, TurnId, Usage,
+    Command, CoreEvent, Cost, CostSource, EventKind, ModelSettings, StreamEvent, StreamSummary, TargetId, TargetRequest, TurnId, Usage,
 };
 use crate::core::provider::client::{EventSink, Outcome, Progress, build_http_client, stream_once};
-use crate::core::provider::ProvidersConfig;
+use crate::core::provider::{ProviderKind, ProvidersConfig};
+use crate::core::quota::{Admission, Bucket, Limiter};
 
 /// Capacity of the event channel: enough for bursts of deltas from many panes, small enough
 /// that a stalled consumer applies back-pressure instead of growing memory without bound.
@@ -37,6 +38,14 @@ pub trait CostEstimator: Send + Sync {
 pub struct CoreConfig {
     pub providers: ProvidersConfig,
     pub estimator: Option<Arc<dyn CostEstimator>>,
+    /// Paces and refuses requests against quota buckets; `None` sends everything at once.
+    pub limiter: Option<Limiter>,
+}
+
+impl CoreConfig {
+    pub fn new(providers: ProvidersConfig) -> CoreConfig {
+        CoreConfig { providers, estimator: None, limiter: None }
+    }
 }
 
 /// The consumer's end of the command channel.
@@ -65,14 +74,21 @@ struct Shared {
     http: reqwest::Client,
     config: CoreConfig,
     events: mpsc::Sender<CoreEvent>,
+    /// Last `GET /key` refresh (unix ms), to keep refreshes to one per interval.
+    account_refreshed_ms: std::sync::atomic::AtomicI64,
 }
+
+/// Refresh the account figures at most this often while requests flow.
+const ACCOUNT_REFRESH_MS: i64 = 20_000;
 
 /// Start the core on the current tokio runtime.
 pub fn start(config: CoreConfig) -> Result<(CoreHandle, mpsc::Receiver<CoreEvent>), CoreError> {
     let http = build_http_client(&config.providers.timeouts)?;
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_CHANNEL_CAPACITY);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
-    let shared = Arc::new(Shared { http, config, events: ev_tx });
+    let shared = Arc::new(Shared { http, config, events: ev_tx, account_refreshed_ms: 0.into() });
+    tokio::spawn(refresh_account(Arc::clone(&shared), true));
+    tokio::spawn(publish_quota(Arc::clone(&shared)));
     tokio::spawn(route(shared, cmd_rx));
     Ok((CoreHandle { tx: cmd_tx }, ev_rx))
 }
@@ -125,7 +141,7 @@ struct ChannelSink {
 
 impl EventSink for ChannelSink {
     async fn emit(&mut self, kind: EventKind) -> bool {
-        self.tx.send(CoreEvent { turn: self.turn, target: self.target, kind }).await.is_ok()
+        self.tx.send(CoreEvent::Stream(StreamEvent { turn: self.turn, target: self.target, kind })).await.is_ok()
     }
 }
 
@@ -145,12 +161,25 @@ async fn run_target(
         Ok(resolved) => {
             let mut progress = Progress::default();
             let mut attempt = 0;
+            let limiter = shared.config.limiter.clone();
+            let bucket = limiter.as_ref().and_then(|l| l.bucket_for(&resolved));
             let outcome = loop {
+                if let (Some(limiter), Some(bucket)) = (&limiter, &bucket) {
+                    match admit(limiter, bucket, &request.model, &cancel, &mut sink).await {
+                        Ok(true) => {}
+                        Ok(false) => break None,
+                        Err(refusal) => break Some(Outcome::Failed(refusal)),
+                    }
+                    tokio::spawn(publish_quota(Arc::clone(&shared)));
+                }
                 let result = tokio::select! {
                     biased;
                     () = cancel.cancelled() => None,
                     outcome = stream_once(&shared.http, providers, &resolved, &request, &mut progress, &mut sink) => Some(outcome),
                 };
+                if let (Some(Outcome::Failed(e)), Some(limiter), Some(bucket)) = (&result, &limiter, &bucket) {
+                    limiter.learn_from_error(bucket, e);
+                }
                 match result {
                     Some(Outcome::Failed(e)) if should_retry(&e, &progress, attempt) => {
                         attempt += 1;
@@ -168,6 +197,12 @@ async fn run_target(
                     other => break other,
                 }
             };
+            if bucket.is_some() {
+                tokio::spawn(publish_quota(Arc::clone(&shared)));
+                if resolved.provider.kind == ProviderKind::Openrouter {
+                    tokio::spawn(refresh_account(Arc::clone(&shared), false));
+                }
+            }
             progress.stop_clock();
             let mut summary = progress.summary;
             summary.cost = Some(cost_of(&shared.config, &resolved.provider_name, &resolved.upstream_model, &summary));
@@ -226,5 +261,75 @@ impl ModelSettings {
             provider: over.provider.clone().or_else(|| self.provider.clone()),
             fallbacks: if over.fallbacks.is_empty() { self.fallbacks.clone() } else { over.fallbacks.clone() },
         }
+    }
+}
+
+/// Wait for a quota slot. `Ok(true)` to send, `Ok(false)` when cancelled while queued,
+/// `Err` when the daily cap refuses the request.
+async fn admit(
+    limiter: &Limiter,
+    bucket: &Bucket,
+    model: &str,
+    cancel: &CancellationToken,
+    sink: &mut ChannelSink,
+) -> Result<bool, CoreError> {
+    loop {
+        let (l, b, m) = (limiter.clone(), bucket.clone(), model.to_owned());
+        // The backend may be the SQLite store: keep its I/O off the async workers.
+        let admission = tokio::task::spawn_blocking(move || l.admit(&b, &m)).await.unwrap_or(Admission::Go);
+        match admission {
+            Admission::Go => return Ok(true),
+            Admission::Refuse(e) => return Err(e),
+            Admission::Wait { until_ms, reason } => {
+                let wait_ms = u64::try_from(until_ms - limiter.now_ms()).unwrap_or(0).max(1);
+                let wait = Duration::from_millis(wait_ms);
+                sink.emit(EventKind::Queued { until: SystemTime::now() + wait, reason }).await;
+                tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return Ok(false),
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Send every bucket's figures to consumers.
+async fn publish_quota(shared: Arc<Shared>) {
+    let Some(limiter) = shared.config.limiter.clone() else { return };
+    let status = tokio::task::spawn_blocking(move || {
+        let buckets = limiter.configured_buckets();
+        limiter.status(&buckets)
+    })
+    .await;
+    if let Ok(status) = status {
+        let _ = shared.events.send(CoreEvent::Quota(status)).await;
+    }
+}
+
+/// Read `GET /key` (and `/credits`) of the default OpenRouter provider, teach the limiter the
+/// free-model daily figures, and publish them. Quietly does nothing without a key.
+async fn refresh_account(shared: Arc<Shared>, at_start: bool) {
+    use std::sync::atomic::Ordering;
+    let now = crate::core::quota::Clock::default().now_ms();
+    let last = shared.account_refreshed_ms.load(Ordering::Relaxed);
+    if !at_start && now - last < ACCOUNT_REFRESH_MS {
+        return;
+    }
+    shared.account_refreshed_ms.store(now, Ordering::Relaxed);
+    let providers = &shared.config.providers;
+    let Some((name, provider)) = providers.providers.iter().find(|(_, p)| p.kind == ProviderKind::Openrouter) else {
+        return;
+    };
+    let Ok(Some(key)) = providers.api_key(name, provider) else { return };
+    match crate::core::account::fetch(&shared.http, &provider.base_url, &key, name).await {
+        Ok(info) => {
+            if let (Some(limiter), Some(used), Some(limit)) = (&shared.config.limiter, info.free_daily_used, info.free_daily_limit) {
+                limiter.learn_free_daily(used, limit);
+            }
+            let _ = shared.events.send(CoreEvent::Account(info)).await;
+            publish_quota(shared).await;
+        }
+        Err(e) => tracing::info!(error = %e, "account refresh failed"),
     }
 }

@@ -13,9 +13,8 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use self::body::{
-    Body, MAX_EXCERPT, MAX_UPSTREAM, after_secs, clean, error_object, fmt_in, fmt_utc_datetime,
-    fmt_utc_time, next_midnight, number_after, parse_body, parse_reset, parse_retry_after, secs_of,
-    status_of, str_of, unknown_field,
+    Body, MAX_EXCERPT, MAX_UPSTREAM, after_secs, clean, error_object, fmt_in, fmt_utc_datetime, fmt_utc_time,
+    next_midnight, number_after, parse_body, parse_reset, parse_retry_after, secs_of, status_of, str_of, unknown_field,
 };
 use crate::core::error::{CoreError, ErrorKind};
 use crate::core::provider::ProviderKind;
@@ -34,12 +33,7 @@ pub struct ErrorContext<'a> {
 
 /// Classify a non-2xx HTTP response into a `CoreError` with `status` set, a user-facing message,
 /// `retry_at` when known and the upstream's own message (sanitized, short).
-pub fn classify_http_error(
-    ctx: &ErrorContext<'_>,
-    status: u16,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> CoreError {
+pub fn classify_http_error(ctx: &ErrorContext<'_>, status: u16, headers: &HeaderMap, body: &[u8]) -> CoreError {
     classify_http_error_at(ctx, status, headers, body, SystemTime::now())
 }
 
@@ -56,34 +50,14 @@ pub fn classify_http_error_at(
     let (err, excerpt) = match &parsed {
         Body::Json(v) => match error_object(v) {
             Some(e) => (Some(e), None),
-            None => (
-                None,
-                Some(format!(
-                    "unexpected JSON: {}",
-                    clean(&v.to_string(), MAX_EXCERPT)
-                )),
-            ),
+            None => (None, Some(format!("unexpected JSON: {}", clean(&v.to_string(), MAX_EXCERPT)))),
         },
-        Body::Text {
-            excerpt,
-            html: true,
-        } => (None, Some(format!("an HTML page: \"{excerpt}\""))),
-        Body::Text {
-            excerpt,
-            html: false,
-        } => (None, Some(format!("a non-JSON body: \"{excerpt}\""))),
+        Body::Text { excerpt, html: true } => (None, Some(format!("an HTML page: \"{excerpt}\""))),
+        Body::Text { excerpt, html: false } => (None, Some(format!("a non-JSON body: \"{excerpt}\""))),
         Body::Empty => (None, Some("an empty body".to_owned())),
     };
-    let facts = Facts::new(
-        ctx.kind,
-        ctx.provider_name,
-        ctx.model,
-        ctx.api_key_env,
-        Some(status),
-        Some(headers),
-        err,
-        now,
-    );
+    let facts =
+        Facts::new(ctx.kind, ctx.provider_name, ctx.model, ctx.api_key_env, Some(status), Some(headers), err, now);
     let mut e = facts.decide(excerpt.as_deref(), true);
     e.status = Some(status);
     e
@@ -91,11 +65,7 @@ pub fn classify_http_error_at(
 
 /// The `error` object of a mid-stream chunk or of a 200 body → `CoreError`. Failures that do
 /// not map to a more specific kind (rate limits, credits, moderation, …) are `MidStream`.
-pub fn classify_error_object(
-    ctx_kind: ProviderKind,
-    status_hint: Option<u16>,
-    error: &Value,
-) -> CoreError {
+pub fn classify_error_object(ctx_kind: ProviderKind, status_hint: Option<u16>, error: &Value) -> CoreError {
     // `{"error":"text"}` carries only a message.
     let wrapped;
     let error = match error {
@@ -105,19 +75,8 @@ pub fn classify_error_object(
         }
         other => other,
     };
-    let status = status_hint
-        .or_else(|| status_of(error.get("code")))
-        .or_else(|| status_of(error.get("http_status")));
-    let facts = Facts::new(
-        ctx_kind,
-        "",
-        "",
-        None,
-        status,
-        None,
-        Some(error),
-        SystemTime::now(),
-    );
+    let status = status_hint.or_else(|| status_of(error.get("code"))).or_else(|| status_of(error.get("http_status")));
+    let facts = Facts::new(ctx_kind, "", "", None, status, None, Some(error), SystemTime::now());
     let mut e = facts.decide(None, false);
     e.status = status;
     e
@@ -151,11 +110,7 @@ struct Decision {
 }
 
 fn decision(kind: ErrorKind, message: String) -> Decision {
-    Decision {
-        kind,
-        message,
-        retry_at: None,
-    }
+    Decision { kind, message, retry_at: None }
 }
 
 impl<'a> Facts<'a> {
@@ -215,9 +170,7 @@ impl<'a> Facts<'a> {
                 .or_else(|| str_of(err.and_then(|e| e.get("error_type")))),
             codes,
             limit_source: str_of(meta.and_then(|m| m.get("limit_source"))),
-            availability: err
-                .and_then(|e| e.get("availability"))
-                .filter(|a| a.is_object()),
+            availability: err.and_then(|e| e.get("availability")).filter(|a| a.is_object()),
             now: Timestamp::try_from(now).unwrap_or(Timestamp::UNIX_EPOCH),
         }
     }
@@ -231,29 +184,20 @@ impl<'a> Facts<'a> {
     }
 
     fn meta(&self, key: &str) -> Option<&'a Value> {
-        self.err
-            .and_then(|e| e.get("metadata"))
-            .and_then(|m| m.get(key))
+        self.err.and_then(|e| e.get("metadata")).and_then(|m| m.get(key))
     }
 
     /// A response header, or its copy in `metadata.headers` (OpenRouter), case-insensitively.
     fn header(&self, name: &str) -> Option<String> {
-        if let Some(v) = self
-            .headers
-            .and_then(|h| h.get(name))
-            .and_then(|v| v.to_str().ok())
-        {
+        if let Some(v) = self.headers.and_then(|h| h.get(name)).and_then(|v| v.to_str().ok()) {
             return Some(v.to_owned());
         }
         let copied = self.meta("headers")?.as_object()?;
-        copied
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| match v {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
+        copied.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
     }
 
     /// ` (upstream text)` for messages, or ` (HTTP 503 with an HTML page: "…")` for bodies that
@@ -265,19 +209,12 @@ impl<'a> Facts<'a> {
                 None => format!(" ({ex})"),
             },
             (None, false) => format!(" ({})", self.message),
-            (None, true) => self
-                .status
-                .map(|s| format!(" (HTTP {s})"))
-                .unwrap_or_default(),
+            (None, true) => self.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default(),
         }
     }
 
     fn model_ref(&self) -> String {
-        if self.model.is_empty() {
-            "the model".to_owned()
-        } else {
-            format!("'{}'", self.model)
-        }
+        if self.model.is_empty() { "the model".to_owned() } else { format!("'{}'", self.model) }
     }
 
     /// The status that decides the category: typed fields first (`availability.code`,
@@ -356,9 +293,7 @@ impl<'a> Facts<'a> {
             // A few cases are recognised by their own markers whatever the status says.
             _ if self.is_moderation() => self.moderation(),
             _ if self.is_model_not_found() => self.model_not_found(excerpt),
-            _ if self.has("api key not valid") || self.code_is("invalid_api_key") => {
-                self.unauthorized(excerpt)
-            }
+            _ if self.has("api key not valid") || self.code_is("invalid_api_key") => self.unauthorized(excerpt),
             _ if self.code_is("insufficient_quota") => self.payment(excerpt),
             Some(401) => self.unauthorized(excerpt),
             Some(402) => self.payment(excerpt),
@@ -366,11 +301,7 @@ impl<'a> Facts<'a> {
             Some(404) => self.not_found(excerpt, http),
             Some(408) => decision(
                 ErrorKind::Timeout,
-                format!(
-                    "{} timed out waiting for the request{}: retry.",
-                    self.label,
-                    self.detail(excerpt)
-                ),
+                format!("{} timed out waiting for the request{}: retry.", self.label, self.detail(excerpt)),
             ),
             Some(413) => decision(
                 ErrorKind::BadRequest,
@@ -412,28 +343,20 @@ impl<'a> Facts<'a> {
         secs_of(self.meta("retry_after_seconds"))
             .or_else(|| secs_of(self.availability.and_then(|a| a.get("retry_after"))))
             .and_then(|s| after_secs(self.now, s))
-            .or_else(|| {
-                self.header("retry-after")
-                    .and_then(|v| parse_retry_after(&v, self.now))
-            })
+            .or_else(|| self.header("retry-after").and_then(|v| parse_retry_after(&v, self.now)))
     }
 
     fn is_moderation(&self) -> bool {
-        self.meta("reasons").is_some_and(Value::is_array)
-            || (self.has("flagged for") && self.has("moderation"))
+        self.meta("reasons").is_some_and(Value::is_array) || (self.has("flagged for") && self.has("moderation"))
     }
 
     fn is_model_not_found(&self) -> bool {
         let avail = self.availability.and_then(|a| str_of(a.get("code")));
-        matches!(
-            avail,
-            Some("model_not_found" | "model_deprecated" | "free_variant_ended")
-        ) || self.code_is("model_not_found")
+        matches!(avail, Some("model_not_found" | "model_deprecated" | "free_variant_ended"))
+            || self.code_is("model_not_found")
             || self.has("is not a valid model id")
             || self.has("no endpoints found for ")
-            || (self.has("model")
-                && (self.has("not found") || self.has("does not exist"))
-                && !self.has("endpoints"))
+            || (self.has("model") && (self.has("not found") || self.has("does not exist")) && !self.has("endpoints"))
     }
 
     fn moderation(&self) -> Decision {
@@ -442,16 +365,9 @@ impl<'a> Facts<'a> {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let model =
-            str_of(self.meta("model_slug")).map_or_else(|| self.model_ref(), |m| format!("'{m}'"));
-        let by = str_of(self.meta("provider_name"))
-            .map(|p| format!(" by {p}'s moderation"))
-            .unwrap_or_default();
-        let flagged = if reasons.is_empty() {
-            String::new()
-        } else {
-            format!(" for: {}", reasons.join(", "))
-        };
+        let model = str_of(self.meta("model_slug")).map_or_else(|| self.model_ref(), |m| format!("'{m}'"));
+        let by = str_of(self.meta("provider_name")).map(|p| format!(" by {p}'s moderation")).unwrap_or_default();
+        let flagged = if reasons.is_empty() { String::new() } else { format!(" for: {}", reasons.join(", ")) };
         decision(
             ErrorKind::Moderation,
             format!(
@@ -473,10 +389,9 @@ impl<'a> Facts<'a> {
             (Some("free_variant_ended"), Some(f)) => {
                 format!("The free variant of {model} has ended: use '{f}' instead.")
             }
-            (Some("model_deprecated"), _) => format!(
-                "{model} has been retired by {}: pick another model (see `roundtable models`).",
-                self.label
-            ),
+            (Some("model_deprecated"), _) => {
+                format!("{model} has been retired by {}: pick another model (see `roundtable models`).", self.label)
+            }
             _ if self.has("try pulling") || self.has("ollama") => {
                 format!(
                     "{} does not have {model}{}: download it with `ollama pull {}` or check the id.",
@@ -502,27 +417,17 @@ impl<'a> Facts<'a> {
             ProviderKind::OpenaiCompatible => "",
         };
         let what = match self.key_env {
-            Some(env) => format!(
-                "check that the environment variable {env} holds a valid, enabled key{keys_at}."
-            ),
-            None => format!(
-                "set api_key_env for this provider in the config and export a valid key{keys_at}."
-            ),
+            Some(env) => format!("check that the environment variable {env} holds a valid, enabled key{keys_at}."),
+            None => format!("set api_key_env for this provider in the config and export a valid key{keys_at}."),
         };
         decision(
             ErrorKind::Unauthorized,
-            format!(
-                "{} rejected the API key{}: {what}",
-                self.label,
-                self.detail(excerpt)
-            ),
+            format!("{} rejected the API key{}: {what}", self.label, self.detail(excerpt)),
         )
     }
 
     fn payment(&self, excerpt: Option<&str>) -> Decision {
-        let message = if self.limit_source == Some("openrouter_key_limit")
-            || self.has("key limit exceeded")
-        {
+        let message = if self.limit_source == Some("openrouter_key_limit") || self.has("key limit exceeded") {
             format!(
                 "This API key reached its spend limit{}: raise or remove the per-key limit in the key settings at https://openrouter.ai/settings/keys, or use another key.",
                 self.detail(excerpt)
@@ -532,9 +437,9 @@ impl<'a> Facts<'a> {
                 number_after(&self.message, "requested up to"),
                 number_after(&self.message, "can only afford"),
             ) {
-                (Some(want), Some(can)) => format!(
-                    " ({want} requested, {can} affordable): lower max_tokens to {can} or less"
-                ),
+                (Some(want), Some(can)) => {
+                    format!(" ({want} requested, {can} affordable): lower max_tokens to {can} or less")
+                }
                 (None, Some(can)) => format!(": lower max_tokens to {can} or less"),
                 _ => ": lower max_tokens".to_owned(),
             };
@@ -559,11 +464,7 @@ impl<'a> Facts<'a> {
                 self.detail(excerpt)
             )
         } else {
-            format!(
-                "{} requires payment{}: check the account's credits or billing.",
-                self.label,
-                self.detail(excerpt)
-            )
+            format!("{} requires payment{}: check the account's credits or billing.", self.label, self.detail(excerpt))
         };
         decision(ErrorKind::PaymentRequired, message)
     }
@@ -643,11 +544,8 @@ impl<'a> Facts<'a> {
             );
         }
         let message = if self.has("no endpoints") || avail_code.is_some() {
-            let why = if excluded.is_empty() {
-                String::new()
-            } else {
-                format!(" (excluded by: {})", excluded.join(", "))
-            };
+            let why =
+                if excluded.is_empty() { String::new() } else { format!(" (excluded by: {})", excluded.join(", ")) };
             format!(
                 "No available endpoint can serve {}{}{why}: relax the provider settings for this model or pick another model.",
                 self.model_ref(),
@@ -660,11 +558,7 @@ impl<'a> Facts<'a> {
                 self.detail(excerpt)
             )
         } else {
-            format!(
-                "{} could not find what was requested{}.",
-                self.label,
-                self.detail(excerpt)
-            )
+            format!("{} could not find what was requested{}.", self.label, self.detail(excerpt))
         };
         decision(ErrorKind::NotFound, message)
     }
@@ -674,11 +568,9 @@ impl<'a> Facts<'a> {
             let violations = self.err?.get("details")?.as_array()?;
             violations.iter().find_map(|d| {
                 d.get("fieldViolations")?.as_array()?.iter().find_map(|v| {
-                    str_of(v.get("field")).map(str::to_owned).or_else(|| {
-                        str_of(v.get("description"))
-                            .and_then(unknown_field)
-                            .map(str::to_owned)
-                    })
+                    str_of(v.get("field"))
+                        .map(str::to_owned)
+                        .or_else(|| str_of(v.get("description")).and_then(unknown_field).map(str::to_owned))
                 })
             })
         });
@@ -706,30 +598,21 @@ impl<'a> Facts<'a> {
                 self.label,
                 self.detail(excerpt)
             )
-        } else if matches!(
-            self.error_type,
-            Some("content_policy_violation" | "refusal")
-        ) {
+        } else if matches!(self.error_type, Some("content_policy_violation" | "refusal")) {
             format!(
                 "{} refused the prompt under its content policy{}: rephrase it or try another model.",
                 self.model_ref(),
                 self.detail(excerpt)
             )
         } else {
-            format!(
-                "{} rejected the request{}: check this model's settings.",
-                self.label,
-                self.detail(excerpt)
-            )
+            format!("{} rejected the request{}: check this model's settings.", self.label, self.detail(excerpt))
         };
         decision(ErrorKind::BadRequest, message)
     }
 
     fn server(&self, status: u16, excerpt: Option<&str>, http: bool) -> Decision {
         let model = self.model_ref();
-        let upstream = str_of(self.meta("provider_name"))
-            .map(|p| format!(" ({p})"))
-            .unwrap_or_default();
+        let upstream = str_of(self.meta("provider_name")).map(|p| format!(" ({p})")).unwrap_or_default();
         if !http {
             return decision(
                 ErrorKind::MidStream,
@@ -756,11 +639,7 @@ impl<'a> Facts<'a> {
                 "The provider{upstream} is overloaded{}: retry shortly, or pick another model.",
                 self.detail(excerpt)
             ),
-            _ => format!(
-                "{} had an internal error{}: retry in a moment.",
-                self.label,
-                self.detail(excerpt)
-            ),
+            _ => format!("{} had an internal error{}: retry in a moment.", self.label, self.detail(excerpt)),
         };
         decision(ErrorKind::Server, message)
     }
@@ -770,27 +649,17 @@ impl<'a> Facts<'a> {
             return d;
         }
         let avail = self.availability.and_then(|a| str_of(a.get("code")));
-        if self.limit_source == Some("openrouter_free_tier_daily")
-            || self.has("free-models-per-day")
-        {
+        if self.limit_source == Some("openrouter_free_tier_daily") || self.has("free-models-per-day") {
             return self.free_daily();
         }
         if self.has("free-models-per-min") {
-            let limit = self
-                .header("x-ratelimit-limit")
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .unwrap_or(20);
+            let limit = self.header("x-ratelimit-limit").and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(20);
             let at = self
                 .header("x-ratelimit-reset")
                 .and_then(|v| parse_reset(&v, self.now))
-                .or_else(|| {
-                    self.header("retry-after")
-                        .and_then(|v| parse_retry_after(&v, self.now))
-                })
+                .or_else(|| self.header("retry-after").and_then(|v| parse_retry_after(&v, self.now)))
                 .or_else(|| after_secs(self.now, 60.0));
-            let when = at
-                .map(|t| format!("; retrying at {}", fmt_utc_time(t)))
-                .unwrap_or_default();
+            let when = at.map(|t| format!("; retrying at {}", fmt_utc_time(t))).unwrap_or_default();
             return Decision {
                 kind: ErrorKind::RateLimitMinute,
                 message: format!(
@@ -807,9 +676,8 @@ impl<'a> Facts<'a> {
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
             let at = self.retry_hint();
-            let when = at
-                .map(|t| format!("retry after {}", fmt_utc_time(t)))
-                .unwrap_or_else(|| "retry shortly".to_owned());
+            let when =
+                at.map(|t| format!("retry after {}", fmt_utc_time(t))).unwrap_or_else(|| "retry shortly".to_owned());
             let alt = if fallbacks.is_empty() {
                 ", or pick another model".to_owned()
             } else {
@@ -817,10 +685,7 @@ impl<'a> Facts<'a> {
             };
             return Decision {
                 kind: ErrorKind::RateLimitUpstream,
-                message: format!(
-                    "All providers for {} are at capacity: {when}{alt}.",
-                    self.model_ref()
-                ),
+                message: format!("All providers for {} are at capacity: {when}{alt}.", self.model_ref()),
                 retry_at: at,
             };
         }
@@ -833,9 +698,8 @@ impl<'a> Facts<'a> {
             let who = str_of(self.meta("provider_name"))
                 .map(|p| format!("The upstream provider {p}"))
                 .unwrap_or_else(|| "The upstream provider".to_owned());
-            let when = at
-                .map(|t| format!("retry after {}", fmt_utc_time(t)))
-                .unwrap_or_else(|| "retry shortly".to_owned());
+            let when =
+                at.map(|t| format!("retry after {}", fmt_utc_time(t))).unwrap_or_else(|| "retry shortly".to_owned());
             return Decision {
                 kind: ErrorKind::RateLimitUpstream,
                 message: format!(
@@ -856,11 +720,7 @@ impl<'a> Facts<'a> {
             .unwrap_or_else(|| "wait a minute and retry".to_owned());
         Decision {
             kind: ErrorKind::RateLimitMinute,
-            message: format!(
-                "{} rate limit reached{}: {when}.",
-                self.label,
-                self.detail(excerpt)
-            ),
+            message: format!("{} rate limit reached{}: {when}.", self.label, self.detail(excerpt)),
             retry_at: at,
         }
     }
@@ -871,28 +731,19 @@ impl<'a> Facts<'a> {
             .and_then(|v| parse_reset(&v, self.now))
             .or_else(|| next_midnight(TimeZone::UTC, self.now));
         let high = self.has("high-balance");
-        let limit = self
-            .header("x-ratelimit-limit")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(if high { 1000 } else { 50 });
+        let limit = self.header("x-ratelimit-limit").and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(if high {
+            1000
+        } else {
+            50
+        });
         let resets = at
-            .map(|t| {
-                format!(
-                    "; it resets at {}{}",
-                    fmt_utc_datetime(t),
-                    fmt_in(self.now, t)
-                )
-            })
+            .map(|t| format!("; it resets at {}{}", fmt_utc_datetime(t), fmt_in(self.now, t)))
             .unwrap_or_else(|| "; it resets at 00:00 UTC".to_owned());
         let twin = match self.model.strip_suffix(":free") {
             Some(paid) => format!(" Use the paid twin '{paid}' meanwhile"),
             None => " Use a paid model (the same id without :free) meanwhile".to_owned(),
         };
-        let buy = if high {
-            "."
-        } else {
-            ", or buy 10 credits once to raise the cap to 1000 free requests/day."
-        };
+        let buy = if high { "." } else { ", or buy 10 credits once to raise the cap to 1000 free requests/day." };
         Decision {
             kind: ErrorKind::RateLimitDaily,
             message: format!(
@@ -904,35 +755,17 @@ impl<'a> Facts<'a> {
 
     /// Gemini quota failures: `quotaId` tells per-day (until midnight Pacific) from per-minute.
     fn gemini_quota(&self) -> Option<Decision> {
-        let violation = self
-            .err?
-            .get("details")?
-            .as_array()?
-            .iter()
-            .find_map(|d| d.get("violations")?.as_array()?.first())?;
+        let violation =
+            self.err?.get("details")?.as_array()?.iter().find_map(|d| d.get("violations")?.as_array()?.first())?;
         let quota_id = str_of(violation.get("quotaId"))?;
-        let value = str_of(violation.get("quotaValue"))
-            .map(|v| format!(" of {v}"))
-            .unwrap_or_default();
-        let model = str_of(
-            violation
-                .get("quotaDimensions")
-                .and_then(|d| d.get("model")),
-        )
-        .map(|m| format!("'{m}'"))
-        .unwrap_or_else(|| self.model_ref());
+        let value = str_of(violation.get("quotaValue")).map(|v| format!(" of {v}")).unwrap_or_default();
+        let model = str_of(violation.get("quotaDimensions").and_then(|d| d.get("model")))
+            .map(|m| format!("'{m}'"))
+            .unwrap_or_else(|| self.model_ref());
         if quota_id.contains("PerDay") {
-            let at = TimeZone::get("America/Los_Angeles")
-                .ok()
-                .and_then(|tz| next_midnight(tz, self.now));
+            let at = TimeZone::get("America/Los_Angeles").ok().and_then(|tz| next_midnight(tz, self.now));
             let resets = at
-                .map(|t| {
-                    format!(
-                        " at midnight Pacific time ({}{})",
-                        fmt_utc_datetime(t),
-                        fmt_in(self.now, t)
-                    )
-                })
+                .map(|t| format!(" at midnight Pacific time ({}{})", fmt_utc_datetime(t), fmt_in(self.now, t)))
                 .unwrap_or_default();
             return Some(Decision {
                 kind: ErrorKind::RateLimitDaily,
@@ -943,31 +776,19 @@ impl<'a> Facts<'a> {
             });
         }
         let at = self.gemini_retry_delay().or_else(|| self.retry_hint());
-        let what = if quota_id.contains("Token") {
-            "input-tokens-per-minute"
-        } else {
-            "requests-per-minute"
-        };
-        let when = at
-            .map(|t| format!("retrying at {}", fmt_utc_time(t)))
-            .unwrap_or_else(|| "retry in a minute".to_owned());
+        let what = if quota_id.contains("Token") { "input-tokens-per-minute" } else { "requests-per-minute" };
+        let when =
+            at.map(|t| format!("retrying at {}", fmt_utc_time(t))).unwrap_or_else(|| "retry in a minute".to_owned());
         Some(Decision {
             kind: ErrorKind::RateLimitMinute,
-            message: format!(
-                "The Gemini free-tier {what} limit{value} for {model} was reached; {when}."
-            ),
+            message: format!("The Gemini free-tier {what} limit{value} for {model} was reached; {when}."),
             retry_at: at,
         })
     }
 
     /// `google.rpc.RetryInfo.retryDelay` ("41s").
     fn gemini_retry_delay(&self) -> Option<Timestamp> {
-        let delay = self
-            .err?
-            .get("details")?
-            .as_array()?
-            .iter()
-            .find_map(|d| d.get("retryDelay"))?;
+        let delay = self.err?.get("details")?.as_array()?.iter().find_map(|d| d.get("retryDelay"))?;
         after_secs(self.now, secs_of(Some(delay))?)
     }
 }
@@ -976,9 +797,7 @@ impl<'a> Facts<'a> {
 fn raw_text(raw: &Value) -> String {
     let inner = |v: &Value| -> Option<String> {
         let e = error_object(v).unwrap_or(v);
-        str_of(e.get("message"))
-            .or_else(|| e.as_str())
-            .map(str::to_owned)
+        str_of(e.get("message")).or_else(|| e.as_str()).map(str::to_owned)
     };
     match raw {
         Value::String(s) => match serde_json::from_str::<Value>(s) {

@@ -3,7 +3,6 @@
 
 pub mod client;
 pub mod errors;
-pub mod errors;
 pub mod normalize;
 pub mod request;
 

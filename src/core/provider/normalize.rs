@@ -79,13 +79,7 @@ pub struct StreamNormalizer {
 
 impl StreamNormalizer {
     pub fn new(kind: ProviderKind) -> Self {
-        Self {
-            kind,
-            slots: Vec::new(),
-            generation_id: None,
-            model: None,
-            upstream_provider: None,
-        }
+        Self { kind, slots: Vec::new(), generation_id: None, model: None, upstream_provider: None }
     }
 
     /// One SSE event's data (never `[DONE]`: the caller handles it).
@@ -93,13 +87,11 @@ impl StreamNormalizer {
         let mut out = Vec::new();
         // Gemini wraps errors in a JSON array, and may do so inside a stream too.
         if data.trim_start().starts_with('[') {
-            let value: serde_json::Value =
-                serde_json::from_str(data).map_err(|e| malformed(data.as_bytes(), &e))?;
+            let value: serde_json::Value = serde_json::from_str(data).map_err(|e| malformed(data.as_bytes(), &e))?;
             self.push_array_error(&value, &mut out);
             return Ok(out);
         }
-        let chunk: Chunk<'_> =
-            serde_json::from_str(data).map_err(|e| malformed(data.as_bytes(), &e))?;
+        let chunk: Chunk<'_> = serde_json::from_str(data).map_err(|e| malformed(data.as_bytes(), &e))?;
         self.absorb(chunk, &mut out);
         Ok(out)
     }
@@ -111,11 +103,7 @@ impl StreamNormalizer {
             .iter()
             .enumerate()
             .map(|(i, s)| ToolCall {
-                id: if s.id.is_empty() {
-                    format!("call_{i}")
-                } else {
-                    s.id.clone()
-                },
+                id: if s.id.is_empty() { format!("call_{i}") } else { s.id.clone() },
                 name: s.name.clone(),
                 arguments: s.arguments.clone(),
                 thought_signature: s.thought_signature.clone(),
@@ -124,9 +112,7 @@ impl StreamNormalizer {
     }
 
     fn push_array_error(&self, value: &serde_json::Value, out: &mut Vec<Piece>) {
-        let err = value
-            .as_array()
-            .and_then(|a| a.iter().find_map(|v| v.get("error")));
+        let err = value.as_array().and_then(|a| a.iter().find_map(|v| v.get("error")));
         out.push(Piece::Error(match err {
             Some(e) => classify_error_object(self.kind, None, e),
             None => CoreError::new(
@@ -145,7 +131,7 @@ impl StreamNormalizer {
         // (usage chunk, debug chunk, interleaved keep-alive frames).
         let mut finish = None;
         let mut choice_error = None;
-        if let Some(choice) = chunk.choices.and_then(|c| c.into_iter().next()) {
+        if let Some(choice) = chunk.choices.and_then(|c| c.into_iter().next()).flatten() {
             if let Some(delta) = choice.delta.or(choice.message) {
                 self.absorb_delta(delta, out);
             }
@@ -153,20 +139,12 @@ impl StreamNormalizer {
             if let Some(reason) = choice.finish_reason.filter(|r| !r.is_empty()) {
                 finish = Some(Piece::Finish {
                     reason: FinishReason::parse(&reason),
-                    native: choice
-                        .native_finish_reason
-                        .filter(|n| !n.is_empty())
-                        .map(Cow::into_owned),
+                    native: choice.native_finish_reason.filter(|n| !n.is_empty()).map(Cow::into_owned),
                 });
             }
         }
         // A top-level error wins over a per-choice one (§3.3, §4.5); both mean the same failure.
-        if let Some(err) = chunk
-            .error
-            .as_ref()
-            .or(choice_error.as_ref())
-            .filter(|e| !e.is_null())
-        {
+        if let Some(err) = chunk.error.as_ref().or(choice_error.as_ref()).filter(|e| !e.is_null()) {
             out.push(Piece::Error(classify_error_object(self.kind, None, err)));
         }
         out.extend(finish);
@@ -179,11 +157,7 @@ impl StreamNormalizer {
         // `reasoning` (OpenRouter, Ollama) and `reasoning_content` (llama.cpp, vLLM, DeepSeek)
         // carry the same text when both appear; `reasoning_details` repeats it again in
         // structured form, so it is only a fallback when no plain field has text.
-        let plain = delta
-            .reasoning
-            .0
-            .filter(|r| !r.is_empty())
-            .or(delta.reasoning_content.0.filter(|r| !r.is_empty()));
+        let plain = delta.reasoning.0.filter(|r| !r.is_empty()).or(delta.reasoning_content.0.filter(|r| !r.is_empty()));
         match plain {
             Some(r) => out.push(Piece::Reasoning(r.into_owned())),
             None => {
@@ -200,19 +174,11 @@ impl StreamNormalizer {
             }
         }
         // Gemini marks thought summaries with `extra_content.google.thought: true`.
-        let is_thought = delta
-            .extra_content
-            .and_then(|e| e.google)
-            .and_then(|g| g.thought)
-            .unwrap_or(false);
+        let is_thought = delta.extra_content.and_then(|e| e.google).and_then(|g| g.thought).unwrap_or(false);
         for text in [delta.content.0, delta.refusal.0].into_iter().flatten() {
             if !text.is_empty() {
                 let text = text.into_owned();
-                out.push(if is_thought {
-                    Piece::Reasoning(text)
-                } else {
-                    Piece::Text(text)
-                });
+                out.push(if is_thought { Piece::Reasoning(text) } else { Piece::Text(text) });
             }
         }
         for call in delta.tool_calls.into_iter().flatten().flatten() {
@@ -226,30 +192,18 @@ impl StreamNormalizer {
         let id = call.id.filter(|s| !s.is_empty());
         let found = match (call.index.0, id.as_deref()) {
             (Some(i), _) => self.slots.iter().position(|s| s.index == Some(i)),
-            (None, Some(id)) => self
-                .slots
-                .iter()
-                .position(|s| s.index.is_none() && s.id == id),
+            (None, Some(id)) => self.slots.iter().position(|s| s.index.is_none() && s.id == id),
             (None, None) => None,
         };
         let slot_no = found.unwrap_or_else(|| {
-            self.slots.push(Slot {
-                index: call.index.0,
-                ..Slot::default()
-            });
+            self.slots.push(Slot { index: call.index.0, ..Slot::default() });
             self.slots.len() - 1
         });
         let (name, arguments) = match call.function {
-            Some(f) => (
-                f.name.filter(|s| !s.is_empty()),
-                f.arguments.0.unwrap_or_default(),
-            ),
+            Some(f) => (f.name.filter(|s| !s.is_empty()), f.arguments.0.unwrap_or_default()),
             None => (None, String::new()),
         };
-        let signature = call
-            .extra_content
-            .and_then(|e| e.google)
-            .and_then(|g| g.thought_signature);
+        let signature = call.extra_content.and_then(|e| e.google).and_then(|g| g.thought_signature);
         let Some(slot) = self.slots.get_mut(slot_no) else {
             return;
         };
@@ -285,11 +239,9 @@ impl StreamNormalizer {
         out: &mut Vec<Piece>,
     ) {
         let mut changed = false;
-        for (new, seen) in [
-            (id, &mut self.generation_id),
-            (model, &mut self.model),
-            (provider, &mut self.upstream_provider),
-        ] {
+        for (new, seen) in
+            [(id, &mut self.generation_id), (model, &mut self.model), (provider, &mut self.upstream_provider)]
+        {
             if let Some(new) = new.filter(|v| !v.is_empty())
                 && seen.as_deref() != Some(&*new)
             {
@@ -314,8 +266,7 @@ pub fn pieces_from_completion(kind: ProviderKind, body: &[u8]) -> Result<Vec<Pie
     let mut normalizer = StreamNormalizer::new(kind);
     let mut out = Vec::new();
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| malformed(body, &e))?;
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| malformed(body, &e))?;
         normalizer.push_array_error(&value, &mut out);
         return Ok(out);
     }
@@ -325,11 +276,7 @@ pub fn pieces_from_completion(kind: ProviderKind, body: &[u8]) -> Result<Vec<Pie
 }
 
 fn malformed(data: &[u8], err: &serde_json::Error) -> CoreError {
-    let what = if err.is_data() {
-        "JSON that is not a chat-completion chunk"
-    } else {
-        "something that is not JSON"
-    };
+    let what = if err.is_data() { "JSON that is not a chat-completion chunk" } else { "something that is not JSON" };
     CoreError::new(
         ErrorKind::MalformedResponse,
         format!(
@@ -344,13 +291,7 @@ fn excerpt(data: &[u8]) -> String {
     const MAX: usize = 120;
     let text = String::from_utf8_lossy(&data[..data.len().min(MAX * 4)]);
     let clean = strip_controls(&text);
-    let mut out: String = clean
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(MAX)
-        .collect();
+    let mut out: String = clean.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(MAX).collect();
     if clean.chars().count() > MAX || data.len() > MAX * 4 {
         out.push('…');
     }
@@ -372,7 +313,7 @@ struct Chunk<'a> {
     #[serde(default, borrow, deserialize_with = "opt_str")]
     provider: Option<Str<'a>>,
     #[serde(default, borrow)]
-    choices: Option<Vec<Choice<'a>>>,
+    choices: Option<Vec<Option<Choice<'a>>>>,
     #[serde(default)]
     usage: Option<RawUsage>,
     #[serde(default)]
@@ -495,20 +436,9 @@ impl RawUsage {
             prompt_tokens: prompt,
             completion_tokens: completion,
             total_tokens: total,
-            cached_tokens: self
-                .prompt_tokens_details
-                .as_ref()
-                .and_then(|d| d.cached_tokens.0)
-                .unwrap_or(0),
-            cache_write_tokens: self
-                .prompt_tokens_details
-                .as_ref()
-                .and_then(|d| d.cache_write_tokens.0)
-                .unwrap_or(0),
-            reasoning_tokens: self
-                .completion_tokens_details
-                .and_then(|d| d.reasoning_tokens.0)
-                .unwrap_or(0),
+            cached_tokens: self.prompt_tokens_details.as_ref().and_then(|d| d.cached_tokens.0).unwrap_or(0),
+            cache_write_tokens: self.prompt_tokens_details.as_ref().and_then(|d| d.cache_write_tokens.0).unwrap_or(0),
+            reasoning_tokens: self.completion_tokens_details.and_then(|d| d.reasoning_tokens.0).unwrap_or(0),
             // Gemini bills thinking tokens it leaves out of `completion_tokens`.
             hidden_tokens: total.saturating_sub(prompt.saturating_add(completion)),
             reported_cost: self.cost.as_ref().and_then(decimal_from_json),
@@ -525,10 +455,7 @@ pub(crate) fn decimal_from_json(v: &serde_json::Value) -> Option<Decimal> {
         serde_json::Value::String(s) => Cow::Borrowed(s.trim()),
         _ => return None,
     };
-    Decimal::from_str(&text)
-        .or_else(|_| Decimal::from_scientific(&text))
-        .ok()
-        .map(|d| d.normalize())
+    Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&text)).ok().map(|d| d.normalize())
 }
 
 /// `Option<Cow<str>>` that borrows when it can, and treats non-strings as absent rather than
@@ -617,11 +544,9 @@ struct Count(Option<u64>);
 impl<'de> Deserialize<'de> for Count {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(Count(match serde_json::Value::deserialize(d)? {
-            serde_json::Value::Number(n) => n.as_u64().or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0)
-                    .map(|f| f as u64)
-            }),
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64)),
             serde_json::Value::String(s) => s.trim().parse().ok(),
             _ => None,
         }))

@@ -86,21 +86,41 @@ pub fn tokenize(s: &str, base: usize, out: &mut Vec<u32>) {
 }
 
 const SHORT: &[&str] = &[
-    "the", "a", "data", "cache", "model", "query", "stream", "token", "value", "layer", "index",
-    "batch", "limit", "error", "state", "graph", "path", "queue", "event", "fast", "small",
-    "clear", "simple", "stable", "each", "every", "first", "then", "often", "keeps", "makes",
-    "uses", "reads", "writes", "checks", "moves", "holds", "avoids", "needs", "gives", "and",
-    "but", "so", "with", "from", "into", "over", "per", "when", "while", "which", "this", "that",
-    "its", "your", "our", "more", "less", "most", "one", "two", "few", "many", "is", "can",
+    "the", "a", "data", "cache", "model", "query", "stream", "token", "value", "layer", "index", "batch", "limit",
+    "error", "state", "graph", "path", "queue", "event", "fast", "small", "clear", "simple", "stable", "each", "every",
+    "first", "then", "often", "keeps", "makes", "uses", "reads", "writes", "checks", "moves", "holds", "avoids",
+    "needs", "gives", "and", "but", "so", "with", "from", "into", "over", "per", "when", "while", "which", "this",
+    "that", "its", "your", "our", "more", "less", "most", "one", "two", "few", "many", "is", "can",
 ];
 const LONG: &[&str] = &[
-    "throughput", "latency", "allocation", "consistency", "deterministic", "backpressure",
-    "concurrency", "serialization", "invariant", "heuristic", "benchmark", "configuration",
-    "partitioning", "amortized", "idempotent", "observability",
+    "throughput",
+    "latency",
+    "allocation",
+    "consistency",
+    "deterministic",
+    "backpressure",
+    "concurrency",
+    "serialization",
+    "invariant",
+    "heuristic",
+    "benchmark",
+    "configuration",
+    "partitioning",
+    "amortized",
+    "idempotent",
+    "observability",
 ];
 const HEADINGS: &[&str] = &[
-    "Overview", "Key ideas", "How it works", "A worked example", "Trade-offs", "Pitfalls",
-    "Performance notes", "Step by step", "Summary", "Going further",
+    "Overview",
+    "Key ideas",
+    "How it works",
+    "A worked example",
+    "Trade-offs",
+    "Pitfalls",
+    "Performance notes",
+    "Step by step",
+    "Summary",
+    "Going further",
 ];
 const LANGS: &[&str] = &["rust", "python", "sql", "bash", "json", "typescript", "go"];
 
@@ -183,7 +203,11 @@ fn table(rng: &mut Rng, out: &mut String) {
 }
 
 fn ident(rng: &mut Rng) -> String {
-    format!("{}_{}", rng.pick(&["load", "parse", "merge", "count", "fetch", "index"]), rng.pick(&["rows", "items", "events", "users", "tokens"]))
+    format!(
+        "{}_{}",
+        rng.pick(&["load", "parse", "merge", "count", "fetch", "index"]),
+        rng.pick(&["rows", "items", "events", "users", "tokens"])
+    )
 }
 
 fn code(rng: &mut Rng, out: &mut String) {
@@ -192,24 +216,22 @@ fn code(rng: &mut Rng, out: &mut String) {
     let n = rng.range(2, 99);
     let field = rng.pick(&["status", "region", "kind", "owner"]);
     let body = match lang {
-        "rust" => format!(
-            "fn {name}(items: &[u64]) -> u64 {{\n    items.iter().filter(|x| **x > {n}).sum()\n}}\n"
-        ),
+        "rust" => format!("fn {name}(items: &[u64]) -> u64 {{\n    items.iter().filter(|x| **x > {n}).sum()\n}}\n"),
         "python" => format!(
             "def {name}(rows):\n    \"\"\"Keep rows above the threshold.\"\"\"\n    return [r for r in rows if r[\"{field}\"] > {n}]\n"
         ),
         "sql" => format!(
             "SELECT {field}, COUNT(*) AS total\nFROM events\nWHERE created_at > now() - interval '{n} days'\nGROUP BY {field}\nORDER BY total DESC;\n"
         ),
-        "bash" => format!(
-            "set -euo pipefail\nfor f in logs/*.txt; do\n  grep -c \"{field}\" \"$f\" | head -n {n}\ndone\n"
-        ),
-        "json" => format!(
-            "{{\n  \"name\": \"{name}\",\n  \"retries\": {n},\n  \"{field}\": null,\n  \"enabled\": true\n}}\n"
-        ),
-        "typescript" => format!(
-            "export function {name}(xs: number[]): number {{\n  return xs.reduce((a, b) => a + b, {n});\n}}\n"
-        ),
+        "bash" => {
+            format!("set -euo pipefail\nfor f in logs/*.txt; do\n  grep -c \"{field}\" \"$f\" | head -n {n}\ndone\n")
+        }
+        "json" => {
+            format!("{{\n  \"name\": \"{name}\",\n  \"retries\": {n},\n  \"{field}\": null,\n  \"enabled\": true\n}}\n")
+        }
+        "typescript" => {
+            format!("export function {name}(xs: number[]): number {{\n  return xs.reduce((a, b) => a + b, {n});\n}}\n")
+        }
         _ => format!(
             "func {name}(xs []int) int {{\n\tsum := {n}\n\tfor _, x := range xs {{\n\t\tsum += x\n\t}}\n\treturn sum\n}}\n"
         ),
@@ -251,10 +273,7 @@ fn fill(rng: &mut Rng, ans: &mut Answer, k: usize, at_line_start: bool) {
 pub fn generate(seed: u64, target: u32, prompt: &str) -> Answer {
     let target = target as usize;
     let mut rng = Rng::new(seed);
-    let mut ans = Answer {
-        text: String::with_capacity(target * 5),
-        ends: Vec::with_capacity(target),
-    };
+    let mut ans = Answer { text: String::with_capacity(target * 5), ends: Vec::with_capacity(target) };
     let mut block = String::new();
     let mut scratch = Vec::new();
     let mut step = 0u32;

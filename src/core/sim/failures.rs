@@ -28,7 +28,10 @@ fn with_user(error: String, key: &str) -> String {
 }
 
 pub fn missing_auth() -> ErrorReply {
-    json(401, Obj::new().raw("error", &Obj::new().str("message", "No auth credentials found").num("code", 401).end()).end())
+    json(
+        401,
+        Obj::new().raw("error", &Obj::new().str("message", "No auth credentials found").num("code", 401).end()).end(),
+    )
 }
 
 pub fn bad_request(message: &str) -> ErrorReply {
@@ -83,7 +86,8 @@ pub fn free_per_day(key: &str, limit: u32, reset_ms: i64) -> ErrorReply {
     let message = if limit >= 1000 {
         "Rate limit exceeded: free-models-per-day-high-balance. ".to_string()
     } else {
-        "Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day".to_string()
+        "Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day"
+            .to_string()
     };
     let meta = Obj::new()
         .raw("headers", &rate_meta_headers(limit, reset_ms))

@@ -86,10 +86,7 @@ mod tests {
         for _ in 0..20 {
             assert_eq!(l.check_and_count("k", t, 20, 50), Verdict::Allowed);
         }
-        assert_eq!(
-            l.check_and_count("k", t, 20, 50),
-            Verdict::PerMinute { limit: 20, reset_ms: 1_787_651_460_000 }
-        );
+        assert_eq!(l.check_and_count("k", t, 20, 50), Verdict::PerMinute { limit: 20, reset_ms: 1_787_651_460_000 });
         // Other keys are independent; the next minute opens the window again.
         assert_eq!(l.check_and_count("other", t, 20, 50), Verdict::Allowed);
         assert_eq!(l.check_and_count("k", t + 60_000, 20, 50), Verdict::Allowed);

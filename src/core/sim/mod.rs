@@ -1,1 +1,187 @@
 //! The built-in simulator of the OpenRouter API, for tests, benchmarks and the demo mode.
+//!
+//! [`SimServer::start`] serves on loopback under `/api/v1`:
+//!
+//! * `POST /chat/completions` — streaming (SSE in OpenRouter's observed style: keep-alive
+//!   comments, `provider` before `model`, `role` in every delta, finish chunk, usage chunk with a
+//!   decimal `cost`, `[DONE]`) and non-streaming JSON. Requires `Authorization: Bearer <key>`.
+//!   Answers are deterministic markdown (same model and last user message → same bytes, apart
+//!   from ids and timestamps). Every response carries `X-Generation-Id`.
+//! * `GET /models` (the embedded catalog), `GET /key` (live `free_model_daily_requests`),
+//!   `GET /credits`, `GET /generation?id=` (404 until `generation_lag` after the end).
+//!
+//! Requests to `:free` ids count per key against `free_per_minute` (fixed wall-clock minute)
+//! and `free_daily_limit` (UTC day); refusals are the real 429 bodies and `X-RateLimit-*`
+//! headers with epoch-millisecond resets.
+//!
+//! # Model directives
+//!
+//! Any model id is accepted. Directives follow the id after `@` and combine, e.g.
+//! `a@tokens=20000@tps=0@ttft=0` or `openai/gpt-4o-mini@429-rpm`; the served `model` is the id
+//! without them. Catalog ids use catalog prices, `:free` ids cost 0, others $1/M in, $2/M out.
+//!
+//! | Directive | Effect |
+//! |---|---|
+//! | `tokens=N` | answer length in tokens (default 150–600 from the name hash) |
+//! | `tps=X` | tokens per second, `0` = unlimited (default 40–160) |
+//! | `ttft=MS` | time to first token (default 150–900 ms) |
+//! | `401` `402` `402-key` `403` `404-policy` `404-tools` `400-model` | OpenRouter error bodies: bad key, no credits, key limit, moderation, data policy, no tool endpoints, model not found |
+//! | `429-rpm` `429-day` | free-tier 429 bodies and headers (reset = next minute / next 00:00 UTC) |
+//! | `429-upstream` `500` `502` `503` | provider rate limit (with `Retry-After`), internal, provider error, overloaded |
+//! | `html` `empty` `garbage` | 502 HTML page, 500 empty body, 500 non-JSON bytes |
+//! | `midstream` | some tokens, then an error chunk with `finish_reason:"error"`, no `[DONE]` |
+//! | `stall` | some tokens, then silence with the connection open |
+//! | `drop` | some tokens, then the connection is cut inside a JSON object |
+//! | `json` | non-streamed JSON even when `stream:true` was asked |
+//! | `reasoning` | `delta.reasoning` + `reasoning_details` before the content |
+//! | `nousage` `nodone` `crlf` | no usage chunk / no `[DONE]` / CRLF line endings |
+//! | `tools` `tools-parallel` `tools-chain` `tools-bad-args` `tools-unknown` `tools-gemini` | scripted tool calls (only when the request has `tools`): one call, two parallel calls, call → call → text, malformed arguments, a tool not offered, Gemini one-chunk style |
+//!
+//! When the last message is a `tool` result (and the script is done) the answer quotes the
+//! tool results.
+
+mod answer;
+mod chat;
+mod failures;
+mod limits;
+mod model;
+mod request;
+mod server;
+mod state;
+mod stream;
+mod tools;
+mod util;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use state::Shared;
+
+/// Simulator settings; `Default` matches OpenRouter's free tier (20/min, 50/day).
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub free_daily_limit: u32,
+    pub free_per_minute: u32,
+    /// Delay after a generation ends before `/generation` finds it.
+    pub generation_lag: Duration,
+    /// Overrides the per-model default answer length (directives still win).
+    pub default_tokens: Option<u32>,
+    /// Overrides the per-model default speed; 0 = unlimited.
+    pub default_tps: Option<f64>,
+    pub default_ttft_ms: Option<u64>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            free_daily_limit: 50,
+            free_per_minute: 20,
+            generation_lag: Duration::from_secs(1),
+            default_tokens: None,
+            default_tps: None,
+            default_ttft_ms: None,
+        }
+    }
+}
+
+/// Counters since start.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Every HTTP request, any route.
+    pub requests: u64,
+    pub chat_requests: u64,
+    /// Chat requests to `:free` ids (each counts against the free limits).
+    pub free_requests: u64,
+    /// Chat requests answered 200.
+    pub ok_responses: u64,
+    /// Chat requests answered with an error status (any cause).
+    pub error_responses: u64,
+    /// Errors forced by a failure directive.
+    pub directive_errors: u64,
+    /// All 429 responses sent (limiter and directives).
+    pub status_429: u64,
+    /// 429 free-models-per-min from the free-tier limiter.
+    pub rate_limited_rpm: u64,
+    /// 429 free-models-per-day from the free-tier limiter.
+    pub rate_limited_daily: u64,
+    /// Responses delivered to the end (including scripted mid-stream errors).
+    pub completed: u64,
+    /// Responses abandoned by the client before the end.
+    pub cancelled: u64,
+    /// Responses ended by `stall`/`drop` directives or server shutdown.
+    pub interrupted: u64,
+    pub completion_tokens_sent: u64,
+    pub in_flight: u64,
+    pub max_in_flight: u64,
+}
+
+/// A running simulator.
+pub struct SimServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SimServer {
+    /// Bind on 127.0.0.1:port (0 = any free port) and serve in a spawned tokio task.
+    pub async fn start(config: SimConfig, port: u16) -> std::io::Result<SimServer> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config));
+        let app = server::router(shared.clone());
+        let stop = shared.stop.clone();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
+            if let Err(e) = serve.await {
+                tracing::warn!("simulator stopped: {e}");
+            }
+        });
+        Ok(SimServer { addr, shared, task: Some(task) })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// e.g. "http://127.0.0.1:43123/api/v1"
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api/v1", self.addr)
+    }
+
+    /// Presets today's count of `:free` requests for `key` (the Bearer value).
+    pub fn set_free_used(&self, key: &str, used: u32) {
+        let now = self.shared.now_ms();
+        self.shared.lock().limits.set_used(key, used, now);
+    }
+
+    pub fn stats(&self) -> SimStats {
+        self.shared.lock().stats.clone()
+    }
+
+    /// Stops accepting, cuts open streams, and waits (briefly) for connections to close.
+    pub async fn shutdown(mut self) {
+        self.shared.stop.cancel();
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(2), task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        self.shared.stop.cancel();
+    }
+}
+
+/// Serve until ctrl-c (for `roundtable sim --port P`): prints the base URL on stdout first.
+pub async fn run_until_ctrl_c(config: SimConfig, port: u16) -> std::io::Result<()> {
+    let server = SimServer::start(config, port).await?;
+    println!("{}", server.base_url());
+    let result = tokio::signal::ctrl_c().await;
+    server.shutdown().await;
+    result
+}

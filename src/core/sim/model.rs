@@ -73,10 +73,7 @@ pub struct ModelSpec {
 impl ModelSpec {
     pub fn parse(model: &str) -> ModelSpec {
         let mut parts = model.split('@');
-        let mut spec = ModelSpec {
-            base: parts.next().unwrap_or_default().to_string(),
-            ..ModelSpec::default()
-        };
+        let mut spec = ModelSpec { base: parts.next().unwrap_or_default().to_string(), ..ModelSpec::default() };
         for d in parts {
             let (name, value) = d.split_once('=').unwrap_or((d, ""));
             match name {
@@ -230,10 +227,10 @@ pub fn price(spec: &ModelSpec) -> Price {
     if spec.base.ends_with(":free") {
         return Price { prompt: Decimal::ZERO, completion: Decimal::ZERO };
     }
-    catalog_prices().get(&spec.base).copied().unwrap_or(Price {
-        prompt: Decimal::new(1, 6),
-        completion: Decimal::new(2, 6),
-    })
+    catalog_prices()
+        .get(&spec.base)
+        .copied()
+        .unwrap_or(Price { prompt: Decimal::new(1, 6), completion: Decimal::new(2, 6) })
 }
 
 #[cfg(test)]

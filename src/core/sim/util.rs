@@ -43,9 +43,7 @@ impl Rng {
     /// `len` characters from `[A-Za-z0-9]`.
     pub fn alnum(&mut self, len: usize) -> String {
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        (0..len)
-            .map(|_| ALPHABET[self.below(ALPHABET.len() as u64) as usize] as char)
-            .collect()
+        (0..len).map(|_| ALPHABET[self.below(ALPHABET.len() as u64) as usize] as char).collect()
     }
 }
 

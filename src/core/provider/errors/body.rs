@@ -34,28 +34,16 @@ pub(super) fn parse_body(body: &[u8]) -> Body {
     }
     // Only the head matters for an excerpt; cap the work on huge pages.
     let head = String::from_utf8_lossy(&trimmed[..trimmed.len().min(64 * 1024)]);
-    let lower_head: String = head
-        .chars()
-        .take(512)
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let lower_head: String = head.chars().take(512).collect::<String>().to_ascii_lowercase();
     let html = lower_head.starts_with('<')
         && (lower_head.contains("<html")
             || lower_head.contains("<!doctype")
             || lower_head.contains("<head")
             || lower_head.contains("<body")
             || lower_head.contains("<title"));
-    let text = if html {
-        strip_html(&head)
-    } else {
-        head.into_owned()
-    };
+    let text = if html { strip_html(&head) } else { head.into_owned() };
     let excerpt = clean(&text, MAX_EXCERPT);
-    if excerpt.is_empty() {
-        Body::Empty
-    } else {
-        Body::Text { excerpt, html }
-    }
+    if excerpt.is_empty() { Body::Empty } else { Body::Text { excerpt, html } }
 }
 
 /// The error object of any known envelope: `{"error":{…}}` (OpenAI, OpenRouter, Ollama),
@@ -111,13 +99,8 @@ fn redact_keys(s: &str) -> String {
     while let Some(pos) = ["sk-", "AIza"].iter().filter_map(|p| rest.find(p)).min() {
         let (before, from) = rest.split_at(pos);
         out.push_str(before);
-        let len = from
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-            .unwrap_or(from.len());
-        let boundary = before
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_ascii_alphanumeric());
+        let len = from.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')).unwrap_or(from.len());
+        let boundary = before.chars().next_back().is_none_or(|c| !c.is_ascii_alphanumeric());
         if len >= 20 && boundary {
             out.push_str("[redacted key]");
         } else {
@@ -162,9 +145,7 @@ fn strip_html(s: &str) -> String {
 
 /// A string member, or a number rendered as text.
 pub(super) fn str_of(v: Option<&Value>) -> Option<&str> {
-    v.and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    v.and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// An HTTP-like status from an int-or-string `code`.
@@ -184,12 +165,11 @@ pub(super) fn secs_of(v: Option<&Value>) -> Option<f64> {
         Value::String(s) => s.trim().trim_end_matches('s').parse().ok()?,
         _ => return None,
     };
-    (f.is_finite() && f >= 0.0 && f < 1e7).then_some(f)
+    (0.0..1e7).contains(&f).then_some(f)
 }
 
 pub(super) fn after_secs(now: Timestamp, secs: f64) -> Option<Timestamp> {
-    now.checked_add(SignedDuration::try_from_secs_f64(secs).ok()?)
-        .ok()
+    now.checked_add(SignedDuration::try_from_secs_f64(secs).ok()?).ok()
 }
 
 /// `X-RateLimit-Reset`: epoch milliseconds (OpenRouter); epoch seconds when the value is too
@@ -212,9 +192,7 @@ pub(super) fn parse_reset(value: &str, now: Timestamp) -> Option<Timestamp> {
 pub(super) fn parse_retry_after(value: &str, now: Timestamp) -> Option<Timestamp> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0 && secs < 1e7)
-            .then(|| after_secs(now, secs))
-            .flatten();
+        return (0.0..1e7).contains(&secs).then(|| after_secs(now, secs)).flatten();
     }
     static PARSER: jiff::fmt::rfc2822::DateTimeParser = jiff::fmt::rfc2822::DateTimeParser::new();
     PARSER.parse_timestamp(value).ok()
@@ -224,25 +202,15 @@ pub(super) fn parse_retry_after(value: &str, now: Timestamp) -> Option<Timestamp
 pub(super) fn next_midnight(tz: TimeZone, now: Timestamp) -> Option<Timestamp> {
     let today = now.to_zoned(tz.clone()).date();
     let tomorrow = today.tomorrow().ok()?;
-    Some(
-        tomorrow
-            .to_datetime(Time::midnight())
-            .to_zoned(tz)
-            .ok()?
-            .timestamp(),
-    )
+    Some(tomorrow.to_datetime(Time::midnight()).to_zoned(tz).ok()?.timestamp())
 }
 
 pub(super) fn fmt_utc_time(ts: Timestamp) -> String {
-    ts.to_zoned(TimeZone::UTC)
-        .strftime("%H:%M:%S UTC")
-        .to_string()
+    ts.to_zoned(TimeZone::UTC).strftime("%H:%M:%S UTC").to_string()
 }
 
 pub(super) fn fmt_utc_datetime(ts: Timestamp) -> String {
-    ts.to_zoned(TimeZone::UTC)
-        .strftime("%Y-%m-%d %H:%M UTC")
-        .to_string()
+    ts.to_zoned(TimeZone::UTC).strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// ` (in 3h 12m)` when `at` is ahead of `now`, else nothing.
@@ -269,11 +237,7 @@ pub(super) fn unknown_field(message: &str) -> Option<&str> {
 /// `N` from "… can only afford N …" and the requested amount from "requested up to N tokens".
 pub(super) fn number_after(message: &str, marker: &str) -> Option<u64> {
     let start = message.find(marker)? + marker.len();
-    let digits: String = message[start..]
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
+    let digits: String = message[start..].trim_start().chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
 
@@ -285,53 +249,27 @@ mod tests {
     fn clean_truncates_and_redacts() {
         assert_eq!(clean("a  b\n\tc", 10), "a b c");
         assert_eq!(clean("hello world", 7), "hello w…");
-        assert_eq!(
-            clean("key sk-or-v1-0123456789abcdef0123 rejected", 100),
-            "key [redacted key] rejected"
-        );
-        assert_eq!(
-            clean("task-or-something sk-short", 100),
-            "task-or-something sk-short"
-        );
+        assert_eq!(clean("key sk-or-v1-0123456789abcdef0123 rejected", 100), "key [redacted key] rejected");
+        assert_eq!(clean("task-or-something sk-short", 100), "task-or-something sk-short");
         assert_eq!(clean("\u{1b}[31mred\u{1b}[0m", 10), "red");
     }
 
     #[test]
     fn html_is_reduced_to_text() {
         let page = "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title><style>p{color:red}</style><script>var x = '<b>';</script></head><body><h1>Sorry, you have been blocked</h1></body></html>";
-        let Body::Text { excerpt, html } = parse_body(page.as_bytes()) else {
-            panic!("not text")
-        };
+        let Body::Text { excerpt, html } = parse_body(page.as_bytes()) else { panic!("not text") };
         assert!(html);
-        assert_eq!(
-            excerpt,
-            "Attention Required! | Cloudflare Sorry, you have been blocked"
-        );
+        assert_eq!(excerpt, "Attention Required! | Cloudflare Sorry, you have been blocked");
     }
 
     #[test]
     fn resets_and_retry_after() {
         let now = Timestamp::from_second(1_787_651_400).unwrap();
-        assert_eq!(
-            parse_reset("1787651460000", now),
-            Timestamp::from_second(1_787_651_460).ok()
-        );
-        assert_eq!(
-            parse_reset("1787651460", now),
-            Timestamp::from_second(1_787_651_460).ok()
-        );
-        assert_eq!(
-            parse_reset("60", now),
-            Timestamp::from_second(1_787_651_460).ok()
-        );
-        assert_eq!(
-            parse_retry_after("18", now),
-            Timestamp::from_second(1_787_651_418).ok()
-        );
-        assert_eq!(
-            parse_retry_after("Tue, 25 Aug 2026 09:51:00 GMT", now),
-            Timestamp::from_second(1_787_651_460).ok()
-        );
+        assert_eq!(parse_reset("1787651460000", now), Timestamp::from_second(1_787_651_460).ok());
+        assert_eq!(parse_reset("1787651460", now), Timestamp::from_second(1_787_651_460).ok());
+        assert_eq!(parse_reset("60", now), Timestamp::from_second(1_787_651_460).ok());
+        assert_eq!(parse_retry_after("18", now), Timestamp::from_second(1_787_651_418).ok());
+        assert_eq!(parse_retry_after("Tue, 25 Aug 2026 09:51:00 GMT", now), Timestamp::from_second(1_787_651_460).ok());
         assert_eq!(parse_retry_after("soon", now), None);
     }
 
@@ -339,30 +277,19 @@ mod tests {
     fn midnights() {
         // 2026-08-25 09:50 UTC = 02:50 PDT.
         let now = Timestamp::from_second(1_787_651_400).unwrap();
-        assert_eq!(
-            next_midnight(TimeZone::UTC, now),
-            Timestamp::from_second(1_787_702_400).ok()
-        );
+        assert_eq!(next_midnight(TimeZone::UTC, now), Timestamp::from_second(1_787_702_400).ok());
         let la = TimeZone::get("America/Los_Angeles").unwrap();
         // 2026-08-26 00:00 PDT = 07:00 UTC.
-        assert_eq!(
-            next_midnight(la, now),
-            Timestamp::from_second(1_787_702_400 + 7 * 3600).ok()
-        );
+        assert_eq!(next_midnight(la, now), Timestamp::from_second(1_787_702_400 + 7 * 3600).ok());
     }
 
     #[test]
     fn small_parsers() {
         assert_eq!(
-            unknown_field(
-                "Invalid JSON payload received. Unknown name \"reasoning\": Cannot find field."
-            ),
+            unknown_field("Invalid JSON payload received. Unknown name \"reasoning\": Cannot find field."),
             Some("reasoning")
         );
-        assert_eq!(
-            number_after("but can only afford 2666. To", "can only afford"),
-            Some(2666)
-        );
+        assert_eq!(number_after("but can only afford 2666. To", "can only afford"), Some(2666));
         assert_eq!(status_of(Some(&Value::from("429"))), Some(429));
         assert_eq!(status_of(Some(&Value::from("server_error"))), None);
         assert_eq!(secs_of(Some(&Value::from("41s"))), Some(41.0));

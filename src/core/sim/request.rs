@@ -1,0 +1,134 @@
+//! Lenient parsing of a chat-completions request body: only the fields the simulator uses,
+//! content given as a string or as an array of parts, unknown fields ignored (like OpenRouter).
+
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default)]
+pub struct ToolCallIn {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Message {
+    pub role: String,
+    /// Text content (parts joined); non-text parts are ignored.
+    pub text: String,
+    pub tool_calls: Vec<ToolCallIn>,
+    pub tool_call_id: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ToolDef {
+    pub name: String,
+    pub parameters: Value,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ChatRequest {
+    pub model: String,
+    pub stream: bool,
+    pub messages: Vec<Message>,
+    pub max_tokens: Option<u32>,
+    pub tools: Vec<ToolDef>,
+    /// Size of the serialized `tools` array; tool schemas count as prompt tokens.
+    tools_chars: usize,
+}
+
+fn content_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => {
+            let texts: Vec<&str> = parts.iter().filter_map(|p| p["text"].as_str()).collect();
+            texts.join("\n")
+        }
+        _ => String::new(),
+    }
+}
+
+/// Parses the body; the error string becomes a 400 message.
+pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("Invalid JSON in request body: {e}"))?;
+    if !v.is_object() {
+        return Err("Request body must be a JSON object".to_string());
+    }
+    let msgs = v["messages"]
+        .as_array()
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| "Input required: specify \"prompt\" or \"messages\"".to_string())?;
+    let messages = msgs
+        .iter()
+        .map(|m| Message {
+            role: m["role"].as_str().unwrap_or("user").to_string(),
+            text: content_text(&m["content"]),
+            tool_calls: m["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| ToolCallIn {
+                    id: c["id"].as_str().unwrap_or_default().to_string(),
+                    name: c["function"]["name"].as_str().unwrap_or_default().to_string(),
+                })
+                .collect(),
+            tool_call_id: m["tool_call_id"].as_str().map(str::to_string),
+        })
+        .collect();
+    let tools: Vec<ToolDef> = v["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            let f = &t["function"];
+            Some(ToolDef { name: f["name"].as_str()?.to_string(), parameters: f["parameters"].clone() })
+        })
+        .collect();
+    let max = v["max_completion_tokens"].as_u64().or_else(|| v["max_tokens"].as_u64());
+    Ok(ChatRequest {
+        // OpenRouter falls back to the account default; the sim's default is the auto router.
+        model: v["model"].as_str().unwrap_or("openrouter/auto").to_string(),
+        stream: v["stream"].as_bool().unwrap_or(false),
+        messages,
+        max_tokens: max.map(|m| m.clamp(1, u64::from(u32::MAX)) as u32),
+        tools_chars: if tools.is_empty() { 0 } else { v["tools"].to_string().len() },
+        tools,
+    })
+}
+
+impl ChatRequest {
+    pub fn last_user_text(&self) -> &str {
+        self.messages.iter().rev().find(|m| m.role == "user").map(|m| m.text.as_str()).unwrap_or("")
+    }
+
+    /// Deterministic estimate: ceil(chars/4) per message content + 4 per message (+ tools).
+    pub fn prompt_tokens(&self) -> u64 {
+        let per_msg: u64 = self
+            .messages
+            .iter()
+            .map(|m| (m.text.chars().count() as u64).div_ceil(4) + 4 + 8 * m.tool_calls.len() as u64)
+            .sum();
+        per_msg + (self.tools_chars as u64).div_ceil(4)
+    }
+
+    /// Messages after the last user message (the current turn's tool traffic).
+    pub fn current_turn(&self) -> &[Message] {
+        let start = self.messages.iter().rposition(|m| m.role == "user").map(|i| i + 1).unwrap_or(0);
+        &self.messages[start..]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_parts_and_rejects_garbage() {
+        let r = parse(br#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hello there"}]}],"max_tokens":5}"#);
+        let r = r.unwrap_or_default();
+        assert_eq!(r.last_user_text(), "hello there");
+        assert_eq!(r.prompt_tokens(), 3 + 4);
+        assert_eq!(r.max_tokens, Some(5));
+        assert!(parse(b"{nope").is_err());
+        assert!(parse(br#"{"messages":[]}"#).is_err());
+        assert!(parse(b"[1]").is_err());
+    }
+}

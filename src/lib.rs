@@ -5,4 +5,6 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod logging;
+pub mod models_cmd;
 pub mod paths;
+pub mod usage_cmd;

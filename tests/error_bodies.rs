@@ -349,3 +349,32 @@ fn random_bytes_never_panic() {
         }
     }
 }
+
+/// `cargo test --test error_bodies -- --ignored --nocapture` shows every fixture's message.
+#[test]
+#[ignore]
+fn print_messages() {
+    for (name, status, kind, model) in [
+        ("error-429-free-rpm.json", 429, OR, "meta-llama/llama-3.3-70b-instruct:free"),
+        ("error-429-free-daily.json", 429, OR, "meta-llama/llama-3.3-70b-instruct:free"),
+        ("error-429-upstream-provider.json", 429, OR, "qwen/qwen3-coder:free"),
+        ("error-429-capacity-exhausted.json", 429, OR, "anthropic/claude-sonnet-4.5"),
+        ("error-402.json", 402, OR, "openai/gpt-4o"),
+        ("error-402-key-limit.json", 402, OR, "openai/gpt-4o"),
+        ("error-401.json", 401, OR, "openai/gpt-4o"),
+        ("error-403-moderation.json", 403, OR, "openai/gpt-4o"),
+        ("error-403-credits-management-key.json", 403, OR, ""),
+        ("error-404-data-policy.json", 404, OR, "deepseek/deepseek-r1:free"),
+        ("error-404-no-tool-endpoints.json", 404, OR, "google/gemma-3-27b-it:free"),
+        ("error-404-generation-not-ready.json", 404, OR, ""),
+        ("error-400-model-not-found.json", 400, OR, "acme/fake-1.0"),
+        ("error-502-provider.json", 502, OR, "meta-llama/llama-3.3-70b-instruct"),
+        ("gemini-compat-429-daily.json", 429, ProviderKind::Gemini, "gemini-2.5-flash"),
+        ("gemini-compat-429-rpm.json", 429, ProviderKind::Gemini, "gemini-2.5-flash"),
+        ("gemini-compat-400-unknown-field.json", 400, ProviderKind::Gemini, "gemini-2.5-flash"),
+        ("ollama-404-model-not-found.json", 404, ProviderKind::OpenaiCompatible, "llama3.3:70b"),
+    ] {
+        let e = classify(name, status, kind, model);
+        println!("{name}: {:?} {:?}\n  {}\n  upstream: {:?}\n", e.kind, e.status, e.message, e.upstream_message);
+    }
+}

@@ -435,3 +435,22 @@ fn garbage_never_panics() {
         let _ = pieces_from_completion(ProviderKind::Openrouter, &bytes);
     }
 }
+
+/// Rough throughput check: `cargo test --release --test normalize_fixtures -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput() {
+    let chunk = r#"{"id":"gen-1787651400-Tq4mW8zR1cY6bN2kP0xL","provider":"OpenAI","model":"openai/gpt-4o-mini","object":"chat.completion.chunk","created":1787651400,"choices":[{"index":0,"delta":{"role":"assistant","content":" you today\n"},"finish_reason":null,"native_finish_reason":null,"logprobs":null}],"system_fingerprint":"fp_5f1e8b2c3a"}"#;
+    let mut n = StreamNormalizer::new(ProviderKind::Openrouter);
+    let start = std::time::Instant::now();
+    let mut text = 0;
+    for _ in 0..160_000 {
+        for p in n.feed(chunk).unwrap() {
+            if let Piece::Text(t) = p {
+                text += t.len();
+            }
+        }
+    }
+    let el = start.elapsed();
+    println!("160k chunks in {el:?} ({:.2} µs/chunk), {text} bytes", el.as_secs_f64() * 1e6 / 160_000.0);
+}

@@ -2,6 +2,7 @@
 //! about terminals; consumers talk to it through typed channels (see `protocol`).
 
 pub mod account;
+pub mod catalog;
 pub mod error;
 pub mod protocol;
 pub mod provider;
@@ -9,3 +10,4 @@ pub mod quota;
 pub mod router;
 pub mod sanitize;
 pub mod sim;
+pub mod store;

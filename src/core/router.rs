@@ -22,10 +22,6 @@ use crate::core::quota::{Admission, Bucket, Limiter};
 /// that a stalled consumer applies back-pressure instead of growing memory without bound.
 pub const EVENT_CHANNEL_CAPACITY: usize = 4096;
 const COMMAND_CHANNEL_CAPACITY: usize = 256;
-/// Automatic retries of transient failures that happened before any output.
-const MAX_RETRIES: u32 = 2;
-/// Never sleep longer than this for one retry, whatever the server says.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(65);
 
 /// Prices a request when the provider did not report its cost.
 pub trait CostEstimator: Send + Sync {
@@ -40,11 +36,27 @@ pub struct CoreConfig {
     pub estimator: Option<Arc<dyn CostEstimator>>,
     /// Paces and refuses requests against quota buckets; `None` sends everything at once.
     pub limiter: Option<Limiter>,
+    pub retry: RetryPolicy,
 }
 
 impl CoreConfig {
     pub fn new(providers: ProvidersConfig) -> CoreConfig {
-        CoreConfig { providers, estimator: None, limiter: None }
+        CoreConfig { providers, estimator: None, limiter: None, retry: RetryPolicy::default() }
+    }
+}
+
+/// Automatic retries of transient failures (5xx, per-minute and upstream 429s) that happened
+/// before any output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    /// Never sleep longer than this for one retry, whatever the server says.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_retries: 2, max_wait: Duration::from_secs(65) }
     }
 }
 
@@ -181,9 +193,9 @@ async fn run_target(
                     limiter.learn_from_error(bucket, e);
                 }
                 match result {
-                    Some(Outcome::Failed(e)) if should_retry(&e, &progress, attempt) => {
+                    Some(Outcome::Failed(e)) if should_retry(&e, &progress, attempt, shared.config.retry) => {
                         attempt += 1;
-                        let wait = retry_wait(&e, attempt);
+                        let wait = retry_wait(&e, attempt, shared.config.retry);
                         let until = SystemTime::now() + wait;
                         sink.emit(EventKind::Queued { until, reason: e.message.clone() }).await;
                         tracing::info!(model = %request.model, kind = ?e.kind, wait_ms = wait.as_millis() as u64, "retrying");
@@ -221,17 +233,17 @@ async fn run_target(
     (turn, target)
 }
 
-fn should_retry(e: &CoreError, progress: &Progress, attempt: u32) -> bool {
+fn should_retry(e: &CoreError, progress: &Progress, attempt: u32, policy: RetryPolicy) -> bool {
     // After output a retry would duplicate text; the user retries by hand.
     !progress.produced_output
-        && attempt < MAX_RETRIES
+        && attempt < policy.max_retries
         && matches!(e.kind, ErrorKind::RateLimitMinute | ErrorKind::RateLimitUpstream | ErrorKind::Server)
 }
 
-fn retry_wait(e: &CoreError, attempt: u32) -> Duration {
+fn retry_wait(e: &CoreError, attempt: u32, policy: RetryPolicy) -> Duration {
     let backoff = Duration::from_millis(500 * 2u64.pow(attempt));
     let told = e.retry_at.and_then(|at| at.duration_since(SystemTime::now()).ok());
-    told.unwrap_or(backoff).min(MAX_RETRY_WAIT)
+    told.unwrap_or(backoff).min(policy.max_wait)
 }
 
 fn cost_of(config: &CoreConfig, provider: &str, upstream_model: &str, summary: &StreamSummary) -> Cost {

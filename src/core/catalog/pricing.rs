@@ -167,7 +167,9 @@ impl Pricing {
                     None | Some(Value::Null) => None,
                     Some(n) => Some(n.as_u64().ok_or("overrides.min_prompt_tokens is not a count")?),
                 };
-                let text = |k: &str| m.get(k).and_then(|t| t.as_str().map(str::to_owned).or_else(|| t.as_u64().map(|n| n.to_string())));
+                let text = |k: &str| {
+                    m.get(k).and_then(|t| t.as_str().map(str::to_owned).or_else(|| t.as_u64().map(|n| n.to_string())))
+                };
                 overrides.push(PriceOverride {
                     min_prompt_tokens,
                     utc_start: text("utc_start"),

@@ -43,6 +43,9 @@ pub struct ProviderConfig {
     /// Extra request headers (never put secrets here: they may be logged).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// A key set by the program itself (demo mode, tests); never read from or written to files.
+    #[serde(skip)]
+    pub fixed_key: Option<ApiKey>,
 }
 
 /// Connect, first-byte and idle timeouts for streaming requests.
@@ -157,6 +160,9 @@ impl ProvidersConfig {
     /// The API key for a provider, read from its environment variable at request time so a key
     /// exported after start-up is picked up.
     pub fn api_key(&self, name: &str, provider: &ProviderConfig) -> Result<Option<ApiKey>, CoreError> {
+        if let Some(key) = &provider.fixed_key {
+            return Ok(Some(key.clone()));
+        }
         let from_env = provider
             .api_key_env
             .as_deref()

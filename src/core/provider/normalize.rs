@@ -1,19 +1,14 @@
 //! Turns one SSE `data:` payload (or a whole non-streamed body) of any OpenAI-compatible backend
 //! into normalized pieces: text, reasoning, tool-call fragments, finish, usage, errors.
 //!
-//! The wire types below are deliberately lenient: every field is optional, `null` is accepted
-//! everywhere, unknown fields are skipped without being built, and short strings borrow from the
-//! payload when they contain no escapes. This runs once per chunk for many concurrent streams,
-//! so each payload is parsed exactly once into these types and nothing is cloned twice.
+//! This runs once per chunk for many concurrent streams, so each payload is parsed exactly once
+//! into the lenient borrowed wire types of `wire` and nothing is cloned twice.
+
+mod wire;
 
 use std::borrow::Cow;
-use std::fmt;
-use std::str::FromStr;
 
-use rust_decimal::Decimal;
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
+use self::wire::{Chunk, Delta, Str, ToolCallDelta};
 use crate::core::error::{CoreError, ErrorKind};
 use crate::core::protocol::{FinishReason, ToolCall, Usage};
 use crate::core::provider::ProviderKind;
@@ -242,10 +237,13 @@ impl StreamNormalizer {
         for (new, seen) in
             [(id, &mut self.generation_id), (model, &mut self.model), (provider, &mut self.upstream_provider)]
         {
+            // Compare the cleaned value, so a value with control characters is not re-reported
+            // on every chunk; cleaning borrows (no allocation) in the usual case.
             if let Some(new) = new.filter(|v| !v.is_empty())
-                && seen.as_deref() != Some(&*new)
+                && let clean = strip_controls(&new)
+                && seen.as_deref() != Some(&*clean)
             {
-                *seen = Some(strip_controls(&new).into_owned());
+                *seen = Some(clean.into_owned());
                 changed = true;
             }
         }
@@ -296,259 +294,4 @@ fn excerpt(data: &[u8]) -> String {
         out.push('…');
     }
     format!("\"{out}\"")
-}
-
-// ---------------------------------------------------------------------------------------------
-// Wire types.
-
-/// A string that borrows from the payload when it has no escapes.
-type Str<'a> = Cow<'a, str>;
-
-#[derive(Deserialize)]
-struct Chunk<'a> {
-    #[serde(default, borrow, deserialize_with = "opt_str")]
-    id: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
-    model: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
-    provider: Option<Str<'a>>,
-    #[serde(default, borrow)]
-    choices: Option<Vec<Option<Choice<'a>>>>,
-    #[serde(default)]
-    usage: Option<RawUsage>,
-    #[serde(default)]
-    error: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct Choice<'a> {
-    #[serde(default, borrow)]
-    delta: Option<Delta<'a>>,
-    /// Non-streamed bodies carry `message` instead of `delta`.
-    #[serde(default, borrow)]
-    message: Option<Delta<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
-    finish_reason: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
-    native_finish_reason: Option<Str<'a>>,
-    #[serde(default)]
-    error: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct Delta<'a> {
-    #[serde(default, borrow)]
-    content: Text<'a>,
-    #[serde(default, borrow)]
-    refusal: Text<'a>,
-    #[serde(default, borrow)]
-    reasoning: Text<'a>,
-    #[serde(default, borrow)]
-    reasoning_content: Text<'a>,
-    #[serde(default, borrow)]
-    reasoning_details: Option<Vec<Option<ReasoningDetail<'a>>>>,
-    #[serde(default, borrow)]
-    tool_calls: Option<Vec<Option<ToolCallDelta<'a>>>>,
-    #[serde(default, borrow)]
-    extra_content: Option<ExtraContent<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ReasoningDetail<'a> {
-    #[serde(default, rename = "type", borrow, deserialize_with = "opt_str")]
-    kind: Option<Str<'a>>,
-    #[serde(default, borrow)]
-    text: Text<'a>,
-    #[serde(default, borrow)]
-    summary: Text<'a>,
-}
-
-#[derive(Deserialize)]
-struct ToolCallDelta<'a> {
-    #[serde(default)]
-    index: Count,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
-    id: Option<Str<'a>>,
-    #[serde(default, borrow)]
-    function: Option<FunctionDelta<'a>>,
-    #[serde(default, borrow)]
-    extra_content: Option<ExtraContent<'a>>,
-}
-
-#[derive(Deserialize)]
-struct FunctionDelta<'a> {
-    #[serde(default, borrow, deserialize_with = "opt_str")]
-    name: Option<Str<'a>>,
-    #[serde(default)]
-    arguments: Arguments,
-}
-
-#[derive(Deserialize)]
-struct ExtraContent<'a> {
-    #[serde(default, borrow)]
-    google: Option<GoogleExtra<'a>>,
-}
-
-#[derive(Deserialize)]
-struct GoogleExtra<'a> {
-    #[serde(default, borrow, deserialize_with = "opt_str")]
-    thought_signature: Option<Str<'a>>,
-    #[serde(default)]
-    thought: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct RawUsage {
-    #[serde(default)]
-    prompt_tokens: Count,
-    #[serde(default)]
-    completion_tokens: Count,
-    #[serde(default)]
-    total_tokens: Count,
-    #[serde(default)]
-    cost: Option<serde_json::Value>,
-    #[serde(default)]
-    prompt_tokens_details: Option<PromptDetails>,
-    #[serde(default)]
-    completion_tokens_details: Option<CompletionDetails>,
-}
-
-#[derive(Deserialize)]
-struct PromptDetails {
-    #[serde(default)]
-    cached_tokens: Count,
-    #[serde(default)]
-    cache_write_tokens: Count,
-}
-
-#[derive(Deserialize)]
-struct CompletionDetails {
-    #[serde(default)]
-    reasoning_tokens: Count,
-}
-
-impl RawUsage {
-    fn into_usage(self) -> Usage {
-        let prompt = self.prompt_tokens.0.unwrap_or(0);
-        let completion = self.completion_tokens.0.unwrap_or(0);
-        let total = self.total_tokens.0.unwrap_or(prompt + completion);
-        Usage {
-            prompt_tokens: prompt,
-            completion_tokens: completion,
-            total_tokens: total,
-            cached_tokens: self.prompt_tokens_details.as_ref().and_then(|d| d.cached_tokens.0).unwrap_or(0),
-            cache_write_tokens: self.prompt_tokens_details.as_ref().and_then(|d| d.cache_write_tokens.0).unwrap_or(0),
-            reasoning_tokens: self.completion_tokens_details.and_then(|d| d.reasoning_tokens.0).unwrap_or(0),
-            // Gemini bills thinking tokens it leaves out of `completion_tokens`.
-            hidden_tokens: total.saturating_sub(prompt.saturating_add(completion)),
-            reported_cost: self.cost.as_ref().and_then(decimal_from_json),
-        }
-    }
-}
-
-/// Exact decimal from a JSON number (or numeric string). serde_json keeps non-integers as
-/// `f64` and prints them as the shortest round-tripping text, e.g. `7.2e-6`, so both plain and
-/// scientific forms must parse; that text is exact for the ≤17 significant digits prices have.
-pub(crate) fn decimal_from_json(v: &serde_json::Value) -> Option<Decimal> {
-    let text = match v {
-        serde_json::Value::Number(n) => Cow::Owned(n.to_string()),
-        serde_json::Value::String(s) => Cow::Borrowed(s.trim()),
-        _ => return None,
-    };
-    Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&text)).ok().map(|d| d.normalize())
-}
-
-/// `Option<Cow<str>>` that borrows when it can, and treats non-strings as absent rather than
-/// failing the whole chunk.
-fn opt_str<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Str<'a>>, D::Error> {
-    Ok(d.deserialize_any(TextVisitor)?.0)
-}
-
-/// Text content: a string, `null`, or an array of content parts whose `text` members are
-/// joined (some servers answer in the multi-part form). Anything else counts as absent.
-#[derive(Default)]
-struct Text<'a>(Option<Str<'a>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TextVisitor)
-    }
-}
-
-struct TextVisitor;
-
-impl<'de> Visitor<'de> for TextVisitor {
-    type Value = Text<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string, null or content parts")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Text(Some(Cow::Borrowed(v))))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Text(Some(Cow::Owned(v.to_owned()))))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Text(Some(Cow::Owned(v))))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut joined: Option<String> = None;
-        while let Some(part) = seq.next_element::<serde_json::Value>()? {
-            if let Some(t) = part.get("text").and_then(|t| t.as_str()) {
-                joined.get_or_insert_with(String::new).push_str(t);
-            }
-        }
-        Ok(Text(joined.map(Cow::Owned)))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Text(None))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Text(None))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Text(None))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Text(None))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Text(None))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Text(None))
-    }
-}
-
-/// Tool arguments: normally a JSON-encoded string, but some servers send the object itself;
-/// re-encode that so the accumulator always holds JSON text.
-#[derive(Default)]
-struct Arguments(Option<String>);
-
-impl<'de> Deserialize<'de> for Arguments {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Arguments(match serde_json::Value::deserialize(d)? {
-            serde_json::Value::String(s) => Some(s),
-            serde_json::Value::Null => None,
-            other => Some(other.to_string()),
-        }))
-    }
-}
-
-/// A token count or index: accepts integers, integral floats and numeric strings; anything
-/// else (null, negative, garbage) counts as absent.
-#[derive(Default, Clone, Copy)]
-struct Count(Option<u64>);
-
-impl<'de> Deserialize<'de> for Count {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Count(match serde_json::Value::deserialize(d)? {
-            serde_json::Value::Number(n) => n
-                .as_u64()
-                .or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64)),
-            serde_json::Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        }))
-    }
 }

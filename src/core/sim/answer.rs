@@ -249,17 +249,33 @@ fn topic(prompt: &str) -> String {
     if words.is_empty() { "your question".to_string() } else { words.join(" ") }
 }
 
-/// Exactly `k` tokens of plain prose (short words are one token each), ending with a period.
+/// Exactly `k` tokens of plain prose (short words are one token each, a sentence every dozen
+/// words), ending with a period.
 fn fill(rng: &mut Rng, ans: &mut Answer, k: usize, at_line_start: bool) {
     if k == 0 {
         return;
     }
     let mut s = String::new();
-    for i in 0..k.saturating_sub(1) {
+    let mut capital = at_line_start || ans.text.trim_end().ends_with('.');
+    for i in 0..k - 1 {
+        if i % 12 == 11 && i + 2 < k {
+            s.push('.');
+            capital = true;
+            continue;
+        }
         if i > 0 || !at_line_start {
             s.push(' ');
         }
-        s.push_str(rng.pick(SHORT));
+        let w = rng.pick(SHORT);
+        let mut c = w.chars();
+        match c.next() {
+            Some(f) if capital => {
+                s.extend(f.to_uppercase());
+                s.push_str(c.as_str());
+            }
+            _ => s.push_str(w),
+        }
+        capital = false;
     }
     if k == 1 && at_line_start {
         s.push_str("Done");

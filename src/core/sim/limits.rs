@@ -23,13 +23,27 @@ pub enum Verdict {
     Daily { limit: u32, reset_ms: i64 },
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FreeLimits {
     keys: HashMap<String, KeyCount>,
+    /// Length of the "minute" window: 60 s, shortened only by tests of pacing.
+    window_ms: i64,
+}
+
+impl Default for FreeLimits {
+    fn default() -> Self {
+        FreeLimits { keys: HashMap::new(), window_ms: MINUTE_MS }
+    }
 }
 
 pub fn next_minute_ms(now_ms: i64) -> i64 {
-    (now_ms.div_euclid(MINUTE_MS) + 1) * MINUTE_MS
+    next_window_ms(now_ms, MINUTE_MS)
+}
+
+/// End of the fixed window of `window_ms` containing `now_ms` (a minute unless a test shortens it).
+pub fn next_window_ms(now_ms: i64, window_ms: i64) -> i64 {
+    let w = window_ms.max(1);
+    (now_ms.div_euclid(w) + 1) * w
 }
 
 pub fn next_midnight_ms(now_ms: i64) -> i64 {
@@ -38,8 +52,9 @@ pub fn next_midnight_ms(now_ms: i64) -> i64 {
 
 impl FreeLimits {
     fn entry(&mut self, key: &str, now_ms: i64) -> &mut KeyCount {
+        let window = self.window_ms;
         let c = self.keys.entry(key.to_string()).or_default();
-        let (day, minute) = (now_ms.div_euclid(DAY_MS), now_ms.div_euclid(MINUTE_MS));
+        let (day, minute) = (now_ms.div_euclid(DAY_MS), now_ms.div_euclid(window.max(1)));
         if c.day != day {
             c.day = day;
             c.day_used = 0;
@@ -59,11 +74,15 @@ impl FreeLimits {
             return Verdict::Daily { limit: daily, reset_ms: next_midnight_ms(now_ms) };
         }
         if c.minute_used >= per_minute {
-            return Verdict::PerMinute { limit: per_minute, reset_ms: next_minute_ms(now_ms) };
+            return Verdict::PerMinute { limit: per_minute, reset_ms: next_window_ms(now_ms, self.window_ms) };
         }
         c.day_used += 1;
         c.minute_used += 1;
         Verdict::Allowed
+    }
+
+    pub fn with_window(window: std::time::Duration) -> FreeLimits {
+        FreeLimits { keys: HashMap::new(), window_ms: i64::try_from(window.as_millis()).unwrap_or(MINUTE_MS).max(1) }
     }
 
     pub fn set_used(&mut self, key: &str, used: u32, now_ms: i64) {

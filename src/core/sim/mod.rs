@@ -29,8 +29,8 @@
 //! | `429-rpm` `429-day` | free-tier 429 bodies and headers (reset = next minute / next 00:00 UTC) |
 //! | `429-upstream` `500` `502` `503` | provider rate limit (with `Retry-After`), internal, provider error, overloaded |
 //! | `html` `empty` `garbage` | 502 HTML page, 500 empty body, 500 non-JSON bytes |
-//! | `midstream` | some tokens, then an error chunk with `finish_reason:"error"`, no `[DONE]` |
-//! | `stall` | some tokens, then silence with the connection open |
+//! | `midstream` | some tokens, then an error chunk with `finish_reason:"error"`, no `[DONE]` (non-stream: a 200 body whose choice carries `error`) |
+//! | `stall` | some tokens, then silence with the connection open (until the client leaves or the server stops) |
 //! | `drop` | some tokens, then the connection is cut inside a JSON object |
 //! | `json` | non-streamed JSON even when `stream:true` was asked |
 //! | `reasoning` | `delta.reasoning` + `reasoning_details` before the content |
@@ -38,7 +38,8 @@
 //! | `tools` `tools-parallel` `tools-chain` `tools-bad-args` `tools-unknown` `tools-gemini` | scripted tool calls (only when the request has `tools`): one call, two parallel calls, call → call → text, malformed arguments, a tool not offered, Gemini one-chunk style |
 //!
 //! When the last message is a `tool` result (and the script is done) the answer quotes the
-//! tool results.
+//! tool results. `midstream`/`stall`/`drop` apply to text answers; tool-call turns ignore them.
+//! Limits: `ttft` ≤ 1 h, `tokens` ≤ 2,000,000, `tps` ≥ 0.01 unless 0.
 
 mod answer;
 mod chat;
@@ -63,6 +64,8 @@ use state::Shared;
 pub struct SimConfig {
     pub free_daily_limit: u32,
     pub free_per_minute: u32,
+    /// The per-minute window (60 s; tests of pacing shorten it).
+    pub free_window: Duration,
     /// Delay after a generation ends before `/generation` finds it.
     pub generation_lag: Duration,
     /// Overrides the per-model default answer length (directives still win).
@@ -77,6 +80,7 @@ impl Default for SimConfig {
         SimConfig {
             free_daily_limit: 50,
             free_per_minute: 20,
+            free_window: Duration::from_secs(60),
             generation_lag: Duration::from_secs(1),
             default_tokens: None,
             default_tps: None,

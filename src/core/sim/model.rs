@@ -131,6 +131,11 @@ impl ModelSpec {
     }
 }
 
+/// One hour: the longest simulated wait before the first token.
+const MAX_TTFT_MS: u64 = 3_600_000;
+/// The longest simulated answer.
+const MAX_TOKENS: u32 = 2_000_000;
+
 /// Speed and length actually used for one answer.
 #[derive(Clone, Copy, Debug)]
 pub struct Profile {
@@ -143,10 +148,12 @@ pub struct Profile {
 /// Directive > `SimConfig` default > deterministic per-model value.
 pub fn profile(spec: &ModelSpec, config: &SimConfig) -> Profile {
     let h = spec.hash();
+    let tps = spec.tps.or(config.default_tps).unwrap_or(40.0 + ((h >> 16) % 121) as f64);
+    // Clamps keep hostile directives from overflowing timers or exhausting memory.
     Profile {
-        ttft_ms: spec.ttft_ms.or(config.default_ttft_ms).unwrap_or(150 + h % 751),
-        tps: spec.tps.or(config.default_tps).unwrap_or(40.0 + ((h >> 16) % 121) as f64),
-        tokens: spec.tokens.or(config.default_tokens).unwrap_or(150 + ((h >> 32) % 451) as u32),
+        ttft_ms: spec.ttft_ms.or(config.default_ttft_ms).unwrap_or(150 + h % 751).min(MAX_TTFT_MS),
+        tps: if tps > 0.0 { tps.clamp(0.01, 1e9) } else { 0.0 },
+        tokens: spec.tokens.or(config.default_tokens).unwrap_or(150 + ((h >> 32) % 451) as u32).min(MAX_TOKENS),
     }
 }
 

@@ -161,7 +161,11 @@ fn timestamp(ms: i64) -> String {
     format!("{}.{:06}+00:00", ts.strftime("%Y-%m-%dT%H:%M:%S"), ms.rem_euclid(1000) * 1000)
 }
 
-async fn generation(State(sh): State<Arc<Shared>>, headers: HeaderMap, q: Result<Query<GenQuery>, QueryRejection>) -> Response {
+async fn generation(
+    State(sh): State<Arc<Shared>>,
+    headers: HeaderMap,
+    q: Result<Query<GenQuery>, QueryRejection>,
+) -> Response {
     count(&sh);
     if bearer(&headers).is_none() {
         return missing_auth_key();

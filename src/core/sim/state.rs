@@ -55,11 +55,12 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(config: SimConfig) -> Shared {
+        let free_window = config.free_window;
         let wall_start_ms = jiff::Timestamp::now().as_millisecond();
         Shared {
             config,
             stop: CancellationToken::new(),
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner { limits: FreeLimits::with_window(free_window), ..Inner::default() }),
             wall_start_ms,
             start: Instant::now(),
             ids: AtomicU64::new(0),

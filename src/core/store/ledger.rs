@@ -1,0 +1,324 @@
+//! The cost ledger: one row per upstream request (tokens, exact decimal cost, timings, outcome),
+//! and the usage queries over it. Costs are summed as decimals in Rust, never as SQL REAL.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+
+use rusqlite::{Connection, params};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::{LedgerId, RoomId, StoreError, open_read, read_err};
+use crate::core::error::{CoreError, ErrorKind};
+use crate::core::protocol::{CostSource, StreamSummary, TargetId, TurnId};
+
+/// Outcome of a request. `Pending` lets a caller record the request when it is sent, so a crash
+/// mid-stream still leaves a row (and the spend is not silently under-counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestStatus {
+    Pending,
+    Ok,
+    Error,
+    Cancelled,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Ok => "ok",
+            Self::Error => "error",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One upstream request as recorded in the ledger. Token counts are `None` when unknown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEntry {
+    pub started_at_ms: i64,
+    /// Configured provider name (`openrouter`, `gemini`, …).
+    pub provider: String,
+    /// The model id sent upstream.
+    pub requested_model: String,
+    pub served_model: Option<String>,
+    pub upstream_provider: Option<String>,
+    pub generation_id: Option<String>,
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+    pub cached_tokens: Option<u64>,
+    pub reasoning_tokens: Option<u64>,
+    pub cost_usd: Option<Decimal>,
+    pub cost_source: CostSource,
+    pub ttft_ms: Option<u64>,
+    pub duration_ms: Option<u64>,
+    pub status: RequestStatus,
+    pub error_kind: Option<ErrorKind>,
+    pub http_status: Option<u16>,
+    pub room_id: Option<RoomId>,
+    pub turn: Option<TurnId>,
+    pub target: Option<TargetId>,
+}
+
+impl LedgerEntry {
+    /// A request just sent: status `Pending`, cost unknown.
+    pub fn new(started_at_ms: i64, provider: impl Into<String>, requested_model: impl Into<String>) -> Self {
+        Self {
+            started_at_ms,
+            provider: provider.into(),
+            requested_model: requested_model.into(),
+            served_model: None,
+            upstream_provider: None,
+            generation_id: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            cached_tokens: None,
+            reasoning_tokens: None,
+            cost_usd: None,
+            cost_source: CostSource::Unknown,
+            ttft_ms: None,
+            duration_ms: None,
+            status: RequestStatus::Pending,
+            error_kind: None,
+            http_status: None,
+            room_id: None,
+            turn: None,
+            target: None,
+        }
+    }
+
+    /// Fill tokens, cost, timings and serving details from a final event's summary.
+    pub fn with_summary(mut self, s: &StreamSummary) -> Self {
+        if let Some(u) = &s.usage {
+            self.prompt_tokens = Some(u.prompt_tokens);
+            self.completion_tokens = Some(u.completion_tokens);
+            self.cached_tokens = Some(u.cached_tokens);
+            // Hidden (billed but uncounted) tokens are the model's thinking: count them as reasoning.
+            self.reasoning_tokens = Some(u.reasoning_tokens.saturating_add(u.hidden_tokens));
+        }
+        if let Some(c) = &s.cost {
+            self.cost_usd = c.usd;
+            self.cost_source = if c.usd.is_some() { c.source } else { CostSource::Unknown };
+        }
+        self.ttft_ms = s.timings.ttft_ms;
+        self.duration_ms = Some(s.timings.duration_ms);
+        self.served_model = s.served_model.clone().or(self.served_model);
+        self.upstream_provider = s.upstream_provider.clone().or(self.upstream_provider);
+        self.generation_id = s.generation_id.clone().or(self.generation_id);
+        self
+    }
+
+    pub fn with_status(mut self, status: RequestStatus) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Mark as failed with the error's kind and HTTP status.
+    pub fn with_error(mut self, e: &CoreError) -> Self {
+        self.status = RequestStatus::Error;
+        self.error_kind = Some(e.kind);
+        self.http_status = e.status;
+        self
+    }
+
+    pub fn in_room(mut self, room: RoomId, turn: TurnId, target: TargetId) -> Self {
+        self.room_id = Some(room);
+        self.turn = Some(turn);
+        self.target = Some(target);
+        self
+    }
+}
+
+pub(crate) fn cost_source_str(s: CostSource) -> &'static str {
+    match s {
+        CostSource::Reported => "reported",
+        CostSource::Estimated => "estimated",
+        CostSource::Unknown => "unknown",
+    }
+}
+
+fn int(v: Option<u64>) -> Option<i64> {
+    v.map(|x| i64::try_from(x).unwrap_or(i64::MAX))
+}
+
+fn kind_str(k: ErrorKind) -> Option<String> {
+    serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned))
+}
+
+/// Insert or fully replace the row `id` (a request recorded as pending, then completed).
+pub(crate) fn upsert(conn: &Connection, id: LedgerId, e: &LedgerEntry) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO ledger (id, started_at, provider, requested_model, served_model, upstream_provider,
+             generation_id, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost_usd,
+             cost_source, ttft_ms, duration_ms, status, error_kind, http_status, room_id, turn, target)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+         ON CONFLICT(id) DO UPDATE SET started_at = excluded.started_at, provider = excluded.provider,
+             requested_model = excluded.requested_model, served_model = excluded.served_model,
+             upstream_provider = excluded.upstream_provider, generation_id = excluded.generation_id,
+             prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens,
+             cached_tokens = excluded.cached_tokens, reasoning_tokens = excluded.reasoning_tokens,
+             cost_usd = excluded.cost_usd, cost_source = excluded.cost_source, ttft_ms = excluded.ttft_ms,
+             duration_ms = excluded.duration_ms, status = excluded.status, error_kind = excluded.error_kind,
+             http_status = excluded.http_status, room_id = excluded.room_id, turn = excluded.turn,
+             target = excluded.target",
+    )?;
+    stmt.execute(params![
+        id.0,
+        e.started_at_ms,
+        e.provider,
+        e.requested_model,
+        e.served_model,
+        e.upstream_provider,
+        e.generation_id,
+        int(e.prompt_tokens),
+        int(e.completion_tokens),
+        int(e.cached_tokens),
+        int(e.reasoning_tokens),
+        e.cost_usd.map(|d| d.normalize().to_string()),
+        cost_source_str(if e.cost_usd.is_some() { e.cost_source } else { CostSource::Unknown }),
+        int(e.ttft_ms),
+        int(e.duration_ms),
+        e.status.as_str(),
+        e.error_kind.and_then(kind_str),
+        e.http_status,
+        e.room_id.map(|r| r.0),
+        int(e.turn.map(|t| t.0)),
+        e.target.map(|t| t.0),
+    ])?;
+    Ok(())
+}
+
+/// Back-fill the cost of a request (e.g. from OpenRouter's `/generation`).
+pub(crate) fn update_cost(conn: &Connection, id: LedgerId, usd: Decimal, source: CostSource) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached("UPDATE ledger SET cost_usd = ?1, cost_source = ?2 WHERE id = ?3")?;
+    stmt.execute(params![usd.normalize().to_string(), cost_source_str(source), id.0])?;
+    Ok(())
+}
+
+/// How `usage_summary` groups requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// The model id sent upstream.
+    Model,
+    /// The configured provider.
+    Provider,
+    /// The UTC calendar day the request started.
+    Day,
+}
+
+/// Totals for one group. `cost_usd` sums the known costs exactly; `estimated` says some of it is
+/// an estimate; `unknown_cost` counts requests whose cost is not known at all.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UsageRow {
+    pub group: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub cancelled: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cached_tokens: u64,
+    pub reasoning_tokens: u64,
+    pub cost_usd: Decimal,
+    pub estimated: bool,
+    pub unknown_cost: u64,
+}
+
+impl UsageRow {
+    /// Fold another row into this one (for totals).
+    pub fn add(&mut self, o: &UsageRow) {
+        self.requests += o.requests;
+        self.errors += o.errors;
+        self.cancelled += o.cancelled;
+        self.prompt_tokens += o.prompt_tokens;
+        self.completion_tokens += o.completion_tokens;
+        self.cached_tokens += o.cached_tokens;
+        self.reasoning_tokens += o.reasoning_tokens;
+        self.cost_usd += o.cost_usd;
+        self.estimated |= o.estimated;
+        self.unknown_cost += o.unknown_cost;
+    }
+}
+
+fn utc_day(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
+        .unwrap_or_else(|_| "invalid date".into())
+}
+
+fn parse_cost(raw: Option<String>) -> Option<Decimal> {
+    let raw = raw?;
+    match Decimal::from_str(&raw) {
+        Ok(d) => Some(d),
+        Err(_) => {
+            tracing::warn!(value = %raw, "ledger holds a cost that is not a decimal; counting it as unknown");
+            None
+        }
+    }
+}
+
+/// Usage since `since_ms`, grouped. Day groups come in date order; others by cost, then requests.
+pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<UsageRow>, StoreError> {
+    let conn = open_read(path)?;
+    let map = read_err(path);
+    let mut stmt = conn
+        .prepare(
+            "SELECT started_at, provider, requested_model, status, prompt_tokens, completion_tokens,
+                    cached_tokens, reasoning_tokens, cost_usd, cost_source
+             FROM ledger WHERE started_at >= ?1",
+        )
+        .map_err(&map)?;
+    let mut groups: HashMap<String, UsageRow> = HashMap::new();
+    let mut rows = stmt.query([since_ms]).map_err(&map)?;
+    while let Some(r) = rows.next().map_err(&map)? {
+        let key = match by {
+            GroupBy::Model => r.get::<_, String>(2).map_err(&map)?,
+            GroupBy::Provider => r.get::<_, String>(1).map_err(&map)?,
+            GroupBy::Day => utc_day(r.get(0).map_err(&map)?),
+        };
+        let tok = |i: usize| -> Result<u64, StoreError> {
+            Ok(r.get::<_, Option<i64>>(i).map_err(&map)?.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
+        };
+        let status: String = r.get(3).map_err(&map)?;
+        let cost = parse_cost(r.get(8).map_err(&map)?);
+        let source: String = r.get(9).map_err(&map)?;
+        let g = groups.entry(key.clone()).or_insert_with(|| UsageRow { group: key, ..UsageRow::default() });
+        g.requests += 1;
+        g.errors += u64::from(status == "error");
+        g.cancelled += u64::from(status == "cancelled");
+        g.prompt_tokens += tok(4)?;
+        g.completion_tokens += tok(5)?;
+        g.cached_tokens += tok(6)?;
+        g.reasoning_tokens += tok(7)?;
+        match cost {
+            Some(d) => {
+                g.cost_usd += d;
+                g.estimated |= source == "estimated";
+            }
+            None => g.unknown_cost += 1,
+        }
+    }
+    let mut out: Vec<UsageRow> = groups.into_values().collect();
+    match by {
+        GroupBy::Day => out.sort_by(|a, b| a.group.cmp(&b.group)),
+        _ => out.sort_by(|a, b| {
+            b.cost_usd.cmp(&a.cost_usd).then(b.requests.cmp(&a.requests)).then_with(|| a.group.cmp(&b.group))
+        }),
+    }
+    Ok(out)
+}
+
+/// Total known spend since `since_ms`, exact.
+pub fn spend_since(path: &Path, since_ms: i64) -> Result<Decimal, StoreError> {
+    let conn = open_read(path)?;
+    let map = read_err(path);
+    let mut stmt =
+        conn.prepare("SELECT cost_usd FROM ledger WHERE started_at >= ?1 AND cost_usd IS NOT NULL").map_err(&map)?;
+    let mut rows = stmt.query([since_ms]).map_err(&map)?;
+    let mut total = Decimal::ZERO;
+    while let Some(r) = rows.next().map_err(&map)? {
+        total += parse_cost(r.get(0).map_err(&map)?).unwrap_or_default();
+    }
+    Ok(total)
+}

@@ -1,0 +1,181 @@
+//! The database schema (versioned migrations) and how a writable connection is opened: corrupt
+//! files are detected before anything is written, then WAL, busy timeout and foreign keys.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite_migration::{M, Migrations};
+
+use super::StoreError;
+
+/// Append-only list: never edit a shipped migration, add a new one. `IF NOT EXISTS` everywhere so
+/// two processes racing to create a fresh file both succeed (see `migrate`).
+const MIGRATIONS: &[M<'static>] = &[M::up(
+    r#"
+CREATE TABLE IF NOT EXISTS rooms (
+    id          INTEGER PRIMARY KEY,
+    title       TEXT    NOT NULL,
+    models      TEXT    NOT NULL DEFAULT '[]',   -- JSON array; index = target id
+    created_at  INTEGER NOT NULL,                -- unix ms
+    updated_at  INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS turns (
+    room_id     INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    turn        INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (room_id, turn)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS messages (
+    id           INTEGER PRIMARY KEY,
+    room_id      INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    turn         INTEGER NOT NULL,
+    target       INTEGER,                        -- NULL for the shared user turn
+    role         TEXT    NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
+    model        TEXT,
+    content      TEXT    NOT NULL DEFAULT '',
+    reasoning    TEXT    NOT NULL DEFAULT '',
+    tool_calls   TEXT,                           -- JSON array of ToolCall
+    tool_call_id TEXT,
+    state        TEXT    NOT NULL CHECK (state IN ('streaming', 'done', 'error', 'cancelled')),
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_room ON messages(room_id, turn, target);
+
+-- No foreign key to rooms: the ledger is the money record and must be written even when the
+-- room row could not be.
+CREATE TABLE IF NOT EXISTS ledger (
+    id                INTEGER PRIMARY KEY,
+    started_at        INTEGER NOT NULL,          -- unix ms
+    provider          TEXT    NOT NULL,
+    requested_model   TEXT    NOT NULL,
+    served_model      TEXT,
+    upstream_provider TEXT,
+    generation_id     TEXT,
+    prompt_tokens     INTEGER,
+    completion_tokens INTEGER,
+    cached_tokens     INTEGER,
+    reasoning_tokens  INTEGER,
+    cost_usd          TEXT,                      -- exact decimal string, never REAL; NULL = unknown
+    cost_source       TEXT    NOT NULL CHECK (cost_source IN ('reported', 'estimated', 'unknown')),
+    ttft_ms           INTEGER,
+    duration_ms       INTEGER,
+    status            TEXT    NOT NULL CHECK (status IN ('pending', 'ok', 'error', 'cancelled')),
+    error_kind        TEXT,
+    http_status       INTEGER,
+    room_id           INTEGER,
+    turn              INTEGER,
+    target            INTEGER
+);
+CREATE INDEX IF NOT EXISTS ledger_started ON ledger(started_at);
+CREATE INDEX IF NOT EXISTS ledger_generation ON ledger(generation_id) WHERE generation_id IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS quota_log (
+    id     INTEGER PRIMARY KEY,
+    bucket TEXT    NOT NULL,
+    at_ms  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS quota_log_bucket_at ON quota_log(bucket, at_ms);
+
+CREATE TABLE IF NOT EXISTS quota_state (
+    bucket           TEXT PRIMARY KEY,
+    limit_value      INTEGER,
+    used             INTEGER,
+    source           TEXT    NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    blocked_until_ms INTEGER
+);
+"#,
+)];
+
+/// Schema version this build writes.
+pub(crate) fn latest_version() -> usize {
+    MIGRATIONS.len()
+}
+
+/// How a writable connection is set up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnSettings {
+    pub busy_timeout: Duration,
+    /// Cap on the database size in pages (`PRAGMA max_page_count`); exceeding it is reported as
+    /// a full disk, which is also how the full-disk path is tested.
+    pub max_pages: Option<u64>,
+}
+
+/// Open (creating if needed) a writable connection to `path`, refusing corrupt files and files
+/// from a newer schema without writing a byte to them, then migrate to the latest schema.
+pub(crate) fn open_write(path: &Path, settings: ConnSettings) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::from_io(dir, &e))?;
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| err(path, settings, &e))?;
+    prepare(conn, path, settings)
+}
+
+/// A private in-memory database (tests, `--no-history`).
+pub(crate) fn open_memory(settings: ConnSettings) -> Result<Connection, StoreError> {
+    let path = Path::new(":memory:");
+    let conn = Connection::open_in_memory().map_err(|e| err(path, settings, &e))?;
+    prepare(conn, path, settings)
+}
+
+fn err(path: &Path, settings: ConnSettings, e: &rusqlite::Error) -> StoreError {
+    StoreError::from_sqlite(path, e, settings.busy_timeout)
+}
+
+fn prepare(mut conn: Connection, path: &Path, settings: ConnSettings) -> Result<Connection, StoreError> {
+    let e = |x: rusqlite::Error| err(path, settings, &x);
+    conn.busy_timeout(settings.busy_timeout).map_err(e)?;
+    // Read-only checks first: the first read of a garbage file fails with NOTADB, and
+    // quick_check catches damaged pages in a file whose header still looks right.
+    check_integrity(&conn, path, settings)?;
+    let found: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map_err(e)?.try_into().unwrap_or(0);
+    if found > latest_version() {
+        return Err(StoreError::TooNew { path: path.display().to_string(), found, known: latest_version() });
+    }
+    // WAL: readers (usage, quota) never block the writer and vice versa; NORMAL sync is durable
+    // across application crashes, which is what matters for chat history.
+    let _mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(e)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(e)?;
+    conn.pragma_update(None, "foreign_keys", true).map_err(e)?;
+    if let Some(pages) = settings.max_pages {
+        let _: i64 = conn.pragma_update_and_check(None, "max_page_count", i64::try_from(pages).unwrap_or(i64::MAX), |r| r.get(0)).map_err(e)?;
+    }
+    migrate(&mut conn, path, settings)?;
+    Ok(conn)
+}
+
+fn check_integrity(conn: &Connection, path: &Path, settings: ConnSettings) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare("PRAGMA quick_check").map_err(|x| err(path, settings, &x))?;
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<_, _>>())
+        .map_err(|x| err(path, settings, &x))?;
+    if rows.len() == 1 && rows[0] == "ok" {
+        Ok(())
+    } else {
+        tracing::error!(path = %path.display(), problems = ?rows.iter().take(5).collect::<Vec<_>>(), "database failed quick_check");
+        Err(StoreError::Corrupt { path: path.display().to_string() })
+    }
+}
+
+/// Migrate inside an IMMEDIATE transaction so two processes opening a fresh file serialize on
+/// the write lock instead of failing on a stale read snapshot; if we lost the race, the winner's
+/// migration is already there and a second attempt finds nothing to do.
+fn migrate(conn: &mut Connection, path: &Path, settings: ConnSettings) -> Result<(), StoreError> {
+    conn.set_transaction_behavior(TransactionBehavior::Immediate);
+    let migrations = Migrations::from_slice(MIGRATIONS);
+    let mut result = migrations.to_latest(conn);
+    if result.is_err() {
+        result = migrations.to_latest(conn);
+    }
+    conn.set_transaction_behavior(TransactionBehavior::Deferred);
+    result.map_err(|m| match m {
+        rusqlite_migration::Error::RusqliteError { err: x, .. } => err(path, settings, &x),
+        other => StoreError::Other { path: path.display().to_string(), detail: format!("migration failed: {other}") },
+    })
+}

@@ -1,0 +1,426 @@
+//! The write side of the store: a `Store` handle whose methods only enqueue (never block, never
+//! fail), and the OS thread that owns the write connection, coalesces streaming appends and
+//! commits batches in transactions, retrying when the disk or a lock lets go.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, TransactionBehavior};
+use rust_decimal::Decimal;
+
+use super::ledger::{self, LedgerEntry};
+use super::rooms::{self, MessageState, NewMessage};
+use super::schema::{self, ConnSettings};
+use super::{DEFAULT_BUSY_TIMEOUT, LedgerId, MessageId, RoomId, StoreError, new_id, now_ms};
+use crate::core::protocol::{CostSource, Role, TargetId, ToolCall, TurnId};
+
+/// Tuning of the writer. The defaults suit the app; tests shorten the timeouts.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// How long one statement waits for another process's lock.
+    pub busy_timeout: Duration,
+    /// Streaming deltas are written at least this often (and on finish/flush).
+    pub append_flush_interval: Duration,
+    /// Wait after a failed batch before retrying it.
+    pub retry_after: Duration,
+    /// Queued writes kept while the database is failing; beyond this they are dropped (and the
+    /// loss reported) so a long outage cannot eat all memory.
+    pub max_backlog: usize,
+    /// Optional cap on the database size in pages; exceeding it behaves like a full disk.
+    pub max_pages: Option<u64>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            append_flush_interval: Duration::from_millis(200),
+            retry_after: Duration::from_secs(1),
+            max_backlog: 100_000,
+            max_pages: None,
+        }
+    }
+}
+
+enum Op {
+    Ledger { id: LedgerId, entry: Box<LedgerEntry> },
+    Cost { id: LedgerId, usd: Decimal, source: CostSource },
+    Room { id: RoomId, title: String, models: Vec<String>, at: i64 },
+    Message(Box<NewMessage>),
+    Append { id: MessageId, text: String, reasoning: String, at: i64 },
+    Finish { id: MessageId, state: MessageState, tool_calls: Option<String>, at: i64 },
+}
+
+enum Msg {
+    Op(Op),
+    Flush(SyncSender<Result<(), StoreError>>),
+    Shutdown,
+}
+
+struct Inner {
+    tx: Sender<Msg>,
+    health: Arc<Mutex<Option<StoreError>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    path: Option<PathBuf>,
+}
+
+impl Drop for Inner {
+    /// The last handle going away commits what is queued, so a clean exit loses nothing.
+    fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Shutdown);
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Handle to the store's writer thread. Cheap to clone; every write method returns at once.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.inner.path).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Store {
+    /// Open (creating directories and file as needed) and migrate the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with(path, StoreOptions::default())
+    }
+
+    pub fn open_with(path: &Path, opts: StoreOptions) -> Result<Store, StoreError> {
+        let conn = schema::open_write(path, settings(&opts))?;
+        Self::start(conn, path.to_path_buf(), Some(path.to_path_buf()), opts)
+    }
+
+    /// A private in-memory database; the read functions cannot see it (tests of the write path).
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let opts = StoreOptions::default();
+        let conn = schema::open_memory(settings(&opts))?;
+        Self::start(conn, PathBuf::from(":memory:"), None, opts)
+    }
+
+    fn start(conn: Connection, label: PathBuf, path: Option<PathBuf>, opts: StoreOptions) -> Result<Store, StoreError> {
+        let (tx, rx) = mpsc::channel();
+        let health = Arc::new(Mutex::new(None));
+        let writer = Writer {
+            conn,
+            path: label.clone(),
+            opts,
+            health: Arc::clone(&health),
+            backlog: Vec::new(),
+            appends: HashMap::new(),
+            first_append: None,
+            retry_at: None,
+        };
+        let thread = std::thread::Builder::new()
+            .name("roundtable-store".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::Other { path: label.display().to_string(), detail: e.to_string() })?;
+        Ok(Store { inner: Arc::new(Inner { tx, health, thread: Mutex::new(Some(thread)), path }) })
+    }
+
+    /// The database file, `None` for an in-memory store.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    fn send(&self, op: Op) {
+        if self.inner.tx.send(Msg::Op(op)).is_err() {
+            *lock(&self.inner.health) = Some(StoreError::Closed);
+        }
+    }
+
+    /// Record an upstream request; returns its id at once (for `update_request`/`update_cost`).
+    pub fn record_request(&self, entry: LedgerEntry) -> LedgerId {
+        let id = LedgerId(new_id());
+        self.update_request(id, entry);
+        id
+    }
+
+    /// Replace the whole row `id` (e.g. a pending request that has now finished).
+    pub fn update_request(&self, id: LedgerId, entry: LedgerEntry) {
+        self.send(Op::Ledger { id, entry: Box::new(entry) });
+    }
+
+    /// Back-fill the cost of a request.
+    pub fn update_cost(&self, id: LedgerId, usd: Decimal, source: CostSource) {
+        self.send(Op::Cost { id, usd, source });
+    }
+
+    /// A new room whose panes stream `models` (index = target id).
+    pub fn create_room(&self, title: &str, models: &[String]) -> RoomId {
+        let id = RoomId(new_id());
+        self.send(Op::Room { id, title: title.to_owned(), models: models.to_vec(), at: now_ms() });
+        id
+    }
+
+    /// The user prompt of a turn, shared by all panes.
+    pub fn add_user_message(&self, room: RoomId, turn: TurnId, text: &str) -> MessageId {
+        self.add(room, turn, None, Role::User, None, text, None, MessageState::Done)
+    }
+
+    /// A tool result fed back to one pane's model.
+    pub fn add_tool_result(
+        &self,
+        room: RoomId,
+        turn: TurnId,
+        target: TargetId,
+        tool_call_id: &str,
+        text: &str,
+    ) -> MessageId {
+        self.add(room, turn, Some(target), Role::Tool, None, text, Some(tool_call_id.to_owned()), MessageState::Done)
+    }
+
+    /// Start one pane's answer; fill it with `append_answer`, close it with `finish_answer`.
+    pub fn begin_answer(&self, room: RoomId, turn: TurnId, target: TargetId, model: &str) -> MessageId {
+        let model = Some(model.to_owned());
+        self.add(room, turn, Some(target), Role::Assistant, model, "", None, MessageState::Streaming)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &self,
+        room: RoomId,
+        turn: TurnId,
+        target: Option<TargetId>,
+        role: Role,
+        model: Option<String>,
+        text: &str,
+        tool_call_id: Option<String>,
+        state: MessageState,
+    ) -> MessageId {
+        let id = MessageId(new_id());
+        let m = NewMessage { id, room, turn, target, role, model, content: text.to_owned(), tool_call_id, state, at: now_ms() };
+        self.send(Op::Message(Box::new(m)));
+        id
+    }
+
+    /// Add streamed text and/or reasoning to an answer. Coalesced by the writer.
+    pub fn append_answer(&self, msg: MessageId, text_delta: &str, reasoning_delta: &str) {
+        if text_delta.is_empty() && reasoning_delta.is_empty() {
+            return;
+        }
+        let op = Op::Append { id: msg, text: text_delta.to_owned(), reasoning: reasoning_delta.to_owned(), at: 0 };
+        self.send(op);
+    }
+
+    /// Close an answer (done, error or cancelled), keeping whatever text it has.
+    pub fn finish_answer(&self, msg: MessageId, state: MessageState, tool_calls: &[ToolCall]) {
+        let tool_calls = if tool_calls.is_empty() { None } else { serde_json::to_string(tool_calls).ok() };
+        self.send(Op::Finish { id: msg, state, tool_calls, at: now_ms() });
+    }
+
+    /// Block until everything queued so far is committed (tests, shutdown). Do not call from an
+    /// async task directly: use `spawn_blocking`.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.inner.tx.send(Msg::Flush(tx)).map_err(|_| StoreError::Closed)?;
+        rx.recv().unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// The current write problem, if any, for the UI to show. Cleared once a retried batch
+    /// commits; a failure that lost writes stays until the next successful commit.
+    pub fn health(&self) -> Option<StoreError> {
+        lock(&self.inner.health).clone()
+    }
+}
+
+fn settings(opts: &StoreOptions) -> ConnSettings {
+    ConnSettings { busy_timeout: opts.busy_timeout, max_pages: opts.max_pages }
+}
+
+struct Writer {
+    conn: Connection,
+    path: PathBuf,
+    opts: StoreOptions,
+    health: Arc<Mutex<Option<StoreError>>>,
+    /// Ops waiting to be committed, in order (a failed batch stays here for the retry).
+    backlog: Vec<Op>,
+    /// Coalesced deltas per message: (text, reasoning).
+    appends: HashMap<MessageId, (String, String)>,
+    first_append: Option<Instant>,
+    retry_at: Option<Instant>,
+}
+
+/// Upper bound on messages drained into one transaction, so a flood cannot delay commits.
+const MAX_BATCH: usize = 20_000;
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Msg>) {
+        let mut shutdown = false;
+        while !shutdown {
+            let first = match self.deadline() {
+                Some(d) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
+                    Ok(m) => Some(m),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => Some(Msg::Shutdown),
+                },
+                None => Some(rx.recv().unwrap_or(Msg::Shutdown)),
+            };
+            let mut waiters = Vec::new();
+            let mut next = first;
+            let mut drained = 0;
+            while let Some(msg) = next.take() {
+                match msg {
+                    Msg::Op(op) => self.accept(op),
+                    Msg::Flush(w) => waiters.push(w),
+                    Msg::Shutdown => shutdown = true,
+                }
+                drained += 1;
+                if drained < MAX_BATCH {
+                    next = match rx.try_recv() {
+                        Ok(m) => Some(m),
+                        Err(TryRecvError::Empty) => None,
+                        Err(TryRecvError::Disconnected) => {
+                            shutdown = true;
+                            None
+                        }
+                    };
+                }
+            }
+            let force = shutdown || !waiters.is_empty();
+            let now = Instant::now();
+            if force || self.first_append.is_some_and(|t| now >= t + self.opts.append_flush_interval) {
+                self.move_appends(None);
+            }
+            if !self.backlog.is_empty() && (force || self.retry_at.is_none_or(|t| now >= t)) {
+                self.commit();
+            }
+            let reply = if self.backlog.is_empty() {
+                Ok(())
+            } else {
+                Err(lock(&self.health).clone().unwrap_or(StoreError::Closed))
+            };
+            for w in waiters {
+                let _ = w.send(reply.clone());
+            }
+        }
+    }
+
+    /// When the loop must wake up without a message: pending appends or a retry.
+    fn deadline(&self) -> Option<Instant> {
+        let appends = self.first_append.map(|t| t + self.opts.append_flush_interval);
+        let retry = if self.backlog.is_empty() { None } else { Some(self.retry_at.unwrap_or_else(Instant::now)) };
+        match (appends, retry) {
+            (Some(a), Some(r)) => Some(a.min(r)),
+            (a, r) => a.or(r),
+        }
+    }
+
+    fn accept(&mut self, op: Op) {
+        match op {
+            Op::Append { id, text, reasoning, .. } => {
+                let slot = self.appends.entry(id).or_default();
+                slot.0.push_str(&text);
+                slot.1.push_str(&reasoning);
+                self.first_append.get_or_insert_with(Instant::now);
+            }
+            Op::Finish { id, .. } => {
+                // The message's last deltas go in before its final state.
+                self.move_appends(Some(id));
+                self.backlog.push(op);
+            }
+            other => self.backlog.push(other),
+        }
+    }
+
+    /// Turn coalesced deltas into ops: all of them, or just one message's.
+    fn move_appends(&mut self, only: Option<MessageId>) {
+        let at = now_ms();
+        match only {
+            Some(id) => {
+                if let Some((text, reasoning)) = self.appends.remove(&id) {
+                    self.backlog.push(Op::Append { id, text, reasoning, at });
+                }
+            }
+            None => {
+                for (id, (text, reasoning)) in self.appends.drain() {
+                    self.backlog.push(Op::Append { id, text, reasoning, at });
+                }
+            }
+        }
+        if self.appends.is_empty() {
+            self.first_append = None;
+        }
+    }
+
+    /// Commit the backlog in one transaction. A database-wide failure (lock, full disk,
+    /// read-only, corruption) rolls back and keeps the batch for a retry; a failure of one op
+    /// (a constraint) drops just that op.
+    fn commit(&mut self) {
+        match self.try_commit() {
+            Ok(dropped) => {
+                self.backlog.clear();
+                self.retry_at = None;
+                let mut health = lock(&self.health);
+                match dropped {
+                    Some(e) => *health = Some(e),
+                    None => *health = None,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, queued = self.backlog.len(), "store batch failed; will retry");
+                if !e.is_transient() || self.backlog.len() > self.opts.max_backlog {
+                    tracing::error!(error = %e, dropped = self.backlog.len(), "store dropped queued writes");
+                    self.backlog.clear();
+                }
+                self.retry_at = Some(Instant::now() + self.opts.retry_after);
+                *lock(&self.health) = Some(e);
+            }
+        }
+    }
+
+    /// `Ok(Some(e))` when the batch committed but some op failed on its own.
+    fn try_commit(&mut self) -> Result<Option<StoreError>, StoreError> {
+        let mut tx =
+            self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| classify_at(&self.path, &self.opts, &e))?;
+        let mut dropped = None;
+        for op in &self.backlog {
+            let mut sp = tx.savepoint().map_err(|e| classify_at(&self.path, &self.opts, &e))?;
+            match apply(&sp, op) {
+                Ok(()) => sp.commit().map_err(|e| classify_at(&self.path, &self.opts, &e))?,
+                Err(e) => {
+                    let err = classify_at(&self.path, &self.opts, &e);
+                    if err.is_transient() || matches!(err, StoreError::Corrupt { .. }) {
+                        return Err(err);
+                    }
+                    tracing::error!(error = %e, "store write failed; that write was dropped");
+                    let _ = sp.rollback();
+                    dropped = Some(err);
+                }
+            }
+        }
+        tx.commit().map_err(|e| classify_at(&self.path, &self.opts, &e))?;
+        Ok(dropped)
+    }
+
+}
+
+fn classify_at(path: &Path, opts: &StoreOptions, e: &rusqlite::Error) -> StoreError {
+    StoreError::from_sqlite(path, e, opts.busy_timeout)
+}
+
+fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<()> {
+    match op {
+        Op::Ledger { id, entry } => ledger::upsert(conn, *id, entry),
+        Op::Cost { id, usd, source } => ledger::update_cost(conn, *id, *usd, *source),
+        Op::Room { id, title, models, at } => rooms::create_room(conn, *id, title, models, *at),
+        Op::Message(m) => rooms::insert_message(conn, m),
+        Op::Append { id, text, reasoning, at } => rooms::append(conn, *id, text, reasoning, *at),
+        Op::Finish { id, state, tool_calls, at } => rooms::finish(conn, *id, *state, tool_calls.as_deref(), *at),
+    }
+}

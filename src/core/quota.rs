@@ -419,7 +419,7 @@ pub fn is_openrouter_free(model: &str) -> bool {
 fn daily_refusal(bucket: &Bucket, model: &str, reset_ms: i64) -> CoreError {
     let when = format_reset(reset_ms);
     let alternative = if bucket.name == OPENROUTER_FREE {
-        let paid = model.trim_end_matches(":free");
+        let paid = model.replacen(":free", "", 1);
         format!(
             " Use the paid twin {paid} now, or wait. Buying 10 credits once raises the free cap to 1000 requests/day."
         )

@@ -10,11 +10,13 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::core::error::CoreError;
 use crate::core::protocol::{
-    ChatMessage, Command, CoreEvent, CostSource, StreamEvent, EventKind, ModelSettings, StreamSummary, TargetId, TargetRequest,
-    TurnId, TurnRequest,
+    ChatMessage, Command, CoreEvent, CostSource, EventKind, ModelSettings, StreamEvent, StreamSummary, TargetId,
+    TargetRequest, TurnId, TurnRequest,
 };
-use crate::core::router::{self, CoreConfig};
+use crate::core::router;
 use crate::core::sanitize::strip_controls;
+use crate::core::store::{MessageId, MessageState, Store};
+use crate::paths::Paths;
 
 /// What `ask` needs, already parsed.
 pub struct AskOptions {
@@ -68,8 +70,14 @@ struct Live {
     done: bool,
 }
 
-pub async fn run(config: Config, opts: AskOptions) -> i32 {
-    let (core, mut events) = match router::start(CoreConfig::new(config.providers)) {
+pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
+    let runtime = crate::runtime::build(&config, paths);
+    for warning in &runtime.warnings {
+        eprintln!("roundtable: {warning}");
+    }
+    crate::runtime::refresh_catalog_in_background(&config, paths, &runtime.estimator);
+    let store = runtime.store.clone();
+    let (core, mut events) = match router::start(runtime.core) {
         Ok(pair) => pair,
         Err(e) => {
             eprintln!("roundtable: {e}");
@@ -94,7 +102,16 @@ pub async fn run(config: Config, opts: AskOptions) -> i32 {
             tools: Vec::new(),
         })
         .collect();
-    if core.send(Command::Submit(TurnRequest { turn, targets })).await.is_err() {
+    // The conversation is stored as it streams, like a one-turn room.
+    let room = store.as_ref().map(|st| {
+        let title: String = opts.prompt.chars().take(60).collect();
+        let room = st.create_room(&format!("ask: {}", title.trim()), &opts.models);
+        st.add_user_message(room, turn, &opts.prompt);
+        let answers: Vec<MessageId> = targets.iter().map(|t| st.begin_answer(room, turn, t.target, &t.model)).collect();
+        (room, answers)
+    });
+    let room_id = room.as_ref().map(|(r, _)| r.0);
+    if core.send(Command::Submit(TurnRequest { turn, targets, room: room_id })).await.is_err() {
         eprintln!("roundtable: the routing core stopped before the request could be sent.");
         return EXIT_FAILED;
     }
@@ -133,12 +150,15 @@ pub async fn run(config: Config, opts: AskOptions) -> i32 {
         if idx >= n {
             continue;
         }
-        if opts.json {
-            if let Some(line) = json_line(&opts.models[idx], idx, &event) {
-                let _ = writeln!(out, "{line}");
-            }
+        if opts.json
+            && let Some(line) = json_line(&opts.models[idx], idx, &event)
+        {
+            let _ = writeln!(out, "{line}");
         }
         let is_final = event.kind.is_final();
+        if let (Some(st), Some((_, answers))) = (&store, &room) {
+            persist(st, answers[idx], &event.kind);
+        }
         let l = &mut live[idx];
         match event.kind {
             EventKind::Started { .. } => l.started = true,
@@ -199,6 +219,11 @@ pub async fn run(config: Config, opts: AskOptions) -> i32 {
         }
     }
     let _ = core.send(Command::Shutdown).await;
+    if let Some(st) = &store
+        && let Err(e) = st.flush()
+    {
+        eprintln!("roundtable: the answers were not all saved: {e}");
+    }
     if progress_line {
         clear_progress();
     }
@@ -207,7 +232,23 @@ pub async fn run(config: Config, opts: AskOptions) -> i32 {
         print_table(&mut out, &outcomes);
     }
     let _ = out.flush();
-    if outcomes.len() == n && outcomes.iter().all(|o| o.error.is_none() && !o.cancelled) { EXIT_OK } else { EXIT_FAILED }
+    if outcomes.len() == n && outcomes.iter().all(|o| o.error.is_none() && !o.cancelled) {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// Stream deltas and final states into the stored conversation.
+fn persist(store: &Store, message: MessageId, kind: &EventKind) {
+    match kind {
+        EventKind::TextDelta(t) => store.append_answer(message, t, ""),
+        EventKind::ReasoningDelta(t) => store.append_answer(message, "", t),
+        EventKind::Finished { summary, .. } => store.finish_answer(message, MessageState::Done, &summary.tool_calls),
+        EventKind::Failed { summary, .. } => store.finish_answer(message, MessageState::Error, &summary.tool_calls),
+        EventKind::Cancelled { summary } => store.finish_answer(message, MessageState::Cancelled, &summary.tool_calls),
+        _ => {}
+    }
 }
 
 fn json_line(model: &str, idx: usize, event: &StreamEvent) -> Option<Value> {
@@ -236,9 +277,8 @@ fn json_line(model: &str, idx: usize, event: &StreamEvent) -> Option<Value> {
             v["status"] = json!(error.status);
             v["kind"] = json!(error.kind);
             v["message"] = json!(error.message);
-            v["retry_at"] = json!(
-                error.retry_at.and_then(|t| jiff::Timestamp::try_from(t).ok()).map(|t| t.to_string())
-            );
+            v["retry_at"] =
+                json!(error.retry_at.and_then(|t| jiff::Timestamp::try_from(t).ok()).map(|t| t.to_string()));
             v
         }
         EventKind::Cancelled { summary } => {
@@ -348,9 +388,10 @@ fn print_table(out: &mut impl Write, outcomes: &[Outcome]) {
     let mut estimated = false;
     for o in outcomes {
         let s = &o.summary;
-        let (p, c) = s.usage.as_ref().map_or(("-".into(), "-".into()), |u| {
-            (u.prompt_tokens.to_string(), u.completion_tokens.to_string())
-        });
+        let (p, c) = s
+            .usage
+            .as_ref()
+            .map_or(("-".into(), "-".into()), |u| (u.prompt_tokens.to_string(), u.completion_tokens.to_string()));
         let cost = match &s.cost {
             Some(cost) => match (cost.usd, cost.source) {
                 (Some(usd), CostSource::Estimated) => {
@@ -386,18 +427,21 @@ fn print_table(out: &mut impl Write, outcomes: &[Outcome]) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: &[String]| -> String {
-        cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| if i == 0 || i == 6 { format!("{c:<w$}", w = widths[i]) } else { format!("{c:>w$}", w = widths[i]) })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    let _ = writeln!(out, "{}", line(&header.map(String::from)));
+    let line =
+        |cells: &[String]| -> String {
+            cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i == 0 || i == 6 { format!("{c:<w$}", w = widths[i]) } else { format!("{c:>w$}", w = widths[i]) }
+                })
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+    let _ = writeln!(out, "{}", line(&header.map(String::from)).trim_end());
     let _ = writeln!(out, "{}", widths.iter().map(|w| "─".repeat(*w)).collect::<Vec<_>>().join("  "));
     for row in &rows {
-        let _ = writeln!(out, "{}", line(row));
+        let _ = writeln!(out, "{}", line(row).trim_end());
     }
     if estimated {
         let _ = writeln!(out, "~ estimated from catalog prices; the provider did not report a cost.");
@@ -414,9 +458,5 @@ pub fn format_usd(usd: rust_decimal::Decimal) -> String {
     if n.is_zero() {
         return "$0".into();
     }
-    if n.abs() >= rust_decimal::Decimal::new(1, 2) {
-        format!("${:.4}", n.round_dp(4))
-    } else {
-        format!("${n}")
-    }
+    if n.abs() >= rust_decimal::Decimal::new(1, 2) { format!("${:.4}", n.round_dp(4)) } else { format!("${n}") }
 }

@@ -21,7 +21,7 @@ pub struct Cli {
     pub models: Vec<String>,
 
     /// Replace every provider's base URL for this run (e.g. a local simulator or proxy).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", global = true)]
     pub base_url: Option<String>,
 
     /// Run on the built-in simulator even when API keys are set.
@@ -37,6 +37,12 @@ pub struct Cli {
 pub enum Commands {
     /// Stream one prompt to several models at once and print their answers and a summary.
     Ask(AskArgs),
+    /// List the model catalog with prices, context and capabilities.
+    Models(crate::models_cmd::ModelsArgs),
+    /// Tokens and cost recorded in the ledger, grouped by model, provider or day.
+    Usage(crate::usage_cmd::UsageArgs),
+    /// Free-tier and configured quota buckets: used, limit, remaining, reset time.
+    Quota(crate::quota_cmd::QuotaArgs),
     /// Serve the built-in OpenRouter simulator on loopback (for tests, demos, benchmarks).
     Sim(SimArgs),
     /// Print the directories and config file roundtable uses.
@@ -66,10 +72,6 @@ pub struct AskArgs {
     /// Emit one JSON object per line (delta, done, error, ...) instead of text.
     #[arg(long)]
     pub json: bool,
-
-    /// Replace every provider's base URL for this run.
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
 
     /// The prompt; read from standard input when absent.
     #[arg(value_name = "PROMPT")]

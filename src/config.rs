@@ -7,17 +7,23 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::core::catalog::PriceTable;
 use crate::core::protocol::ModelSettings;
 use crate::core::provider::{AppIdentity, ProviderConfig, ProvidersConfig, Timeouts};
+use crate::core::quota::QuotaConfig;
 
 pub const DEFAULT_CONFIG: &str = include_str!("../assets/default-config.toml");
 
 /// A config problem, with the file and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("Could not read the config file {path}: {source}. Check its permissions, or move it away to use the defaults.")]
+    #[error(
+        "Could not read the config file {path}: {source}. Check its permissions, or move it away to use the defaults."
+    )]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("The config file {path} is not valid: {message}\nFix it (every key is documented in `roundtable config`), or move it away to use the defaults.")]
+    #[error(
+        "The config file {path} is not valid: {message}\nFix it (every key is documented in `roundtable config`), or move it away to use the defaults."
+    )]
     Invalid { path: PathBuf, message: String },
 }
 
@@ -32,6 +38,9 @@ struct FileConfig {
     providers: BTreeMap<String, ProviderConfig>,
     #[serde(default)]
     models: BTreeMap<String, ModelSettings>,
+    #[serde(default)]
+    prices: PriceTable,
+    quota: QuotaConfig,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -46,6 +55,9 @@ struct FileTimeouts {
 pub struct Config {
     pub providers: ProvidersConfig,
     pub default_models: Vec<String>,
+    /// Prices for providers that do not report a cost.
+    pub prices: PriceTable,
+    pub quota: QuotaConfig,
     /// The user file that was merged, if one existed.
     pub source: Option<PathBuf>,
 }
@@ -58,10 +70,8 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(source) => return Err(ConfigError::Read { path: path.to_owned(), source }),
         };
-        let mut config = Self::from_sources(user.as_deref()).map_err(|message| ConfigError::Invalid {
-            path: path.to_owned(),
-            message,
-        })?;
+        let mut config = Self::from_sources(user.as_deref())
+            .map_err(|message| ConfigError::Invalid { path: path.to_owned(), message })?;
         config.source = user.map(|_| path.to_owned());
         Ok(config)
     }
@@ -92,7 +102,10 @@ impl Config {
         }
         for (name, p) in &file.providers {
             if !(p.base_url.starts_with("http://") || p.base_url.starts_with("https://")) {
-                return Err(format!("providers.{name}.base_url must start with http:// or https:// (got \"{}\")", p.base_url));
+                return Err(format!(
+                    "providers.{name}.base_url must start with http:// or https:// (got \"{}\")",
+                    p.base_url
+                ));
             }
         }
         Ok(Config {
@@ -104,6 +117,8 @@ impl Config {
                 identity: file.app,
             },
             default_models: file.default_models,
+            prices: file.prices,
+            quota: file.quota,
             source: None,
         })
     }

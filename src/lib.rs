@@ -7,4 +7,6 @@ pub mod core;
 pub mod logging;
 pub mod models_cmd;
 pub mod paths;
+pub mod quota_cmd;
+pub mod runtime;
 pub mod usage_cmd;

@@ -30,16 +30,10 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
     match cli.command {
         Some(Commands::Ask(args)) => {
-            let mut config = match Config::load(&paths.config_file()) {
+            let config = match load_config(paths, cli.base_url.as_deref()) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("roundtable: {e}");
-                    return ask::EXIT_USAGE;
-                }
+                Err(code) => return code,
             };
-            if let Some(url) = args.base_url.as_deref().or(cli.base_url.as_deref()) {
-                config.override_base_url(url);
-            }
             let prompt = match ask::read_prompt(&args.prompt) {
                 Ok(p) => p,
                 Err(msg) => {
@@ -50,8 +44,17 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
             let settings =
                 ModelSettings { temperature: args.temperature, max_tokens: args.max_tokens, ..Default::default() };
             let opts = AskOptions { models: args.models, system: args.system, settings, json: args.json, prompt };
-            ask::run(config, opts).await
+            ask::run(config, paths, opts).await
         }
+        Some(Commands::Models(args)) => match load_config(paths, cli.base_url.as_deref()) {
+            Ok(config) => roundtable::models_cmd::run(&config, paths, args).await,
+            Err(code) => code,
+        },
+        Some(Commands::Usage(args)) => roundtable::usage_cmd::run(paths, args),
+        Some(Commands::Quota(args)) => match load_config(paths, cli.base_url.as_deref()) {
+            Ok(config) => roundtable::quota_cmd::run(&config, paths, args).await,
+            Err(code) => code,
+        },
         Some(Commands::Sim(args)) => {
             let config = SimConfig {
                 free_daily_limit: args.free_daily_limit,
@@ -86,6 +89,23 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
                  OPENROUTER_API_KEY=x roundtable ask -m a -m b --base-url http://127.0.0.1:8787/api/v1 \"Explain TCP slow start\""
             );
             2
+        }
+    }
+}
+
+/// The config file merged over the defaults, with `--base-url` applied; prints the problem and
+/// gives the usage exit code when the file is broken.
+fn load_config(paths: &Paths, base_url: Option<&str>) -> Result<Config, i32> {
+    match Config::load(&paths.config_file()) {
+        Ok(mut c) => {
+            if let Some(url) = base_url {
+                c.override_base_url(url);
+            }
+            Ok(c)
+        }
+        Err(e) => {
+            eprintln!("roundtable: {e}");
+            Err(ask::EXIT_USAGE)
         }
     }
 }

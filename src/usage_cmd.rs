@@ -51,9 +51,8 @@ pub struct Since {
 /// Parse `--since`: `<n>m|h|d|w` before `now_ms`, or a UTC date `YYYY-MM-DD`.
 pub fn parse_since(raw: &str, now_ms: i64) -> Result<Since, String> {
     let s = raw.trim();
-    let bad = || {
-        format!("Invalid --since value '{raw}': use a span like 90m, 24h, 7d, 2w or a UTC date like 2026-11-01.")
-    };
+    let bad =
+        || format!("Invalid --since value '{raw}': use a span like 90m, 24h, 7d, 2w or a UTC date like 2026-11-01.");
     if let Some(unit) = s.chars().last().filter(|c| "mhdw".contains(*c)) {
         let digits = &s[..s.len() - 1];
         if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -65,7 +64,7 @@ pub fn parse_since(raw: &str, now_ms: i64) -> Result<Since, String> {
                 _ => 7 * 86_400_000,
             };
             let span = n.checked_mul(unit_ms).ok_or_else(bad)?;
-            return Ok(Since { start_ms: now_ms.saturating_sub(span), label: format!("the last {s}") });
+            return Ok(Since { start_ms: now_ms.saturating_sub(span), label: format!("in the last {s}") });
         }
     }
     let date: jiff::civil::Date = s.parse().map_err(|_| bad())?;
@@ -140,9 +139,9 @@ pub fn render(rows: &[UsageRow], by: By, since: &Since, today: &UsageRow) -> Str
         By::Day => "day (UTC)",
     };
     if rows.is_empty() {
-        s.push_str(&format!("No requests recorded in {}.\n", since.label));
+        s.push_str(&format!("No requests recorded {}.\n", since.label));
     } else {
-        s.push_str(&format!("Usage in {}, by {by_name}\n\n", since.label));
+        s.push_str(&format!("Usage {}, by {by_name}\n\n", since.label));
         let header = [by_name, "requests", "errors", "prompt tok", "completion tok", "cost (USD)"];
         let to_cells = |r: &UsageRow| -> [String; 6] {
             [
@@ -167,7 +166,9 @@ pub fn render(rows: &[UsageRow], by: By, since: &Since, today: &UsageRow) -> Str
             let parts: Vec<String> = cells
                 .iter()
                 .enumerate()
-                .map(|(i, c)| if i == 0 { format!("{c:<w$}", w = widths[0]) } else { format!("{c:>w$}", w = widths[i]) })
+                .map(
+                    |(i, c)| if i == 0 { format!("{c:<w$}", w = widths[0]) } else { format!("{c:>w$}", w = widths[i]) },
+                )
                 .collect();
             parts.join("  ").trim_end().to_owned()
         };
@@ -221,7 +222,7 @@ fn digits(n: u64) -> String {
     let raw = n.to_string();
     let mut out = String::with_capacity(raw.len() + raw.len() / 3);
     for (i, ch) in raw.chars().enumerate() {
-        if i > 0 && (raw.len() - i) % 3 == 0 {
+        if i > 0 && (raw.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -274,7 +275,7 @@ mod tests {
             },
             UsageRow { group: "local".into(), requests: 1, unknown_cost: 1, ..UsageRow::default() },
         ];
-        let since = Since { start_ms: 0, label: "the last 24h".into() };
+        let since = Since { start_ms: 0, label: "in the last 24h".into() };
         let today = total(&rows);
         let out = render(&rows, By::Model, &since, &today);
         assert!(out.contains("12,345"), "{out}");

@@ -399,6 +399,7 @@ fn malformed_json_is_an_error_with_excerpt() {
     assert_eq!(err.kind, ErrorKind::MalformedResponse);
     let err = n.feed(r#"{"choices":{"delta":1}}"#).unwrap_err();
     assert_eq!(err.kind, ErrorKind::MalformedResponse);
+    assert_eq!(n.feed("  ").unwrap(), vec![]);
     // The normalizer keeps working after a bad payload.
     assert_eq!(n.feed(r#"{"choices":[{"delta":{"content":"ok"}}]}"#).unwrap(), vec![Piece::Text("ok".into())]);
 }

@@ -159,7 +159,10 @@ async fn openrouter_parallel_tool_calls() {
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].id, "call_Qw3eRt5yUi7oPa9sDf1gHj2k");
     assert_eq!(calls[0].name, "get_weather");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&calls[0].arguments).unwrap(), serde_json::json!({"city": "Oslo"}));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&calls[0].arguments).unwrap(),
+        serde_json::json!({"city": "Oslo"})
+    );
     assert_eq!(calls[1].id, "call_Zx8cVb6nM4lK2jH0gF9dS7aP");
     assert_eq!(calls[1].name, "get_time");
     assert_eq!(
@@ -266,6 +269,11 @@ async fn missing_done_and_garbage() {
     let r = replay_chunks(ProviderKind::Openrouter, vec![Bytes::from("data: {not json\n\n")], None).await;
     let e = r.result.unwrap_err();
     assert_eq!(e.kind, ErrorKind::MalformedResponse);
-    let r = replay_chunks(ProviderKind::Openrouter, vec![Bytes::from(": OPENROUTER PROCESSING\n\n")], Some(BodyError::Idle)).await;
+    let r = replay_chunks(
+        ProviderKind::Openrouter,
+        vec![Bytes::from(": OPENROUTER PROCESSING\n\n")],
+        Some(BodyError::Idle),
+    )
+    .await;
     assert_eq!(r.result.unwrap_err().kind, ErrorKind::Timeout);
 }

@@ -57,18 +57,16 @@ pub fn parse_credits(body: &[u8]) -> Option<Decimal> {
 }
 
 async fn get(http: &reqwest::Client, url: &str, key: &ApiKey, provider: &str) -> Result<Vec<u8>, CoreError> {
-    let response = http
-        .get(url)
-        .bearer_auth(key.expose())
-        .timeout(std::time::Duration::from_secs(15))
-        .send()
-        .await
-        .map_err(|e| CoreError::new(crate::core::error::ErrorKind::Connect, format!("Could not reach {url}: {e}")))?;
+    let response =
+        http.get(url).bearer_auth(key.expose()).timeout(std::time::Duration::from_secs(15)).send().await.map_err(
+            |e| CoreError::new(crate::core::error::ErrorKind::Connect, format!("Could not reach {url}: {e}")),
+        )?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
     if !(200..300).contains(&status) {
-        let ctx = ErrorContext { provider_name: provider, kind: ProviderKind::Openrouter, model: "", api_key_env: None };
+        let ctx =
+            ErrorContext { provider_name: provider, kind: ProviderKind::Openrouter, model: "", api_key_env: None };
         return Err(classify_http_error(&ctx, status, &headers, &body));
     }
     Ok(body)
@@ -76,11 +74,19 @@ async fn get(http: &reqwest::Client, url: &str, key: &ApiKey, provider: &str) ->
 
 /// Read `/key` and, when the key may, `/credits` (docs reserve it for management keys; a 403
 /// there is expected and not an error worth showing).
-pub async fn fetch(http: &reqwest::Client, base_url: &str, key: &ApiKey, provider: &str) -> Result<AccountInfo, CoreError> {
+pub async fn fetch(
+    http: &reqwest::Client,
+    base_url: &str,
+    key: &ApiKey,
+    provider: &str,
+) -> Result<AccountInfo, CoreError> {
     let base = base_url.trim_end_matches('/');
     let body = get(http, &format!("{base}/key"), key, provider).await?;
     let mut info = parse_key(&body, provider).ok_or_else(|| {
-        CoreError::new(crate::core::error::ErrorKind::MalformedResponse, format!("{provider} answered GET /key with an unexpected body."))
+        CoreError::new(
+            crate::core::error::ErrorKind::MalformedResponse,
+            format!("{provider} answered GET /key with an unexpected body."),
+        )
     })?;
     if let Ok(body) = get(http, &format!("{base}/credits"), key, provider).await {
         info.credits_remaining = parse_credits(&body);

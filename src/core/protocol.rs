@@ -116,6 +116,8 @@ pub struct TargetRequest {
 pub struct TurnRequest {
     pub turn: TurnId,
     pub targets: Vec<TargetRequest>,
+    /// The stored room this turn belongs to, so ledger rows link to the conversation.
+    pub room: Option<i64>,
 }
 
 /// Commands the core accepts.
@@ -123,7 +125,10 @@ pub struct TurnRequest {
 pub enum Command {
     Submit(TurnRequest),
     /// Cancel one target of a turn, or the whole turn when `target` is `None`.
-    Cancel { turn: TurnId, target: Option<TargetId> },
+    Cancel {
+        turn: TurnId,
+        target: Option<TargetId>,
+    },
     Shutdown,
 }
 
@@ -241,22 +246,46 @@ pub struct StreamSummary {
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
     /// Waiting for a rate-limit slot before sending.
-    Queued { until: SystemTime, reason: String },
+    Queued {
+        until: SystemTime,
+        reason: String,
+    },
     /// The request was sent to `provider` (the configured provider name) for `model` (the id
     /// sent upstream).
-    Started { provider: String, model: String },
+    Started {
+        provider: String,
+        model: String,
+    },
     /// Response headers arrived; the generation id is known when the upstream sends it.
-    Connected { generation_id: Option<String> },
+    Connected {
+        generation_id: Option<String>,
+    },
     /// The first chunk told which model and upstream provider actually serve the request.
-    Served { model: String, upstream_provider: Option<String> },
+    Served {
+        model: String,
+        upstream_provider: Option<String>,
+    },
     TextDelta(String),
     ReasoningDelta(String),
     /// A raw tool-call fragment, keyed by its slot in the accumulator.
-    ToolCallDelta { slot: usize, id: Option<String>, name: Option<String>, arguments: String },
+    ToolCallDelta {
+        slot: usize,
+        id: Option<String>,
+        name: Option<String>,
+        arguments: String,
+    },
     Usage(Usage),
-    Finished { reason: Option<FinishReason>, summary: Box<StreamSummary> },
-    Failed { error: CoreError, summary: Box<StreamSummary> },
-    Cancelled { summary: Box<StreamSummary> },
+    Finished {
+        reason: Option<FinishReason>,
+        summary: Box<StreamSummary>,
+    },
+    Failed {
+        error: CoreError,
+        summary: Box<StreamSummary>,
+    },
+    Cancelled {
+        summary: Box<StreamSummary>,
+    },
 }
 
 impl EventKind {

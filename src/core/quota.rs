@@ -73,9 +73,13 @@ pub struct Bucket {
 pub enum Reservation {
     Granted,
     /// The minute window is full: a slot frees at `next_free_ms`.
-    WaitMinute { next_free_ms: i64 },
+    WaitMinute {
+        next_free_ms: i64,
+    },
     /// The daily cap is reached: resets at `reset_ms`.
-    DailyExhausted { reset_ms: i64 },
+    DailyExhausted {
+        reset_ms: i64,
+    },
 }
 
 /// Counts of requests per bucket, shared across processes by the store, or kept in memory when
@@ -85,8 +89,52 @@ pub trait QuotaBackend: Send + Sync {
     fn try_reserve(&self, bucket: &str, limits: &Limits, window: Windows, now_ms: i64) -> Result<Reservation, String>;
     /// Requests recorded in `bucket` since `since_ms`.
     fn used_since(&self, bucket: &str, since_ms: i64) -> Result<u32, String>;
-    /// Requests recorded in `bucket` since `since_ms`, oldest first (for reset estimates).
-    fn oldest_since(&self, bucket: &str, since_ms: i64) -> Result<Option<i64>, String>;
+    /// The oldest request recorded in `bucket` since `since_ms` (when the minute frees).
+    fn oldest_since(&self, _bucket: &str, _since_ms: i64) -> Result<Option<i64>, String> {
+        Ok(None)
+    }
+}
+
+/// The SQLite quota log: counts shared by every process on this machine (two `ask` runs and a
+/// chatroom draw from one pool, as OpenRouter counts them).
+pub struct SqliteBackend {
+    db: Mutex<crate::core::store::QuotaDb>,
+}
+
+impl SqliteBackend {
+    pub fn open(path: &std::path::Path) -> Result<SqliteBackend, crate::core::store::StoreError> {
+        Ok(SqliteBackend { db: Mutex::new(crate::core::store::QuotaDb::open(path)?) })
+    }
+}
+
+impl QuotaBackend for SqliteBackend {
+    fn try_reserve(&self, bucket: &str, limits: &Limits, w: Windows, now_ms: i64) -> Result<Reservation, String> {
+        use crate::core::store::{DeniedBy, QuotaWindow, Reservation as Db};
+        let mut windows = Vec::with_capacity(2);
+        let mut daily_index = None;
+        if let Some(day) = limits.per_day {
+            daily_index = Some(windows.len());
+            let limit = day.saturating_sub(w.day_offset);
+            windows.push(QuotaWindow::Fixed { start_ms: w.day_start_ms, end_ms: w.day_end_ms, limit });
+        }
+        if let Some(minute) = limits.per_minute {
+            let length = Duration::from_millis(u64::try_from(now_ms - w.minute_start_ms).unwrap_or(60_000));
+            windows.push(QuotaWindow::Rolling { length, limit: minute });
+        }
+        let mut db = self.db.lock().map_err(|_| "quota database lock poisoned".to_owned())?;
+        match db.try_reserve(bucket, &windows, now_ms).map_err(|e| e.to_string())? {
+            Db::Granted { .. } => Ok(Reservation::Granted),
+            Db::Denied { by: DeniedBy::Window(i), next_free_at_ms } if Some(i) == daily_index => {
+                Ok(Reservation::DailyExhausted { reset_ms: next_free_at_ms })
+            }
+            Db::Denied { next_free_at_ms, .. } => Ok(Reservation::WaitMinute { next_free_ms: next_free_at_ms }),
+        }
+    }
+
+    fn used_since(&self, bucket: &str, since_ms: i64) -> Result<u32, String> {
+        let db = self.db.lock().map_err(|_| "quota database lock poisoned".to_owned())?;
+        db.quota_used(bucket, since_ms).map_err(|e| e.to_string())
+    }
 }
 
 /// The two windows a reservation checks.
@@ -197,7 +245,9 @@ pub struct Clock {
 
 impl Clock {
     pub fn now_ms(&self) -> i64 {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         now + self.offset_ms
     }
 }
@@ -212,13 +262,7 @@ pub enum Admission {
 
 impl Limiter {
     pub fn new(config: QuotaConfig, backend: Arc<dyn QuotaBackend>) -> Limiter {
-        Limiter {
-            config: Arc::new(config),
-            backend,
-            learned: Arc::default(),
-            clock: Clock::default(),
-            minute: MINUTE,
-        }
+        Limiter { config: Arc::new(config), backend, learned: Arc::default(), clock: Clock::default(), minute: MINUTE }
     }
 
     /// Shorten the per-minute window (tests and the demo's fast pacing).
@@ -239,7 +283,8 @@ impl Limiter {
     /// The bucket a model draws from, if any.
     pub fn bucket_for(&self, resolved: &ResolvedModel) -> Option<Bucket> {
         let spec = format!("{}:{}", resolved.provider_name, resolved.upstream_model);
-        if let Some(limits) = self.config.limits.get(&spec).or_else(|| self.config.limits.get(&resolved.upstream_model)) {
+        if let Some(limits) = self.config.limits.get(&spec).or_else(|| self.config.limits.get(&resolved.upstream_model))
+        {
             return Some(Bucket { name: spec, limits: *limits });
         }
         if resolved.provider.kind == ProviderKind::Openrouter && is_openrouter_free(&resolved.upstream_model) {
@@ -298,7 +343,10 @@ impl Limiter {
             if learned.blocked_daily {
                 return Admission::Refuse(daily_refusal(bucket, model, until));
             }
-            return Admission::Wait { until_ms: until, reason: format!("{} rate limit: the server asked to wait", bucket.name) };
+            return Admission::Wait {
+                until_ms: until,
+                reason: format!("{} rate limit: the server asked to wait", bucket.name),
+            };
         }
         let windows = self.windows(bucket, now);
         match self.backend.try_reserve(&bucket.name, &bucket.limits, windows, now) {
@@ -361,7 +409,11 @@ impl Limiter {
             if let Some(limit) = bucket.limits.per_day {
                 let local = self.backend.used_since(&bucket.name, w.day_start_ms).unwrap_or(0);
                 let used = local.saturating_add(w.day_offset);
-                let used = if learned.blocked_daily && learned.blocked_until_ms.is_some_and(|u| u > now) { used.max(limit) } else { used };
+                let used = if learned.blocked_daily && learned.blocked_until_ms.is_some_and(|u| u > now) {
+                    used.max(limit)
+                } else {
+                    used
+                };
                 out.push(BucketStatus {
                     bucket: bucket.name.clone(),
                     window: "day",
@@ -482,7 +534,12 @@ mod tests {
     use super::*;
 
     fn w(now: i64) -> Windows {
-        Windows { minute_start_ms: now - 60_000, day_start_ms: now - 3_600_000, day_end_ms: now + 3_600_000, day_offset: 0 }
+        Windows {
+            minute_start_ms: now - 60_000,
+            day_start_ms: now - 3_600_000,
+            day_end_ms: now + 3_600_000,
+            day_offset: 0,
+        }
     }
 
     #[test]

@@ -12,11 +12,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::error::{CoreError, ErrorKind};
 use crate::core::protocol::{
-    Command, CoreEvent, Cost, CostSource, EventKind, ModelSettings, StreamEvent, StreamSummary, TargetId, TargetRequest, TurnId, Usage,
+    Command, CoreEvent, Cost, CostSource, EventKind, ModelSettings, StreamEvent, StreamSummary, TargetId,
+    TargetRequest, TurnId, Usage,
 };
 use crate::core::provider::client::{EventSink, Outcome, Progress, build_http_client, stream_once};
 use crate::core::provider::{ProviderKind, ProvidersConfig};
 use crate::core::quota::{Admission, Bucket, Limiter};
+use crate::core::store::{LedgerEntry, RequestStatus, RoomId, Store, now_ms};
 
 /// Capacity of the event channel: enough for bursts of deltas from many panes, small enough
 /// that a stalled consumer applies back-pressure instead of growing memory without bound.
@@ -37,11 +39,13 @@ pub struct CoreConfig {
     /// Paces and refuses requests against quota buckets; `None` sends everything at once.
     pub limiter: Option<Limiter>,
     pub retry: RetryPolicy,
+    /// Where every request is recorded in the ledger; `None` runs without persistence.
+    pub store: Option<Store>,
 }
 
 impl CoreConfig {
     pub fn new(providers: ProvidersConfig) -> CoreConfig {
-        CoreConfig { providers, estimator: None, limiter: None, retry: RetryPolicy::default() }
+        CoreConfig { providers, estimator: None, limiter: None, retry: RetryPolicy::default(), store: None }
     }
 }
 
@@ -120,7 +124,7 @@ async fn route(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
                         if let Some(old) = live.insert(key, token.clone()) {
                             old.cancel();
                         }
-                        tasks.spawn(run_target(Arc::clone(&shared), turn.turn, target, token));
+                        tasks.spawn(run_target(Arc::clone(&shared), turn.turn, turn.room, target, token));
                     }
                 }
                 Some(Command::Cancel { turn, target }) => {
@@ -160,6 +164,7 @@ impl EventSink for ChannelSink {
 async fn run_target(
     shared: Arc<Shared>,
     turn: TurnId,
+    room: Option<i64>,
     mut request: TargetRequest,
     cancel: CancellationToken,
 ) -> (TurnId, TargetId) {
@@ -184,6 +189,7 @@ async fn run_target(
                     }
                     tokio::spawn(publish_quota(Arc::clone(&shared)));
                 }
+                let attempt_started_ms = now_ms();
                 let result = tokio::select! {
                     biased;
                     () = cancel.cancelled() => None,
@@ -192,8 +198,18 @@ async fn run_target(
                 if let (Some(Outcome::Failed(e)), Some(limiter), Some(bucket)) = (&result, &limiter, &bucket) {
                     limiter.learn_from_error(bucket, e);
                 }
+                let ledger = Ledger {
+                    shared: &shared,
+                    room,
+                    turn,
+                    target,
+                    provider: &resolved.provider_name,
+                    model: &request.model,
+                };
                 match result {
                     Some(Outcome::Failed(e)) if should_retry(&e, &progress, attempt, shared.config.retry) => {
+                        progress.stop_clock();
+                        ledger.record(attempt_started_ms, &progress.summary, Err(&e));
                         attempt += 1;
                         let wait = retry_wait(&e, attempt, shared.config.retry);
                         let until = SystemTime::now() + wait;
@@ -206,7 +222,27 @@ async fn run_target(
                         }
                         progress = Progress::default();
                     }
-                    other => break other,
+                    other => {
+                        progress.stop_clock();
+                        let status = match &other {
+                            None => Ok(RequestStatus::Cancelled),
+                            Some(Outcome::Finished) => Ok(RequestStatus::Ok),
+                            Some(Outcome::Failed(e)) => Err(e),
+                        };
+                        // A request refused by the quota limiter never left: no ledger row.
+                        let sent = !matches!(&other, Some(Outcome::Failed(e)) if e.kind == ErrorKind::QuotaExhausted);
+                        if sent {
+                            let mut summary = progress.summary.clone();
+                            summary.cost = Some(cost_of(
+                                &shared.config,
+                                &resolved.provider_name,
+                                &resolved.upstream_model,
+                                &summary,
+                            ));
+                            ledger.record(attempt_started_ms, &summary, status);
+                        }
+                        break other;
+                    }
                 }
             };
             if bucket.is_some() {
@@ -336,12 +372,39 @@ async fn refresh_account(shared: Arc<Shared>, at_start: bool) {
     let Ok(Some(key)) = providers.api_key(name, provider) else { return };
     match crate::core::account::fetch(&shared.http, &provider.base_url, &key, name).await {
         Ok(info) => {
-            if let (Some(limiter), Some(used), Some(limit)) = (&shared.config.limiter, info.free_daily_used, info.free_daily_limit) {
+            if let (Some(limiter), Some(used), Some(limit)) =
+                (&shared.config.limiter, info.free_daily_used, info.free_daily_limit)
+            {
                 limiter.learn_free_daily(used, limit);
             }
             let _ = shared.events.send(CoreEvent::Account(info)).await;
             publish_quota(shared).await;
         }
         Err(e) => tracing::info!(error = %e, "account refresh failed"),
+    }
+}
+
+/// Writes ledger rows for one target's attempts.
+struct Ledger<'a> {
+    shared: &'a Shared,
+    room: Option<i64>,
+    turn: TurnId,
+    target: TargetId,
+    provider: &'a str,
+    model: &'a str,
+}
+
+impl Ledger<'_> {
+    fn record(&self, started_ms: i64, summary: &StreamSummary, status: Result<RequestStatus, &CoreError>) {
+        let Some(store) = &self.shared.config.store else { return };
+        let mut entry = LedgerEntry::new(started_ms, self.provider, self.model).with_summary(summary);
+        entry = match status {
+            Ok(s) => entry.with_status(s),
+            Err(e) => entry.with_error(e),
+        };
+        if let Some(room) = self.room {
+            entry = entry.in_room(RoomId(room), self.turn, self.target);
+        }
+        store.record_request(entry);
     }
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use roundtable::config::Config;
 use roundtable::core::protocol::{
-    ChatMessage, Command, CoreEvent, EventKind, ModelSettings, StreamEvent, TargetId, TargetRequest, TurnId, TurnRequest,
+    ChatMessage, Command, CoreEvent, EventKind, ModelSettings, StreamEvent, TargetId, TargetRequest, TurnId,
+    TurnRequest,
 };
 use roundtable::core::provider::ApiKey;
 use roundtable::core::router::{self, CoreConfig, CoreHandle, RetryPolicy};
@@ -49,9 +50,13 @@ pub fn target(i: u32, model: &str, prompt: &str) -> TargetRequest {
 }
 
 /// Submit one turn and collect every stream event until each target has its final event.
-pub async fn run_turn(core: &CoreHandle, events: &mut mpsc::Receiver<CoreEvent>, targets: Vec<TargetRequest>) -> Vec<Vec<EventKind>> {
+pub async fn run_turn(
+    core: &CoreHandle,
+    events: &mut mpsc::Receiver<CoreEvent>,
+    targets: Vec<TargetRequest>,
+) -> Vec<Vec<EventKind>> {
     let n = targets.len();
-    core.send(Command::Submit(TurnRequest { turn: TurnId(1), targets })).await.unwrap();
+    core.send(Command::Submit(TurnRequest { turn: TurnId(1), targets, room: None })).await.unwrap();
     collect(events, n).await
 }
 
@@ -59,7 +64,10 @@ pub async fn collect(events: &mut mpsc::Receiver<CoreEvent>, n: usize) -> Vec<Ve
     let mut per: Vec<Vec<EventKind>> = vec![Vec::new(); n];
     let mut finals = 0;
     while finals < n {
-        let ev = tokio::time::timeout(Duration::from_secs(30), events.recv()).await.expect("events keep coming").expect("core alive");
+        let ev = tokio::time::timeout(Duration::from_secs(30), events.recv())
+            .await
+            .expect("events keep coming")
+            .expect("core alive");
         if let CoreEvent::Stream(StreamEvent { target, kind, .. }) = ev {
             if kind.is_final() {
                 finals += 1;

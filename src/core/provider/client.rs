@@ -129,11 +129,8 @@ async fn stream_inner<S: EventSink>(
     }
     let timeouts = config.timeouts;
 
-    sink.emit(EventKind::Started {
-        provider: resolved.provider_name.clone(),
-        model: resolved.upstream_model.clone(),
-    })
-    .await;
+    sink.emit(EventKind::Started { provider: resolved.provider_name.clone(), model: resolved.upstream_model.clone() })
+        .await;
     progress.start_clock();
     let response = match tokio::time::timeout(timeouts.first_byte, builder.send()).await {
         Err(_) => {
@@ -163,10 +160,8 @@ async fn stream_inner<S: EventSink>(
         return Err(classify_http_error(&ctx, status, &headers, &body));
     }
 
-    let generation_id = headers
-        .get("x-generation-id")
-        .and_then(|v| v.to_str().ok())
-        .map(|s| strip_controls(s).into_owned());
+    let generation_id =
+        headers.get("x-generation-id").and_then(|v| v.to_str().ok()).map(|s| strip_controls(s).into_owned());
     if generation_id.is_some() {
         progress.summary.generation_id.clone_from(&generation_id);
     }
@@ -411,7 +406,9 @@ async fn apply_piece<S: EventSink>(piece: Piece, progress: &mut Progress, sink: 
 fn dropped(provider: &str, detail: Option<&str>) -> CoreError {
     let mut e = CoreError::new(
         ErrorKind::StreamDropped,
-        format!("The connection to {provider} closed before the answer finished; the partial answer is kept. Retry to get the rest."),
+        format!(
+            "The connection to {provider} closed before the answer finished; the partial answer is kept. Retry to get the rest."
+        ),
     );
     if let Some(d) = detail {
         e = e.with_upstream_message(strip_controls(d).into_owned());
@@ -430,7 +427,9 @@ fn transport_error(provider: &str, url: &str, e: &reqwest::Error) -> CoreError {
     } else if e.is_connect() {
         CoreError::new(
             ErrorKind::Connect,
-            format!("Could not connect to {provider} at {url}: {detail}. Is the server running and the base_url right?"),
+            format!(
+                "Could not connect to {provider} at {url}: {detail}. Is the server running and the base_url right?"
+            ),
         )
         .with_upstream_message(detail)
     } else {

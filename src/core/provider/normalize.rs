@@ -77,9 +77,14 @@ impl StreamNormalizer {
         Self { kind, slots: Vec::new(), generation_id: None, model: None, upstream_provider: None }
     }
 
-    /// One SSE event's data (never `[DONE]`: the caller handles it).
+    /// One SSE event's data (never `[DONE]`: the caller handles it). Empty data (a bare
+    /// `data:` line some proxies send as keep-alive) contributes nothing. Anything that is not
+    /// JSON is a `MalformedResponse` error; the normalizer stays usable afterwards.
     pub fn feed(&mut self, data: &str) -> Result<Vec<Piece>, CoreError> {
         let mut out = Vec::new();
+        if data.trim().is_empty() {
+            return Ok(out);
+        }
         // Gemini wraps errors in a JSON array, and may do so inside a stream too.
         if data.trim_start().starts_with('[') {
             let value: serde_json::Value = serde_json::from_str(data).map_err(|e| malformed(data.as_bytes(), &e))?;

@@ -176,9 +176,11 @@ impl QuotaDb {
     pub fn quota_used(&self, bucket: &str, since_ms: i64) -> Result<u32, StoreError> {
         let n: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM quota_log WHERE bucket = ?1 AND at_ms >= ?2", params![bucket, since_ms], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT count(*) FROM quota_log WHERE bucket = ?1 AND at_ms >= ?2",
+                params![bucket, since_ms],
+                |r| r.get(0),
+            )
             .map_err(self.err())?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }

@@ -113,6 +113,11 @@ pub(crate) fn open_write(path: &Path, settings: ConnSettings) -> Result<Connecti
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| err(path, settings, &e))?;
+    // SQLite silently falls back to read-only when the file is write-protected; the writer
+    // would then fail on every batch, so say so now.
+    if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+        return Err(StoreError::ReadOnly { path: path.display().to_string() });
+    }
     prepare(conn, path, settings)
 }
 
@@ -133,7 +138,8 @@ fn prepare(mut conn: Connection, path: &Path, settings: ConnSettings) -> Result<
     // Read-only checks first: the first read of a garbage file fails with NOTADB, and
     // quick_check catches damaged pages in a file whose header still looks right.
     check_integrity(&conn, path, settings)?;
-    let found: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map_err(e)?.try_into().unwrap_or(0);
+    let found: usize =
+        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map_err(e)?.try_into().unwrap_or(0);
     if found > latest_version() {
         return Err(StoreError::TooNew { path: path.display().to_string(), found, known: latest_version() });
     }
@@ -143,7 +149,9 @@ fn prepare(mut conn: Connection, path: &Path, settings: ConnSettings) -> Result<
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(e)?;
     conn.pragma_update(None, "foreign_keys", true).map_err(e)?;
     if let Some(pages) = settings.max_pages {
-        let _: i64 = conn.pragma_update_and_check(None, "max_page_count", i64::try_from(pages).unwrap_or(i64::MAX), |r| r.get(0)).map_err(e)?;
+        let _: i64 = conn
+            .pragma_update_and_check(None, "max_page_count", i64::try_from(pages).unwrap_or(i64::MAX), |r| r.get(0))
+            .map_err(e)?;
     }
     migrate(&mut conn, path, settings)?;
     Ok(conn)

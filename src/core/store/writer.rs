@@ -204,7 +204,18 @@ impl Store {
         state: MessageState,
     ) -> MessageId {
         let id = MessageId(new_id());
-        let m = NewMessage { id, room, turn, target, role, model, content: text.to_owned(), tool_call_id, state, at: now_ms() };
+        let m = NewMessage {
+            id,
+            room,
+            turn,
+            target,
+            role,
+            model,
+            content: text.to_owned(),
+            tool_call_id,
+            state,
+            at: now_ms(),
+        };
         self.send(Op::Message(Box::new(m)));
         id
     }
@@ -386,8 +397,10 @@ impl Writer {
 
     /// `Ok(Some(e))` when the batch committed but some op failed on its own.
     fn try_commit(&mut self) -> Result<Option<StoreError>, StoreError> {
-        let mut tx =
-            self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| classify_at(&self.path, &self.opts, &e))?;
+        let mut tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| classify_at(&self.path, &self.opts, &e))?;
         let mut dropped = None;
         for op in &self.backlog {
             let mut sp = tx.savepoint().map_err(|e| classify_at(&self.path, &self.opts, &e))?;
@@ -407,7 +420,6 @@ impl Writer {
         tx.commit().map_err(|e| classify_at(&self.path, &self.opts, &e))?;
         Ok(dropped)
     }
-
 }
 
 fn classify_at(path: &Path, opts: &StoreOptions, e: &rusqlite::Error) -> StoreError {

@@ -55,7 +55,8 @@ fn random_chunks(body: &[u8], seed: u64) -> Vec<Bytes> {
     let mut i = 0;
     while i < body.len() {
         // Mostly tiny pieces (1..8 bytes) to hit every boundary kind, sometimes larger ones.
-        let len = if rng.next() % 4 == 0 { 1 + (rng.next() % 64) as usize } else { 1 + (rng.next() % 8) as usize };
+        let len =
+            if rng.next().is_multiple_of(4) { 1 + (rng.next() % 64) as usize } else { 1 + (rng.next() % 8) as usize };
         let end = (i + len).min(body.len());
         out.push(Bytes::copy_from_slice(&body[i..end]));
         i = end;

@@ -76,6 +76,7 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
         eprintln!("roundtable: {warning}");
     }
     crate::runtime::refresh_catalog_in_background(&config, paths, &runtime.estimator);
+    let estimates = pre_send_estimates(&config, &runtime.estimator, &opts);
     let store = runtime.store.clone();
     let (core, mut events) = match router::start(runtime.core) {
         Ok(pair) => pair,
@@ -118,6 +119,23 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
 
     let n = opts.models.len();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    if opts.json {
+        for (i, (model, (tokens, cost))) in opts.models.iter().zip(&estimates).enumerate() {
+            let v = json!({"type": "estimate", "model": model, "target": i, "prompt_tokens": tokens,
+                "prompt_cost_usd": cost.and_then(|c| c.to_f64()), "prompt_cost_usd_exact": cost.map(|c| c.normalize().to_string())});
+            let _ = writeln!(out, "{v}");
+        }
+    } else {
+        let parts: Vec<String> = opts
+            .models
+            .iter()
+            .zip(&estimates)
+            .map(|(m, (t, c))| {
+                format!("{} ~{t} tok {}", short(m, 28), c.map_or("cost ?".into(), |c| format!("~{}", format_usd(c))))
+            })
+            .collect();
+        eprintln!("Prompt estimate (heuristic, before sending): {}", parts.join(" · "));
+    }
     let progress_line = !opts.json && std::io::stderr().is_terminal();
     let mut live: Vec<Live> = (0..n).map(|_| Live::default()).collect();
     let mut outcomes: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
@@ -237,6 +255,33 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
     } else {
         EXIT_FAILED
     }
+}
+
+/// Each target's estimated prompt tokens and prompt cost before sending (a heuristic token
+/// count, priced from the catalog or the config's price table).
+fn pre_send_estimates(
+    config: &Config,
+    estimator: &crate::core::catalog::CatalogEstimator,
+    opts: &AskOptions,
+) -> Vec<(u64, Option<rust_decimal::Decimal>)> {
+    let mut messages = Vec::new();
+    if let Some(system) = &opts.system {
+        messages.push(ChatMessage::system(system.clone()));
+    }
+    messages.push(ChatMessage::user(opts.prompt.clone()));
+    let tokens = crate::core::catalog::estimate_prompt_tokens(&messages);
+    opts.models
+        .iter()
+        .map(|model| {
+            let cost = config
+                .providers
+                .resolve(model)
+                .ok()
+                .and_then(|r| estimator.pricing_for(&r.provider_name, &r.upstream_model))
+                .and_then(|p| crate::core::catalog::estimate_prompt_cost(&p, tokens));
+            (tokens, cost)
+        })
+        .collect()
 }
 
 /// Stream deltas and final states into the stored conversation.

@@ -321,8 +321,12 @@ impl Limiter {
         // local log covers what happened since it was read.
         let day_offset = match learned.day_used {
             Some((server_used, read_at)) if read_at >= day_start_ms => {
-                let local_before = self.backend.used_since(&bucket.name, day_start_ms).unwrap_or(0)
-                    - self.backend.used_since(&bucket.name, read_at).unwrap_or(0);
+                // Two reads: requests may land between them, so never subtract below zero.
+                let local_before = self
+                    .backend
+                    .used_since(&bucket.name, day_start_ms)
+                    .unwrap_or(0)
+                    .saturating_sub(self.backend.used_since(&bucket.name, read_at).unwrap_or(0));
                 server_used.saturating_sub(local_before)
             }
             _ => 0,

@@ -1,12 +1,11 @@
 //! OpenRouter account figures: `GET /key` (spend, key limit, the free-model daily counter) and
 //! `GET /credits` (balance), read in the background and fed to the quota limiter.
 
-use std::str::FromStr;
-
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::core::decimal::decimal_from_json as decimal;
 use crate::core::error::CoreError;
 use crate::core::protocol::AccountInfo;
 use crate::core::provider::errors::{ErrorContext, classify_http_error};
@@ -15,18 +14,6 @@ use crate::core::provider::{ApiKey, ProviderKind};
 #[derive(Debug, Deserialize)]
 struct Envelope {
     data: Value,
-}
-
-/// Exact decimal from a JSON number or numeric string.
-fn decimal(v: &Value) -> Option<Decimal> {
-    match v {
-        Value::Number(n) => {
-            let s = n.to_string();
-            Decimal::from_str(&s).or_else(|_| Decimal::from_scientific(&s)).ok()
-        }
-        Value::String(s) => Decimal::from_str(s).ok(),
-        _ => None,
-    }
 }
 
 fn count(v: &Value) -> Option<u32> {
@@ -96,6 +83,8 @@ pub async fn fetch(
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod catalog;
+pub mod decimal;
 pub mod error;
 pub mod protocol;
 pub mod provider;

@@ -101,6 +101,23 @@ pub struct ModelSettings {
     pub fallbacks: Vec<String>,
 }
 
+impl ModelSettings {
+    /// `self` with every field that `over` sets replaced by `over`'s value.
+    pub fn overlay(&self, over: &ModelSettings) -> ModelSettings {
+        ModelSettings {
+            temperature: over.temperature.or(self.temperature),
+            top_p: over.top_p.or(self.top_p),
+            max_tokens: over.max_tokens.or(self.max_tokens),
+            seed: over.seed.or(self.seed),
+            stop: over.stop.clone().or_else(|| self.stop.clone()),
+            reasoning_effort: over.reasoning_effort.clone().or_else(|| self.reasoning_effort.clone()),
+            system: over.system.clone().or_else(|| self.system.clone()),
+            provider: over.provider.clone().or_else(|| self.provider.clone()),
+            fallbacks: if over.fallbacks.is_empty() { self.fallbacks.clone() } else { over.fallbacks.clone() },
+        }
+    }
+}
+
 /// What one target of a turn should stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetRequest {

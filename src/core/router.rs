@@ -12,8 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::error::{CoreError, ErrorKind};
 use crate::core::protocol::{
-    Command, CoreEvent, Cost, CostSource, EventKind, ModelSettings, StreamEvent, StreamSummary, TargetId,
-    TargetRequest, TurnId, Usage,
+    Command, CoreEvent, Cost, CostSource, EventKind, StreamEvent, StreamSummary, TargetId, TargetRequest, TurnId, Usage,
 };
 use crate::core::provider::client::{EventSink, Outcome, Progress, build_http_client, stream_once};
 use crate::core::provider::{ProviderKind, ProvidersConfig};
@@ -223,7 +222,7 @@ async fn run_target(
                         progress = Progress::default();
                     }
                     other => {
-                        progress.stop_clock();
+                        settle(&mut progress, &shared.config, &resolved.provider_name, &resolved.upstream_model);
                         let status = match &other {
                             None => Ok(RequestStatus::Cancelled),
                             Some(Outcome::Finished) => Ok(RequestStatus::Ok),
@@ -232,14 +231,7 @@ async fn run_target(
                         // A request refused by the quota limiter never left: no ledger row.
                         let sent = !matches!(&other, Some(Outcome::Failed(e)) if e.kind == ErrorKind::QuotaExhausted);
                         if sent {
-                            let mut summary = progress.summary.clone();
-                            summary.cost = Some(cost_of(
-                                &shared.config,
-                                &resolved.provider_name,
-                                &resolved.upstream_model,
-                                &summary,
-                            ));
-                            ledger.record(attempt_started_ms, &summary, status);
+                            ledger.record(attempt_started_ms, &progress.summary, status);
                         }
                         break other;
                     }
@@ -251,10 +243,11 @@ async fn run_target(
                     tokio::spawn(refresh_account(Arc::clone(&shared), false));
                 }
             }
-            progress.stop_clock();
-            let mut summary = progress.summary;
-            summary.cost = Some(cost_of(&shared.config, &resolved.provider_name, &resolved.upstream_model, &summary));
-            let summary = Box::new(summary);
+            // Cancelled while queued or waiting to retry: the loop ended before settling.
+            if progress.summary.cost.is_none() {
+                settle(&mut progress, &shared.config, &resolved.provider_name, &resolved.upstream_model);
+            }
+            let summary = Box::new(progress.summary);
             match outcome {
                 None => EventKind::Cancelled { summary },
                 Some(Outcome::Finished) => EventKind::Finished { reason: progress.finish, summary },
@@ -267,6 +260,12 @@ async fn run_target(
     };
     sink.emit(final_kind).await;
     (turn, target)
+}
+
+/// Close the clock and price the request: the summary is final after this.
+fn settle(progress: &mut Progress, config: &CoreConfig, provider: &str, upstream_model: &str) {
+    progress.stop_clock();
+    progress.summary.cost = Some(cost_of(config, provider, upstream_model, &progress.summary));
 }
 
 fn should_retry(e: &CoreError, progress: &Progress, attempt: u32, policy: RetryPolicy) -> bool {
@@ -293,23 +292,6 @@ fn cost_of(config: &CoreConfig, provider: &str, upstream_model: &str, summary: &
         .as_ref()
         .and_then(|est| est.estimate(provider, model, usage))
         .map_or(Cost::UNKNOWN, |usd| Cost { usd: Some(usd), source: CostSource::Estimated })
-}
-
-impl ModelSettings {
-    /// `self` with every field that `over` sets replaced by `over`'s value.
-    pub fn overlay(&self, over: &ModelSettings) -> ModelSettings {
-        ModelSettings {
-            temperature: over.temperature.or(self.temperature),
-            top_p: over.top_p.or(self.top_p),
-            max_tokens: over.max_tokens.or(self.max_tokens),
-            seed: over.seed.or(self.seed),
-            stop: over.stop.clone().or_else(|| self.stop.clone()),
-            reasoning_effort: over.reasoning_effort.clone().or_else(|| self.reasoning_effort.clone()),
-            system: over.system.clone().or_else(|| self.system.clone()),
-            provider: over.provider.clone().or_else(|| self.provider.clone()),
-            fallbacks: if over.fallbacks.is_empty() { self.fallbacks.clone() } else { over.fallbacks.clone() },
-        }
-    }
 }
 
 /// Wait for a quota slot. `Ok(true)` to send, `Ok(false)` when cancelled while queued,

@@ -3,9 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::str::FromStr;
 
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -151,21 +149,9 @@ impl RawUsage {
             reasoning_tokens: self.completion_tokens_details.and_then(|d| d.reasoning_tokens.0).unwrap_or(0),
             // Gemini bills thinking tokens it leaves out of `completion_tokens`.
             hidden_tokens: total.saturating_sub(prompt.saturating_add(completion)),
-            reported_cost: self.cost.as_ref().and_then(decimal_from_json),
+            reported_cost: self.cost.as_ref().and_then(crate::core::decimal::decimal_from_json),
         }
     }
-}
-
-/// Exact decimal from a JSON number (or numeric string). serde_json keeps non-integers as
-/// `f64` and prints them as the shortest round-tripping text, e.g. `7.2e-6`, so both plain and
-/// scientific forms must parse; that text is exact for the ≤17 significant digits prices have.
-fn decimal_from_json(v: &serde_json::Value) -> Option<Decimal> {
-    let text = match v {
-        serde_json::Value::Number(n) => Cow::Owned(n.to_string()),
-        serde_json::Value::String(s) => Cow::Borrowed(s.trim()),
-        _ => return None,
-    };
-    Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&text)).ok().map(|d| d.normalize())
 }
 
 /// `Option<Cow<str>>` that borrows when it can, and treats non-strings as absent rather than

@@ -108,7 +108,7 @@ impl CoreError {
             ErrorKind::MissingKey,
             format!(
                 "No API key for provider '{provider}': set the environment variable {env_var} \
-                 (or run with --demo to use the built-in simulator)."
+                 (or try the built-in simulator: roundtable sim, then --base-url http://127.0.0.1:8787/api/v1)."
             ),
         )
     }

@@ -9,4 +9,5 @@ pub mod models_cmd;
 pub mod paths;
 pub mod quota_cmd;
 pub mod runtime;
+pub mod ui;
 pub mod usage_cmd;

@@ -14,6 +14,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let paths = Paths::resolve();
     let _log_guard = roundtable::logging::init(&paths.log_file());
+    if cli.command.is_none() {
+        // The chatroom runs on a multi-threaded runtime: streams keep flowing while the UI
+        // thread draws or hands the terminal to $EDITOR.
+        let opts = roundtable::ui::launch::LaunchOptions {
+            models: cli.models,
+            base_url: cli.base_url,
+            demo: cli.demo,
+            resume: cli.resume,
+        };
+        let code = roundtable::ui::launch::run(opts, &paths);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     // Headless commands run on one thread: a stream's events then reach their consumer without
     // cross-thread wake-ups, which halves the CPU cost per streamed token (benches/ask_vs_curl.sh).
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -85,13 +97,7 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
             print!("{DEFAULT_CONFIG}");
             0
         }
-        None => {
-            eprintln!(
-                "The chatroom is not built yet. Try the headless mode:\n  roundtable sim &\n  \
-                 OPENROUTER_API_KEY=x roundtable ask -m a -m b --base-url http://127.0.0.1:8787/api/v1 \"Explain TCP slow start\""
-            );
-            2
-        }
+        None => unreachable!("the chatroom is dispatched before the headless runtime starts"),
     }
 }
 

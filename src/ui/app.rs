@@ -1,0 +1,519 @@
+//! The chatroom's state and what core events do to it. Pure: no terminal, no awaits. Input
+//! handling is in `app_input`, drawing in `draw`; side effects leave as [`Effect`]s for the loop.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use rust_decimal::Decimal;
+
+use crate::core::catalog::{CatalogEstimator, estimate_prompt_cost, estimate_prompt_tokens};
+use crate::core::protocol::{
+    ChatMessage, Command, CoreEvent, EventKind, ModelSettings, Role, StreamEvent, TargetId, TargetRequest,
+    TurnId, TurnRequest,
+};
+use crate::core::provider::ProvidersConfig;
+use crate::core::store::{MessageState, RoomId, RoomTranscript, Store};
+use crate::ui::input::InputBox;
+use crate::ui::keymap::Keymap;
+use crate::ui::layout::Regions;
+use crate::ui::markdown::MarkdownView;
+use crate::ui::pane::{Answer, Entry, Live, Outcome, Pane, PaneState};
+use crate::ui::picker::Picker;
+use crate::ui::sidebar::{DraftEstimate, SidebarData};
+use crate::ui::theme::Theme;
+
+/// Work for the event loop: everything that touches the outside world.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    Core(Command),
+    /// Put text on the clipboard (OSC 52, plus a local clipboard tool when there is one).
+    Clipboard(String),
+    /// Suspend the UI and edit this draft in `$EDITOR`.
+    Editor(String),
+    /// Write a file off the UI thread.
+    Export { path: PathBuf, contents: String },
+    MouseCapture(bool),
+}
+
+/// Results of effects that finished off the UI thread.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Background {
+    EditorDone(Result<String, String>),
+    Exported(Result<PathBuf, String>),
+    Copied(Result<String, String>),
+}
+
+/// A popup over the room.
+pub enum Overlay {
+    Help { scroll: u16 },
+    Picker(Box<Picker>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+/// Everything the chatroom starts with.
+pub struct AppInit {
+    pub models: Vec<String>,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub sidebar: bool,
+    pub mouse: bool,
+    pub providers: ProvidersConfig,
+    pub estimator: Option<CatalogEstimator>,
+    pub store: Option<Store>,
+    /// `Some(hint)` in demo mode: the badge shows and the hint says how to add a key.
+    pub demo: Option<String>,
+    pub resume: Option<RoomTranscript>,
+    pub today_spend: Decimal,
+    pub config_dir: Option<PathBuf>,
+    pub export_dir: PathBuf,
+    pub no_color: bool,
+    /// Tools a room may enable (`/tools`): name and whether it runs without asking.
+    pub available_tools: Vec<(String, bool)>,
+    pub warnings: Vec<String>,
+}
+
+pub struct App {
+    pub panes: Vec<Pane>,
+    pub focus: usize,
+    pub zoom: Option<usize>,
+    pub sync_scroll: bool,
+    pub show_sidebar: bool,
+    pub mouse_capture: bool,
+    pub input: InputBox,
+    pub overlay: Option<Overlay>,
+    /// Selected row of the `/` palette.
+    pub palette_index: usize,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub status: Option<(Level, String)>,
+    pub demo: Option<String>,
+    pub sidebar: SidebarData,
+    pub providers: ProvidersConfig,
+    pub estimator: Option<CatalogEstimator>,
+    pub store: Option<Store>,
+    pub room: Option<RoomId>,
+    pub config_dir: Option<PathBuf>,
+    pub export_dir: PathBuf,
+    pub no_color: bool,
+    pub available_tools: Vec<(String, bool)>,
+    pub enabled_tools: Vec<String>,
+    pub effects: Vec<Effect>,
+    /// Something visible changed since the last frame.
+    pub dirty: bool,
+    pub quit: bool,
+    /// Where things were drawn last frame (mouse hit-testing, paging).
+    pub regions: Option<Regions>,
+    /// Animation counter for spinners; advanced by the loop while something animates.
+    pub tick: u64,
+    pub next_turn: u64,
+    next_target: u32,
+    draft_revision: Option<(u64, usize)>,
+    thread_tokens: HashMap<TargetId, (usize, u64)>,
+}
+
+impl App {
+    pub fn new(init: AppInit) -> App {
+        let now = Instant::now();
+        let mut input = InputBox::new(&init.theme);
+        input.apply_theme(&init.theme, init.demo.is_some());
+        let mut app = App {
+            panes: Vec::new(),
+            focus: 0,
+            zoom: None,
+            sync_scroll: false,
+            show_sidebar: init.sidebar,
+            mouse_capture: init.mouse,
+            input,
+            overlay: None,
+            palette_index: 0,
+            theme: init.theme,
+            keymap: init.keymap,
+            status: None,
+            demo: init.demo,
+            sidebar: SidebarData::new(now),
+            providers: init.providers,
+            estimator: init.estimator,
+            store: init.store,
+            room: None,
+            config_dir: init.config_dir,
+            export_dir: init.export_dir,
+            no_color: init.no_color,
+            available_tools: init.available_tools,
+            enabled_tools: Vec::new(),
+            effects: Vec::new(),
+            dirty: true,
+            quit: false,
+            regions: None,
+            tick: 0,
+            next_turn: 1,
+            next_target: 0,
+            draft_revision: None,
+            thread_tokens: HashMap::new(),
+        };
+        app.sidebar.today_before = init.today_spend;
+        match init.resume {
+            Some(room) => app.restore(room),
+            None => {
+                for model in init.models {
+                    app.add_pane(model);
+                }
+            }
+        }
+        if let Some(w) = init.warnings.into_iter().next() {
+            app.set_status(Level::Warn, w);
+        }
+        app
+    }
+
+    pub fn set_status(&mut self, level: Level, text: impl Into<String>) {
+        self.status = Some((level, text.into()));
+        self.dirty = true;
+    }
+
+    pub fn add_pane(&mut self, model: String) -> usize {
+        let target = TargetId(self.next_target);
+        self.next_target += 1;
+        self.panes.push(Pane::new(target, model, ModelSettings::default()));
+        self.dirty = true;
+        self.panes.len() - 1
+    }
+
+    pub fn is_streaming(&self) -> bool {
+        self.panes.iter().any(|p| p.state.is_active())
+    }
+
+    /// Whether spinners or rates are on screen and need periodic redraws.
+    pub fn animating(&self) -> bool {
+        self.is_streaming()
+    }
+
+    /// Rebuild panes, transcripts and threads from a stored room (`--resume`).
+    fn restore(&mut self, t: RoomTranscript) {
+        self.room = Some(t.room.id);
+        for model in &t.room.models {
+            self.add_pane(model.clone());
+        }
+        let mut max_turn = 0;
+        for m in &t.messages {
+            max_turn = max_turn.max(m.turn.0);
+            let targets: Vec<usize> = match m.target {
+                None => (0..self.panes.len()).collect(),
+                Some(t) => self.panes.iter().position(|p| p.target == t).into_iter().collect(),
+            };
+            for i in targets {
+                let pane = &mut self.panes[i];
+                match m.role {
+                    Role::User => {
+                        pane.entries.push(Entry::User { turn: m.turn, body: MarkdownView::from_text(&m.content) });
+                        pane.thread.push(ChatMessage::user(m.content.clone()));
+                    }
+                    Role::Assistant => {
+                        let mut a = Answer::new(m.turn);
+                        a.body.push_str(&m.content);
+                        a.reasoning_chars = m.reasoning.chars().count();
+                        a.outcome = match m.state {
+                            MessageState::Done => Outcome::Done,
+                            MessageState::Cancelled => Outcome::Cancelled,
+                            MessageState::Error => Outcome::Failed("this answer ended with an error".into()),
+                            MessageState::Streaming => Outcome::Failed("interrupted: roundtable closed while streaming".into()),
+                        };
+                        pane.entries.push(Entry::Answer(Box::new(a)));
+                        if !m.content.is_empty() || !m.tool_calls.is_empty() {
+                            let mut msg = ChatMessage::assistant(m.content.clone());
+                            msg.tool_calls = m.tool_calls.clone();
+                            pane.thread.push(msg);
+                        }
+                    }
+                    Role::Tool => {
+                        let mut msg = ChatMessage::new(Role::Tool, m.content.clone());
+                        msg.tool_call_id = m.tool_call_id.clone();
+                        pane.thread.push(msg);
+                    }
+                    Role::System => {}
+                }
+            }
+        }
+        self.next_turn = max_turn + 1;
+        let title = t.room.title.clone();
+        self.set_status(Level::Info, format!("Resumed room “{title}”"));
+    }
+
+    /// Send the draft to every pane (or run it as a command when it starts with `/`).
+    pub fn submit_draft(&mut self) {
+        let text = self.input.text();
+        if text.trim().is_empty() {
+            return;
+        }
+        if text.starts_with('/') && !text.contains('\n') {
+            self.input.take();
+            self.run_command_line(&text);
+            return;
+        }
+        if self.panes.is_empty() {
+            self.set_status(Level::Warn, "Add a model first: Ctrl+N opens the picker, or type /add MODEL");
+            return;
+        }
+        if self.is_streaming() {
+            self.set_status(Level::Warn, "Still streaming: wait, or press Esc to stop every pane, then send");
+            return;
+        }
+        let text = self.input.take();
+        self.start_turn(&text);
+    }
+
+    /// Fan `text` out to every pane as a new turn.
+    pub fn start_turn(&mut self, text: &str) {
+        let turn = TurnId(self.next_turn);
+        self.next_turn += 1;
+        if self.room.is_none() {
+            let title: String = text.lines().next().unwrap_or("").chars().take(80).collect();
+            let models: Vec<String> = self.panes.iter().map(|p| p.model.clone()).collect();
+            self.room = self.store.as_ref().map(|s| s.create_room(&title, &models));
+        }
+        if let (Some(store), Some(room)) = (&self.store, self.room) {
+            store.add_user_message(room, turn, text);
+        }
+        let mut targets = Vec::new();
+        for i in 0..self.panes.len() {
+            let pane = &mut self.panes[i];
+            pane.entries.push(Entry::User { turn, body: MarkdownView::from_text(text) });
+            pane.thread.push(ChatMessage::user(text));
+            targets.push(self.begin_answer(i, turn));
+        }
+        self.submit(turn, targets);
+    }
+
+    /// Prepare pane `i` for a new answer in `turn` and return its request.
+    fn begin_answer(&mut self, i: usize, turn: TurnId) -> TargetRequest {
+        let message = match (&self.store, self.room) {
+            (Some(store), Some(room)) => {
+                let p = &self.panes[i];
+                Some(store.begin_answer(room, turn, p.target, &p.model))
+            }
+            _ => None,
+        };
+        let tools = self.tool_specs();
+        let pane = &mut self.panes[i];
+        pane.entries.push(Entry::Answer(Box::new(Answer::new(turn))));
+        pane.live = Some(Live { turn, entry: pane.entries.len() - 1, message });
+        pane.state = PaneState::Waiting { since: Instant::now() };
+        pane.scroll_to_bottom();
+        self.dirty = true;
+        TargetRequest {
+            target: pane.target,
+            model: pane.model.clone(),
+            messages: pane.thread.clone(),
+            settings: pane.settings.clone(),
+            tools,
+        }
+    }
+
+    fn submit(&mut self, turn: TurnId, targets: Vec<TargetRequest>) {
+        let room = self.room.map(|r| r.0);
+        self.effects.push(Effect::Core(Command::Submit(TurnRequest { turn, targets, room })));
+    }
+
+    /// Ask pane `i` again for its last answer.
+    pub fn retry(&mut self, i: usize) {
+        let Some(pane) = self.panes.get_mut(i) else { return };
+        if pane.state.is_active() {
+            self.set_status(Level::Warn, "That pane is still streaming; stop it first (Ctrl+X)");
+            return;
+        }
+        let Some(turn) = pane.last_answer().map(|a| a.turn) else {
+            self.set_status(Level::Info, "Nothing to retry yet");
+            return;
+        };
+        // Drop the previous answer from the thread so the model answers the same question.
+        if pane.thread.last().is_some_and(|m| m.role == Role::Assistant) {
+            pane.thread.pop();
+        }
+        while pane.thread.last().is_some_and(|m| m.role == Role::Tool || (m.role == Role::Assistant && !m.tool_calls.is_empty())) {
+            pane.thread.pop();
+        }
+        let request = self.begin_answer(i, turn);
+        self.submit(turn, vec![request]);
+    }
+
+    pub fn stop(&mut self, which: Option<usize>) {
+        let mut stopped = 0;
+        for (i, pane) in self.panes.iter().enumerate() {
+            if which.is_some_and(|w| w != i) || !pane.state.is_active() {
+                continue;
+            }
+            if let Some(live) = pane.live {
+                self.effects.push(Effect::Core(Command::Cancel { turn: live.turn, target: Some(pane.target) }));
+                stopped += 1;
+            }
+        }
+        if stopped > 0 {
+            self.set_status(Level::Info, format!("Stopping {stopped} stream{}", if stopped == 1 { "" } else { "s" }));
+        }
+    }
+
+    pub fn on_core(&mut self, event: CoreEvent) {
+        self.dirty = true;
+        match event {
+            CoreEvent::Stream(ev) => self.on_stream(ev),
+            CoreEvent::Quota(buckets) => self.sidebar.quota = buckets,
+            CoreEvent::Account(info) => self.sidebar.account = Some(info),
+        }
+    }
+
+    fn on_stream(&mut self, ev: StreamEvent) {
+        let Some(i) = self.panes.iter().position(|p| p.target == ev.target) else { return };
+        let now = Instant::now();
+        let store = self.store.clone();
+        let pane = &mut self.panes[i];
+        let Some(live) = pane.live.filter(|l| l.turn == ev.turn) else { return };
+        match ev.kind {
+            EventKind::Queued { until, .. } => pane.state = PaneState::Queued { until },
+            EventKind::Started { .. } => {
+                if !matches!(pane.state, PaneState::Waiting { .. }) {
+                    pane.state = PaneState::Waiting { since: now };
+                }
+            }
+            EventKind::Connected { .. } | EventKind::Usage(_) | EventKind::ToolCallDelta { .. } => {}
+            EventKind::Served { model, upstream_provider } => {
+                pane.served_model = Some(model);
+                pane.upstream = upstream_provider.map(|p| crate::core::sanitize::strip_controls(&p).into_owned());
+            }
+            EventKind::TextDelta(text) => {
+                streaming(&mut pane.state, now, text.len());
+                if let Some(store) = &store
+                    && let Some(msg) = live.message
+                {
+                    store.append_answer(msg, &text, "");
+                }
+                if let Some(a) = pane.live_answer() {
+                    a.body.push_str(&text);
+                }
+                // Roughly four characters per token until usage arrives.
+                self.sidebar.throughput.record(now, (text.len() as u64).div_ceil(4));
+            }
+            EventKind::ReasoningDelta(text) => {
+                streaming(&mut pane.state, now, text.len());
+                if let Some(store) = &store
+                    && let Some(msg) = live.message
+                {
+                    store.append_answer(msg, "", &text);
+                }
+                if let Some(a) = pane.live_answer() {
+                    a.reasoning_chars += text.chars().count();
+                }
+                self.sidebar.throughput.record(now, (text.len() as u64).div_ceil(4));
+            }
+            EventKind::Finished { reason, summary } => {
+                pane.settle(&summary, reason.map(|r| r.as_str().to_string()));
+                let text = summary.text.clone();
+                finish(pane, &store, live, Outcome::Done, MessageState::Done, &summary.tool_calls);
+                let mut msg = ChatMessage::assistant(text);
+                msg.tool_calls = summary.tool_calls.clone();
+                pane.thread.push(msg);
+                pane.state = PaneState::Done;
+            }
+            EventKind::Failed { error, summary } => {
+                pane.settle(&summary, None);
+                finish(pane, &store, live, Outcome::Failed(error.message.clone()), MessageState::Error, &[]);
+                if !summary.text.is_empty() {
+                    pane.thread.push(ChatMessage::assistant(summary.text.clone()));
+                }
+                pane.state = PaneState::Failed;
+            }
+            EventKind::Cancelled { summary } => {
+                pane.settle(&summary, Some("stopped".into()));
+                finish(pane, &store, live, Outcome::Cancelled, MessageState::Cancelled, &[]);
+                if !summary.text.is_empty() {
+                    pane.thread.push(ChatMessage::assistant(summary.text.clone()));
+                }
+                pane.state = PaneState::Cancelled;
+            }
+        }
+        if !self.is_streaming() {
+            self.check_store_health();
+        }
+    }
+
+    fn check_store_health(&mut self) {
+        self.sidebar.store_problem = self.store.as_ref().and_then(Store::health).map(|e| e.to_string());
+    }
+
+    /// Re-estimate the draft's prompt for each model when the draft changed since last time.
+    pub fn refresh_draft_estimate(&mut self) {
+        let key = (self.input.revision, self.panes.len());
+        if self.draft_revision == Some(key) {
+            return;
+        }
+        self.draft_revision = Some(key);
+        if self.input.is_empty() || self.input.first_line().starts_with('/') {
+            self.sidebar.draft.clear();
+            return;
+        }
+        // Draft tokens by the same heuristic the core uses (about four bytes per token).
+        let draft_tokens = (self.input.byte_len() as u64).div_ceil(4) + 4;
+        let mut estimates = Vec::new();
+        for p in &self.panes {
+            let cached = self.thread_tokens.get(&p.target).filter(|(len, _)| *len == p.thread.len()).map(|c| c.1);
+            let thread = cached.unwrap_or_else(|| estimate_prompt_tokens(&p.thread));
+            self.thread_tokens.insert(p.target, (p.thread.len(), thread));
+            let tokens = thread + draft_tokens;
+            let cost = self.providers.resolve(&p.model).ok().and_then(|r| {
+                let pricing = self.estimator.as_ref()?.pricing_for(&r.provider_name, &r.upstream_model)?;
+                estimate_prompt_cost(&pricing, tokens)
+            });
+            estimates.push(DraftEstimate { model: p.model.clone(), tokens, cost });
+        }
+        self.sidebar.draft = estimates;
+    }
+
+    pub fn on_background(&mut self, bg: Background) {
+        match bg {
+            Background::EditorDone(Ok(text)) => {
+                self.input.set_text(text.trim_end_matches('\n'));
+                self.set_status(Level::Info, "Draft updated from the editor");
+            }
+            Background::EditorDone(Err(e)) => self.set_status(Level::Error, e),
+            Background::Exported(Ok(path)) => self.set_status(Level::Info, format!("Exported to {}", path.display())),
+            Background::Exported(Err(e)) => self.set_status(Level::Error, e),
+            Background::Copied(Ok(what)) => self.set_status(Level::Info, what),
+            Background::Copied(Err(e)) => self.set_status(Level::Warn, e),
+        }
+        self.dirty = true;
+    }
+
+    /// Wall-clock now, for countdowns.
+    pub fn wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+fn streaming(state: &mut PaneState, now: Instant, bytes: usize) {
+    match state {
+        PaneState::Streaming { chars, .. } => *chars += bytes,
+        _ => *state = PaneState::Streaming { first_token: now, chars: bytes },
+    }
+}
+
+fn finish(
+    pane: &mut Pane,
+    store: &Option<Store>,
+    live: Live,
+    outcome: Outcome,
+    state: MessageState,
+    tool_calls: &[crate::core::protocol::ToolCall],
+) {
+    if let Some(a) = pane.live_answer() {
+        a.outcome = outcome;
+    }
+    if let (Some(store), Some(msg)) = (store, live.message) {
+        store.finish_answer(msg, state, tool_calls);
+    }
+    pane.live = None;
+}

@@ -1,0 +1,217 @@
+//! Slash commands: their names, arguments and help (for the palette and the help overlay), and
+//! parsing a typed command line into a [`Cmd`].
+
+/// Which panes a command applies to: one (1-based in the UI, 0-based here) or all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Focused,
+    Pane(usize),
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cmd {
+    Add(Vec<String>),
+    Picker,
+    Remove(Which),
+    Stop(Which),
+    Retry(Which),
+    New,
+    Clear,
+    System(Which, String),
+    Temperature(Which, Option<f64>),
+    MaxTokens(Which, Option<u32>),
+    Theme(Option<String>),
+    Copy(Option<usize>),
+    Select,
+    Mouse,
+    Export { format: ExportFormat, path: Option<String> },
+    Sync,
+    Zoom(Which),
+    Adopt(Which),
+    Tools(Option<Vec<String>>),
+    Help,
+    Quit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Markdown,
+    Json,
+}
+
+pub struct CommandSpec {
+    pub name: &'static str,
+    pub args: &'static str,
+    pub help: &'static str,
+}
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec { name: "add", args: "MODEL…", help: "add panes for models (no argument: open the picker)" },
+    CommandSpec { name: "models", args: "", help: "pick a model from the catalog (Ctrl+N)" },
+    CommandSpec { name: "remove", args: "[N]", help: "remove pane N (default: the focused pane)" },
+    CommandSpec { name: "stop", args: "[N|all]", help: "stop streaming in pane N, or all (Esc)" },
+    CommandSpec { name: "retry", args: "[N|all]", help: "ask again for the last answer (Ctrl+R)" },
+    CommandSpec { name: "new", args: "", help: "start a new room with the same models" },
+    CommandSpec { name: "clear", args: "", help: "clear the panes (history stays saved) (Ctrl+L)" },
+    CommandSpec { name: "system", args: "[N|all] TEXT", help: "set the system prompt (empty clears it)" },
+    CommandSpec { name: "temp", args: "[N|all] T|off", help: "set the sampling temperature" },
+    CommandSpec { name: "max", args: "[N|all] TOKENS|off", help: "set the maximum answer length" },
+    CommandSpec { name: "theme", args: "[NAME]", help: "switch colour theme (no argument: next) (F4)" },
+    CommandSpec { name: "copy", args: "[N]", help: "copy the focused answer, or its Nth code block (Alt+C)" },
+    CommandSpec { name: "select", args: "", help: "select lines with the keyboard, y copies (Alt+V)" },
+    CommandSpec { name: "mouse", args: "", help: "toggle mouse capture for the terminal's own selection (F3)" },
+    CommandSpec { name: "export", args: "[md|json] [PATH]", help: "export the room to Markdown or JSON" },
+    CommandSpec { name: "sync", args: "", help: "scroll all panes together (Alt+S)" },
+    CommandSpec { name: "zoom", args: "[N]", help: "show one pane full width, again to go back (Alt+Z)" },
+    CommandSpec { name: "adopt", args: "[N]", help: "make pane N's answer every pane's answer (Alt+A)" },
+    CommandSpec { name: "tools", args: "[NAME,…|off]", help: "enable tools for the room (no argument: list them)" },
+    CommandSpec { name: "help", args: "", help: "keys and commands (F1)" },
+    CommandSpec { name: "quit", args: "", help: "leave roundtable (Ctrl+Q)" },
+];
+
+/// Commands whose name starts with what was typed after `/`, best first.
+pub fn completions(typed: &str) -> Vec<&'static CommandSpec> {
+    let word = typed.trim_start_matches('/').split_whitespace().next().unwrap_or("");
+    let mut out: Vec<&CommandSpec> = COMMANDS.iter().filter(|c| c.name.starts_with(word)).collect();
+    if out.is_empty() {
+        out = COMMANDS.iter().filter(|c| c.name.contains(word)).collect();
+    }
+    out
+}
+
+/// Parse `/name args…`. Errors say what was expected.
+pub fn parse(line: &str) -> Result<Cmd, String> {
+    let line = line.trim();
+    let body = line.strip_prefix('/').ok_or("commands start with /")?;
+    let (name, rest) = body.split_once(char::is_whitespace).unwrap_or((body, ""));
+    let rest = rest.trim();
+    let spec = match COMMANDS.iter().find(|c| c.name == name) {
+        Some(spec) => spec,
+        None => {
+            let matches = completions(name);
+            match matches.as_slice() {
+                [only] => *only,
+                _ => return Err(format!("no command /{name}; type / to see them all")),
+            }
+        }
+    };
+    let usage = || format!("usage: /{} {}", spec.name, spec.args);
+    Ok(match spec.name {
+        "add" if rest.is_empty() => Cmd::Picker,
+        "add" => Cmd::Add(rest.split_whitespace().map(str::to_owned).collect()),
+        "models" => Cmd::Picker,
+        "remove" => Cmd::Remove(which(rest).map_err(|_| usage())?),
+        "stop" => Cmd::Stop(if rest.is_empty() { Which::All } else { which(rest).map_err(|_| usage())? }),
+        "retry" => Cmd::Retry(which(rest).map_err(|_| usage())?),
+        "new" => Cmd::New,
+        "clear" => Cmd::Clear,
+        "system" => {
+            let (w, text) = leading_which(rest);
+            Cmd::System(w, text.to_string())
+        }
+        "temp" => {
+            let (w, value) = leading_which(rest);
+            Cmd::Temperature(w, optional_number(value).map_err(|_| usage())?)
+        }
+        "max" => {
+            let (w, value) = leading_which(rest);
+            Cmd::MaxTokens(w, optional_number(value).map_err(|_| usage())?)
+        }
+        "theme" => Cmd::Theme(Some(rest.to_string()).filter(|s| !s.is_empty())),
+        "copy" if rest.is_empty() => Cmd::Copy(None),
+        "copy" => Cmd::Copy(Some(rest.parse().ok().filter(|n| *n > 0).ok_or_else(usage)?)),
+        "select" => Cmd::Select,
+        "mouse" => Cmd::Mouse,
+        "export" => {
+            let mut words = rest.split_whitespace();
+            let first = words.next();
+            let (format, path) = match first {
+                Some("md" | "markdown") => (ExportFormat::Markdown, words.next()),
+                Some("json") => (ExportFormat::Json, words.next()),
+                Some(p) if p.ends_with(".json") => (ExportFormat::Json, Some(p)),
+                other => (ExportFormat::Markdown, other),
+            };
+            Cmd::Export { format, path: path.map(str::to_owned) }
+        }
+        "sync" => Cmd::Sync,
+        "zoom" => Cmd::Zoom(which(rest).map_err(|_| usage())?),
+        "adopt" => Cmd::Adopt(which(rest).map_err(|_| usage())?),
+        "tools" if rest.is_empty() => Cmd::Tools(None),
+        "tools" if rest == "off" || rest == "none" => Cmd::Tools(Some(Vec::new())),
+        "tools" => Cmd::Tools(Some(
+            rest.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        )),
+        "help" => Cmd::Help,
+        "quit" => Cmd::Quit,
+        _ => return Err(usage()),
+    })
+}
+
+fn which(s: &str) -> Result<Which, ()> {
+    match s.trim() {
+        "" => Ok(Which::Focused),
+        "all" | "*" => Ok(Which::All),
+        n => n.parse::<usize>().ok().filter(|n| *n > 0).map(|n| Which::Pane(n - 1)).ok_or(()),
+    }
+}
+
+/// An optional pane selector at the start of the arguments: `2 text`, `all text`, `text`.
+fn leading_which(s: &str) -> (Which, &str) {
+    let (first, rest) = s.split_once(char::is_whitespace).unwrap_or((s, ""));
+    match which(first) {
+        Ok(w) if !first.is_empty() && (!rest.is_empty() || first == "all") => (w, rest.trim()),
+        _ => (Which::All, s),
+    }
+}
+
+fn optional_number<T: std::str::FromStr>(s: &str) -> Result<Option<T>, ()> {
+    match s.trim() {
+        "off" | "default" | "" => Ok(None),
+        n => n.parse().map(Some).map_err(|_| ()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_form() {
+        assert_eq!(parse("/add a/b c/d").unwrap(), Cmd::Add(vec!["a/b".into(), "c/d".into()]));
+        assert_eq!(parse("/add").unwrap(), Cmd::Picker);
+        assert_eq!(parse("/stop").unwrap(), Cmd::Stop(Which::All));
+        assert_eq!(parse("/stop 2").unwrap(), Cmd::Stop(Which::Pane(1)));
+        assert_eq!(parse("/system 2 be brief").unwrap(), Cmd::System(Which::Pane(1), "be brief".into()));
+        assert_eq!(parse("/system be brief").unwrap(), Cmd::System(Which::All, "be brief".into()));
+        assert_eq!(parse("/temp 0.2").unwrap(), Cmd::Temperature(Which::All, Some(0.2)));
+        assert_eq!(parse("/temp 3 off").unwrap(), Cmd::Temperature(Which::Pane(2), None));
+        assert_eq!(parse("/max all 500").unwrap(), Cmd::MaxTokens(Which::All, Some(500)));
+        assert_eq!(parse("/copy 2").unwrap(), Cmd::Copy(Some(2)));
+        assert_eq!(parse("/export json out.json").unwrap(), Cmd::Export {
+            format: ExportFormat::Json,
+            path: Some("out.json".into())
+        });
+        assert_eq!(parse("/tools calculator,current_time").unwrap(), Cmd::Tools(Some(vec![
+            "calculator".into(),
+            "current_time".into()
+        ])));
+        assert_eq!(parse("/q").unwrap(), Cmd::Quit, "a unique prefix is enough");
+    }
+
+    #[test]
+    fn mistakes_get_usage() {
+        assert!(parse("/remove x").unwrap_err().contains("usage: /remove"));
+        assert!(parse("/temp hot").unwrap_err().contains("usage: /temp"));
+        assert!(parse("/frobnicate").unwrap_err().contains("no command"));
+        assert!(parse("/s").is_err(), "ambiguous prefix: stop, system, select, sync");
+        assert!(parse("/copy 0").is_err());
+    }
+
+    #[test]
+    fn completion_narrows_by_prefix() {
+        let names: Vec<&str> = completions("/s").iter().map(|c| c.name).collect();
+        assert_eq!(names, ["stop", "system", "select", "sync"]);
+        assert_eq!(completions("/").len(), COMMANDS.len());
+    }
+}

@@ -1,0 +1,145 @@
+//! Draws a whole frame: panes, sidebar, input, status line, then any popup; or the "terminal
+//! too small" message. Records the layout in the app for mouse hit-testing.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use crate::ui::app::{App, Level, Overlay};
+use crate::ui::{layout, overlay, pane_view, sidebar};
+
+pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
+    let area = frame.area();
+    if layout::too_small(area) {
+        app.regions = None;
+        return too_small(frame, area, app);
+    }
+    app.refresh_draft_estimate();
+    let regions = layout::compute(area, app.panes.len(), app.zoom, app.show_sidebar, app.input.line_count());
+    let ctx = pane_view::DrawCtx {
+        theme: &app.theme,
+        now: std::time::Instant::now(),
+        wall: std::time::SystemTime::now(),
+        tick: app.tick,
+    };
+    if app.panes.is_empty() {
+        let main = Rect { width: area.width - regions.sidebar.map_or(0, |s| s.width), height: regions.input.y, ..area };
+        empty_room(frame, main, app);
+    }
+    for &(i, rect) in &regions.panes {
+        let focused = i == app.focus;
+        pane_view::draw(frame, rect, &mut app.panes[i], focused, i + 1, &ctx);
+    }
+    if let Some(side) = regions.sidebar {
+        let now_ms = crate::core::store::now_ms();
+        sidebar::draw(frame, side, &app.panes, &app.sidebar, &app.theme, now_ms, ctx.now);
+    }
+    frame.render_widget(&app.input.textarea, regions.input);
+    status_line(frame, regions.status, app);
+    if app.input.first_line().starts_with('/') && app.input.line_count() == 1 && app.overlay.is_none() {
+        overlay::palette(frame, regions.input, app);
+    }
+    match &app.overlay {
+        Some(Overlay::Help { scroll }) => overlay::help(frame, area, app, *scroll),
+        Some(Overlay::Picker(p)) => overlay::picker(frame, area, p, &app.theme),
+        None => {}
+    }
+    app.regions = Some(regions);
+}
+
+fn too_small(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let text = format!(
+        "Terminal too small ({}x{}): roundtable needs at least {}x{}. Enlarge the window; Ctrl+Q quits.",
+        area.width,
+        area.height,
+        layout::MIN_WIDTH,
+        layout::MIN_HEIGHT
+    );
+    let p = Paragraph::new(text).wrap(Wrap { trim: true }).style(Style::default().fg(app.theme.ui.warning));
+    frame.render_widget(p, area);
+}
+
+fn empty_room(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let ui = &app.theme.ui;
+    let block = Block::default().borders(Borders::ALL).border_style(Style::default().fg(ui.border));
+    let lines = vec![
+        Line::from(Span::styled("No models in this room yet.", Style::default().fg(ui.fg).add_modifier(Modifier::BOLD))),
+        Line::default(),
+        Line::from("Ctrl+N opens the model picker · /add openai/gpt-4o-mini adds one by id"),
+        Line::from("F1 lists every key and command"),
+    ];
+    let p = Paragraph::new(lines).block(block).alignment(Alignment::Center).wrap(Wrap { trim: true });
+    frame.render_widget(p, area);
+}
+
+fn status_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let ui = &app.theme.ui;
+    let mut spans = Vec::new();
+    if app.demo.is_some() {
+        spans.push(Span::styled(" DEMO ", Style::default().fg(ui.badge_fg).bg(ui.badge_bg).add_modifier(Modifier::BOLD)));
+        spans.push(Span::raw(" "));
+    }
+    let (text, style) = match (&app.status, &app.demo) {
+        (Some((level, text)), _) => {
+            let color = match level {
+                Level::Info => ui.fg,
+                Level::Warn => ui.warning,
+                Level::Error => ui.error,
+            };
+            (text.clone(), Style::default().fg(color))
+        }
+        (None, Some(hint)) => (hint.clone(), Style::default().fg(ui.dim)),
+        (None, None) => (default_hint(app), Style::default().fg(ui.dim)),
+    };
+    spans.push(Span::styled(text, style));
+    let mut flags = Vec::new();
+    if app.sync_scroll {
+        flags.push("SYNC");
+    }
+    if app.zoom.is_some() {
+        flags.push("ZOOM");
+    }
+    if !app.mouse_capture {
+        flags.push("MOUSE OFF");
+    }
+    if !app.enabled_tools.is_empty() {
+        flags.push("TOOLS");
+    }
+    let right = if flags.is_empty() { String::new() } else { format!(" {} ", flags.join(" · ")) };
+    let right_w = right.chars().count() as u16;
+    let left_area = Rect { width: area.width.saturating_sub(right_w), ..area };
+    frame.render_widget(Paragraph::new(Line::from(spans)), left_area);
+    if right_w > 0 && right_w < area.width {
+        let at = Rect { x: area.right() - right_w, width: right_w, ..area };
+        frame.render_widget(Paragraph::new(Span::styled(right, Style::default().fg(ui.accent))), at);
+    }
+}
+
+fn default_hint(app: &App) -> String {
+    if app.is_streaming() {
+        "Esc stops all · Ctrl+X stops the focused pane · PgUp/PgDn scroll · Alt+Z zoom".into()
+    } else {
+        "Enter send · Tab next pane · Ctrl+N add model · / commands · F1 help · Ctrl+Q quit".into()
+    }
+}
+
+/// A centered rectangle of at most `w`x`h` inside `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+/// Clear `area` and draw a titled popup frame; returns the inner area.
+pub fn popup(frame: &mut Frame<'_>, area: Rect, title: &str, app_theme: &crate::ui::theme::Theme) -> Rect {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::default().fg(app_theme.ui.border_focused))
+        .title(Span::styled(format!(" {title} "), Style::default().add_modifier(Modifier::BOLD)));
+    let inner = block.inner(area);
+    frame.render_widget(Clear, area);
+    frame.render_widget(block, area);
+    inner
+}

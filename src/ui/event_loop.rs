@@ -1,0 +1,260 @@
+//! The chatroom loop: `select!` over terminal events, core events, background results, a frame
+//! deadline and a quit signal. Ready events are drained before drawing; a frame is drawn only
+//! when something changed, at most `max_fps` times a second; nothing here awaits disk or network.
+
+use std::future::Future;
+use std::io;
+use std::time::{Duration, Instant};
+
+use crossterm::event::Event;
+use futures_util::{FutureExt, Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::mpsc;
+
+use crate::core::protocol::{Command, CoreEvent};
+use crate::core::router::CoreHandle;
+use crate::ui::app::{App, Background, Effect};
+use crate::ui::{draw, sidebar};
+
+/// Spinner and rate refresh while something streams.
+const ANIMATION_INTERVAL: Duration = Duration::from_millis(100);
+/// Events handled per wake-up before a frame gets a chance (keeps input responsive under load).
+const DRAIN_LIMIT: usize = 512;
+
+/// What only the real terminal can do; tests substitute a recorder.
+pub trait Host {
+    /// Put text on the clipboard the terminal's way (OSC 52). Returns false when it could not.
+    fn copy(&mut self, text: &str) -> bool;
+    fn set_mouse_capture(&mut self, on: bool);
+    /// Run `$EDITOR` on the draft, blocking; the terminal is handed over meanwhile.
+    fn edit(&mut self, draft: &str) -> Result<String, String>;
+    fn begin_frame(&mut self) {}
+    fn end_frame(&mut self) {}
+    /// Whether to also try a local clipboard tool.
+    fn local_clipboard(&self) -> bool {
+        true
+    }
+}
+
+/// Figures the benchmark reads.
+#[derive(Debug, Default, Clone)]
+pub struct LoopStats {
+    pub frames: u64,
+    pub frame_times: Vec<Duration>,
+    pub wakeups: u64,
+    pub core_events: u64,
+}
+
+pub struct LoopIo<S> {
+    pub events: S,
+    pub core_events: mpsc::Receiver<CoreEvent>,
+    pub core: CoreHandle,
+    pub max_fps: u32,
+    pub record_frame_times: bool,
+}
+
+pub async fn run<B, S, Q>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    io: LoopIo<S>,
+    host: &mut dyn Host,
+    quit_signal: Q,
+) -> io::Result<LoopStats>
+where
+    B: Backend,
+    S: Stream<Item = io::Result<Event>> + Unpin,
+    Q: Future<Output = ()>,
+{
+    let LoopIo { mut events, mut core_events, core, max_fps, record_frame_times } = io;
+    let frame_interval = Duration::from_secs_f64(1.0 / f64::from(max_fps.clamp(1, 240)));
+    let (bg_tx, mut bg_rx) = mpsc::unbounded_channel::<Background>();
+    let commands = spawn_command_forwarder(core.clone());
+    let mut stats = LoopStats::default();
+    let mut last_draw: Option<Instant> = None;
+    let mut next_animation = Instant::now();
+    let mut terminal_open = true;
+    tokio::pin!(quit_signal);
+
+    loop {
+        let now = Instant::now();
+        if app.animating() && now >= next_animation {
+            app.tick += 1;
+            app.dirty = true;
+            next_animation = now + ANIMATION_INTERVAL;
+        }
+        let frame_due = last_draw.is_none_or(|t| now.duration_since(t) >= frame_interval);
+        if app.dirty && frame_due {
+            let started = Instant::now();
+            host.begin_frame();
+            terminal.draw(|f| draw::draw(f, app)).map_err(|e| io::Error::other(e.to_string()))?;
+            host.end_frame();
+            app.dirty = false;
+            last_draw = Some(started);
+            stats.frames += 1;
+            if record_frame_times {
+                stats.frame_times.push(started.elapsed());
+            }
+        }
+        // Sleep until the next thing that changes the screen by itself, or forever when idle.
+        let deadline = next_deadline(app, last_draw, frame_interval, next_animation);
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            ev = events.next(), if terminal_open => match ev {
+                Some(Ok(ev)) => {
+                    handle_terminal(app, terminal, ev)?;
+                    for _ in 0..DRAIN_LIMIT {
+                        match events.next().now_or_never() {
+                            Some(Some(Ok(ev))) => handle_terminal(app, terminal, ev)?,
+                            _ => break,
+                        }
+                    }
+                }
+                Some(Err(e)) => return Err(e),
+                None => terminal_open = false,
+            },
+            ev = core_events.recv() => match ev {
+                Some(ev) => {
+                    app.on_core(ev);
+                    stats.core_events += 1;
+                    for _ in 0..DRAIN_LIMIT {
+                        match core_events.try_recv() {
+                            Ok(ev) => {
+                                app.on_core(ev);
+                                stats.core_events += 1;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                None => {
+                    app.set_status(crate::ui::app::Level::Error, "The routing core stopped; restart roundtable");
+                }
+            },
+            Some(bg) = bg_rx.recv() => app.on_background(bg),
+            () = sleep => {}
+            () = &mut quit_signal => app.quit = true,
+        }
+        stats.wakeups += 1;
+        perform_effects(app, host, &commands, &bg_tx);
+        if app.quit {
+            break;
+        }
+    }
+    shutdown(&core, &mut core_events, app).await;
+    Ok(stats)
+}
+
+fn handle_terminal<B: Backend>(app: &mut App, terminal: &mut Terminal<B>, ev: Event) -> io::Result<()> {
+    if let Event::Resize(..) = ev {
+        // ratatui resizes on the next draw; clearing avoids stale cells on some terminals.
+        terminal.autoresize().map_err(|e| io::Error::other(e.to_string()))?;
+    }
+    app.on_terminal(ev);
+    Ok(())
+}
+
+fn next_deadline(app: &App, last_draw: Option<Instant>, frame: Duration, animation: Instant) -> Option<Instant> {
+    let mut deadline: Option<Instant> = None;
+    let mut consider = |t: Instant| deadline = Some(deadline.map_or(t, |d| d.min(t)));
+    if app.dirty {
+        consider(last_draw.map_or_else(Instant::now, |t| t + frame));
+    }
+    if app.animating() {
+        consider(animation);
+    }
+    if app.show_sidebar
+        && let Some(wait) = sidebar::next_countdown_change(&app.sidebar, crate::core::store::now_ms())
+    {
+        consider(Instant::now() + wait);
+    }
+    deadline
+}
+
+/// Commands go through an unbounded queue to a task that awaits the core's bounded channel, so
+/// the loop never waits on it and commands keep their order.
+fn spawn_command_forwarder(core: CoreHandle) -> mpsc::UnboundedSender<Command> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Command>();
+    tokio::spawn(async move {
+        while let Some(cmd) = rx.recv().await {
+            if core.send(cmd).await.is_err() {
+                break;
+            }
+        }
+    });
+    tx
+}
+
+fn perform_effects(
+    app: &mut App,
+    host: &mut dyn Host,
+    commands: &mpsc::UnboundedSender<Command>,
+    bg: &mpsc::UnboundedSender<Background>,
+) {
+    for effect in std::mem::take(&mut app.effects) {
+        match effect {
+            Effect::Core(cmd) => {
+                let _ = commands.send(cmd);
+            }
+            Effect::Clipboard(text) => {
+                let chars = text.chars().count();
+                let osc = text.len() <= crate::ui::clipboard::OSC52_MAX_BYTES && host.copy(&text);
+                if host.local_clipboard() {
+                    let bg = bg.clone();
+                    tokio::spawn(async move {
+                        let result = match crate::ui::clipboard::copy_local(text).await {
+                            Ok(tool) => Ok(format!("Copied {chars} characters (terminal clipboard and {tool})")),
+                            Err(_) if osc => Ok(format!("Copied {chars} characters (terminal clipboard, OSC 52)")),
+                            Err(e) => Err(format!("Could not copy: {e}, and the text is too long for OSC 52")),
+                        };
+                        let _ = bg.send(Background::Copied(result));
+                    });
+                } else {
+                    app.on_background(Background::Copied(Ok(format!("Copied {chars} characters"))));
+                }
+            }
+            Effect::Editor(draft) => {
+                let result = tokio::task::block_in_place(|| host.edit(&draft));
+                app.on_background(Background::EditorDone(result));
+                app.dirty = true;
+            }
+            Effect::Export { path, contents } => {
+                let bg = bg.clone();
+                tokio::task::spawn_blocking(move || {
+                    let result = write_export(&path, &contents).map(|()| path.clone()).map_err(|e| {
+                        format!("Could not write {}: {e}. Give another path: /export md PATH", path.display())
+                    });
+                    let _ = bg.send(Background::Exported(result));
+                });
+            }
+            Effect::MouseCapture(on) => host.set_mouse_capture(on),
+        }
+    }
+}
+
+fn write_export(path: &std::path::Path, contents: &str) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, contents)
+}
+
+/// Stop every stream and give final events a moment to land in the store.
+async fn shutdown(core: &CoreHandle, events: &mut mpsc::Receiver<CoreEvent>, app: &mut App) {
+    let _ = core.try_send(Command::Shutdown);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    while app.is_streaming() {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(ev)) => app.on_core(ev),
+            _ => break,
+        }
+    }
+    if let Some(store) = &app.store {
+        let _ = store.flush();
+    }
+}

@@ -1,0 +1,256 @@
+//! Named actions and the keys bound to them: defaults, plus `[ui.keys]` overrides from the
+//! config file (`newline = ["alt+enter", "ctrl+j"]`).
+
+use std::collections::HashMap;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Everything a key can do outside plain text editing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Send,
+    Newline,
+    StopAll,
+    StopFocused,
+    Retry,
+    FocusNext,
+    FocusPrev,
+    PageUp,
+    PageDown,
+    LineUp,
+    LineDown,
+    ScrollTop,
+    ScrollBottom,
+    Zoom,
+    SyncScroll,
+    Help,
+    Palette,
+    AddModel,
+    CopyAnswer,
+    SelectMode,
+    Adopt,
+    EditDraft,
+    HistoryPrev,
+    HistoryNext,
+    ToggleSidebar,
+    ToggleMouse,
+    CycleTheme,
+    Clear,
+    Interrupt,
+    Quit,
+}
+
+/// (config name, action, default keys, what the help overlay says).
+pub const ACTIONS: &[(&str, Action, &[&str], &str)] = &[
+    ("send", Action::Send, &["enter"], "send the draft to every model of the room"),
+    ("newline", Action::Newline, &["alt+enter", "ctrl+j"], "insert a newline in the draft"),
+    ("stop_all", Action::StopAll, &["esc"], "stop every streaming pane (closes a popup first)"),
+    ("stop_focused", Action::StopFocused, &["ctrl+x"], "stop the focused pane"),
+    ("retry", Action::Retry, &["ctrl+r"], "retry the focused pane's last answer"),
+    ("focus_next", Action::FocusNext, &["tab", "alt+right"], "focus the next pane"),
+    ("focus_prev", Action::FocusPrev, &["backtab", "alt+left"], "focus the previous pane"),
+    ("page_up", Action::PageUp, &["pageup"], "scroll the focused pane up a page"),
+    ("page_down", Action::PageDown, &["pagedown"], "scroll the focused pane down a page"),
+    ("line_up", Action::LineUp, &["shift+up", "alt+up"], "scroll the focused pane up a line"),
+    ("line_down", Action::LineDown, &["shift+down", "alt+down"], "scroll the focused pane down a line"),
+    ("scroll_top", Action::ScrollTop, &["ctrl+home"], "jump to the top of the focused pane"),
+    ("scroll_bottom", Action::ScrollBottom, &["ctrl+end"], "jump to the bottom and follow the stream"),
+    ("zoom", Action::Zoom, &["alt+z", "f11"], "zoom the focused pane to full width and back"),
+    ("sync_scroll", Action::SyncScroll, &["alt+s"], "scroll all panes together"),
+    ("help", Action::Help, &["f1"], "this help"),
+    ("palette", Action::Palette, &["ctrl+p"], "command palette (or type / in the input)"),
+    ("add_model", Action::AddModel, &["ctrl+n"], "add a model from the catalog"),
+    ("copy", Action::CopyAnswer, &["alt+c"], "copy the focused answer (/copy N for its Nth code block)"),
+    ("select", Action::SelectMode, &["alt+v"], "keyboard selection in the focused pane"),
+    ("adopt", Action::Adopt, &["alt+a"], "adopt the focused answer into every pane's thread"),
+    ("edit", Action::EditDraft, &["ctrl+e"], "edit the draft in $EDITOR"),
+    ("history_prev", Action::HistoryPrev, &["ctrl+up"], "previous prompt from history"),
+    ("history_next", Action::HistoryNext, &["ctrl+down"], "next prompt from history"),
+    ("sidebar", Action::ToggleSidebar, &["f2"], "show or hide the sidebar"),
+    ("mouse", Action::ToggleMouse, &["f3"], "toggle mouse capture (off: the terminal's own selection)"),
+    ("theme", Action::CycleTheme, &["f4"], "next colour theme"),
+    ("clear", Action::Clear, &["ctrl+l"], "clear the panes (the room's history stays saved)"),
+    ("interrupt", Action::Interrupt, &["ctrl+c"], "stop streaming; quit when nothing streams"),
+    ("quit", Action::Quit, &["ctrl+q"], "quit"),
+];
+
+type Chord = (KeyCode, KeyModifiers);
+
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    bindings: HashMap<Chord, Action>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        let mut bindings = HashMap::new();
+        for (_, action, keys, _) in ACTIONS {
+            for key in *keys {
+                if let Ok(chord) = parse_chord(key) {
+                    bindings.insert(chord, *action);
+                }
+            }
+        }
+        Keymap { bindings }
+    }
+}
+
+impl Keymap {
+    /// Defaults with `overrides` (action name → key list) replacing those actions' keys.
+    pub fn with_overrides(overrides: &[(String, Vec<String>)]) -> Result<Keymap, String> {
+        let mut map = Keymap::default();
+        for (name, keys) in overrides {
+            let Some((_, action, _, _)) = ACTIONS.iter().find(|(n, ..)| n == name) else {
+                let known: Vec<&str> = ACTIONS.iter().map(|(n, ..)| *n).collect();
+                return Err(format!("[ui.keys] has no action named {name:?}; known: {}", known.join(", ")));
+            };
+            map.bindings.retain(|_, a| a != action);
+            for key in keys {
+                let chord = parse_chord(key).map_err(|e| format!("[ui.keys] {name}: {e}"))?;
+                map.bindings.insert(chord, *action);
+            }
+        }
+        Ok(map)
+    }
+
+    pub fn action(&self, key: &KeyEvent) -> Option<Action> {
+        self.bindings.get(&normalize(key.code, key.modifiers)).copied()
+    }
+
+    /// The keys bound to `action`, as written in config ("alt+enter"), for the help overlay.
+    pub fn keys_for(&self, action: Action) -> Vec<String> {
+        let mut keys: Vec<String> =
+            self.bindings.iter().filter(|(_, a)| **a == action).map(|(c, _)| chord_name(*c)).collect();
+        keys.sort();
+        keys
+    }
+}
+
+/// Shift is part of a character (`A`), not a separate modifier, for printable keys.
+fn normalize(code: KeyCode, mods: KeyModifiers) -> Chord {
+    let mods = mods & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+    match code {
+        KeyCode::Char(c) if c.is_ascii_alphabetic() && mods.contains(KeyModifiers::CONTROL) => {
+            (KeyCode::Char(c.to_ascii_lowercase()), mods - KeyModifiers::SHIFT)
+        }
+        KeyCode::Char(c) => (KeyCode::Char(c), mods - KeyModifiers::SHIFT),
+        KeyCode::BackTab => (KeyCode::BackTab, mods - KeyModifiers::SHIFT),
+        other => (other, mods),
+    }
+}
+
+/// "ctrl+shift+up" → chord.
+pub fn parse_chord(text: &str) -> Result<Chord, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let mut mods = KeyModifiers::NONE;
+    let mut parts: Vec<&str> = lower.split('+').collect();
+    // "ctrl++" means ctrl and the plus key.
+    if lower.ends_with("++") {
+        parts.pop();
+        parts.pop();
+        parts.push("+");
+    }
+    let Some(key) = parts.pop().filter(|k| !k.is_empty()) else {
+        return Err(format!("{text:?} names no key"));
+    };
+    for m in parts {
+        mods |= match m {
+            "ctrl" | "control" | "c" => KeyModifiers::CONTROL,
+            "alt" | "meta" | "m" | "option" => KeyModifiers::ALT,
+            "shift" | "s" => KeyModifiers::SHIFT,
+            other => return Err(format!("{text:?}: unknown modifier {other:?} (use ctrl, alt, shift)")),
+        };
+    }
+    let code = match key {
+        "enter" | "return" => KeyCode::Enter,
+        "esc" | "escape" => KeyCode::Esc,
+        "tab" => KeyCode::Tab,
+        "backtab" => KeyCode::BackTab,
+        "space" => KeyCode::Char(' '),
+        "backspace" => KeyCode::Backspace,
+        "delete" | "del" => KeyCode::Delete,
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "left" => KeyCode::Left,
+        "right" => KeyCode::Right,
+        "home" => KeyCode::Home,
+        "end" => KeyCode::End,
+        "pageup" | "pgup" => KeyCode::PageUp,
+        "pagedown" | "pgdn" => KeyCode::PageDown,
+        f if f.starts_with('f') && f.len() > 1 && f[1..].chars().all(|c| c.is_ascii_digit()) => {
+            let n: u8 = f[1..].parse().map_err(|_| format!("{text:?}: no such function key"))?;
+            if !(1..=24).contains(&n) {
+                return Err(format!("{text:?}: function keys go from f1 to f24"));
+            }
+            KeyCode::F(n)
+        }
+        k if k.chars().count() == 1 => KeyCode::Char(k.chars().next().unwrap_or(' ')),
+        other => return Err(format!("{text:?}: unknown key {other:?}")),
+    };
+    Ok(normalize(code, mods))
+}
+
+fn chord_name((code, mods): Chord) -> String {
+    let mut s = String::new();
+    for (flag, name) in [(KeyModifiers::CONTROL, "ctrl+"), (KeyModifiers::ALT, "alt+"), (KeyModifiers::SHIFT, "shift+")] {
+        if mods.contains(flag) {
+            s.push_str(name);
+        }
+    }
+    match code {
+        KeyCode::Enter => s.push_str("enter"),
+        KeyCode::Esc => s.push_str("esc"),
+        KeyCode::Tab => s.push_str("tab"),
+        KeyCode::BackTab => s.push_str("shift+tab"),
+        KeyCode::Up => s.push_str("up"),
+        KeyCode::Down => s.push_str("down"),
+        KeyCode::Left => s.push_str("left"),
+        KeyCode::Right => s.push_str("right"),
+        KeyCode::Home => s.push_str("home"),
+        KeyCode::End => s.push_str("end"),
+        KeyCode::PageUp => s.push_str("pageup"),
+        KeyCode::PageDown => s.push_str("pagedown"),
+        KeyCode::F(n) => s.push_str(&format!("f{n}")),
+        KeyCode::Char(' ') => s.push_str("space"),
+        KeyCode::Char(c) => s.push(c),
+        other => s.push_str(&format!("{other:?}").to_ascii_lowercase()),
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn defaults_bind_send_and_both_newlines() {
+        let map = Keymap::default();
+        assert_eq!(map.action(&key(KeyCode::Enter, KeyModifiers::NONE)), Some(Action::Send));
+        assert_eq!(map.action(&key(KeyCode::Enter, KeyModifiers::ALT)), Some(Action::Newline));
+        assert_eq!(map.action(&key(KeyCode::Char('j'), KeyModifiers::CONTROL)), Some(Action::Newline));
+        assert_eq!(map.action(&key(KeyCode::Char('J'), KeyModifiers::CONTROL | KeyModifiers::SHIFT)), Some(Action::Newline));
+        assert_eq!(map.action(&key(KeyCode::Char('a'), KeyModifiers::NONE)), None);
+    }
+
+    #[test]
+    fn overrides_replace_an_actions_keys() {
+        let map = Keymap::with_overrides(&[("newline".into(), vec!["shift+enter".into()])]).unwrap();
+        assert_eq!(map.action(&key(KeyCode::Enter, KeyModifiers::SHIFT)), Some(Action::Newline));
+        assert_eq!(map.action(&key(KeyCode::Enter, KeyModifiers::ALT)), None);
+        assert_eq!(map.keys_for(Action::Newline), ["shift+enter"]);
+    }
+
+    #[test]
+    fn bad_overrides_say_what_is_wrong() {
+        let err = Keymap::with_overrides(&[("nope".into(), vec![])]).unwrap_err();
+        assert!(err.contains("no action named \"nope\""), "{err}");
+        let err = Keymap::with_overrides(&[("send".into(), vec!["hyper+x".into()])]).unwrap_err();
+        assert!(err.contains("unknown modifier"), "{err}");
+        assert!(parse_chord("f99").is_err());
+        assert!(parse_chord("").is_err());
+    }
+}

@@ -1,0 +1,257 @@
+//! Starting the chatroom: config and UI settings, demo mode on the in-process simulator when
+//! there is no API key (or `--demo`), `--resume`, the core, the terminal, then the loop.
+
+use std::io;
+use std::path::PathBuf;
+
+use crossterm::event::EventStream;
+
+use crate::config::Config;
+use crate::core::provider::ApiKey;
+use crate::core::sim::{SimConfig, SimServer};
+use crate::core::store::{db_path, last_room, spend_since};
+use crate::paths::Paths;
+use crate::ui::app::{App, AppInit};
+use crate::ui::event_loop::{self, Host, LoopIo};
+use crate::ui::settings::UiSettings;
+use crate::ui::terminal;
+
+/// Models of the demo room: one paid, one reasoning-sized, one `:free` so the quota gauges move.
+pub const DEMO_MODELS: &[&str] =
+    &["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku", "meta-llama/llama-3.3-70b-instruct:free"];
+pub const DEMO_PROMPT: &str = "Explain how a hash map works, with a short code example.";
+const DEMO_KEY: &str = "sk-or-v1-demo-simulated";
+
+pub struct LaunchOptions {
+    pub models: Vec<String>,
+    pub base_url: Option<String>,
+    pub demo: bool,
+    pub resume: bool,
+}
+
+/// Exit code: 0 on a normal quit, 1 when the terminal failed, 2 for configuration problems.
+pub fn run(opts: LaunchOptions, paths: &Paths) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("roundtable: could not start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let code = runtime.block_on(run_async(opts, paths));
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
+}
+
+async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
+    let mut config = match Config::load(&paths.config_file()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("roundtable: {e}");
+            return 2;
+        }
+    };
+    let settings = match UiSettings::load(&paths.config_file()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("roundtable: {e}");
+            return 2;
+        }
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = match crate::ui::theme::load(&settings.theme, Some(&paths.config_dir), no_color) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("roundtable: {e} (set [ui] theme in {})", paths.config_file().display());
+            return 2;
+        }
+    };
+    if let Some(url) = &opts.base_url {
+        config.override_base_url(url);
+    }
+    let demo = opts.demo || (opts.base_url.is_none() && default_key_missing(&config));
+    let mut paths = paths.clone();
+    let mut sim = None;
+    if demo {
+        match SimServer::start(SimConfig::default(), 0).await {
+            Ok(server) => {
+                config.override_base_url(&server.base_url());
+                for p in config.providers.providers.values_mut() {
+                    p.fixed_key = Some(ApiKey::new(DEMO_KEY.to_string()));
+                }
+                sim = Some(server);
+            }
+            Err(e) => {
+                eprintln!("roundtable: the demo simulator could not start on loopback: {e}");
+                return 1;
+            }
+        }
+        // Simulated spend must not mix with the real ledger.
+        paths.data_dir = paths.data_dir.join("demo");
+    }
+    let rt = crate::runtime::build(&config, &paths);
+    if !demo {
+        crate::runtime::refresh_catalog_in_background(&config, &paths, &rt.estimator);
+    }
+    let db = db_path(&paths.data_dir);
+    let today_spend = spend_since(&db, start_of_day_ms()).unwrap_or_default();
+    let resume = if opts.resume {
+        match last_room(&db) {
+            Ok(Some(room)) => Some(room),
+            Ok(None) | Err(_) => {
+                eprintln!("roundtable: no saved room to resume yet; starting a new one");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let models = if !opts.models.is_empty() {
+        opts.models.clone()
+    } else if demo {
+        DEMO_MODELS.iter().map(|s| s.to_string()).collect()
+    } else {
+        config.default_models.clone()
+    };
+    let (core, core_events) = match crate::core::router::start(rt.core.clone()) {
+        Ok(pair) => pair,
+        Err(e) => {
+            eprintln!("roundtable: {}", e.message);
+            return 1;
+        }
+    };
+    let demo_hint = demo.then(|| {
+        "Simulated answers: set OPENROUTER_API_KEY (or another provider's key) and restart for real models".to_string()
+    });
+    let mut app = App::new(AppInit {
+        models,
+        theme,
+        keymap: settings.keymap.clone(),
+        sidebar: settings.sidebar,
+        mouse: settings.mouse,
+        providers: config.providers.clone(),
+        estimator: Some(rt.estimator.clone()),
+        store: rt.store.clone(),
+        demo: demo_hint,
+        resume,
+        today_spend,
+        config_dir: Some(paths.config_dir.clone()),
+        export_dir: paths.data_dir.join("exports"),
+        no_color,
+        available_tools: Vec::new(),
+        warnings: rt.warnings.clone(),
+    });
+    if demo && !opts.resume {
+        // A new user sees every pane stream within seconds.
+        app.start_turn(DEMO_PROMPT);
+    }
+
+    let (mut tui, guard) = match terminal::setup(settings.mouse) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("roundtable: this does not look like an interactive terminal ({e}); use `roundtable ask` in scripts");
+            return 1;
+        }
+    };
+    let io = LoopIo {
+        events: EventStream::new(),
+        core_events,
+        core,
+        max_fps: settings.max_fps,
+        record_frame_times: false,
+    };
+    let mut host = TerminalHost { mouse: settings.mouse };
+    let result = event_loop::run(&mut tui, &mut app, io, &mut host, quit_signal()).await;
+    drop(guard);
+    if let Some(server) = sim {
+        server.shutdown().await;
+    }
+    match result {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("roundtable: terminal error: {e}");
+            1
+        }
+    }
+}
+
+fn default_key_missing(config: &Config) -> bool {
+    let providers = &config.providers;
+    match providers.providers.get(&providers.default_provider) {
+        Some(p) => !matches!(providers.api_key(&providers.default_provider, p), Ok(Some(_))),
+        None => true,
+    }
+}
+
+fn start_of_day_ms() -> i64 {
+    crate::core::quota::day_bounds(crate::core::quota::DayReset::Utc, crate::core::store::now_ms()).0
+}
+
+/// SIGTERM and SIGHUP end the loop so the terminal is restored and the store flushed.
+async fn quit_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await
+}
+
+struct TerminalHost {
+    mouse: bool,
+}
+
+impl Host for TerminalHost {
+    fn copy(&mut self, text: &str) -> bool {
+        terminal::osc52(text).is_ok()
+    }
+
+    fn set_mouse_capture(&mut self, on: bool) {
+        self.mouse = on;
+        let _ = terminal::set_mouse_capture(on);
+    }
+
+    fn edit(&mut self, draft: &str) -> Result<String, String> {
+        let editor = std::env::var("VISUAL")
+            .or_else(|_| std::env::var("EDITOR"))
+            .ok()
+            .filter(|e| !e.trim().is_empty())
+            .unwrap_or_else(|| "vi".into());
+        let path: PathBuf = std::env::temp_dir().join(format!("roundtable-draft-{}.md", std::process::id()));
+        std::fs::write(&path, draft).map_err(|e| format!("Could not write the draft to {}: {e}", path.display()))?;
+        let _ = terminal::suspend();
+        let mut words = editor.split_whitespace();
+        let program = words.next().unwrap_or("vi");
+        let status = std::process::Command::new(program).args(words).arg(&path).status();
+        let resumed = terminal::resume(self.mouse);
+        let text = std::fs::read_to_string(&path);
+        let _ = std::fs::remove_file(&path);
+        resumed.map_err(|e| format!("Could not take the terminal back: {e}"))?;
+        match status {
+            Ok(s) if s.success() => text.map_err(|e| format!("Could not read the edited draft: {e}")),
+            Ok(s) => Err(format!("{editor} exited with {s}; the draft is unchanged")),
+            Err(e) => Err(format!("Could not run {editor} ({e}); set $EDITOR to your editor")),
+        }
+    }
+
+    fn begin_frame(&mut self) {
+        terminal::begin_frame();
+    }
+
+    fn end_frame(&mut self) {
+        terminal::end_frame();
+    }
+}
+
+impl From<io::Error> for crate::ui::app::Background {
+    fn from(e: io::Error) -> Self {
+        crate::ui::app::Background::Copied(Err(e.to_string()))
+    }
+}

@@ -1,0 +1,260 @@
+//! One model's pane: its conversation thread, transcript entries, live stream state, totals and
+//! scroll position. Pure state: drawing lives in `pane_view`.
+
+use std::time::{Instant, SystemTime};
+
+use rust_decimal::Decimal;
+
+use crate::core::protocol::{ChatMessage, Cost, CostSource, ModelSettings, StreamSummary, TargetId, TurnId, Usage};
+use crate::core::store::MessageId;
+use crate::ui::markdown::MarkdownView;
+
+/// What the pane is doing now (its header shows it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaneState {
+    Idle,
+    /// Sent (or about to be); no token yet.
+    Waiting { since: Instant },
+    /// Held by the quota limiter until a slot frees.
+    Queued { until: SystemTime },
+    Streaming { first_token: Instant, chars: usize },
+    /// Waiting for the user to allow or deny a tool call.
+    AwaitingTool,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl PaneState {
+    pub fn is_active(&self) -> bool {
+        matches!(self, Self::Waiting { .. } | Self::Queued { .. } | Self::Streaming { .. } | Self::AwaitingTool)
+    }
+}
+
+/// How an answer ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Streaming,
+    Done,
+    Failed(String),
+    Cancelled,
+}
+
+/// The measured figures under an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Footer {
+    pub usage: Option<Usage>,
+    pub cost: Cost,
+    pub ttft_ms: Option<u64>,
+    pub tokens_per_second: Option<f64>,
+    pub finish: Option<String>,
+}
+
+/// A tool call shown in the transcript, with its result once known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolNote {
+    pub call_id: String,
+    pub name: String,
+    pub arguments: String,
+    pub result: Option<(String, bool)>,
+    pub needs_confirmation: bool,
+}
+
+#[derive(Debug)]
+pub struct Answer {
+    pub turn: TurnId,
+    pub body: MarkdownView,
+    pub reasoning_chars: usize,
+    pub outcome: Outcome,
+    pub footer: Option<Footer>,
+    pub tools: Vec<ToolNote>,
+    pub notices: Vec<String>,
+}
+
+impl Answer {
+    pub fn new(turn: TurnId) -> Answer {
+        Answer {
+            turn,
+            body: MarkdownView::new(),
+            reasoning_chars: 0,
+            outcome: Outcome::Streaming,
+            footer: None,
+            tools: Vec::new(),
+            notices: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Entry {
+    User { turn: TurnId, body: MarkdownView },
+    Answer(Box<Answer>),
+    /// A line from the app itself (model added, settings changed, answer adopted).
+    Notice(String),
+}
+
+/// Scroll position. `top` is the first visible line; while `follow` is set the pane sticks to
+/// the bottom as text arrives, and `unseen` marks text that arrived below while it was not.
+#[derive(Debug, Clone, Default)]
+pub struct Scroll {
+    pub top: usize,
+    pub follow: bool,
+    pub unseen: bool,
+    /// Rows of the last drawn viewport and the transcript height then, for paging and markers.
+    pub viewport: usize,
+    pub total: usize,
+}
+
+/// Keyboard selection: a cursor line and, once started, an anchor (absolute line numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selection {
+    pub cursor: usize,
+    pub anchor: Option<usize>,
+}
+
+impl Selection {
+    pub fn range(&self) -> (usize, usize) {
+        let a = self.anchor.unwrap_or(self.cursor);
+        (a.min(self.cursor), a.max(self.cursor))
+    }
+}
+
+/// Running totals of a pane (sidebar rows).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    pub requests: u32,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost: Decimal,
+    /// Some of the cost is an estimate.
+    pub estimated: bool,
+    /// Some requests have no known cost.
+    pub unknown: u32,
+}
+
+impl Totals {
+    pub fn add(&mut self, usage: Option<&Usage>, cost: Option<&Cost>) {
+        self.requests += 1;
+        if let Some(u) = usage {
+            self.prompt_tokens += u.prompt_tokens;
+            self.completion_tokens += u.completion_tokens + u.hidden_tokens;
+        }
+        match cost {
+            Some(Cost { usd: Some(v), source }) => {
+                self.cost += *v;
+                self.estimated |= *source == CostSource::Estimated;
+            }
+            _ => self.unknown += 1,
+        }
+    }
+}
+
+/// The stream in progress for this pane.
+#[derive(Debug, Clone, Copy)]
+pub struct Live {
+    pub turn: TurnId,
+    /// Index of its `Entry::Answer` in `entries`.
+    pub entry: usize,
+    pub message: Option<MessageId>,
+}
+
+#[derive(Debug)]
+pub struct Pane {
+    pub target: TargetId,
+    /// The model spec as the user wrote it.
+    pub model: String,
+    pub served_model: Option<String>,
+    pub upstream: Option<String>,
+    pub settings: ModelSettings,
+    pub state: PaneState,
+    pub entries: Vec<Entry>,
+    /// What this model sees next turn: shared user turns plus its own answers.
+    pub thread: Vec<ChatMessage>,
+    pub scroll: Scroll,
+    pub selection: Option<Selection>,
+    pub totals: Totals,
+    pub live: Option<Live>,
+}
+
+impl Pane {
+    pub fn new(target: TargetId, model: String, settings: ModelSettings) -> Pane {
+        Pane {
+            target,
+            model,
+            served_model: None,
+            upstream: None,
+            settings,
+            state: PaneState::Idle,
+            entries: Vec::new(),
+            thread: Vec::new(),
+            scroll: Scroll { follow: true, ..Scroll::default() },
+            selection: None,
+            totals: Totals::default(),
+            live: None,
+        }
+    }
+
+    /// The answer being streamed, if any.
+    pub fn live_answer(&mut self) -> Option<&mut Answer> {
+        let live = self.live?;
+        match self.entries.get_mut(live.entry) {
+            Some(Entry::Answer(a)) if a.turn == live.turn => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The most recent answer (live or finished), for copy and adopt.
+    pub fn last_answer(&self) -> Option<&Answer> {
+        self.entries.iter().rev().find_map(|e| match e {
+            Entry::Answer(a) => Some(a.as_ref()),
+            _ => None,
+        })
+    }
+
+    /// Record a finished stream's figures in the answer's footer and the totals.
+    pub fn settle(&mut self, summary: &StreamSummary, finish: Option<String>) {
+        self.totals.add(summary.usage.as_ref(), summary.cost.as_ref());
+        let tps = summary.usage.as_ref().and_then(|u| summary.timings.tokens_per_second(u.completion_tokens));
+        let footer = Footer {
+            usage: summary.usage.clone(),
+            cost: summary.cost.clone().unwrap_or(Cost::UNKNOWN),
+            ttft_ms: summary.timings.ttft_ms,
+            tokens_per_second: tps,
+            finish,
+        };
+        if let Some(answer) = self.live_answer() {
+            answer.footer = Some(footer);
+        }
+    }
+
+    pub fn scroll_by(&mut self, delta: isize) {
+        let max_top = self.scroll.total.saturating_sub(self.scroll.viewport);
+        let from = if self.scroll.follow { max_top } else { self.scroll.top.min(max_top) };
+        let top = from.saturating_add_signed(delta).min(max_top);
+        self.scroll.top = top;
+        self.scroll.follow = top >= max_top;
+        if self.scroll.follow {
+            self.scroll.unseen = false;
+        }
+    }
+
+    pub fn scroll_to_top(&mut self) {
+        self.scroll.top = 0;
+        self.scroll.follow = self.scroll.total <= self.scroll.viewport;
+    }
+
+    pub fn scroll_to_bottom(&mut self) {
+        self.scroll.follow = true;
+        self.scroll.unseen = false;
+    }
+
+    /// Clear the transcript and thread (the stored room keeps everything).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.thread.clear();
+        self.scroll = Scroll { follow: true, ..Scroll::default() };
+        self.selection = None;
+        self.live = None;
+        self.state = PaneState::Idle;
+    }
+}

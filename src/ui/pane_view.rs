@@ -1,0 +1,357 @@
+//! Draws one pane: a header with model, upstream and state, then only the visible slice of the
+//! transcript (message bodies come from their render caches, so a frame costs the viewport,
+//! not the transcript), a scroll marker and the selection highlight.
+
+use std::time::{Instant, SystemTime};
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+use crate::core::protocol::ToolCall;
+use crate::ui::format;
+use crate::ui::pane::{Answer, Entry, Footer, Outcome, Pane, PaneState, ToolNote};
+use crate::ui::theme::Theme;
+use crate::ui::wrap;
+
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+const USER_INDENT: &str = "  ";
+
+/// What every pane draw needs besides the pane.
+pub struct DrawCtx<'a> {
+    pub theme: &'a Theme,
+    pub now: Instant,
+    pub wall: SystemTime,
+    /// Advances while something animates; picks the spinner frame.
+    pub tick: u64,
+}
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &mut Pane, focused: bool, number: usize, ctx: &DrawCtx<'_>) {
+    let ui = &ctx.theme.ui;
+    let border = if focused { ui.border_focused } else { ui.border };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::default().fg(border))
+        .title(header(pane, number, focused, area.width, ctx))
+        .title_bottom(footer_title(pane, ctx).alignment(Alignment::Right));
+    let inner = block.inner(area);
+    frame.render_widget(Clear, area);
+    frame.render_widget(block, area);
+    if inner.width == 0 || inner.height == 0 {
+        return;
+    }
+    let lines = visible_lines(pane, inner.width, usize::from(inner.height), ctx);
+    frame.render_widget(Paragraph::new(lines).style(Style::default().fg(ui.fg)), inner);
+    if pane.scroll.unseen && !pane.scroll.follow && inner.width >= 14 {
+        let marker = Line::from(Span::styled(
+            " ↓ new below ",
+            Style::default().fg(ui.badge_fg).bg(ui.accent).add_modifier(Modifier::BOLD),
+        ));
+        let w = marker.width() as u16;
+        let at = Rect { x: inner.right().saturating_sub(w), y: inner.bottom().saturating_sub(1), width: w, height: 1 };
+        frame.render_widget(Paragraph::new(marker), at);
+    }
+}
+
+fn header(pane: &Pane, number: usize, focused: bool, width: u16, ctx: &DrawCtx<'_>) -> Line<'static> {
+    let ui = &ctx.theme.ui;
+    let (state_text, state_style) = state_label(pane, ctx);
+    let served = pane.upstream.as_deref().map(|p| format!(" · {p}")).unwrap_or_default();
+    // Budget: borders and separators, then the state, then the model name, then the upstream.
+    let budget = usize::from(width).saturating_sub(6 + state_text.chars().count() + 4);
+    let model = format::shorten(&pane.model, budget.max(6));
+    let served = if model.chars().count() + served.chars().count() <= budget { served } else { String::new() };
+    let title_style = if focused {
+        Style::default().fg(ui.title).add_modifier(Modifier::BOLD)
+    } else {
+        Style::default().fg(ui.title)
+    };
+    Line::from(vec![
+        Span::styled(format!(" {number} "), Style::default().fg(ui.dim)),
+        Span::styled(model, title_style),
+        Span::styled(served, Style::default().fg(ui.dim)),
+        Span::raw(" "),
+        Span::styled(state_text, state_style),
+        Span::raw(" "),
+    ])
+}
+
+fn state_label(pane: &Pane, ctx: &DrawCtx<'_>) -> (String, Style) {
+    let ui = &ctx.theme.ui;
+    let spin = SPINNER[(ctx.tick % SPINNER.len() as u64) as usize];
+    match &pane.state {
+        PaneState::Idle => (String::new(), Style::default()),
+        PaneState::Waiting { since } => {
+            let secs = ctx.now.saturating_duration_since(*since).as_secs();
+            let text = if secs >= 2 { format!("{spin} waiting {secs}s") } else { format!("{spin} waiting") };
+            (text, Style::default().fg(ui.accent))
+        }
+        PaneState::Queued { until } => {
+            let left = until.duration_since(ctx.wall).map(|d| d.as_millis() as i64).unwrap_or(0);
+            (format!("{spin} queued {}", crate::core::quota::format_duration_ms(left)), Style::default().fg(ui.warning))
+        }
+        PaneState::Streaming { first_token, chars } => {
+            let secs = ctx.now.saturating_duration_since(*first_token).as_secs_f64();
+            // Roughly four characters per token until the provider reports exact usage.
+            let text = if secs > 0.3 {
+                format!("{spin} {}", format::rate(*chars as f64 / 4.0 / secs))
+            } else {
+                format!("{spin} streaming")
+            };
+            (text, Style::default().fg(ui.accent))
+        }
+        PaneState::AwaitingTool => ("⚠ allow tool? y/a/n".into(), Style::default().fg(ui.warning)),
+        PaneState::Done => ("✓ done".into(), Style::default().fg(ui.success)),
+        PaneState::Failed => ("✗ error".into(), Style::default().fg(ui.error)),
+        PaneState::Cancelled => ("■ stopped".into(), Style::default().fg(ui.warning)),
+    }
+}
+
+fn footer_title(pane: &Pane, ctx: &DrawCtx<'_>) -> Line<'static> {
+    let t = &pane.totals;
+    if t.requests == 0 {
+        return Line::default();
+    }
+    let mark = if t.estimated { "~" } else { "" };
+    let unknown = if t.unknown > 0 { "+?" } else { "" };
+    Line::from(Span::styled(
+        format!(
+            " {} tok · {mark}{}{unknown} ",
+            format::tokens(t.prompt_tokens + t.completion_tokens),
+            format::usd(t.cost)
+        ),
+        Style::default().fg(ctx.theme.ui.dim),
+    ))
+}
+
+/// Lines of the viewport, updating the pane's scroll bookkeeping for this width and height.
+pub fn visible_lines(pane: &mut Pane, width: u16, rows: usize, ctx: &DrawCtx<'_>) -> Vec<Line<'static>> {
+    let heights: Vec<usize> = pane.entries.iter_mut().map(|e| entry_height(e, width, ctx)).collect();
+    let total: usize = heights.iter().sum();
+    let grew = total > pane.scroll.total;
+    pane.scroll.viewport = rows;
+    pane.scroll.total = total;
+    let max_top = total.saturating_sub(rows);
+    if pane.scroll.follow {
+        pane.scroll.top = max_top;
+        pane.scroll.unseen = false;
+    } else {
+        pane.scroll.top = pane.scroll.top.min(max_top);
+        pane.scroll.unseen |= grew;
+    }
+    let top = pane.scroll.top;
+    let mut out = Vec::with_capacity(rows);
+    let mut line_at = 0;
+    for (entry, h) in pane.entries.iter_mut().zip(heights) {
+        if out.len() >= rows {
+            break;
+        }
+        if line_at + h <= top {
+            line_at += h;
+            continue;
+        }
+        let skip = top.saturating_sub(line_at);
+        entry_lines(entry, width, ctx, skip, rows - out.len(), &mut out);
+        line_at += h;
+    }
+    if let Some(sel) = pane.selection {
+        let (from, to) = sel.range();
+        let style = Style::default().bg(ctx.theme.ui.selection_bg);
+        for (i, line) in out.iter_mut().enumerate() {
+            let abs = top + i;
+            if abs >= from && abs <= to {
+                *line = std::mem::take(line).patch_style(style);
+            }
+            if abs == sel.cursor {
+                *line = std::mem::take(line).patch_style(Style::default().add_modifier(Modifier::REVERSED));
+            }
+        }
+    }
+    out
+}
+
+/// The plain text of transcript lines `from..=to` (for copying a keyboard selection).
+pub fn text_of_lines(pane: &mut Pane, width: u16, from: usize, to: usize, ctx: &DrawCtx<'_>) -> String {
+    let mut out = Vec::new();
+    let mut line_at = 0;
+    for entry in pane.entries.iter_mut() {
+        let h = entry_height(entry, width, ctx);
+        if line_at + h > from && line_at <= to {
+            let skip = from.saturating_sub(line_at);
+            entry_lines(entry, width, ctx, skip, to + 1 - (line_at + skip), &mut out);
+        }
+        line_at += h;
+    }
+    out.iter().map(|l| l.to_string().trim_end().to_string()).collect::<Vec<_>>().join("\n")
+}
+
+fn body_width(entry: &Entry, width: u16) -> u16 {
+    match entry {
+        Entry::User { .. } => width.saturating_sub(USER_INDENT.len() as u16).max(1),
+        _ => width,
+    }
+}
+
+fn entry_height(entry: &mut Entry, width: u16, ctx: &DrawCtx<'_>) -> usize {
+    let extra = extras(entry, width, ctx);
+    let bw = body_width(entry, width);
+    let body = match entry {
+        Entry::User { body, .. } => body.height(bw, &ctx.theme.markdown),
+        Entry::Answer(a) => a.body.height(bw, &ctx.theme.markdown),
+        Entry::Notice(_) => 0,
+    };
+    extra.0.len() + body + extra.1.len() + 1
+}
+
+/// Append the lines `skip..skip+take` of an entry (head, body, tail, blank separator).
+fn entry_lines(entry: &mut Entry, width: u16, ctx: &DrawCtx<'_>, skip: usize, take: usize, out: &mut Vec<Line<'static>>) {
+    let (head, tail) = extras(entry, width, ctx);
+    let bw = body_width(entry, width);
+    let indent = matches!(entry, Entry::User { .. });
+    let body: &[Line<'static>] = match entry {
+        Entry::User { body, .. } => body.lines(bw, &ctx.theme.markdown),
+        Entry::Answer(a) => a.body.lines(bw, &ctx.theme.markdown),
+        Entry::Notice(_) => &[],
+    };
+    let end = skip + take;
+    let mut index = 0usize;
+    let push_small = |lines: Vec<Line<'static>>, index: &mut usize, out: &mut Vec<Line<'static>>| {
+        for l in lines {
+            if *index >= skip && *index < end {
+                out.push(l);
+            }
+            *index += 1;
+        }
+    };
+    push_small(head, &mut index, out);
+    // Only the visible part of the body is cloned.
+    let from = skip.saturating_sub(index).min(body.len());
+    let to = end.saturating_sub(index).min(body.len()).max(from);
+    for l in &body[from..to] {
+        out.push(if indent {
+            let mut spans = vec![Span::raw(USER_INDENT)];
+            spans.extend(l.spans.iter().cloned());
+            Line::from(spans).style(l.style)
+        } else {
+            l.clone()
+        });
+    }
+    index += body.len();
+    push_small(tail, &mut index, out);
+    push_small(vec![Line::default()], &mut index, out);
+}
+
+/// Small owned lines above and below an entry's body.
+fn extras(entry: &Entry, width: u16, ctx: &DrawCtx<'_>) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
+    let ui = &ctx.theme.ui;
+    match entry {
+        Entry::User { .. } => {
+            (vec![Line::from(Span::styled("▍You", Style::default().fg(ui.user).add_modifier(Modifier::BOLD)))], vec![])
+        }
+        Entry::Notice(text) => (wrap::plain(&format!("· {text}"), width, Style::default().fg(ui.dim)), vec![]),
+        Entry::Answer(a) => (answer_head(a, width, ctx), answer_tail(a, width, ctx)),
+    }
+}
+
+fn answer_head(a: &Answer, width: u16, ctx: &DrawCtx<'_>) -> Vec<Line<'static>> {
+    let dim = Style::default().fg(ctx.theme.ui.dim);
+    let mut head = Vec::new();
+    for notice in &a.notices {
+        head.extend(wrap::plain(&format!("ⓘ {notice}"), width, dim));
+    }
+    if a.reasoning_chars > 0 {
+        let state = if a.body.text().is_empty() && a.outcome == Outcome::Streaming { "thinking…" } else { "thought" };
+        head.push(Line::from(Span::styled(
+            format!("{state} ({} chars of reasoning, folded)", a.reasoning_chars),
+            dim.add_modifier(Modifier::ITALIC),
+        )));
+    }
+    head
+}
+
+fn answer_tail(a: &Answer, width: u16, ctx: &DrawCtx<'_>) -> Vec<Line<'static>> {
+    let ui = &ctx.theme.ui;
+    let mut tail = Vec::new();
+    for note in &a.tools {
+        tail.extend(tool_lines(note, width, ctx));
+    }
+    match &a.outcome {
+        Outcome::Failed(message) => {
+            tail.extend(wrap::plain(&format!("✗ {message}"), width, Style::default().fg(ui.error)));
+        }
+        Outcome::Cancelled => tail.push(Line::from(Span::styled("■ stopped", Style::default().fg(ui.warning)))),
+        Outcome::Streaming | Outcome::Done => {}
+    }
+    if let Some(f) = &a.footer {
+        tail.extend(wrap::plain(&footer_text(f), width, Style::default().fg(ui.dim)));
+    }
+    tail
+}
+
+/// "in 120 · out 1.1k tok · ~$0.0012 · ttft 320 ms · 85.0 tok/s · stop".
+pub fn footer_text(f: &Footer) -> String {
+    let mut parts = Vec::new();
+    if let Some(u) = &f.usage {
+        parts.push(format!(
+            "in {} · out {} tok",
+            format::tokens(u.prompt_tokens),
+            format::tokens(u.completion_tokens + u.hidden_tokens)
+        ));
+    }
+    let cost = format::cost(&f.cost);
+    parts.push(if f.cost.source == crate::core::protocol::CostSource::Estimated { format!("{cost} est.") } else { cost });
+    if let Some(ms) = f.ttft_ms {
+        parts.push(format!("ttft {}", format::millis(ms)));
+    }
+    if let Some(tps) = f.tokens_per_second {
+        parts.push(format::rate(tps));
+    }
+    if let Some(reason) = &f.finish {
+        parts.push(reason.clone());
+    }
+    format!("── {}", parts.join(" · "))
+}
+
+fn tool_lines(note: &ToolNote, width: u16, ctx: &DrawCtx<'_>) -> Vec<Line<'static>> {
+    let ui = &ctx.theme.ui;
+    let args = pretty_arguments(&ToolCall {
+        id: note.call_id.clone(),
+        name: note.name.clone(),
+        arguments: note.arguments.clone(),
+        thought_signature: None,
+    });
+    let mut lines = wrap::plain(&format!("⚙ {}({args})", note.name), width, Style::default().fg(ui.accent));
+    match &note.result {
+        Some((output, is_error)) => {
+            let first = output.lines().next().unwrap_or("");
+            let more = output.lines().count().saturating_sub(1);
+            let folded = if more > 0 { format!("{first} … (+{more} lines)") } else { first.to_string() };
+            let (mark, style) =
+                if *is_error { ("✗", Style::default().fg(ui.error)) } else { ("↳", Style::default().fg(ui.dim)) };
+            lines.extend(wrap::plain(&format!("  {mark} {folded}"), width, style));
+        }
+        None if note.needs_confirmation => lines.extend(wrap::plain(
+            "  run it? y = once · a = always for this tool · n = deny",
+            width,
+            Style::default().fg(ui.warning).add_modifier(Modifier::BOLD),
+        )),
+        None => lines.extend(wrap::plain("  running…", width, Style::default().fg(ui.dim))),
+    }
+    lines
+}
+
+/// Arguments as compact JSON when they parse, verbatim otherwise (malformed ones are shown as
+/// the model sent them).
+pub fn pretty_arguments(call: &ToolCall) -> String {
+    match serde_json::from_str::<serde_json::Value>(&call.arguments) {
+        Ok(serde_json::Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Ok(other) => other.to_string(),
+        Err(_) => crate::core::sanitize::strip_controls(&call.arguments).into_owned(),
+    }
+}

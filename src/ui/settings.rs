@@ -1,0 +1,107 @@
+//! The chatroom's own settings, read from the `[ui]` table of the user's config file (the core
+//! ignores that table): theme, sidebar, mouse capture, tick rate and key overrides.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::ui::keymap::Keymap;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct UiTable {
+    theme: String,
+    sidebar: bool,
+    mouse: bool,
+    max_fps: u32,
+    keys: toml::Table,
+}
+
+impl Default for UiTable {
+    fn default() -> Self {
+        UiTable { theme: "dark".into(), sidebar: true, mouse: true, max_fps: 60, keys: toml::Table::new() }
+    }
+}
+
+/// Resolved UI settings.
+#[derive(Debug, Clone)]
+pub struct UiSettings {
+    pub theme: String,
+    pub sidebar: bool,
+    pub mouse: bool,
+    /// Upper bound on frames per second (1..=240).
+    pub max_fps: u32,
+    pub keymap: Keymap,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        UiSettings { theme: "dark".into(), sidebar: true, mouse: true, max_fps: 60, keymap: Keymap::default() }
+    }
+}
+
+impl UiSettings {
+    /// Read `[ui]` from the config file at `path`; a missing file gives the defaults. Errors
+    /// name the file and the key so the user knows what to fix.
+    pub fn load(path: &Path) -> Result<UiSettings, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UiSettings::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<UiSettings, String> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+        let ui: UiTable = match table.get("ui") {
+            Some(v) => v.clone().try_into().map_err(|e: toml::de::Error| format!("[ui]: {}", e.message()))?,
+            None => UiTable::default(),
+        };
+        let mut overrides = Vec::new();
+        for (name, value) in ui.keys {
+            let keys = match value {
+                toml::Value::String(s) => vec![s],
+                toml::Value::Array(items) => items
+                    .into_iter()
+                    .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| format!("[ui.keys] {name}: keys are strings")))
+                    .collect::<Result<_, _>>()?,
+                _ => return Err(format!("[ui.keys] {name}: give a key (\"ctrl+j\") or a list of keys")),
+            };
+            overrides.push((name, keys));
+        }
+        Ok(UiSettings {
+            theme: ui.theme,
+            sidebar: ui.sidebar,
+            mouse: ui.mouse,
+            max_fps: ui.max_fps.clamp(1, 240),
+            keymap: Keymap::with_overrides(&overrides)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::keymap::Action;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    #[test]
+    fn reads_the_ui_table_and_ignores_the_rest() {
+        let s = UiSettings::parse(
+            "default_provider = \"x\"\n[ui]\ntheme = \"light\"\nsidebar = false\n[ui.keys]\nsend = \"ctrl+s\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.theme, "light");
+        assert!(!s.sidebar);
+        let ctrl_s = KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL);
+        assert_eq!(s.keymap.action(&ctrl_s), Some(Action::Send));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        assert!(UiSettings::parse("[ui]\nthem = \"x\"").unwrap_err().contains("them"));
+        assert!(UiSettings::parse("[ui.keys]\nsend = 3").unwrap_err().contains("send"));
+        assert!(UiSettings::parse("not toml [").is_err());
+        assert_eq!(UiSettings::parse("").unwrap().max_fps, 60);
+    }
+}

@@ -1,0 +1,276 @@
+//! The sidebar: room and per-model totals, today's spend, every quota bucket as a gauge with a
+//! reset countdown, credits, the draft's estimated cost per model and a throughput sparkline.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, LineGauge, Paragraph, Sparkline};
+use rust_decimal::Decimal;
+
+use crate::core::protocol::AccountInfo;
+use crate::core::quota::{BucketStatus, format_duration_ms};
+use crate::ui::format;
+use crate::ui::pane::Pane;
+use crate::ui::theme::Theme;
+
+/// Streamed tokens per second over the last minute, in one-second buckets.
+#[derive(Debug, Clone)]
+pub struct Throughput {
+    origin: Instant,
+    /// (second since origin, tokens) for the most recent seconds, oldest first.
+    buckets: VecDeque<(u64, u64)>,
+}
+
+const THROUGHPUT_SECONDS: u64 = 60;
+
+impl Throughput {
+    pub fn new(origin: Instant) -> Throughput {
+        Throughput { origin, buckets: VecDeque::new() }
+    }
+
+    pub fn record(&mut self, now: Instant, tokens: u64) {
+        let sec = now.saturating_duration_since(self.origin).as_secs();
+        match self.buckets.back_mut() {
+            Some((s, n)) if *s == sec => *n += tokens,
+            _ => self.buckets.push_back((sec, tokens)),
+        }
+        while self.buckets.front().is_some_and(|(s, _)| s + THROUGHPUT_SECONDS < sec) {
+            self.buckets.pop_front();
+        }
+    }
+
+    /// One value per second of the last `width` seconds up to `now`, zeros where idle.
+    pub fn series(&self, now: Instant, width: usize) -> Vec<u64> {
+        let end = now.saturating_duration_since(self.origin).as_secs();
+        let start = end.saturating_sub(width.saturating_sub(1) as u64);
+        let mut out = vec![0; width];
+        for (s, n) in &self.buckets {
+            if *s >= start && *s <= end {
+                out[(*s - start) as usize] = *n;
+            }
+        }
+        out
+    }
+}
+
+/// Estimated prompt of the draft for one model of the room.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DraftEstimate {
+    pub model: String,
+    pub tokens: u64,
+    pub cost: Option<Decimal>,
+}
+
+/// What the sidebar shows besides the panes' own totals.
+#[derive(Debug, Clone)]
+pub struct SidebarData {
+    pub quota: Vec<BucketStatus>,
+    pub account: Option<AccountInfo>,
+    /// Spend recorded today before this session started, plus this session's.
+    pub today_before: Decimal,
+    pub draft: Vec<DraftEstimate>,
+    pub throughput: Throughput,
+    pub store_problem: Option<String>,
+}
+
+impl SidebarData {
+    pub fn new(now: Instant) -> SidebarData {
+        SidebarData {
+            quota: Vec::new(),
+            account: None,
+            today_before: Decimal::ZERO,
+            draft: Vec::new(),
+            throughput: Throughput::new(now),
+            store_problem: None,
+        }
+    }
+}
+
+enum Row {
+    Text(Line<'static>),
+    Gauge { label: String, ratio: f64, text: String, warn: bool },
+    Spark,
+}
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, now: Instant) {
+    let ui = &theme.ui;
+    let block = Block::default().borders(Borders::LEFT).border_style(Style::default().fg(ui.border));
+    let inner = block.inner(area);
+    frame.render_widget(Clear, area);
+    frame.render_widget(block, area);
+    let rows = rows(panes, data, theme, now_ms, inner.width);
+    let mut y = inner.y;
+    for row in rows {
+        if y >= inner.bottom() {
+            break;
+        }
+        let line_area = Rect { x: inner.x + 1, y, width: inner.width.saturating_sub(1), height: 1 };
+        match row {
+            Row::Text(line) => frame.render_widget(Paragraph::new(line), line_area),
+            Row::Gauge { label, ratio, text, warn } => {
+                let color = if warn { ui.warning } else { ui.gauge };
+                let gauge = LineGauge::default()
+                    .ratio(ratio.clamp(0.0, 1.0))
+                    .label(Line::from(Span::styled(label, Style::default().fg(ui.fg))))
+                    .filled_style(Style::default().fg(color))
+                    .unfilled_style(Style::default().fg(ui.gauge_bg));
+                frame.render_widget(gauge, line_area);
+                y += 1;
+                if y < inner.bottom() {
+                    let sub = Rect { y, ..line_area };
+                    frame.render_widget(Paragraph::new(Span::styled(text, Style::default().fg(ui.dim))), sub);
+                }
+            }
+            Row::Spark => {
+                let h = 3.min(inner.bottom() - y);
+                let spark_area = Rect { height: h, ..line_area };
+                let series = data.throughput.series(now, usize::from(spark_area.width));
+                frame.render_widget(
+                    Sparkline::default().data(&series).style(Style::default().fg(ui.sparkline)),
+                    spark_area,
+                );
+                y += h.saturating_sub(1);
+            }
+        }
+        y += 1;
+    }
+}
+
+fn heading(text: &str, theme: &Theme) -> Row {
+    Row::Text(Line::from(Span::styled(
+        text.to_string(),
+        Style::default().fg(theme.ui.accent).add_modifier(Modifier::BOLD),
+    )))
+}
+
+fn kv(key: String, value: String, theme: &Theme, width: u16) -> Row {
+    let room = usize::from(width.saturating_sub(2)).saturating_sub(value.chars().count() + 1);
+    Row::Text(Line::from(vec![
+        Span::styled(format!("{:<room$} ", format::shorten(&key, room)), Style::default().fg(theme.ui.fg)),
+        Span::styled(value, Style::default().fg(theme.ui.fg).add_modifier(Modifier::BOLD)),
+    ]))
+}
+
+fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u16) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let dim = Style::default().fg(theme.ui.dim);
+    // Room totals, then one row per model.
+    let (mut tokens, mut cost, mut estimated, mut unknown) = (0u64, Decimal::ZERO, false, 0u32);
+    for p in panes {
+        tokens += p.totals.prompt_tokens + p.totals.completion_tokens;
+        cost += p.totals.cost;
+        estimated |= p.totals.estimated;
+        unknown += p.totals.unknown;
+    }
+    let mark = |est: bool, unknown: u32, v: Decimal| {
+        format!("{}{}{}", if est { "~" } else { "" }, format::usd(v), if unknown > 0 { "+?" } else { "" })
+    };
+    rows.push(heading("Room", theme));
+    rows.push(kv(format!("{} tok", format::tokens(tokens)), mark(estimated, unknown, cost), theme, width));
+    for (i, p) in panes.iter().enumerate() {
+        let t = &p.totals;
+        rows.push(kv(format!("{} {}", i + 1, p.model), mark(t.estimated, t.unknown, t.cost), theme, width));
+    }
+    if estimated {
+        rows.push(Row::Text(Line::from(Span::styled("~ estimated from catalog prices", dim))));
+    }
+    rows.push(Row::Text(Line::default()));
+    rows.push(kv("Today".into(), format::usd(data.today_before + cost), theme, width));
+    if let Some(acct) = &data.account {
+        if let Some(credits) = acct.credits_remaining {
+            rows.push(kv("Credits left".into(), format::usd(credits), theme, width));
+        }
+        if let (Some(limit), Some(left)) = (acct.key_limit, acct.key_limit_remaining) {
+            let reset = acct.key_limit_reset.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+            rows.push(kv(format!("Key limit{reset}"), format!("{} / {}", format::usd(left), format::usd(limit)), theme, width));
+        }
+    }
+
+    if !data.quota.is_empty() {
+        rows.push(Row::Text(Line::default()));
+        rows.push(heading("Quota", theme));
+        for b in &data.quota {
+            let (ratio, figures) = match b.limit {
+                Some(limit) if limit > 0 => (f64::from(b.used) / f64::from(limit), format!("{}/{limit}", b.used)),
+                _ => (0.0, format!("{} used", b.used)),
+            };
+            let reset = b
+                .resets_at_ms
+                .filter(|&r| r > now_ms)
+                .map(|r| format!(" · resets in {}", format_duration_ms(r - now_ms)))
+                .unwrap_or_default();
+            let warn = b.remaining.is_some_and(|r| r == 0) || ratio >= 0.8;
+            rows.push(Row::Gauge {
+                label: format!("{} {} ", short_bucket(&b.bucket), b.window),
+                ratio,
+                text: format!("{figures}{reset}"),
+                warn,
+            });
+        }
+    }
+
+    if !data.draft.is_empty() {
+        rows.push(Row::Text(Line::default()));
+        rows.push(heading("Draft (estimate)", theme));
+        for d in &data.draft {
+            let cost = d.cost.map(|c| format!("~{}", format::usd(c))).unwrap_or_else(|| "price ?".into());
+            rows.push(kv(format!("{} {} tok", d.model, format::tokens(d.tokens)), cost, theme, width));
+        }
+    }
+
+    if let Some(problem) = &data.store_problem {
+        rows.push(Row::Text(Line::default()));
+        for line in crate::ui::wrap::plain(problem, width.saturating_sub(1), Style::default().fg(theme.ui.warning)) {
+            rows.push(Row::Text(line));
+        }
+    }
+
+    rows.push(Row::Text(Line::default()));
+    rows.push(heading("Throughput (tok/s)", theme));
+    rows.push(Row::Spark);
+    rows
+}
+
+/// "openrouter:free" → "free", "gemini:gemini-2.0-flash" → "gemini-2.0-flash".
+fn short_bucket(name: &str) -> String {
+    let tail = name.rsplit(':').next().unwrap_or(name);
+    format::shorten(tail, 16)
+}
+
+/// How long until the next visible change of a countdown, so the loop can sleep until then
+/// instead of ticking.
+pub fn next_countdown_change(data: &SidebarData, now_ms: i64) -> Option<Duration> {
+    data.quota
+        .iter()
+        .filter_map(|b| b.resets_at_ms)
+        .filter(|&r| r > now_ms)
+        .map(|r| {
+            let left = r - now_ms;
+            // Countdowns show seconds under an hour, minutes above.
+            let step = if left < 3_600_000 { 1_000 } else { 60_000 };
+            Duration::from_millis(u64::try_from(left % step).unwrap_or(0).max(1) + 1)
+        })
+        .min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throughput_series_buckets_by_second_and_forgets_old() {
+        let t0 = Instant::now();
+        let mut t = Throughput::new(t0);
+        t.record(t0, 5);
+        t.record(t0 + Duration::from_millis(500), 5);
+        t.record(t0 + Duration::from_secs(2), 7);
+        assert_eq!(t.series(t0 + Duration::from_secs(2), 3), [10, 0, 7]);
+        t.record(t0 + Duration::from_secs(200), 1);
+        assert_eq!(t.buckets.len(), 1);
+        assert_eq!(t.series(t0, 0), Vec::<u64>::new());
+    }
+}

@@ -1,0 +1,90 @@
+//! Terminal setup and restore: raw mode, alternate screen, bracketed paste, mouse capture,
+//! synchronized updates; a panic hook and a guard make sure the terminal comes back.
+
+use std::io::{self, Stdout, Write};
+
+use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture};
+use crossterm::terminal::{
+    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode,
+    enable_raw_mode,
+};
+use crossterm::{cursor, execute, queue};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+
+/// Restores the terminal when dropped, on every exit path.
+pub struct Guard;
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+pub fn setup(mouse: bool) -> io::Result<(Tui, Guard)> {
+    install_panic_hook();
+    enable_raw_mode()?;
+    let guard = Guard;
+    let mut out = io::stdout();
+    execute!(out, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide)?;
+    if mouse {
+        execute!(out, EnableMouseCapture)?;
+    }
+    let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    Ok((terminal, guard))
+}
+
+/// Best effort: every step runs even when an earlier one fails.
+pub fn restore() {
+    let mut out = io::stdout();
+    let _ = execute!(out, EndSynchronizedUpdate, DisableMouseCapture, DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
+    let _ = disable_raw_mode();
+    let _ = out.flush();
+}
+
+/// Leave the alternate screen for a child program (`$EDITOR`) and come back afterwards.
+pub fn suspend() -> io::Result<()> {
+    restore();
+    Ok(())
+}
+
+pub fn resume(mouse: bool) -> io::Result<()> {
+    enable_raw_mode()?;
+    let mut out = io::stdout();
+    execute!(out, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide)?;
+    if mouse {
+        execute!(out, EnableMouseCapture)?;
+    }
+    Ok(())
+}
+
+pub fn set_mouse_capture(on: bool) -> io::Result<()> {
+    if on { execute!(io::stdout(), EnableMouseCapture) } else { execute!(io::stdout(), DisableMouseCapture) }
+}
+
+pub fn begin_frame() {
+    let _ = queue!(io::stdout(), BeginSynchronizedUpdate);
+}
+
+pub fn end_frame() {
+    let mut out = io::stdout();
+    let _ = queue!(out, EndSynchronizedUpdate);
+    let _ = out.flush();
+}
+
+/// Write an OSC 52 clipboard sequence straight to the terminal.
+pub fn osc52(text: &str) -> io::Result<()> {
+    let mut out = io::stdout();
+    out.write_all(crate::ui::clipboard::osc52_sequence(text).as_bytes())?;
+    out.flush()
+}
+
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        previous(info);
+    }));
+}

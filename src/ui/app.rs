@@ -9,8 +9,8 @@ use rust_decimal::Decimal;
 
 use crate::core::catalog::{CatalogEstimator, estimate_prompt_cost, estimate_prompt_tokens};
 use crate::core::protocol::{
-    ChatMessage, Command, CoreEvent, EventKind, ModelSettings, Role, StreamEvent, TargetId, TargetRequest,
-    TurnId, TurnRequest,
+    ChatMessage, Command, CoreEvent, EventKind, ModelSettings, Role, StreamEvent, TargetId, TargetRequest, TurnId,
+    TurnRequest,
 };
 use crate::core::provider::ProvidersConfig;
 use crate::core::store::{MessageState, RoomId, RoomTranscript, Store};
@@ -32,7 +32,10 @@ pub enum Effect {
     /// Suspend the UI and edit this draft in `$EDITOR`.
     Editor(String),
     /// Write a file off the UI thread.
-    Export { path: PathBuf, contents: String },
+    Export {
+        path: PathBuf,
+        contents: String,
+    },
     MouseCapture(bool),
 }
 
@@ -222,7 +225,9 @@ impl App {
                             MessageState::Done => Outcome::Done,
                             MessageState::Cancelled => Outcome::Cancelled,
                             MessageState::Error => Outcome::Failed("this answer ended with an error".into()),
-                            MessageState::Streaming => Outcome::Failed("interrupted: roundtable closed while streaming".into()),
+                            MessageState::Streaming => {
+                                Outcome::Failed("interrupted: roundtable closed while streaming".into())
+                            }
                         };
                         pane.entries.push(Entry::Answer(Box::new(a)));
                         if !m.content.is_empty() || !m.tool_calls.is_empty() {
@@ -335,7 +340,11 @@ impl App {
         if pane.thread.last().is_some_and(|m| m.role == Role::Assistant) {
             pane.thread.pop();
         }
-        while pane.thread.last().is_some_and(|m| m.role == Role::Tool || (m.role == Role::Assistant && !m.tool_calls.is_empty())) {
+        while pane
+            .thread
+            .last()
+            .is_some_and(|m| m.role == Role::Tool || (m.role == Role::Assistant && !m.tool_calls.is_empty()))
+        {
             pane.thread.pop();
         }
         let request = self.begin_answer(i, turn);

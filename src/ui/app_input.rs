@@ -257,11 +257,8 @@ impl App {
     fn start_selection(&mut self) {
         let focus = self.focus;
         let Some(pane) = self.panes.get_mut(focus) else { return };
-        let cursor = if pane.scroll.follow {
-            pane.scroll.total.saturating_sub(pane.scroll.viewport)
-        } else {
-            pane.scroll.top
-        };
+        let cursor =
+            if pane.scroll.follow { pane.scroll.total.saturating_sub(pane.scroll.viewport) } else { pane.scroll.top };
         pane.scroll.top = cursor;
         pane.scroll.follow = false;
         pane.selection = Some(Selection { cursor, anchor: None });
@@ -434,8 +431,11 @@ impl App {
             }
             let i = self.add_pane(model.clone());
             // A pane joining mid-conversation starts from the shared user turns only.
-            let shared: Vec<ChatMessage> =
-                self.panes.first().map(|p| p.thread.iter().filter(|m| m.role == Role::User).cloned().collect()).unwrap_or_default();
+            let shared: Vec<ChatMessage> = self
+                .panes
+                .first()
+                .map(|p| p.thread.iter().filter(|m| m.role == Role::User).cloned().collect())
+                .unwrap_or_default();
             if i > 0 {
                 self.panes[i].thread = shared;
             }

@@ -139,9 +139,7 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
         "adopt" => Cmd::Adopt(which(rest).map_err(|_| usage())?),
         "tools" if rest.is_empty() => Cmd::Tools(None),
         "tools" if rest == "off" || rest == "none" => Cmd::Tools(Some(Vec::new())),
-        "tools" => Cmd::Tools(Some(
-            rest.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-        )),
+        "tools" => Cmd::Tools(Some(rest.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect())),
         "help" => Cmd::Help,
         "quit" => Cmd::Quit,
         _ => return Err(usage()),
@@ -188,14 +186,14 @@ mod tests {
         assert_eq!(parse("/temp 3 off").unwrap(), Cmd::Temperature(Which::Pane(2), None));
         assert_eq!(parse("/max all 500").unwrap(), Cmd::MaxTokens(Which::All, Some(500)));
         assert_eq!(parse("/copy 2").unwrap(), Cmd::Copy(Some(2)));
-        assert_eq!(parse("/export json out.json").unwrap(), Cmd::Export {
-            format: ExportFormat::Json,
-            path: Some("out.json".into())
-        });
-        assert_eq!(parse("/tools calculator,current_time").unwrap(), Cmd::Tools(Some(vec![
-            "calculator".into(),
-            "current_time".into()
-        ])));
+        assert_eq!(
+            parse("/export json out.json").unwrap(),
+            Cmd::Export { format: ExportFormat::Json, path: Some("out.json".into()) }
+        );
+        assert_eq!(
+            parse("/tools calculator,current_time").unwrap(),
+            Cmd::Tools(Some(vec!["calculator".into(), "current_time".into()]))
+        );
         assert_eq!(parse("/q").unwrap(), Cmd::Quit, "a unique prefix is enough");
     }
 

@@ -65,7 +65,10 @@ fn empty_room(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let ui = &app.theme.ui;
     let block = Block::default().borders(Borders::ALL).border_style(Style::default().fg(ui.border));
     let lines = vec![
-        Line::from(Span::styled("No models in this room yet.", Style::default().fg(ui.fg).add_modifier(Modifier::BOLD))),
+        Line::from(Span::styled(
+            "No models in this room yet.",
+            Style::default().fg(ui.fg).add_modifier(Modifier::BOLD),
+        )),
         Line::default(),
         Line::from("Ctrl+N opens the model picker · /add openai/gpt-4o-mini adds one by id"),
         Line::from("F1 lists every key and command"),
@@ -78,7 +81,10 @@ fn status_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let ui = &app.theme.ui;
     let mut spans = Vec::new();
     if app.demo.is_some() {
-        spans.push(Span::styled(" DEMO ", Style::default().fg(ui.badge_fg).bg(ui.badge_bg).add_modifier(Modifier::BOLD)));
+        spans.push(Span::styled(
+            " DEMO ",
+            Style::default().fg(ui.badge_fg).bg(ui.badge_bg).add_modifier(Modifier::BOLD),
+        ));
         spans.push(Span::raw(" "));
     }
     let (text, style) = match (&app.status, &app.demo) {

@@ -7,7 +7,6 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crossterm::event::Event;
-use futures_util::{FutureExt, Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::mpsc;
@@ -46,24 +45,25 @@ pub struct LoopStats {
     pub core_events: u64,
 }
 
-pub struct LoopIo<S> {
-    pub events: S,
+pub struct LoopIo {
+    /// Terminal events, forwarded by a task that owns crossterm's `EventStream` (polling that
+    /// stream with a throwaway waker loses wake-ups, so the loop never polls it directly).
+    pub events: mpsc::Receiver<io::Result<Event>>,
     pub core_events: mpsc::Receiver<CoreEvent>,
     pub core: CoreHandle,
     pub max_fps: u32,
     pub record_frame_times: bool,
 }
 
-pub async fn run<B, S, Q>(
+pub async fn run<B, Q>(
     terminal: &mut Terminal<B>,
     app: &mut App,
-    io: LoopIo<S>,
+    io: LoopIo,
     host: &mut dyn Host,
     quit_signal: Q,
 ) -> io::Result<LoopStats>
 where
     B: Backend,
-    S: Stream<Item = io::Result<Event>> + Unpin,
     Q: Future<Output = ()>,
 {
     let LoopIo { mut events, mut core_events, core, max_fps, record_frame_times } = io;
@@ -105,13 +105,14 @@ where
             }
         };
         tokio::select! {
-            ev = events.next(), if terminal_open => match ev {
+            ev = events.recv(), if terminal_open => match ev {
                 Some(Ok(ev)) => {
                     handle_terminal(app, terminal, ev)?;
                     for _ in 0..DRAIN_LIMIT {
-                        match events.next().now_or_never() {
-                            Some(Some(Ok(ev))) => handle_terminal(app, terminal, ev)?,
-                            _ => break,
+                        match events.try_recv() {
+                            Ok(Ok(ev)) => handle_terminal(app, terminal, ev)?,
+                            Ok(Err(e)) => return Err(e),
+                            Err(_) => break,
                         }
                     }
                 }

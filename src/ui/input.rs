@@ -24,13 +24,8 @@ pub struct InputBox {
 
 impl InputBox {
     pub fn new(theme: &Theme) -> InputBox {
-        let mut input = InputBox {
-            textarea: TextArea::default(),
-            history: Vec::new(),
-            browsing: None,
-            revision: 0,
-            bytes: 0,
-        };
+        let mut input =
+            InputBox { textarea: TextArea::default(), history: Vec::new(), browsing: None, revision: 0, bytes: 0 };
         input.apply_theme(theme, false);
         input
     }
@@ -39,10 +34,7 @@ impl InputBox {
         let ui = &theme.ui;
         let title = if demo { " Ask every model (demo: simulated answers) " } else { " Ask every model " };
         self.textarea.set_block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(Style::default().fg(ui.border_focused))
-                .title(title),
+            Block::default().borders(Borders::ALL).border_style(Style::default().fg(ui.border_focused)).title(title),
         );
         self.textarea.set_style(Style::default().fg(ui.fg));
         self.textarea.set_cursor_line_style(Style::default());

@@ -192,7 +192,8 @@ pub fn parse_chord(text: &str) -> Result<Chord, String> {
 
 fn chord_name((code, mods): Chord) -> String {
     let mut s = String::new();
-    for (flag, name) in [(KeyModifiers::CONTROL, "ctrl+"), (KeyModifiers::ALT, "alt+"), (KeyModifiers::SHIFT, "shift+")] {
+    for (flag, name) in [(KeyModifiers::CONTROL, "ctrl+"), (KeyModifiers::ALT, "alt+"), (KeyModifiers::SHIFT, "shift+")]
+    {
         if mods.contains(flag) {
             s.push_str(name);
         }
@@ -232,7 +233,10 @@ mod tests {
         assert_eq!(map.action(&key(KeyCode::Enter, KeyModifiers::NONE)), Some(Action::Send));
         assert_eq!(map.action(&key(KeyCode::Enter, KeyModifiers::ALT)), Some(Action::Newline));
         assert_eq!(map.action(&key(KeyCode::Char('j'), KeyModifiers::CONTROL)), Some(Action::Newline));
-        assert_eq!(map.action(&key(KeyCode::Char('J'), KeyModifiers::CONTROL | KeyModifiers::SHIFT)), Some(Action::Newline));
+        assert_eq!(
+            map.action(&key(KeyCode::Char('J'), KeyModifiers::CONTROL | KeyModifiers::SHIFT)),
+            Some(Action::Newline)
+        );
         assert_eq!(map.action(&key(KeyCode::Char('a'), KeyModifiers::NONE)), None);
     }
 

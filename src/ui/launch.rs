@@ -4,7 +4,10 @@
 use std::io;
 use std::path::PathBuf;
 
-use crossterm::event::EventStream;
+use crossterm::event::{Event, EventStream};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::core::provider::ApiKey;
@@ -149,18 +152,16 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
     let (mut tui, guard) = match terminal::setup(settings.mouse) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("roundtable: this does not look like an interactive terminal ({e}); use `roundtable ask` in scripts");
+            eprintln!(
+                "roundtable: this does not look like an interactive terminal ({e}); use `roundtable ask` in scripts"
+            );
             return 1;
         }
     };
-    let io = LoopIo {
-        events: EventStream::new(),
-        core_events,
-        core,
-        max_fps: settings.max_fps,
-        record_frame_times: false,
-    };
-    let mut host = TerminalHost { mouse: settings.mouse };
+    let (events_tx, events) = mpsc::channel(1024);
+    let forwarder = Some(spawn_event_forwarder(events_tx.clone()));
+    let io = LoopIo { events, core_events, core, max_fps: settings.max_fps, record_frame_times: false };
+    let mut host = TerminalHost { mouse: settings.mouse, events_tx, forwarder };
     let result = event_loop::run(&mut tui, &mut app, io, &mut host, quit_signal()).await;
     drop(guard);
     if let Some(server) = sim {
@@ -204,8 +205,22 @@ async fn quit_signal() {
     std::future::pending::<()>().await
 }
 
+/// Reads crossterm's event stream in its own task and hands events to the loop.
+fn spawn_event_forwarder(tx: mpsc::Sender<io::Result<Event>>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut stream = EventStream::new();
+        while let Some(ev) = stream.next().await {
+            if tx.send(ev).await.is_err() {
+                break;
+            }
+        }
+    })
+}
+
 struct TerminalHost {
     mouse: bool,
+    events_tx: mpsc::Sender<io::Result<Event>>,
+    forwarder: Option<JoinHandle<()>>,
 }
 
 impl Host for TerminalHost {
@@ -226,11 +241,16 @@ impl Host for TerminalHost {
             .unwrap_or_else(|| "vi".into());
         let path: PathBuf = std::env::temp_dir().join(format!("roundtable-draft-{}.md", std::process::id()));
         std::fs::write(&path, draft).map_err(|e| format!("Could not write the draft to {}: {e}", path.display()))?;
+        // Stop reading the terminal so the editor gets the keystrokes.
+        if let Some(f) = self.forwarder.take() {
+            f.abort();
+        }
         let _ = terminal::suspend();
         let mut words = editor.split_whitespace();
         let program = words.next().unwrap_or("vi");
         let status = std::process::Command::new(program).args(words).arg(&path).status();
         let resumed = terminal::resume(self.mouse);
+        self.forwarder = Some(spawn_event_forwarder(self.events_tx.clone()));
         let text = std::fs::read_to_string(&path);
         let _ = std::fs::remove_file(&path);
         resumed.map_err(|e| format!("Could not take the terminal back: {e}"))?;

@@ -14,10 +14,17 @@ use crate::ui::markdown::MarkdownView;
 pub enum PaneState {
     Idle,
     /// Sent (or about to be); no token yet.
-    Waiting { since: Instant },
+    Waiting {
+        since: Instant,
+    },
     /// Held by the quota limiter until a slot frees.
-    Queued { until: SystemTime },
-    Streaming { first_token: Instant, chars: usize },
+    Queued {
+        until: SystemTime,
+    },
+    Streaming {
+        first_token: Instant,
+        chars: usize,
+    },
     /// Waiting for the user to allow or deny a tool call.
     AwaitingTool,
     Done,
@@ -87,7 +94,10 @@ impl Answer {
 
 #[derive(Debug)]
 pub enum Entry {
-    User { turn: TurnId, body: MarkdownView },
+    User {
+        turn: TurnId,
+        body: MarkdownView,
+    },
     Answer(Box<Answer>),
     /// A line from the app itself (model added, settings changed, answer adopted).
     Notice(String),

@@ -206,7 +206,14 @@ fn entry_height(entry: &mut Entry, width: u16, ctx: &DrawCtx<'_>) -> usize {
 }
 
 /// Append the lines `skip..skip+take` of an entry (head, body, tail, blank separator).
-fn entry_lines(entry: &mut Entry, width: u16, ctx: &DrawCtx<'_>, skip: usize, take: usize, out: &mut Vec<Line<'static>>) {
+fn entry_lines(
+    entry: &mut Entry,
+    width: u16,
+    ctx: &DrawCtx<'_>,
+    skip: usize,
+    take: usize,
+    out: &mut Vec<Line<'static>>,
+) {
     let (head, tail) = extras(entry, width, ctx);
     let bw = body_width(entry, width);
     let indent = matches!(entry, Entry::User { .. });
@@ -301,7 +308,11 @@ pub fn footer_text(f: &Footer) -> String {
         ));
     }
     let cost = format::cost(&f.cost);
-    parts.push(if f.cost.source == crate::core::protocol::CostSource::Estimated { format!("{cost} est.") } else { cost });
+    parts.push(if f.cost.source == crate::core::protocol::CostSource::Estimated {
+        format!("{cost} est.")
+    } else {
+        cost
+    });
     if let Some(ms) = f.ttft_ms {
         parts.push(format!("ttft {}", format::millis(ms)));
     }
@@ -346,11 +357,9 @@ fn tool_lines(note: &ToolNote, width: u16, ctx: &DrawCtx<'_>) -> Vec<Line<'stati
 /// the model sent them).
 pub fn pretty_arguments(call: &ToolCall) -> String {
     match serde_json::from_str::<serde_json::Value>(&call.arguments) {
-        Ok(serde_json::Value::Object(map)) => map
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        Ok(serde_json::Value::Object(map)) => {
+            map.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+        }
         Ok(other) => other.to_string(),
         Err(_) => crate::core::sanitize::strip_controls(&call.arguments).into_owned(),
     }

@@ -47,7 +47,8 @@ const PRICE_STEPS: [Option<i64>; 5] = [None, Some(10), Some(3), Some(1), Some(0)
 
 impl Picker {
     pub fn new(catalog: Option<&Catalog>) -> Picker {
-        let mut p = Picker { query: String::new(), filters: Filters::default(), rows: Vec::new(), selected: 0, total: 0 };
+        let mut p =
+            Picker { query: String::new(), filters: Filters::default(), rows: Vec::new(), selected: 0, total: 0 };
         p.refresh(catalog);
         p
     }
@@ -75,7 +76,9 @@ impl Picker {
             KeyCode::PageDown => self.selected = (self.selected + 10).min(self.rows.len().saturating_sub(1)),
             KeyCode::Char('f') if ctrl => self.filters.free_only = !self.filters.free_only,
             KeyCode::Char('t') if ctrl => self.filters.tools_only = !self.filters.tools_only,
-            KeyCode::Char('k') if ctrl => self.filters.min_context = next_step(&CONTEXT_STEPS, self.filters.min_context),
+            KeyCode::Char('k') if ctrl => {
+                self.filters.min_context = next_step(&CONTEXT_STEPS, self.filters.min_context)
+            }
             KeyCode::Char('p') if ctrl => {
                 let steps: Vec<Option<Decimal>> = PRICE_STEPS.iter().map(|s| s.map(Decimal::from)).collect();
                 self.filters.max_price = next_step(&steps, self.filters.max_price);

@@ -96,7 +96,15 @@ enum Row {
     Spark,
 }
 
-pub fn draw(frame: &mut Frame<'_>, area: Rect, panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, now: Instant) {
+pub fn draw(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    panes: &[Pane],
+    data: &SidebarData,
+    theme: &Theme,
+    now_ms: i64,
+    now: Instant,
+) {
     let ui = &theme.ui;
     let block = Block::default().borders(Borders::LEFT).border_style(Style::default().fg(ui.border));
     let inner = block.inner(area);
@@ -186,7 +194,12 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
         }
         if let (Some(limit), Some(left)) = (acct.key_limit, acct.key_limit_remaining) {
             let reset = acct.key_limit_reset.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-            rows.push(kv(format!("Key limit{reset}"), format!("{} / {}", format::usd(left), format::usd(limit)), theme, width));
+            rows.push(kv(
+                format!("Key limit{reset}"),
+                format!("{} / {}", format::usd(left), format::usd(limit)),
+                theme,
+                width,
+            ));
         }
     }
 

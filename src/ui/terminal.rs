@@ -39,7 +39,14 @@ pub fn setup(mouse: bool) -> io::Result<(Tui, Guard)> {
 /// Best effort: every step runs even when an earlier one fails.
 pub fn restore() {
     let mut out = io::stdout();
-    let _ = execute!(out, EndSynchronizedUpdate, DisableMouseCapture, DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(
+        out,
+        EndSynchronizedUpdate,
+        DisableMouseCapture,
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
     let _ = disable_raw_mode();
     let _ = out.flush();
 }

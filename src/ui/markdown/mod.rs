@@ -52,11 +52,8 @@ impl MarkdownView {
     /// Cached: calling again with no new text and the same width and style does no work.
     pub fn lines(&mut self, width: u16, _style: &MarkdownStyle) -> &[Line<'static>] {
         if width != self.rendered_width || self.rendered_len != self.text.len() {
-            self.rendered = self
-                .text
-                .lines()
-                .map(|l| Line::from(Span::styled(l.to_string(), Style::default())))
-                .collect();
+            self.rendered =
+                self.text.lines().map(|l| Line::from(Span::styled(l.to_string(), Style::default()))).collect();
             self.rendered_width = width;
             self.rendered_len = self.text.len();
         }

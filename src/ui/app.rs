@@ -117,6 +117,8 @@ pub struct App {
     pub tick: u64,
     pub next_turn: u64,
     next_target: u32,
+    /// A fixed clock for reproducible frames (snapshot tests); `None` reads the real clocks.
+    pub frozen_clock: Option<(Instant, SystemTime)>,
     draft_revision: Option<(u64, usize)>,
     thread_tokens: HashMap<TargetId, (usize, u64)>,
 }
@@ -157,6 +159,7 @@ impl App {
             tick: 0,
             next_turn: 1,
             next_target: 0,
+            frozen_clock: None,
             draft_revision: None,
             thread_tokens: HashMap::new(),
         };
@@ -305,10 +308,11 @@ impl App {
             _ => None,
         };
         let tools = self.tool_specs();
+        let now = self.now();
         let pane = &mut self.panes[i];
         pane.entries.push(Entry::Answer(Box::new(Answer::new(turn))));
         pane.live = Some(Live { turn, entry: pane.entries.len() - 1, message });
-        pane.state = PaneState::Waiting { since: Instant::now() };
+        pane.state = PaneState::Waiting { since: now };
         pane.scroll_to_bottom();
         self.dirty = true;
         TargetRequest {
@@ -371,14 +375,19 @@ impl App {
         self.dirty = true;
         match event {
             CoreEvent::Stream(ev) => self.on_stream(ev),
-            CoreEvent::Quota(buckets) => self.sidebar.quota = buckets,
+            CoreEvent::Quota(buckets) => {
+                // Buckets the room's models draw from, plus any already used today.
+                let relevant = self.relevant_buckets();
+                self.sidebar.quota =
+                    buckets.into_iter().filter(|b| b.used > 0 || relevant.contains(&b.bucket)).collect();
+            }
             CoreEvent::Account(info) => self.sidebar.account = Some(info),
         }
     }
 
     fn on_stream(&mut self, ev: StreamEvent) {
         let Some(i) = self.panes.iter().position(|p| p.target == ev.target) else { return };
-        let now = Instant::now();
+        let now = self.now();
         let store = self.store.clone();
         let pane = &mut self.panes[i];
         let Some(live) = pane.live.filter(|l| l.turn == ev.turn) else { return };
@@ -450,6 +459,23 @@ impl App {
         }
     }
 
+    /// Names of the quota buckets the room's models would be counted in.
+    fn relevant_buckets(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for p in &self.panes {
+            let Ok(r) = self.providers.resolve(&p.model) else { continue };
+            if r.provider.kind == crate::core::provider::ProviderKind::Openrouter
+                && crate::core::quota::is_openrouter_free(&r.upstream_model)
+            {
+                names.push(crate::core::quota::OPENROUTER_FREE.to_string());
+            }
+            names.push(format!("{}:{}", r.provider_name, r.upstream_model));
+            names.push(r.upstream_model.clone());
+            names.push(r.provider_name.clone());
+        }
+        names
+    }
+
     fn check_store_health(&mut self) {
         self.sidebar.store_problem = self.store.as_ref().and_then(Store::health).map(|e| e.to_string());
     }
@@ -497,9 +523,18 @@ impl App {
         self.dirty = true;
     }
 
-    /// Wall-clock now, for countdowns.
+    /// Monotonic now (frozen in snapshot tests).
+    pub fn now(&self) -> Instant {
+        self.frozen_clock.map_or_else(Instant::now, |c| c.0)
+    }
+
+    /// Wall-clock now, for countdowns (frozen in snapshot tests).
     pub fn wall(&self) -> SystemTime {
-        SystemTime::now()
+        self.frozen_clock.map_or_else(SystemTime::now, |c| c.1)
+    }
+
+    pub fn draw_ctx(&self) -> crate::ui::pane_view::DrawCtx<'_> {
+        crate::ui::pane_view::DrawCtx { theme: &self.theme, now: self.now(), wall: self.wall(), tick: self.tick }
     }
 }
 

@@ -224,13 +224,11 @@ impl App {
                 pane.selection = None;
                 let width = self.pane_text_width(focus);
                 let text = {
-                    let ctx = crate::ui::pane_view::DrawCtx {
-                        theme: &self.theme,
-                        now: std::time::Instant::now(),
-                        wall: std::time::SystemTime::now(),
-                        tick: self.tick,
-                    };
-                    crate::ui::pane_view::text_of_lines(&mut self.panes[focus], width, from, to, &ctx)
+                    let mut panes = std::mem::take(&mut self.panes);
+                    let text =
+                        crate::ui::pane_view::text_of_lines(&mut panes[focus], width, from, to, &self.draw_ctx());
+                    self.panes = panes;
+                    text
                 };
                 self.effects.push(Effect::Clipboard(text));
                 return true;
@@ -271,15 +269,6 @@ impl App {
             .as_ref()
             .and_then(|r| r.panes.iter().find(|(j, _)| *j == i))
             .map_or(80, |(_, r)| r.width.saturating_sub(2).max(1))
-    }
-
-    pub fn draw_ctx(&self) -> crate::ui::pane_view::DrawCtx<'_> {
-        crate::ui::pane_view::DrawCtx {
-            theme: &self.theme,
-            now: std::time::Instant::now(),
-            wall: std::time::SystemTime::now(),
-            tick: self.tick,
-        }
     }
 
     /// y/a/n answer a pending tool confirmation in the focused pane while the draft is empty.

@@ -18,24 +18,22 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     }
     app.refresh_draft_estimate();
     let regions = layout::compute(area, app.panes.len(), app.zoom, app.show_sidebar, app.input.line_count());
-    let ctx = pane_view::DrawCtx {
-        theme: &app.theme,
-        now: std::time::Instant::now(),
-        wall: std::time::SystemTime::now(),
-        tick: app.tick,
-    };
-    if app.panes.is_empty() {
+    // Drawing borrows the panes mutably (render caches) beside the theme and clock.
+    let mut panes = std::mem::take(&mut app.panes);
+    let ctx = app.draw_ctx();
+    if panes.is_empty() {
         let main = Rect { width: area.width - regions.sidebar.map_or(0, |s| s.width), height: regions.input.y, ..area };
         empty_room(frame, main, app);
     }
     for &(i, rect) in &regions.panes {
         let focused = i == app.focus;
-        pane_view::draw(frame, rect, &mut app.panes[i], focused, i + 1, &ctx);
+        pane_view::draw(frame, rect, &mut panes[i], focused, i + 1, &ctx);
     }
     if let Some(side) = regions.sidebar {
-        let now_ms = crate::core::store::now_ms();
-        sidebar::draw(frame, side, &app.panes, &app.sidebar, &app.theme, now_ms, ctx.now);
+        let now_ms = crate::core::quota::system_time_ms(ctx.wall);
+        sidebar::draw(frame, side, &panes, &app.sidebar, &app.theme, now_ms, ctx.now);
     }
+    app.panes = panes;
     frame.render_widget(&app.input.textarea, regions.input);
     status_line(frame, regions.status, app);
     if app.input.first_line().starts_with('/') && app.input.line_count() == 1 && app.overlay.is_none() {

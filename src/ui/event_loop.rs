@@ -22,7 +22,7 @@ const ANIMATION_INTERVAL: Duration = Duration::from_millis(100);
 const DRAIN_LIMIT: usize = 512;
 
 /// What only the real terminal can do; tests substitute a recorder.
-pub trait Host {
+pub trait Host: Send {
     /// Put text on the clipboard the terminal's way (OSC 52). Returns false when it could not.
     fn copy(&mut self, text: &str) -> bool;
     fn set_mouse_capture(&mut self, on: bool);
@@ -59,7 +59,7 @@ pub async fn run<B, Q>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     io: LoopIo,
-    host: &mut dyn Host,
+    host: &mut (dyn Host + Send),
     quit_signal: Q,
 ) -> io::Result<LoopStats>
 where

@@ -1,0 +1,174 @@
+//! Flow tests: keys fed into the real chatroom loop, streaming from the in-process simulator
+//! through the real core; assertions read the drawn screen.
+
+mod common;
+
+use std::time::Duration;
+
+use common::ui::{RecordingHost, SharedBackend, key, type_text, wait_for};
+use crossterm::event::{Event, KeyCode, KeyModifiers};
+use ratatui::Terminal;
+use roundtable::core::router;
+use roundtable::ui::app::{App, AppInit};
+use roundtable::ui::event_loop::{self, LoopIo};
+use roundtable::ui::keymap::Keymap;
+use tokio::sync::{mpsc, oneshot};
+
+fn app(models: &[&str], providers: roundtable::core::provider::ProvidersConfig, export_dir: std::path::PathBuf) -> App {
+    App::new(AppInit {
+        models: models.iter().map(|m| m.to_string()).collect(),
+        theme: roundtable::ui::theme::load("dark", None, true).unwrap(),
+        keymap: Keymap::default(),
+        sidebar: true,
+        mouse: true,
+        providers,
+        estimator: None,
+        store: None,
+        demo: None,
+        resume: None,
+        today_spend: Default::default(),
+        config_dir: None,
+        export_dir,
+        no_color: true,
+        available_tools: Vec::new(),
+        warnings: Vec::new(),
+    })
+}
+
+fn count(screen: &str, needle: &str) -> usize {
+    screen.matches(needle).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn type_send_cancel_scroll_zoom_copy_resize() {
+    let sim = common::sim().await;
+    let config = common::config_for(&sim.base_url());
+    let (core, core_events) = router::start(common::core_config(&sim.base_url())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(
+        &["fast/a@tokens=300@tps=0@ttft=0", "slow/b@tokens=20000@tps=200@ttft=0", "fast/c@tokens=40@tps=0@ttft=0"],
+        config.providers.clone(),
+        dir.path().to_path_buf(),
+    );
+    let backend = SharedBackend::new(150, 40);
+    let mut terminal = Terminal::new(backend.clone()).unwrap();
+    let (keys, events) = mpsc::channel(256);
+    let (quit_tx, quit_rx) = oneshot::channel::<()>();
+    let host = RecordingHost::default();
+    let copied = host.copied.clone();
+    let looped = tokio::spawn(async move {
+        let mut host = host;
+        let io = LoopIo { events, core_events, core, max_fps: 60, record_frame_times: false };
+        let stats = event_loop::run(&mut terminal, &mut app, io, &mut host, async {
+            let _ = quit_rx.await;
+        })
+        .await
+        .unwrap();
+        (app, stats)
+    });
+
+    // Type and send to three models.
+    type_text(&keys, "Hello there").await;
+    wait_for(&backend, "the draft", 10, |s| s.contains("Hello there")).await;
+    key(&keys, KeyCode::Enter, KeyModifiers::NONE).await;
+    let screen = wait_for(&backend, "two fast panes done", 30, |s| count(s, "✓ done") == 2).await;
+    assert!(count(&screen, "▍You") >= 2, "the prompt shows in the panes:\n{screen}");
+    let slow_header = screen.lines().next().unwrap_or("");
+    assert!(
+        ["tok/s", "streaming", "waiting"].iter().any(|s| slow_header.contains(s)),
+        "the slow pane is still busy:\n{screen}"
+    );
+
+    wait_for(&backend, "the slow pane to stream", 30, |s| s.lines().next().is_some_and(|l| l.contains("tok/s"))).await;
+    // Cancel the slow pane (focus it with Tab, then Ctrl+X): its partial answer stays.
+    key(&keys, KeyCode::Tab, KeyModifiers::NONE).await;
+    key(&keys, KeyCode::Char('x'), KeyModifiers::CONTROL).await;
+    let screen = wait_for(&backend, "the slow pane stopped", 10, |s| s.contains("■ stopped")).await;
+    assert_eq!(count(&screen, "✓ done"), 2);
+
+    // Scroll the focused pane up: it stops following the bottom, so its footer scrolls away.
+    let before = backend.screen();
+    for _ in 0..3 {
+        key(&keys, KeyCode::PageUp, KeyModifiers::NONE).await;
+    }
+    let after = wait_for(&backend, "the pane to scroll", 10, |s| *s != before).await;
+    assert!(after.contains("▍You"), "scrolled back to the prompt:\n{after}");
+
+    // Zoom the focused pane to full width and back.
+    key(&keys, KeyCode::Char('z'), KeyModifiers::ALT).await;
+    let zoomed = wait_for(&backend, "zoom", 10, |s| s.contains("ZOOM")).await;
+    assert!(!zoomed.contains("┌ 1 ") && zoomed.contains("┌ 2 "), "only the zoomed pane shows:\n{zoomed}");
+    key(&keys, KeyCode::Char('z'), KeyModifiers::ALT).await;
+    wait_for(&backend, "unzoom", 10, |s| s.contains("┌ 1 ") && s.contains("┌ 2 ") && !s.contains("ZOOM")).await;
+
+    // Copy the focused (slow, stopped) pane's answer.
+    key(&keys, KeyCode::Char('c'), KeyModifiers::ALT).await;
+    wait_for(&backend, "copy confirmation", 10, |s| s.contains("Copied")).await;
+    let text = copied.lock().unwrap().last().cloned().expect("something was copied");
+    assert!(!text.is_empty(), "the partial answer was copied");
+
+    // Resize: everything reflows; too small shows a message instead of panicking.
+    backend.resize(90, 30);
+    keys.send(Ok(Event::Resize(90, 30))).await.unwrap();
+    let screen = wait_for(&backend, "reflow at 90x30", 10, |s| {
+        s.lines().next().is_some_and(|l| l.chars().count() == 90 && l.contains("┌ 1 "))
+    })
+    .await;
+    assert!(screen.contains("┌ 2 "), "{screen}");
+    backend.resize(40, 10);
+    keys.send(Ok(Event::Resize(40, 10))).await.unwrap();
+    wait_for(&backend, "too small", 10, |s| s.contains("too small")).await;
+    backend.resize(120, 30);
+    keys.send(Ok(Event::Resize(120, 30))).await.unwrap();
+    wait_for(&backend, "back to normal", 10, |s| s.contains("┌ 2 ")).await;
+
+    quit_tx.send(()).unwrap();
+    let (app, stats) = tokio::time::timeout(Duration::from_secs(10), looped).await.unwrap().unwrap();
+    assert!(stats.frames > 0);
+    assert_eq!(app.panes.len(), 3);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_add_remove_and_errors_are_shown_inline() {
+    let sim = common::sim().await;
+    let config = common::config_for(&sim.base_url());
+    let (core, core_events) = router::start(common::core_config(&sim.base_url())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(&["ok/a@tokens=30@tps=0@ttft=0"], config.providers.clone(), dir.path().to_path_buf());
+    let backend = SharedBackend::new(160, 40);
+    let mut terminal = Terminal::new(backend.clone()).unwrap();
+    let (keys, events) = mpsc::channel(256);
+    let (quit_tx, quit_rx) = oneshot::channel::<()>();
+    let looped = tokio::spawn(async move {
+        let mut host = RecordingHost::default();
+        let io = LoopIo { events, core_events, core, max_fps: 60, record_frame_times: false };
+        event_loop::run(&mut terminal, &mut app, io, &mut host, async {
+            let _ = quit_rx.await;
+        })
+        .await
+        .unwrap();
+        app
+    });
+
+    type_text(&keys, "/add bad/model@401").await;
+    key(&keys, KeyCode::Enter, KeyModifiers::NONE).await;
+    wait_for(&backend, "second pane", 10, |s| s.contains("bad/model@401")).await;
+    type_text(&keys, "Does this work?").await;
+    key(&keys, KeyCode::Enter, KeyModifiers::NONE).await;
+    let screen = wait_for(&backend, "one done, one error", 30, |s| s.contains("✓ done") && s.contains("✗ error")).await;
+    assert!(screen.to_lowercase().contains("key"), "the core's 401 message shows inline:\n{screen}");
+
+    type_text(&keys, "/remove 2").await;
+    key(&keys, KeyCode::Enter, KeyModifiers::NONE).await;
+    wait_for(&backend, "pane removed", 10, |s| !s.contains("bad/model@401") || s.contains("Removed")).await;
+
+    type_text(&keys, "/nonsense").await;
+    key(&keys, KeyCode::Enter, KeyModifiers::NONE).await;
+    wait_for(&backend, "unknown command message", 10, |s| s.contains("no command /nonsense")).await;
+
+    quit_tx.send(()).unwrap();
+    let app = tokio::time::timeout(Duration::from_secs(10), looped).await.unwrap().unwrap();
+    assert_eq!(app.panes.len(), 1);
+    sim.shutdown().await;
+}

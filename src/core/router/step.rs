@@ -50,7 +50,8 @@ pub(super) async fn run_step(
     let mut row = None;
     let outcome = loop {
         if let (Some(limiter), Some(bucket)) = (&limiter, &bucket) {
-            match admit(limiter, bucket, &request.model, cancel, sink).await {
+            let tokens = if bucket.limits.tokens_per_minute.is_some() { estimate_tokens(request) } else { 0 };
+            match admit(limiter, bucket, &request.model, tokens, cancel, sink).await {
                 Ok(true) => {}
                 Ok(false) => break None,
                 Err(refusal) => break Some(Outcome::Failed(refusal)),
@@ -141,13 +142,14 @@ async fn admit(
     limiter: &Limiter,
     bucket: &Bucket,
     model: &str,
+    tokens: u64,
     cancel: &CancellationToken,
     sink: &mut ChannelSink,
 ) -> Result<bool, CoreError> {
     loop {
         let (l, b, m) = (limiter.clone(), bucket.clone(), model.to_owned());
         // The backend may be the SQLite store: keep its I/O off the async workers.
-        let admission = tokio::task::spawn_blocking(move || l.admit(&b, &m)).await.unwrap_or(Admission::Go);
+        let admission = tokio::task::spawn_blocking(move || l.admit(&b, &m, tokens)).await.unwrap_or(Admission::Go);
         match admission {
             Admission::Go => return Ok(true),
             Admission::Refuse(e) => return Err(e),
@@ -163,6 +165,20 @@ async fn admit(
             }
         }
     }
+}
+
+/// What a request weighs against a tokens-per-minute limit: its estimated prompt (messages,
+/// system prompt, tool definitions) plus the completion it may ask for.
+fn estimate_tokens(request: &TargetRequest) -> u64 {
+    let mut tokens = crate::core::catalog::estimate_prompt_tokens(&request.messages);
+    if let Some(system) = &request.settings.system {
+        tokens +=
+            crate::core::catalog::estimate_prompt_tokens(&[crate::core::protocol::ChatMessage::system(system.clone())]);
+    }
+    let tool_chars: usize =
+        request.tools.iter().map(|t| t.name.len() + t.description.len() + t.parameters.to_string().len()).sum();
+    tokens += (tool_chars as u64).div_ceil(4);
+    tokens + u64::from(request.settings.max_tokens.unwrap_or(0))
 }
 
 /// Writes ledger rows for one target's attempts.

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::core::error::CoreError;
 use crate::core::protocol::{
-    ChatMessage, Command, CoreEvent, CostSource, EventKind, ModelSettings, StreamEvent, StreamSummary, TargetId,
-    TargetRequest, TurnId, TurnRequest,
+    ChatMessage, Command, CoreEvent, Cost, CostSource, EventKind, ModelSettings, StreamEvent, StreamSummary, TargetId,
+    TargetRequest, TurnId, TurnRequest, Usage,
 };
 use crate::core::router;
 use crate::core::sanitize::strip_controls;
@@ -26,6 +26,9 @@ pub struct AskOptions {
     pub json: bool,
     pub prompt: String,
 }
+
+/// Longest wait after the answers for costs that arrive late (the core bounds it too).
+const SETTLE_WAIT: Duration = Duration::from_secs(15);
 
 /// Exit codes: every model succeeded, some failed, usage error.
 pub const EXIT_OK: i32 = 0;
@@ -236,7 +239,43 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
             let _ = out.flush();
         }
     }
+    // Costs that the streams did not report are fetched after them (OpenRouter's
+    // `/generation`); the core says `Stopped` once those are in, so the table and the ledger
+    // show real figures. A second Ctrl-C leaves without waiting.
     let _ = core.send(Command::Shutdown).await;
+    if !cancelling {
+        let deadline = tokio::time::sleep(SETTLE_WAIT);
+        tokio::pin!(deadline);
+        loop {
+            let ev = tokio::select! {
+                ev = events.recv() => ev,
+                () = &mut deadline => break,
+                _ = &mut ctrl_c => break,
+            };
+            match ev {
+                None | Some(CoreEvent::Stopped) => break,
+                Some(CoreEvent::CostSettled { target, generation_id, cost, usage, .. }) => {
+                    let idx = target.0 as usize;
+                    let Some(Some(o)) = outcomes.get_mut(idx) else { continue };
+                    if o.summary.generation_id.as_deref() == Some(generation_id.as_str()) {
+                        o.summary.cost = Some(cost.clone());
+                        if usage.is_some() {
+                            o.summary.usage.clone_from(&usage);
+                        }
+                    }
+                    if opts.json {
+                        let _ = writeln!(
+                            out,
+                            "{}",
+                            cost_line(&opts.models[idx], idx, &generation_id, &cost, usage.as_ref())
+                        );
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let _ = out.flush();
     if let Some(st) = &store
         && let Err(e) = st.flush()
     {
@@ -336,11 +375,20 @@ fn json_line(model: &str, idx: usize, event: &StreamEvent) -> Option<Value> {
     Some(v)
 }
 
+/// `{"type":"cost",…}`: a cost that arrived after the `done` line (it replaces that cost).
+fn cost_line(model: &str, idx: usize, generation_id: &str, cost: &Cost, usage: Option<&Usage>) -> Value {
+    json!({"type": "cost", "model": model, "target": idx, "generation_id": generation_id,
+           "cost_usd": cost.usd.and_then(|d| d.to_f64()), "cost_usd_exact": cost.usd.map(|d| d.normalize().to_string()),
+           "cost_source": cost.source, "usage": usage.map(usage_json)})
+}
+
+fn usage_json(u: &Usage) -> Value {
+    json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total_tokens,
+           "cached_tokens": u.cached_tokens, "reasoning_tokens": u.reasoning_tokens})
+}
+
 fn summary_json(model: &str, idx: usize, s: &StreamSummary) -> Value {
-    let usage = s.usage.as_ref().map(|u| {
-        json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total_tokens,
-               "cached_tokens": u.cached_tokens, "reasoning_tokens": u.reasoning_tokens})
-    });
+    let usage = s.usage.as_ref().map(usage_json);
     let (cost_usd, exact, source) = match &s.cost {
         Some(c) => (c.usd.and_then(|d| d.to_f64()), c.usd.map(|d| d.normalize().to_string()), c.source),
         None => (None, None, CostSource::Unknown),

@@ -102,3 +102,92 @@ async fn quota_events_report_used_limit_and_reset() {
     assert!(day.resets_at_ms.is_some());
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn gemini_tokens_per_minute_queue_requests_until_the_minute_has_room() {
+    use roundtable::core::quota::{DayReset, Limits};
+    // The bucket is keyed by the plain model spec, so the answer's shape comes from defaults.
+    let fast = SimConfig {
+        default_tokens: Some(10),
+        default_tps: Some(0.0),
+        default_ttft_ms: Some(0),
+        ..SimConfig::default()
+    };
+    let sim = SimServer::start(fast, 0).await.unwrap();
+    let window = Duration::from_millis(800);
+    let mut quota = quota_config();
+    quota.limits.insert(
+        "gemini:gemini-2.5-flash".into(),
+        Limits { per_minute: None, per_day: None, day_reset: DayReset::Pacific, tokens_per_minute: Some(400) },
+    );
+    let limiter = Limiter::new(quota, Arc::new(MemoryBackend::default())).with_minute(window);
+    let mut cfg = core_config(&sim.base_url());
+    cfg.limiter = Some(limiter.clone());
+    let (core, mut events) = start_core(cfg);
+    // ~60 prompt tokens + max_tokens 200 each: two fit in 400, the third must wait.
+    let prompt = "Explain the difference between TCP congestion control and flow control. ".repeat(3);
+    let targets = (0..3)
+        .map(|i| {
+            let mut t = target(i, "gemini:gemini-2.5-flash", &prompt);
+            t.settings.max_tokens = Some(150);
+            t
+        })
+        .collect();
+    let per = run_turn(&core, &mut events, targets).await;
+    assert!(per.iter().all(|e| matches!(final_of(e), EventKind::Finished { .. })), "{per:?}");
+    let reasons: Vec<&str> = per
+        .iter()
+        .flatten()
+        .filter_map(|k| if let EventKind::Queued { reason, .. } = k { Some(reason.as_str()) } else { None })
+        .collect();
+    assert!(!reasons.is_empty(), "one request waited for token room");
+    assert!(reasons.iter().all(|r| r.contains("400 input tokens per minute")), "{reasons:?}");
+    // The bucket shows the tokens charged this minute.
+    let buckets = limiter.configured_buckets();
+    let status = limiter.status(&buckets);
+    let tokens = status.iter().find(|b| b.window == "minute (tokens)").expect("tokens row");
+    assert_eq!(tokens.limit, Some(400));
+    sim.shutdown().await;
+}
+
+#[test]
+fn limiter_counts_and_learned_figures_survive_a_restart() {
+    use roundtable::core::quota::{Admission, Clock, FigureSource, OPENROUTER_FREE, SqliteBackend};
+    let dir = tempfile::tempdir().unwrap();
+    let path = roundtable::core::store::db_path(dir.path());
+    let config = roundtable::config::Config::defaults();
+    let resolved = config.providers.resolve("meta-llama/llama-3.3-70b-instruct:free").unwrap();
+    {
+        // Requests a few seconds before the server's figures were read (its count includes them).
+        let earlier = Limiter::new(quota_config(), Arc::new(SqliteBackend::open(&path).unwrap()))
+            .with_clock(Clock { offset_ms: -5_000 });
+        let bucket = earlier.bucket_for(&resolved).expect("the free bucket");
+        for _ in 0..3 {
+            assert_eq!(earlier.admit(&bucket, "m:free", 0), Admission::Go);
+        }
+        // The server says 40 of 1000 are used today (other apps on the account, and ours).
+        let limiter = Limiter::new(quota_config(), Arc::new(SqliteBackend::open(&path).unwrap()));
+        limiter.learn_free_daily(40, 1000);
+    }
+    // A new process: a fresh limiter over the same database.
+    let limiter = Limiter::new(quota_config(), Arc::new(SqliteBackend::open(&path).unwrap()));
+    let status = limiter.status(&limiter.configured_buckets());
+    let day = status.iter().find(|b| b.bucket == OPENROUTER_FREE && b.window == "day").unwrap();
+    assert_eq!((day.used, day.limit), (40, Some(1000)), "{day:?}");
+    assert_eq!((day.used_source, day.limit_source), (FigureSource::Server, FigureSource::Server));
+    let minute = status.iter().find(|b| b.bucket == OPENROUTER_FREE && b.window == "minute").unwrap();
+    assert_eq!(minute.used, 3, "the local log survived too");
+    // Without the server's figures a restart still sees the local count.
+    let other = tempfile::tempdir().unwrap();
+    let path = roundtable::core::store::db_path(other.path());
+    {
+        let limiter = Limiter::new(quota_config(), Arc::new(SqliteBackend::open(&path).unwrap()));
+        let bucket = limiter.bucket_for(&resolved).unwrap();
+        assert_eq!(limiter.admit(&bucket, "m:free", 0), Admission::Go);
+        assert_eq!(limiter.admit(&bucket, "m:free", 0), Admission::Go);
+    }
+    let limiter = Limiter::new(quota_config(), Arc::new(SqliteBackend::open(&path).unwrap()));
+    let status = limiter.status(&limiter.configured_buckets());
+    let day = status.iter().find(|b| b.bucket == OPENROUTER_FREE && b.window == "day").unwrap();
+    assert_eq!((day.used, day.limit, day.used_source), (2, Some(50), FigureSource::Local));
+}

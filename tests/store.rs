@@ -403,6 +403,44 @@ fn rolling_windows_blocks_and_state() {
 }
 
 #[test]
+fn token_windows_count_estimated_tokens_across_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let mut a = QuotaDb::open(&path).unwrap();
+    let mut b = QuotaDb::open(&path).unwrap();
+    let t0 = store::now_ms();
+    let tpm = QuotaWindow::RollingTokens { length: Duration::from_secs(60), limit: 1000 };
+    assert!(matches!(a.try_reserve_tokens("g", &[tpm], t0, 700).unwrap(), Reservation::Granted { .. }));
+    assert!(matches!(b.try_reserve_tokens("g", &[tpm], t0 + 1000, 200).unwrap(), Reservation::Granted { .. }));
+    // 900 used: 300 more waits until the 700-token request leaves the minute.
+    let r = a.try_reserve_tokens("g", &[tpm], t0 + 2000, 300).unwrap();
+    assert_eq!(r, Reservation::Denied { by: DeniedBy::Window(0), next_free_at_ms: t0 + 60_000 });
+    assert!(matches!(b.try_reserve_tokens("g", &[tpm], t0 + 2000, 100).unwrap(), Reservation::Granted { .. }));
+    assert_eq!(a.quota_tokens("g", t0).unwrap(), 1000);
+    assert_eq!(a.quota_used("g", t0).unwrap(), 3);
+    // Alone in an empty minute even an oversized request is granted (never stuck for ever).
+    assert!(matches!(a.try_reserve_tokens("g", &[tpm], t0 + 70_000, 5000).unwrap(), Reservation::Granted { .. }));
+}
+
+#[test]
+fn a_database_from_before_token_counts_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    drop(QuotaDb::open(&path).unwrap());
+    {
+        // Roll the file back to schema 1: no `tokens` column.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("ALTER TABLE quota_log DROP COLUMN tokens; PRAGMA user_version = 1;").unwrap();
+        conn.execute("INSERT INTO quota_log (id, bucket, at_ms) VALUES (1, 'old', ?1)", [store::now_ms()]).unwrap();
+    }
+    let mut q = QuotaDb::open(&path).unwrap();
+    assert_eq!(q.quota_used("old", 0).unwrap(), 1);
+    assert_eq!(q.quota_tokens("old", 0).unwrap(), 0, "old rows count as zero tokens");
+    let tpm = QuotaWindow::RollingTokens { length: Duration::from_secs(60), limit: 10 };
+    assert!(matches!(q.try_reserve_tokens("old", &[tpm], store::now_ms(), 5).unwrap(), Reservation::Granted { .. }));
+}
+
+#[test]
 fn daily_windows_follow_the_time_zone() {
     // 2026-11-01 is the day Los Angeles leaves DST: 25 hours, starting 07:00 UTC.
     let noon_utc = 1_793_491_200_000 + 12 * 3_600_000;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::error::CoreError;
 
 /// One user prompt fanned out to several models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TurnId(pub u64);
 
 /// One model's stream within a turn (a pane in the chatroom). Stable across turns of a room,
@@ -129,7 +129,7 @@ pub struct TargetRequest {
     pub tools: Vec<ToolSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TurnRequest {
     pub turn: TurnId,
     pub targets: Vec<TargetRequest>,
@@ -343,4 +343,19 @@ pub enum CoreEvent {
     /// Fresh figures of every quota bucket (after each request, a 429, or `GET /key`).
     Quota(Vec<crate::core::quota::BucketStatus>),
     Account(AccountInfo),
+    /// A request's real cost arrived after its stream ended (OpenRouter's `GET /generation`,
+    /// when the stream carried no cost): replace the cost shown for the step whose summary has
+    /// this `generation_id` (the final event's, or a `StepFinished`'s). `source` is `Reported`.
+    /// `usage` is the request's token counts (the record's when the stream had none).
+    CostSettled {
+        turn: TurnId,
+        target: TargetId,
+        generation_id: String,
+        cost: Cost,
+        usage: Option<Usage>,
+    },
+    /// The core has shut down after `Command::Shutdown` (or every handle dropped): every
+    /// target's final event and every pending cost back-fill have been delivered; nothing
+    /// follows. Back-fills are bounded by `BackfillPolicy`, so this comes within seconds.
+    Stopped,
 }

@@ -1,6 +1,6 @@
 //! Strips terminal control sequences from text that came from models or servers, so nothing an
-//! upstream sends can move the cursor, retitle the window, write the clipboard (OSC 52) or hide
-//! text when it is printed to a terminal.
+//! upstream sends can move the cursor, retitle the window, write the clipboard (OSC 52), hide
+//! text, or reorder it with Unicode bidi overrides when it is printed to a terminal.
 
 use std::borrow::Cow;
 
@@ -14,7 +14,10 @@ const ST8: char = '\u{9c}';
 
 /// Removes ANSI/VT escape sequences (CSI, OSC, DCS/SOS/PM/APC strings, two-character `ESC x`
 /// and nF sequences), C0 controls except `\n` and `\t` (so `\r\n` becomes `\n`), DEL, and C1
-/// controls U+0080–U+009F including the sequences the 8-bit introducers start.
+/// controls U+0080–U+009F including the sequences the 8-bit introducers start, and the Unicode
+/// bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069: "Trojan Source"
+/// reordering, where text displays in a different order than it reads). The plain direction
+/// marks U+200E/U+200F only affect neutral characters next to them and stay.
 ///
 /// Returns the input borrowed when there is nothing to remove, which is the common case for
 /// streamed deltas. The function is stateless: a sequence split across two calls loses its
@@ -28,19 +31,37 @@ pub fn strip_controls(s: &str) -> Cow<'_, str> {
 
 /// Byte offset of the first character to remove, scanning bytes rather than decoding chars.
 /// C1 controls U+0080–U+009F are encoded in UTF-8 as `0xC2 0x80..=0x9F`, so Latin-1 text such
-/// as `©` (`0xC2 0xA9`) stays on the fast path.
+/// as `©` (`0xC2 0xA9`) stays on the fast path; the bidi controls are `0xE2 0x80 0xAA..=0xAE`
+/// and `0xE2 0x81 0xA6..=0xA9`, so other punctuation (`…` is `0xE2 0x80 0xA6`) stays there too.
 #[inline]
 fn first_suspect(b: &[u8]) -> Option<usize> {
     b.iter().enumerate().position(|(i, &c)| {
         (c < 0x20 && c != b'\n' && c != b'\t')
             || c == 0x7f
             || (c == 0xc2 && b.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)))
+            || (c == 0xe2 && is_bidi_tail(b.get(i + 1).copied(), b.get(i + 2).copied()))
     })
+}
+
+#[inline]
+fn is_bidi_tail(b1: Option<u8>, b2: Option<u8>) -> bool {
+    match (b1, b2) {
+        (Some(0x80), Some(t)) => (0xaa..=0xae).contains(&t),
+        (Some(0x81), Some(t)) => (0xa6..=0xa9).contains(&t),
+        _ => false,
+    }
+}
+
+/// Bidi embeddings/overrides (LRE RLE PDF LRO RLO) and isolates (LRI RLI FSI PDI).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c as u32, 0x202a..=0x202e | 0x2066..=0x2069)
 }
 
 fn is_forbidden(c: char) -> bool {
     let c = c as u32;
-    (c < 0x20 && c != u32::from(b'\n') && c != u32::from(b'\t')) || (0x7f..=0x9f).contains(&c)
+    (c < 0x20 && c != u32::from(b'\n') && c != u32::from(b'\t'))
+        || (0x7f..=0x9f).contains(&c)
+        || char::from_u32(c).is_some_and(is_bidi_control)
 }
 
 /// The kind of control string whose body runs until a terminator.
@@ -139,6 +160,28 @@ mod tests {
     }
 
     #[test]
+    fn bidi_overrides_and_isolates_are_removed_direction_marks_kept() {
+        // "Trojan Source": an RLO makes `admin"` display reversed; the isolates hide a comment.
+        assert_eq!(strip("access\u{202e}nimda\u{202c} ok"), "accessnimda ok");
+        for c in
+            ['\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}']
+        {
+            assert_eq!(strip(&format!("a{c}b")), "ab", "U+{:04X}", c as u32);
+        }
+        // LRM/RLM only nudge neutral characters; Arabic and Hebrew text needs them.
+        for s in ["x\u{200e}y", "\u{5e9}\u{5dc}\u{5d5}\u{5dd}\u{200f}!"] {
+            assert!(matches!(strip_controls(s), Cow::Borrowed(_)), "{s:?}");
+        }
+        // Neighbouring code points in the same UTF-8 blocks stay on the fast path.
+        for s in ["…", "‥ ‧ \u{2028}", "\u{2065}\u{206a}", "– — ‘ ’ “ ” • ‰ ‹ ›"] {
+            assert!(matches!(strip_controls(s), Cow::Borrowed(_)), "{s:?}");
+        }
+        // Mixed with escapes and at the very end of the text.
+        assert_eq!(strip("\u{1b}[31m\u{2067}red\u{2069}\u{1b}[0m"), "red");
+        assert_eq!(strip("end\u{202e}"), "end");
+    }
+
+    #[test]
     fn latin1_lead_byte_is_kept_on_slow_path() {
         assert_eq!(strip("© 2026\u{1b}[0m"), "© 2026");
     }
@@ -218,6 +261,7 @@ mod tests {
                     Just("\u{7}".to_owned()), Just("\u{9b}".to_owned()), Just("\u{9c}".to_owned()),
                     Just("\r".to_owned()), Just("\n".to_owned()), Just("\\".to_owned()),
                     "[\\x00-\\x7f]{1,3}", "[\\u{80}-\\u{9f}]", "[a-zé🎉 ;0-9]{1,4}",
+                    "[\\u{2026}-\\u{202f}\\u{2060}-\\u{206f}]",
                 ],
                 0..32,
             )
@@ -228,7 +272,7 @@ mod tests {
         }
 
         #[test]
-        fn clean_text_is_unchanged(s in "[^\\x00-\\x08\\x0b-\\x1f\\x7f-\\u{9f}]{0,64}") {
+        fn clean_text_is_unchanged(s in "[^\\x00-\\x08\\x0b-\\x1f\\x7f-\\u{9f}\\u{202a}-\\u{202e}\\u{2066}-\\u{2069}]{0,64}") {
             prop_assert!(matches!(strip_controls(&s), Cow::Borrowed(b) if b == s));
         }
     }

@@ -10,7 +10,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap};
 
 use super::errors::{ErrorContext, classify_http_error};
 use super::normalize::{Piece, StreamNormalizer, pieces_from_completion};
-use super::request::{BodyParts, build_body};
+use super::request::{BodyParts, ToolChoice, build_body};
 use super::{ProvidersConfig, ResolvedModel, Timeouts};
 use crate::core::error::{CoreError, ErrorKind};
 use crate::core::protocol::{EventKind, FinishReason, StreamSummary, TargetRequest, ToolCall};
@@ -87,10 +87,11 @@ pub async fn stream_once<S: EventSink>(
     config: &ProvidersConfig,
     resolved: &ResolvedModel,
     request: &TargetRequest,
+    tool_choice: ToolChoice,
     progress: &mut Progress,
     sink: &mut S,
 ) -> Outcome {
-    match stream_inner(http, config, resolved, request, progress, sink).await {
+    match stream_inner(http, config, resolved, request, tool_choice, progress, sink).await {
         Ok(()) => Outcome::Finished,
         Err(e) => Outcome::Failed(e),
     }
@@ -101,6 +102,7 @@ async fn stream_inner<S: EventSink>(
     config: &ProvidersConfig,
     resolved: &ResolvedModel,
     request: &TargetRequest,
+    tool_choice: ToolChoice,
     progress: &mut Progress,
     sink: &mut S,
 ) -> Result<(), CoreError> {
@@ -112,6 +114,7 @@ async fn stream_inner<S: EventSink>(
         messages: &request.messages,
         settings: &request.settings,
         tools: &request.tools,
+        tool_choice,
     });
     let url = chat_url(&provider.base_url);
     let mut builder = http.post(&url).json(&body).header("Accept", "text/event-stream");

@@ -6,6 +6,17 @@ use serde_json::{Map, Value, json};
 use super::ProviderKind;
 use crate::core::protocol::{ChatMessage, ModelSettings, Role, ToolSpec};
 
+/// Whether the model may call the tools it is offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ToolChoice {
+    /// The model decides (the usual case).
+    #[default]
+    Auto,
+    /// Tools stay listed (the conversation refers to them, and OpenRouter wants them on every
+    /// request of a tool loop) but the model must answer in text: the loop's last step.
+    None,
+}
+
 /// Everything needed to build one chat-completions body.
 pub struct BodyParts<'a> {
     pub kind: ProviderKind,
@@ -13,11 +24,12 @@ pub struct BodyParts<'a> {
     pub messages: &'a [ChatMessage],
     pub settings: &'a ModelSettings,
     pub tools: &'a [ToolSpec],
+    pub tool_choice: ToolChoice,
 }
 
 /// The JSON body of a streaming chat-completions request.
 pub fn build_body(parts: &BodyParts<'_>) -> Value {
-    let BodyParts { kind, upstream_model, messages, settings, tools } = *parts;
+    let BodyParts { kind, upstream_model, messages, settings, tools, tool_choice } = *parts;
     let mut body = Map::new();
     body.insert("model".into(), Value::from(upstream_model));
     body.insert("messages".into(), Value::Array(wire_messages(kind, messages, settings.system.as_deref())));
@@ -74,7 +86,11 @@ pub fn build_body(parts: &BodyParts<'_>) -> Value {
         body.insert("tools".into(), Value::Array(tools));
         // Ollama rejects `tool_choice`; "auto" is everyone else's default anyway.
         if kind != ProviderKind::OpenaiCompatible {
-            body.insert("tool_choice".into(), Value::from("auto"));
+            let choice = match tool_choice {
+                ToolChoice::Auto => "auto",
+                ToolChoice::None => "none",
+            };
+            body.insert("tool_choice".into(), Value::from(choice));
         }
     }
     Value::Object(body)
@@ -128,7 +144,7 @@ mod tests {
     use crate::core::protocol::ToolCall;
 
     fn parts<'a>(kind: ProviderKind, messages: &'a [ChatMessage], settings: &'a ModelSettings) -> BodyParts<'a> {
-        BodyParts { kind, upstream_model: "m", messages, settings, tools: &[] }
+        BodyParts { kind, upstream_model: "m", messages, settings, tools: &[], tool_choice: ToolChoice::Auto }
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub enum QuotaWindow {
     /// A calendar window `[start_ms, end_ms)`, e.g. today in UTC or in America/Los_Angeles;
     /// see `daily_window`.
     Fixed { start_ms: i64, end_ms: i64, limit: u32 },
+    /// A sliding window over the requests' estimated tokens (Gemini's tokens per minute). A
+    /// request that alone exceeds `limit` is granted when the window is empty, never refused
+    /// for ever.
+    RollingTokens { length: Duration, limit: u64 },
 }
 
 impl QuotaWindow {
@@ -111,6 +115,17 @@ impl QuotaDb {
         windows: &[QuotaWindow],
         now_ms: i64,
     ) -> Result<Reservation, StoreError> {
+        self.try_reserve_tokens(bucket, windows, now_ms, 0)
+    }
+
+    /// `try_reserve` for a request estimated at `tokens` (checked against `RollingTokens`).
+    pub fn try_reserve_tokens(
+        &mut self,
+        bucket: &str,
+        windows: &[QuotaWindow],
+        now_ms: i64,
+        tokens: u64,
+    ) -> Result<Reservation, StoreError> {
         let path = self.path.clone();
         let timeout = self.busy_timeout;
         let map = move |e: rusqlite::Error| StoreError::from_sqlite(&path, &e, timeout);
@@ -125,10 +140,20 @@ impl QuotaDb {
         }
         let mut denied: Option<(usize, i64)> = None;
         for (i, w) in windows.iter().enumerate() {
+            if let QuotaWindow::RollingTokens { length, limit } = *w {
+                let lo = now_ms - duration_ms(length) + 1;
+                if let Some(next) = tokens_wait(&tx, bucket, lo, limit, tokens, length).map_err(&map)?
+                    && denied.is_none_or(|(_, n)| next > n)
+                {
+                    denied = Some((i, next));
+                }
+                continue;
+            }
             // Rolling: a row exactly `length` old has left the window.
             let (lo, hi, limit) = match *w {
                 QuotaWindow::Rolling { length, limit } => (now_ms - duration_ms(length) + 1, i64::MAX, limit),
                 QuotaWindow::Fixed { start_ms, end_ms, limit } => (start_ms, end_ms, limit),
+                QuotaWindow::RollingTokens { .. } => continue,
             };
             let count: i64 = tx
                 .prepare_cached("SELECT count(*) FROM quota_log WHERE bucket = ?1 AND at_ms >= ?2 AND at_ms < ?3")
@@ -151,6 +176,7 @@ impl QuotaDb {
                     at.unwrap_or(now_ms) + duration_ms(length)
                 }
                 QuotaWindow::Fixed { end_ms, .. } => end_ms,
+                QuotaWindow::RollingTokens { .. } => continue,
             };
             if denied.is_none_or(|(_, n)| next > n) {
                 denied = Some((i, next));
@@ -160,8 +186,12 @@ impl QuotaDb {
             return Ok(Reservation::Denied { by: DeniedBy::Window(i), next_free_at_ms: next });
         }
         let id = new_id();
-        tx.execute("INSERT INTO quota_log (id, bucket, at_ms) VALUES (?1, ?2, ?3)", params![id, bucket, now_ms])
-            .map_err(&map)?;
+        let tokens = i64::try_from(tokens).unwrap_or(i64::MAX);
+        tx.execute(
+            "INSERT INTO quota_log (id, bucket, at_ms, tokens) VALUES (?1, ?2, ?3, ?4)",
+            params![id, bucket, now_ms, tokens],
+        )
+        .map_err(&map)?;
         tx.commit().map_err(&map)?;
         Ok(Reservation::Granted { id })
     }
@@ -183,6 +213,19 @@ impl QuotaDb {
             )
             .map_err(self.err())?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Estimated tokens logged against `bucket` since `since_ms`.
+    pub fn quota_tokens(&self, bucket: &str, since_ms: i64) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT coalesce(sum(tokens), 0) FROM quota_log WHERE bucket = ?1 AND at_ms >= ?2",
+                params![bucket, since_ms],
+                |r| r.get(0),
+            )
+            .map_err(self.err())?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Store values learned from the server (replaces the bucket's row).
@@ -238,6 +281,35 @@ impl QuotaDb {
     pub fn prune(&self, before_ms: i64) -> Result<usize, StoreError> {
         self.conn.execute("DELETE FROM quota_log WHERE at_ms < ?1", [before_ms]).map_err(self.err())
     }
+}
+
+/// When a request of `tokens` fits a token window that starts at `lo`: `None` when it fits
+/// now, else the moment enough of the oldest rows have left it.
+fn tokens_wait(
+    tx: &rusqlite::Transaction<'_>,
+    bucket: &str,
+    lo: i64,
+    limit: u64,
+    tokens: u64,
+    length: Duration,
+) -> rusqlite::Result<Option<i64>> {
+    let mut stmt =
+        tx.prepare_cached("SELECT at_ms, tokens FROM quota_log WHERE bucket = ?1 AND at_ms >= ?2 ORDER BY at_ms")?;
+    let rows: Vec<(i64, u64)> = stmt
+        .query_map(params![bucket, lo], |r| Ok((r.get::<_, i64>(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0))))?
+        .collect::<Result<_, _>>()?;
+    let used: u64 = rows.iter().map(|r| r.1).sum();
+    if used == 0 || used.saturating_add(tokens) <= limit {
+        return Ok(None);
+    }
+    let mut left = used;
+    for (at, k) in rows {
+        left -= k;
+        if left == 0 || left.saturating_add(tokens) <= limit {
+            return Ok(Some(at + duration_ms(length)));
+        }
+    }
+    Ok(None)
 }
 
 fn duration_ms(d: Duration) -> i64 {

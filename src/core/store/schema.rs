@@ -11,8 +11,9 @@ use super::StoreError;
 
 /// Append-only list: never edit a shipped migration, add a new one. `IF NOT EXISTS` everywhere so
 /// two processes racing to create a fresh file both succeed (see `migrate`).
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    r#"
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        r#"
 CREATE TABLE IF NOT EXISTS rooms (
     id          INTEGER PRIMARY KEY,
     title       TEXT    NOT NULL,
@@ -89,7 +90,12 @@ CREATE TABLE IF NOT EXISTS quota_state (
     blocked_until_ms INTEGER
 );
 "#,
-)];
+    ),
+    // Estimated tokens per logged request, for tokens-per-minute limits (Gemini's TPM). Racing
+    // processes: the loser's ALTER fails on the duplicate column and its retry in `migrate`
+    // finds the version already bumped.
+    M::up("ALTER TABLE quota_log ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0;"),
+];
 
 /// Schema version this build writes.
 pub(crate) fn latest_version() -> usize {

@@ -1,8 +1,13 @@
 //! The quota limiter shared by every concurrent stream (and, through the store, every
-//! process): which bucket a request draws from, its per-minute and per-day limits, pacing
-//! ("queued until T"), refusals before sending, and what 429s and `GET /key` teach it.
+//! process): which bucket a request draws from, its per-minute, per-day and tokens-per-minute
+//! limits, pacing ("queued until T"), refusals before sending, and what 429s and `GET /key`
+//! teach it. The counts themselves live in a `backend`.
 
-use std::collections::{BTreeMap, HashMap};
+mod backend;
+
+pub use backend::{Entry, LearnedDay, MemoryBackend, QuotaBackend, Reservation, SqliteBackend, Windows, decide};
+
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,6 +38,10 @@ pub struct Limits {
     pub per_day: Option<u32>,
     #[serde(default)]
     pub day_reset: DayReset,
+    /// Input tokens per rolling minute (Gemini's TPM). Each request is charged its estimated
+    /// prompt tokens plus its `max_tokens`, if set, before it is sent.
+    #[serde(default)]
+    pub tokens_per_minute: Option<u32>,
 }
 
 /// Where a limit figure came from, shown by `roundtable quota`.
@@ -66,139 +75,6 @@ pub struct QuotaConfig {
 pub struct Bucket {
     pub name: String,
     pub limits: Limits,
-}
-
-/// A reservation answer from the backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reservation {
-    Granted,
-    /// The minute window is full: a slot frees at `next_free_ms`.
-    WaitMinute {
-        next_free_ms: i64,
-    },
-    /// The daily cap is reached: resets at `reset_ms`.
-    DailyExhausted {
-        reset_ms: i64,
-    },
-}
-
-/// Counts of requests per bucket, shared across processes by the store, or kept in memory when
-/// no database is available.
-pub trait QuotaBackend: Send + Sync {
-    /// Atomically: if both windows have room, record one request at `now_ms` and grant.
-    fn try_reserve(&self, bucket: &str, limits: &Limits, window: Windows, now_ms: i64) -> Result<Reservation, String>;
-    /// Requests recorded in `bucket` since `since_ms`.
-    fn used_since(&self, bucket: &str, since_ms: i64) -> Result<u32, String>;
-    /// The oldest request recorded in `bucket` since `since_ms` (when the minute frees).
-    fn oldest_since(&self, _bucket: &str, _since_ms: i64) -> Result<Option<i64>, String> {
-        Ok(None)
-    }
-}
-
-/// The SQLite quota log: counts shared by every process on this machine (two `ask` runs and a
-/// chatroom draw from one pool, as OpenRouter counts them).
-pub struct SqliteBackend {
-    db: Mutex<crate::core::store::QuotaDb>,
-}
-
-impl SqliteBackend {
-    pub fn open(path: &std::path::Path) -> Result<SqliteBackend, crate::core::store::StoreError> {
-        Ok(SqliteBackend { db: Mutex::new(crate::core::store::QuotaDb::open(path)?) })
-    }
-}
-
-impl QuotaBackend for SqliteBackend {
-    fn try_reserve(&self, bucket: &str, limits: &Limits, w: Windows, now_ms: i64) -> Result<Reservation, String> {
-        use crate::core::store::{DeniedBy, QuotaWindow, Reservation as Db};
-        let mut windows = Vec::with_capacity(2);
-        let mut daily_index = None;
-        if let Some(day) = limits.per_day {
-            daily_index = Some(windows.len());
-            let limit = day.saturating_sub(w.day_offset);
-            windows.push(QuotaWindow::Fixed { start_ms: w.day_start_ms, end_ms: w.day_end_ms, limit });
-        }
-        if let Some(minute) = limits.per_minute {
-            let length = Duration::from_millis(u64::try_from(now_ms - w.minute_start_ms).unwrap_or(60_000));
-            windows.push(QuotaWindow::Rolling { length, limit: minute });
-        }
-        let mut db = self.db.lock().map_err(|_| "quota database lock poisoned".to_owned())?;
-        match db.try_reserve(bucket, &windows, now_ms).map_err(|e| e.to_string())? {
-            Db::Granted { .. } => Ok(Reservation::Granted),
-            Db::Denied { by: DeniedBy::Window(i), next_free_at_ms } if Some(i) == daily_index => {
-                Ok(Reservation::DailyExhausted { reset_ms: next_free_at_ms })
-            }
-            Db::Denied { next_free_at_ms, .. } => Ok(Reservation::WaitMinute { next_free_ms: next_free_at_ms }),
-        }
-    }
-
-    fn used_since(&self, bucket: &str, since_ms: i64) -> Result<u32, String> {
-        let db = self.db.lock().map_err(|_| "quota database lock poisoned".to_owned())?;
-        db.quota_used(bucket, since_ms).map_err(|e| e.to_string())
-    }
-}
-
-/// The two windows a reservation checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Windows {
-    /// Start of the rolling minute.
-    pub minute_start_ms: i64,
-    /// Start of the current quota day.
-    pub day_start_ms: i64,
-    /// End of the current quota day (next reset).
-    pub day_end_ms: i64,
-    /// Extra requests to count as already used today (the server's count exceeds ours).
-    pub day_offset: u32,
-}
-
-/// In-process backend: correct within one process only.
-#[derive(Default)]
-pub struct MemoryBackend {
-    log: Mutex<HashMap<String, Vec<i64>>>,
-}
-
-impl QuotaBackend for MemoryBackend {
-    fn try_reserve(&self, bucket: &str, limits: &Limits, w: Windows, now_ms: i64) -> Result<Reservation, String> {
-        let mut log = self.log.lock().map_err(|_| "quota log poisoned".to_owned())?;
-        let entries = log.entry(bucket.to_owned()).or_default();
-        entries.retain(|&t| t >= w.day_start_ms.min(w.minute_start_ms));
-        Ok(decide(entries, limits, w, now_ms))
-    }
-    fn used_since(&self, bucket: &str, since_ms: i64) -> Result<u32, String> {
-        let log = self.log.lock().map_err(|_| "quota log poisoned".to_owned())?;
-        Ok(log.get(bucket).map_or(0, |v| count(v.iter().filter(|&&t| t >= since_ms))))
-    }
-    fn oldest_since(&self, bucket: &str, since_ms: i64) -> Result<Option<i64>, String> {
-        let log = self.log.lock().map_err(|_| "quota log poisoned".to_owned())?;
-        Ok(log.get(bucket).and_then(|v| v.iter().copied().filter(|&t| t >= since_ms).min()))
-    }
-}
-
-fn count<I: Iterator>(it: I) -> u32 {
-    u32::try_from(it.count()).unwrap_or(u32::MAX)
-}
-
-/// The reservation rule, shared by every backend: daily cap first (refuse), then the rolling
-/// minute (wait for the oldest request to leave the window).
-pub fn decide(entries: &mut Vec<i64>, limits: &Limits, w: Windows, now_ms: i64) -> Reservation {
-    if let Some(day) = limits.per_day {
-        let used = count(entries.iter().filter(|&&t| t >= w.day_start_ms)).saturating_add(w.day_offset);
-        if used >= day {
-            return Reservation::DailyExhausted { reset_ms: w.day_end_ms };
-        }
-    }
-    if let Some(minute) = limits.per_minute {
-        let mut in_window: Vec<i64> = entries.iter().copied().filter(|&t| t >= w.minute_start_ms).collect();
-        if count(in_window.iter()) >= minute {
-            in_window.sort_unstable();
-            // The slot frees when enough old requests leave the window.
-            let excess = in_window.len() + 1 - minute as usize;
-            let oldest = in_window.get(excess - 1).copied().unwrap_or(now_ms);
-            let window_ms = now_ms - w.minute_start_ms;
-            return Reservation::WaitMinute { next_free_ms: oldest + window_ms + 1 };
-        }
-    }
-    entries.push(now_ms);
-    Reservation::Granted
 }
 
 /// What the server told us about a bucket, newest wins.
@@ -235,6 +111,8 @@ pub struct Limiter {
     clock: Clock,
     /// Length of the "minute" window: 60 s except in tests that need fast pacing.
     minute: Duration,
+    /// Buckets whose server-learned state was already read from the backend.
+    loaded: Arc<Mutex<HashSet<String>>>,
 }
 
 /// Wall-clock source; tests may shift it.
@@ -262,7 +140,14 @@ pub enum Admission {
 
 impl Limiter {
     pub fn new(config: QuotaConfig, backend: Arc<dyn QuotaBackend>) -> Limiter {
-        Limiter { config: Arc::new(config), backend, learned: Arc::default(), clock: Clock::default(), minute: MINUTE }
+        Limiter {
+            config: Arc::new(config),
+            backend,
+            learned: Arc::default(),
+            clock: Clock::default(),
+            minute: MINUTE,
+            loaded: Arc::default(),
+        }
     }
 
     /// Shorten the per-minute window (tests and the demo's fast pacing).
@@ -295,6 +180,7 @@ impl Limiter {
                     per_minute: Some(self.config.openrouter_free_per_minute),
                     per_day: Some(learned.day_limit.unwrap_or(self.config.openrouter_free_per_day)),
                     day_reset: DayReset::Utc,
+                    tokens_per_minute: None,
                 },
             });
         }
@@ -305,7 +191,28 @@ impl Limiter {
     }
 
     fn learned(&self, bucket: &str) -> Learned {
+        self.load_learned(bucket);
         self.learned.lock().map(|m| m.get(bucket).copied().unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// Once per bucket: what an earlier process learned from the server today (its `GET /key`
+    /// figures), so a restart does not forget that other apps used the account.
+    fn load_learned(&self, bucket: &str) {
+        let first = self.loaded.lock().map(|mut l| l.insert(bucket.to_owned())).unwrap_or(false);
+        if !first {
+            return;
+        }
+        match self.backend.learned_day(bucket) {
+            Ok(Some(day)) => self.update_learned(bucket, |l| {
+                // A fresher figure learned in this process wins.
+                if l.day_used.is_none_or(|(_, at)| at < day.at_ms) {
+                    l.day_limit = Some(day.limit);
+                    l.day_used = Some((day.used, day.at_ms));
+                }
+            }),
+            Ok(None) => {}
+            Err(e) => tracing::info!(bucket, error = %e, "could not read learned quota state"),
+        }
     }
 
     fn update_learned(&self, bucket: &str, f: impl FnOnce(&mut Learned)) {
@@ -339,8 +246,9 @@ impl Limiter {
         }
     }
 
-    /// Ask for a slot for one request of `model` (its spec as the user wrote it, for messages).
-    pub fn admit(&self, bucket: &Bucket, model: &str) -> Admission {
+    /// Ask for a slot for one request of `model` (its spec as the user wrote it, for messages)
+    /// estimated at `tokens` (counted against `tokens_per_minute` only).
+    pub fn admit(&self, bucket: &Bucket, model: &str, tokens: u64) -> Admission {
         let now = self.now_ms();
         let learned = self.learned(&bucket.name);
         if let Some(until) = learned.blocked_until_ms.filter(|&u| u > now) {
@@ -353,8 +261,16 @@ impl Limiter {
             };
         }
         let windows = self.windows(bucket, now);
-        match self.backend.try_reserve(&bucket.name, &bucket.limits, windows, now) {
+        match self.backend.try_reserve(&bucket.name, &bucket.limits, windows, now, tokens) {
             Ok(Reservation::Granted) => Admission::Go,
+            Ok(Reservation::WaitTokens { next_free_ms }) => Admission::Wait {
+                until_ms: next_free_ms,
+                reason: format!(
+                    "{} allows {} input tokens per minute; waiting for room for ~{tokens} more",
+                    bucket.name,
+                    bucket.limits.tokens_per_minute.unwrap_or(0)
+                ),
+            },
             Ok(Reservation::WaitMinute { next_free_ms }) => Admission::Wait {
                 until_ms: next_free_ms,
                 reason: format!(
@@ -394,13 +310,18 @@ impl Limiter {
         }
     }
 
-    /// `GET /key` `free_model_daily_requests {used, limit}`.
+    /// `GET /key` `free_model_daily_requests {used, limit}`. Kept in the backend too, so the
+    /// next process starts from it (blocking I/O with the SQLite backend).
     pub fn learn_free_daily(&self, used: u32, limit: u32) {
         let now = self.now_ms();
+        self.load_learned(OPENROUTER_FREE);
         self.update_learned(OPENROUTER_FREE, |l| {
             l.day_limit = Some(limit);
             l.day_used = Some((used, now));
         });
+        if let Err(e) = self.backend.save_learned_day(OPENROUTER_FREE, LearnedDay { limit, used, at_ms: now }) {
+            tracing::info!(error = %e, "could not keep the learned free-tier figures");
+        }
     }
 
     /// Figures for every bucket known from config, traffic or the server.
@@ -444,6 +365,21 @@ impl Limiter {
                     limit_source: FigureSource::Config,
                 });
             }
+            if let Some(limit) = bucket.limits.tokens_per_minute {
+                let used = self.backend.tokens_since(&bucket.name, w.minute_start_ms).unwrap_or(0);
+                let used = u32::try_from(used).unwrap_or(u32::MAX);
+                let oldest = self.backend.oldest_since(&bucket.name, w.minute_start_ms).ok().flatten();
+                out.push(BucketStatus {
+                    bucket: bucket.name.clone(),
+                    window: "minute (tokens)",
+                    used,
+                    limit: Some(limit),
+                    remaining: Some(limit.saturating_sub(used)),
+                    resets_at_ms: oldest.map(|o| o + (now - w.minute_start_ms)),
+                    used_source: FigureSource::Local,
+                    limit_source: FigureSource::Config,
+                });
+            }
         }
         out
     }
@@ -457,6 +393,7 @@ impl Limiter {
                 per_minute: Some(self.config.openrouter_free_per_minute),
                 per_day: Some(learned.day_limit.unwrap_or(self.config.openrouter_free_per_day)),
                 day_reset: DayReset::Utc,
+                tokens_per_minute: None,
             },
         }];
         for (name, limits) in &self.config.limits {
@@ -536,31 +473,6 @@ pub fn day_bounds(reset: DayReset, now_ms: i64) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn w(now: i64) -> Windows {
-        Windows {
-            minute_start_ms: now - 60_000,
-            day_start_ms: now - 3_600_000,
-            day_end_ms: now + 3_600_000,
-            day_offset: 0,
-        }
-    }
-
-    #[test]
-    fn minute_window_paces_and_day_refuses() {
-        let limits = Limits { per_minute: Some(2), per_day: Some(3), day_reset: DayReset::Utc };
-        let mut log = Vec::new();
-        let now = 10_000_000;
-        assert_eq!(decide(&mut log, &limits, w(now), now), Reservation::Granted);
-        assert_eq!(decide(&mut log, &limits, w(now + 10), now + 10), Reservation::Granted);
-        match decide(&mut log, &limits, w(now + 20), now + 20) {
-            Reservation::WaitMinute { next_free_ms } => assert_eq!(next_free_ms, now + 60_001),
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(decide(&mut log, &limits, w(now + 60_001), now + 60_001), Reservation::Granted);
-        let r = decide(&mut log, &limits, w(now + 200_000), now + 200_000);
-        assert_eq!(r, Reservation::DailyExhausted { reset_ms: now + 200_000 + 3_600_000 });
-    }
 
     #[test]
     fn day_bounds_utc_and_pacific() {

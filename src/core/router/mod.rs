@@ -1,0 +1,256 @@
+//! Fan-out of turns to per-target tasks, cancellation, and the event channel. Each target runs
+//! in its own tokio task (`target`), so one slow or failing model never delays the others;
+//! every target ends with exactly one final event, cancelled or not.
+
+mod backfill;
+mod step;
+mod target;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::core::error::CoreError;
+use crate::core::protocol::{Command, CoreEvent, EventKind, StreamEvent, TargetId, TurnId, Usage};
+use crate::core::provider::client::{EventSink, build_http_client};
+use crate::core::provider::{ProviderKind, ProvidersConfig};
+use crate::core::quota::Limiter;
+use crate::core::store::Store;
+
+/// Capacity of the event channel: enough for bursts of deltas from many panes, small enough
+/// that a stalled consumer applies back-pressure instead of growing memory without bound.
+pub const EVENT_CHANNEL_CAPACITY: usize = 4096;
+const COMMAND_CHANNEL_CAPACITY: usize = 256;
+
+/// Prices a request when the provider did not report its cost.
+pub trait CostEstimator: Send + Sync {
+    /// `provider` is the configured provider name, `model` the id that served the request.
+    fn estimate(&self, provider: &str, model: &str, usage: &Usage) -> Option<rust_decimal::Decimal>;
+}
+
+/// What the core needs at start.
+#[derive(Clone)]
+pub struct CoreConfig {
+    pub providers: ProvidersConfig,
+    pub estimator: Option<Arc<dyn CostEstimator>>,
+    /// Paces and refuses requests against quota buckets; `None` sends everything at once.
+    pub limiter: Option<Limiter>,
+    pub retry: RetryPolicy,
+    /// Where every request is recorded in the ledger; `None` runs without persistence.
+    pub store: Option<Store>,
+    /// How a missing cost is fetched from OpenRouter's `GET /generation` after a stream.
+    pub backfill: BackfillPolicy,
+}
+
+impl CoreConfig {
+    pub fn new(providers: ProvidersConfig) -> CoreConfig {
+        CoreConfig {
+            providers,
+            estimator: None,
+            limiter: None,
+            retry: RetryPolicy::default(),
+            store: None,
+            backfill: BackfillPolicy::default(),
+        }
+    }
+}
+
+/// Automatic retries of transient failures (5xx, per-minute and upstream 429s) that happened
+/// before any output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    /// Never sleep longer than this for one retry, whatever the server says.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_retries: 2, max_wait: Duration::from_secs(65) }
+    }
+}
+
+/// The schedule of `GET /generation` lookups after an OpenRouter stream that ended without a
+/// reported cost. The record appears only some time after the stream (404 until then; 500 ms
+/// was observed to be too short, ~1 s apart for 3–5 tries works), so each try waits `interval`
+/// first. `attempts: 0` turns back-fill off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackfillPolicy {
+    pub attempts: u32,
+    pub interval: Duration,
+}
+
+impl Default for BackfillPolicy {
+    fn default() -> Self {
+        Self { attempts: 5, interval: Duration::from_secs(1) }
+    }
+}
+
+/// The consumer's end of the command channel.
+#[derive(Clone, Debug)]
+pub struct CoreHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+/// The core has shut down and takes no more commands.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the routing core has stopped")]
+pub struct CoreStopped;
+
+impl CoreHandle {
+    pub async fn send(&self, command: Command) -> Result<(), CoreStopped> {
+        self.tx.send(command).await.map_err(|_| CoreStopped)
+    }
+
+    /// For the UI loop, which never awaits: fails only when the queue is full or the core is gone.
+    pub fn try_send(&self, command: Command) -> Result<(), CoreStopped> {
+        self.tx.try_send(command).map_err(|_| CoreStopped)
+    }
+}
+
+struct Shared {
+    http: reqwest::Client,
+    config: CoreConfig,
+    events: mpsc::Sender<CoreEvent>,
+    /// Last `GET /key` refresh (unix ms), to keep refreshes to one per interval.
+    account_refreshed_ms: std::sync::atomic::AtomicI64,
+    /// Cost back-fills still polling `/generation`; shutdown waits for them (they are bounded).
+    backfills: TaskTracker,
+}
+
+/// Refresh the account figures at most this often while requests flow.
+const ACCOUNT_REFRESH_MS: i64 = 20_000;
+
+/// Start the core on the current tokio runtime.
+pub fn start(config: CoreConfig) -> Result<(CoreHandle, mpsc::Receiver<CoreEvent>), CoreError> {
+    let http = build_http_client(&config.providers.timeouts)?;
+    let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_CHANNEL_CAPACITY);
+    let (ev_tx, ev_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
+    let shared =
+        Arc::new(Shared { http, config, events: ev_tx, account_refreshed_ms: 0.into(), backfills: TaskTracker::new() });
+    tokio::spawn(refresh_account(Arc::clone(&shared), true));
+    tokio::spawn(publish_quota(Arc::clone(&shared)));
+    tokio::spawn(route(shared, cmd_rx));
+    Ok((CoreHandle { tx: cmd_tx }, ev_rx))
+}
+
+/// A running target as the router sees it. `generation` tells a resubmitted target's task from
+/// the one it replaced, so the old task ending does not forget the new one.
+struct LiveTarget {
+    generation: u64,
+    cancel: CancellationToken,
+}
+
+async fn route(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
+    let root = CancellationToken::new();
+    let mut live: HashMap<(TurnId, TargetId), LiveTarget> = HashMap::new();
+    let mut tasks: JoinSet<((TurnId, TargetId), u64)> = JoinSet::new();
+    let mut next_generation = 0u64;
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Command::Submit(turn)) => {
+                    for request in turn.targets {
+                        let key = (turn.turn, request.target);
+                        let cancel = root.child_token();
+                        next_generation += 1;
+                        let generation = next_generation;
+                        // A resubmitted target replaces (and cancels) the one still running.
+                        if let Some(old) = live.insert(key, LiveTarget { generation, cancel: cancel.clone() }) {
+                            old.cancel.cancel();
+                        }
+                        let ctx = target::TargetCtx { turn: turn.turn, target: request.target, room: turn.room };
+                        let shared = Arc::clone(&shared);
+                        tasks.spawn(async move {
+                            target::run_target(shared, ctx, request, cancel).await;
+                            (key, generation)
+                        });
+                    }
+                }
+                Some(Command::Cancel { turn, target }) => {
+                    for (key, t) in &live {
+                        if key.0 == turn && target.is_none_or(|x| x == key.1) {
+                            t.cancel.cancel();
+                        }
+                    }
+                }
+                Some(Command::Shutdown) | None => break,
+            },
+            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Ok((key, generation)) = joined
+                    && live.get(&key).is_some_and(|t| t.generation == generation)
+                {
+                    live.remove(&key);
+                }
+            }
+        }
+    }
+    // Shutdown: cancel everything and let every task deliver its final event, then let the
+    // (bounded) cost back-fills finish so the ledger gets the real figures.
+    root.cancel();
+    while tasks.join_next().await.is_some() {}
+    shared.backfills.close();
+    shared.backfills.wait().await;
+    let _ = shared.events.send(CoreEvent::Stopped).await;
+}
+
+/// Sends events for one target into the shared channel.
+struct ChannelSink {
+    tx: mpsc::Sender<CoreEvent>,
+    turn: TurnId,
+    target: TargetId,
+}
+
+impl EventSink for ChannelSink {
+    async fn emit(&mut self, kind: EventKind) -> bool {
+        self.tx.send(CoreEvent::Stream(StreamEvent { turn: self.turn, target: self.target, kind })).await.is_ok()
+    }
+}
+
+/// Send every bucket's figures to consumers.
+async fn publish_quota(shared: Arc<Shared>) {
+    let Some(limiter) = shared.config.limiter.clone() else { return };
+    let status = tokio::task::spawn_blocking(move || {
+        let buckets = limiter.configured_buckets();
+        limiter.status(&buckets)
+    })
+    .await;
+    if let Ok(status) = status {
+        let _ = shared.events.send(CoreEvent::Quota(status)).await;
+    }
+}
+
+/// Read `GET /key` (and `/credits`) of the default OpenRouter provider, teach the limiter the
+/// free-model daily figures, and publish them. Quietly does nothing without a key.
+async fn refresh_account(shared: Arc<Shared>, at_start: bool) {
+    use std::sync::atomic::Ordering;
+    let now = crate::core::quota::Clock::default().now_ms();
+    let last = shared.account_refreshed_ms.load(Ordering::Relaxed);
+    if !at_start && now - last < ACCOUNT_REFRESH_MS {
+        return;
+    }
+    shared.account_refreshed_ms.store(now, Ordering::Relaxed);
+    let providers = &shared.config.providers;
+    let Some((name, provider)) = providers.providers.iter().find(|(_, p)| p.kind == ProviderKind::Openrouter) else {
+        return;
+    };
+    let Ok(Some(key)) = providers.api_key(name, provider) else { return };
+    match crate::core::account::fetch(&shared.http, &provider.base_url, &key, name).await {
+        Ok(info) => {
+            if let (Some(limiter), Some(used), Some(limit)) =
+                (shared.config.limiter.clone(), info.free_daily_used, info.free_daily_limit)
+            {
+                // Learning persists the figures in the quota database: keep that off the workers.
+                let _ = tokio::task::spawn_blocking(move || limiter.learn_free_daily(used, limit)).await;
+            }
+            let _ = shared.events.send(CoreEvent::Account(info)).await;
+            publish_quota(shared).await;
+        }
+        Err(e) => tracing::info!(error = %e, "account refresh failed"),
+    }
+}

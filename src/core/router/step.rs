@@ -1,0 +1,210 @@
+//! One model request of a target (a "step"; a tool loop makes several): quota admission, the
+//! streamed attempt, bounded retries of transient failures before any output, pricing, and the
+//! ledger row of every attempt that left.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use super::target::TargetCtx;
+use super::{ChannelSink, CoreConfig, RetryPolicy, Shared, publish_quota};
+use crate::core::error::{CoreError, ErrorKind};
+use crate::core::protocol::{Cost, CostSource, EventKind, StreamSummary, TargetRequest};
+use crate::core::provider::ResolvedModel;
+use crate::core::provider::client::{EventSink, Outcome, Progress, stream_once};
+use crate::core::provider::request::ToolChoice;
+use crate::core::quota::{Admission, Bucket, Limiter};
+use crate::core::store::{LedgerEntry, LedgerId, RequestStatus, RoomId, now_ms};
+
+/// How a step ended.
+pub(super) struct StepResult {
+    /// `None` when cancelled (while queued, waiting to retry, or streaming).
+    pub outcome: Option<Outcome>,
+    /// The last attempt's state; its summary is settled (clock stopped, cost priced).
+    pub progress: Progress,
+    /// The last attempt's ledger row, when it left and a store is configured.
+    pub ledger: Option<(LedgerId, LedgerEntry)>,
+    /// Whether the last attempt went to the upstream (a quota refusal, or a cancel while
+    /// queued, never does).
+    pub sent: bool,
+}
+
+/// Stream one request, retrying transient failures that happened before any output.
+pub(super) async fn run_step(
+    shared: &Arc<Shared>,
+    ctx: &TargetCtx,
+    resolved: &ResolvedModel,
+    request: &TargetRequest,
+    tool_choice: ToolChoice,
+    cancel: &CancellationToken,
+    sink: &mut ChannelSink,
+) -> StepResult {
+    let providers = &shared.config.providers;
+    let limiter = shared.config.limiter.clone();
+    let bucket = limiter.as_ref().and_then(|l| l.bucket_for(resolved));
+    let ledger = Ledger { shared, ctx, provider: &resolved.provider_name, model: &request.model };
+    let mut progress = Progress::default();
+    let mut attempt = 0;
+    let mut sent = false;
+    let mut row = None;
+    let outcome = loop {
+        if let (Some(limiter), Some(bucket)) = (&limiter, &bucket) {
+            let tokens = if bucket.limits.tokens_per_minute.is_some() { estimate_tokens(request) } else { 0 };
+            match admit(limiter, bucket, &request.model, tokens, cancel, sink).await {
+                Ok(true) => {}
+                Ok(false) => break None,
+                Err(refusal) => break Some(Outcome::Failed(refusal)),
+            }
+            tokio::spawn(publish_quota(Arc::clone(shared)));
+        }
+        let attempt_started_ms = now_ms();
+        let result = tokio::select! {
+            biased;
+            () = cancel.cancelled() => None,
+            outcome = stream_once(&shared.http, providers, resolved, request, tool_choice, &mut progress, sink) => Some(outcome),
+        };
+        if let (Some(Outcome::Failed(e)), Some(limiter), Some(bucket)) = (&result, &limiter, &bucket) {
+            limiter.learn_from_error(bucket, e);
+        }
+        match result {
+            Some(Outcome::Failed(e)) if should_retry(&e, &progress, attempt, shared.config.retry) => {
+                progress.stop_clock();
+                ledger.record(attempt_started_ms, &progress.summary, Err(&e));
+                attempt += 1;
+                let wait = retry_wait(&e, attempt, shared.config.retry);
+                let until = SystemTime::now() + wait;
+                sink.emit(EventKind::Queued { until, reason: e.message.clone() }).await;
+                tracing::info!(model = %request.model, kind = ?e.kind, wait_ms = wait.as_millis() as u64, "retrying");
+                tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => break None,
+                    () = tokio::time::sleep(wait) => {}
+                }
+                progress = Progress::default();
+            }
+            other => {
+                settle(&mut progress, &shared.config, resolved);
+                let status = match &other {
+                    None => Ok(RequestStatus::Cancelled),
+                    Some(Outcome::Finished) => Ok(RequestStatus::Ok),
+                    Some(Outcome::Failed(e)) => Err(e),
+                };
+                row = ledger.record(attempt_started_ms, &progress.summary, status);
+                sent = true;
+                break other;
+            }
+        }
+    };
+    // Refused by the quota limiter, or cancelled while queued or waiting to retry: the loop
+    // ended before settling.
+    if progress.summary.cost.is_none() {
+        settle(&mut progress, &shared.config, resolved);
+    }
+    StepResult { outcome, progress, ledger: row, sent }
+}
+
+/// Close the clock and price the request: the summary is final after this.
+fn settle(progress: &mut Progress, config: &CoreConfig, resolved: &ResolvedModel) {
+    progress.stop_clock();
+    progress.summary.cost = Some(cost_of(config, &resolved.provider_name, &resolved.upstream_model, &progress.summary));
+}
+
+fn should_retry(e: &CoreError, progress: &Progress, attempt: u32, policy: RetryPolicy) -> bool {
+    // After output a retry would duplicate text; the user retries by hand.
+    !progress.produced_output
+        && attempt < policy.max_retries
+        && matches!(e.kind, ErrorKind::RateLimitMinute | ErrorKind::RateLimitUpstream | ErrorKind::Server)
+}
+
+fn retry_wait(e: &CoreError, attempt: u32, policy: RetryPolicy) -> Duration {
+    let backoff = Duration::from_millis(500 * 2u64.pow(attempt));
+    let told = e.retry_at.and_then(|at| at.duration_since(SystemTime::now()).ok());
+    told.unwrap_or(backoff).min(policy.max_wait)
+}
+
+fn cost_of(config: &CoreConfig, provider: &str, upstream_model: &str, summary: &StreamSummary) -> Cost {
+    let Some(usage) = &summary.usage else { return Cost::UNKNOWN };
+    if let Some(usd) = usage.reported_cost {
+        return Cost { usd: Some(usd), source: CostSource::Reported };
+    }
+    let model = summary.served_model.as_deref().unwrap_or(upstream_model);
+    config
+        .estimator
+        .as_ref()
+        .and_then(|est| est.estimate(provider, model, usage))
+        .map_or(Cost::UNKNOWN, |usd| Cost { usd: Some(usd), source: CostSource::Estimated })
+}
+
+/// Wait for a quota slot. `Ok(true)` to send, `Ok(false)` when cancelled while queued,
+/// `Err` when the daily cap refuses the request.
+async fn admit(
+    limiter: &Limiter,
+    bucket: &Bucket,
+    model: &str,
+    tokens: u64,
+    cancel: &CancellationToken,
+    sink: &mut ChannelSink,
+) -> Result<bool, CoreError> {
+    loop {
+        let (l, b, m) = (limiter.clone(), bucket.clone(), model.to_owned());
+        // The backend may be the SQLite store: keep its I/O off the async workers.
+        let admission = tokio::task::spawn_blocking(move || l.admit(&b, &m, tokens)).await.unwrap_or(Admission::Go);
+        match admission {
+            Admission::Go => return Ok(true),
+            Admission::Refuse(e) => return Err(e),
+            Admission::Wait { until_ms, reason } => {
+                let wait_ms = u64::try_from(until_ms - limiter.now_ms()).unwrap_or(0).max(1);
+                let wait = Duration::from_millis(wait_ms);
+                sink.emit(EventKind::Queued { until: SystemTime::now() + wait, reason }).await;
+                tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return Ok(false),
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
+
+/// What a request weighs against a tokens-per-minute limit: its estimated prompt (messages,
+/// system prompt, tool definitions) plus the completion it may ask for.
+fn estimate_tokens(request: &TargetRequest) -> u64 {
+    let mut tokens = crate::core::catalog::estimate_prompt_tokens(&request.messages);
+    if let Some(system) = &request.settings.system {
+        tokens +=
+            crate::core::catalog::estimate_prompt_tokens(&[crate::core::protocol::ChatMessage::system(system.clone())]);
+    }
+    let tool_chars: usize =
+        request.tools.iter().map(|t| t.name.len() + t.description.len() + t.parameters.to_string().len()).sum();
+    tokens += (tool_chars as u64).div_ceil(4);
+    tokens + u64::from(request.settings.max_tokens.unwrap_or(0))
+}
+
+/// Writes ledger rows for one target's attempts.
+struct Ledger<'a> {
+    shared: &'a Shared,
+    ctx: &'a TargetCtx,
+    provider: &'a str,
+    model: &'a str,
+}
+
+impl Ledger<'_> {
+    fn record(
+        &self,
+        started_ms: i64,
+        summary: &StreamSummary,
+        status: Result<RequestStatus, &CoreError>,
+    ) -> Option<(LedgerId, LedgerEntry)> {
+        let store = self.shared.config.store.as_ref()?;
+        let mut entry = LedgerEntry::new(started_ms, self.provider, self.model).with_summary(summary);
+        entry = match status {
+            Ok(s) => entry.with_status(s),
+            Err(e) => entry.with_error(e),
+        };
+        if let Some(room) = self.ctx.room {
+            entry = entry.in_room(RoomId(room), self.ctx.turn, self.ctx.target);
+        }
+        Some((store.record_request(entry.clone()), entry))
+    }
+}

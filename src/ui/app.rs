@@ -8,9 +8,10 @@ use std::time::{Instant, SystemTime};
 use rust_decimal::Decimal;
 
 use crate::core::catalog::{CatalogEstimator, estimate_prompt_cost, estimate_prompt_tokens};
+use crate::core::protocol::Usage;
 use crate::core::protocol::{
-    ChatMessage, Command, CoreEvent, EventKind, ModelSettings, Role, StreamEvent, TargetId, TargetRequest, TurnId,
-    TurnRequest,
+    ChatMessage, Command, CoreEvent, Cost, EventKind, ModelSettings, Role, StreamEvent, TargetId, TargetRequest,
+    TurnId, TurnRequest,
 };
 use crate::core::provider::ProvidersConfig;
 use crate::core::store::{MessageState, RoomId, RoomTranscript, Store};
@@ -382,6 +383,8 @@ impl App {
                     buckets.into_iter().filter(|b| b.used > 0 || relevant.contains(&b.bucket)).collect();
             }
             CoreEvent::Account(info) => self.sidebar.account = Some(info),
+            CoreEvent::CostSettled { turn, target, cost, usage, .. } => self.settle_cost(turn, target, cost, usage),
+            CoreEvent::Stopped => {}
         }
     }
 
@@ -456,6 +459,21 @@ impl App {
         }
         if !self.is_streaming() {
             self.check_store_health();
+        }
+    }
+
+    /// A reported cost arrived after the stream ended (`/generation`): it replaces the estimate.
+    fn settle_cost(&mut self, turn: TurnId, target: TargetId, cost: Cost, usage: Option<Usage>) {
+        let Some(pane) = self.panes.iter_mut().find(|p| p.target == target) else { return };
+        let answer = pane.entries.iter_mut().rev().find_map(|e| match e {
+            Entry::Answer(a) if a.turn == turn && a.footer.is_some() => Some(a),
+            _ => None,
+        });
+        let Some(footer) = answer.and_then(|a| a.footer.as_mut()) else { return };
+        pane.totals.replace_cost(&footer.cost, &cost);
+        footer.cost = cost;
+        if footer.usage.is_none() {
+            footer.usage = usage;
         }
     }
 

@@ -136,8 +136,8 @@ pub struct Totals {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cost: Decimal,
-    /// Some of the cost is an estimate.
-    pub estimated: bool,
+    /// Requests whose cost is an estimate.
+    pub estimated: u32,
     /// Some requests have no known cost.
     pub unknown: u32,
 }
@@ -152,9 +152,27 @@ impl Totals {
         match cost {
             Some(Cost { usd: Some(v), source }) => {
                 self.cost += *v;
-                self.estimated |= *source == CostSource::Estimated;
+                self.estimated += u32::from(*source == CostSource::Estimated);
             }
             _ => self.unknown += 1,
+        }
+    }
+
+    /// Swap a request's earlier cost for the settled one (a back-filled reported cost).
+    pub fn replace_cost(&mut self, old: &Cost, new: &Cost) {
+        match (old.usd, old.source) {
+            (Some(v), source) => {
+                self.cost -= v;
+                self.estimated -= u32::from(source == CostSource::Estimated && self.estimated > 0);
+            }
+            (None, _) => self.unknown = self.unknown.saturating_sub(1),
+        }
+        match new.usd {
+            Some(v) => {
+                self.cost += v;
+                self.estimated += u32::from(new.source == CostSource::Estimated);
+            }
+            None => self.unknown += 1,
         }
     }
 }

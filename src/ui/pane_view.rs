@@ -114,7 +114,7 @@ fn footer_title(pane: &Pane, ctx: &DrawCtx<'_>) -> Line<'static> {
     if t.requests == 0 {
         return Line::default();
     }
-    let mark = if t.estimated { "~" } else { "" };
+    let mark = if t.estimated > 0 { "~" } else { "" };
     let unknown = if t.unknown > 0 { "+?" } else { "" };
     Line::from(Span::styled(
         format!(

@@ -171,7 +171,7 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
     for p in panes {
         tokens += p.totals.prompt_tokens + p.totals.completion_tokens;
         cost += p.totals.cost;
-        estimated |= p.totals.estimated;
+        estimated |= p.totals.estimated > 0;
         unknown += p.totals.unknown;
     }
     let mark = |est: bool, unknown: u32, v: Decimal| {
@@ -181,7 +181,7 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
     rows.push(kv(format!("{} tok", format::tokens(tokens)), mark(estimated, unknown, cost), theme, width));
     for (i, p) in panes.iter().enumerate() {
         let t = &p.totals;
-        rows.push(kv(format!("{} {}", i + 1, p.model), mark(t.estimated, t.unknown, t.cost), theme, width));
+        rows.push(kv(format!("{} {}", i + 1, p.model), mark(t.estimated > 0, t.unknown, t.cost), theme, width));
     }
     if estimated {
         rows.push(Row::Text(Line::from(Span::styled("~ estimated from catalog prices", dim))));

@@ -241,6 +241,12 @@ impl Pane {
 
     /// Record a finished stream's figures in the answer's footer and the totals.
     pub fn settle(&mut self, summary: &StreamSummary, finish: Option<String>) {
+        let nothing_known = summary.usage.is_none() && summary.cost.as_ref().is_none_or(|c| c.usd.is_none());
+        if nothing_known && finish.is_none() {
+            // Failed before the provider answered: nothing was generated, nothing to show.
+            self.totals.requests += 1;
+            return;
+        }
         self.totals.add(summary.usage.as_ref(), summary.cost.as_ref());
         let tps = summary.usage.as_ref().and_then(|u| summary.timings.tokens_per_second(u.completion_tokens));
         let footer = Footer {

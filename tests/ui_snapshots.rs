@@ -1,0 +1,196 @@
+//! Snapshot tests of whole chatroom frames (TestBackend + insta) at 80x24 and 160x48 with 1, 2,
+//! 4 and 6 panes: idle, mid-stream with an error, and with the picker, help and palette open.
+//! The clock is frozen and colours are off, so frames are reproducible text.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use roundtable::config::Config;
+use roundtable::core::error::{CoreError, ErrorKind};
+use roundtable::core::protocol::{
+    Cost, CostSource, CoreEvent, EventKind, FinishReason, StreamEvent, StreamSummary, TargetId, Timings, TurnId, Usage,
+};
+use roundtable::core::quota::{BucketStatus, FigureSource};
+use roundtable::ui::app::{App, AppInit};
+use roundtable::ui::keymap::Keymap;
+use rust_decimal::Decimal;
+
+const MODELS: [&str; 6] = [
+    "openai/gpt-4o-mini",
+    "anthropic/claude-3.5-haiku",
+    "meta-llama/llama-3.3-70b-instruct:free",
+    "google/gemini-2.5-flash",
+    "mistralai/mistral-small",
+    "qwen/qwen-2.5-72b-instruct",
+];
+
+const ANSWER: &str = "A **hash map** stores key–value pairs in an array of buckets.\n\n\
+## How it works\n\n1. Hash the key.\n2. Pick the bucket: `hash % len`.\n3. Compare keys in the bucket.\n\n\
+```rust\nlet mut m = std::collections::HashMap::new();\nm.insert(\"k\", 1);\n```\n\n\
+Lookups are O(1) on average; 日本語 and emoji 🦀 take two columns.";
+
+fn wall() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+fn app(n: usize) -> App {
+    let config = Config::defaults();
+    let mut app = App::new(AppInit {
+        models: MODELS[..n].iter().map(|m| m.to_string()).collect(),
+        theme: roundtable::ui::theme::load("dark", None, true).unwrap(),
+        keymap: Keymap::default(),
+        sidebar: true,
+        mouse: true,
+        providers: config.providers.clone(),
+        estimator: Some(roundtable::core::catalog::CatalogEstimator::new(
+            roundtable::core::catalog::Catalog::snapshot(),
+            config.prices.clone(),
+            &config.providers,
+        )),
+        store: None,
+        demo: None,
+        resume: None,
+        today_spend: Decimal::new(1234, 5),
+        config_dir: None,
+        export_dir: std::env::temp_dir(),
+        no_color: true,
+        available_tools: Vec::new(),
+        warnings: Vec::new(),
+    });
+    app.frozen_clock = Some((Instant::now(), wall()));
+    let now_ms = roundtable::core::quota::system_time_ms(wall());
+    app.on_core(CoreEvent::Quota(vec![
+        bucket("openrouter:free", "minute", 3, 20, now_ms + 42_000),
+        bucket("openrouter:free", "day", 17, 50, now_ms + 3 * 3_600_000 + 600_000),
+    ]));
+    app
+}
+
+fn bucket(name: &str, window: &'static str, used: u32, limit: u32, resets_at_ms: i64) -> BucketStatus {
+    BucketStatus {
+        bucket: name.into(),
+        window,
+        used,
+        limit: Some(limit),
+        remaining: Some(limit - used),
+        resets_at_ms: Some(resets_at_ms),
+        used_source: FigureSource::Local,
+        limit_source: FigureSource::Config,
+    }
+}
+
+fn stream(app: &mut App, target: u32, kind: EventKind) {
+    app.on_core(CoreEvent::Stream(StreamEvent { turn: TurnId(1), target: TargetId(target), kind }));
+}
+
+fn summary(text: &str, reported: bool) -> Box<StreamSummary> {
+    let usage = Usage { prompt_tokens: 24, completion_tokens: 96, total_tokens: 120, ..Usage::default() };
+    let cost = if reported {
+        Cost { usd: Some(Decimal::new(1_234, 8)), source: CostSource::Reported }
+    } else {
+        Cost { usd: Some(Decimal::new(5_678, 8)), source: CostSource::Estimated }
+    };
+    Box::new(StreamSummary {
+        text: text.into(),
+        usage: Some(usage),
+        cost: Some(cost),
+        timings: Timings { ttft_ms: Some(420), duration_ms: 2_420 },
+        ..StreamSummary::default()
+    })
+}
+
+/// Pane 0 done (reported cost), pane 1 done (estimated), pane 2 failed, the rest mid-stream.
+fn midstream(app: &mut App) {
+    app.start_turn("Explain how a hash map works, with a short code example.");
+    app.effects.clear();
+    let n = app.panes.len() as u32;
+    for t in 0..n {
+        stream(app, t, EventKind::Served { model: MODELS[t as usize].into(), upstream_provider: Some("Simulated".into()) });
+        let text = if t == 2 { "Partial answer before the" } else { ANSWER };
+        let cut = if t >= 3 { ANSWER.len() / 2 } else { text.len() };
+        let mut at = 0;
+        while at < cut {
+            let mut end = (at + 7).min(cut);
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            stream(app, t, EventKind::TextDelta(text[at..end].to_string()));
+            at = end;
+        }
+    }
+    if n > 0 {
+        stream(app, 0, EventKind::Finished { reason: Some(FinishReason::Stop), summary: summary(ANSWER, true) });
+    }
+    if n > 1 {
+        stream(app, 1, EventKind::Finished { reason: Some(FinishReason::Stop), summary: summary(ANSWER, false) });
+    }
+    if n > 2 {
+        let error = CoreError::new(
+            ErrorKind::RateLimitDaily,
+            "Free-model daily limit reached (50/day); resets at 00:00 UTC. Use the paid model meta-llama/llama-3.3-70b-instruct instead.",
+        );
+        stream(app, 2, EventKind::Failed { error, summary: Box::default() });
+    }
+}
+
+fn render(app: &mut App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| roundtable::ui::draw::draw(f, app)).unwrap();
+    let buf = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn idle_and_midstream_rooms() {
+    for (w, h) in [(80, 24), (160, 48)] {
+        for n in [1, 2, 4, 6] {
+            let mut idle = app(n);
+            insta::assert_snapshot!(format!("idle_{n}_panes_{w}x{h}"), render(&mut idle, w, h));
+            let mut busy = app(n);
+            midstream(&mut busy);
+            insta::assert_snapshot!(format!("midstream_{n}_panes_{w}x{h}"), render(&mut busy, w, h));
+        }
+    }
+}
+
+#[test]
+fn overlays() {
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut a = app(2);
+        midstream(&mut a);
+        a.on_key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL));
+        for c in "llama".chars() {
+            a.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        insta::assert_snapshot!(format!("picker_{w}x{h}"), render(&mut a, w, h));
+
+        let mut a = app(2);
+        a.on_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
+        insta::assert_snapshot!(format!("help_{w}x{h}"), render(&mut a, w, h));
+
+        let mut a = app(2);
+        a.on_key(KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE));
+        a.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE));
+        insta::assert_snapshot!(format!("palette_{w}x{h}"), render(&mut a, w, h));
+    }
+}
+
+#[test]
+fn tiny_terminals_never_panic() {
+    let mut a = app(6);
+    midstream(&mut a);
+    for w in 0..70 {
+        for h in 0..20 {
+            render(&mut a, w, h);
+        }
+    }
+    assert!(render(&mut a, 40, 10).contains("too small"));
+}

@@ -42,10 +42,41 @@ fn chunked_view(text: &str, cuts: &[usize], widths: &[u16], st: &MarkdownStyle) 
 }
 
 const WORDS: &[&str] = &[
-    "the", "model", "answer", "is", "a", "list", "of", "things", "with", "some", "words", "and", "more",
-    "日本語", "中文字符", "🎉", "👨‍👩‍👧", "e\u{301}", "Supercalifragilisticexpialidocious", "x", "—", "…",
-    "`code`", "`let x = 1`", "*emph*", "**strong**", "~~gone~~", "[link](https://example.com/a/b)",
-    "<https://auto.example>", "[ref][r]", "\\", "\u{1b}[31m", "\u{1b}]0;title\u{7}", "\t", "&amp;",
+    "the",
+    "model",
+    "answer",
+    "is",
+    "a",
+    "list",
+    "of",
+    "things",
+    "with",
+    "some",
+    "words",
+    "and",
+    "more",
+    "日本語",
+    "中文字符",
+    "🎉",
+    "👨‍👩‍👧",
+    "e\u{301}",
+    "Supercalifragilisticexpialidocious",
+    "x",
+    "—",
+    "…",
+    "`code`",
+    "`let x = 1`",
+    "*emph*",
+    "**strong**",
+    "~~gone~~",
+    "[link](https://example.com/a/b)",
+    "<https://auto.example>",
+    "[ref][r]",
+    "\\",
+    "\u{1b}[31m",
+    "\u{1b}]0;title\u{7}",
+    "\t",
+    "&amp;",
 ];
 
 fn words(max: usize) -> impl Strategy<Value = String> {
@@ -53,9 +84,20 @@ fn words(max: usize) -> impl Strategy<Value = String> {
 }
 
 const CODE: &[&str] = &[
-    "fn main() {", "    let s = \"str\"; // comment", "}", "def f(x):", "    return x * 2  # 日本",
-    "{\"key\": [1, 2.5, null, \"v\"]}", "\tindented\twith tabs", "", "    ", "/* open comment", "close */",
-    "x = '''multi", "line'''", "very_long_identifier_name_that_goes_on_and_on_and_on_beyond_any_width = 1",
+    "fn main() {",
+    "    let s = \"str\"; // comment",
+    "}",
+    "def f(x):",
+    "    return x * 2  # 日本",
+    "{\"key\": [1, 2.5, null, \"v\"]}",
+    "\tindented\twith tabs",
+    "",
+    "    ",
+    "/* open comment",
+    "close */",
+    "x = '''multi",
+    "line'''",
+    "very_long_identifier_name_that_goes_on_and_on_and_on_beyond_any_width = 1",
 ];
 
 fn fence() -> impl Strategy<Value = String> {
@@ -83,7 +125,12 @@ fn fence() -> impl Strategy<Value = String> {
 
 fn list() -> impl Strategy<Value = String> {
     proptest::collection::vec(
-        (0usize..3, proptest::sample::select(&["- ", "* ", "1. ", "2) ", "- [ ] ", "- [x] "][..]), words(8), any::<bool>()),
+        (
+            0usize..3,
+            proptest::sample::select(&["- ", "* ", "1. ", "2) ", "- [ ] ", "- [x] "][..]),
+            words(8),
+            any::<bool>(),
+        ),
         1..5,
     )
     .prop_map(|items| {

@@ -41,6 +41,23 @@ fn themes() -> &'static ThemeSet {
 pub fn warm_up() {
     syntaxes();
     themes();
+    // syntect compiles each regex on first use (up to ~40 ms for a language's first block in a
+    // debug build); highlighting a few typical lines of the common languages does it here.
+    const SAMPLES: [(&str, &str); 6] = [
+        ("rust", "use std::io;\n#[derive(Debug)]\npub fn f<'a>(x: &'a str) -> Option<u8> { let s = \"s\"; // c\n"),
+        ("python", "import os\n@dec\ndef f(x: int) -> str:\n    return f\"{x}\" if x else 'n'  # c\n"),
+        ("json", "{\"a\": [1, 2.5e3, true, null], \"b\": {\"c\": \"d\"}}\n"),
+        ("js", "const f = async (x) => { return `t${x}`; }; // c\n"),
+        ("bash", "for f in *.rs; do echo \"$f\" | grep -v x; done # c\n"),
+        ("c", "#include <stdio.h>\nint main(void) { printf(\"%d\\n\", 1); return 0; }\n"),
+    ];
+    for (lang, code) in SAMPLES {
+        if let Some(mut hl) = LineHighlighter::new(lang, "base16-ocean.dark", false) {
+            for line in code.split_inclusive('\n') {
+                hl.line(line);
+            }
+        }
+    }
 }
 
 /// The syntect syntax for a fence's language token (`rust`, `py`, `sh`, `c++`, …), if any.

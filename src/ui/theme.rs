@@ -173,6 +173,11 @@ pub fn load(name: &str, config_dir: Option<&Path>, no_color: bool) -> Result<The
     }
     theme.markdown.no_color = no_color;
     theme.markdown.refresh_generation();
+    // Distinct themes get distinct generations even when their styles coincide (two palettes
+    // under NO_COLOR), so a theme switch always reads as one.
+    let mut h = DefaultHasher::new();
+    (theme.markdown.generation, &theme.name).hash(&mut h);
+    theme.markdown.generation = h.finish();
     Ok(theme)
 }
 
@@ -372,9 +377,8 @@ struct StyleSpec {
 
 impl StyleSpec {
     fn style(&self) -> Style {
-        let mut style = Style::default();
-        style.fg = self.fg.as_ref().map(|c| c.0);
-        style.bg = self.bg.as_ref().map(|c| c.0);
+        let mut style =
+            Style { fg: self.fg.as_ref().map(|c| c.0), bg: self.bg.as_ref().map(|c| c.0), ..Style::default() };
         for m in &self.modifiers {
             style = style.add_modifier(match m {
                 ModifierName::Bold => Modifier::BOLD,

@@ -275,11 +275,10 @@ mod tests {
 
     #[test]
     fn fences_are_blocks_of_their_own() {
-        assert_eq!(split("text\n```rust\nfn x() {}\n\n\nmore\n```\nafter\n"), [
-            "text\n",
-            "```rust\nfn x() {}\n\n\nmore\n```\n",
-            "after\n"
-        ]);
+        assert_eq!(
+            split("text\n```rust\nfn x() {}\n\n\nmore\n```\nafter\n"),
+            ["text\n", "```rust\nfn x() {}\n\n\nmore\n```\n", "after\n"]
+        );
         let mut s = Splitter::default();
         s.feed("intro\n\n```py\nx = 1\n");
         assert!(matches!(s.open(20).kind, BlockKind::Fence { body: 13, ch: b'`', len: 3 }));

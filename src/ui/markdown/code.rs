@@ -188,7 +188,8 @@ mod tests {
     fn lines_fit_width() {
         let st = MarkdownStyle::default();
         for width in 0..12 {
-            let lines = render_block(Some("py"), "x = '日本語テキスト'\n\tpass\n", width, &st, &mut CodeHighlight::default());
+            let lines =
+                render_block(Some("py"), "x = '日本語テキスト'\n\tpass\n", width, &st, &mut CodeHighlight::default());
             for line in &lines {
                 assert!(spans_width(&line.spans) <= width, "{width}: {line:?}");
             }

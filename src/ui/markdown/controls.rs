@@ -17,7 +17,9 @@ enum State {
     /// nF intermediates (`ESC (`): an optional final byte follows.
     Nf,
     /// OSC (`ends_at_bel`) or DCS/SOS/PM/APC body, until its terminator.
-    Str { ends_at_bel: bool },
+    Str {
+        ends_at_bel: bool,
+    },
     /// An `ESC` inside a string: it ends the string and swallows the next character.
     StrEscape,
 }

@@ -68,7 +68,9 @@ struct Walker<'a> {
     containers: Vec<Container>,
     /// Per open list: the next item number (ordered) or `None` (bullets).
     lists: Vec<Option<u64>>,
-    pending_blank: bool,
+    /// A blank line is due before the next content, prefixed as inside this many containers
+    /// (those open when the block before it ended).
+    pending_blank: Option<usize>,
     inline: Inline,
     styles: Vec<Style>,
     links: Vec<Link>,
@@ -88,7 +90,7 @@ impl<'a> Walker<'a> {
             out: Vec::new(),
             containers: Vec::new(),
             lists: Vec::new(),
-            pending_blank: false,
+            pending_blank: None,
             inline: Inline::default(),
             styles: vec![st.text],
             links: Vec::new(),
@@ -139,7 +141,7 @@ impl<'a> Walker<'a> {
                 let (prefix, pw) = fit_prefix(self.prefix(true), self.width);
                 let rule = vec![Span::styled("─".repeat(self.width - pw), self.st.rule)];
                 self.emit(vec![rule], prefix);
-                self.pending_blank = true;
+                self.blank_after();
             }
             Event::TaskListMarker(done) => {
                 if let Some(Container::Item { marker, width, .. }) =
@@ -170,7 +172,11 @@ impl<'a> Walker<'a> {
             Tag::Superscript | Tag::Subscript => self.push_style(Style::default()),
             Tag::Link { dest_url, .. } => {
                 self.push_style(self.st.link);
-                self.links.push(Link { dest: dest_url.to_string(), text_start: self.inline.text().len(), image: false });
+                self.links.push(Link {
+                    dest: dest_url.to_string(),
+                    text_start: self.inline.text().len(),
+                    image: false,
+                });
             }
             Tag::Image { dest_url, .. } => {
                 self.push_style(self.st.link);
@@ -255,13 +261,13 @@ impl<'a> Walker<'a> {
 
     fn end_block(&mut self, tag: TagEnd) {
         match tag {
-            TagEnd::Paragraph => self.pending_blank = true,
+            TagEnd::Paragraph => self.blank_after(),
             TagEnd::Heading(_) | TagEnd::BlockQuote(_) => {
                 if matches!(tag, TagEnd::BlockQuote(_)) {
                     self.containers.pop();
                 }
                 self.pop_style();
-                self.pending_blank = true;
+                self.blank_after();
             }
             TagEnd::CodeBlock => {
                 if let Some((lang, text)) = self.code.take() {
@@ -274,7 +280,7 @@ impl<'a> Walker<'a> {
                     let lines = code::render_block(lang.as_deref(), &text, self.width - pw, self.st, cache);
                     self.emit(lines.into_iter().map(|l| l.spans).collect(), prefix);
                 }
-                self.pending_blank = true;
+                self.blank_after();
             }
             TagEnd::HtmlBlock => {
                 if let Some(html) = self.html.take() {
@@ -287,13 +293,13 @@ impl<'a> Walker<'a> {
                     }
                     self.emit(rows, prefix);
                 }
-                self.pending_blank = true;
+                self.blank_after();
             }
             TagEnd::List(_) => {
                 self.lists.pop();
                 // A nested list ends inside its item; only a list's own end spaces it out.
                 if !self.containers.iter().any(|c| matches!(c, Container::Item { .. })) {
-                    self.pending_blank = true;
+                    self.blank_after();
                 }
             }
             TagEnd::Item => {
@@ -310,7 +316,7 @@ impl<'a> Walker<'a> {
                     let lines = table.render(self.width - pw, self.st);
                     self.emit(lines.into_iter().map(|l| l.spans).collect(), prefix);
                 }
-                self.pending_blank = true;
+                self.blank_after();
             }
             _ => {}
         }
@@ -333,8 +339,12 @@ impl<'a> Walker<'a> {
     /// The line prefix from the containers: quote bars, and list markers on an item's first line
     /// (`first`) or its hanging indent.
     fn prefix(&self, first: bool) -> Vec<Span<'static>> {
+        self.prefix_upto(self.containers.len(), first)
+    }
+
+    fn prefix_upto(&self, depth: usize, first: bool) -> Vec<Span<'static>> {
         let mut spans = Vec::new();
-        for c in &self.containers {
+        for c in self.containers.iter().take(depth) {
             match c {
                 Container::Quote => push_span(&mut spans, QUOTE_BAR, self.st.quote),
                 Container::Item { marker, first_done: false, .. } if first => {
@@ -344,6 +354,11 @@ impl<'a> Walker<'a> {
             }
         }
         spans
+    }
+
+    /// Asks for a blank line before whatever comes next.
+    fn blank_after(&mut self) {
+        self.pending_blank = Some(self.containers.len());
     }
 
     /// Lays out the collected inline text as one paragraph.
@@ -363,8 +378,10 @@ impl<'a> Walker<'a> {
         if rows.is_empty() {
             return;
         }
-        if std::mem::take(&mut self.pending_blank) && !self.out.is_empty() {
-            let (mut blank, _) = fit_prefix(self.prefix(false), self.width);
+        if let Some(depth) = self.pending_blank.take()
+            && !self.out.is_empty()
+        {
+            let (mut blank, _) = fit_prefix(self.prefix_upto(depth, false), self.width);
             trim_end(&mut blank);
             self.out.push(Line::from(blank));
         }

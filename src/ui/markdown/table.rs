@@ -7,6 +7,9 @@ use ratatui::text::{Line, Span};
 use super::wrap::{Inline, push_span, spans_width, wrap};
 use crate::ui::theme::MarkdownStyle;
 
+/// Columns narrower than this (unless their content is) make the table fall back to records.
+const MIN_CELL: usize = 6;
+
 /// A table as collected from the parser.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
@@ -31,6 +34,10 @@ impl Table {
             .map(|c| self.rows.iter().filter_map(|r| r.get(c)).map(Inline::natural_width).max().unwrap_or(0).max(1))
             .collect();
         let widths = fit_columns(&natural, width - chrome);
+        // Cells squeezed below a few columns break every word: records read better then.
+        if widths.iter().zip(&natural).any(|(w, n)| *w < (*n).min(MIN_CELL)) {
+            return self.records(width, st);
+        }
         self.boxed(&widths, st)
     }
 

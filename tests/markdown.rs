@@ -220,3 +220,32 @@ fn repeated_calls_are_cached() {
     assert_eq!(view.lines(50, &st).as_ptr(), first);
     assert_eq!(view.height(50, &st), view.lines(50, &st).len());
 }
+
+#[test]
+fn br_tags_break_lines_in_table_cells() {
+    let text = "| a | b |\n|---|---|\n| one<br>two | x<BR />y |\n";
+    let lines = render(text, 40, &MarkdownStyle::default());
+    insta::assert_snapshot!("table_br", plain(&lines));
+}
+
+#[test]
+fn views_can_move_between_threads() {
+    fn assert_send<T: Send + Sync>() {}
+    assert_send::<MarkdownView>();
+    let mut view = MarkdownView::from_text("```rust\nfn main() {}\n");
+    view.lines(40, &MarkdownStyle::default());
+    std::thread::spawn(move || view.height(30, &MarkdownStyle::default())).join().expect("thread");
+}
+
+#[test]
+fn alternating_widths_keep_both_renders() {
+    let st = MarkdownStyle::default();
+    let mut view = MarkdownView::new();
+    for chunk in DOC.as_bytes().chunks(7) {
+        view.push_str(std::str::from_utf8(chunk).unwrap_or(""));
+        view.height(30, &st);
+        view.lines(70, &st);
+    }
+    let whole = MarkdownView::from_text(view.text()).lines(30, &st).to_vec();
+    assert_eq!(view.lines(30, &st), &whole[..]);
+}

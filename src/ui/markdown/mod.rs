@@ -43,8 +43,13 @@ pub struct MarkdownView {
     /// Link reference definitions of each settled block (width-independent, found once).
     defs: Vec<Vec<Def>>,
     settled_refs: RefMap,
-    cache: Cache,
+    /// Renders for the two most recently used (width, generation) keys, most recent first: a
+    /// message measured at one width and drawn at another does not re-render every frame.
+    caches: Vec<Cache>,
 }
+
+/// How many (width, generation) renders a view keeps.
+const CACHED_KEYS: usize = 2;
 
 /// Rendered lines for one (width, generation), built block by block.
 #[derive(Debug, Default)]
@@ -114,8 +119,11 @@ impl MarkdownView {
     /// nothing at width 0). Cached: calling again with no new text and the same width and style
     /// generation does no work.
     pub fn lines(&mut self, width: u16, style: &MarkdownStyle) -> &[Line<'static>] {
+        if width == 0 {
+            return &[];
+        }
         self.render(width, style);
-        &self.cache.out
+        &self.caches[0].out
     }
 
     /// Number of rendered lines at `width` (renders if needed).
@@ -157,13 +165,13 @@ impl MarkdownView {
     }
 
     fn render(&mut self, width: u16, style: &MarkdownStyle) {
-        if width == 0 {
-            self.cache = Cache::default();
-            return;
-        }
         let key = (width, style.generation);
-        if self.cache.key != Some(key) {
-            self.cache = Cache { key: Some(key), ..Cache::default() };
+        match self.caches.iter().position(|c| c.key == Some(key)) {
+            Some(i) => self.caches[..=i].rotate_right(1),
+            None => {
+                self.caches.truncate(CACHED_KEYS - 1);
+                self.caches.insert(0, Cache { key: Some(key), ..Cache::default() });
+            }
         }
         let text = self.text.as_str();
         let settled = self.split.settled();
@@ -175,7 +183,8 @@ impl MarkdownView {
             self.settled_refs.add(&defs);
             self.defs.push(defs);
         }
-        if self.cache.text_len == Some(text.len()) {
+        let cache = &mut self.caches[0];
+        if cache.text_len == Some(text.len()) {
             return;
         }
         let open = self.split.open(text.len());
@@ -185,10 +194,9 @@ impl MarkdownView {
         };
         let refs = Refs { settled: &self.settled_refs, open: &open_defs };
         // A definition arrived or changed: blocks that looked labels up may render differently.
-        if self.cache.uses_refs && refs.hash() != self.cache.refs_hash {
-            self.cache = Cache { key: Some(key), ..Cache::default() };
+        if cache.uses_refs && refs.hash() != cache.refs_hash {
+            *cache = Cache { key: Some(key), ..Cache::default() };
         }
-        let cache = &mut self.cache;
         cache.refs_hash = refs.hash();
         cache.text_len = Some(text.len());
         let width = usize::from(width);

@@ -132,6 +132,8 @@ impl<'a> Walker<'a> {
                 }
             }
             Event::Html(t) => self.text(&t),
+            // Models put `<br>` in table cells for line breaks; other HTML shows as written.
+            Event::InlineHtml(t) if is_br(&t) => self.inline.hard_break(),
             Event::InlineHtml(t) | Event::InlineMath(t) | Event::DisplayMath(t) => self.inline.push(&t, self.style()),
             Event::FootnoteReference(label) => self.inline.push(&format!("[^{label}]"), self.style()),
             Event::SoftBreak => self.inline.push(" ", self.style()),
@@ -397,6 +399,11 @@ impl<'a> Walker<'a> {
             }
         }
     }
+}
+
+fn is_br(html: &str) -> bool {
+    let tag: String = html.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    matches!(tag.as_str(), "<br>" | "<br/>")
 }
 
 fn heading_index(level: HeadingLevel) -> (usize, usize) {

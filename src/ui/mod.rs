@@ -9,6 +9,7 @@ pub mod draw;
 pub mod event_loop;
 pub mod export;
 pub mod format;
+pub mod highlight;
 pub mod input;
 pub mod keymap;
 pub mod launch;

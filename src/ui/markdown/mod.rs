@@ -1,13 +1,31 @@
 //! Incremental markdown rendering of one message into wrapped ratatui lines, with
 //! syntect-highlighted fenced code. A delta costs work proportional to the new text only.
 //!
-//! CONTRACT STUB: the public API below is what the chatroom uses; the implementation is a
-//! placeholder (plain text, no markdown) until the renderer lands.
+//! The source is split into top-level blocks (`blocks`). Settled blocks are rendered once per
+//! (width, style generation) straight into the output vector; only the open last block is
+//! rendered again when text arrives. An open column-0 code fence — the one block that commonly
+//! grows large — is extended line by line instead: its finished lines stay in the output and
+//! keep their highlighting state, so a delta re-highlights only the unfinished line.
+//!
+//! Rendering the same text always gives the same lines however it was chunked: the block split
+//! is a pure function of the complete lines, and every cache is keyed on what it depends on.
 
-use ratatui::style::Style;
-use ratatui::text::{Line, Span};
+mod blocks;
+mod code;
+mod controls;
+mod refs;
+mod render;
+mod table;
+mod wrap;
 
+use ratatui::text::Line;
+
+use self::blocks::{Block, BlockKind, Splitter, is_closing_fence};
+use self::code::CodeHighlight;
+use self::refs::{Def, RefMap, Refs};
 use crate::ui::theme::MarkdownStyle;
+
+pub use self::wrap::str_width as display_width;
 
 /// A fenced code block of a message, for "copy the Nth code block".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,9 +38,53 @@ pub struct CodeBlock {
 #[derive(Debug, Default)]
 pub struct MarkdownView {
     text: String,
-    rendered: Vec<Line<'static>>,
-    rendered_width: u16,
-    rendered_len: usize,
+    controls: controls::ControlStream,
+    split: Splitter,
+    /// Link reference definitions of each settled block (width-independent, found once).
+    defs: Vec<Vec<Def>>,
+    settled_refs: RefMap,
+    /// Renders for the two most recently used (width, generation) keys, most recent first: a
+    /// message measured at one width and drawn at another does not re-render every frame.
+    caches: Vec<Cache>,
+}
+
+/// How many (width, generation) renders a view keeps.
+const CACHED_KEYS: usize = 2;
+
+/// Rendered lines for one (width, generation), built block by block.
+#[derive(Debug, Default)]
+struct Cache {
+    key: Option<(u16, u64)>,
+    out: Vec<Line<'static>>,
+    /// Settled blocks rendered into `out[..settled_len]`.
+    blocks_done: usize,
+    settled_len: usize,
+    /// A rendered settled block looked a link label up in the message-wide map.
+    uses_refs: bool,
+    refs_hash: u64,
+    /// Text length at the last render; `None` before the first.
+    text_len: Option<usize>,
+    open: OpenCache,
+}
+
+/// State kept for the open block between deltas.
+#[derive(Debug, Default)]
+struct OpenCache {
+    /// Where the open block started when this state was made.
+    start: usize,
+    /// Highlighting of the code blocks inside an open markdown block.
+    memo: Vec<CodeHighlight>,
+    fence: Option<FenceState>,
+}
+
+/// An open column-0 fence rendered line by line.
+#[derive(Debug, Default)]
+struct FenceState {
+    hl: CodeHighlight,
+    /// Lines of `out` after `settled_len` that are final (separator, header, finished lines).
+    stable: usize,
+    /// Finished code lines already in `out`.
+    lines_done: usize,
 }
 
 impl MarkdownView {
@@ -38,9 +100,14 @@ impl MarkdownView {
     }
 
     /// Appends raw model text. Terminal control sequences are stripped here, robustly to a
-    /// sequence split across two deltas.
+    /// sequence split across two deltas (its start is held back until it is complete).
     pub fn push_str(&mut self, delta: &str) {
-        self.text.push_str(&crate::core::sanitize::strip_controls(delta));
+        let clean = self.controls.push(delta);
+        if clean.is_empty() {
+            return;
+        }
+        self.text.push_str(&clean);
+        self.split.feed(&self.text);
     }
 
     /// The sanitized source text.
@@ -48,16 +115,15 @@ impl MarkdownView {
         &self.text
     }
 
-    /// The message rendered at `width` columns (every line at most `width` display columns).
-    /// Cached: calling again with no new text and the same width and style does no work.
-    pub fn lines(&mut self, width: u16, _style: &MarkdownStyle) -> &[Line<'static>] {
-        if width != self.rendered_width || self.rendered_len != self.text.len() {
-            self.rendered =
-                self.text.lines().map(|l| Line::from(Span::styled(l.to_string(), Style::default()))).collect();
-            self.rendered_width = width;
-            self.rendered_len = self.text.len();
+    /// The message rendered at `width` columns (every line at most `width` display columns;
+    /// nothing at width 0). Cached: calling again with no new text and the same width and style
+    /// generation does no work.
+    pub fn lines(&mut self, width: u16, style: &MarkdownStyle) -> &[Line<'static>] {
+        if width == 0 {
+            return &[];
         }
-        &self.rendered
+        self.render(width, style);
+        &self.caches[0].out
     }
 
     /// Number of rendered lines at `width` (renders if needed).
@@ -67,6 +133,181 @@ impl MarkdownView {
 
     /// The fenced code blocks, in order.
     pub fn code_blocks(&self) -> Vec<CodeBlock> {
-        Vec::new()
+        let open = self.split.open(self.text.len());
+        let mut out = Vec::new();
+        for block in self.split.settled().iter().chain(std::iter::once(&open)) {
+            match block.kind {
+                BlockKind::Fence { .. } => {
+                    let (lang, code) = fence_parts(&self.text, block);
+                    out.push(CodeBlock { lang, code: code.to_string() });
+                }
+                BlockKind::Markdown => {
+                    use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
+                    let mut current: Option<CodeBlock> = None;
+                    for event in Parser::new_ext(&self.text[block.range.clone()], render::OPTIONS) {
+                        match event {
+                            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
+                                current = Some(CodeBlock { lang: code::lang_of(&info), code: String::new() });
+                            }
+                            Event::Text(t) => {
+                                if let Some(c) = &mut current {
+                                    c.code.push_str(&t);
+                                }
+                            }
+                            Event::End(TagEnd::CodeBlock) => out.extend(current.take()),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
+
+    fn render(&mut self, width: u16, style: &MarkdownStyle) {
+        let key = (width, style.generation);
+        match self.caches.iter().position(|c| c.key == Some(key)) {
+            Some(i) => self.caches[..=i].rotate_right(1),
+            None => {
+                self.caches.truncate(CACHED_KEYS - 1);
+                self.caches.insert(0, Cache { key: Some(key), ..Cache::default() });
+            }
+        }
+        let text = self.text.as_str();
+        let settled = self.split.settled();
+        for block in &settled[self.defs.len()..] {
+            let defs = match block.kind {
+                BlockKind::Markdown => refs::defs_of(&text[block.range.clone()]),
+                BlockKind::Fence { .. } => Vec::new(),
+            };
+            self.settled_refs.add(&defs);
+            self.defs.push(defs);
+        }
+        let cache = &mut self.caches[0];
+        if cache.text_len == Some(text.len()) {
+            return;
+        }
+        let open = self.split.open(text.len());
+        let open_defs = match open.kind {
+            BlockKind::Markdown => refs::defs_of(&text[open.range.clone()]),
+            BlockKind::Fence { .. } => Vec::new(),
+        };
+        let refs = Refs { settled: &self.settled_refs, open: &open_defs };
+        // A definition arrived or changed: blocks that looked labels up may render differently.
+        if cache.uses_refs && refs.hash() != cache.refs_hash {
+            *cache = Cache { key: Some(key), ..Cache::default() };
+        }
+        cache.refs_hash = refs.hash();
+        cache.text_len = Some(text.len());
+        let width = usize::from(width);
+        for block in &settled[cache.blocks_done..] {
+            cache.render_settled(text, block, width, style, refs);
+        }
+        cache.render_open(text, &open, width, style, refs);
+    }
+}
+
+impl Cache {
+    fn render_settled(&mut self, text: &str, block: &Block, width: usize, st: &MarkdownStyle, refs: Refs<'_>) {
+        // State built while this block was open carries over when it belongs to this block.
+        let open = std::mem::take(&mut self.open);
+        let reuse = open.start == block.range.start;
+        match block.kind {
+            BlockKind::Fence { .. } => {
+                let fence = if reuse { open.fence } else { None };
+                self.extend_fence(text, block, width, st, fence.unwrap_or_default());
+            }
+            BlockKind::Markdown => {
+                let mut memo = if reuse { open.memo } else { Vec::new() };
+                let rendered = render::render(&text[block.range.clone()], width, st, refs, &mut memo);
+                self.uses_refs |= rendered.uses_refs;
+                self.out.truncate(self.settled_len);
+                self.append(rendered.lines);
+            }
+        }
+        self.settled_len = self.out.len();
+        self.blocks_done += 1;
+        self.open.start = block.range.end;
+    }
+
+    fn render_open(&mut self, text: &str, block: &Block, width: usize, st: &MarkdownStyle, refs: Refs<'_>) {
+        if self.open.start != block.range.start {
+            self.open = OpenCache { start: block.range.start, ..OpenCache::default() };
+        }
+        match block.kind {
+            BlockKind::Fence { .. } => {
+                let fence = self.open.fence.take().unwrap_or_default();
+                let fence = self.extend_fence(text, block, width, st, fence);
+                self.open.fence = Some(fence);
+            }
+            BlockKind::Markdown => {
+                self.out.truncate(self.settled_len);
+                let rendered = render::render(&text[block.range.clone()], width, st, refs, &mut self.open.memo);
+                self.append(rendered.lines);
+            }
+        }
+    }
+
+    /// Brings a fence's lines in `out` up to date: finished lines are appended once and kept,
+    /// the unfinished last line is redrawn.
+    fn extend_fence(
+        &mut self,
+        text: &str,
+        block: &Block,
+        width: usize,
+        st: &MarkdownStyle,
+        mut fence: FenceState,
+    ) -> FenceState {
+        let (lang, code) = fence_parts(text, block);
+        let tail = fence.hl.update(lang.as_deref(), code, st);
+        self.out.truncate(self.settled_len + fence.stable);
+        if fence.stable == 0
+            && let Some(header) = code::header(lang.as_deref(), width, st)
+        {
+            self.append(vec![header]);
+        }
+        let mut lines = Vec::new();
+        for line in &fence.hl.lines()[fence.lines_done..] {
+            code::render_line(line, width, st, &mut lines);
+        }
+        self.append(lines);
+        fence.lines_done = fence.hl.lines().len();
+        fence.stable = self.out.len() - self.settled_len;
+        if !tail.is_empty() {
+            let mut lines = Vec::new();
+            code::render_line(&tail, width, st, &mut lines);
+            self.append(lines);
+        }
+        fence
+    }
+
+    /// Appends the lines of the block being built, separated by a blank line from the blocks
+    /// before it when this block adds its first lines.
+    fn append(&mut self, lines: Vec<Line<'static>>) {
+        if lines.is_empty() {
+            return;
+        }
+        if self.out.len() == self.settled_len && self.settled_len > 0 {
+            self.out.push(Line::default());
+        }
+        self.out.extend(lines);
+    }
+}
+
+/// The language and code of a column-0 fence block: the code runs from the line after the
+/// opener to the closing fence, or to the end without a trailing line that already closes it.
+fn fence_parts<'t>(text: &'t str, block: &Block) -> (Option<String>, &'t str) {
+    let BlockKind::Fence { body, ch, len } = block.kind else {
+        return (None, "");
+    };
+    let body = body.min(block.range.end);
+    let opener = text[block.range.start..body].trim_end_matches('\n');
+    let info = opener.trim_start_matches(char::from(ch));
+    let region = &text[body..block.range.end];
+    // The last line: the closing fence of a settled block, or an unfinished line of an open one
+    // (an open block's finished lines never close it, or it would have been settled).
+    let trimmed = region.strip_suffix('\n').unwrap_or(region);
+    let last = trimmed.rfind('\n').map_or(0, |i| i + 1);
+    let code = if is_closing_fence(&trimmed[last..], ch, len) { &region[..last] } else { region };
+    (code::lang_of(info), code)
 }

@@ -1,0 +1,259 @@
+//! Properties of the incremental markdown renderer: any chunking of a message into deltas, with
+//! renders at any widths in between, ends with exactly the lines of rendering the whole text
+//! at once; and no rendered line is ever wider than the width.
+
+use proptest::prelude::*;
+use ratatui::text::Line;
+use roundtable::ui::markdown::{MarkdownView, display_width};
+use roundtable::ui::theme::{self, MarkdownStyle};
+
+fn style() -> MarkdownStyle {
+    theme::load("dark", None, false).expect("embedded dark theme").markdown
+}
+
+fn width_of(line: &Line<'_>) -> usize {
+    line.spans.iter().map(|s| display_width(&s.content)).sum()
+}
+
+fn check_widths(lines: &[Line<'_>], width: u16) -> Result<(), TestCaseError> {
+    for line in lines {
+        prop_assert!(width_of(line) <= usize::from(width), "width {}: {:?}", width, line);
+        prop_assert!(line.width() <= usize::from(width), "str width {}: {:?}", width, line);
+    }
+    Ok(())
+}
+
+/// Feeds `text` in pieces cut at `cuts` (char boundaries), rendering at `widths` in between.
+fn chunked_view(text: &str, cuts: &[usize], widths: &[u16], st: &MarkdownStyle) -> MarkdownView {
+    let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+    let mut points: Vec<usize> = cuts.iter().map(|c| bounds[c % bounds.len()]).collect();
+    points.sort_unstable();
+    points.dedup();
+    let mut view = MarkdownView::new();
+    let mut last = 0;
+    for (i, p) in points.into_iter().chain([text.len()]).enumerate() {
+        view.push_str(&text[last..p]);
+        last = p;
+        if let Some(&w) = widths.get(i % widths.len().max(1)) {
+            view.lines(w, st);
+        }
+    }
+    view
+}
+
+const WORDS: &[&str] = &[
+    "the",
+    "model",
+    "answer",
+    "is",
+    "a",
+    "list",
+    "of",
+    "things",
+    "with",
+    "some",
+    "words",
+    "and",
+    "more",
+    "日本語",
+    "中文字符",
+    "🎉",
+    "👨‍👩‍👧",
+    "e\u{301}",
+    "Supercalifragilisticexpialidocious",
+    "x",
+    "—",
+    "…",
+    "`code`",
+    "`let x = 1`",
+    "*emph*",
+    "**strong**",
+    "~~gone~~",
+    "[link](https://example.com/a/b)",
+    "<https://auto.example>",
+    "[ref][r]",
+    "\\",
+    "\u{1b}[31m",
+    "\u{1b}]0;title\u{7}",
+    "\t",
+    "&amp;",
+];
+
+fn words(max: usize) -> impl Strategy<Value = String> {
+    proptest::collection::vec(proptest::sample::select(WORDS), 1..max).prop_map(|w| w.join(" "))
+}
+
+const CODE: &[&str] = &[
+    "fn main() {",
+    "    let s = \"str\"; // comment",
+    "}",
+    "def f(x):",
+    "    return x * 2  # 日本",
+    "{\"key\": [1, 2.5, null, \"v\"]}",
+    "\tindented\twith tabs",
+    "",
+    "    ",
+    "/* open comment",
+    "close */",
+    "x = '''multi",
+    "line'''",
+    "very_long_identifier_name_that_goes_on_and_on_and_on_beyond_any_width = 1",
+];
+
+fn fence() -> impl Strategy<Value = String> {
+    (
+        proptest::sample::select(&["rust", "python", "json", "", "nosuchlang", "py title=x", "rust,ignore"][..]),
+        proptest::collection::vec(proptest::sample::select(CODE), 0..6),
+        proptest::sample::select(&["```", "~~~", "````"][..]),
+        any::<bool>(),
+        0usize..3,
+    )
+        .prop_map(|(lang, lines, fence, closed, indent)| {
+            let pad = " ".repeat(indent);
+            let mut s = format!("{pad}{fence}{lang}\n");
+            for l in lines {
+                s.push_str(&pad);
+                s.push_str(l);
+                s.push('\n');
+            }
+            if closed {
+                s.push_str(&format!("{pad}{fence}\n"));
+            }
+            s
+        })
+}
+
+fn list() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        (
+            0usize..3,
+            proptest::sample::select(&["- ", "* ", "1. ", "2) ", "- [ ] ", "- [x] "][..]),
+            words(8),
+            any::<bool>(),
+        ),
+        1..5,
+    )
+    .prop_map(|items| {
+        items
+            .into_iter()
+            .map(|(depth, marker, text, loose)| {
+                format!("{}{marker}{text}\n{}", "  ".repeat(depth), if loose { "\n" } else { "" })
+            })
+            .collect()
+    })
+}
+
+fn table() -> impl Strategy<Value = String> {
+    (1usize..4, proptest::collection::vec(proptest::collection::vec(words(3), 4), 0..4)).prop_map(|(cols, rows)| {
+        let mut s = String::new();
+        s.push_str(&format!("|{}|\n", (0..cols).map(|i| format!(" h{i} ")).collect::<Vec<_>>().join("|")));
+        s.push_str(&format!("|{}|\n", [":---", "---:", ":-:", "---"][..cols].join("|")));
+        for row in rows {
+            s.push_str(&format!("| {} |\n", row[..cols].join(" | ")));
+        }
+        s
+    })
+}
+
+fn block() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => words(20).prop_map(|w| format!("{w}\n")),
+        1 => (1usize..7, words(6)).prop_map(|(n, w)| format!("{} {w}\n", "#".repeat(n))),
+        2 => list(),
+        3 => fence(),
+        1 => table(),
+        1 => (1usize..3, words(10)).prop_map(|(n, w)| format!("{} {w}\n", ">".repeat(n))),
+        1 => Just("---\n".to_string()),
+        1 => Just("\n".to_string()),
+        1 => Just("[r]: https://ref.example \"Title\"\n".to_string()),
+        1 => Just("<!--\n\ncomment\n-->\n".to_string()),
+        1 => Just("    indented code\n\n    more\n".to_string()),
+        1 => "(?s).{0,30}",
+    ]
+}
+
+fn message() -> impl Strategy<Value = String> {
+    proptest::collection::vec((block(), proptest::sample::select(&["", "\n", "\n\n"][..])), 0..8)
+        .prop_map(|blocks| blocks.into_iter().map(|(b, sep)| b + sep).collect())
+}
+
+proptest! {
+    // 96 cases keep the suite at a few seconds in debug; PROPTEST_CASES=5000 for a deeper run.
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(96)
+    ))]
+
+    #[test]
+    fn chunked_equals_whole(
+        text in message(),
+        cuts in proptest::collection::vec(0usize..4096, 0..24),
+        widths in proptest::collection::vec(1u16..=200, 1..4),
+        width in 1u16..=200,
+    ) {
+        let st = style();
+        let mut whole = MarkdownView::from_text(&text);
+        let expected = whole.lines(width, &st).to_vec();
+        check_widths(&expected, width)?;
+        // Rendering at the final width between chunks, and at changing widths.
+        for widths in [vec![width], widths] {
+            let mut view = chunked_view(&text, &cuts, &widths, &st);
+            prop_assert_eq!(view.text(), whole.text());
+            prop_assert_eq!(view.lines(width, &st), &expected[..]);
+            prop_assert_eq!(view.code_blocks(), whole.code_blocks());
+        }
+    }
+
+    #[test]
+    fn arbitrary_text_fits_and_matches(
+        text in "(?s).{0,200}",
+        cuts in proptest::collection::vec(0usize..256, 0..8),
+        width in 1u16..=60,
+    ) {
+        let st = MarkdownStyle::default();
+        let mut whole = MarkdownView::from_text(&text);
+        let expected = whole.lines(width, &st).to_vec();
+        check_widths(&expected, width)?;
+        let mut view = chunked_view(&text, &cuts, &[width], &st);
+        prop_assert_eq!(view.lines(width, &st), &expected[..]);
+    }
+}
+
+/// A message exercising every construct, split in two at every char boundary.
+#[test]
+fn every_split_point() {
+    let text = "# Title 🎉\n\nSome *text* with `code` and [a link](https://x.y/z) [ref][r].\n\n\
+        - item\n  - nested 日本語\n\n- [x] loose\n\n\u{1b}[1mbold?\u{1b}[0m\n\n```rust\nfn main() {\n\tlet x = \"s\";\n}\n```\n\
+        | a | b |\n|---|--:|\n| 1 | 2 |\n\n> quote\n> > deeper\n\n~~~python\ndef f():\n    pass\n~~~\n\n\
+        [r]: https://ref.example\n\nend\u{1b}]0;t\u{7} of text ```\n```json\n{\"a\": 1}\n";
+    let st = style();
+    let widths = [9u16, 33, 80];
+    let expected: Vec<Vec<Line<'static>>> =
+        widths.iter().map(|&w| MarkdownView::from_text(text).lines(w, &st).to_vec()).collect();
+    let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    for (n, &i) in bounds.iter().enumerate() {
+        let k = n % widths.len();
+        let mut view = MarkdownView::new();
+        view.push_str(&text[..i]);
+        view.lines(widths[k], &st);
+        view.push_str(&text[i..]);
+        assert_eq!(view.lines(widths[k], &st), &expected[k][..], "split at byte {i}");
+    }
+}
+
+/// Characters arriving one at a time, rendering after each.
+#[test]
+fn char_by_char() {
+    let text = "Intro\n\n```python\nimport os\nfor x in range(3):\n    print(x)  # 日本\n```\n\n| h |\n|---|\n| v |\n\n1. a\n\n2. b\n";
+    let st = style();
+    for width in [1u16, 2, 5, 40] {
+        let mut view = MarkdownView::new();
+        for c in text.chars() {
+            view.push_str(c.encode_utf8(&mut [0; 4]));
+            let lines = view.lines(width, &st);
+            for line in lines {
+                assert!(width_of(line) <= usize::from(width), "{width}: {line:?}");
+            }
+        }
+        assert_eq!(view.lines(width, &st), MarkdownView::from_text(text).lines(width, &st));
+    }
+}

@@ -7,6 +7,19 @@ use serde_json::Value;
 pub struct ToolCallIn {
     pub id: String,
     pub name: String,
+    pub arguments: String,
+}
+
+/// The request's `tool_choice`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ToolChoice {
+    #[default]
+    Auto,
+    /// `"none"`: answer in text.
+    None,
+    Required,
+    /// `{"type":"function","function":{"name":…}}`: only that tool.
+    Named(String),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -31,6 +44,7 @@ pub struct ChatRequest {
     pub messages: Vec<Message>,
     pub max_tokens: Option<u32>,
     pub tools: Vec<ToolDef>,
+    pub tool_choice: ToolChoice,
     /// Size of the serialized `tools` array; tool schemas count as prompt tokens.
     tools_chars: usize,
 }
@@ -68,6 +82,7 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
                 .map(|c| ToolCallIn {
                     id: c["id"].as_str().unwrap_or_default().to_string(),
                     name: c["function"]["name"].as_str().unwrap_or_default().to_string(),
+                    arguments: c["function"]["arguments"].as_str().unwrap_or_default().to_string(),
                 })
                 .collect(),
             tool_call_id: m["tool_call_id"].as_str().map(str::to_string),
@@ -83,6 +98,15 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         })
         .collect();
     let max = v["max_completion_tokens"].as_u64().or_else(|| v["max_tokens"].as_u64());
+    let tool_choice = match &v["tool_choice"] {
+        Value::String(s) if s == "none" => ToolChoice::None,
+        Value::String(s) if s == "required" => ToolChoice::Required,
+        Value::Object(o) => match o.get("function").and_then(|f| f["name"].as_str()) {
+            Some(name) => ToolChoice::Named(name.to_string()),
+            None => ToolChoice::Auto,
+        },
+        _ => ToolChoice::Auto,
+    };
     Ok(ChatRequest {
         // OpenRouter falls back to the account default; the sim's default is the auto router.
         model: v["model"].as_str().unwrap_or("openrouter/auto").to_string(),
@@ -91,6 +115,7 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         max_tokens: max.map(|m| m.clamp(1, u64::from(u32::MAX)) as u32),
         tools_chars: if tools.is_empty() { 0 } else { v["tools"].to_string().len() },
         tools,
+        tool_choice,
     })
 }
 

@@ -304,11 +304,10 @@ fn absorb(pane: &mut Pane, model: String, kind: EventKind) {
         }
         EventKind::ToolCall { call, .. } => {
             let denied = pane.denied.contains(&call.id);
-            pane.blocks.push(Block::Call { name: call.name, arguments: call.arguments, denied });
+            pane.blocks.push(Block::Call { id: call.id, name: call.name, arguments: call.arguments, denied });
         }
         EventKind::ToolResult { call_id, output, is_error, .. } => {
-            let denied = pane.denied.contains(&call_id);
-            pane.blocks.push(Block::Result { output, is_error, denied });
+            pane.blocks.push(Block::Result { id: call_id, output, is_error });
         }
         EventKind::Finished { reason, summary } => {
             l.done = true;

@@ -18,14 +18,15 @@ pub(super) enum Block {
     Text(String),
     Notice(String),
     Call {
+        id: String,
         name: String,
         arguments: String,
         denied: bool,
     },
     Result {
+        id: String,
         output: String,
         is_error: bool,
-        denied: bool,
     },
 }
 
@@ -215,20 +216,24 @@ pub(super) fn print_answer(out: &mut impl Write, o: &Outcome, blocks: &[Block]) 
             Block::Notice(m) => {
                 let _ = writeln!(out, "ℹ {}", strip_controls(m));
             }
-            Block::Call { name, arguments, denied } => {
+            // Each call with its result under it (the results arrive after the whole batch).
+            Block::Call { id, name, arguments, denied } => {
                 let args = strip_controls(arguments);
                 let _ = writeln!(out, "⚙ {} {}", strip_controls(name), short(&args, 160));
                 if *denied {
-                    let _ = writeln!(out, "  ✗ denied: not a safe tool; run ask with --yes to allow it");
-                }
-            }
-            Block::Result { output, is_error, denied } => {
-                if *denied {
+                    let _ = writeln!(out, "  ✗ denied: {name} is not marked safe; run ask with --yes to allow it");
                     continue;
                 }
-                let mark = if *is_error { "✗" } else { "→" };
-                let _ = writeln!(out, "  {mark} {}", fold(&strip_controls(output)));
+                let result = blocks.iter().find_map(|b| match b {
+                    Block::Result { id: rid, output, is_error, .. } if rid == id => Some((output, *is_error)),
+                    _ => None,
+                });
+                if let Some((output, is_error)) = result {
+                    let mark = if is_error { "✗" } else { "→" };
+                    let _ = writeln!(out, "  {mark} {}", fold(&strip_controls(output)));
+                }
             }
+            Block::Result { .. } => {}
         }
     }
     if !o.summary.reasoning.is_empty() {

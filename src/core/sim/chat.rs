@@ -87,6 +87,9 @@ async fn handle(sh: &Arc<Shared>, headers: &HeaderMap, body: &[u8], gen_id: &str
         );
         return error(sh, r, true);
     }
+    if spec.tools == Some(model::ToolScript::Gemini) && req.gemini_dialect && req.lost_thought_signature() {
+        return error(sh, failures::gemini_missing_signature(), false);
+    }
     // Like OpenRouter: tools offered to a model none of whose endpoints takes them.
     if !req.tools.is_empty() && spec.tools.is_none() && model::catalog_supports_tools(&spec.base) == Some(false) {
         let r = failures::for_directive(

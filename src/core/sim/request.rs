@@ -8,6 +8,8 @@ pub struct ToolCallIn {
     pub id: String,
     pub name: String,
     pub arguments: String,
+    /// `extra_content.google.thought_signature`, as Gemini clients echo it.
+    pub thought_signature: Option<String>,
 }
 
 /// The request's `tool_choice`.
@@ -45,6 +47,9 @@ pub struct ChatRequest {
     pub max_tokens: Option<u32>,
     pub tools: Vec<ToolDef>,
     pub tool_choice: ToolChoice,
+    /// Whether the body speaks Google's OpenAI-compatible dialect (no OpenRouter-only fields):
+    /// such clients must echo thought signatures, OpenRouter's clients need not.
+    pub gemini_dialect: bool,
     /// Size of the serialized `tools` array; tool schemas count as prompt tokens.
     tools_chars: usize,
 }
@@ -83,6 +88,7 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
                     id: c["id"].as_str().unwrap_or_default().to_string(),
                     name: c["function"]["name"].as_str().unwrap_or_default().to_string(),
                     arguments: c["function"]["arguments"].as_str().unwrap_or_default().to_string(),
+                    thought_signature: c["extra_content"]["google"]["thought_signature"].as_str().map(str::to_string),
                 })
                 .collect(),
             tool_call_id: m["tool_call_id"].as_str().map(str::to_string),
@@ -116,6 +122,7 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         tools_chars: if tools.is_empty() { 0 } else { v["tools"].to_string().len() },
         tools,
         tool_choice,
+        gemini_dialect: ["usage", "provider", "models", "reasoning", "plugins"].iter().all(|k| v.get(k).is_none()),
     })
 }
 
@@ -132,6 +139,14 @@ impl ChatRequest {
             .map(|m| (m.text.chars().count() as u64).div_ceil(4) + 4 + 8 * m.tool_calls.len() as u64)
             .sum();
         per_msg + (self.tools_chars as u64).div_ceil(4)
+    }
+
+    /// A Gemini-style call (`function-call-…` id) that came back without its thought signature.
+    pub fn lost_thought_signature(&self) -> bool {
+        self.messages
+            .iter()
+            .flat_map(|m| m.tool_calls.iter())
+            .any(|c| c.id.starts_with("function-call-") && c.thought_signature.is_none())
     }
 
     /// Messages after the last user message (the current turn's tool traffic).

@@ -251,7 +251,8 @@ pub fn plan(script: Option<ToolScript>, req: &ChatRequest, seed: u64) -> Option<
         ToolScript::Chain if rounds < 2 => {
             let t = p.nth(rounds)?.clone();
             // A second call of the same tool (only one offered) asks something new.
-            let round = if p.nth(1).is_some_and(|u| u.name == t.name) { rounds } else { 0 };
+            let called = turn.iter().flat_map(|m| m.tool_calls.iter()).any(|c| c.name == t.name);
+            let round = if called { rounds } else { 0 };
             vec![p.call(&t, round, false)]
         }
         ToolScript::Gemini if rounds == 0 => {
@@ -298,16 +299,22 @@ fn inline_code(s: &str) -> String {
     if flat.contains('`') { format!("`` {flat} ``") } else { format!("`{flat}`") }
 }
 
-/// One result as a fact for the answer, and whether it was an error.
-fn fact(call: Option<&super::request::ToolCallIn>, result: &Message) -> (String, bool) {
+/// One result: its line in the list, and the short fact for the closing sentence (`None` for
+/// an error).
+fn fact(call: Option<&super::request::ToolCallIn>, result: &Message) -> (String, Option<String>) {
     let name = call.map_or("tool", |c| c.name.as_str());
     let text = result.text.trim();
-    if let Some(err) = text.strip_prefix("Error:") {
-        return (format!("the **{name}** tool failed ({})", err.trim()), true);
-    }
     let args: Value = call.and_then(|c| serde_json::from_str(&c.arguments).ok()).unwrap_or(Value::Null);
+    let asked = args.as_object().and_then(|o| o.values().find_map(Value::as_str));
+    let line = match asked {
+        Some(a) => format!("**{name}** ({}): {}", inline_code(a), inline_code(text)),
+        None => format!("**{name}**: {}", inline_code(text)),
+    };
+    if text.starts_with("Error:") {
+        return (line, None);
+    }
     if let Some(expr) = EXPR_PROPS.iter().find_map(|k| args[*k].as_str()) {
-        return (format!("{} = **{text}**", inline_code(expr)), false);
+        return (line, Some(format!("{expr} = **{text}**")));
     }
     if let Some(zone) = ZONE_PROPS.iter().find_map(|k| args[*k].as_str()) {
         // "2026-08-25 18:47:14 JST (UTC+09:00), Tuesday, Asia/Tokyo" reads as "18:47 on Tuesday".
@@ -317,16 +324,16 @@ fn fact(call: Option<&super::request::ToolCallIn>, result: &Message) -> (String,
             _ => format!("**{text}**"),
         };
         let place = CITIES.iter().find(|c| c.2 == zone).map_or(zone, |c| c.1);
-        return (format!("it is {when} in {place} ({})", inline_code(text)), false);
+        return (line, Some(format!("it is {when} in {place}")));
     }
-    (format!("**{name}** returned {}", inline_code(text)), false)
+    (line, Some(format!("{name} says {}", inline_code(text))))
 }
 
 /// Text answer after tool results: built from every result of the current turn.
 pub fn summary(req: &ChatRequest) -> String {
     let turn = req.current_turn();
     let call_of = |id: &str| turn.iter().flat_map(|m| m.tool_calls.iter()).find(|c| c.id == id);
-    let facts: Vec<(String, bool)> = turn
+    let facts: Vec<(String, Option<String>)> = turn
         .iter()
         .filter(|m| m.role == "tool")
         .map(|m| fact(call_of(m.tool_call_id.as_deref().unwrap_or("")), m))
@@ -335,10 +342,10 @@ pub fn summary(req: &ChatRequest) -> String {
         return "I could not use any tool for this, so here is my answer without them.".into();
     }
     let mut out = String::from("Here is what the tools returned:\n\n");
-    for (f, _) in &facts {
-        out.push_str(&format!("- {f}\n"));
+    for (line, _) in &facts {
+        out.push_str(&format!("- {line}\n"));
     }
-    let ok: Vec<&str> = facts.iter().filter(|(_, e)| !e).map(|(f, _)| f.as_str()).collect();
+    let ok: Vec<&str> = facts.iter().filter_map(|(_, f)| f.as_deref()).collect();
     out.push('\n');
     if ok.is_empty() {
         out.push_str("None of the tools worked, so I cannot give a checked answer; please try again.");
@@ -398,7 +405,7 @@ mod tests {
         let Some(ToolTurn::Summary(s)) = plan(Some(ToolScript::Single), &r2, 1) else {
             panic!("expected summary");
         };
-        assert!(s.contains("`17*23` = **391**"), "{s}");
+        assert!(s.contains("**calculator** (`17*23`): `391`") && s.contains("So: 17*23 = **391**."), "{s}");
         assert!(plan(None, &r, 1).is_none());
     }
 
@@ -423,7 +430,7 @@ mod tests {
             {"role":"tool","tool_call_id":"b","content":"2026-08-25 18:47:14 JST (UTC+09:00), Tuesday, Asia/Tokyo"}"#;
         let r = req_with("What time is it in Tokyo, and what is 17*23?", &results.replace('\n', ""), "");
         let Some(ToolTurn::Summary(s)) = plan(Some(ToolScript::Auto), &r, 7) else { panic!() };
-        assert!(s.contains("So: `17*23` = **391**, and it is **18:47** on Tuesday in Tokyo"), "{s}");
+        assert!(s.contains("So: 17*23 = **391**, and it is **18:47** on Tuesday in Tokyo."), "{s}");
     }
 
     #[test]
@@ -434,6 +441,6 @@ mod tests {
         let c = calls(plan(Some(ToolScript::BadArgs), &req(after), 1));
         assert_eq!(c[0].arguments, r#"{"expression":"17*23"}"#);
         let Some(ToolTurn::Summary(s)) = plan(Some(ToolScript::Unknown), &req(after), 1) else { panic!() };
-        assert!(s.contains("the **calculator** tool failed") && s.contains("None of the tools worked"), "{s}");
+        assert!(s.contains("**calculator**: `Error:") && s.contains("None of the tools worked"), "{s}");
     }
 }

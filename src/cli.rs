@@ -69,9 +69,18 @@ pub struct AskArgs {
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
 
-    /// Emit one JSON object per line (delta, done, error, ...) instead of text.
+    /// Emit one JSON object per line (delta, tool_call, tool_result, done, error, ...) instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Tools the models may call, comma-separated (built in: calculator, current_time; more
+    /// from [[tools]] in the config). Only models that support tools get them.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub tools: Vec<String>,
+
+    /// Also run tools not marked safe (without it their calls are denied and the model is told).
+    #[arg(long)]
+    pub yes: bool,
 
     /// The prompt; read from standard input when absent.
     #[arg(value_name = "PROMPT")]

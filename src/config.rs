@@ -11,6 +11,8 @@ use crate::core::catalog::PriceTable;
 use crate::core::protocol::ModelSettings;
 use crate::core::provider::{AppIdentity, ProviderConfig, ProvidersConfig, Timeouts};
 use crate::core::quota::QuotaConfig;
+use crate::core::router::DEFAULT_TOOL_STEP_LIMIT;
+use crate::core::tools::{ToolRegistry, UserToolConfig};
 
 pub const DEFAULT_CONFIG: &str = include_str!("../assets/default-config.toml");
 
@@ -41,6 +43,26 @@ struct FileConfig {
     #[serde(default)]
     prices: PriceTable,
     quota: QuotaConfig,
+    #[serde(default)]
+    tool_use: ToolUseConfig,
+    #[serde(default)]
+    tools: Vec<UserToolConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct ToolUseConfig {
+    #[serde(default = "default_step_limit")]
+    step_limit: u32,
+}
+
+impl Default for ToolUseConfig {
+    fn default() -> Self {
+        Self { step_limit: DEFAULT_TOOL_STEP_LIMIT }
+    }
+}
+
+fn default_step_limit() -> u32 {
+    DEFAULT_TOOL_STEP_LIMIT
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -58,6 +80,10 @@ pub struct Config {
     /// Prices for providers that do not report a cost.
     pub prices: PriceTable,
     pub quota: QuotaConfig,
+    /// The built-in tools plus the user's `[[tools]]`.
+    pub tools: ToolRegistry,
+    /// Rounds of tool calls per pane and turn before the model must answer (`tool_use.step_limit`).
+    pub tool_step_limit: u32,
     /// The user file that was merged, if one existed.
     pub source: Option<PathBuf>,
 }
@@ -108,6 +134,12 @@ impl Config {
                 ));
             }
         }
+        if file.tool_use.step_limit == 0 || file.tool_use.step_limit > 100 {
+            return Err(format!("tool_use.step_limit must be between 1 and 100 (got {})", file.tool_use.step_limit));
+        }
+        // User tools never see the API keys, whichever provider they belong to.
+        let key_vars = file.providers.values().filter_map(|p| p.api_key_env.clone()).collect::<Vec<_>>();
+        let tools = ToolRegistry::with_user_tools(&file.tools).map_err(|e| e.to_string())?.hide_env(key_vars);
         Ok(Config {
             providers: ProvidersConfig {
                 default_provider: file.default_provider,
@@ -119,6 +151,8 @@ impl Config {
             default_models: file.default_models,
             prices: file.prices,
             quota: file.quota,
+            tools,
+            tool_step_limit: file.tool_use.step_limit,
             source: None,
         })
     }
@@ -195,6 +229,40 @@ mod tests {
         assert!(err.contains("idle_secs"), "{err}");
         std::fs::write(&path, "default_provider = \"nope\"").unwrap();
         assert!(Config::load(&path).unwrap_err().to_string().contains("[providers.nope]"));
+    }
+
+    #[test]
+    fn user_tools_and_step_limit() {
+        let user = r#"
+            [tool_use]
+            step_limit = 3
+
+            [[tools]]
+            name = "weather"
+            description = "Weather for a city"
+            command = ["python3", "tools/weather.py"]
+            timeout_secs = 5
+            parameters = { type = "object", properties = { city = { type = "string" } }, required = ["city"] }
+
+            [[tools]]
+            name = "search_notes"
+            command = ["rg", "--json"]
+            parameters = '{"type":"object","properties":{"q":{"type":"string"}}}'
+            safe = true
+        "#;
+        let c = Config::from_sources(Some(user)).unwrap();
+        assert_eq!(c.tool_step_limit, 3);
+        assert_eq!(c.tools.names(), ["calculator", "current_time", "weather", "search_notes"]);
+        let weather = c.tools.get("weather").unwrap();
+        assert_eq!(weather.spec.parameters["required"][0], "city");
+        assert!(!weather.safe);
+        assert!(c.tools.is_safe("search_notes"));
+        let d = Config::defaults();
+        assert_eq!((d.tool_step_limit, d.tools.names().len()), (8, 2));
+        let bad = Config::from_sources(Some("[[tools]]\nname = \"calculator\"\ncommand = [\"x\"]")).unwrap_err();
+        assert!(bad.contains("tools entry \"calculator\"") && bad.contains("built-in"), "{bad}");
+        let bad = Config::from_sources(Some("[tool_use]\nstep_limit = 0")).unwrap_err();
+        assert!(bad.contains("step_limit"), "{bad}");
     }
 
     #[test]

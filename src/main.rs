@@ -57,7 +57,15 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
             };
             let settings =
                 ModelSettings { temperature: args.temperature, max_tokens: args.max_tokens, ..Default::default() };
-            let opts = AskOptions { models: args.models, system: args.system, settings, json: args.json, prompt };
+            let opts = AskOptions {
+                models: args.models,
+                system: args.system,
+                settings,
+                json: args.json,
+                prompt,
+                tools: args.tools,
+                yes: args.yes,
+            };
             ask::run(config, paths, opts).await
         }
         Some(Commands::Models(args)) => match load_config(paths, cli.base_url.as_deref()) {

@@ -49,6 +49,9 @@ pub fn build(config: &Config, paths: &Paths) -> Runtime {
     core.limiter = Some(limiter.clone());
     core.estimator = Some(Arc::new(estimator.clone()));
     core.store = store.clone();
+    core.tools = config.tools.clone();
+    core.tool_step_limit = config.tool_step_limit;
+    core.capabilities = Some(Arc::new(estimator.clone()));
     Runtime { core, store, limiter, estimator, warnings }
 }
 

@@ -70,3 +70,78 @@ async fn two_ask_processes_share_the_free_quota_count_and_the_ledger() {
     assert_eq!((row.requests, row.errors), (2, 0), "{row:?}");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn ask_with_tools_prints_calls_and_results_and_refuses_unknown_tools() {
+    let sim = SimServer::start(
+        SimConfig {
+            default_tokens: Some(20),
+            default_tps: Some(0.0),
+            default_ttft_ms: Some(0),
+            ..SimConfig::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let base = sim.base_url();
+    let home = tempfile::tempdir().unwrap();
+    let prompt = "What time is it in Tokyo, and what is 17*23?";
+
+    // An unknown tool is a usage error that lists the real ones; nothing is sent.
+    let o = output(command(home.path(), &base, &["ask", "--tools", "calculator,weather", "-m", "a", prompt])).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("Unknown tool: weather. Available tools: calculator, current_time."), "{err}");
+    assert_eq!(sim.stats().chat_requests, 0);
+
+    // JSON lines: the calls and results of the loop, then the answer.
+    let args = ["ask", "--json", "--tools", "calculator,current_time", "-m", "openai/gpt-4o-mini", prompt];
+    let o = output(command(home.path(), &base, &args)).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let of = |t: &str| lines.iter().filter(|l| l["type"] == t).cloned().collect::<Vec<_>>();
+    let calls = of("tool_call");
+    assert_eq!(calls.len(), 2, "{lines:?}");
+    assert_eq!(
+        (calls[0]["name"].as_str(), calls[0]["arguments"].as_str()),
+        (Some("calculator"), Some(r#"{"expression":"17*23"}"#))
+    );
+    assert_eq!(calls[0]["needs_confirmation"], false);
+    let results = of("tool_result");
+    assert_eq!((results[0]["output"].as_str(), results[0]["is_error"].as_bool()), (Some("391"), Some(false)));
+    assert_eq!(results[0]["id"], calls[0]["id"]);
+    assert_eq!(of("step").len(), 1);
+    assert_eq!(of("done").len(), 1);
+
+    // A user tool that is not marked safe: denied without --yes (and the model is told), run with it.
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    std::fs::write(
+        home.path().join("config/config.toml"),
+        r#"
+[[tools]]
+name = "weather"
+description = "Weather for a city"
+command = ["cat"]
+parameters = { type = "object", properties = { city = { type = "string" } }, required = ["city"] }
+"#,
+    )
+    .unwrap();
+    let args = ["ask", "--tools", "weather", "-m", "openai/gpt-4o-mini", "What is the weather in Oslo?"];
+    let o = output(command(home.path(), &base, &args)).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("⚙ weather {\"city\":\"Oslo\"}"), "{out}");
+    assert!(out.contains("denied: weather is not marked safe; run ask with --yes"), "{out}");
+    assert!(out.contains("The user declined"), "the model's answer says so: {out}");
+    let mut with_yes = args.to_vec();
+    with_yes.insert(1, "--yes");
+    let o = output(command(home.path(), &base, &with_yes)).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("  → {\"city\":\"Oslo\"}"), "{out}");
+    assert!(!out.contains("denied"), "{out}");
+    assert!(out.contains("(2 steps)"), "the table counts both steps: {out}");
+    sim.shutdown().await;
+}

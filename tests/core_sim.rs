@@ -49,7 +49,9 @@ async fn cancel_one_target_keeps_partial_and_others_finish() {
     let (core, mut events) = start_core(core_config(&sim.base_url()));
     let targets =
         vec![target(0, "slow@tokens=5000@tps=50@ttft=0", "hello"), target(1, "fast@tokens=50@tps=0@ttft=0", "hello")];
-    core.send(Command::Submit(TurnRequest { turn: TurnId(7), targets, room: None })).await.unwrap();
+    core.send(Command::Submit(TurnRequest { turn: TurnId(7), targets, room: None, ..Default::default() }))
+        .await
+        .unwrap();
     // Wait for the slow one to produce some text, then cancel it alone.
     let mut per: Vec<Vec<EventKind>> = vec![Vec::new(), Vec::new()];
     let mut cancelled_sent = false;
@@ -193,7 +195,9 @@ async fn shutdown_cancels_everything_with_final_events() {
     let sim = sim().await;
     let (core, mut events) = start_core(core_config(&sim.base_url()));
     let targets = vec![target(0, "a@tokens=5000@tps=20@ttft=0", "hi"), target(1, "b@tokens=5000@tps=20@ttft=0", "hi")];
-    core.send(Command::Submit(TurnRequest { turn: TurnId(1), targets, room: None })).await.unwrap();
+    core.send(Command::Submit(TurnRequest { turn: TurnId(1), targets, room: None, ..Default::default() }))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     core.send(Command::Shutdown).await.unwrap();
     let per = collect(&mut events, 2).await;

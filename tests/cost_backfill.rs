@@ -59,7 +59,9 @@ async fn missing_cost_is_settled_from_generation_and_the_ledger_row_rewritten() 
         target(0, "openai/gpt-4o-mini@nousage@tokens=30@tps=0@ttft=0", "hi"),
         target(1, "openai/gpt-4o-mini@tokens=30@tps=0@ttft=0", "hi"),
     ];
-    core.send(Command::Submit(TurnRequest { turn: TurnId(3), targets, room: None })).await.unwrap();
+    core.send(Command::Submit(TurnRequest { turn: TurnId(3), targets, room: None, ..Default::default() }))
+        .await
+        .unwrap();
     let all = run_to_stop(&core, &mut events, 2).await;
 
     let final_pos = all
@@ -124,7 +126,9 @@ async fn reported_costs_and_other_providers_are_not_polled() {
         // `/generation` to ask, so its unknown cost stays unknown.
         target(1, "ollama:b@nousage@tokens=10@tps=0@ttft=0", "hi"),
     ];
-    core.send(Command::Submit(TurnRequest { turn: TurnId(1), targets, room: None })).await.unwrap();
+    core.send(Command::Submit(TurnRequest { turn: TurnId(1), targets, room: None, ..Default::default() }))
+        .await
+        .unwrap();
     let all = run_to_stop(&core, &mut events, 2).await;
     assert!(!all.iter().any(|e| matches!(e, CoreEvent::CostSettled { .. })));
     let generation_lookups = sim.stats().requests - sim.stats().chat_requests;

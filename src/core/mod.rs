@@ -12,3 +12,4 @@ pub mod router;
 pub mod sanitize;
 pub mod sim;
 pub mod store;
+pub mod tools;

@@ -1,5 +1,32 @@
 //! The typed vocabulary between the routing core and its consumers (chatroom, `ask`, tests):
 //! commands in, events out, every event keyed by (turn, target).
+//!
+//! # Tool calling (issue #5)
+//!
+//! A target whose `TargetRequest::tools` is non-empty runs a tool loop inside the core:
+//!
+//! * Tools go only to models that can use them: when the catalog says a model lacks `tools`
+//!   (or OpenRouter answers 404 "No endpoints found that support tool use") the target emits
+//!   `ToolsUnsupported { message }` and streams without tools.
+//! * Per step: `Started` … deltas … then, when the model asked for tools, `StepFinished { summary }`
+//!   (that step's text, calls, usage and cost; it has its own ledger row), one `ToolCall` per
+//!   call, one `ToolResult` per call (in order), and the next step's `Started`. Exactly one
+//!   final event (`Finished` / `Failed` / `Cancelled`) ends the target after the whole loop;
+//!   its summary is the last step's, so a pane's totals are the `StepFinished` summaries plus
+//!   the final one. A cancel while a tool runs or waits for approval ends with `Cancelled`
+//!   and an empty summary (the step's figures were in its `StepFinished`).
+//! * `ToolCall { needs_confirmation: true }` waits for `Command::ToolDecision` with that
+//!   `call_id`; a `ToolResult` for the call ends the wait, whatever the consumer showed.
+//!   Built-in tools, tools marked `safe`, tools approved with `AlwaysForTool` earlier in the
+//!   process, and every call of a turn with `ToolPolicy::auto_approve` never wait. Unknown
+//!   tools and malformed arguments never wait either: they come back at once as an error
+//!   `ToolResult`, which is also what the model is told.
+//! * After `step_limit` rounds of tool calls the next request asks for a text answer
+//!   (`tool_choice: "none"`); a model that still calls tools then ends with
+//!   `Finished { reason: Some(ToolCalls) }` and its calls unrun.
+//! * The conversation of a tool loop is stored by the consumer with
+//!   `store::TranscriptRecorder`, which turns these events into room messages (the assistant
+//!   message with its tool calls, each tool result, the next answer).
 
 use std::time::SystemTime;
 
@@ -38,6 +65,15 @@ pub struct ChatMessage {
 }
 
 impl ChatMessage {
+    /// A tool's result for the call `tool_call_id`, as fed back to the model.
+    pub fn tool_result(tool_call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            role: Role::Tool,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: Some(tool_call_id.into()),
+        }
+    }
     pub fn new(role: Role, content: impl Into<String>) -> Self {
         Self { role, content: content.into(), tool_calls: Vec::new(), tool_call_id: None }
     }
@@ -62,6 +98,16 @@ pub struct ToolCall {
     /// Gemini's `extra_content.google.thought_signature`, echoed back verbatim on the next turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thought_signature: Option<String>,
+}
+
+impl ToolCall {
+    /// The arguments indented for display, or verbatim when they are not JSON.
+    pub fn pretty_arguments(&self) -> String {
+        serde_json::from_str::<serde_json::Value>(&self.arguments)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| self.arguments.clone())
+    }
 }
 
 /// A tool definition in OpenAI function-tool shape.
@@ -135,6 +181,36 @@ pub struct TurnRequest {
     pub targets: Vec<TargetRequest>,
     /// The stored room this turn belongs to, so ledger rows link to the conversation.
     pub room: Option<i64>,
+    /// How this turn's tool calls are approved and how long a tool loop may run.
+    pub tool_policy: ToolPolicy,
+}
+
+impl TurnRequest {
+    pub fn new(turn: TurnId, targets: Vec<TargetRequest>) -> Self {
+        Self { turn, targets, room: None, tool_policy: ToolPolicy::default() }
+    }
+}
+
+/// Approval and length of the tool loops of a turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ToolPolicy {
+    /// Run every call without asking (`ask --yes`).
+    pub auto_approve: bool,
+    /// Most rounds of tool calls per target before the model must answer in text; `None`
+    /// takes the config's `tool_use.step_limit`.
+    pub step_limit: Option<u32>,
+}
+
+/// The user's answer to a `ToolCall { needs_confirmation: true }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolDecision {
+    /// Run this call.
+    RunOnce,
+    /// Run this call and every later call of the same tool, for the rest of the process.
+    AlwaysForTool,
+    /// Do not run it; the model is told the user declined.
+    Deny,
 }
 
 /// Commands the core accepts.
@@ -145,6 +221,14 @@ pub enum Command {
     Cancel {
         turn: TurnId,
         target: Option<TargetId>,
+    },
+    /// Answer a `ToolCall { needs_confirmation: true }` of a running target. Decisions for calls
+    /// that are not waiting (yet) are kept until the call is reached; stale ones are ignored.
+    ToolDecision {
+        turn: TurnId,
+        target: TargetId,
+        call_id: String,
+        decision: ToolDecision,
     },
     Shutdown,
 }
@@ -292,6 +376,31 @@ pub enum EventKind {
         arguments: String,
     },
     Usage(Usage),
+    /// The model cannot use tools (its catalog entry lacks `tools`, or OpenRouter found no
+    /// tool-capable endpoint): this target answers without them. `message` is for the pane.
+    ToolsUnsupported {
+        message: String,
+    },
+    /// An intermediate step ended in tool calls; its usage and cost are final and ledgered.
+    /// The next step's `Started` follows once the calls have results.
+    StepFinished {
+        summary: Box<StreamSummary>,
+    },
+    /// A complete tool call of the step that just finished. With `needs_confirmation` the core
+    /// waits for `Command::ToolDecision`; otherwise it runs (or fails) at once.
+    ToolCall {
+        call: ToolCall,
+        needs_confirmation: bool,
+    },
+    /// The result fed back to the model for `call_id` (control characters removed, size capped).
+    /// `is_error` covers denials, unknown tools, malformed arguments, timeouts and failing
+    /// commands; `output` then says what went wrong.
+    ToolResult {
+        call_id: String,
+        name: String,
+        output: String,
+        is_error: bool,
+    },
     Finished {
         reason: Option<FinishReason>,
         summary: Box<StreamSummary>,

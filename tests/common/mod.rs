@@ -58,7 +58,9 @@ pub async fn run_turn(
     targets: Vec<TargetRequest>,
 ) -> Vec<Vec<EventKind>> {
     let n = targets.len();
-    core.send(Command::Submit(TurnRequest { turn: TurnId(1), targets, room: None })).await.unwrap();
+    core.send(Command::Submit(TurnRequest { turn: TurnId(1), targets, room: None, ..Default::default() }))
+        .await
+        .unwrap();
     collect(events, n).await
 }
 

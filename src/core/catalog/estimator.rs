@@ -1,5 +1,6 @@
 //! The router's cost estimator: OpenRouter models priced from the catalog, everything else from
-//! the config's price table; cheap to clone and updated in place when a refresh lands.
+//! the config's price table; cheap to clone and updated in place when a refresh lands. It also
+//! answers the router's capability questions (does a model take `tools`?) from the same catalog.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -10,7 +11,7 @@ use super::pricing::{PriceTable, Pricing, cost};
 use super::{Catalog, ModelInfo};
 use crate::core::protocol::Usage;
 use crate::core::provider::{ProviderKind, ProvidersConfig};
-use crate::core::router::CostEstimator;
+use crate::core::router::{CostEstimator, ModelCapabilities};
 
 /// Shared, swappable prices. Clones share state; `set_catalog`/`set_prices` are seen by all.
 #[derive(Clone)]
@@ -91,6 +92,17 @@ impl CatalogEstimator {
             ProviderKind::Gemini | ProviderKind::Openai | ProviderKind::OpenaiCompatible => {
                 self.prices().lookup(provider, model).cloned()
             }
+        }
+    }
+}
+
+impl ModelCapabilities for CatalogEstimator {
+    /// Only OpenRouter's catalog lists `supported_parameters`; an id it does not list (a new
+    /// model, a directive of the simulator) is unknown rather than unsupported.
+    fn supports_tools(&self, provider: &str, model: &str) -> Option<bool> {
+        match self.inner.kinds.get(provider)? {
+            ProviderKind::Openrouter => self.catalog().get(model).map(ModelInfo::supports_tools),
+            _ => None,
         }
     }
 }

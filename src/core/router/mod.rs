@@ -5,9 +5,10 @@
 mod backfill;
 mod step;
 mod target;
+mod tool_calls;
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -16,11 +17,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::core::error::CoreError;
-use crate::core::protocol::{Command, CoreEvent, EventKind, StreamEvent, TargetId, TurnId, Usage};
+use crate::core::protocol::{Command, CoreEvent, EventKind, StreamEvent, TargetId, ToolDecision, TurnId, Usage};
 use crate::core::provider::client::{EventSink, build_http_client};
 use crate::core::provider::{ProviderKind, ProvidersConfig};
 use crate::core::quota::Limiter;
 use crate::core::store::Store;
+use crate::core::tools::ToolRegistry;
 
 /// Capacity of the event channel: enough for bursts of deltas from many panes, small enough
 /// that a stalled consumer applies back-pressure instead of growing memory without bound.
@@ -32,6 +34,18 @@ pub trait CostEstimator: Send + Sync {
     /// `provider` is the configured provider name, `model` the id that served the request.
     fn estimate(&self, provider: &str, model: &str, usage: &Usage) -> Option<rust_decimal::Decimal>;
 }
+
+/// What the catalog knows about a model's features.
+pub trait ModelCapabilities: Send + Sync {
+    /// `Some(false)` when the model is known not to accept `tools`; `None` when nothing is
+    /// known (providers without a catalog), in which case tools are sent and a refusal is
+    /// handled when it comes.
+    fn supports_tools(&self, provider: &str, model: &str) -> Option<bool>;
+}
+
+/// Tool loops' default length: rounds of tool calls per target and turn before the model must
+/// answer in text.
+pub const DEFAULT_TOOL_STEP_LIMIT: u32 = 8;
 
 /// What the core needs at start.
 #[derive(Clone)]
@@ -45,6 +59,12 @@ pub struct CoreConfig {
     pub store: Option<Store>,
     /// How a missing cost is fetched from OpenRouter's `GET /generation` after a stream.
     pub backfill: BackfillPolicy,
+    /// The tools calls may run (built-ins and the config's user tools).
+    pub tools: ToolRegistry,
+    /// Rounds of tool calls per target and turn unless the turn's `ToolPolicy` says otherwise.
+    pub tool_step_limit: u32,
+    /// Which models take `tools`; `None` sends them to every model that is offered tools.
+    pub capabilities: Option<Arc<dyn ModelCapabilities>>,
 }
 
 impl CoreConfig {
@@ -56,6 +76,9 @@ impl CoreConfig {
             retry: RetryPolicy::default(),
             store: None,
             backfill: BackfillPolicy::default(),
+            tools: ToolRegistry::builtins(),
+            tool_step_limit: DEFAULT_TOOL_STEP_LIMIT,
+            capabilities: None,
         }
     }
 }
@@ -121,6 +144,8 @@ struct Shared {
     account_refreshed_ms: std::sync::atomic::AtomicI64,
     /// Cost back-fills still polling `/generation`; shutdown waits for them (they are bounded).
     backfills: TaskTracker,
+    /// Tools the user approved with `ToolDecision::AlwaysForTool`, for the rest of the process.
+    always_allowed: Mutex<HashSet<String>>,
 }
 
 /// Refresh the account figures at most this often while requests flow.
@@ -131,8 +156,14 @@ pub fn start(config: CoreConfig) -> Result<(CoreHandle, mpsc::Receiver<CoreEvent
     let http = build_http_client(&config.providers.timeouts)?;
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_CHANNEL_CAPACITY);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
-    let shared =
-        Arc::new(Shared { http, config, events: ev_tx, account_refreshed_ms: 0.into(), backfills: TaskTracker::new() });
+    let shared = Arc::new(Shared {
+        http,
+        config,
+        events: ev_tx,
+        account_refreshed_ms: 0.into(),
+        backfills: TaskTracker::new(),
+        always_allowed: Mutex::default(),
+    });
     tokio::spawn(refresh_account(Arc::clone(&shared), true));
     tokio::spawn(publish_quota(Arc::clone(&shared)));
     tokio::spawn(route(shared, cmd_rx));
@@ -144,7 +175,13 @@ pub fn start(config: CoreConfig) -> Result<(CoreHandle, mpsc::Receiver<CoreEvent
 struct LiveTarget {
     generation: u64,
     cancel: CancellationToken,
+    /// Where `Command::ToolDecision`s for this target go.
+    decisions: mpsc::Sender<(String, ToolDecision)>,
 }
+
+/// Decisions a target may have queued: a consumer answers each waiting call once, so a few
+/// suffice; beyond that they are dropped (and the call keeps waiting for one that fits).
+const DECISION_CHANNEL_CAPACITY: usize = 64;
 
 async fn route(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
     let root = CancellationToken::new();
@@ -160,14 +197,21 @@ async fn route(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
                         let cancel = root.child_token();
                         next_generation += 1;
                         let generation = next_generation;
+                        let (decisions, decision_rx) = mpsc::channel(DECISION_CHANNEL_CAPACITY);
                         // A resubmitted target replaces (and cancels) the one still running.
-                        if let Some(old) = live.insert(key, LiveTarget { generation, cancel: cancel.clone() }) {
+                        let entry = LiveTarget { generation, cancel: cancel.clone(), decisions };
+                        if let Some(old) = live.insert(key, entry) {
                             old.cancel.cancel();
                         }
-                        let ctx = target::TargetCtx { turn: turn.turn, target: request.target, room: turn.room };
+                        let ctx = target::TargetCtx {
+                            turn: turn.turn,
+                            target: request.target,
+                            room: turn.room,
+                            policy: turn.tool_policy,
+                        };
                         let shared = Arc::clone(&shared);
                         tasks.spawn(async move {
-                            target::run_target(shared, ctx, request, cancel).await;
+                            target::run_target(shared, ctx, request, cancel, decision_rx).await;
                             (key, generation)
                         });
                     }
@@ -177,6 +221,11 @@ async fn route(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
                         if key.0 == turn && target.is_none_or(|x| x == key.1) {
                             t.cancel.cancel();
                         }
+                    }
+                }
+                Some(Command::ToolDecision { turn, target, call_id, decision }) => {
+                    if let Some(t) = live.get(&(turn, target)) {
+                        let _ = t.decisions.try_send((call_id, decision));
                     }
                 }
                 Some(Command::Shutdown) | None => break,

@@ -1,23 +1,28 @@
-//! One target of a turn, start to end: resolve its provider, run its step(s), and deliver its
-//! one final event.
+//! One target of a turn, start to end: resolve its provider, decide whether it may use tools,
+//! run its steps (one, or a tool loop: step → calls → results → step …), and deliver its one
+//! final event.
 
 use std::sync::Arc;
 
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::step::run_step;
-use super::{ChannelSink, Shared, backfill, publish_quota, refresh_account};
-use crate::core::protocol::{EventKind, TargetId, TargetRequest, TurnId};
-use crate::core::provider::ProviderKind;
+use super::step::{StepResult, run_step};
+use super::{ChannelSink, Shared, backfill, publish_quota, refresh_account, tool_calls};
+use crate::core::error::ErrorKind;
+use crate::core::protocol::{ChatMessage, EventKind, Role, TargetId, TargetRequest, ToolDecision, ToolPolicy, TurnId};
 use crate::core::provider::client::{EventSink, Outcome};
 use crate::core::provider::request::ToolChoice;
+use crate::core::provider::{ProviderKind, ResolvedModel};
 
-/// Which pane of which turn a task serves, and the stored room it belongs to.
+/// Which pane of which turn a task serves, the stored room it belongs to, and the turn's rules
+/// for tool calls.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct TargetCtx {
     pub turn: TurnId,
     pub target: TargetId,
     pub room: Option<i64>,
+    pub policy: ToolPolicy,
 }
 
 pub(super) async fn run_target(
@@ -25,6 +30,7 @@ pub(super) async fn run_target(
     ctx: TargetCtx,
     mut request: TargetRequest,
     cancel: CancellationToken,
+    mut decisions: mpsc::Receiver<(String, ToolDecision)>,
 ) {
     let mut sink = ChannelSink { tx: shared.events.clone(), turn: ctx.turn, target: ctx.target };
     let providers = &shared.config.providers;
@@ -36,22 +42,82 @@ pub(super) async fn run_target(
             return;
         }
     };
-    let step = run_step(&shared, &ctx, &resolved, &request, ToolChoice::Auto, &cancel, &mut sink).await;
-    backfill::spawn_if_needed(&shared, &ctx, &resolved, &step);
+    if !request.tools.is_empty() && supports_tools(&shared, &resolved) == Some(false) {
+        let message = format!(
+            "{} cannot use tools (the model catalog does not list tool support for it), so it answers without them.",
+            request.model
+        );
+        sink.emit(EventKind::ToolsUnsupported { message }).await;
+        request.tools.clear();
+    }
+    let step_limit = ctx.policy.step_limit.unwrap_or(shared.config.tool_step_limit);
+    let mut rounds = 0u32;
+    let final_kind = loop {
+        // Past the limit the model must answer with what it has.
+        let choice = if rounds >= step_limit { ToolChoice::None } else { ToolChoice::Auto };
+        let step = run_step(&shared, &ctx, &resolved, &request, choice, &cancel, &mut sink).await;
+        backfill::spawn_if_needed(&shared, &ctx, &resolved, &step);
+        if refused_tools(&step, &request, rounds) {
+            let message = format!(
+                "{} has no endpoint that supports tool use on {}, so it answers without tools.",
+                request.model, resolved.provider_name
+            );
+            sink.emit(EventKind::ToolsUnsupported { message }).await;
+            request.tools.clear();
+            continue;
+        }
+        let calls = &step.progress.summary.tool_calls;
+        let wants_tools = matches!(step.outcome, Some(Outcome::Finished)) && !calls.is_empty();
+        if !(wants_tools && !request.tools.is_empty() && rounds < step_limit) {
+            break final_event(step, &request.model);
+        }
+        let summary = step.progress.summary;
+        let assistant = ChatMessage {
+            role: Role::Assistant,
+            content: summary.text.clone(),
+            tool_calls: summary.tool_calls.clone(),
+            tool_call_id: None,
+        };
+        sink.emit(EventKind::StepFinished { summary: Box::new(summary) }).await;
+        let run = tool_calls::ToolRun { shared: &shared, ctx: &ctx, offered: &request.tools, cancel: &cancel };
+        let Some(results) = run.run(&assistant.tool_calls, &mut decisions, &mut sink).await else {
+            // The step's figures went out with `StepFinished`; nothing more to count.
+            break EventKind::Cancelled { summary: Box::default() };
+        };
+        request.messages.push(assistant);
+        request.messages.extend(results);
+        rounds += 1;
+    };
     if shared.config.limiter.as_ref().and_then(|l| l.bucket_for(&resolved)).is_some() {
         tokio::spawn(publish_quota(Arc::clone(&shared)));
         if resolved.provider.kind == ProviderKind::Openrouter {
             tokio::spawn(refresh_account(Arc::clone(&shared), false));
         }
     }
+    sink.emit(final_kind).await;
+}
+
+fn supports_tools(shared: &Shared, resolved: &ResolvedModel) -> Option<bool> {
+    shared.config.capabilities.as_ref()?.supports_tools(&resolved.provider_name, &resolved.upstream_model)
+}
+
+/// OpenRouter's 404 "No endpoints found that support tool use" on the first step: the same
+/// situation as a catalog without `tools`, found out the hard way.
+fn refused_tools(step: &StepResult, request: &TargetRequest, rounds: u32) -> bool {
+    matches!(&step.outcome, Some(Outcome::Failed(e)) if e.kind == ErrorKind::NoToolEndpoints)
+        && !request.tools.is_empty()
+        && rounds == 0
+        && !step.progress.produced_output
+}
+
+fn final_event(step: StepResult, model: &str) -> EventKind {
     let summary = Box::new(step.progress.summary);
-    let final_kind = match step.outcome {
+    match step.outcome {
         None => EventKind::Cancelled { summary },
         Some(Outcome::Finished) => EventKind::Finished { reason: step.progress.finish, summary },
         Some(Outcome::Failed(error)) => {
-            tracing::warn!(model = %request.model, kind = ?error.kind, status = ?error.status, "stream failed");
+            tracing::warn!(model = %model, kind = ?error.kind, status = ?error.status, "stream failed");
             EventKind::Failed { error, summary }
         }
-    };
-    sink.emit(final_kind).await;
+    }
 }

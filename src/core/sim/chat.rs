@@ -87,6 +87,22 @@ async fn handle(sh: &Arc<Shared>, headers: &HeaderMap, body: &[u8], gen_id: &str
         );
         return error(sh, r, true);
     }
+    if spec.tools == Some(model::ToolScript::Gemini) && req.gemini_dialect && req.lost_thought_signature() {
+        return error(sh, failures::gemini_missing_signature(), false);
+    }
+    // Like OpenRouter: tools offered to a model none of whose endpoints takes them.
+    if !req.tools.is_empty() && spec.tools.is_none() && model::catalog_supports_tools(&spec.base) == Some(false) {
+        let r = failures::for_directive(
+            model::Failure::NoToolEndpoints,
+            &spec,
+            &key,
+            req.last_user_text(),
+            now,
+            cfg.free_daily_limit,
+            cfg.free_per_minute,
+        );
+        return error(sh, r, false);
+    }
     respond(sh.clone(), key, &req, &spec, gen_id).await
 }
 
@@ -116,7 +132,11 @@ fn plan<'a>(sh: &Shared, req: &ChatRequest, spec: &'a ModelSpec, gen_id: &'a str
     let prompt = req.last_user_text();
     let seed = fnv1a(&[spec.base.as_bytes(), prompt.as_bytes()]);
     let mut finish = "stop";
-    let (content, reasoning_tokens, completion_tokens) = match tools::plan(spec.tools, req, seed) {
+    // Catalog models that take tools use them sensibly without a directive.
+    let script = spec
+        .tools
+        .or_else(|| (model::catalog_supports_tools(&spec.base) == Some(true)).then_some(model::ToolScript::Auto));
+    let (content, reasoning_tokens, completion_tokens) = match tools::plan(script, req, seed) {
         Some(ToolTurn::Calls { calls, gemini }) => {
             let tokens = calls.iter().map(|c| call_tokens(c, gemini)).sum();
             finish = "tool_calls";

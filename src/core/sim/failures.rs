@@ -43,6 +43,20 @@ pub fn bad_request(message: &str) -> ErrorReply {
     json(400, Obj::new().raw("error", &err).end())
 }
 
+/// Google's compatibility endpoint when a function call comes back without the thought
+/// signature it was given (an array-wrapped error, as Google sends them).
+pub fn gemini_missing_signature() -> ErrorReply {
+    let err = Obj::new()
+        .num("code", 400)
+        .str(
+            "message",
+            "Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly.",
+        )
+        .str("status", "INVALID_ARGUMENT")
+        .end();
+    json(400, format!("[{}]", Obj::new().raw("error", &err).end()))
+}
+
 pub fn generation_not_found() -> ErrorReply {
     json(404, Obj::new().raw("error", &Obj::new().num("code", 404).str("message", "Generation not found").end()).end())
 }

@@ -35,10 +35,17 @@
 //! | `json` | non-streamed JSON even when `stream:true` was asked |
 //! | `reasoning` | `delta.reasoning` + `reasoning_details` before the content |
 //! | `nousage` `nodone` `crlf` | no usage chunk / no `[DONE]` / CRLF line endings |
-//! | `tools` `tools-parallel` `tools-chain` `tools-bad-args` `tools-unknown` `tools-gemini` | scripted tool calls (only when the request has `tools`): one call, two parallel calls, call → call → text, malformed arguments, a tool not offered, Gemini one-chunk style |
+//! | `tools` `tools-parallel` `tools-chain` `tools-bad-args` `tools-unknown` `tools-gemini` `tools-loop` | scripted tool calls (only when the request offers `tools`): one call, two parallel calls, call → call → text, malformed arguments (then a correct call), a tool not offered, Gemini style (whole calls without `index`, with thought signatures), a call every round until `tool_choice: "none"` |
 //!
-//! When the last message is a `tool` result (and the script is done) the answer quotes the
-//! tool results. `midstream`/`stall`/`drop` apply to text answers; tool-call turns ignore them.
+//! Calls use the offered tools the prompt asks for, with arguments from the prompt where it
+//! says them ("What time is it in Tokyo, and what is 17*23?" → `current_time
+//! {"timezone":"Asia/Tokyo"}` and `calculator {"expression":"17*23"}`), else the offered tools
+//! in order with arguments from their schemas. Without a directive, catalog models whose
+//! `supported_parameters` list `tools` do the same (all relevant calls at once, or a plain
+//! answer when no tool fits), and catalog models without `tools` answer 404 "No endpoints found
+//! that support tool use", as OpenRouter does. `tool_choice` `"none"` and a named function are
+//! honoured. When the last message is a `tool` result (and the script is done) the answer is
+//! built from the results. `midstream`/`stall`/`drop` apply to text answers only.
 //! Limits: `ttft` ≤ 1 h, `tokens` ≤ 2,000,000, `tps` ≥ 0.01 unless 0.
 
 mod answer;

@@ -51,6 +51,11 @@ pub enum ToolScript {
     BadArgs,
     Unknown,
     Gemini,
+    /// Calls a tool on every round until told `tool_choice: "none"` (step-limit tests).
+    Loop,
+    /// No directive, but the catalog says the model takes tools: it calls the offered tools
+    /// the prompt asks for (all at once), or answers in text when none fits.
+    Auto,
 }
 
 /// A parsed model id: the served id plus everything after `@`.
@@ -110,6 +115,7 @@ impl ModelSpec {
                 "tools-bad-args" => spec.tools = Some(ToolScript::BadArgs),
                 "tools-unknown" => spec.tools = Some(ToolScript::Unknown),
                 "tools-gemini" => spec.tools = Some(ToolScript::Gemini),
+                "tools-loop" => spec.tools = Some(ToolScript::Loop),
                 // Unknown directives are ignored so that newer test ids do not break older sims.
                 _ => {}
             }
@@ -209,6 +215,28 @@ pub fn cost(price: Price, prompt_tokens: u64, completion_tokens: u64) -> (Decima
     ((p + c).normalize(), p, c)
 }
 
+/// Whether the catalog lists `tools` for an id: `None` for ids it does not list.
+pub fn catalog_supports_tools(id: &str) -> Option<bool> {
+    static TOOLS: OnceLock<HashMap<String, bool>> = OnceLock::new();
+    TOOLS
+        .get_or_init(|| {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(CATALOG) else {
+                return HashMap::new();
+            };
+            v["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| {
+                    let tools = m["supported_parameters"].as_array()?.iter().any(|p| p == "tools");
+                    Some((m["id"].as_str()?.to_string(), tools))
+                })
+                .collect()
+        })
+        .get(id)
+        .copied()
+}
+
 fn catalog_prices() -> &'static HashMap<String, Price> {
     static PRICES: OnceLock<HashMap<String, Price>> = OnceLock::new();
     PRICES.get_or_init(|| {
@@ -254,6 +282,14 @@ mod tests {
         assert!(s.crlf);
         assert_eq!(s.tools, Some(ToolScript::Chain));
         assert_eq!(ModelSpec::parse("x:free@429-day").failure, Some(Failure::RateDay));
+        assert_eq!(ModelSpec::parse("x@tools-loop").tools, Some(ToolScript::Loop));
+    }
+
+    #[test]
+    fn catalog_tool_support() {
+        assert_eq!(catalog_supports_tools("openai/gpt-4o-mini"), Some(true));
+        assert_eq!(catalog_supports_tools("google/gemma-3-27b-it:free"), Some(false));
+        assert_eq!(catalog_supports_tools("made/up"), None);
     }
 
     #[test]

@@ -7,6 +7,21 @@ use serde_json::Value;
 pub struct ToolCallIn {
     pub id: String,
     pub name: String,
+    pub arguments: String,
+    /// `extra_content.google.thought_signature`, as Gemini clients echo it.
+    pub thought_signature: Option<String>,
+}
+
+/// The request's `tool_choice`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ToolChoice {
+    #[default]
+    Auto,
+    /// `"none"`: answer in text.
+    None,
+    Required,
+    /// `{"type":"function","function":{"name":…}}`: only that tool.
+    Named(String),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -31,6 +46,10 @@ pub struct ChatRequest {
     pub messages: Vec<Message>,
     pub max_tokens: Option<u32>,
     pub tools: Vec<ToolDef>,
+    pub tool_choice: ToolChoice,
+    /// Whether the body speaks Google's OpenAI-compatible dialect (no OpenRouter-only fields):
+    /// such clients must echo thought signatures, OpenRouter's clients need not.
+    pub gemini_dialect: bool,
     /// Size of the serialized `tools` array; tool schemas count as prompt tokens.
     tools_chars: usize,
 }
@@ -68,6 +87,8 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
                 .map(|c| ToolCallIn {
                     id: c["id"].as_str().unwrap_or_default().to_string(),
                     name: c["function"]["name"].as_str().unwrap_or_default().to_string(),
+                    arguments: c["function"]["arguments"].as_str().unwrap_or_default().to_string(),
+                    thought_signature: c["extra_content"]["google"]["thought_signature"].as_str().map(str::to_string),
                 })
                 .collect(),
             tool_call_id: m["tool_call_id"].as_str().map(str::to_string),
@@ -83,6 +104,15 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         })
         .collect();
     let max = v["max_completion_tokens"].as_u64().or_else(|| v["max_tokens"].as_u64());
+    let tool_choice = match &v["tool_choice"] {
+        Value::String(s) if s == "none" => ToolChoice::None,
+        Value::String(s) if s == "required" => ToolChoice::Required,
+        Value::Object(o) => match o.get("function").and_then(|f| f["name"].as_str()) {
+            Some(name) => ToolChoice::Named(name.to_string()),
+            None => ToolChoice::Auto,
+        },
+        _ => ToolChoice::Auto,
+    };
     Ok(ChatRequest {
         // OpenRouter falls back to the account default; the sim's default is the auto router.
         model: v["model"].as_str().unwrap_or("openrouter/auto").to_string(),
@@ -91,6 +121,8 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         max_tokens: max.map(|m| m.clamp(1, u64::from(u32::MAX)) as u32),
         tools_chars: if tools.is_empty() { 0 } else { v["tools"].to_string().len() },
         tools,
+        tool_choice,
+        gemini_dialect: ["usage", "provider", "models", "reasoning", "plugins"].iter().all(|k| v.get(k).is_none()),
     })
 }
 
@@ -107,6 +139,14 @@ impl ChatRequest {
             .map(|m| (m.text.chars().count() as u64).div_ceil(4) + 4 + 8 * m.tool_calls.len() as u64)
             .sum();
         per_msg + (self.tools_chars as u64).div_ceil(4)
+    }
+
+    /// A Gemini-style call (`function-call-…` id) that came back without its thought signature.
+    pub fn lost_thought_signature(&self) -> bool {
+        self.messages
+            .iter()
+            .flat_map(|m| m.tool_calls.iter())
+            .any(|c| c.id.starts_with("function-call-") && c.thought_signature.is_none())
     }
 
     /// Messages after the last user message (the current turn's tool traffic).

@@ -4,6 +4,7 @@
 
 mod ledger;
 mod quota_log;
+mod recorder;
 mod rooms;
 mod schema;
 mod writer;
@@ -17,6 +18,7 @@ use rusqlite::ErrorCode;
 
 pub use ledger::{GroupBy, LedgerEntry, RequestStatus, UsageRow, spend_since, usage_summary};
 pub use quota_log::{DeniedBy, QuotaDb, QuotaState, QuotaWindow, Reservation, daily_window};
+pub use recorder::TranscriptRecorder;
 pub use rooms::{MessageState, RoomInfo, RoomTranscript, StoredMessage, last_room, load_room};
 pub use writer::{Store, StoreOptions};
 

@@ -1,0 +1,355 @@
+//! `roundtable ask`: stream one prompt to several models at once through the routing core and
+//! print their answers (or JSON lines) and a per-model summary. With `--tools` the models that
+//! can use tools run them (safe ones only, unless `--yes`).
+
+mod output;
+
+use std::collections::HashSet;
+use std::io::{IsTerminal, Read, Write};
+use std::time::{Duration, Instant};
+
+use rust_decimal::prelude::ToPrimitive;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::core::protocol::{
+    ChatMessage, Command, CoreEvent, EventKind, ModelSettings, StreamSummary, TargetId, TargetRequest, ToolDecision,
+    ToolPolicy, ToolSpec, TurnId, TurnRequest,
+};
+use crate::core::router;
+use crate::core::store::TranscriptRecorder;
+use crate::paths::Paths;
+
+pub use output::format_usd;
+use output::{Block, Live, Outcome};
+
+/// What `ask` needs, already parsed.
+pub struct AskOptions {
+    pub models: Vec<String>,
+    pub system: Option<String>,
+    pub settings: ModelSettings,
+    pub json: bool,
+    pub prompt: String,
+    /// Tools the models may call (names from the registry); empty = none.
+    pub tools: Vec<String>,
+    /// Run tools that are not marked safe too (otherwise their calls are denied).
+    pub yes: bool,
+}
+
+/// Longest wait after the answers for costs that arrive late (the core bounds it too).
+const SETTLE_WAIT: Duration = Duration::from_secs(15);
+
+/// Exit codes: every model succeeded, some failed, usage error.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+/// The prompt from the arguments, or standard input when none was given.
+pub fn read_prompt(args: &[String]) -> Result<String, String> {
+    let prompt = if args.is_empty() {
+        let mut stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            return Err("No prompt: pass it as an argument (roundtable ask -m MODEL \"question\") or pipe it on standard input.".into());
+        }
+        let mut buf = String::new();
+        stdin.read_to_string(&mut buf).map_err(|e| format!("Could not read the prompt from standard input: {e}"))?;
+        buf
+    } else {
+        args.join(" ")
+    };
+    if prompt.trim().is_empty() {
+        return Err("The prompt is empty: give a question to ask.".into());
+    }
+    Ok(prompt)
+}
+
+/// One model's pane: what streams in, what it showed, and how it ended.
+#[derive(Default)]
+struct Pane {
+    live: Live,
+    blocks: Vec<Block>,
+    /// Summaries of the steps that ended in tool calls.
+    steps: Vec<StreamSummary>,
+    /// Calls `ask` denied (not safe, no `--yes`).
+    denied: HashSet<String>,
+    outcome: Option<Outcome>,
+    recorder: Option<TranscriptRecorder>,
+}
+
+pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
+    let tools: Vec<ToolSpec> = match config.tools.specs(&opts.tools) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("roundtable: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let runtime = crate::runtime::build(&config, paths);
+    for warning in &runtime.warnings {
+        eprintln!("roundtable: {warning}");
+    }
+    crate::runtime::refresh_catalog_in_background(&config, paths, &runtime.estimator);
+    let estimates = pre_send_estimates(&config, &runtime.estimator, &opts);
+    let store = runtime.store.clone();
+    let (core, mut events) = match router::start(runtime.core) {
+        Ok(pair) => pair,
+        Err(e) => {
+            eprintln!("roundtable: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let turn = TurnId(1);
+    let mut messages = Vec::new();
+    if let Some(system) = &opts.system {
+        messages.push(ChatMessage::system(system.clone()));
+    }
+    messages.push(ChatMessage::user(opts.prompt.clone()));
+    let targets: Vec<TargetRequest> = opts
+        .models
+        .iter()
+        .enumerate()
+        .map(|(i, model)| TargetRequest {
+            target: TargetId(u32::try_from(i).unwrap_or(u32::MAX)),
+            model: model.clone(),
+            messages: messages.clone(),
+            settings: opts.settings.clone(),
+            tools: tools.clone(),
+        })
+        .collect();
+    let n = opts.models.len();
+    let mut panes: Vec<Pane> = (0..n).map(|_| Pane::default()).collect();
+    // The conversation is stored as it streams, like a one-turn room.
+    let mut room_id = None;
+    if let Some(st) = &store {
+        let title: String = opts.prompt.chars().take(60).collect();
+        let room = st.create_room(&format!("ask: {}", title.trim()), &opts.models);
+        st.add_user_message(room, turn, &opts.prompt);
+        for (pane, t) in panes.iter_mut().zip(&targets) {
+            pane.recorder = Some(TranscriptRecorder::begin(st, room, turn, t.target, &t.model));
+        }
+        room_id = Some(room.0);
+    }
+    let tool_policy = ToolPolicy { auto_approve: opts.yes, step_limit: None };
+    if core.send(Command::Submit(TurnRequest { turn, targets, room: room_id, tool_policy })).await.is_err() {
+        eprintln!("roundtable: the routing core stopped before the request could be sent.");
+        return EXIT_FAILED;
+    }
+
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    if opts.json {
+        for (i, (model, (tokens, cost))) in opts.models.iter().zip(&estimates).enumerate() {
+            let v = json!({"type": "estimate", "model": model, "target": i, "prompt_tokens": tokens,
+                "prompt_cost_usd": cost.and_then(|c| c.to_f64()), "prompt_cost_usd_exact": cost.map(|c| c.normalize().to_string())});
+            let _ = writeln!(out, "{v}");
+        }
+    } else {
+        let parts: Vec<String> = opts
+            .models
+            .iter()
+            .zip(&estimates)
+            .map(|(m, (t, c))| {
+                let cost = c.map_or("cost ?".into(), |c| format!("~{}", format_usd(c)));
+                format!("{} ~{t} tok {cost}", output::short(m, 28))
+            })
+            .collect();
+        eprintln!("Prompt estimate (heuristic, before sending): {}", parts.join(" · "));
+    }
+    let progress_line = !opts.json && std::io::stderr().is_terminal();
+    let mut remaining = n;
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let started_at = Instant::now();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut cancelling = false;
+
+    while remaining > 0 {
+        let event = tokio::select! {
+            ev = events.recv() => match ev {
+                Some(CoreEvent::Stream(ev)) => ev,
+                Some(_) => continue,
+                None => break,
+            },
+            _ = &mut ctrl_c, if !cancelling => {
+                cancelling = true;
+                let _ = core.send(Command::Cancel { turn, target: None }).await;
+                continue;
+            }
+            _ = ticker.tick(), if progress_line => {
+                let live: Vec<&Live> = panes.iter().map(|p| &p.live).collect();
+                output::draw_progress(&opts.models, &live, started_at);
+                continue;
+            }
+        };
+        let idx = event.target.0 as usize;
+        let Some(pane) = panes.get_mut(idx) else { continue };
+        // `ask` never prompts: a call that needs approval is denied (unless --yes, where none
+        // needs it), and the model is told so.
+        if let EventKind::ToolCall { call, needs_confirmation: true } = &event.kind {
+            pane.denied.insert(call.id.clone());
+            let decision = Command::ToolDecision {
+                turn,
+                target: event.target,
+                call_id: call.id.clone(),
+                decision: ToolDecision::Deny,
+            };
+            let _ = core.send(decision).await;
+        }
+        if opts.json {
+            let denied = matches!(&event.kind, EventKind::ToolCall { call, .. } if pane.denied.contains(&call.id));
+            if let Some(line) = output::json_line(&opts.models[idx], idx, &event, denied) {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        if let Some(recorder) = &mut pane.recorder {
+            recorder.record(&event.kind);
+        }
+        let is_final = event.kind.is_final();
+        let model = opts.models[idx].clone();
+        absorb(pane, model, event.kind);
+        if is_final {
+            remaining -= 1;
+            if !opts.json
+                && let Some(o) = &pane.outcome
+            {
+                if progress_line {
+                    output::clear_progress();
+                }
+                output::print_answer(&mut out, o, &pane.blocks);
+            }
+        }
+        // Flush when the queue is momentarily empty: batches writes under load, stays live when idle.
+        if events.is_empty() {
+            let _ = out.flush();
+        }
+    }
+    // Costs that the streams did not report are fetched after them (OpenRouter's
+    // `/generation`); the core says `Stopped` once those are in, so the table and the ledger
+    // show real figures. A second Ctrl-C leaves without waiting.
+    let _ = core.send(Command::Shutdown).await;
+    if !cancelling {
+        let deadline = tokio::time::sleep(SETTLE_WAIT);
+        tokio::pin!(deadline);
+        loop {
+            let ev = tokio::select! {
+                ev = events.recv() => ev,
+                () = &mut deadline => break,
+                _ = &mut ctrl_c => break,
+            };
+            match ev {
+                None | Some(CoreEvent::Stopped) => break,
+                Some(CoreEvent::CostSettled { target, generation_id, cost, usage, .. }) => {
+                    let idx = target.0 as usize;
+                    let Some(pane) = panes.get_mut(idx) else { continue };
+                    let last = pane.outcome.as_mut().map(|o| &mut o.summary);
+                    let matching = pane
+                        .steps
+                        .iter_mut()
+                        .chain(last)
+                        .find(|s| s.generation_id.as_deref() == Some(generation_id.as_str()));
+                    if let Some(s) = matching {
+                        s.cost = Some(cost.clone());
+                        if usage.is_some() {
+                            s.usage.clone_from(&usage);
+                        }
+                    }
+                    if opts.json {
+                        let line = output::cost_line(&opts.models[idx], idx, &generation_id, &cost, usage.as_ref());
+                        let _ = writeln!(out, "{line}");
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let _ = out.flush();
+    if let Some(st) = &store
+        && let Err(e) = st.flush()
+    {
+        eprintln!("roundtable: the answers were not all saved: {e}");
+    }
+    if progress_line {
+        output::clear_progress();
+    }
+    let finished: Vec<(&Outcome, output::Totals)> =
+        panes.iter().filter_map(|p| p.outcome.as_ref().map(|o| (o, output::totals(&p.steps, &o.summary)))).collect();
+    if !opts.json {
+        output::print_table(&mut out, &finished);
+    }
+    let _ = out.flush();
+    if finished.len() == n && finished.iter().all(|(o, _)| o.error.is_none() && !o.cancelled) {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// Fold one event into its pane.
+fn absorb(pane: &mut Pane, model: String, kind: EventKind) {
+    let l = &mut pane.live;
+    match kind {
+        EventKind::Started { .. } => l.started = true,
+        EventKind::Queued { .. } => l.queued = true,
+        EventKind::TextDelta(t) => {
+            l.queued = false;
+            l.chars += t.len();
+            l.tokens_seen = (l.chars / 4) as u64;
+        }
+        EventKind::Usage(u) => l.tokens_seen = u.completion_tokens,
+        EventKind::ToolsUnsupported { message } => pane.blocks.push(Block::Notice(message)),
+        EventKind::StepFinished { summary } => {
+            pane.blocks.push(Block::Text(summary.text.clone()));
+            pane.steps.push(*summary);
+            l.chars = 0;
+        }
+        EventKind::ToolCall { call, .. } => {
+            let denied = pane.denied.contains(&call.id);
+            pane.blocks.push(Block::Call { id: call.id, name: call.name, arguments: call.arguments, denied });
+        }
+        EventKind::ToolResult { call_id, output, is_error, .. } => {
+            pane.blocks.push(Block::Result { id: call_id, output, is_error });
+        }
+        EventKind::Finished { reason, summary } => {
+            l.done = true;
+            let finish = reason.map(|r| r.as_str().to_owned());
+            pane.outcome = Some(Outcome { model, summary: *summary, finish, error: None, cancelled: false });
+        }
+        EventKind::Failed { error, summary } => {
+            l.done = true;
+            pane.outcome =
+                Some(Outcome { model, summary: *summary, finish: None, error: Some(error), cancelled: false });
+        }
+        EventKind::Cancelled { summary } => {
+            l.done = true;
+            pane.outcome = Some(Outcome { model, summary: *summary, finish: None, error: None, cancelled: true });
+        }
+        _ => {}
+    }
+}
+
+/// Each target's estimated prompt tokens and prompt cost before sending (a heuristic token
+/// count, priced from the catalog or the config's price table).
+fn pre_send_estimates(
+    config: &Config,
+    estimator: &crate::core::catalog::CatalogEstimator,
+    opts: &AskOptions,
+) -> Vec<(u64, Option<rust_decimal::Decimal>)> {
+    let mut messages = Vec::new();
+    if let Some(system) = &opts.system {
+        messages.push(ChatMessage::system(system.clone()));
+    }
+    messages.push(ChatMessage::user(opts.prompt.clone()));
+    let tokens = crate::core::catalog::estimate_prompt_tokens(&messages);
+    opts.models
+        .iter()
+        .map(|model| {
+            let cost = config
+                .providers
+                .resolve(model)
+                .ok()
+                .and_then(|r| estimator.pricing_for(&r.provider_name, &r.upstream_model))
+                .and_then(|p| crate::core::catalog::estimate_prompt_cost(&p, tokens));
+            (tokens, cost)
+        })
+        .collect()
+}

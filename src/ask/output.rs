@@ -1,0 +1,357 @@
+//! How `ask` shows what happened: the JSON lines of `--json`, and for people each model's
+//! answer (tool calls with folded results first), the live progress line, and the summary table.
+
+use std::io::Write;
+use std::time::Instant;
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde_json::{Value, json};
+
+use crate::core::error::CoreError;
+use crate::core::protocol::{Cost, CostSource, EventKind, StreamEvent, StreamSummary, Usage};
+use crate::core::sanitize::strip_controls;
+
+/// What a pane showed besides its final answer, in order.
+pub(super) enum Block {
+    /// Text of an intermediate step (before its tool calls).
+    Text(String),
+    Notice(String),
+    Call {
+        id: String,
+        name: String,
+        arguments: String,
+        denied: bool,
+    },
+    Result {
+        id: String,
+        output: String,
+        is_error: bool,
+    },
+}
+
+/// The final state of one model's stream, with the steps before it.
+pub(super) struct Outcome {
+    pub model: String,
+    pub summary: StreamSummary,
+    pub finish: Option<String>,
+    pub error: Option<CoreError>,
+    pub cancelled: bool,
+}
+
+/// Live state of one target while streaming.
+#[derive(Default)]
+pub(super) struct Live {
+    pub tokens_seen: u64,
+    pub chars: usize,
+    pub started: bool,
+    pub queued: bool,
+    pub done: bool,
+}
+
+/// One `--json` line for an event, or `None` for events scripts do not need.
+pub(super) fn json_line(model: &str, idx: usize, event: &StreamEvent, denied: bool) -> Option<Value> {
+    let v = match &event.kind {
+        EventKind::Started { provider, model: upstream } => {
+            json!({"type": "start", "model": model, "target": idx, "provider": provider, "upstream_model": upstream})
+        }
+        EventKind::Queued { until, reason } => {
+            let until = jiff::Timestamp::try_from(*until).map(|t| t.to_string()).unwrap_or_default();
+            json!({"type": "queued", "model": model, "target": idx, "until": until, "reason": reason})
+        }
+        EventKind::Served { model: served, upstream_provider } => {
+            json!({"type": "served", "model": model, "target": idx, "served_model": served, "upstream_provider": upstream_provider})
+        }
+        EventKind::TextDelta(t) => json!({"type": "delta", "model": model, "target": idx, "text": t}),
+        EventKind::ReasoningDelta(t) => json!({"type": "reasoning", "model": model, "target": idx, "text": t}),
+        EventKind::ToolsUnsupported { message } => {
+            json!({"type": "tools_unsupported", "model": model, "target": idx, "message": message})
+        }
+        EventKind::StepFinished { summary } => {
+            let mut v = summary_json(model, idx, summary);
+            v["type"] = json!("step");
+            v["tool_calls"] = json!(summary.tool_calls.len());
+            v
+        }
+        EventKind::ToolCall { call, needs_confirmation } => {
+            json!({"type": "tool_call", "model": model, "target": idx, "id": call.id, "name": call.name,
+                   "arguments": call.arguments, "needs_confirmation": needs_confirmation, "denied": denied})
+        }
+        EventKind::ToolResult { call_id, name, output, is_error } => {
+            json!({"type": "tool_result", "model": model, "target": idx, "id": call_id, "name": name,
+                   "output": output, "is_error": is_error})
+        }
+        EventKind::Finished { reason, summary } => {
+            let mut v = summary_json(model, idx, summary);
+            v["type"] = json!("done");
+            v["finish_reason"] = json!(reason.as_ref().map(|r| r.as_str()));
+            v
+        }
+        EventKind::Failed { error, summary } => {
+            let mut v = summary_json(model, idx, summary);
+            v["type"] = json!("error");
+            v["status"] = json!(error.status);
+            v["kind"] = json!(error.kind);
+            v["message"] = json!(error.message);
+            v["retry_at"] =
+                json!(error.retry_at.and_then(|t| jiff::Timestamp::try_from(t).ok()).map(|t| t.to_string()));
+            v
+        }
+        EventKind::Cancelled { summary } => {
+            let mut v = summary_json(model, idx, summary);
+            v["type"] = json!("cancelled");
+            v
+        }
+        EventKind::Connected { .. } | EventKind::ToolCallDelta { .. } | EventKind::Usage(_) => return None,
+    };
+    Some(v)
+}
+
+/// `{"type":"cost",…}`: a cost that arrived after the `done` (or `step`) line with the same
+/// `generation_id`; it replaces that cost.
+pub(super) fn cost_line(model: &str, idx: usize, generation_id: &str, cost: &Cost, usage: Option<&Usage>) -> Value {
+    json!({"type": "cost", "model": model, "target": idx, "generation_id": generation_id,
+           "cost_usd": cost.usd.and_then(|d| d.to_f64()), "cost_usd_exact": cost.usd.map(|d| d.normalize().to_string()),
+           "cost_source": cost.source, "usage": usage.map(usage_json)})
+}
+
+fn usage_json(u: &Usage) -> Value {
+    json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total_tokens,
+           "cached_tokens": u.cached_tokens, "reasoning_tokens": u.reasoning_tokens})
+}
+
+fn summary_json(model: &str, idx: usize, s: &StreamSummary) -> Value {
+    let usage = s.usage.as_ref().map(usage_json);
+    let (cost_usd, exact, source) = match &s.cost {
+        Some(c) => (c.usd.and_then(|d| d.to_f64()), c.usd.map(|d| d.normalize().to_string()), c.source),
+        None => (None, None, CostSource::Unknown),
+    };
+    let tps = s.usage.as_ref().and_then(|u| s.timings.tokens_per_second(u.completion_tokens));
+    json!({
+        "model": model, "target": idx, "usage": usage,
+        "cost_usd": cost_usd, "cost_usd_exact": exact, "cost_source": source,
+        "ttft_ms": s.timings.ttft_ms, "duration_ms": s.timings.duration_ms,
+        "tokens_per_second": tps.map(|t| (t * 10.0).round() / 10.0),
+        "served_model": s.served_model, "upstream_provider": s.upstream_provider,
+        "generation_id": s.generation_id,
+    })
+}
+
+const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+pub(super) fn draw_progress(models: &[String], live: &[&Live], started: Instant) {
+    let frame = SPINNER[(started.elapsed().as_millis() / 100) as usize % SPINNER.len()];
+    let parts: Vec<String> = models
+        .iter()
+        .zip(live)
+        .filter(|(_, l)| !l.done)
+        .map(|(m, l)| {
+            let state = if l.queued {
+                "queued".to_owned()
+            } else if l.tokens_seen > 0 {
+                format!("~{} tok", l.tokens_seen)
+            } else if l.started {
+                "waiting".to_owned()
+            } else {
+                "starting".to_owned()
+            };
+            format!("{}: {state}", short(m, 24))
+        })
+        .collect();
+    let mut line = format!("{frame} {}", parts.join(" │ "));
+    let width = terminal_width();
+    if line.chars().count() > width {
+        line = line.chars().take(width.saturating_sub(1)).collect::<String>() + "…";
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "\r\x1b[2K{line}");
+    let _ = err.flush();
+}
+
+pub(super) fn clear_progress() {
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "\r\x1b[2K");
+    let _ = err.flush();
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|w| *w > 10).unwrap_or(100)
+}
+
+pub(super) fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max { s.to_owned() } else { s.chars().take(max - 1).collect::<String>() + "…" }
+}
+
+/// A tool result folded to its first line (at most 100 characters), with how much is hidden.
+fn fold(output: &str) -> String {
+    let output = output.trim();
+    let mut lines = output.lines();
+    let first = lines.next().unwrap_or("");
+    let more = lines.count();
+    let mut shown = short(first, 100);
+    if more > 0 {
+        shown.push_str(&format!("  (+{more} more line{})", if more == 1 { "" } else { "s" }));
+    }
+    shown
+}
+
+pub(super) fn print_answer(out: &mut impl Write, o: &Outcome, blocks: &[Block]) {
+    let served = match (&o.summary.served_model, &o.summary.upstream_provider) {
+        (Some(m), Some(p)) if m != &o.model => format!(" → {m} via {p}"),
+        (Some(m), None) if m != &o.model => format!(" → {m}"),
+        (_, Some(p)) => format!(" via {p}"),
+        _ => String::new(),
+    };
+    let title = format!("━━ {}{served} ", o.model);
+    let rule = "━".repeat(72usize.saturating_sub(title.chars().count()).max(4));
+    let _ = writeln!(out, "{title}{rule}");
+    for block in blocks {
+        match block {
+            Block::Text(t) => {
+                let t = strip_controls(t.trim());
+                if !t.is_empty() {
+                    let _ = writeln!(out, "{t}");
+                }
+            }
+            Block::Notice(m) => {
+                let _ = writeln!(out, "ℹ {}", strip_controls(m));
+            }
+            // Each call with its result under it (the results arrive after the whole batch).
+            Block::Call { id, name, arguments, denied } => {
+                let args = strip_controls(arguments);
+                let _ = writeln!(out, "⚙ {} {}", strip_controls(name), short(&args, 160));
+                if *denied {
+                    let _ = writeln!(out, "  ✗ denied: {name} is not marked safe; run ask with --yes to allow it");
+                    continue;
+                }
+                let result = blocks.iter().find_map(|b| match b {
+                    Block::Result { id: rid, output, is_error, .. } if rid == id => Some((output, *is_error)),
+                    _ => None,
+                });
+                if let Some((output, is_error)) = result {
+                    let mark = if is_error { "✗" } else { "→" };
+                    let _ = writeln!(out, "  {mark} {}", fold(&strip_controls(output)));
+                }
+            }
+            Block::Result { .. } => {}
+        }
+    }
+    if !o.summary.reasoning.is_empty() {
+        let _ = writeln!(out, "[reasoning]\n{}\n[/reasoning]", strip_controls(o.summary.reasoning.trim_end()));
+    }
+    let text = strip_controls(&o.summary.text);
+    if !text.is_empty() {
+        let _ = writeln!(out, "{}", text.trim_end());
+    }
+    if let Some(e) = &o.error {
+        let partial = if o.summary.text.is_empty() { "" } else { "\n(partial answer above)" };
+        let _ = writeln!(out, "✗ {}{partial}", e.message);
+    } else if o.cancelled {
+        let _ = writeln!(out, "✗ cancelled");
+    }
+    let _ = writeln!(out);
+}
+
+/// One model's totals over its steps (tool loops make several requests).
+pub(super) struct Totals {
+    pub prompt: Option<u64>,
+    pub completion: Option<u64>,
+    pub cost: Option<Decimal>,
+    pub estimated: bool,
+    pub steps: usize,
+}
+
+pub(super) fn totals(steps: &[StreamSummary], last: &StreamSummary) -> Totals {
+    let all = || steps.iter().chain(std::iter::once(last));
+    let sum =
+        |f: fn(&Usage) -> u64| -> Option<u64> { all().filter_map(|s| s.usage.as_ref()).map(f).reduce(|a, b| a + b) };
+    // A cost is only a total when every step's cost is known.
+    let costs: Option<Vec<&Cost>> = all().map(|s| s.cost.as_ref().filter(|c| c.usd.is_some())).collect();
+    Totals {
+        prompt: sum(|u| u.prompt_tokens),
+        completion: sum(|u| u.completion_tokens),
+        cost: costs.as_ref().map(|cs| cs.iter().filter_map(|c| c.usd).sum()),
+        estimated: costs.is_some_and(|cs| cs.iter().any(|c| c.source == CostSource::Estimated)),
+        steps: steps.len() + 1,
+    }
+}
+
+pub(super) fn print_table(out: &mut impl Write, rows_in: &[(&Outcome, Totals)]) {
+    let header = ["model", "prompt", "completion", "cost (USD)", "ttft", "tok/s", "result"];
+    let mut rows: Vec<[String; 7]> = Vec::new();
+    let mut estimated = false;
+    for (o, t) in rows_in {
+        let s = &o.summary;
+        let p = t.prompt.map_or("-".into(), |v| v.to_string());
+        let c = t.completion.map_or("-".into(), |v| v.to_string());
+        let cost = match t.cost {
+            Some(usd) if t.estimated => {
+                estimated = true;
+                format!("~{}", format_usd(usd))
+            }
+            Some(usd) => format_usd(usd),
+            None => "unknown".into(),
+        };
+        let ttft = s.timings.ttft_ms.map_or("-".into(), |t| format!("{:.2}s", t as f64 / 1000.0));
+        let tps = s
+            .usage
+            .as_ref()
+            .and_then(|u| s.timings.tokens_per_second(u.completion_tokens))
+            .map_or("-".into(), |t| format!("{t:.0}"));
+        let mut result = if let Some(e) = &o.error {
+            match e.status {
+                Some(st) => format!("error {st} ({})", kind_name(e)),
+                None => format!("error ({})", kind_name(e)),
+            }
+        } else if o.cancelled {
+            "cancelled".into()
+        } else {
+            o.finish.clone().unwrap_or_else(|| "done".into())
+        };
+        if t.steps > 1 {
+            result.push_str(&format!(" ({} steps)", t.steps));
+        }
+        rows.push([short(&o.model, 40), p, c, cost, ttft, tps, result]);
+    }
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line =
+        |cells: &[String]| -> String {
+            cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i == 0 || i == 6 { format!("{c:<w$}", w = widths[i]) } else { format!("{c:>w$}", w = widths[i]) }
+                })
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+    let _ = writeln!(out, "{}", line(&header.map(String::from)).trim_end());
+    let _ = writeln!(out, "{}", widths.iter().map(|w| "─".repeat(*w)).collect::<Vec<_>>().join("  "));
+    for row in &rows {
+        let _ = writeln!(out, "{}", line(row).trim_end());
+    }
+    if estimated {
+        let _ = writeln!(out, "~ estimated from catalog prices; the provider did not report a cost.");
+    }
+    if rows_in.iter().any(|(_, t)| t.steps > 1) {
+        let _ = writeln!(out, "Tokens and cost add up every step of a tool loop; ttft and tok/s are the last step's.");
+    }
+}
+
+fn kind_name(e: &CoreError) -> String {
+    serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// Dollars with enough digits to show sub-cent costs exactly.
+pub fn format_usd(usd: Decimal) -> String {
+    let n = usd.normalize();
+    if n.is_zero() {
+        return "$0".into();
+    }
+    if n.abs() >= Decimal::new(1, 2) { format!("${:.4}", n.round_dp(4)) } else { format!("${n}") }
+}

@@ -397,7 +397,9 @@ fn cache_fresh_stale_corrupt_and_snapshot_fallback() {
     let path = write_cache(dir.path(), "openrouter", &fixture("models-sample.json")).unwrap();
     assert_eq!(path, cache_file(dir.path(), "openrouter"));
     assert!(path.ends_with("catalog-openrouter.json"));
-    set_age(&path, Duration::from_secs(3 * 3600));
+    // Half an hour past 3 h: `now` was taken before the file's time was set, so exactly 3 h
+    // would read "2h ago" whenever a second ticks in between.
+    set_age(&path, Duration::from_secs(3 * 3600 + 1800));
     let c = load_for_start(dir.path());
     assert_eq!((c.source, c.models.len()), (CatalogSource::Cache, 23));
     assert!(c.is_fresh(DEFAULT_TTL, now));

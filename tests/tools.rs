@@ -375,3 +375,52 @@ async fn every_step_is_a_ledger_row_and_the_room_holds_calls_and_results() {
     drop(dir);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn cancelling_a_running_tool_stops_it_and_ends_the_target() {
+    let sim = fast_sim().await;
+    let mut cfg = core_config(&sim.base_url());
+    cfg.tools = ToolRegistry::with_user_tools(&[user_tool("slow", &["sleep", "60"], true, 120.0)]).unwrap();
+    let registry = cfg.tools.clone();
+    let (core, mut events) = start_core(cfg);
+    let targets = vec![tooled(0, "s@tools", "run slow for Oslo", &["slow"], &registry)];
+    submit(&core, 9, targets, ToolPolicy::default()).await;
+    let mut seen = Vec::new();
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(30), events.recv()).await.expect("events").expect("core");
+        let CoreEvent::Stream(StreamEvent { kind, .. }) = ev else { continue };
+        if matches!(kind, EventKind::ToolCall { .. }) {
+            core.send(Command::Cancel { turn: TurnId(9), target: None }).await.unwrap();
+        }
+        let done = kind.is_final();
+        seen.push(kind);
+        if done {
+            break;
+        }
+    }
+    assert!(matches!(one_final_last(&seen), EventKind::Cancelled { .. }), "{seen:?}");
+    assert!(tool_results(&seen).is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn user_tool_output_is_capped_cleaned_and_keys_stay_hidden() {
+    let tools = ToolRegistry::with_user_tools(&[
+        user_tool("big", &["sh", "-c", "yes abcdefgh | head -c 200000"], true, 10.0),
+        user_tool("env", &["sh", "-c", "printf '%s\\033[31m!' \"${HOME:-hidden}\""], true, 10.0),
+        user_tool("missing", &["/nonexistent/roundtable-tool"], true, 10.0),
+        UserToolConfig { cwd: Some(std::env::temp_dir()), ..user_tool("where", &["pwd"], true, 10.0) },
+    ])
+    .unwrap()
+    .hide_env(["HOME".to_owned()]);
+    let big = tools.run("big", r#"{"city":"x"}"#).await;
+    assert!(!big.is_error);
+    assert!(big.output.len() < 70 * 1024 && big.output.ends_with("[output cut at 64 KiB]"), "{}", big.output.len());
+    let env = tools.run("env", "{}").await;
+    assert_eq!(env.output, "hidden!", "the variable is removed and the escape stripped");
+    let missing = tools.run("missing", "{}").await;
+    assert!(missing.is_error && missing.output.contains("could not be started"), "{missing:?}");
+    let here = tools.run("where", "{}").await;
+    let tmp = std::env::temp_dir().canonicalize().unwrap();
+    assert_eq!(std::path::Path::new(here.output.trim()).canonicalize().unwrap(), tmp);
+}

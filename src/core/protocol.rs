@@ -27,6 +27,16 @@
 //! * The conversation of a tool loop is stored by the consumer with
 //!   `store::TranscriptRecorder`, which turns these events into room messages (the assistant
 //!   message with its tool calls, each tool result, the next answer).
+//!
+//! Details a consumer may not expect from the sketch:
+//!
+//! * `TurnRequest::tool_policy: ToolPolicy { auto_approve, step_limit: Option<u32> }`;
+//!   `None` takes the config's `tool_use.step_limit` (8). `TurnRequest` is `Default` and has
+//!   `TurnRequest::new(turn, targets)`.
+//! * A `ToolResult` with `is_error` has `output` starting with `Error: ` — the exact text the
+//!   model got, since OpenAI-style tool messages carry no error flag.
+//! * `CoreEvent::CostSettled` (a cost fetched after the stream) and `CoreEvent::Stopped` (the
+//!   last event after `Command::Shutdown`) are core-level, not per-target stream events.
 
 use std::time::SystemTime;
 

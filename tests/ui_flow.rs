@@ -30,7 +30,7 @@ fn app(models: &[&str], providers: roundtable::core::provider::ProvidersConfig, 
         config_dir: None,
         export_dir,
         no_color: true,
-        available_tools: Vec::new(),
+        tools: roundtable::core::tools::ToolRegistry::builtins(),
         warnings: Vec::new(),
     })
 }

@@ -10,7 +10,7 @@ use ratatui::backend::TestBackend;
 use roundtable::config::Config;
 use roundtable::core::error::{CoreError, ErrorKind};
 use roundtable::core::protocol::{
-    Cost, CostSource, CoreEvent, EventKind, FinishReason, StreamEvent, StreamSummary, TargetId, Timings, TurnId, Usage,
+    CoreEvent, Cost, CostSource, EventKind, FinishReason, StreamEvent, StreamSummary, TargetId, Timings, TurnId, Usage,
 };
 use roundtable::core::quota::{BucketStatus, FigureSource};
 use roundtable::ui::app::{App, AppInit};
@@ -56,7 +56,7 @@ fn app(n: usize) -> App {
         config_dir: None,
         export_dir: std::env::temp_dir(),
         no_color: true,
-        available_tools: Vec::new(),
+        tools: roundtable::core::tools::ToolRegistry::builtins(),
         warnings: Vec::new(),
     });
     app.frozen_clock = Some((Instant::now(), wall()));
@@ -107,7 +107,11 @@ fn midstream(app: &mut App) {
     app.effects.clear();
     let n = app.panes.len() as u32;
     for t in 0..n {
-        stream(app, t, EventKind::Served { model: MODELS[t as usize].into(), upstream_provider: Some("Simulated".into()) });
+        stream(
+            app,
+            t,
+            EventKind::Served { model: MODELS[t as usize].into(), upstream_provider: Some("Simulated".into()) },
+        );
         let text = if t == 2 { "Partial answer before the" } else { ANSWER };
         let cut = if t >= 3 { ANSWER.len() / 2 } else { text.len() };
         let mut at = 0;

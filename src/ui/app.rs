@@ -11,15 +11,17 @@ use crate::core::catalog::{CatalogEstimator, estimate_prompt_cost, estimate_prom
 use crate::core::protocol::Usage;
 use crate::core::protocol::{
     ChatMessage, Command, CoreEvent, Cost, EventKind, ModelSettings, Role, StreamEvent, TargetId, TargetRequest,
-    TurnId, TurnRequest,
+    ToolPolicy, TurnId, TurnRequest,
 };
 use crate::core::provider::ProvidersConfig;
-use crate::core::store::{MessageState, RoomId, RoomTranscript, Store};
+use crate::core::sanitize::strip_controls;
+use crate::core::store::{MessageState, RoomId, RoomTranscript, Store, TranscriptRecorder};
+use crate::core::tools::ToolRegistry;
 use crate::ui::input::InputBox;
 use crate::ui::keymap::Keymap;
 use crate::ui::layout::Regions;
 use crate::ui::markdown::MarkdownView;
-use crate::ui::pane::{Answer, Entry, Live, Outcome, Pane, PaneState};
+use crate::ui::pane::{Answer, Entry, Live, Outcome, Pane, PaneState, ToolNote};
 use crate::ui::picker::Picker;
 use crate::ui::sidebar::{DraftEstimate, SidebarData};
 use crate::ui::theme::Theme;
@@ -78,8 +80,8 @@ pub struct AppInit {
     pub config_dir: Option<PathBuf>,
     pub export_dir: PathBuf,
     pub no_color: bool,
-    /// Tools a room may enable (`/tools`): name and whether it runs without asking.
-    pub available_tools: Vec<(String, bool)>,
+    /// Tools a room may enable (`/tools`): the built-ins and the user's `[[tools]]`.
+    pub tools: ToolRegistry,
     pub warnings: Vec<String>,
 }
 
@@ -106,7 +108,7 @@ pub struct App {
     pub config_dir: Option<PathBuf>,
     pub export_dir: PathBuf,
     pub no_color: bool,
-    pub available_tools: Vec<(String, bool)>,
+    pub tools: ToolRegistry,
     pub enabled_tools: Vec<String>,
     pub effects: Vec<Effect>,
     /// Something visible changed since the last frame.
@@ -151,7 +153,7 @@ impl App {
             config_dir: init.config_dir,
             export_dir: init.export_dir,
             no_color: init.no_color,
-            available_tools: init.available_tools,
+            tools: init.tools,
             enabled_tools: Vec::new(),
             effects: Vec::new(),
             dirty: true,
@@ -301,10 +303,10 @@ impl App {
 
     /// Prepare pane `i` for a new answer in `turn` and return its request.
     fn begin_answer(&mut self, i: usize, turn: TurnId) -> TargetRequest {
-        let message = match (&self.store, self.room) {
+        let recorder = match (&self.store, self.room) {
             (Some(store), Some(room)) => {
                 let p = &self.panes[i];
-                Some(store.begin_answer(room, turn, p.target, &p.model))
+                Some(TranscriptRecorder::begin(store, room, turn, p.target, &p.model))
             }
             _ => None,
         };
@@ -312,7 +314,8 @@ impl App {
         let now = self.now();
         let pane = &mut self.panes[i];
         pane.entries.push(Entry::Answer(Box::new(Answer::new(turn))));
-        pane.live = Some(Live { turn, entry: pane.entries.len() - 1, message });
+        pane.live = Some(Live { turn, entry: pane.entries.len() - 1 });
+        pane.recorder = recorder;
         pane.state = PaneState::Waiting { since: now };
         pane.scroll_to_bottom();
         self.dirty = true;
@@ -327,7 +330,8 @@ impl App {
 
     fn submit(&mut self, turn: TurnId, targets: Vec<TargetRequest>) {
         let room = self.room.map(|r| r.0);
-        self.effects.push(Effect::Core(Command::Submit(TurnRequest { turn, targets, room })));
+        let tool_policy = ToolPolicy::default();
+        self.effects.push(Effect::Core(Command::Submit(TurnRequest { turn, targets, room, tool_policy })));
     }
 
     /// Ask pane `i` again for its last answer.
@@ -391,9 +395,13 @@ impl App {
     fn on_stream(&mut self, ev: StreamEvent) {
         let Some(i) = self.panes.iter().position(|p| p.target == ev.target) else { return };
         let now = self.now();
-        let store = self.store.clone();
         let pane = &mut self.panes[i];
-        let Some(live) = pane.live.filter(|l| l.turn == ev.turn) else { return };
+        if pane.live.is_none_or(|l| l.turn != ev.turn) {
+            return;
+        }
+        if let Some(recorder) = &mut pane.recorder {
+            recorder.record(&ev.kind);
+        }
         match ev.kind {
             EventKind::Queued { until, .. } => pane.state = PaneState::Queued { until },
             EventKind::Started { .. } => {
@@ -404,15 +412,10 @@ impl App {
             EventKind::Connected { .. } | EventKind::Usage(_) | EventKind::ToolCallDelta { .. } => {}
             EventKind::Served { model, upstream_provider } => {
                 pane.served_model = Some(model);
-                pane.upstream = upstream_provider.map(|p| crate::core::sanitize::strip_controls(&p).into_owned());
+                pane.upstream = upstream_provider.map(|p| strip_controls(&p).into_owned());
             }
             EventKind::TextDelta(text) => {
                 streaming(&mut pane.state, now, text.len());
-                if let Some(store) = &store
-                    && let Some(msg) = live.message
-                {
-                    store.append_answer(msg, &text, "");
-                }
                 if let Some(a) = pane.live_answer() {
                     a.body.push_str(&text);
                 }
@@ -421,40 +424,78 @@ impl App {
             }
             EventKind::ReasoningDelta(text) => {
                 streaming(&mut pane.state, now, text.len());
-                if let Some(store) = &store
-                    && let Some(msg) = live.message
-                {
-                    store.append_answer(msg, "", &text);
-                }
                 if let Some(a) = pane.live_answer() {
                     a.reasoning_chars += text.chars().count();
                 }
                 self.sidebar.throughput.record(now, (text.len() as u64).div_ceil(4));
             }
-            EventKind::Finished { reason, summary } => {
-                pane.settle(&summary, reason.map(|r| r.as_str().to_string()));
-                let text = summary.text.clone();
-                finish(pane, &store, live, Outcome::Done, MessageState::Done, &summary.tool_calls);
-                let mut msg = ChatMessage::assistant(text);
+            EventKind::ToolsUnsupported { message } => {
+                if let Some(a) = pane.live_answer() {
+                    a.notices.push(strip_controls(&message).into_owned());
+                }
+            }
+            EventKind::StepFinished { summary } => {
+                // An intermediate step: its figures count now; the next step answers below.
+                pane.totals.add(summary.usage.as_ref(), summary.cost.as_ref());
+                let mut msg = ChatMessage::assistant(summary.text.clone());
                 msg.tool_calls = summary.tool_calls.clone();
                 pane.thread.push(msg);
-                pane.state = PaneState::Done;
+                if let Some(a) = pane.live_answer()
+                    && !a.body.text().is_empty()
+                {
+                    a.body.push_str("\n\n");
+                }
+                pane.state = PaneState::Waiting { since: now };
+            }
+            EventKind::ToolCall { call, needs_confirmation } => {
+                if let Some(a) = pane.live_answer() {
+                    a.tools.push(ToolNote {
+                        call_id: call.id.clone(),
+                        name: strip_controls(&call.name).into_owned(),
+                        arguments: call.arguments.clone(),
+                        result: None,
+                        needs_confirmation,
+                    });
+                }
+                if needs_confirmation {
+                    pane.state = PaneState::AwaitingTool;
+                }
+            }
+            EventKind::ToolResult { call_id, output, is_error, .. } => {
+                let shown = strip_controls(&output).into_owned();
+                let mut waiting = false;
+                if let Some(a) = pane.live_answer() {
+                    for note in &mut a.tools {
+                        if note.call_id == call_id {
+                            note.result = Some((shown.clone(), is_error));
+                            note.needs_confirmation = false;
+                        }
+                    }
+                    waiting = a.tools.iter().any(|n| n.needs_confirmation && n.result.is_none());
+                }
+                pane.thread.push(ChatMessage::tool_result(call_id, output));
+                pane.state = if waiting { PaneState::AwaitingTool } else { PaneState::Waiting { since: now } };
+            }
+            EventKind::Finished { reason, summary } => {
+                pane.settle(&summary, reason.map(|r| r.as_str().to_string()));
+                let mut msg = ChatMessage::assistant(summary.text.clone());
+                msg.tool_calls = summary.tool_calls.clone();
+                pane.thread.push(msg);
+                finish(pane, Outcome::Done, PaneState::Done);
             }
             EventKind::Failed { error, summary } => {
                 pane.settle(&summary, None);
-                finish(pane, &store, live, Outcome::Failed(error.message.clone()), MessageState::Error, &[]);
                 if !summary.text.is_empty() {
                     pane.thread.push(ChatMessage::assistant(summary.text.clone()));
                 }
-                pane.state = PaneState::Failed;
+                finish(pane, Outcome::Failed(strip_controls(&error.message).into_owned()), PaneState::Failed);
             }
             EventKind::Cancelled { summary } => {
                 pane.settle(&summary, Some("stopped".into()));
-                finish(pane, &store, live, Outcome::Cancelled, MessageState::Cancelled, &[]);
                 if !summary.text.is_empty() {
                     pane.thread.push(ChatMessage::assistant(summary.text.clone()));
                 }
-                pane.state = PaneState::Cancelled;
+                finish(pane, Outcome::Cancelled, PaneState::Cancelled);
             }
         }
         if !self.is_streaming() {
@@ -563,19 +604,12 @@ fn streaming(state: &mut PaneState, now: Instant, bytes: usize) {
     }
 }
 
-fn finish(
-    pane: &mut Pane,
-    store: &Option<Store>,
-    live: Live,
-    outcome: Outcome,
-    state: MessageState,
-    tool_calls: &[crate::core::protocol::ToolCall],
-) {
+/// End the pane's live answer with `outcome`.
+fn finish(pane: &mut Pane, outcome: Outcome, state: PaneState) {
     if let Some(a) = pane.live_answer() {
         a.outcome = outcome;
     }
-    if let (Some(store), Some(msg)) = (store, live.message) {
-        store.finish_answer(msg, state, tool_calls);
-    }
     pane.live = None;
+    pane.recorder = None;
+    pane.state = state;
 }

@@ -3,11 +3,11 @@
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Position;
 
-use crate::core::protocol::{ChatMessage, Role, ToolSpec};
+use crate::core::protocol::{ChatMessage, Command, Role, ToolDecision, ToolSpec};
 use crate::ui::app::{App, Effect, Level, Overlay};
 use crate::ui::commands::{self, Cmd, ExportFormat, Which};
 use crate::ui::keymap::Action;
-use crate::ui::pane::{Entry, Selection};
+use crate::ui::pane::{Entry, PaneState, Selection};
 use crate::ui::picker::{Picker, PickerOutcome};
 
 const WHEEL_LINES: isize = 3;
@@ -272,8 +272,38 @@ impl App {
     }
 
     /// y/a/n answer a pending tool confirmation in the focused pane while the draft is empty.
-    fn tool_decision_key(&mut self, _key: KeyEvent) -> bool {
-        false
+    fn tool_decision_key(&mut self, key: KeyEvent) -> bool {
+        if !self.input.is_empty() || !key.modifiers.is_empty() {
+            return false;
+        }
+        let decision = match key.code {
+            KeyCode::Char('y') => ToolDecision::RunOnce,
+            KeyCode::Char('a') => ToolDecision::AlwaysForTool,
+            KeyCode::Char('n') => ToolDecision::Deny,
+            _ => return false,
+        };
+        // The focused pane's question first, else the first pane that is asking.
+        let awaiting = |p: &crate::ui::pane::Pane| p.state == PaneState::AwaitingTool;
+        let index = if self.panes.get(self.focus).is_some_and(awaiting) {
+            self.focus
+        } else {
+            match self.panes.iter().position(awaiting) {
+                Some(i) => i,
+                None => return false,
+            }
+        };
+        let pane = &mut self.panes[index];
+        let Some(live) = pane.live else { return false };
+        let target = pane.target;
+        let Some(note) =
+            pane.live_answer().and_then(|a| a.tools.iter_mut().find(|n| n.needs_confirmation && n.result.is_none()))
+        else {
+            return false;
+        };
+        note.needs_confirmation = false;
+        let call_id = note.call_id.clone();
+        self.effects.push(Effect::Core(Command::ToolDecision { turn: live.turn, target, call_id, decision }));
+        true
     }
 
     /// Keys of the `/` palette while the draft is a command line; true when consumed.
@@ -547,7 +577,7 @@ impl App {
     }
 
     fn set_tools(&mut self, names: Option<Vec<String>>) {
-        let available: Vec<String> = self.available_tools.iter().map(|(n, _)| n.clone()).collect();
+        let available = self.tools.names();
         match names {
             None => {
                 let list = if available.is_empty() { "none configured".to_string() } else { available.join(", ") };
@@ -568,6 +598,6 @@ impl App {
 
     /// Specs of the enabled tools, sent with each request.
     pub fn tool_specs(&self) -> Vec<ToolSpec> {
-        Vec::new()
+        self.tools.specs(&self.enabled_tools).unwrap_or_default()
     }
 }

@@ -122,6 +122,9 @@ fn status_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
 }
 
 fn default_hint(app: &App) -> String {
+    if let Some(i) = app.panes.iter().position(|p| p.state == crate::ui::pane::PaneState::AwaitingTool) {
+        return format!("Pane {} asks to run a tool: y runs it once · a always for this tool · n denies", i + 1);
+    }
     if app.is_streaming() {
         "Esc stops all · Ctrl+X stops the focused pane · PgUp/PgDn scroll · Alt+Z zoom".into()
     } else {

@@ -141,7 +141,7 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
         config_dir: Some(paths.config_dir.clone()),
         export_dir: paths.data_dir.join("exports"),
         no_color,
-        available_tools: Vec::new(),
+        tools: config.tools.clone(),
         warnings: rt.warnings.clone(),
     });
     if demo && !opts.resume {

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 use rust_decimal::Decimal;
 
 use crate::core::protocol::{ChatMessage, Cost, CostSource, ModelSettings, StreamSummary, TargetId, TurnId, Usage};
-use crate::core::store::MessageId;
+use crate::core::store::TranscriptRecorder;
 use crate::ui::markdown::MarkdownView;
 
 /// What the pane is doing now (its header shows it).
@@ -183,10 +183,8 @@ pub struct Live {
     pub turn: TurnId,
     /// Index of its `Entry::Answer` in `entries`.
     pub entry: usize,
-    pub message: Option<MessageId>,
 }
 
-#[derive(Debug)]
 pub struct Pane {
     pub target: TargetId,
     /// The model spec as the user wrote it.
@@ -202,6 +200,8 @@ pub struct Pane {
     pub selection: Option<Selection>,
     pub totals: Totals,
     pub live: Option<Live>,
+    /// Writes the live answer (and a tool loop's messages) into the stored room.
+    pub recorder: Option<TranscriptRecorder>,
 }
 
 impl Pane {
@@ -219,6 +219,7 @@ impl Pane {
             selection: None,
             totals: Totals::default(),
             live: None,
+            recorder: None,
         }
     }
 

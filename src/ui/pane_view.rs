@@ -268,6 +268,10 @@ fn answer_head(a: &Answer, width: u16, ctx: &DrawCtx<'_>) -> Vec<Line<'static>> 
     for notice in &a.notices {
         head.extend(wrap::plain(&format!("ⓘ {notice}"), width, dim));
     }
+    // Tool calls come before the answer that used their results.
+    for note in &a.tools {
+        head.extend(tool_lines(note, width, ctx));
+    }
     if a.reasoning_chars > 0 {
         let state = if a.body.text().is_empty() && a.outcome == Outcome::Streaming { "thinking…" } else { "thought" };
         head.push(Line::from(Span::styled(
@@ -281,9 +285,6 @@ fn answer_head(a: &Answer, width: u16, ctx: &DrawCtx<'_>) -> Vec<Line<'static>> 
 fn answer_tail(a: &Answer, width: u16, ctx: &DrawCtx<'_>) -> Vec<Line<'static>> {
     let ui = &ctx.theme.ui;
     let mut tail = Vec::new();
-    for note in &a.tools {
-        tail.extend(tool_lines(note, width, ctx));
-    }
     match &a.outcome {
         Outcome::Failed(message) => {
             tail.extend(wrap::plain(&format!("✗ {message}"), width, Style::default().fg(ui.error)));

@@ -173,16 +173,7 @@ impl Limiter {
             return Some(Bucket { name: spec, limits: *limits });
         }
         if resolved.provider.kind == ProviderKind::Openrouter && is_openrouter_free(&resolved.upstream_model) {
-            let learned = self.learned(OPENROUTER_FREE);
-            return Some(Bucket {
-                name: OPENROUTER_FREE.to_owned(),
-                limits: Limits {
-                    per_minute: Some(self.config.openrouter_free_per_minute),
-                    per_day: Some(learned.day_limit.unwrap_or(self.config.openrouter_free_per_day)),
-                    day_reset: DayReset::Utc,
-                    tokens_per_minute: None,
-                },
-            });
+            return Some(self.openrouter_free_bucket());
         }
         self.config
             .limits
@@ -385,9 +376,11 @@ impl Limiter {
     }
 
     /// The buckets worth showing even before any traffic.
-    pub fn configured_buckets(&self) -> Vec<Bucket> {
+    /// OpenRouter's shared `:free` pool: the configured per-minute rate and the daily cap the
+    /// account has (learned from `GET /key`, else the config's).
+    fn openrouter_free_bucket(&self) -> Bucket {
         let learned = self.learned(OPENROUTER_FREE);
-        let mut out = vec![Bucket {
+        Bucket {
             name: OPENROUTER_FREE.to_owned(),
             limits: Limits {
                 per_minute: Some(self.config.openrouter_free_per_minute),
@@ -395,7 +388,11 @@ impl Limiter {
                 day_reset: DayReset::Utc,
                 tokens_per_minute: None,
             },
-        }];
+        }
+    }
+
+    pub fn configured_buckets(&self) -> Vec<Bucket> {
+        let mut out = vec![self.openrouter_free_bucket()];
         for (name, limits) in &self.config.limits {
             out.push(Bucket { name: name.clone(), limits: *limits });
         }

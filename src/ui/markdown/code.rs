@@ -91,7 +91,7 @@ fn render_pieces(pieces: &[Piece], width: usize, st: &MarkdownStyle, out: &mut V
     // Below three columns the gutter would leave no room for code.
     let gutter = width > GUTTER_WIDTH;
     let avail = if gutter { width - GUTTER_WIDTH } else { width };
-    let gutter_style = st.code_block.patch(st.quote).remove_modifier(Modifier::ITALIC);
+    let gutter_style = st.code_block.patch(st.rule);
     for row in hard_break(pieces, avail) {
         let mut spans = Vec::with_capacity(row.len() + 2);
         if gutter {

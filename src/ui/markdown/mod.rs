@@ -6,6 +6,7 @@
 //! rendered again when text arrives. An open column-0 code fence — the one block that commonly
 //! grows large — is extended line by line instead: its finished lines stay in the output and
 //! keep their highlighting state, so a delta re-highlights only the unfinished line.
+//! Highlighting is kept per block across widths, so a resize only re-wraps.
 //!
 //! Rendering the same text always gives the same lines however it was chunked: the block split
 //! is a pure function of the complete lines, and every cache is keyed on what it depends on.
@@ -43,6 +44,10 @@ pub struct MarkdownView {
     /// Link reference definitions of each settled block (width-independent, found once).
     defs: Vec<Vec<Def>>,
     settled_refs: RefMap,
+    /// Code highlighting per block (by index; the open block's is the last), shared by the
+    /// caches because it depends on the syntax theme but not on the width: a resize re-wraps
+    /// code without re-highlighting it.
+    highlights: Vec<Vec<CodeHighlight>>,
     /// Renders for the two most recently used (width, generation) keys, most recent first: a
     /// message measured at one width and drawn at another does not re-render every frame.
     caches: Vec<Cache>,
@@ -72,15 +77,12 @@ struct Cache {
 struct OpenCache {
     /// Where the open block started when this state was made.
     start: usize,
-    /// Highlighting of the code blocks inside an open markdown block.
-    memo: Vec<CodeHighlight>,
     fence: Option<FenceState>,
 }
 
 /// An open column-0 fence rendered line by line.
 #[derive(Debug, Default)]
 struct FenceState {
-    hl: CodeHighlight,
     /// Lines of `out` after `settled_len` that are final (separator, header, finished lines).
     stable: usize,
     /// Finished code lines already in `out`.
@@ -200,26 +202,37 @@ impl MarkdownView {
         cache.refs_hash = refs.hash();
         cache.text_len = Some(text.len());
         let width = usize::from(width);
-        for block in &settled[cache.blocks_done..] {
-            cache.render_settled(text, block, width, style, refs);
+        let hls = &mut self.highlights;
+        if hls.len() <= settled.len() {
+            hls.resize_with(settled.len() + 1, Vec::new);
         }
-        cache.render_open(text, &open, width, style, refs);
+        for (i, block) in settled.iter().enumerate().skip(cache.blocks_done) {
+            cache.render_settled(text, block, width, style, refs, &mut hls[i]);
+        }
+        cache.render_open(text, &open, width, style, refs, &mut hls[settled.len()]);
     }
 }
 
 impl Cache {
-    fn render_settled(&mut self, text: &str, block: &Block, width: usize, st: &MarkdownStyle, refs: Refs<'_>) {
+    fn render_settled(
+        &mut self,
+        text: &str,
+        block: &Block,
+        width: usize,
+        st: &MarkdownStyle,
+        refs: Refs<'_>,
+        hl: &mut Vec<CodeHighlight>,
+    ) {
         // State built while this block was open carries over when it belongs to this block.
         let open = std::mem::take(&mut self.open);
         let reuse = open.start == block.range.start;
         match block.kind {
             BlockKind::Fence { .. } => {
                 let fence = if reuse { open.fence } else { None };
-                self.extend_fence(text, block, width, st, fence.unwrap_or_default());
+                self.extend_fence(text, block, width, st, fence.unwrap_or_default(), hl);
             }
             BlockKind::Markdown => {
-                let mut memo = if reuse { open.memo } else { Vec::new() };
-                let rendered = render::render(&text[block.range.clone()], width, st, refs, &mut memo);
+                let rendered = render::render(&text[block.range.clone()], width, st, refs, hl);
                 self.uses_refs |= rendered.uses_refs;
                 self.out.truncate(self.settled_len);
                 self.append(rendered.lines);
@@ -230,19 +243,27 @@ impl Cache {
         self.open.start = block.range.end;
     }
 
-    fn render_open(&mut self, text: &str, block: &Block, width: usize, st: &MarkdownStyle, refs: Refs<'_>) {
+    fn render_open(
+        &mut self,
+        text: &str,
+        block: &Block,
+        width: usize,
+        st: &MarkdownStyle,
+        refs: Refs<'_>,
+        hl: &mut Vec<CodeHighlight>,
+    ) {
         if self.open.start != block.range.start {
             self.open = OpenCache { start: block.range.start, ..OpenCache::default() };
         }
         match block.kind {
             BlockKind::Fence { .. } => {
                 let fence = self.open.fence.take().unwrap_or_default();
-                let fence = self.extend_fence(text, block, width, st, fence);
+                let fence = self.extend_fence(text, block, width, st, fence, hl);
                 self.open.fence = Some(fence);
             }
             BlockKind::Markdown => {
                 self.out.truncate(self.settled_len);
-                let rendered = render::render(&text[block.range.clone()], width, st, refs, &mut self.open.memo);
+                let rendered = render::render(&text[block.range.clone()], width, st, refs, hl);
                 self.append(rendered.lines);
             }
         }
@@ -257,9 +278,14 @@ impl Cache {
         width: usize,
         st: &MarkdownStyle,
         mut fence: FenceState,
+        hl: &mut Vec<CodeHighlight>,
     ) -> FenceState {
         let (lang, code) = fence_parts(text, block);
-        let tail = fence.hl.update(lang.as_deref(), code, st);
+        if hl.is_empty() {
+            hl.push(CodeHighlight::default());
+        }
+        let hl = &mut hl[0];
+        let tail = hl.update(lang.as_deref(), code, st);
         self.out.truncate(self.settled_len + fence.stable);
         if fence.stable == 0
             && let Some(header) = code::header(lang.as_deref(), width, st)
@@ -267,11 +293,11 @@ impl Cache {
             self.append(vec![header]);
         }
         let mut lines = Vec::new();
-        for line in &fence.hl.lines()[fence.lines_done..] {
+        for line in hl.lines().get(fence.lines_done..).unwrap_or_default() {
             code::render_line(line, width, st, &mut lines);
         }
         self.append(lines);
-        fence.lines_done = fence.hl.lines().len();
+        fence.lines_done = hl.lines().len();
         fence.stable = self.out.len() - self.settled_len;
         if !tail.is_empty() {
             let mut lines = Vec::new();

@@ -240,6 +240,21 @@ pub(crate) fn hard_break(pieces: &[(String, Style)], width: usize) -> Vec<Vec<Sp
     let mut cur = Vec::new();
     let mut cur_w = 0;
     for (text, style) in pieces {
+        // Printable ASCII (most code) is one column per byte: cut by length, skip segmentation.
+        if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            let mut rest = text.as_str();
+            while !rest.is_empty() {
+                if cur_w == width {
+                    lines.push(std::mem::take(&mut cur));
+                    cur_w = 0;
+                }
+                let n = (width - cur_w).min(rest.len());
+                push_span(&mut cur, &rest[..n], *style);
+                cur_w += n;
+                rest = &rest[n..];
+            }
+            continue;
+        }
         for g in text.graphemes(true) {
             let gw = grapheme_width(g);
             let (g, gw) = if gw > width { (TOO_WIDE, 1) } else { (g, gw) };

@@ -220,7 +220,8 @@ impl App {
                 let pane = &mut self.panes[i];
                 match m.role {
                     Role::User => {
-                        pane.entries.push(Entry::User { turn: m.turn, body: MarkdownView::from_text(&m.content) });
+                        pane.entries
+                            .push(Entry::User { turn: m.turn, body: Box::new(MarkdownView::from_text(&m.content)) });
                         pane.thread.push(ChatMessage::user(m.content.clone()));
                     }
                     Role::Assistant => {
@@ -294,7 +295,7 @@ impl App {
         let mut targets = Vec::new();
         for i in 0..self.panes.len() {
             let pane = &mut self.panes[i];
-            pane.entries.push(Entry::User { turn, body: MarkdownView::from_text(text) });
+            pane.entries.push(Entry::User { turn, body: Box::new(MarkdownView::from_text(text)) });
             pane.thread.push(ChatMessage::user(text));
             targets.push(self.begin_answer(i, turn));
         }

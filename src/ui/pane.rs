@@ -94,9 +94,10 @@ impl Answer {
 
 #[derive(Debug)]
 pub enum Entry {
+    /// Boxed: a message view carries its render caches.
     User {
         turn: TurnId,
-        body: MarkdownView,
+        body: Box<MarkdownView>,
     },
     Answer(Box<Answer>),
     /// A line from the app itself (model added, settings changed, answer adopted).

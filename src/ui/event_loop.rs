@@ -138,7 +138,8 @@ where
                 }
             },
             Some(bg) = bg_rx.recv() => app.on_background(bg),
-            () = sleep => {}
+            // A deadline passed: a frame is due, a spinner advances or a countdown changes.
+            () = sleep => app.dirty = true,
             () = &mut quit_signal => app.quit = true,
         }
         stats.wakeups += 1;

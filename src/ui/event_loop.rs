@@ -74,6 +74,9 @@ where
     let mut last_draw: Option<Instant> = None;
     let mut next_animation = Instant::now();
     let mut terminal_open = true;
+    // A keystroke is drawn at once rather than at the next frame slot, so typing stays
+    // immediate while streams fill the frame budget.
+    let mut input_waiting = false;
     tokio::pin!(quit_signal);
 
     loop {
@@ -83,7 +86,8 @@ where
             app.dirty = true;
             next_animation = now + ANIMATION_INTERVAL;
         }
-        let frame_due = last_draw.is_none_or(|t| now.duration_since(t) >= frame_interval);
+        let frame_due = input_waiting || last_draw.is_none_or(|t| now.duration_since(t) >= frame_interval);
+        input_waiting = false;
         if app.dirty && frame_due {
             let started = Instant::now();
             host.begin_frame();
@@ -107,6 +111,7 @@ where
         tokio::select! {
             ev = events.recv(), if terminal_open => match ev {
                 Some(Ok(ev)) => {
+                    input_waiting = true;
                     handle_terminal(app, terminal, ev)?;
                     for _ in 0..DRAIN_LIMIT {
                         match events.try_recv() {

@@ -73,6 +73,8 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
         config.override_base_url(url);
     }
     let demo = opts.demo || (opts.base_url.is_none() && default_key_missing(&config));
+    // Loading the syntax definitions takes a moment; do it while the rest starts.
+    std::thread::spawn(crate::ui::highlight::warm_up);
     let mut paths = paths.clone();
     let mut sim = None;
     if demo {

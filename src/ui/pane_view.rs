@@ -73,8 +73,8 @@ fn header(pane: &Pane, number: usize, focused: bool, width: u16, ctx: &DrawCtx<'
         Span::styled(model, title_style),
         Span::styled(served, Style::default().fg(ui.dim)),
         Span::raw(" "),
-        Span::styled(state_text, state_style),
-        Span::raw(" "),
+        Span::styled(state_text.clone(), state_style),
+        Span::raw(if state_text.is_empty() { "" } else { " " }),
     ])
 }
 

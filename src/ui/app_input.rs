@@ -501,7 +501,7 @@ impl App {
     }
 
     fn switch_theme(&mut self, name: Option<String>) {
-        let names = crate::ui::theme::names();
+        let names = crate::ui::theme::available(self.config_dir.as_deref());
         let name = name.unwrap_or_else(|| {
             let at = names.iter().position(|n| *n == self.theme.name).map_or(0, |i| i + 1);
             names.get(at % names.len().max(1)).cloned().unwrap_or_else(|| "dark".into())

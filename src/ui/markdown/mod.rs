@@ -14,6 +14,7 @@
 mod blocks;
 mod code;
 mod controls;
+mod lines;
 mod refs;
 mod render;
 mod table;
@@ -21,8 +22,9 @@ mod wrap;
 
 use ratatui::text::Line;
 
-use self::blocks::{Block, BlockKind, Splitter, is_closing_fence};
+use self::blocks::{Block, BlockKind, Splitter};
 use self::code::CodeHighlight;
+use self::lines::is_closing_fence;
 use self::refs::{Def, RefMap, Refs};
 use crate::ui::theme::MarkdownStyle;
 
@@ -336,4 +338,105 @@ fn fence_parts<'t>(text: &'t str, block: &Block) -> (Option<String>, &'t str) {
     let last = trimmed.rfind('\n').map_or(0, |i| i + 1);
     let code = if is_closing_fence(&trimmed[last..], ch, len) { &region[..last] } else { region };
     (code::lang_of(info), code)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Splitting must not change what the markdown means: rendering block by block gives the
+    //! lines of rendering the whole message as one block (with fidelity edge cases of
+    //! CommonMark containers, HTML blocks and fences in the mix).
+    use super::*;
+    use proptest::prelude::*;
+
+    fn unsplit(text: &str, width: usize, st: &MarkdownStyle) -> Vec<Line<'static>> {
+        let map = RefMap::default();
+        render::render(text, width, st, Refs { settled: &map, open: &[] }, &mut Vec::new()).lines
+    }
+
+    const PIECES: &[&str] = &[
+        "Para text here.\n",
+        "\n",
+        "- item\n",
+        "- item two\n",
+        "  - nested\n",
+        "1. one\n",
+        "2. two\n",
+        "3) three\n",
+        "   continued\n",
+        "```rust\nfn x() {}\n```\n",
+        "```\ncode\n\nmore\n```\n",
+        "  ```\n  in item\n  ```\n",
+        "> quote\n",
+        "> > deep\n",
+        "# Head\n",
+        "---\n",
+        "| a | b |\n|---|---|\n| 1 | 2 |\n",
+        "    indented\n",
+        "<!-- c -->\n",
+        "<div>\n",
+        "</div>\n",
+        "[r]: http://x\n",
+        "see [r]\n",
+        "text\n===\n",
+        "* star\n",
+        "+ plus\n",
+        "- [ ] task\n",
+        "\t- tabbed\n",
+        "lazy continuation\n",
+        "1. \n",
+        "-\n",
+        "~~~\ntilde\n~~~\n",
+        "Setext\n---\n",
+        "  > indented quote\n",
+        "<details>\n",
+        "<summary>x</summary>\n",
+        "</details>\n",
+        "* * *\n",
+        "1. item\n\n   ```\n   code\n   ```\n",
+        "- a\n\n  para\n",
+        "```\nunclosed\n",
+        "| x |\n",
+        "\\\n",
+        "<pre>\n",
+        "</pre>\n",
+        "   - three\n",
+        "10. ten\n",
+        "[link]\n",
+        "<https://x>\n",
+        "   ```\n",
+        "````\n",
+        "`` ` ``\n",
+        "> - item\n",
+        ">\n",
+        "  - [x] nested task\n",
+        "    code4\n",
+        "- item\n  continuation\n",
+        "1. x\n   - y\n",
+        "***\n",
+        "___\n",
+        "  * two-space star\n",
+        "     deep\n",
+        "- ```\n",
+        "1. ~~~\n",
+        "> ```\n",
+        "=\n",
+        "-\n",
+    ];
+
+    proptest! {
+        // DIAG_CASES=100000 for a deep run.
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("DIAG_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2000)
+        ))]
+        #[test]
+        fn split_matches_unsplit(parts in proptest::collection::vec(proptest::sample::select(PIECES), 0..10)) {
+            let text: String = parts.concat();
+            let st = MarkdownStyle::default();
+            let split = MarkdownView::from_text(&text).lines(60, &st).to_vec();
+            let whole = unsplit(&text, 60, &st);
+            let a: Vec<String> = split.iter().map(|l| l.spans.iter().map(|s| s.content.to_string()).collect()).collect();
+            let b: Vec<String> = whole.iter().map(|l| l.spans.iter().map(|s| s.content.to_string()).collect()).collect();
+            prop_assert_eq!(a, b, "{:?}", text);
+        }
+    }
 }

@@ -179,9 +179,12 @@ fn message() -> impl Strategy<Value = String> {
 
 proptest! {
     // 96 cases keep the suite at a few seconds in debug; PROPTEST_CASES=5000 for a deeper run.
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(96)
-    ))]
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(96),
+        // Failures print their minimal input; no regression files outside this module's paths.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn chunked_equals_whole(

@@ -425,9 +425,12 @@ mod tests {
 
     proptest! {
         // DIAG_CASES=100000 for a deep run.
-        #![proptest_config(ProptestConfig::with_cases(
-            std::env::var("DIAG_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2000)
-        ))]
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("DIAG_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2000),
+            // Failures print their minimal input; no regression files outside this module's paths.
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
         #[test]
         fn split_matches_unsplit(parts in proptest::collection::vec(proptest::sample::select(PIECES), 0..10)) {
             let text: String = parts.concat();

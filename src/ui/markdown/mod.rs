@@ -23,7 +23,7 @@ mod wrap;
 use ratatui::text::Line;
 
 use self::blocks::{Block, BlockKind, Splitter};
-use self::code::CodeHighlight;
+use self::code::{CodeHighlight, LongLine, Tail};
 use self::lines::is_closing_fence;
 use self::refs::{Def, RefMap, Refs};
 use crate::ui::theme::MarkdownStyle;
@@ -89,6 +89,8 @@ struct FenceState {
     stable: usize,
     /// Finished code lines already in `out`.
     lines_done: usize,
+    /// The unfinished last line when it is plain: its final rows are among the stable lines.
+    long: LongLine,
 }
 
 impl MarkdownView {
@@ -287,7 +289,8 @@ impl Cache {
             hl.push(CodeHighlight::default());
         }
         let hl = &mut hl[0];
-        let tail = hl.update(lang.as_deref(), code, st);
+        // A top-level fence's code only grows (its unfinished line may be dropped as a closer).
+        let tail = hl.update(lang.as_deref(), code, st, true);
         self.out.truncate(self.settled_len + fence.stable);
         if fence.stable == 0
             && let Some(header) = code::header(lang.as_deref(), width, st)
@@ -295,16 +298,38 @@ impl Cache {
             self.append(vec![header]);
         }
         let mut lines = Vec::new();
-        for line in hl.lines().get(fence.lines_done..).unwrap_or_default() {
+        let finished = hl.lines().get(fence.lines_done..).unwrap_or_default();
+        for (i, line) in finished.iter().enumerate() {
+            let start = lines.len();
             code::render_line(line, width, st, &mut lines);
+            if i == 0 && fence.long.rows > 0 {
+                // The line that was long and unfinished: its first rows are in `out` already.
+                lines.drain(start..(start + fence.long.rows).min(lines.len()));
+            }
+        }
+        if !finished.is_empty() {
+            fence.long = LongLine::default();
         }
         self.append(lines);
         fence.lines_done = hl.lines().len();
-        fence.stable = self.out.len() - self.settled_len;
-        if !tail.is_empty() {
-            let mut lines = Vec::new();
-            code::render_line(&tail, width, st, &mut lines);
-            self.append(lines);
+        let BlockKind::Fence { ch, .. } = block.kind else { return fence };
+        match tail {
+            // A plain unfinished line keeps the rows it will keep, so a long one (minified
+            // JSON) is not redrawn whole on every delta; unless it may still turn out to be
+            // the closing fence and vanish.
+            Tail::Plain(line) if !may_close(line, ch) => {
+                let (mut stable, mut open) = (Vec::new(), Vec::new());
+                fence.long.extend(line, width, st, &mut stable, &mut open);
+                self.append(stable);
+                fence.stable = self.out.len() - self.settled_len;
+                self.append(open);
+            }
+            tail => {
+                fence.stable = self.out.len() - self.settled_len;
+                let mut lines = Vec::new();
+                tail.render(width, st, &mut lines);
+                self.append(lines);
+            }
         }
         fence
     }
@@ -322,6 +347,12 @@ impl Cache {
     }
 }
 
+/// Whether more text could make `line` a closing fence of `ch` (it is one so far).
+fn may_close(line: &str, ch: u8) -> bool {
+    let (indent, rest) = lines::indentation(line);
+    indent <= 3 && rest.trim_start_matches(char::from(ch)).trim_start_matches([' ', '\t']).is_empty()
+}
+
 /// The language and code of a column-0 fence block: the code runs from the line after the
 /// opener to the closing fence, or to the end without a trailing line that already closes it.
 fn fence_parts<'t>(text: &'t str, block: &Block) -> (Option<String>, &'t str) {
@@ -333,10 +364,14 @@ fn fence_parts<'t>(text: &'t str, block: &Block) -> (Option<String>, &'t str) {
     let info = opener.trim_start_matches(char::from(ch));
     let region = &text[body..block.range.end];
     // The last line: the closing fence of a settled block, or an unfinished line of an open one
-    // (an open block's finished lines never close it, or it would have been settled).
+    // (an open block's finished lines never close it, or it would have been settled). Only a
+    // line of fence characters and blanks can close, so the scan back stops at anything else
+    // and a long unfinished line costs nothing here.
     let trimmed = region.strip_suffix('\n').unwrap_or(region);
-    let last = trimmed.rfind('\n').map_or(0, |i| i + 1);
-    let code = if is_closing_fence(&trimmed[last..], ch, len) { &region[..last] } else { region };
+    let run = trimmed.bytes().rev().take_while(|&b| b == ch || b == b' ' || b == b'\t').count();
+    let last = trimmed.len() - run;
+    let line_start = last == 0 || trimmed.as_bytes()[last - 1] == b'\n';
+    let code = if line_start && is_closing_fence(&trimmed[last..], ch, len) { &region[..last] } else { region };
     (code::lang_of(info), code)
 }
 

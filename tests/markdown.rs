@@ -115,6 +115,10 @@ fn huge_inputs_do_not_panic() {
     assert_fits(&render(&list, 7, &st), 7);
     let code = format!("```rust\n{}\n```\n", "let x = \"y\";".repeat(2_000));
     assert_fits(&render(&code, 80, &st), 80);
+    let deep_list = format!("{}x\n", "- ".repeat(20_000));
+    assert_fits(&render(&deep_list, 40, &st), 40);
+    let staircase: String = (0..300).map(|i| format!("{}- step\n", "  ".repeat(i))).collect();
+    assert_fits(&render(&staircase, 20, &st), 20);
     let wide_table = format!("|{}\n|{}\n", "a|".repeat(200), "-|".repeat(200));
     assert_fits(&render(&wide_table, 30, &st), 30);
 }

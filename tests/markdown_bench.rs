@@ -171,3 +171,28 @@ fn streaming_cost_per_delta_stays_flat() {
     view.lines(100, &style);
     println!("re-render at a new width: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
 }
+
+#[test]
+#[ignore = "measurement: run with --ignored --nocapture, preferably --release"]
+fn streaming_one_long_code_line() {
+    highlight::warm_up();
+    let style = theme::load("dark", None, false).expect("dark theme").markdown;
+    let line: String = (0..5_000).map(|i| format!("{{\"id\":{i},\"v\":[1,2]}},")).collect();
+    let text = format!("```json\n{line}\n```\n");
+    let deltas = deltas(&text);
+    let mut view = MarkdownView::new();
+    let tenth = deltas.len().div_ceil(10);
+    let mut window = Duration::ZERO;
+    println!("one {}-byte line of JSON in {} deltas, width 80", line.len(), deltas.len());
+    for (i, d) in deltas.iter().enumerate() {
+        let t = Instant::now();
+        view.push_str(d);
+        view.lines(80, &style);
+        window += t.elapsed();
+        if (i + 1) % tenth == 0 || i + 1 == deltas.len() {
+            let n = (i % tenth) + 1;
+            println!("{:>7}% {:>10.1} µs/delta", (i + 1) * 100 / deltas.len(), window.as_secs_f64() * 1e6 / n as f64);
+            window = Duration::ZERO;
+        }
+    }
+}

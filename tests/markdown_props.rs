@@ -179,9 +179,12 @@ fn message() -> impl Strategy<Value = String> {
 
 proptest! {
     // 96 cases keep the suite at a few seconds in debug; PROPTEST_CASES=5000 for a deeper run.
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(96)
-    ))]
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(96),
+        // Failures print their minimal input; no regression files outside this module's paths.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn chunked_equals_whole(
@@ -255,5 +258,44 @@ fn char_by_char() {
             }
         }
         assert_eq!(view.lines(width, &st), MarkdownView::from_text(text).lines(width, &st));
+    }
+}
+
+/// A code line far longer than is highlighted (minified JSON), streamed in small deltas: the
+/// rows kept while it grows are the rows of the finished line.
+#[test]
+fn long_code_line_streams_like_whole() {
+    let st = style();
+    let line: String = (0..700).map(|i| format!("{{\"k{i}\":[{i},\"日本\",\tnull]}},")).collect();
+    for (lang, width) in [("json", 80u16), ("", 7), ("nosuchlang", 1)] {
+        let text = format!("```{lang}\n{line}\n``\n```\nafter\n");
+        let mut view = MarkdownView::new();
+        let mut start = 0;
+        while start < text.len() {
+            let mut end = (start + 97).min(text.len());
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            view.push_str(&text[start..end]);
+            view.lines(width, &st);
+            start = end;
+        }
+        assert_eq!(view.lines(width, &st), MarkdownView::from_text(&text).lines(width, &st), "{lang:?} at {width}");
+    }
+}
+
+/// An unfinished line that grows into the closing fence disappears, even when it already
+/// filled rows of a narrow pane.
+#[test]
+fn growing_closing_fence_vanishes() {
+    let st = style();
+    let text = "```\ncode\n`````\nafter\n";
+    for width in [1u16, 3, 4] {
+        let mut view = MarkdownView::new();
+        for c in text.chars() {
+            view.push_str(c.encode_utf8(&mut [0; 4]));
+            view.lines(width, &st);
+        }
+        assert_eq!(view.lines(width, &st), MarkdownView::from_text(text).lines(width, &st), "width {width}");
     }
 }

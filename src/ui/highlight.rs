@@ -23,7 +23,7 @@ pub const SYNTAX_THEMES: [&str; 7] = [
 
 /// Lines longer than this are shown unhighlighted: regex highlighting is superlinear on very long
 /// lines (minified JSON), and an unfinished line is re-highlighted on every delta.
-const MAX_HIGHLIGHT_BYTES: usize = 4096;
+pub const MAX_HIGHLIGHT_BYTES: usize = 1024;
 
 static SYNTAXES: OnceLock<SyntaxSet> = OnceLock::new();
 static THEMES: OnceLock<ThemeSet> = OnceLock::new();
@@ -135,7 +135,7 @@ impl LineHighlighter {
 
     /// Highlights a complete line (with its `\n`) and advances the state past it.
     pub fn line(&mut self, line: &str) -> Vec<Piece> {
-        if self.failed || line.len() > MAX_HIGHLIGHT_BYTES {
+        if self.is_plain(line) {
             // Skipping a long line keeps the state from before it: wrong for a string that spans
             // it, right for everything else, and deterministic either way.
             return plain(line);
@@ -149,10 +149,15 @@ impl LineHighlighter {
         }
     }
 
+    /// Whether `line` comes back as one unstyled piece (too long, or after an error).
+    pub fn is_plain(&self, line: &str) -> bool {
+        self.failed || line.len() > MAX_HIGHLIGHT_BYTES
+    }
+
     /// Highlights an unfinished last line without advancing the state, so it can be redone when
     /// more of it arrives.
     pub fn peek(&self, line: &str) -> Vec<Piece> {
-        if self.failed || line.len() > MAX_HIGHLIGHT_BYTES {
+        if self.is_plain(line) {
             return plain(line);
         }
         let (mut parse, mut state) = (self.parse.clone(), self.state.clone());

@@ -10,6 +10,11 @@
 
 use std::ops::Range;
 
+use super::lines::{
+    fence_opener, html_block_end, indentation, is_atx_heading, is_closing_fence, is_thematic_break, list_marker_width,
+    quote_content,
+};
+
 /// What a block holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BlockKind {
@@ -34,6 +39,9 @@ struct OpenFence {
     /// Opened at column 0, so it is a block of its own.
     top_level: bool,
     body: usize,
+    /// Inside a list item whose content starts at this column: a non-blank line indented less
+    /// ends the item and with it the fence.
+    item_indent: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -49,8 +57,19 @@ pub(crate) struct Splitter {
     /// End marker of an HTML block that may contain blank lines (`-->`, `</pre>`, …).
     html_end: Option<&'static str>,
     prev_blank: bool,
-    /// The latest top-level construct is a list, so a list item after a blank line continues it.
-    in_list: bool,
+    /// The previous line is paragraph text that the next line could continue (a lone HTML tag
+    /// cannot interrupt it).
+    para: bool,
+    /// That paragraph is in a block quote (a list item line ends the quote instead).
+    quote_para: bool,
+    /// A fence opened on a block-quote line: it runs while the lines continue the quote.
+    quote_fence: Option<(u8, usize)>,
+    /// The previous line was a list marker with nothing after it: a blank line next ends that
+    /// item (an item starts with at most one blank line).
+    empty_item: bool,
+    /// Content columns of the open list items, outermost first. While any is open, a list
+    /// item after a blank line continues the list instead of starting a block.
+    items: Vec<usize>,
 }
 
 impl Splitter {
@@ -79,7 +98,7 @@ impl Splitter {
             && self.open_has_content
             && !in_html_or_fence
             && !matches!(first, b' ' | b'\t')
-            && !(self.in_list && maybe_item)
+            && (self.items.is_empty() || !maybe_item)
         {
             self.settle(self.scanned);
         }
@@ -111,6 +130,27 @@ impl Splitter {
 
     fn line(&mut self, text: &str, start: usize, end: usize) {
         let line = &text[start..end];
+        let blank = line.trim_matches([' ', '\t']).is_empty();
+        if let Some((ch, len)) = self.quote_fence {
+            match quote_content(line) {
+                Some(content) => {
+                    if is_closing_fence(content, ch, len) {
+                        self.quote_fence = None;
+                    }
+                    self.prev_blank = false;
+                    self.para = false;
+                    return;
+                }
+                // The quote ended, and its fence with it; the line is read afresh.
+                None => self.quote_fence = None,
+            }
+        }
+        if let Some(fence) = self.fence
+            && fence.item_indent.is_some_and(|i| !blank && indentation(line).0 < i)
+        {
+            // The list item ended, and its fence with it; the line is read afresh.
+            self.fence = None;
+        }
         if let Some(fence) = self.fence {
             if is_closing_fence(line, fence.ch, fence.len) {
                 if fence.top_level {
@@ -121,132 +161,128 @@ impl Splitter {
                 }
                 self.prev_blank = false;
             }
+            self.para = false;
             return;
         }
         if let Some(marker) = self.html_end {
-            if line.contains(marker) {
+            if marker.is_empty() && blank {
+                // An HTML block of block-level tags ends at a blank line, which is handled below.
                 self.html_end = None;
+            } else {
+                if !marker.is_empty() && line.contains(marker) {
+                    self.html_end = None;
+                }
+                self.prev_blank = false;
+                self.para = false;
+                return;
             }
-            self.prev_blank = false;
-            return;
         }
-        if line.trim_matches([' ', '\t']).is_empty() {
+        if blank {
             if !self.open_has_content {
                 // Leading blank lines render nothing; starting the block after them lets a fence
                 // that follows begin its own block.
                 self.open_start = end + 1;
             }
             self.prev_blank = true;
+            self.para = false;
+            if std::mem::take(&mut self.empty_item)
+                && let Some(last) = self.items.last_mut()
+            {
+                // Closed to content, but the list stays open for a sibling item.
+                *last = usize::MAX;
+            }
             return;
         }
         let (indent, rest) = indentation(line);
         let col0 = indent == 0;
-        let opener = if indent <= 3 { fence_opener(rest) } else { None };
-        let list_item = col0 && is_list_marker(rest);
-        let split = col0 && (opener.is_some() || (self.prev_blank && !(self.in_list && list_item)));
+        // Structure (markers, fences, HTML) counts within three columns of the content column
+        // of the innermost list item the line reaches; deeper it is indented code or text.
+        let container = self.items.iter().rev().find(|&&c| c <= indent).copied().unwrap_or(0);
+        let structural = indent - container <= 3;
+        let opener = if structural { fence_opener(rest) } else { None };
+        let html = if structural && opener.is_none() { html_block_end(rest, !self.para) } else { None };
+        // A `===` or `---` underline makes a heading of a paragraph in the same container;
+        // lazily (less indented than the item it would continue, or after a quote) it is text.
+        let underline = rest.trim_end_matches([' ', '\t']);
+        let same_level = !self.quote_para && self.items.last().is_none_or(|&c| indent >= c);
+        let setext = self.para
+            && same_level
+            && structural
+            && !underline.is_empty()
+            && (underline.bytes().all(|b| b == b'=') || underline.bytes().all(|b| b == b'-'));
+        // `* * *` is a thematic break, not an item.
+        let mut item = if structural && !setext && !is_thematic_break(rest) { list_marker_width(rest) } else { None };
+        if let Some(w) = item
+            && self.para
+            && !self.quote_para
+            && self.items.is_empty()
+        {
+            // Starting a list inside a paragraph takes a non-empty item, and `1` if ordered;
+            // otherwise the line just continues the paragraph.
+            let empty = rest[w.min(rest.len())..].trim().is_empty();
+            let ordered_not_one =
+                rest.as_bytes()[0].is_ascii_digit() && !rest.starts_with("1.") && !rest.starts_with("1)");
+            if empty || ordered_not_one {
+                item = None;
+            }
+        }
+        let block_start = setext
+            || opener.is_some()
+            || html.is_some()
+            || item.is_some()
+            || is_atx_heading(rest)
+            || is_thematic_break(rest)
+            || (structural && rest.starts_with('>'));
+        // A lazy continuation line extends the paragraph and keeps every container open.
+        let lazy = self.para && !self.prev_blank && !block_start;
+        let was_in_list = !self.items.is_empty();
+        if !lazy {
+            // Items whose content column the line does not reach are closed.
+            while self.items.last().is_some_and(|&c| c > indent) {
+                self.items.pop();
+            }
+        }
+        let split = col0 && (opener.is_some() || (self.prev_blank && !(was_in_list && item.is_some())));
         if split && self.open_has_content {
             self.settle(start);
         }
-        if col0 {
-            if list_item {
-                self.in_list = true;
-            } else if self.prev_blank || starts_block(rest) || opener.is_some() {
-                self.in_list = false;
-            }
+        if let Some(width) = item {
+            self.items.push(indent + width);
         }
+        // Container markers with nothing after them (`1. `, `>`) hold no paragraph.
+        let empty_marker = item.is_some_and(|w| rest[w.min(rest.len())..].trim().is_empty()) || rest.trim_end() == ">";
+        self.empty_item = item.is_some() && empty_marker;
+        let mut para = if lazy {
+            true
+        } else if structural {
+            !(setext || is_atx_heading(rest) || is_thematic_break(rest) || empty_marker)
+        } else {
+            self.para
+        };
+        self.quote_para = if lazy { self.quote_para } else { structural && rest.starts_with('>') };
+        // A fence may also start right after an item's marker or a quote's `>`.
+        let item_fence = item.and_then(|w| Some((fence_opener(rest.get(w..)?)?, indent + w)));
+        let quote_fence = if structural { quote_content(rest).and_then(fence_opener) } else { None };
         if let Some((ch, len)) = opener {
-            self.fence = Some(OpenFence { ch, len, top_level: col0, body: end + 1 });
-        } else if indent <= 3
-            && let Some(marker) = html_block_end(rest)
-            && !rest[1..].contains(marker)
-        {
-            self.html_end = Some(marker);
+            let item_indent = self.items.last().copied();
+            self.fence = Some(OpenFence { ch, len, top_level: col0, body: end + 1, item_indent });
+            para = false;
+        } else if let Some(((ch, len), content)) = item_fence {
+            self.fence = Some(OpenFence { ch, len, top_level: false, body: end + 1, item_indent: Some(content) });
+            para = false;
+        } else if quote_fence.is_some() {
+            self.quote_fence = quote_fence;
+            para = false;
+        } else if let Some(marker) = html {
+            if marker.is_empty() || !rest[1..].contains(marker) {
+                self.html_end = Some(marker);
+            }
+            para = false;
         }
+        self.para = para;
         self.open_has_content = true;
         self.prev_blank = false;
     }
-}
-
-/// Leading indentation in columns (tabs to the next multiple of 4) and the text after it.
-fn indentation(line: &str) -> (usize, &str) {
-    let mut cols = 0;
-    for (i, b) in line.bytes().enumerate() {
-        match b {
-            b' ' => cols += 1,
-            b'\t' => cols += 4 - cols % 4,
-            _ => return (cols, &line[i..]),
-        }
-    }
-    (cols, "")
-}
-
-/// `(char, length)` when `rest` (indentation removed) opens a code fence.
-pub(crate) fn fence_opener(rest: &str) -> Option<(u8, usize)> {
-    let ch = *rest.as_bytes().first()?;
-    if ch != b'`' && ch != b'~' {
-        return None;
-    }
-    let len = rest.bytes().take_while(|&b| b == ch).count();
-    // A backtick fence's info string may not contain backticks (that would be inline code).
-    (len >= 3 && !(ch == b'`' && rest[len..].contains('`'))).then_some((ch, len))
-}
-
-/// Whether `line` closes a fence of `ch` repeated `len` times.
-pub(crate) fn is_closing_fence(line: &str, ch: u8, len: usize) -> bool {
-    let (indent, rest) = indentation(line);
-    let run = rest.bytes().take_while(|&b| b == ch).count();
-    indent <= 3 && run >= len && rest[run..].trim_matches([' ', '\t']).is_empty()
-}
-
-/// A bullet (`-`, `*`, `+`) or ordered (`1.`, `1)`) list marker followed by a space or the end.
-fn is_list_marker(rest: &str) -> bool {
-    let b = rest.as_bytes();
-    let after = match b.first() {
-        Some(b'-' | b'*' | b'+') => 1,
-        Some(b'0'..=b'9') => {
-            let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
-            if digits > 9 || !matches!(b.get(digits), Some(b'.' | b')')) {
-                return false;
-            }
-            digits + 1
-        }
-        _ => return false,
-    };
-    matches!(b.get(after), None | Some(b' ' | b'\t'))
-}
-
-/// Lines that start a new top-level construct and so end a list without a blank line.
-fn starts_block(rest: &str) -> bool {
-    rest.starts_with('#') || rest.starts_with('>') || rest.starts_with("***") || rest.starts_with("___")
-}
-
-/// For HTML blocks that run to an end marker rather than to a blank line (CommonMark types
-/// 1–5), the marker; their content may contain blank lines that must not split.
-fn html_block_end(rest: &str) -> Option<&'static str> {
-    if !rest.starts_with('<') {
-        return None;
-    }
-    let lower: String = rest.chars().take(12).collect::<String>().to_ascii_lowercase();
-    if lower.starts_with("<!--") {
-        return Some("-->");
-    }
-    if lower.starts_with("<?") {
-        return Some("?>");
-    }
-    if lower.starts_with("<![cdata[") {
-        return Some("]]>");
-    }
-    if lower.starts_with("<!") && lower.as_bytes().get(2).is_some_and(u8::is_ascii_alphabetic) {
-        return Some(">");
-    }
-    for (tag, end) in [("pre", "</pre>"), ("script", "</script>"), ("style", "</style>"), ("textarea", "</textarea>")] {
-        if let Some(after) = lower.strip_prefix('<').and_then(|l| l.strip_prefix(tag))
-            && matches!(after.as_bytes().first(), None | Some(b' ' | b'\t' | b'>'))
-        {
-            return Some(end);
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -289,15 +325,5 @@ mod tests {
     #[test]
     fn html_comments_hold_blank_lines() {
         assert_eq!(split("<!--\n\nhidden\n-->\n\nafter"), ["<!--\n\nhidden\n-->\n\n", "after"]);
-    }
-
-    #[test]
-    fn markers() {
-        assert!(is_list_marker("- x") && is_list_marker("12) x") && is_list_marker("*"));
-        assert!(!is_list_marker("-x") && !is_list_marker("1234567890. x") && !is_list_marker("a. x"));
-        assert_eq!(fence_opener("````md"), Some((b'`', 4)));
-        assert_eq!(fence_opener("``` a`b"), None);
-        assert_eq!(fence_opener("~~~ a`b"), Some((b'~', 3)));
-        assert!(is_closing_fence("  ````  ", b'`', 3) && !is_closing_fence("```x", b'`', 3));
     }
 }

@@ -4,7 +4,9 @@
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use super::wrap::{hard_break, push_span, spans_width, str_width};
+use unicode_segmentation::UnicodeSegmentation;
+
+use super::wrap::{grapheme_width, hard_break, push_span, spans_width, str_width};
 use crate::ui::highlight::{LineHighlighter, Piece};
 use crate::ui::theme::MarkdownStyle;
 
@@ -21,31 +23,61 @@ pub(crate) fn lang_of(info: &str) -> Option<String> {
     (!word.is_empty()).then(|| word.to_string())
 }
 
+/// The unfinished last line of a code block.
+pub(crate) enum Tail<'c> {
+    None,
+    Pieces(Vec<Piece>),
+    /// Unhighlighted (unknown language, or too long): its rows can be kept as it grows.
+    Plain(&'c str),
+}
+
+impl Tail<'_> {
+    pub(crate) fn render(&self, width: usize, st: &MarkdownStyle, out: &mut Vec<Line<'static>>) {
+        match self {
+            Tail::None => {}
+            Tail::Pieces(pieces) => render_line(pieces, width, st, out),
+            Tail::Plain(text) => render_line(&[(text.to_string(), Style::default())], width, st, out),
+        }
+    }
+}
+
 /// Highlighted lines of one code block, extended as the block grows.
 #[derive(Debug, Default)]
 pub(crate) struct CodeHighlight {
     key: Option<(Option<String>, String, bool)>,
     /// The complete lines highlighted so far, to check the next call extends them.
     seen: String,
+    /// How far the code was searched for a newline (the unfinished line is not searched again).
+    searched: usize,
     lines: Vec<Vec<Piece>>,
     /// The highlighter's state after `seen`; `None` for plain code.
     hl: Option<LineHighlighter>,
 }
 
 impl CodeHighlight {
-    /// Brings the cache up to date with `code` and returns the pieces of its unfinished last
-    /// line (empty when `code` ends with a newline). When `code` does not extend what was seen,
-    /// or the language or syntax theme changed, highlighting restarts from the top.
-    pub(crate) fn update(&mut self, lang: Option<&str>, code: &str, st: &MarkdownStyle) -> Vec<Piece> {
+    /// Brings the cache up to date with `code` and returns its unfinished last line. When
+    /// `code` does not extend what was seen, or the language or syntax theme changed,
+    /// highlighting restarts from the top. `append_only` promises that the text after the
+    /// finished lines only grew (or was dropped) since the last call, so the part already
+    /// searched for a newline is skipped.
+    pub(crate) fn update<'c>(
+        &mut self,
+        lang: Option<&str>,
+        code: &'c str,
+        st: &MarkdownStyle,
+        append_only: bool,
+    ) -> Tail<'c> {
         let key = (lang.map(str::to_string), st.syntax_theme.clone(), st.no_color);
         if self.key.as_ref() != Some(&key) || !code.starts_with(self.seen.as_str()) {
             self.seen.clear();
+            self.searched = 0;
             self.lines.clear();
             self.hl = lang.and_then(|l| LineHighlighter::new(l, &st.syntax_theme, st.no_color));
             self.key = Some(key);
         }
         let rest = &code[self.seen.len()..];
-        let complete = rest.rfind('\n').map_or(0, |i| i + 1);
+        let from = if append_only { self.searched.clamp(self.seen.len(), code.len()) - self.seen.len() } else { 0 };
+        let complete = rest[from..].rfind('\n').map_or(0, |i| from + i + 1);
         for line in rest[..complete].split_inclusive('\n') {
             let pieces = match &mut self.hl {
                 Some(hl) => hl.line(line),
@@ -54,11 +86,12 @@ impl CodeHighlight {
             self.lines.push(pieces);
         }
         self.seen.push_str(&rest[..complete]);
+        self.searched = if append_only { code.len() } else { self.seen.len() };
         let tail = &rest[complete..];
-        match (&self.hl, tail.is_empty()) {
-            (_, true) => Vec::new(),
-            (Some(hl), false) => hl.peek(tail),
-            (None, false) => vec![(tail.to_string(), Style::default())],
+        match &self.hl {
+            _ if tail.is_empty() => Tail::None,
+            Some(hl) if !hl.is_plain(tail) => Tail::Pieces(hl.peek(tail)),
+            _ => Tail::Plain(tail),
         }
     }
 
@@ -88,22 +121,88 @@ fn render_pieces(pieces: &[Piece], width: usize, st: &MarkdownStyle, out: &mut V
     if width == 0 {
         return;
     }
-    // Below three columns the gutter would leave no room for code.
+    for row in hard_break(pieces, code_width(width)) {
+        out.push(row_line(row, width, st));
+    }
+}
+
+/// Columns for code: below three the gutter would leave no room, so it goes.
+fn code_width(width: usize) -> usize {
+    if width > GUTTER_WIDTH { width - GUTTER_WIDTH } else { width }
+}
+
+/// One panel row: gutter, code, and padding to the width when the panel has a background.
+fn row_line(row: Vec<Span<'static>>, width: usize, st: &MarkdownStyle) -> Line<'static> {
     let gutter = width > GUTTER_WIDTH;
-    let avail = if gutter { width - GUTTER_WIDTH } else { width };
-    let gutter_style = st.code_block.patch(st.rule);
-    for row in hard_break(pieces, avail) {
-        let mut spans = Vec::with_capacity(row.len() + 2);
-        if gutter {
-            spans.push(Span::styled(GUTTER, gutter_style));
+    let mut spans = Vec::with_capacity(row.len() + 2);
+    if gutter {
+        spans.push(Span::styled(GUTTER, st.code_block.patch(st.rule)));
+    }
+    let used = spans_width(&row) + if gutter { GUTTER_WIDTH } else { 0 };
+    spans.extend(row);
+    // With a background colour the block reads as a panel; without one padding is noise.
+    if st.code_block.bg.is_some() && used < width {
+        push_span(&mut spans, &" ".repeat(width - used), st.code_block);
+    }
+    Line::from(spans)
+}
+
+/// An unfinished plain code line too long to redraw on every delta: its rows that can no
+/// longer change (each is followed by a character that did not fit) are handed out once.
+#[derive(Debug, Default)]
+pub(crate) struct LongLine {
+    /// The line so far with tabs expanded.
+    expanded: String,
+    /// Source bytes expanded, and the display column they end at.
+    src: usize,
+    col: usize,
+    /// Bytes of `expanded` in rows handed out.
+    done: usize,
+    /// Rows handed out.
+    pub(crate) rows: usize,
+}
+
+impl LongLine {
+    /// Extends with `line` (the unfinished line so far, a plain tail): pushes rows that became
+    /// final onto `stable` and the still-open last row onto `open`. The rows are exactly those
+    /// `render_line` gives for the same text.
+    pub(crate) fn extend(
+        &mut self,
+        line: &str,
+        width: usize,
+        st: &MarkdownStyle,
+        stable: &mut Vec<Line<'static>>,
+        open: &mut Vec<Line<'static>>,
+    ) {
+        if width == 0 {
+            return;
         }
-        let used = spans_width(&row) + if gutter { GUTTER_WIDTH } else { 0 };
-        spans.extend(row);
-        // With a background colour the block reads as a panel; without one padding is noise.
-        if st.code_block.bg.is_some() && used < width {
-            push_span(&mut spans, &" ".repeat(width - used), st.code_block);
+        let new = line.get(self.src..).unwrap_or_default();
+        self.col = expand_into(new, self.col, &mut self.expanded);
+        self.src = line.len();
+        let avail = code_width(width);
+        let rest = &self.expanded[self.done..];
+        // Row starts as `hard_break` finds them: a grapheme that does not fit starts a row.
+        let mut row_start = 0;
+        let mut used = 0;
+        for (i, g) in rest.grapheme_indices(true) {
+            let gw = grapheme_width(g);
+            let gw = if gw > avail { 1 } else { gw };
+            if used + gw > avail {
+                let row = hard_break(&[(rest[row_start..i].to_string(), st.code_block)], avail);
+                stable.extend(row.into_iter().map(|r| row_line(r, width, st)));
+                self.rows += 1;
+                row_start = i;
+                used = 0;
+            }
+            used += gw;
         }
-        out.push(Line::from(spans));
+        self.done += row_start;
+        let last = &self.expanded[self.done..];
+        if !last.is_empty() {
+            let row = hard_break(&[(last.to_string(), st.code_block)], avail);
+            open.extend(row.into_iter().map(|r| row_line(r, width, st)));
+        }
     }
 }
 
@@ -113,24 +212,26 @@ fn expand_tabs(pieces: &[Piece]) -> Vec<Piece> {
     let mut out = Vec::with_capacity(pieces.len());
     for (text, style) in pieces {
         let text = text.strip_suffix('\n').unwrap_or(text);
-        if !text.contains('\t') {
-            col += str_width(text);
-            out.push((text.to_string(), *style));
-            continue;
-        }
-        let mut expanded = String::with_capacity(text.len() + 8);
-        for (i, part) in text.split('\t').enumerate() {
-            if i > 0 {
-                let n = TAB_STOP - col % TAB_STOP;
-                expanded.extend(std::iter::repeat_n(' ', n));
-                col += n;
-            }
-            expanded.push_str(part);
-            col += str_width(part);
-        }
+        let mut expanded = String::with_capacity(text.len());
+        col = expand_into(text, col, &mut expanded);
         out.push((expanded, *style));
     }
     out
+}
+
+/// Appends `text` to `out` with tabs expanded, starting at display column `col`; returns the
+/// column it ends at.
+fn expand_into(text: &str, mut col: usize, out: &mut String) -> usize {
+    for (i, part) in text.split('\t').enumerate() {
+        if i > 0 {
+            let n = TAB_STOP - col % TAB_STOP;
+            out.extend(std::iter::repeat_n(' ', n));
+            col += n;
+        }
+        out.push_str(part);
+        col += str_width(part);
+    }
+    col
 }
 
 /// Renders a whole code block (header and lines) using and updating `cache`.
@@ -141,15 +242,13 @@ pub(crate) fn render_block(
     st: &MarkdownStyle,
     cache: &mut CodeHighlight,
 ) -> Vec<Line<'static>> {
-    let tail = cache.update(lang, code, st);
+    let tail = cache.update(lang, code, st, false);
     let mut out = Vec::new();
     out.extend(header(lang, width, st));
     for line in cache.lines() {
         render_line(line, width, st, &mut out);
     }
-    if !tail.is_empty() {
-        render_line(&tail, width, st, &mut out);
-    }
+    tail.render(width, st, &mut out);
     out
 }
 
@@ -175,12 +274,13 @@ mod tests {
     fn cache_extends_and_restarts() {
         let st = MarkdownStyle::default();
         let mut cache = CodeHighlight::default();
-        let tail = cache.update(Some("rust"), "fn a() {}\nlet", &st);
+        let tail = cache.update(Some("rust"), "fn a() {}\nlet", &st, false);
         assert_eq!(cache.lines().len(), 1);
+        let Tail::Pieces(tail) = tail else { panic!("highlighted tail") };
         assert_eq!(tail.iter().map(|p| p.0.as_str()).collect::<String>(), "let");
-        cache.update(Some("rust"), "fn a() {}\nlet x = 1;\n", &st);
+        cache.update(Some("rust"), "fn a() {}\nlet x = 1;\n", &st, false);
         assert_eq!(cache.lines().len(), 2);
-        cache.update(Some("rust"), "different\n", &st);
+        cache.update(Some("rust"), "different\n", &st, false);
         assert_eq!(cache.lines().len(), 1);
     }
 

@@ -186,6 +186,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
         #[test]
         fn any_chunking_matches_whole(s in control_text(), cuts in proptest::collection::vec(0usize..64, 0..6)) {
             let bounds: Vec<usize> = s.char_indices().map(|(i, _)| i).chain([s.len()]).collect();

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use super::code::{self, CodeHighlight};
 use super::refs::Refs;
 use super::table::Table;
-use super::wrap::{Inline, fit_prefix, push_span, str_width, wrap};
+use super::wrap::{Inline, fit_prefix, max_prefix, push_span, str_width, wrap};
 use crate::ui::theme::MarkdownStyle;
 
 /// The markdown dialect: CommonMark plus GitHub tables, strikethrough and task lists.
@@ -52,7 +52,7 @@ pub(crate) fn render(
 
 enum Container {
     Quote,
-    Item { marker: String, width: usize, first_done: bool },
+    Item { marker: String, width: usize },
 }
 
 struct Link {
@@ -66,6 +66,10 @@ struct Walker<'a> {
     st: &'a MarkdownStyle,
     out: Vec<Line<'static>>,
     containers: Vec<Container>,
+    /// Containers below this index have shown their first line (list markers are drawn once).
+    marked: usize,
+    /// How many list items are open (the bullet shape follows the depth).
+    items: usize,
     /// Per open list: the next item number (ordered) or `None` (bullets).
     lists: Vec<Option<u64>>,
     /// A blank line is due before the next content, prefixed as inside this many containers
@@ -89,6 +93,8 @@ impl<'a> Walker<'a> {
             st,
             out: Vec::new(),
             containers: Vec::new(),
+            marked: 0,
+            items: 0,
             lists: Vec::new(),
             pending_blank: None,
             inline: Inline::default(),
@@ -219,7 +225,8 @@ impl<'a> Walker<'a> {
             Tag::HtmlBlock => self.html = Some(String::new()),
             Tag::List(start) => self.lists.push(start),
             Tag::Item => {
-                let depth = self.containers.iter().filter(|c| matches!(c, Container::Item { .. })).count();
+                let depth = self.items;
+                self.items += 1;
                 let marker = match self.lists.last_mut() {
                     Some(Some(n)) => {
                         let m = format!("{n}. ");
@@ -229,7 +236,7 @@ impl<'a> Walker<'a> {
                     _ => format!("{} ", BULLETS[depth % BULLETS.len()]),
                 };
                 let width = str_width(&marker);
-                self.containers.push(Container::Item { marker, width, first_done: false });
+                self.containers.push(Container::Item { marker, width });
             }
             Tag::Table(aligns) => self.table = Some(Table { aligns, ..Table::default() }),
             _ => {}
@@ -266,7 +273,7 @@ impl<'a> Walker<'a> {
             TagEnd::Paragraph => self.blank_after(),
             TagEnd::Heading(_) | TagEnd::BlockQuote(_) => {
                 if matches!(tag, TagEnd::BlockQuote(_)) {
-                    self.containers.pop();
+                    self.pop_container();
                 }
                 self.pop_style();
                 self.blank_after();
@@ -300,17 +307,18 @@ impl<'a> Walker<'a> {
             TagEnd::List(_) => {
                 self.lists.pop();
                 // A nested list ends inside its item; only a list's own end spaces it out.
-                if !self.containers.iter().any(|c| matches!(c, Container::Item { .. })) {
+                if self.items == 0 {
                     self.blank_after();
                 }
             }
             TagEnd::Item => {
-                if let Some(Container::Item { first_done: false, .. }) = self.containers.last() {
+                if self.marked < self.containers.len() {
                     // An empty item still shows its marker.
                     let (prefix, _) = fit_prefix(self.prefix(true), self.width);
                     self.emit(vec![Vec::new()], prefix);
                 }
-                self.containers.pop();
+                self.pop_container();
+                self.items = self.items.saturating_sub(1);
             }
             TagEnd::Table => {
                 if let Some(table) = self.table.take() {
@@ -345,17 +353,34 @@ impl<'a> Walker<'a> {
     }
 
     fn prefix_upto(&self, depth: usize, first: bool) -> Vec<Span<'static>> {
+        // Only the innermost containers that can be shown are built (`fit_prefix` clips the
+        // rest), so deep nesting costs per line what fits on the line, not the depth.
+        let budget = max_prefix(self.width);
+        let mut start = depth.min(self.containers.len());
+        let mut total = 0;
+        while start > 0 && total <= budget {
+            start -= 1;
+            total += match &self.containers[start] {
+                Container::Quote => str_width(QUOTE_BAR),
+                Container::Item { width, .. } => *width,
+            };
+        }
         let mut spans = Vec::new();
-        for c in self.containers.iter().take(depth) {
+        for (i, c) in self.containers.iter().enumerate().take(depth).skip(start) {
             match c {
                 Container::Quote => push_span(&mut spans, QUOTE_BAR, self.st.quote),
-                Container::Item { marker, first_done: false, .. } if first => {
+                Container::Item { marker, .. } if first && i >= self.marked => {
                     push_span(&mut spans, marker, self.st.list_marker);
                 }
                 Container::Item { width, .. } => push_span(&mut spans, &" ".repeat(*width), self.st.text),
             }
         }
         spans
+    }
+
+    fn pop_container(&mut self) {
+        self.containers.pop();
+        self.marked = self.marked.min(self.containers.len());
     }
 
     /// Asks for a blank line before whatever comes next.
@@ -393,11 +418,7 @@ impl<'a> Walker<'a> {
             spans.extend(row);
             self.out.push(Line::from(spans));
         }
-        for c in &mut self.containers {
-            if let Container::Item { first_done, .. } = c {
-                *first_done = true;
-            }
-        }
+        self.marked = self.containers.len();
     }
 }
 

@@ -270,11 +270,16 @@ pub(crate) fn hard_break(pieces: &[(String, Style)], width: usize) -> Vec<Vec<Sp
     lines
 }
 
+/// The widest prefix that leaves `min(width, 8)` columns for content.
+pub(crate) fn max_prefix(width: usize) -> usize {
+    width.saturating_sub(width.min(MIN_CONTENT))
+}
+
 /// Clips a line prefix (quote bars, list indents) so at least `min(width, 8)` columns stay for
 /// content, dropping its leftmost graphemes first so the innermost marker stays visible.
 /// Returns the prefix and its width.
 pub(crate) fn fit_prefix(prefix: Vec<Span<'static>>, width: usize) -> (Vec<Span<'static>>, usize) {
-    let max = width.saturating_sub(width.min(MIN_CONTENT));
+    let max = max_prefix(width);
     let total = spans_width(&prefix);
     if total <= max {
         return (prefix, total);

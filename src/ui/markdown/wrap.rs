@@ -137,7 +137,13 @@ struct Token {
 pub(crate) fn wrap(inline: &Inline, width: usize) -> Vec<Vec<Span<'static>>> {
     let width = width.max(1);
     let mut lines = Vec::new();
-    for seg in inline.segments() {
+    let segments: Vec<Range<usize>> = inline.segments().collect();
+    // A break at the very end (`cell<br>`) adds nothing visible.
+    let keep = segments.len()
+        - usize::from(
+            segments.len() > 1 && inline.text[segments[segments.len() - 1].clone()].trim_matches(' ').is_empty(),
+        );
+    for seg in segments.into_iter().take(keep) {
         let before = lines.len();
         wrap_segment(inline, seg, width, &mut lines);
         if lines.len() == before {

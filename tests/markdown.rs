@@ -101,6 +101,7 @@ fn extreme_widths_never_overflow() {
         assert_fits(&render(DOC, width, &st), width);
     }
     assert!(MarkdownView::from_text(DOC).lines(0, &st).is_empty());
+    assert_fits(&render(DOC, u16::MAX, &st), u16::MAX);
     assert_eq!(MarkdownView::from_text(DOC).height(0, &st), 0);
 }
 
@@ -227,7 +228,7 @@ fn repeated_calls_are_cached() {
 
 #[test]
 fn br_tags_break_lines_in_table_cells() {
-    let text = "| a | b |\n|---|---|\n| one<br>two | x<BR />y |\n";
+    let text = "| a | b |\n|---|---|\n| one<br>two | x<BR />y<br> |\n";
     let lines = render(text, 40, &MarkdownStyle::default());
     insta::assert_snapshot!("table_br", plain(&lines));
 }

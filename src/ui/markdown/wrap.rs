@@ -137,7 +137,13 @@ struct Token {
 pub(crate) fn wrap(inline: &Inline, width: usize) -> Vec<Vec<Span<'static>>> {
     let width = width.max(1);
     let mut lines = Vec::new();
-    for seg in inline.segments() {
+    let segments: Vec<Range<usize>> = inline.segments().collect();
+    // A break at the very end (`cell<br>`) adds nothing visible.
+    let keep = segments.len()
+        - usize::from(
+            segments.len() > 1 && inline.text[segments[segments.len() - 1].clone()].trim_matches(' ').is_empty(),
+        );
+    for seg in segments.into_iter().take(keep) {
         let before = lines.len();
         wrap_segment(inline, seg, width, &mut lines);
         if lines.len() == before {
@@ -149,6 +155,21 @@ pub(crate) fn wrap(inline: &Inline, width: usize) -> Vec<Vec<Span<'static>>> {
 
 fn tokens(text: &str, seg: Range<usize>) -> Vec<Token> {
     let mut tokens: Vec<Token> = Vec::new();
+    // Printable ASCII (most prose) is one column per byte: no segmentation needed.
+    if text.as_bytes()[seg.clone()].iter().all(|b| (0x20..0x7f).contains(b)) {
+        for (i, &b) in text.as_bytes()[seg.clone()].iter().enumerate() {
+            let start = seg.start + i;
+            let space = b == b' ';
+            match tokens.last_mut() {
+                Some(t) if t.space == space => {
+                    t.range.end = start + 1;
+                    t.width += 1;
+                }
+                _ => tokens.push(Token { range: start..start + 1, width: 1, space }),
+            }
+        }
+        return tokens;
+    }
     for (i, g) in text[seg.clone()].grapheme_indices(true) {
         let start = seg.start + i;
         let width = grapheme_width(g);

@@ -44,12 +44,22 @@ pub fn parse_credits(body: &[u8]) -> Option<Decimal> {
     Some(decimal(&env.data["total_credits"])? - decimal(&env.data["total_usage"])?)
 }
 
-async fn get(http: &reqwest::Client, url: &str, key: &ApiKey, provider: &str) -> Result<Vec<u8>, CoreError> {
-    let response =
-        http.get(url).bearer_auth(key.expose()).timeout(std::time::Duration::from_secs(15)).send().await.map_err(
-            |e| CoreError::new(crate::core::error::ErrorKind::Connect, format!("Could not reach {url}: {e}")),
-        )?;
+/// One authenticated GET to OpenRouter. `Ok(None)` for a 404 (the generation record is not
+/// there yet); other non-2xx statuses become the same typed errors a chat request gets.
+async fn get_optional(
+    http: &reqwest::Client,
+    url: &str,
+    key: &ApiKey,
+    provider: &str,
+    timeout: std::time::Duration,
+) -> Result<Option<Vec<u8>>, CoreError> {
+    let response = http.get(url).bearer_auth(key.expose()).timeout(timeout).send().await.map_err(|e| {
+        CoreError::new(crate::core::error::ErrorKind::Connect, format!("Could not reach {provider} ({url}): {e}"))
+    })?;
     let status = response.status().as_u16();
+    if status == 404 {
+        return Ok(None);
+    }
     let headers = response.headers().clone();
     let body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
     if !(200..300).contains(&status) {
@@ -57,7 +67,18 @@ async fn get(http: &reqwest::Client, url: &str, key: &ApiKey, provider: &str) ->
             ErrorContext { provider_name: provider, kind: ProviderKind::Openrouter, model: "", api_key_env: None };
         return Err(classify_http_error(&ctx, status, &headers, &body));
     }
-    Ok(body)
+    Ok(Some(body))
+}
+
+async fn get(http: &reqwest::Client, url: &str, key: &ApiKey, provider: &str) -> Result<Vec<u8>, CoreError> {
+    match get_optional(http, url, key, provider, std::time::Duration::from_secs(15)).await? {
+        Some(body) => Ok(body),
+        None => {
+            let ctx =
+                ErrorContext { provider_name: provider, kind: ProviderKind::Openrouter, model: "", api_key_env: None };
+            Err(classify_http_error(&ctx, 404, &reqwest::header::HeaderMap::new(), b""))
+        }
+    }
 }
 
 /// Read `/key` and, when the key may, `/credits` (docs reserve it for management keys; a 403
@@ -123,21 +144,9 @@ pub async fn fetch_generation(
     generation_id: &str,
 ) -> Result<Option<Generation>, CoreError> {
     let url = format!("{}/generation?id={}", base_url.trim_end_matches('/'), query_escape(generation_id));
-    let response =
-        http.get(&url).bearer_auth(key.expose()).timeout(std::time::Duration::from_secs(10)).send().await.map_err(
-            |e| CoreError::new(crate::core::error::ErrorKind::Connect, format!("Could not reach {provider}: {e}")),
-        )?;
-    let status = response.status().as_u16();
-    if status == 404 {
+    let Some(body) = get_optional(http, &url, key, provider, std::time::Duration::from_secs(10)).await? else {
         return Ok(None);
-    }
-    let headers = response.headers().clone();
-    let body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
-    if !(200..300).contains(&status) {
-        let ctx =
-            ErrorContext { provider_name: provider, kind: ProviderKind::Openrouter, model: "", api_key_env: None };
-        return Err(classify_http_error(&ctx, status, &headers, &body));
-    }
+    };
     parse_generation(&body).map(Some).ok_or_else(|| {
         CoreError::new(
             crate::core::error::ErrorKind::MalformedResponse,

@@ -247,7 +247,7 @@ impl Host for TerminalHost {
         if let Some(f) = self.forwarder.take() {
             f.abort();
         }
-        let _ = terminal::suspend();
+        terminal::restore();
         let mut words = editor.split_whitespace();
         let program = words.next().unwrap_or("vi");
         let status = std::process::Command::new(program).args(words).arg(&path).status();
@@ -269,11 +269,5 @@ impl Host for TerminalHost {
 
     fn end_frame(&mut self) {
         terminal::end_frame();
-    }
-}
-
-impl From<io::Error> for crate::ui::app::Background {
-    fn from(e: io::Error) -> Self {
-        crate::ui::app::Background::Copied(Err(e.to_string()))
     }
 }

@@ -51,12 +51,7 @@ pub fn restore() {
     let _ = out.flush();
 }
 
-/// Leave the alternate screen for a child program (`$EDITOR`) and come back afterwards.
-pub fn suspend() -> io::Result<()> {
-    restore();
-    Ok(())
-}
-
+/// Take the terminal back after a child program (`$EDITOR`) had it; `restore` hands it over.
 pub fn resume(mouse: bool) -> io::Result<()> {
     enable_raw_mode()?;
     let mut out = io::stdout();

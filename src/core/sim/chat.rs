@@ -75,33 +75,18 @@ async fn handle(sh: &Arc<Shared>, headers: &HeaderMap, body: &[u8], gen_id: &str
             }
         }
     }
+    let failure = |f| {
+        failures::for_directive(f, &spec, &key, req.last_user_text(), now, cfg.free_daily_limit, cfg.free_per_minute)
+    };
     if let Some(f) = spec.failure {
-        let r = failures::for_directive(
-            f,
-            &spec,
-            &key,
-            req.last_user_text(),
-            now,
-            cfg.free_daily_limit,
-            cfg.free_per_minute,
-        );
-        return error(sh, r, true);
+        return error(sh, failure(f), true);
     }
     if spec.tools == Some(model::ToolScript::Gemini) && req.gemini_dialect && req.lost_thought_signature() {
         return error(sh, failures::gemini_missing_signature(), false);
     }
     // Like OpenRouter: tools offered to a model none of whose endpoints takes them.
     if !req.tools.is_empty() && spec.tools.is_none() && model::catalog_supports_tools(&spec.base) == Some(false) {
-        let r = failures::for_directive(
-            model::Failure::NoToolEndpoints,
-            &spec,
-            &key,
-            req.last_user_text(),
-            now,
-            cfg.free_daily_limit,
-            cfg.free_per_minute,
-        );
-        return error(sh, r, false);
+        return error(sh, failure(model::Failure::NoToolEndpoints), false);
     }
     respond(sh.clone(), key, &req, &spec, gen_id).await
 }

@@ -310,8 +310,11 @@ fn two_stores_write_the_same_file_concurrently() {
         .map(|w| {
             let (path, barrier) = (path.clone(), Arc::clone(&barrier));
             std::thread::spawn(move || {
-                let s = Store::open(&path).unwrap();
+                // Wait at the barrier before unwrapping: a thread that panicked first would
+                // leave the other waiting for ever.
+                let opened = Store::open(&path);
                 barrier.wait();
+                let s = opened.unwrap();
                 for i in 0..500 {
                     s.record_request(LedgerEntry::new(i, format!("p{w}"), "m").with_status(RequestStatus::Ok));
                     if i % 50 == 0 {
@@ -341,8 +344,9 @@ fn quota_reservations_are_atomic_across_connections() {
         .map(|_| {
             let (path, barrier) = (path.clone(), Arc::clone(&barrier));
             std::thread::spawn(move || {
-                let mut q = QuotaDb::open(&path).unwrap();
+                let opened = QuotaDb::open(&path);
                 barrier.wait();
+                let mut q = opened.unwrap();
                 let mut granted = 0;
                 for i in 0..40 {
                     match q.try_reserve("openrouter:free", &[window], now + i).unwrap() {

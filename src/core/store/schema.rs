@@ -151,7 +151,7 @@ fn prepare(mut conn: Connection, path: &Path, settings: ConnSettings) -> Result<
     }
     // WAL: readers (usage, quota) never block the writer and vice versa; NORMAL sync is durable
     // across application crashes, which is what matters for chat history.
-    let _mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(e)?;
+    set_wal(&conn).map_err(e)?;
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(e)?;
     conn.pragma_update(None, "foreign_keys", true).map_err(e)?;
     if let Some(pages) = settings.max_pages {
@@ -161,6 +161,31 @@ fn prepare(mut conn: Connection, path: &Path, settings: ConnSettings) -> Result<
     }
     migrate(&mut conn, path, settings)?;
     Ok(conn)
+}
+
+/// Switch to WAL, retrying while another connection holds the file: the switch needs an
+/// exclusive lock and SQLite answers BUSY at once instead of calling the busy handler, so two
+/// processes opening a fresh file together would otherwise fail (seen in CI).
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let give_up = std::time::Instant::now() + WAL_SWITCH_PATIENCE;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(e) if is_busy(&e) && std::time::Instant::now() < give_up => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// How long `set_wal` keeps trying; longer than any other opener holds the lock while migrating.
+const WAL_SWITCH_PATIENCE: Duration = Duration::from_secs(10);
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
 fn check_integrity(conn: &Connection, path: &Path, settings: ConnSettings) -> Result<(), StoreError> {

@@ -15,7 +15,7 @@ use crate::core::protocol::{
 };
 use crate::core::provider::ProvidersConfig;
 use crate::core::sanitize::strip_controls;
-use crate::core::store::{MessageState, RoomId, RoomTranscript, Store, TranscriptRecorder};
+use crate::core::store::{RoomId, RoomTranscript, Store, TranscriptRecorder};
 use crate::core::tools::ToolRegistry;
 use crate::ui::input::InputBox;
 use crate::ui::keymap::Keymap;
@@ -203,60 +203,6 @@ impl App {
         self.is_streaming()
     }
 
-    /// Rebuild panes, transcripts and threads from a stored room (`--resume`).
-    fn restore(&mut self, t: RoomTranscript) {
-        self.room = Some(t.room.id);
-        for model in &t.room.models {
-            self.add_pane(model.clone());
-        }
-        let mut max_turn = 0;
-        for m in &t.messages {
-            max_turn = max_turn.max(m.turn.0);
-            let targets: Vec<usize> = match m.target {
-                None => (0..self.panes.len()).collect(),
-                Some(t) => self.panes.iter().position(|p| p.target == t).into_iter().collect(),
-            };
-            for i in targets {
-                let pane = &mut self.panes[i];
-                match m.role {
-                    Role::User => {
-                        pane.entries
-                            .push(Entry::User { turn: m.turn, body: Box::new(MarkdownView::from_text(&m.content)) });
-                        pane.thread.push(ChatMessage::user(m.content.clone()));
-                    }
-                    Role::Assistant => {
-                        let mut a = Answer::new(m.turn);
-                        a.body.push_str(&m.content);
-                        a.reasoning_chars = m.reasoning.chars().count();
-                        a.outcome = match m.state {
-                            MessageState::Done => Outcome::Done,
-                            MessageState::Cancelled => Outcome::Cancelled,
-                            MessageState::Error => Outcome::Failed("this answer ended with an error".into()),
-                            MessageState::Streaming => {
-                                Outcome::Failed("interrupted: roundtable closed while streaming".into())
-                            }
-                        };
-                        pane.entries.push(Entry::Answer(Box::new(a)));
-                        if !m.content.is_empty() || !m.tool_calls.is_empty() {
-                            let mut msg = ChatMessage::assistant(m.content.clone());
-                            msg.tool_calls = m.tool_calls.clone();
-                            pane.thread.push(msg);
-                        }
-                    }
-                    Role::Tool => {
-                        let mut msg = ChatMessage::new(Role::Tool, m.content.clone());
-                        msg.tool_call_id = m.tool_call_id.clone();
-                        pane.thread.push(msg);
-                    }
-                    Role::System => {}
-                }
-            }
-        }
-        self.next_turn = max_turn + 1;
-        let title = t.room.title.clone();
-        self.set_status(Level::Info, format!("Resumed room “{title}”"));
-    }
-
     /// Send the draft to every pane (or run it as a command when it starts with `/`).
     pub fn submit_draft(&mut self) {
         let text = self.input.text();
@@ -388,7 +334,9 @@ impl App {
                     buckets.into_iter().filter(|b| b.used > 0 || relevant.contains(&b.bucket)).collect();
             }
             CoreEvent::Account(info) => self.sidebar.account = Some(info),
-            CoreEvent::CostSettled { turn, target, cost, usage, .. } => self.settle_cost(turn, target, cost, usage),
+            CoreEvent::CostSettled { turn, target, generation_id, cost, usage } => {
+                self.settle_cost(turn, target, &generation_id, cost, usage)
+            }
             CoreEvent::Stopped => {}
         }
     }
@@ -437,7 +385,7 @@ impl App {
             }
             EventKind::StepFinished { summary } => {
                 // An intermediate step: its figures count now; the next step answers below.
-                pane.totals.add(summary.usage.as_ref(), summary.cost.as_ref());
+                pane.count_step(ev.turn, &summary);
                 let mut msg = ChatMessage::assistant(summary.text.clone());
                 msg.tool_calls = summary.tool_calls.clone();
                 pane.thread.push(msg);
@@ -505,17 +453,10 @@ impl App {
     }
 
     /// A reported cost arrived after the stream ended (`/generation`): it replaces the estimate.
-    fn settle_cost(&mut self, turn: TurnId, target: TargetId, cost: Cost, usage: Option<Usage>) {
-        let Some(pane) = self.panes.iter_mut().find(|p| p.target == target) else { return };
-        let answer = pane.entries.iter_mut().rev().find_map(|e| match e {
-            Entry::Answer(a) if a.turn == turn && a.footer.is_some() => Some(a),
-            _ => None,
-        });
-        let Some(footer) = answer.and_then(|a| a.footer.as_mut()) else { return };
-        pane.totals.replace_cost(&footer.cost, &cost);
-        footer.cost = cost;
-        if footer.usage.is_none() {
-            footer.usage = usage;
+    fn settle_cost(&mut self, turn: TurnId, target: TargetId, generation_id: &str, cost: Cost, usage: Option<Usage>) {
+        if let Some(pane) = self.panes.iter_mut().find(|p| p.target == target) {
+            pane.settle_cost(turn, generation_id, cost, usage);
+            self.dirty = true;
         }
     }
 

@@ -3,10 +3,10 @@
 
 use std::time::{Instant, SystemTime};
 
-use rust_decimal::Decimal;
-
-use crate::core::protocol::{ChatMessage, Cost, CostSource, ModelSettings, StreamSummary, TargetId, TurnId, Usage};
+use crate::core::protocol::{ChatMessage, Cost, ModelSettings, StreamSummary, TargetId, TurnId, Usage};
 use crate::core::store::TranscriptRecorder;
+use crate::ui::accounting::StepFigures;
+pub use crate::ui::accounting::Totals;
 use crate::ui::markdown::MarkdownView;
 
 /// What the pane is doing now (its header shows it).
@@ -76,6 +76,8 @@ pub struct Answer {
     pub footer: Option<Footer>,
     pub tools: Vec<ToolNote>,
     pub notices: Vec<String>,
+    /// The requests behind this answer (one per tool-loop step), as counted in the totals.
+    pub steps: Vec<StepFigures>,
 }
 
 impl Answer {
@@ -88,6 +90,7 @@ impl Answer {
             footer: None,
             tools: Vec::new(),
             notices: Vec::new(),
+            steps: Vec::new(),
         }
     }
 }
@@ -127,54 +130,6 @@ impl Selection {
     pub fn range(&self) -> (usize, usize) {
         let a = self.anchor.unwrap_or(self.cursor);
         (a.min(self.cursor), a.max(self.cursor))
-    }
-}
-
-/// Running totals of a pane (sidebar rows).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Totals {
-    pub requests: u32,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub cost: Decimal,
-    /// Requests whose cost is an estimate.
-    pub estimated: u32,
-    /// Some requests have no known cost.
-    pub unknown: u32,
-}
-
-impl Totals {
-    pub fn add(&mut self, usage: Option<&Usage>, cost: Option<&Cost>) {
-        self.requests += 1;
-        if let Some(u) = usage {
-            self.prompt_tokens += u.prompt_tokens;
-            self.completion_tokens += u.completion_tokens + u.hidden_tokens;
-        }
-        match cost {
-            Some(Cost { usd: Some(v), source }) => {
-                self.cost += *v;
-                self.estimated += u32::from(*source == CostSource::Estimated);
-            }
-            _ => self.unknown += 1,
-        }
-    }
-
-    /// Swap a request's earlier cost for the settled one (a back-filled reported cost).
-    pub fn replace_cost(&mut self, old: &Cost, new: &Cost) {
-        match (old.usd, old.source) {
-            (Some(v), source) => {
-                self.cost -= v;
-                self.estimated -= u32::from(source == CostSource::Estimated && self.estimated > 0);
-            }
-            (None, _) => self.unknown = self.unknown.saturating_sub(1),
-        }
-        match new.usd {
-            Some(v) => {
-                self.cost += v;
-                self.estimated += u32::from(new.source == CostSource::Estimated);
-            }
-            None => self.unknown += 1,
-        }
     }
 }
 
@@ -241,25 +196,66 @@ impl Pane {
         })
     }
 
-    /// Record a finished stream's figures in the answer's footer and the totals.
+    /// Record the live answer's final request: totals, and the figures under the answer.
     pub fn settle(&mut self, summary: &StreamSummary, finish: Option<String>) {
+        if let Some(live) = self.live {
+            let answered = finish.is_some();
+            self.count_final(live.turn, summary, finish, answered);
+        }
+    }
+
+    /// Count an intermediate tool-loop step of the answer to `turn`.
+    pub fn count_step(&mut self, turn: TurnId, summary: &StreamSummary) {
+        let step = StepFigures::count(&mut self.totals, summary);
+        if let Some(a) = answer_to(&mut self.entries, turn) {
+            a.steps.push(step);
+        }
+    }
+
+    /// Count the final request of the answer to `turn` and put its figures under it. A request
+    /// that failed before the provider answered counts but shows nothing; `answered` says the
+    /// provider did answer even if it reported no figures.
+    pub fn count_final(&mut self, turn: TurnId, summary: &StreamSummary, finish: Option<String>, answered: bool) {
         let nothing_known = summary.usage.is_none() && summary.cost.as_ref().is_none_or(|c| c.usd.is_none());
-        if nothing_known && finish.is_none() {
-            // Failed before the provider answered: nothing was generated, nothing to show.
-            self.totals.requests += 1;
+        let bare = nothing_known && !answered;
+        let step = if bare {
+            StepFigures::count_bare(&mut self.totals, summary)
+        } else {
+            StepFigures::count(&mut self.totals, summary)
+        };
+        let Some(a) = answer_to(&mut self.entries, turn) else { return };
+        a.steps.push(step);
+        if !bare {
+            let tps = summary.usage.as_ref().and_then(|u| summary.timings.tokens_per_second(u.completion_tokens));
+            a.footer = Some(Footer {
+                usage: summary.usage.clone(),
+                cost: summary.cost.clone().unwrap_or(Cost::UNKNOWN),
+                ttft_ms: summary.timings.ttft_ms,
+                tokens_per_second: tps,
+                finish,
+            });
+        }
+    }
+
+    /// A request's cost fetched after its stream (OpenRouter's `/generation`): the step's figures
+    /// and the totals take it, and so does the footer when it was the answer's last request.
+    pub fn settle_cost(&mut self, turn: TurnId, generation_id: &str, cost: Cost, usage: Option<Usage>) {
+        let Some(a) = answer_to(&mut self.entries, turn) else { return };
+        let last = a.steps.len().saturating_sub(1);
+        let Some(k) = a.steps.iter().position(|s| s.generation_id.as_deref() == Some(generation_id)) else { return };
+        a.steps[k].settle(&mut self.totals, cost.clone(), usage);
+        if k != last {
             return;
         }
-        self.totals.add(summary.usage.as_ref(), summary.cost.as_ref());
-        let tps = summary.usage.as_ref().and_then(|u| summary.timings.tokens_per_second(u.completion_tokens));
-        let footer = Footer {
-            usage: summary.usage.clone(),
-            cost: summary.cost.clone().unwrap_or(Cost::UNKNOWN),
-            ttft_ms: summary.timings.ttft_ms,
-            tokens_per_second: tps,
-            finish,
-        };
-        if let Some(answer) = self.live_answer() {
-            answer.footer = Some(footer);
+        let usage = a.steps[k].usage.clone();
+        match &mut a.footer {
+            Some(f) => {
+                f.cost = cost;
+                if f.usage.is_none() {
+                    f.usage = usage;
+                }
+            }
+            None => a.footer = Some(Footer { usage, cost, ttft_ms: None, tokens_per_second: None, finish: None }),
         }
     }
 
@@ -293,4 +289,12 @@ impl Pane {
         self.live = None;
         self.state = PaneState::Idle;
     }
+}
+
+/// The answer to `turn` (the most recent one: a retry answers the same turn again).
+fn answer_to(entries: &mut [Entry], turn: TurnId) -> Option<&mut Answer> {
+    entries.iter_mut().rev().find_map(|e| match e {
+        Entry::Answer(a) if a.turn == turn => Some(a.as_mut()),
+        _ => None,
+    })
 }

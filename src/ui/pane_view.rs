@@ -359,7 +359,9 @@ fn tool_lines(note: &ToolNote, width: u16, ctx: &DrawCtx<'_>) -> Vec<Line<'stati
 pub fn pretty_arguments(call: &ToolCall) -> String {
     match serde_json::from_str::<serde_json::Value>(&call.arguments) {
         Ok(serde_json::Value::Object(map)) => {
-            map.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+            // Keys are printed raw, so they are stripped like any text from a model.
+            let shown = map.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
+            crate::core::sanitize::strip_controls(&shown).into_owned()
         }
         Ok(other) => other.to_string(),
         Err(_) => crate::core::sanitize::strip_controls(&call.arguments).into_owned(),

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{LedgerId, RoomId, StoreError, open_read, read_err};
 use crate::core::error::{CoreError, ErrorKind};
-use crate::core::protocol::{CostSource, StreamSummary, TargetId, TurnId};
+use crate::core::protocol::{Cost, CostSource, StreamSummary, TargetId, Timings, TurnId, Usage};
 
 /// Outcome of a request. `Pending` lets a caller record the request when it is sent, so a crash
 /// mid-stream still leaves a row (and the spend is not silently under-counted).
@@ -321,4 +321,74 @@ pub fn spend_since(path: &Path, since_ms: i64) -> Result<Decimal, StoreError> {
         total += parse_cost(r.get(0).map_err(&map)?).unwrap_or_default();
     }
     Ok(total)
+}
+
+/// One request of a room as the ledger holds it: what a resumed room needs to show the footers
+/// and totals it showed live. The summary carries tokens, cost, timings and serving details
+/// (no text: that is in the messages).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoomRequest {
+    pub turn: TurnId,
+    pub target: TargetId,
+    pub status: RequestStatus,
+    pub error_kind: Option<String>,
+    pub http_status: Option<u16>,
+    pub summary: StreamSummary,
+}
+
+/// The ledger rows of `room`, in the order they were sent.
+pub(crate) fn room_requests(conn: &Connection, room: RoomId) -> rusqlite::Result<Vec<RoomRequest>> {
+    let mut stmt = conn.prepare(
+        "SELECT turn, target, status, error_kind, http_status, prompt_tokens, completion_tokens,
+                cached_tokens, reasoning_tokens, cost_usd, cost_source, ttft_ms, duration_ms,
+                served_model, upstream_provider, generation_id
+         FROM ledger WHERE room_id = ?1 AND turn IS NOT NULL AND target IS NOT NULL
+         ORDER BY started_at, id",
+    )?;
+    let rows = stmt.query_map([room.0], |r| {
+        let count = |i: usize| -> rusqlite::Result<Option<u64>> {
+            Ok(r.get::<_, Option<i64>>(i)?.and_then(|v| u64::try_from(v).ok()))
+        };
+        let (prompt, completion) = (count(5)?, count(6)?);
+        let usage = (prompt.is_some() || completion.is_some()).then(|| {
+            let (prompt, completion) = (prompt.unwrap_or(0), completion.unwrap_or(0));
+            Usage {
+                prompt_tokens: prompt,
+                completion_tokens: completion,
+                total_tokens: prompt + completion,
+                cached_tokens: count(7).ok().flatten().unwrap_or(0),
+                reasoning_tokens: count(8).ok().flatten().unwrap_or(0),
+                ..Usage::default()
+            }
+        });
+        let usd = parse_cost(r.get(9)?);
+        let source = match r.get::<_, String>(10)?.as_str() {
+            "reported" if usd.is_some() => CostSource::Reported,
+            "estimated" if usd.is_some() => CostSource::Estimated,
+            _ => CostSource::Unknown,
+        };
+        let status = match r.get::<_, String>(2)?.as_str() {
+            "ok" => RequestStatus::Ok,
+            "error" => RequestStatus::Error,
+            "cancelled" => RequestStatus::Cancelled,
+            _ => RequestStatus::Pending,
+        };
+        Ok(RoomRequest {
+            turn: TurnId(u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0)),
+            target: TargetId(r.get(1)?),
+            status,
+            error_kind: r.get(3)?,
+            http_status: r.get(4)?,
+            summary: StreamSummary {
+                usage,
+                cost: Some(Cost { usd, source }),
+                timings: Timings { ttft_ms: count(11)?, duration_ms: count(12)?.unwrap_or(0) },
+                served_model: r.get(13)?,
+                upstream_provider: r.get(14)?,
+                generation_id: r.get(15)?,
+                ..StreamSummary::default()
+            },
+        })
+    })?;
+    rows.collect()
 }

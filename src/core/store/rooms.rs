@@ -6,6 +6,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use super::ledger::RoomRequest;
 use super::{MessageId, RoomId, StoreError, open_read, read_err};
 use crate::core::protocol::{Role, TargetId, ToolCall, TurnId};
 
@@ -91,6 +92,8 @@ pub struct StoredMessage {
 pub struct RoomTranscript {
     pub room: RoomInfo,
     pub messages: Vec<StoredMessage>,
+    /// The room's ledger rows, in the order they were sent (tokens, cost and timings per step).
+    pub requests: Vec<RoomRequest>,
 }
 
 impl RoomTranscript {
@@ -237,5 +240,6 @@ fn read_room(conn: &Connection, path: &Path, room: RoomId) -> Result<Option<Room
         })
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(&map)?;
-    Ok(Some(RoomTranscript { room: info, messages }))
+    let requests = super::ledger::room_requests(conn, room).map_err(&map)?;
+    Ok(Some(RoomTranscript { room: info, messages, requests }))
 }

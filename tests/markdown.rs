@@ -254,3 +254,35 @@ fn alternating_widths_keep_both_renders() {
     let whole = MarkdownView::from_text(view.text()).lines(30, &st).to_vec();
     assert_eq!(view.lines(30, &st), &whole[..]);
 }
+
+#[test]
+fn background_highlighting_swaps_in_colours_without_moving_rows() {
+    let st = theme::load("dark", None, false).expect("dark").markdown;
+    let code: String = (0..40).map(|i| format!("    let value_{i} = compute(\"{i}\", {i}); // note {i}\n")).collect();
+    let text = format!("Intro paragraph.\n\n```rust\nfn main() {{\n{code}}}\n```\n\nAfter the code.\n");
+    let expected = render(&text, 50, &st);
+
+    // As the chatroom draws: deltas arrive, code is queued for the background thread, and the
+    // frames meanwhile show it plain, already wrapped where it will stay.
+    roundtable::ui::highlight::set_background(true);
+    let mut view = MarkdownView::new();
+    let mut streamed_heights = Vec::new();
+    for chunk in text.as_bytes().chunks(37) {
+        view.push_str(std::str::from_utf8(chunk).unwrap());
+        streamed_heights.push(view.height(50, &st));
+        view.lines(50, &st);
+        view.height(80, &st);
+    }
+    roundtable::ui::highlight::set_background(false);
+    assert_eq!(view.height(50, &st), expected.len(), "plain stand-ins take the rows the colours will");
+    assert_eq!(plain(view.lines(50, &st)), plain(&expected));
+
+    // The colours arrive: the same rows, now highlighted, at both widths drawn.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while view.lines(50, &st) != &expected[..] {
+        assert!(std::time::Instant::now() < deadline, "the background highlighter never finished");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(view.lines(80, &st), &render(&text, 80, &st)[..]);
+    assert!(streamed_heights.windows(2).all(|w| w[0] <= w[1]), "rows never jump back: {streamed_heights:?}");
+}

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::core::protocol::{Command, CoreEvent};
 use crate::core::router::CoreHandle;
 use crate::ui::app::{App, Background, Effect};
-use crate::ui::{draw, sidebar};
+use crate::ui::{draw, highlight, sidebar};
 
 /// Spinner and rate refresh while something streams.
 const ANIMATION_INTERVAL: Duration = Duration::from_millis(100);
@@ -91,7 +91,11 @@ where
         if app.dirty && frame_due {
             let started = Instant::now();
             host.begin_frame();
-            terminal.draw(|f| draw::draw(f, app)).map_err(|e| io::Error::other(e.to_string()))?;
+            // Code is highlighted off this thread; its colours arrive through `results_ready`.
+            highlight::set_background(true);
+            let drawn = terminal.draw(|f| draw::draw(f, app));
+            highlight::set_background(false);
+            drawn.map_err(|e| io::Error::other(e.to_string()))?;
             host.end_frame();
             app.dirty = false;
             last_draw = Some(started);
@@ -143,6 +147,8 @@ where
                 }
             },
             Some(bg) = bg_rx.recv() => app.on_background(bg),
+            // Highlighted code lines arrived from the background thread.
+            () = highlight::results_ready().notified() => app.dirty = true,
             // A deadline passed: a frame is due, a spinner advances or a countdown changes.
             () = sleep => app.dirty = true,
             () = &mut quit_signal => app.quit = true,

@@ -2,8 +2,10 @@
 //! fence-language lookup, and a line-at-a-time highlighter whose state can be kept between lines
 //! so a growing code block never re-parses the lines it already highlighted.
 
+use std::cell::Cell;
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 use ratatui::style::{Color, Modifier, Style};
 use syntect::highlighting::{FontStyle, HighlightIterator, HighlightState, Highlighter, Theme, ThemeSet};
@@ -24,6 +26,131 @@ pub const SYNTAX_THEMES: [&str; 7] = [
 /// Lines longer than this are shown unhighlighted: regex highlighting is superlinear on very long
 /// lines (minified JSON), and an unfinished line is re-highlighted on every delta.
 pub const MAX_HIGHLIGHT_BYTES: usize = 1024;
+
+thread_local! {
+    /// Whether code drawn on this thread may be highlighted in the background (set by the
+    /// chatroom loop around each frame; tests and exports highlight in place).
+    static BACKGROUND: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Let code rendered on this thread from now on be highlighted off it (see [`LineQueue`]).
+/// Regex highlighting costs up to milliseconds a line, which six streaming panes cannot afford
+/// inside a frame; code is drawn plain and its rows are swapped when the colours arrive (code
+/// wraps by width alone, so nothing moves).
+pub fn set_background(on: bool) {
+    BACKGROUND.with(|b| b.set(on));
+}
+
+pub(crate) fn background() -> bool {
+    BACKGROUND.with(Cell::get)
+}
+
+/// Signalled when background highlighting has finished lines to draw.
+pub fn results_ready() -> &'static tokio::sync::Notify {
+    static READY: OnceLock<tokio::sync::Notify> = OnceLock::new();
+    READY.get_or_init(tokio::sync::Notify::new)
+}
+
+/// The lines of one code block, highlighted in order on the background thread.
+#[derive(Debug)]
+pub(crate) struct LineQueue {
+    job: Arc<Mutex<Job>>,
+}
+
+#[derive(Debug)]
+struct Job {
+    /// Out while the worker highlights a line with it.
+    hl: Option<LineHighlighter>,
+    todo: VecDeque<String>,
+    done: Vec<Vec<Piece>>,
+    /// In the worker's queue (or being worked on).
+    queued: bool,
+    /// The block is gone (or restarted): skip the rest.
+    dropped: bool,
+}
+
+/// Lines highlighted per turn of a job before other blocks get theirs.
+const LINES_PER_TURN: usize = 16;
+
+fn lock(job: &Mutex<Job>) -> std::sync::MutexGuard<'_, Job> {
+    job.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn worker() -> Option<&'static mpsc::Sender<Arc<Mutex<Job>>>> {
+    static WORKER: OnceLock<Option<mpsc::Sender<Arc<Mutex<Job>>>>> = OnceLock::new();
+    WORKER
+        .get_or_init(|| {
+            let (tx, rx) = mpsc::channel::<Arc<Mutex<Job>>>();
+            let spawned = std::thread::Builder::new().name("roundtable-highlight".into()).spawn(move || {
+                for job in rx {
+                    work_on(&job);
+                }
+            });
+            spawned.ok().map(|_| tx)
+        })
+        .as_ref()
+}
+
+/// One turn of a job: up to `LINES_PER_TURN` lines, then back of the queue if more are left.
+fn work_on(job: &Arc<Mutex<Job>>) {
+    for _ in 0..LINES_PER_TURN {
+        let (line, mut hl) = {
+            let mut j = lock(job);
+            match (j.dropped, j.todo.is_empty(), j.hl.take()) {
+                (false, false, Some(hl)) => (j.todo.pop_front().unwrap_or_default(), hl),
+                (_, _, hl) => {
+                    j.hl = hl;
+                    j.queued = false;
+                    results_ready().notify_one();
+                    return;
+                }
+            }
+        };
+        let pieces = hl.line(&line);
+        let mut j = lock(job);
+        j.hl = Some(hl);
+        j.done.push(pieces);
+    }
+    results_ready().notify_one();
+    match worker() {
+        Some(tx) => {
+            let _ = tx.send(Arc::clone(job));
+        }
+        None => lock(job).queued = false,
+    }
+}
+
+impl LineQueue {
+    pub(crate) fn new(hl: LineHighlighter) -> LineQueue {
+        let job = Job { hl: Some(hl), todo: VecDeque::new(), done: Vec::new(), queued: false, dropped: false };
+        LineQueue { job: Arc::new(Mutex::new(job)) }
+    }
+
+    /// Queue a complete line (with its newline).
+    pub(crate) fn push(&self, line: String) {
+        let mut j = lock(&self.job);
+        j.todo.push_back(line);
+        if !j.queued
+            && let Some(tx) = worker()
+        {
+            j.queued = true;
+            let _ = tx.send(Arc::clone(&self.job));
+        }
+    }
+
+    /// The lines highlighted since the last call, in order.
+    pub(crate) fn take_done(&self) -> Vec<Vec<Piece>> {
+        std::mem::take(&mut lock(&self.job).done)
+    }
+}
+
+impl Drop for LineQueue {
+    fn drop(&mut self) {
+        let mut j = lock(&self.job);
+        j.dropped = true;
+        j.todo.clear();
+    }
+}
 
 static SYNTAXES: OnceLock<SyntaxSet> = OnceLock::new();
 static THEMES: OnceLock<ThemeSet> = OnceLock::new();

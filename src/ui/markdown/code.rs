@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::wrap::{grapheme_width, hard_break, push_span, spans_width, str_width};
-use crate::ui::highlight::{LineHighlighter, Piece};
+use crate::ui::highlight::{self, LineHighlighter, LineQueue, Piece};
 use crate::ui::theme::MarkdownStyle;
 
 const GUTTER: &str = "▎ ";
@@ -29,6 +29,8 @@ pub(crate) enum Tail<'c> {
     Pieces(Vec<Piece>),
     /// Unhighlighted (unknown language, or too long): its rows can be kept as it grows.
     Plain(&'c str),
+    /// Plain while its block is highlighted in the background; redrawn whole on the next delta.
+    Deferred(&'c str),
 }
 
 impl Tail<'_> {
@@ -36,7 +38,9 @@ impl Tail<'_> {
         match self {
             Tail::None => {}
             Tail::Pieces(pieces) => render_line(pieces, width, st, out),
-            Tail::Plain(text) => render_line(&[(text.to_string(), Style::default())], width, st, out),
+            Tail::Plain(text) | Tail::Deferred(text) => {
+                render_line(&[(text.to_string(), Style::default())], width, st, out)
+            }
         }
     }
 }
@@ -50,8 +54,13 @@ pub(crate) struct CodeHighlight {
     /// How far the code was searched for a newline (the unfinished line is not searched again).
     searched: usize,
     lines: Vec<Vec<Piece>>,
-    /// The highlighter's state after `seen`; `None` for plain code.
+    /// Lines `..highlighted` are final; the rest are plain stand-ins (one unstyled piece each)
+    /// until the background highlighter sends their colours.
+    highlighted: usize,
+    /// The highlighter's state after the lines; `None` for plain code, and once the block went
+    /// to the background (the queue owns it then).
     hl: Option<LineHighlighter>,
+    queue: Option<LineQueue>,
 }
 
 impl CodeHighlight {
@@ -60,39 +69,86 @@ impl CodeHighlight {
     /// highlighting restarts from the top. `append_only` promises that the text after the
     /// finished lines only grew (or was dropped) since the last call, so the part already
     /// searched for a newline is skipped.
+    ///
+    /// With `may_defer`, while the caller renders in the background mode (see
+    /// `highlight::set_background`), lines are highlighted on the background thread: they are
+    /// plain stand-ins until `catch_up` brings their colours, and the unfinished line is plain.
     pub(crate) fn update<'c>(
         &mut self,
         lang: Option<&str>,
         code: &'c str,
         st: &MarkdownStyle,
         append_only: bool,
+        may_defer: bool,
     ) -> Tail<'c> {
         let key = (lang.map(str::to_string), st.syntax_theme.clone(), st.no_color);
         if self.key.as_ref() != Some(&key) || !code.starts_with(self.seen.as_str()) {
             self.seen.clear();
             self.searched = 0;
             self.lines.clear();
+            self.highlighted = 0;
+            self.queue = None;
             self.hl = lang.and_then(|l| LineHighlighter::new(l, &st.syntax_theme, st.no_color));
             self.key = Some(key);
+        }
+        if may_defer
+            && self.queue.is_none()
+            && highlight::background()
+            && let Some(hl) = self.hl.take()
+        {
+            self.queue = Some(LineQueue::new(hl));
         }
         let rest = &code[self.seen.len()..];
         let from = if append_only { self.searched.clamp(self.seen.len(), code.len()) - self.seen.len() } else { 0 };
         let complete = rest[from..].rfind('\n').map_or(0, |i| from + i + 1);
         for line in rest[..complete].split_inclusive('\n') {
-            let pieces = match &mut self.hl {
-                Some(hl) => hl.line(line),
-                None => vec![(line.to_string(), Style::default())],
-            };
-            self.lines.push(pieces);
+            match (&mut self.hl, &self.queue) {
+                (_, Some(queue)) => {
+                    queue.push(line.to_string());
+                    self.lines.push(vec![(line.to_string(), Style::default())]);
+                }
+                (Some(hl), None) => {
+                    self.lines.push(hl.line(line));
+                    self.highlighted = self.lines.len();
+                }
+                (None, None) => {
+                    self.lines.push(vec![(line.to_string(), Style::default())]);
+                    self.highlighted = self.lines.len();
+                }
+            }
         }
         self.seen.push_str(&rest[..complete]);
         self.searched = if append_only { code.len() } else { self.seen.len() };
         let tail = &rest[complete..];
-        match &self.hl {
+        match (&self.hl, &self.queue) {
             _ if tail.is_empty() => Tail::None,
-            Some(hl) if !hl.is_plain(tail) => Tail::Pieces(hl.peek(tail)),
+            (_, Some(_)) if tail.len() <= highlight::MAX_HIGHLIGHT_BYTES => Tail::Deferred(tail),
+            (Some(hl), None) if !hl.is_plain(tail) => Tail::Pieces(hl.peek(tail)),
             _ => Tail::Plain(tail),
         }
+    }
+
+    /// How many leading lines are final (highlighted, or plain for good).
+    pub(crate) fn highlighted(&self) -> usize {
+        self.highlighted
+    }
+
+    /// Whether some finished lines are still plain stand-ins.
+    pub(crate) fn pending(&self) -> bool {
+        self.highlighted < self.lines.len()
+    }
+
+    /// Take the colours the background thread has sent for stand-in lines. Returns the indices
+    /// of the lines that changed.
+    pub(crate) fn catch_up(&mut self) -> Option<std::ops::Range<usize>> {
+        let start = self.highlighted;
+        for pieces in self.queue.as_ref()?.take_done() {
+            if let Some(line) = self.lines.get_mut(self.highlighted) {
+                *line = pieces;
+                self.highlighted += 1;
+            }
+        }
+        (self.highlighted > start).then_some(start..self.highlighted)
     }
 
     pub(crate) fn lines(&self) -> &[Vec<Piece>] {
@@ -242,7 +298,7 @@ pub(crate) fn render_block(
     st: &MarkdownStyle,
     cache: &mut CodeHighlight,
 ) -> Vec<Line<'static>> {
-    let tail = cache.update(lang, code, st, false);
+    let tail = cache.update(lang, code, st, false, false);
     let mut out = Vec::new();
     out.extend(header(lang, width, st));
     for line in cache.lines() {
@@ -274,13 +330,13 @@ mod tests {
     fn cache_extends_and_restarts() {
         let st = MarkdownStyle::default();
         let mut cache = CodeHighlight::default();
-        let tail = cache.update(Some("rust"), "fn a() {}\nlet", &st, false);
+        let tail = cache.update(Some("rust"), "fn a() {}\nlet", &st, false, false);
         assert_eq!(cache.lines().len(), 1);
         let Tail::Pieces(tail) = tail else { panic!("highlighted tail") };
         assert_eq!(tail.iter().map(|p| p.0.as_str()).collect::<String>(), "let");
-        cache.update(Some("rust"), "fn a() {}\nlet x = 1;\n", &st, false);
+        cache.update(Some("rust"), "fn a() {}\nlet x = 1;\n", &st, false, false);
         assert_eq!(cache.lines().len(), 2);
-        cache.update(Some("rust"), "different\n", &st, false);
+        cache.update(Some("rust"), "different\n", &st, false, false);
         assert_eq!(cache.lines().len(), 1);
     }
 

@@ -20,6 +20,8 @@ mod render;
 mod table;
 mod wrap;
 
+use std::collections::HashMap;
+
 use ratatui::text::Line;
 
 use self::blocks::{Block, BlockKind, Splitter};
@@ -72,6 +74,9 @@ struct Cache {
     /// Text length at the last render; `None` before the first.
     text_len: Option<usize>,
     open: OpenCache,
+    /// Where the rows of code lines drawn plain for now sit in `out`: (block, line) to (first
+    /// row, row count), so highlighting them later replaces just those rows.
+    stand_ins: HashMap<(usize, usize), (usize, usize)>,
 }
 
 /// State kept for the open block between deltas.
@@ -124,17 +129,37 @@ impl MarkdownView {
     /// The message rendered at `width` columns (every line at most `width` display columns;
     /// nothing at width 0). Cached: calling again with no new text and the same width and style
     /// generation does no work.
+    ///
+    /// Colours that the background highlighter finished are swapped in here: call this for
+    /// what is drawn, and `height` for what is only measured.
     pub fn lines(&mut self, width: u16, style: &MarkdownStyle) -> &[Line<'static>] {
         if width == 0 {
             return &[];
         }
         self.render(width, style);
+        self.catch_up_code(style);
         &self.caches[0].out
     }
 
-    /// Number of rendered lines at `width` (renders if needed).
+    /// Number of rendered lines at `width` (renders if needed; highlighting does not change it).
     pub fn height(&mut self, width: u16, style: &MarkdownStyle) -> usize {
-        self.lines(width, style).len()
+        if width == 0 {
+            return 0;
+        }
+        self.render(width, style);
+        self.caches[0].out.len()
+    }
+
+    /// Swap in the rows of code lines drawn plain whose colours have arrived, in every render.
+    fn catch_up_code(&mut self, style: &MarkdownStyle) {
+        for (block, hls) in self.highlights.iter_mut().enumerate() {
+            let Some(hl) = hls.first_mut().filter(|h| h.pending()) else { continue };
+            if let Some(changed) = hl.catch_up() {
+                for cache in &mut self.caches {
+                    cache.upgrade_code(block, changed.clone(), hl.lines(), style);
+                }
+            }
+        }
     }
 
     /// The fenced code blocks, in order.
@@ -211,15 +236,17 @@ impl MarkdownView {
             hls.resize_with(settled.len() + 1, Vec::new);
         }
         for (i, block) in settled.iter().enumerate().skip(cache.blocks_done) {
-            cache.render_settled(text, block, width, style, refs, &mut hls[i]);
+            cache.render_settled(i, text, block, width, style, refs, &mut hls[i]);
         }
-        cache.render_open(text, &open, width, style, refs, &mut hls[settled.len()]);
+        cache.render_open(settled.len(), text, &open, width, style, refs, &mut hls[settled.len()]);
     }
 }
 
 impl Cache {
+    #[allow(clippy::too_many_arguments)]
     fn render_settled(
         &mut self,
+        index: usize,
         text: &str,
         block: &Block,
         width: usize,
@@ -233,7 +260,7 @@ impl Cache {
         match block.kind {
             BlockKind::Fence { .. } => {
                 let fence = if reuse { open.fence } else { None };
-                self.extend_fence(text, block, width, st, fence.unwrap_or_default(), hl);
+                self.extend_fence(index, text, block, width, st, fence.unwrap_or_default(), hl);
             }
             BlockKind::Markdown => {
                 let rendered = render::render(&text[block.range.clone()], width, st, refs, hl);
@@ -247,8 +274,10 @@ impl Cache {
         self.open.start = block.range.end;
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn render_open(
         &mut self,
+        index: usize,
         text: &str,
         block: &Block,
         width: usize,
@@ -262,7 +291,7 @@ impl Cache {
         match block.kind {
             BlockKind::Fence { .. } => {
                 let fence = self.open.fence.take().unwrap_or_default();
-                let fence = self.extend_fence(text, block, width, st, fence, hl);
+                let fence = self.extend_fence(index, text, block, width, st, fence, hl);
                 self.open.fence = Some(fence);
             }
             BlockKind::Markdown => {
@@ -275,8 +304,10 @@ impl Cache {
 
     /// Brings a fence's lines in `out` up to date: finished lines are appended once and kept,
     /// the unfinished last line is redrawn.
+    #[allow(clippy::too_many_arguments)]
     fn extend_fence(
         &mut self,
+        index: usize,
         text: &str,
         block: &Block,
         width: usize,
@@ -290,7 +321,7 @@ impl Cache {
         }
         let hl = &mut hl[0];
         // A top-level fence's code only grows (its unfinished line may be dropped as a closer).
-        let tail = hl.update(lang.as_deref(), code, st, true);
+        let tail = hl.update(lang.as_deref(), code, st, true, true);
         self.out.truncate(self.settled_len + fence.stable);
         if fence.stable == 0
             && let Some(header) = code::header(lang.as_deref(), width, st)
@@ -298,19 +329,28 @@ impl Cache {
             self.append(vec![header]);
         }
         let mut lines = Vec::new();
+        let mut stand_ins = Vec::new();
         let finished = hl.lines().get(fence.lines_done..).unwrap_or_default();
         for (i, line) in finished.iter().enumerate() {
             let start = lines.len();
             code::render_line(line, width, st, &mut lines);
             if i == 0 && fence.long.rows > 0 {
                 // The line that was long and unfinished: its first rows are in `out` already.
+                // (It was plain, and a line that long stays plain, so it is never upgraded.)
                 lines.drain(start..(start + fence.long.rows).min(lines.len()));
+            } else if fence.lines_done + i >= hl.highlighted() {
+                stand_ins.push((fence.lines_done + i, start, lines.len() - start));
             }
         }
         if !finished.is_empty() {
             fence.long = LongLine::default();
         }
+        let drawn = lines.len();
         self.append(lines);
+        let base = self.out.len() - drawn;
+        for (line, start, rows) in stand_ins {
+            self.stand_ins.insert((index, line), (base + start, rows));
+        }
         fence.lines_done = hl.lines().len();
         let BlockKind::Fence { ch, .. } = block.kind else { return fence };
         match tail {
@@ -332,6 +372,34 @@ impl Cache {
             }
         }
         fence
+    }
+
+    /// Swap the rows of code lines `changed` of block `block`, drawn plain before, for their
+    /// highlighted rows. Code wraps by width alone, so the row count cannot change; if it did
+    /// anyway, this render is dropped and made again.
+    fn upgrade_code(
+        &mut self,
+        block: usize,
+        changed: std::ops::Range<usize>,
+        lines: &[Vec<crate::ui::highlight::Piece>],
+        st: &MarkdownStyle,
+    ) {
+        let Some((width, generation)) = self.key else { return };
+        if generation != st.generation {
+            // Drawn with another style: it is re-rendered whole if that style comes back.
+            *self = Cache::default();
+            return;
+        }
+        for line in changed {
+            let Some((row, count)) = self.stand_ins.remove(&(block, line)) else { continue };
+            let mut rows = Vec::new();
+            code::render_line(&lines[line], usize::from(width), st, &mut rows);
+            if rows.len() != count || row + count > self.out.len() {
+                *self = Cache { key: self.key, ..Cache::default() };
+                return;
+            }
+            self.out.splice(row..row + count, rows);
+        }
     }
 
     /// Appends the lines of the block being built, separated by a blank line from the blocks

@@ -107,7 +107,13 @@ async fn bench() {
     let mut terminal = Terminal::with_options(backend, TerminalOptions { viewport }).expect("terminal");
     let frame_starts = Arc::new(Mutex::new(Vec::<Instant>::new()));
     let frames_done = Arc::new(AtomicU64::new(0));
-    let mut host = BenchHost { frame_starts: Arc::clone(&frame_starts), frames_done: Arc::clone(&frames_done) };
+    let frame_cpu = Arc::new(Mutex::new(Vec::<Duration>::new()));
+    let mut host = BenchHost {
+        frame_starts: Arc::clone(&frame_starts),
+        frames_done: Arc::clone(&frames_done),
+        frame_cpu: Arc::clone(&frame_cpu),
+        cpu_at_begin: Duration::ZERO,
+    };
 
     // Run 1: the streams, with keystrokes typed meanwhile.
     let turn = TurnId(app.next_turn);
@@ -143,6 +149,7 @@ async fn bench() {
     let stats1 = run_loop(&mut terminal, &mut app, io, &mut host, quit_rx).await;
     let streamed = driver.await.expect("driver");
     let starts1 = std::mem::take(&mut *frame_starts.lock().unwrap());
+    let cpu1 = std::mem::take(&mut *frame_cpu.lock().unwrap());
 
     // Run 2: idle, nothing arrives: count the loop's wake-ups.
     let (stats2, idle_cpu) = idle_run(&mut terminal, &mut app, &mut host, &core).await;
@@ -151,6 +158,7 @@ async fn bench() {
     app.on_core(CoreEvent::Quota(vec![countdown_bucket()]));
     let (stats2b, _) = idle_run(&mut terminal, &mut app, &mut host, &core).await;
     frame_starts.lock().unwrap().clear();
+    frame_cpu.lock().unwrap().clear();
 
     // Run 3: keystrokes into the idle room.
     let (_core_tx, core_rx) = mpsc::channel(router::EVENT_CHANNEL_CAPACITY);
@@ -174,6 +182,9 @@ async fn bench() {
     let mut stream_frames: Vec<Duration> =
         starts1.iter().zip(&stats1.frame_times).filter(|(s, _)| window.contains(*s)).map(|(_, d)| *d).collect();
     stream_frames.sort();
+    let mut stream_frame_cpu: Vec<Duration> =
+        starts1.iter().zip(&cpu1).filter(|(s, _)| window.contains(*s)).map(|(_, d)| *d).collect();
+    stream_frame_cpu.sort();
     let first_frame = stats1.frame_times.first().copied().unwrap_or_default();
     let tokens = streamed.sent * PANES as u64;
     let achieved = tokens as f64 / streamed.stream_time.as_secs_f64();
@@ -212,6 +223,8 @@ async fn bench() {
     row("frame time while streaming, p90", ms(pct(&stream_frames, 90.0)), "");
     row("frame time while streaming, p99", ms(pct(&stream_frames, 99.0)), "<= 4 ms");
     row("frame time while streaming, max", ms(stream_frames.last().copied().unwrap_or_default()), "");
+    row("  its CPU time on the drawing thread, median", ms(pct(&stream_frame_cpu, 50.0)), "");
+    row("  its CPU time on the drawing thread, p99", ms(pct(&stream_frame_cpu, 99.0)), "");
     row(
         "frames drawn while streaming",
         format!("{} ({:.0}/s)", stream_frames.len(), stream_frames.len() as f64 / streamed.stream_time.as_secs_f64()),
@@ -255,6 +268,8 @@ async fn bench() {
     println!("method:");
     println!("  frame time = LoopStats.frame_times (terminal.draw: layout, widgets, diff, escape sequences into");
     println!("    io::sink through ratatui's CrosstermBackend), for frames that started inside the stream window.");
+    println!("  frame CPU time = the drawing thread's run time over the same frames (/proc/thread-self/schedstat):");
+    println!("    wall time above it is time the thread was preempted on this machine's cores.");
     println!("  CPU = sum of /proc/self/task/*/schedstat run time (every thread of the process) over the stream");
     println!("    window, divided by the tokens delivered; the producer's own share was measured alone beforehand.");
     println!("  keystroke-to-screen = from sending a KeyEvent (a unique character) into the loop's terminal-event");
@@ -519,6 +534,9 @@ impl Backend for ProbeBackend {
 struct BenchHost {
     frame_starts: Arc<Mutex<Vec<Instant>>>,
     frames_done: Arc<AtomicU64>,
+    /// CPU time of the drawing thread per frame: the frame's work without time spent preempted.
+    frame_cpu: Arc<Mutex<Vec<Duration>>>,
+    cpu_at_begin: Duration,
 }
 
 impl Host for BenchHost {
@@ -531,8 +549,10 @@ impl Host for BenchHost {
     }
     fn begin_frame(&mut self) {
         self.frame_starts.lock().unwrap().push(Instant::now());
+        self.cpu_at_begin = thread_cpu_time();
     }
     fn end_frame(&mut self) {
+        self.frame_cpu.lock().unwrap().push(thread_cpu_time().saturating_sub(self.cpu_at_begin));
         self.frames_done.fetch_add(1, Ordering::Relaxed);
     }
     fn local_clipboard(&self) -> bool {
@@ -752,6 +772,15 @@ fn markdown(rng: &mut Rng, bytes: usize) -> String {
         }
     }
     out
+}
+
+/// CPU time of the calling thread (`/proc/thread-self/schedstat`, nanoseconds).
+fn thread_cpu_time() -> Duration {
+    let ns = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .unwrap_or(0);
+    Duration::from_nanos(ns)
 }
 
 /// CPU time of every thread of this process (`/proc/self/task/*/schedstat`, nanoseconds).

@@ -65,6 +65,9 @@ struct Job {
     done: Vec<Vec<Piece>>,
     /// In the worker's queue (or being worked on).
     queued: bool,
+    /// The block has been drawn (not only measured): only then is it worth highlighting, so a
+    /// resumed room colours what is on screen first and never spends time on what is not.
+    wanted: bool,
     /// The block is gone (or restarted): skip the rest.
     dropped: bool,
 }
@@ -122,25 +125,36 @@ fn work_on(job: &Arc<Mutex<Job>>) {
 
 impl LineQueue {
     pub(crate) fn new(hl: LineHighlighter) -> LineQueue {
-        let job = Job { hl: Some(hl), todo: VecDeque::new(), done: Vec::new(), queued: false, dropped: false };
+        let job =
+            Job { hl: Some(hl), todo: VecDeque::new(), done: Vec::new(), queued: false, wanted: false, dropped: false };
         LineQueue { job: Arc::new(Mutex::new(job)) }
     }
 
-    /// Queue a complete line (with its newline).
+    /// Queue a complete line (with its newline); it is highlighted once the block is drawn.
     pub(crate) fn push(&self, line: String) {
         let mut j = lock(&self.job);
         j.todo.push_back(line);
-        if !j.queued
+        self.schedule(&mut j);
+    }
+
+    /// The lines highlighted since the last call, in order. Calling this marks the block as
+    /// drawn, so its queued lines get highlighted.
+    pub(crate) fn take_done(&self) -> Vec<Vec<Piece>> {
+        let mut j = lock(&self.job);
+        j.wanted = true;
+        self.schedule(&mut j);
+        std::mem::take(&mut j.done)
+    }
+
+    fn schedule(&self, j: &mut Job) {
+        if j.wanted
+            && !j.queued
+            && !j.todo.is_empty()
             && let Some(tx) = worker()
         {
             j.queued = true;
             let _ = tx.send(Arc::clone(&self.job));
         }
-    }
-
-    /// The lines highlighted since the last call, in order.
-    pub(crate) fn take_done(&self) -> Vec<Vec<Piece>> {
-        std::mem::take(&mut lock(&self.job).done)
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::time::{Instant, SystemTime};
 
+use ratatui::text::Line;
+
 use crate::core::protocol::{ChatMessage, Cost, ModelSettings, StreamSummary, TargetId, TurnId, Usage};
 use crate::core::store::TranscriptRecorder;
 use crate::ui::accounting::StepFigures;
@@ -78,6 +80,17 @@ pub struct Answer {
     pub notices: Vec<String>,
     /// The requests behind this answer (one per tool-loop step), as counted in the totals.
     pub steps: Vec<StepFigures>,
+    /// The lines drawn above and below the body once the answer is finished (`pane_view`);
+    /// cleared when its figures change.
+    pub extras: Option<ExtrasCache>,
+}
+
+/// An answer's drawn head and tail lines for one width and theme.
+#[derive(Debug)]
+pub struct ExtrasCache {
+    pub key: (u16, u64, String),
+    pub head: Vec<Line<'static>>,
+    pub tail: Vec<Line<'static>>,
 }
 
 impl Answer {
@@ -91,6 +104,7 @@ impl Answer {
             tools: Vec::new(),
             notices: Vec::new(),
             steps: Vec::new(),
+            extras: None,
         }
     }
 }
@@ -241,6 +255,7 @@ impl Pane {
     /// and the totals take it, and so does the footer when it was the answer's last request.
     pub fn settle_cost(&mut self, turn: TurnId, generation_id: &str, cost: Cost, usage: Option<Usage>) {
         let Some(a) = answer_to(&mut self.entries, turn) else { return };
+        a.extras = None;
         let last = a.steps.len().saturating_sub(1);
         let Some(k) = a.steps.iter().position(|s| s.generation_id.as_deref() == Some(generation_id)) else { return };
         a.steps[k].settle(&mut self.totals, cost.clone(), usage);

@@ -8,11 +8,11 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::core::protocol::ToolCall;
 use crate::ui::format;
-use crate::ui::pane::{Answer, Entry, Footer, Outcome, Pane, PaneState, ToolNote};
+use crate::ui::pane::{Answer, Entry, ExtrasCache, Footer, Outcome, Pane, PaneState, ToolNote};
 use crate::ui::theme::Theme;
 use crate::ui::wrap;
 
@@ -37,13 +37,18 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &mut Pane, focused: bool, n
         .title(header(pane, number, focused, area.width, ctx))
         .title_bottom(footer_title(pane, ctx).alignment(Alignment::Right));
     let inner = block.inner(area);
-    frame.render_widget(Clear, area);
+    // No `Clear`: every frame starts from an empty buffer, and panes are drawn first.
     frame.render_widget(block, area);
     if inner.width == 0 || inner.height == 0 {
         return;
     }
     let lines = visible_lines(pane, inner.width, usize::from(inner.height), ctx);
-    frame.render_widget(Paragraph::new(lines).style(Style::default().fg(ui.fg)), inner);
+    // Lines are wrapped to the width already: set them straight into the buffer.
+    let buf = frame.buffer_mut();
+    buf.set_style(inner, Style::default().fg(ui.fg));
+    for (row, line) in (inner.y..inner.bottom()).zip(&lines) {
+        buf.set_line(inner.x, row, line, inner.width);
+    }
     if pane.scroll.unseen && !pane.scroll.follow && inner.width >= 14 {
         let marker = Line::from(Span::styled(
             " ↓ new below ",
@@ -128,7 +133,9 @@ fn footer_title(pane: &Pane, ctx: &DrawCtx<'_>) -> Line<'static> {
 
 /// Lines of the viewport, updating the pane's scroll bookkeeping for this width and height.
 pub fn visible_lines(pane: &mut Pane, width: u16, rows: usize, ctx: &DrawCtx<'_>) -> Vec<Line<'static>> {
-    let heights: Vec<usize> = pane.entries.iter_mut().map(|e| entry_height(e, width, ctx)).collect();
+    let live = pane.live.map(|l| l.entry);
+    let heights: Vec<usize> =
+        pane.entries.iter_mut().enumerate().map(|(i, e)| entry_height(e, width, ctx, live == Some(i))).collect();
     let total: usize = heights.iter().sum();
     let grew = total > pane.scroll.total;
     pane.scroll.viewport = rows;
@@ -144,7 +151,7 @@ pub fn visible_lines(pane: &mut Pane, width: u16, rows: usize, ctx: &DrawCtx<'_>
     let top = pane.scroll.top;
     let mut out = Vec::with_capacity(rows);
     let mut line_at = 0;
-    for (entry, h) in pane.entries.iter_mut().zip(heights) {
+    for (i, (entry, h)) in pane.entries.iter_mut().zip(heights).enumerate() {
         if out.len() >= rows {
             break;
         }
@@ -153,7 +160,7 @@ pub fn visible_lines(pane: &mut Pane, width: u16, rows: usize, ctx: &DrawCtx<'_>
             continue;
         }
         let skip = top.saturating_sub(line_at);
-        entry_lines(entry, width, ctx, skip, rows - out.len(), &mut out);
+        entry_lines(entry, width, ctx, live == Some(i), skip, rows - out.len(), &mut out);
         line_at += h;
     }
     if let Some(sel) = pane.selection {
@@ -176,11 +183,12 @@ pub fn visible_lines(pane: &mut Pane, width: u16, rows: usize, ctx: &DrawCtx<'_>
 pub fn text_of_lines(pane: &mut Pane, width: u16, from: usize, to: usize, ctx: &DrawCtx<'_>) -> String {
     let mut out = Vec::new();
     let mut line_at = 0;
-    for entry in pane.entries.iter_mut() {
-        let h = entry_height(entry, width, ctx);
+    let live = pane.live.map(|l| l.entry);
+    for (i, entry) in pane.entries.iter_mut().enumerate() {
+        let h = entry_height(entry, width, ctx, live == Some(i));
         if line_at + h > from && line_at <= to {
             let skip = from.saturating_sub(line_at);
-            entry_lines(entry, width, ctx, skip, to + 1 - (line_at + skip), &mut out);
+            entry_lines(entry, width, ctx, live == Some(i), skip, to + 1 - (line_at + skip), &mut out);
         }
         line_at += h;
     }
@@ -194,15 +202,35 @@ fn body_width(entry: &Entry, width: u16) -> u16 {
     }
 }
 
-fn entry_height(entry: &mut Entry, width: u16, ctx: &DrawCtx<'_>) -> usize {
-    let extra = extras(entry, width, ctx);
+fn entry_height(entry: &mut Entry, width: u16, ctx: &DrawCtx<'_>, live: bool) -> usize {
+    let (head, tail) = match entry {
+        Entry::Answer(a) if !live => {
+            let cached = cached_extras(a, width, ctx);
+            (cached.head.len(), cached.tail.len())
+        }
+        _ => {
+            let (head, tail) = extras(entry, width, ctx);
+            (head.len(), tail.len())
+        }
+    };
     let bw = body_width(entry, width);
     let body = match entry {
         Entry::User { body, .. } => body.height(bw, &ctx.theme.markdown),
         Entry::Answer(a) => a.body.height(bw, &ctx.theme.markdown),
         Entry::Notice(_) => 0,
     };
-    extra.0.len() + body + extra.1.len() + 1
+    head + body + tail + 1
+}
+
+/// A finished answer's head and tail lines, made once per width and theme: a frame measures
+/// every entry, and these do not change once the answer is done (a settled cost clears them).
+fn cached_extras<'a>(a: &'a mut Answer, width: u16, ctx: &DrawCtx<'_>) -> &'a ExtrasCache {
+    let key = (width, ctx.theme.markdown.generation, ctx.theme.name.clone());
+    let fresh = match a.extras.take() {
+        Some(cached) if cached.key == key => cached,
+        _ => ExtrasCache { head: answer_head(a, width, ctx), tail: answer_tail(a, width, ctx), key },
+    };
+    a.extras.insert(fresh)
 }
 
 /// Append the lines `skip..skip+take` of an entry (head, body, tail, blank separator).
@@ -210,11 +238,18 @@ fn entry_lines(
     entry: &mut Entry,
     width: u16,
     ctx: &DrawCtx<'_>,
+    live: bool,
     skip: usize,
     take: usize,
     out: &mut Vec<Line<'static>>,
 ) {
-    let (head, tail) = extras(entry, width, ctx);
+    let (head, tail) = match entry {
+        Entry::Answer(a) if !live => {
+            let cached = cached_extras(a, width, ctx);
+            (cached.head.clone(), cached.tail.clone())
+        }
+        _ => extras(entry, width, ctx),
+    };
     let bw = body_width(entry, width);
     let indent = matches!(entry, Entry::User { .. });
     let body: &[Line<'static>] = match entry {

@@ -113,6 +113,8 @@ pub struct App {
     pub effects: Vec<Effect>,
     /// Something visible changed since the last frame.
     pub dirty: bool,
+    /// The screen was used by something else (`$EDITOR`): repaint every cell next frame.
+    pub repaint: bool,
     pub quit: bool,
     /// Where things were drawn last frame (mouse hit-testing, paging).
     pub regions: Option<Regions>,
@@ -157,6 +159,7 @@ impl App {
             enabled_tools: Vec::new(),
             effects: Vec::new(),
             dirty: true,
+            repaint: false,
             quit: false,
             regions: None,
             tick: 0,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::Event;
 use ratatui::Terminal;
-use ratatui::backend::Backend;
+use ratatui::backend::{Backend, ClearType};
 use tokio::sync::mpsc;
 
 use crate::core::protocol::{Command, CoreEvent};
@@ -91,6 +91,9 @@ where
         if app.dirty && frame_due {
             let started = Instant::now();
             host.begin_frame();
+            if std::mem::take(&mut app.repaint) {
+                repaint_all(terminal)?;
+            }
             // Code is highlighted off this thread; its colours arrive through `results_ready`.
             highlight::set_background(true);
             let drawn = terminal.draw(|f| draw::draw(f, app));
@@ -161,6 +164,18 @@ where
     }
     shutdown(&core, &mut core_events, app).await;
     Ok(stats)
+}
+
+/// Make the next frame send every cell: ratatui only sends cells that changed since its last
+/// frame, and after another program had the screen nothing on it can be trusted. (Not
+/// `Terminal::clear`: it asks the terminal for the cursor position, and that answer would race
+/// the event reader.)
+fn repaint_all<B: Backend>(terminal: &mut Terminal<B>) -> io::Result<()> {
+    terminal.backend_mut().clear_region(ClearType::All).map_err(|e| io::Error::other(e.to_string()))?;
+    // Both buffers blank: every non-blank cell of the next frame differs from "what is shown".
+    terminal.swap_buffers();
+    terminal.swap_buffers();
+    Ok(())
 }
 
 fn handle_terminal<B: Backend>(app: &mut App, terminal: &mut Terminal<B>, ev: Event) -> io::Result<()> {
@@ -235,6 +250,7 @@ fn perform_effects(
                 let result = tokio::task::block_in_place(|| host.edit(&draft));
                 app.on_background(Background::EditorDone(result));
                 app.dirty = true;
+                app.repaint = true;
             }
             Effect::Export { path, contents } => {
                 let bg = bg.clone();

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use crossterm::event::{Event, EventStream};
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
 use crate::core::provider::ApiKey;
@@ -208,21 +207,47 @@ async fn quit_signal() {
 }
 
 /// Reads crossterm's event stream in its own task and hands events to the loop.
-fn spawn_event_forwarder(tx: mpsc::Sender<io::Result<Event>>) -> JoinHandle<()> {
+struct Forwarder {
+    stop: oneshot::Sender<()>,
+    stopped: std::sync::mpsc::Receiver<()>,
+}
+
+fn spawn_event_forwarder(tx: mpsc::Sender<io::Result<Event>>) -> Forwarder {
+    let (stop, mut stop_rx) = oneshot::channel();
+    let (stopped_tx, stopped) = std::sync::mpsc::channel();
     tokio::spawn(async move {
         let mut stream = EventStream::new();
-        while let Some(ev) = stream.next().await {
-            if tx.send(ev).await.is_err() {
-                break;
+        loop {
+            tokio::select! {
+                _ = &mut stop_rx => break,
+                ev = stream.next() => {
+                    let Some(ev) = ev else { break };
+                    if tx.send(ev).await.is_err() {
+                        break;
+                    }
+                }
             }
         }
-    })
+        // Dropping the stream wakes crossterm's reader thread and ends it, so nothing reads
+        // the terminal behind the editor's back.
+        drop(stream);
+        let _ = stopped_tx.send(());
+    });
+    Forwarder { stop, stopped }
+}
+
+impl Forwarder {
+    /// Stop reading the terminal, and wait (briefly) until nothing does.
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.stopped.recv_timeout(std::time::Duration::from_secs(1));
+    }
 }
 
 struct TerminalHost {
     mouse: bool,
     events_tx: mpsc::Sender<io::Result<Event>>,
-    forwarder: Option<JoinHandle<()>>,
+    forwarder: Option<Forwarder>,
 }
 
 impl Host for TerminalHost {
@@ -241,11 +266,10 @@ impl Host for TerminalHost {
             .ok()
             .filter(|e| !e.trim().is_empty())
             .unwrap_or_else(|| "vi".into());
-        let path: PathBuf = std::env::temp_dir().join(format!("roundtable-draft-{}.md", std::process::id()));
-        std::fs::write(&path, draft).map_err(|e| format!("Could not write the draft to {}: {e}", path.display()))?;
-        // Stop reading the terminal so the editor gets the keystrokes.
+        let path = write_draft(draft)?;
+        // Stop reading the terminal so the editor gets every keystroke.
         if let Some(f) = self.forwarder.take() {
-            f.abort();
+            f.stop();
         }
         terminal::restore();
         let mut words = editor.split_whitespace();
@@ -270,4 +294,19 @@ impl Host for TerminalHost {
     fn end_frame(&mut self) {
         terminal::end_frame();
     }
+}
+
+/// The draft in a new private file in the temp dir: never an existing file or a link planted
+/// there (created exclusively, readable by the user alone).
+fn write_draft(draft: &str) -> Result<PathBuf, String> {
+    use std::io::Write;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let path = std::env::temp_dir().join(format!("roundtable-draft-{}-{nanos}.md", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(&path).and_then(|mut f| f.write_all(draft.as_bytes()));
+    written.map_err(|e| format!("Could not write the draft to {}: {e}", path.display()))?;
+    Ok(path)
 }

@@ -53,6 +53,10 @@ struct Session {
 
 impl Session {
     fn spawn(dirs: &Dirs, cols: u16, rows: u16, args: &[&str]) -> Session {
+        Session::spawn_with(dirs, cols, rows, args, &[])
+    }
+
+    fn spawn_with(dirs: &Dirs, cols: u16, rows: u16, args: &[&str], env: &[(&str, &str)]) -> Session {
         let pty = native_pty_system();
         let pair = pty.openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).expect("open a pty");
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roundtable"));
@@ -65,6 +69,10 @@ impl Session {
         // No key: the chatroom starts in demo mode on the loopback simulator, never the internet.
         cmd.env_remove("OPENROUTER_API_KEY");
         cmd.env_remove("NO_COLOR");
+        cmd.env_remove("VISUAL");
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
         let child = pair.slave.spawn_command(cmd).expect("spawn roundtable in the pty");
         // The child holds the slave now; ours must close so reads see EOF when the child exits.
         drop(pair.slave);
@@ -268,5 +276,32 @@ fn a_tiny_terminal_says_too_small_and_still_quits() {
     let dirs = Dirs::new();
     let mut s = Session::spawn(&dirs, 50, 10, &[]);
     s.wait_for("the too-small message", |s| s.screen().contains("too small"));
+    s.quit_cleanly();
+}
+
+#[test]
+fn the_editor_gets_the_draft_and_the_room_comes_back_whole() {
+    let dirs = Dirs::new();
+    let editor = dirs.path().join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nprintf ' and more from the editor' >> \"$1\"\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut s = Session::spawn_with(&dirs, 120, 40, &[], &[("EDITOR", editor.to_str().unwrap())]);
+    s.wait_for("three finished demo panes", all_done);
+    s.send("my draft");
+    s.wait_for("the typed draft", |s| s.screen().contains("my draft"));
+    s.send("\x05");
+    s.wait_for("the edited draft back in the input box", |s| {
+        s.screen().contains("my draft and more from the editor") && s.screen().contains("Draft updated")
+    });
+    // The editor had the screen: the room is drawn again whole, not only what changed.
+    let screen = s.screen();
+    for model in DEMO_MODELS {
+        assert!(screen.contains(model), "the pane of {model} was not redrawn after the editor; screen:\n{screen}");
+    }
+    assert!(count(&screen, "── in ") >= 3, "the answers were not redrawn after the editor; screen:\n{screen}");
     s.quit_cleanly();
 }

@@ -261,10 +261,11 @@ impl Host for TerminalHost {
     }
 
     fn edit(&mut self, draft: &str) -> Result<String, String> {
-        let editor = std::env::var("VISUAL")
-            .or_else(|_| std::env::var("EDITOR"))
-            .ok()
-            .filter(|e| !e.trim().is_empty())
+        // The first of $VISUAL and $EDITOR that is set and not empty.
+        let editor = ["VISUAL", "EDITOR"]
+            .iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .find(|e| !e.trim().is_empty())
             .unwrap_or_else(|| "vi".into());
         let path = write_draft(draft)?;
         // Stop reading the terminal so the editor gets every keystroke.

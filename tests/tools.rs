@@ -424,3 +424,47 @@ async fn user_tool_output_is_capped_cleaned_and_keys_stay_hidden() {
     let tmp = std::env::temp_dir().canonicalize().unwrap();
     assert_eq!(std::path::Path::new(here.output.trim()).canonicalize().unwrap(), tmp);
 }
+
+/// Whether process `pid` still runs (a zombie waiting for its parent to reap it does not).
+#[cfg(target_os = "linux")]
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()))
+        .is_some_and(|state| state != 'Z' && state != 'X')
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_timeout_stops_everything_the_command_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("child.pid");
+    // A shell that starts a long child in the background and waits for it.
+    let script = format!("sleep 30 & echo $! > '{}'; wait", pidfile.display());
+    let registry = ToolRegistry::with_user_tools(&[user_tool("spawner", &["sh", "-c", &script], true, 1.0)]).unwrap();
+    let started = std::time::Instant::now();
+    let out = registry.run("spawner", "{}").await;
+    assert!(out.is_error && out.output.contains("did not finish within 1 s"), "{out:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "the timeout held: {:?}", started.elapsed());
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let pid = pid.trim();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while alive(pid) {
+        assert!(std::time::Instant::now() < deadline, "the background child {pid} outlived the timed-out tool");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A command that exits but leaves a child holding its output: the answer comes at once.
+    let script = format!("echo done; sleep 30 & echo $! > '{}'", pidfile.display());
+    let registry = ToolRegistry::with_user_tools(&[user_tool("leaver", &["sh", "-c", &script], true, 20.0)]).unwrap();
+    let started = std::time::Instant::now();
+    let out = registry.run("leaver", "{}").await;
+    assert!(!out.is_error && out.output.contains("done"), "{out:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "waited for the leftover: {:?}", started.elapsed());
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while alive(pid.trim()) {
+        assert!(std::time::Instant::now() < deadline, "the leftover child outlived the tool");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,6 +1,7 @@
 //! User tools from the config: a command that gets the call's arguments as JSON on stdin and
-//! answers on stdout, run with a timeout (the child is killed when it runs over or the call is
-//! cancelled), a working directory, capped output, and without the API keys in its environment.
+//! answers on stdout, run in its own process group with a timeout (the whole group is killed
+//! when it runs over or the call is cancelled, so a shell script's children go too), a working
+//! directory, capped output, and without the API keys in its environment.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -15,6 +16,8 @@ use crate::core::sanitize::strip_controls;
 pub const MAX_OUTPUT: usize = 64 * 1024;
 /// How much of stderr a failure quotes (its end, where the reason usually is).
 const STDERR_TAIL: usize = 2000;
+/// After the command exits, how long something it left running may keep its output open.
+const LEFTOVER_GRACE: Duration = Duration::from_millis(300);
 
 /// How to run one user tool.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +41,9 @@ pub async fn run(name: &str, spec: &CommandSpec, arguments: &str, hidden_env: &[
         .stderr(Stdio::piped())
         // A cancelled call drops this future: the child must not outlive it.
         .kill_on_drop(true);
+    // Its own process group, so a timeout or a cancel reaches whatever the command started.
+    #[cfg(unix)]
+    cmd.process_group(0);
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
@@ -52,9 +58,10 @@ pub async fn run(name: &str, spec: &CommandSpec, arguments: &str, hidden_env: &[
             ));
         }
     };
+    let group = ProcessGroup(child.id());
     let stdin = child.stdin.take();
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
+    let mut stdout = tokio::spawn(read_capped(child.stdout.take()));
+    let mut stderr = tokio::spawn(read_capped(child.stderr.take()));
     let work = async {
         // A command that never reads its input must not block us: write, then close.
         let write = async {
@@ -63,14 +70,26 @@ pub async fn run(name: &str, spec: &CommandSpec, arguments: &str, hidden_env: &[
                 let _ = stdin.shutdown().await;
             }
         };
-        let (_, out, err, status) = tokio::join!(write, read_capped(stdout), read_capped(stderr), child.wait());
-        (out, err, status)
+        let (_, status) = tokio::join!(write, child.wait());
+        // Something the command left running may hold its output open: a moment, then it goes.
+        let outputs = async { ((&mut stdout).await, (&mut stderr).await) };
+        let (out, err) = match tokio::time::timeout(LEFTOVER_GRACE, outputs).await {
+            Ok(pair) => pair,
+            Err(_) => {
+                group.kill();
+                ((&mut stdout).await, (&mut stderr).await)
+            }
+        };
+        let captured = |r: Result<Captured, tokio::task::JoinError>| r.unwrap_or(Captured::EMPTY);
+        (captured(out), captured(err), status)
     };
     let finished = tokio::time::timeout(spec.timeout, work).await;
     let (out, err, status) = match finished {
         Ok(r) => r,
         Err(_) => {
-            // Dropping `work` closed the pipes; the child itself is killed here (and on drop).
+            // The whole group: the command and anything it started. `group` also kills on drop
+            // (a cancelled call), and the child on its own through `kill_on_drop`.
+            group.kill();
             let _ = child.start_kill();
             let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
             return ToolOutput::error(format!(
@@ -79,6 +98,7 @@ pub async fn run(name: &str, spec: &CommandSpec, arguments: &str, hidden_env: &[
             ));
         }
     };
+    group.disarm();
     let status = match status {
         Ok(s) => s,
         Err(e) => return ToolOutput::error(format!("Waiting for the tool {name} failed: {e}.")),
@@ -99,6 +119,37 @@ pub async fn run(name: &str, spec: &CommandSpec, arguments: &str, hidden_env: &[
 struct Captured {
     bytes: Vec<u8>,
     truncated: bool,
+}
+
+impl Captured {
+    const EMPTY: Captured = Captured { bytes: Vec::new(), truncated: false };
+}
+
+/// The process group of a running tool command (its id is the command's pid). Killed when
+/// dropped unless disarmed, so a cancelled call leaves nothing running.
+struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    fn kill(&self) {
+        #[cfg(unix)]
+        if let Some(id) = self.0.and_then(|id| libc::pid_t::try_from(id).ok()) {
+            // SAFETY: killpg only sends a signal; a group that is already gone gives ESRCH.
+            unsafe {
+                libc::killpg(id, libc::SIGKILL);
+            }
+        }
+    }
+
+    /// The command finished and its output closed: nothing is left to kill.
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 /// Read everything (so the child never blocks on a full pipe) but keep at most `MAX_OUTPUT`.

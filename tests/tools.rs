@@ -468,3 +468,28 @@ async fn a_timeout_stops_everything_the_command_started() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_thinking_model_gets_its_signed_reasoning_back_with_its_tool_calls() {
+    let sim = fast_sim().await;
+    let (core, mut events) = start_core(with_catalog(core_config(&sim.base_url())));
+    let registry = ToolRegistry::builtins();
+    // The simulator's thinking models sign their reasoning before calling tools and answer the
+    // next step with Anthropic's 400 unless the signed block comes back (via OpenRouter's
+    // `reasoning_details`, unmodified).
+    let model = "anthropic/claude-sonnet-4.5@reasoning";
+    let targets = vec![tooled(0, model, PROMPT, &["calculator", "current_time"], &registry)];
+    submit(&core, 1, targets, ToolPolicy::default()).await;
+    let per = collect(&mut events, 1).await;
+    let evs = &per[0];
+    let step = evs.iter().find_map(|e| if let EventKind::StepFinished { summary } = e { Some(summary) } else { None });
+    let step = step.expect("a tool step");
+    assert_eq!(step.reasoning_details.len(), 1, "{:?}", step.reasoning_details);
+    let block = &step.reasoning_details[0];
+    assert_eq!(block["text"], "I should use the tools for this. ", "fragments joined: {block}");
+    assert!(block["signature"].as_str().is_some_and(|s| s.starts_with("EqQB")), "{block}");
+    assert!(matches!(one_final_last(evs), EventKind::Finished { .. }), "{:?}", one_final_last(evs));
+    assert!(final_text(evs).contains("391"), "{}", final_text(evs));
+    assert_eq!(sim.stats().error_responses, 0, "{:?}", sim.stats());
+    sim.shutdown().await;
+}

@@ -72,6 +72,10 @@ pub struct ChatMessage {
     pub tool_calls: Vec<ToolCall>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// An assistant step's structured reasoning (OpenRouter's `reasoning_details`), passed back
+    /// unmodified with its tool calls so the model keeps its reasoning (§2.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasoning_details: Vec<serde_json::Value>,
 }
 
 impl ChatMessage {
@@ -82,10 +86,17 @@ impl ChatMessage {
             content: content.into(),
             tool_calls: Vec::new(),
             tool_call_id: Some(tool_call_id.into()),
+            reasoning_details: Vec::new(),
         }
     }
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Self { role, content: content.into(), tool_calls: Vec::new(), tool_call_id: None }
+        Self {
+            role,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            reasoning_details: Vec::new(),
+        }
     }
     pub fn system(content: impl Into<String>) -> Self {
         Self::new(Role::System, content)
@@ -344,6 +355,9 @@ pub struct StreamSummary {
     pub text: String,
     pub reasoning: String,
     pub tool_calls: Vec<ToolCall>,
+    /// Structured reasoning blocks, whole (OpenRouter); passed back in a tool loop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasoning_details: Vec<serde_json::Value>,
     pub usage: Option<Usage>,
     pub cost: Option<Cost>,
     pub timings: Timings,

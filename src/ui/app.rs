@@ -391,6 +391,7 @@ impl App {
                 pane.count_step(ev.turn, &summary);
                 let mut msg = ChatMessage::assistant(summary.text.clone());
                 msg.tool_calls = summary.tool_calls.clone();
+                msg.reasoning_details = summary.reasoning_details.clone();
                 pane.thread.push(msg);
                 if let Some(a) = pane.live_answer()
                     && !a.body.text().is_empty()
@@ -432,6 +433,7 @@ impl App {
                 pane.settle(&summary, reason.map(|r| r.as_str().to_string()));
                 let mut msg = ChatMessage::assistant(summary.text.clone());
                 msg.tool_calls = summary.tool_calls.clone();
+                msg.reasoning_details = summary.reasoning_details.clone();
                 pane.thread.push(msg);
                 finish(pane, Outcome::Done, PaneState::Done);
             }

@@ -337,6 +337,7 @@ where
         }
     }
     progress.summary.tool_calls = normalizer.tool_calls();
+    progress.summary.reasoning_details = normalizer.reasoning_details();
     if let Some(e) = failure {
         return Err(e);
     }

@@ -4,10 +4,12 @@
 //! This runs once per chunk for many concurrent streams, so each payload is parsed exactly once
 //! into the lenient borrowed wire types of `wire` and nothing is cloned twice.
 
+mod details;
 mod wire;
 
 use std::borrow::Cow;
 
+use self::details::ReasoningDetails;
 use self::wire::{Chunk, Delta, Str, ToolCallDelta};
 use crate::core::error::{CoreError, ErrorKind};
 use crate::core::protocol::{FinishReason, ToolCall, Usage};
@@ -70,11 +72,24 @@ pub struct StreamNormalizer {
     generation_id: Option<String>,
     model: Option<String>,
     upstream_provider: Option<String>,
+    details: ReasoningDetails,
 }
 
 impl StreamNormalizer {
     pub fn new(kind: ProviderKind) -> Self {
-        Self { kind, slots: Vec::new(), generation_id: None, model: None, upstream_provider: None }
+        Self {
+            kind,
+            slots: Vec::new(),
+            generation_id: None,
+            model: None,
+            upstream_provider: None,
+            details: ReasoningDetails::default(),
+        }
+    }
+
+    /// The stream's structured reasoning blocks, whole, for passing back in a tool loop.
+    pub fn reasoning_details(&self) -> Vec<serde_json::Value> {
+        self.details.blocks()
     }
 
     /// One SSE event's data (never `[DONE]`: the caller handles it). Empty data (a bare
@@ -161,15 +176,23 @@ impl StreamNormalizer {
         match plain {
             Some(r) => out.push(Piece::Reasoning(r.into_owned())),
             None => {
-                for d in delta.reasoning_details.into_iter().flatten().flatten() {
-                    let text = match d.kind.as_deref() {
-                        Some("reasoning.text") => d.text.0,
-                        Some("reasoning.summary") => d.summary.0,
-                        _ => None,
+                let details = delta.reasoning_details.as_ref().and_then(serde_json::Value::as_array);
+                for d in details.into_iter().flatten() {
+                    let field = match d.get("type").and_then(serde_json::Value::as_str) {
+                        Some("reasoning.text") => "text",
+                        Some("reasoning.summary") => "summary",
+                        _ => continue,
                     };
-                    if let Some(t) = text.filter(|t| !t.is_empty()) {
-                        out.push(Piece::Reasoning(t.into_owned()));
+                    if let Some(t) = d.get(field).and_then(serde_json::Value::as_str).filter(|t| !t.is_empty()) {
+                        out.push(Piece::Reasoning(t.to_owned()));
                     }
+                }
+            }
+        }
+        if let Some(serde_json::Value::Array(details)) = delta.reasoning_details {
+            for d in details {
+                if let serde_json::Value::Object(block) = d {
+                    self.details.absorb(block);
                 }
             }
         }

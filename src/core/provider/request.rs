@@ -133,6 +133,10 @@ fn wire_messages(kind: ProviderKind, messages: &[ChatMessage], system: Option<&s
         if let Some(id) = &m.tool_call_id {
             obj.insert("tool_call_id".into(), Value::from(id.as_str()));
         }
+        // OpenRouter's own field; other backends are not sent what they do not know.
+        if kind == ProviderKind::Openrouter && m.role == Role::Assistant && !m.reasoning_details.is_empty() {
+            obj.insert("reasoning_details".into(), Value::Array(m.reasoning_details.clone()));
+        }
         out.push(Value::Object(obj));
     }
     out
@@ -205,5 +209,26 @@ mod tests {
         assert_eq!(body["messages"][2]["tool_call_id"], "c1");
         let body = build_body(&parts(ProviderKind::Openrouter, &msgs, &settings));
         assert!(body["messages"][1]["tool_calls"][0].get("extra_content").is_none());
+    }
+
+    #[test]
+    fn reasoning_details_go_back_to_openrouter_only() {
+        let mut assistant = ChatMessage::assistant("");
+        assistant.tool_calls.push(ToolCall {
+            id: "c1".into(),
+            name: "calculator".into(),
+            arguments: "{}".into(),
+            thought_signature: None,
+        });
+        let block = json!({"type": "reasoning.text", "text": "think", "signature": "EqQB", "index": 0});
+        assistant.reasoning_details = vec![block.clone()];
+        let msgs = [ChatMessage::user("q"), assistant, ChatMessage::tool_result("c1", "2")];
+        let settings = ModelSettings::default();
+        let body = build_body(&parts(ProviderKind::Openrouter, &msgs, &settings));
+        assert_eq!(body["messages"][1]["reasoning_details"], json!([block]));
+        for kind in [ProviderKind::Openai, ProviderKind::Gemini] {
+            let body = build_body(&parts(kind, &msgs, &settings));
+            assert!(body["messages"][1].get("reasoning_details").is_none(), "{kind:?}");
+        }
     }
 }

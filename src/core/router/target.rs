@@ -77,6 +77,7 @@ pub(super) async fn run_target(
             content: summary.text.clone(),
             tool_calls: summary.tool_calls.clone(),
             tool_call_id: None,
+            reasoning_details: summary.reasoning_details.clone(),
         };
         sink.emit(EventKind::StepFinished { summary: Box::new(summary) }).await;
         let run = tool_calls::ToolRun { shared: &shared, ctx: &ctx, offered: &request.tools, cancel: &cancel };

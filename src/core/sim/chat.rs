@@ -84,6 +84,9 @@ async fn handle(sh: &Arc<Shared>, headers: &HeaderMap, body: &[u8], gen_id: &str
     if spec.tools == Some(model::ToolScript::Gemini) && req.gemini_dialect && req.lost_thought_signature() {
         return error(sh, failures::gemini_missing_signature(), false);
     }
+    if spec.reasoning && !req.gemini_dialect && req.lost_reasoning() {
+        return error(sh, failures::reasoning_not_passed_back(), false);
+    }
     // Like OpenRouter: tools offered to a model none of whose endpoints takes them.
     if !req.tools.is_empty() && spec.tools.is_none() && model::catalog_supports_tools(&spec.base) == Some(false) {
         return error(sh, failure(model::Failure::NoToolEndpoints), false);
@@ -253,6 +256,11 @@ fn sse_script(p: &Plan) -> Script {
             }
         }
         Content::Calls { calls, gemini } => {
+            if spec.reasoning && !*gemini {
+                // A thinking model reasons before it calls, and signs the reasoning.
+                b.reasoning("I should use the tools for this. ", 8);
+                b.reasoning_signature(&reasoning_signature(p.seed));
+            }
             for (index, c) in calls.iter().enumerate() {
                 if *gemini {
                     let sig = Rng::new(p.seed ^ index as u64).alnum(40);
@@ -485,4 +493,9 @@ fn finalize(sh: &Shared, id: &str, key: &str, o: Outcome, price: Price, prompt: 
     } else {
         s.completed += 1;
     }
+}
+
+/// The signature of a thinking model's reasoning before its tool calls (deterministic).
+fn reasoning_signature(seed: u64) -> String {
+    format!("EqQB{}", Rng::new(seed ^ 0x5167).alnum(32))
 }

@@ -45,6 +45,20 @@ pub fn bad_request(message: &str) -> ErrorReply {
 
 /// Google's compatibility endpoint when a function call comes back without the thought
 /// signature it was given (an array-wrapped error, as Google sends them).
+/// Anthropic's answer (through OpenRouter) when a thinking model's tool calls come back
+/// without the signed reasoning that preceded them.
+pub fn reasoning_not_passed_back() -> ErrorReply {
+    let err = Obj::new()
+        .num("code", 400)
+        .str(
+            "message",
+            "messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`. When `thinking` is enabled, a final `assistant` message must start with a thinking block.",
+        )
+        .raw("metadata", &Obj::new().str("provider_name", "Anthropic").end())
+        .end();
+    json(400, Obj::new().raw("error", &err).end())
+}
+
 pub fn gemini_missing_signature() -> ErrorReply {
     let err = Obj::new()
         .num("code", 400)

@@ -33,7 +33,7 @@
 //! | `stall` | some tokens, then silence with the connection open (until the client leaves or the server stops) |
 //! | `drop` | some tokens, then the connection is cut inside a JSON object |
 //! | `json` | non-streamed JSON even when `stream:true` was asked |
-//! | `reasoning` | `delta.reasoning` + `reasoning_details` before the content |
+//! | `reasoning` | `delta.reasoning` + `reasoning_details` before the content; before tool calls, a signed block that must come back with them (else Anthropic's 400) |
 //! | `nousage` `nodone` `crlf` | no usage chunk / no `[DONE]` / CRLF line endings |
 //! | `tools` `tools-parallel` `tools-chain` `tools-bad-args` `tools-unknown` `tools-gemini` `tools-loop` | scripted tool calls (only when the request offers `tools`): one call, two parallel calls, call → call → text, malformed arguments (then a correct call), a tool not offered, Gemini style (whole calls without `index`, with thought signatures), a call every round until `tool_choice: "none"` |
 //!

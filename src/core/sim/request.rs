@@ -31,6 +31,8 @@ pub struct Message {
     pub text: String,
     pub tool_calls: Vec<ToolCallIn>,
     pub tool_call_id: Option<String>,
+    /// The message passed back a `reasoning_details` block with a signature.
+    pub reasoning_signed: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -92,6 +94,9 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
                 })
                 .collect(),
             tool_call_id: m["tool_call_id"].as_str().map(str::to_string),
+            reasoning_signed: m["reasoning_details"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|b| b["signature"].as_str().is_some_and(|s| !s.is_empty()))),
         })
         .collect();
     let tools: Vec<ToolDef> = v["tools"]
@@ -147,6 +152,13 @@ impl ChatRequest {
             .iter()
             .flat_map(|m| m.tool_calls.iter())
             .any(|c| c.id.starts_with("function-call-") && c.thought_signature.is_none())
+    }
+
+    /// A tool-calling assistant step of this turn came back without the signed reasoning it was
+    /// sent with (as Anthropic's thinking models require, through OpenRouter's
+    /// `reasoning_details`).
+    pub fn lost_reasoning(&self) -> bool {
+        self.current_turn().iter().any(|m| m.role == "assistant" && !m.tool_calls.is_empty() && !m.reasoning_signed)
     }
 
     /// Messages after the last user message (the current turn's tool traffic).

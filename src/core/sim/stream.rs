@@ -122,6 +122,18 @@ impl ScriptBuilder {
         });
     }
 
+    /// The closing fragment of a signed reasoning block (Anthropic's thinking via OpenRouter):
+    /// no text, just the signature the client must pass back with the tool calls.
+    pub fn reasoning_signature(&mut self, signature: &str) {
+        self.choice_event(0, |b| {
+            b.push_str(ROLE);
+            b.push_str("\"\",\"reasoning\":null,\"reasoning_details\":[{\"type\":\"reasoning.text\",\"text\":\"\",\"signature\":\"");
+            escape_into(b, signature);
+            b.push_str("\",\"format\":\"anthropic-claude-v1\",\"index\":0}]}");
+            b.push_str(OPEN_TAIL);
+        });
+    }
+
     /// First fragment of an incremental tool call (id, type, name, empty arguments).
     pub fn tool_header(&mut self, index: usize, id: &str, name: &str, tokens: u64) {
         self.choice_event(tokens, |b| {

@@ -53,22 +53,14 @@ pub(super) struct Delta<'a> {
     pub(super) reasoning: Text<'a>,
     #[serde(default, borrow)]
     pub(super) reasoning_content: Text<'a>,
-    #[serde(default, borrow)]
-    pub(super) reasoning_details: Option<Vec<Option<ReasoningDetail<'a>>>>,
+    /// Kept whole: the blocks are passed back unmodified in a tool loop. Any JSON is accepted
+    /// here (only an array of objects is used), so an odd value never fails the chunk.
+    #[serde(default)]
+    pub(super) reasoning_details: Option<serde_json::Value>,
     #[serde(default, borrow)]
     pub(super) tool_calls: Option<Vec<Option<ToolCallDelta<'a>>>>,
     #[serde(default, borrow)]
     pub(super) extra_content: Option<ExtraContent<'a>>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct ReasoningDetail<'a> {
-    #[serde(default, rename = "type", borrow, deserialize_with = "opt_str")]
-    pub(super) kind: Option<Str<'a>>,
-    #[serde(default, borrow)]
-    pub(super) text: Text<'a>,
-    #[serde(default, borrow)]
-    pub(super) summary: Text<'a>,
 }
 
 #[derive(Deserialize)]

@@ -25,7 +25,6 @@ use roundtable::core::quota::{BucketStatus, FigureSource};
 use roundtable::core::router::{self, CoreConfig, CoreHandle};
 use roundtable::ui::app::{App, AppInit};
 use roundtable::ui::event_loop::{self, Host, LoopIo, LoopStats};
-use roundtable::ui::keymap::Keymap;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 const PANES: usize = 6;
@@ -69,23 +68,10 @@ async fn bench() {
     let (core, _unused_core_events) = router::start(CoreConfig::new(config.providers.clone())).expect("core");
     let export = std::env::temp_dir().join("roundtable-bench-exports");
     let models: Vec<String> = (0..PANES).map(|i| format!("bench/model-{}", i + 1)).collect();
+    let theme = roundtable::ui::theme::load("dark", None, false).expect("theme");
     let mut app = App::new(AppInit {
-        models,
-        theme: roundtable::ui::theme::load("dark", None, false).expect("theme"),
-        keymap: Keymap::default(),
-        sidebar: true,
-        mouse: true,
-        providers: config.providers.clone(),
-        estimator: None,
-        store: None,
-        demo: None,
-        resume: None,
-        today_spend: Default::default(),
-        config_dir: None,
-        export_dir: export,
-        no_color: false,
         tools: config.tools.clone(),
-        warnings: Vec::new(),
+        ..AppInit::new(models, theme, config.providers.clone(), export)
     });
 
     // What the chatroom does at start-up, off the UI thread: load syntect's sets and compile the

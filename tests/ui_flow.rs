@@ -11,27 +11,13 @@ use ratatui::Terminal;
 use roundtable::core::router;
 use roundtable::ui::app::{App, AppInit};
 use roundtable::ui::event_loop::{self, LoopIo};
-use roundtable::ui::keymap::Keymap;
 use tokio::sync::{mpsc, oneshot};
 
 fn app(models: &[&str], providers: roundtable::core::provider::ProvidersConfig, export_dir: std::path::PathBuf) -> App {
+    let theme = roundtable::ui::theme::load("dark", None, true).unwrap();
     App::new(AppInit {
-        models: models.iter().map(|m| m.to_string()).collect(),
-        theme: roundtable::ui::theme::load("dark", None, true).unwrap(),
-        keymap: Keymap::default(),
-        sidebar: true,
-        mouse: true,
-        providers,
-        estimator: None,
-        store: None,
-        demo: None,
-        resume: None,
-        today_spend: Default::default(),
-        config_dir: None,
-        export_dir,
         no_color: true,
-        tools: roundtable::core::tools::ToolRegistry::builtins(),
-        warnings: Vec::new(),
+        ..AppInit::new(models.iter().map(|m| m.to_string()).collect(), theme, providers, export_dir)
     })
 }
 

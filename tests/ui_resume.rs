@@ -13,7 +13,6 @@ use roundtable::core::router::{self, BackfillPolicy};
 use roundtable::core::sim::{SimConfig, SimServer};
 use roundtable::core::store::{self, Store};
 use roundtable::ui::app::{App, AppInit, Effect};
-use roundtable::ui::keymap::Keymap;
 use roundtable::ui::pane::{Entry, Outcome, Pane};
 use roundtable::ui::pane_view::footer_text;
 
@@ -26,23 +25,12 @@ const MODELS: [&str; 4] = [
 
 fn app(models: Vec<String>, store: Option<Store>, resume: Option<store::RoomTranscript>, base_url: &str) -> App {
     let config = common::config_for(base_url);
+    let theme = roundtable::ui::theme::load("dark", None, true).unwrap();
     App::new(AppInit {
-        models,
-        theme: roundtable::ui::theme::load("dark", None, true).unwrap(),
-        keymap: Keymap::default(),
-        sidebar: true,
-        mouse: true,
-        providers: config.providers.clone(),
-        estimator: None,
         store,
-        demo: None,
         resume,
-        today_spend: Default::default(),
-        config_dir: None,
-        export_dir: std::env::temp_dir(),
         no_color: true,
-        tools: roundtable::core::tools::ToolRegistry::builtins(),
-        warnings: Vec::new(),
+        ..AppInit::new(models, theme, config.providers.clone(), std::env::temp_dir())
     })
 }
 

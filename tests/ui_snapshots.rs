@@ -14,7 +14,6 @@ use roundtable::core::protocol::{
 };
 use roundtable::core::quota::{BucketStatus, FigureSource};
 use roundtable::ui::app::{App, AppInit};
-use roundtable::ui::keymap::Keymap;
 use rust_decimal::Decimal;
 
 const MODELS: [&str; 6] = [
@@ -37,27 +36,17 @@ fn wall() -> SystemTime {
 
 fn app(n: usize) -> App {
     let config = Config::defaults();
+    let models = MODELS[..n].iter().map(|m| m.to_string()).collect();
+    let theme = roundtable::ui::theme::load("dark", None, true).unwrap();
     let mut app = App::new(AppInit {
-        models: MODELS[..n].iter().map(|m| m.to_string()).collect(),
-        theme: roundtable::ui::theme::load("dark", None, true).unwrap(),
-        keymap: Keymap::default(),
-        sidebar: true,
-        mouse: true,
-        providers: config.providers.clone(),
         estimator: Some(roundtable::core::catalog::CatalogEstimator::new(
             roundtable::core::catalog::Catalog::snapshot(),
             config.prices.clone(),
             &config.providers,
         )),
-        store: None,
-        demo: None,
-        resume: None,
         today_spend: Decimal::new(1234, 5),
-        config_dir: None,
-        export_dir: std::env::temp_dir(),
         no_color: true,
-        tools: roundtable::core::tools::ToolRegistry::builtins(),
-        warnings: Vec::new(),
+        ..AppInit::new(models, theme, config.providers.clone(), std::env::temp_dir())
     });
     app.frozen_clock = Some((Instant::now(), wall()));
     let now_ms = roundtable::core::quota::system_time_ms(wall());

@@ -44,20 +44,21 @@ pub fn parse_credits(body: &[u8]) -> Option<Decimal> {
     Some(decimal(&env.data["total_credits"])? - decimal(&env.data["total_usage"])?)
 }
 
-/// One authenticated GET to OpenRouter. `Ok(None)` for a 404 (the generation record is not
-/// there yet); other non-2xx statuses become the same typed errors a chat request gets.
+/// One authenticated GET to OpenRouter. With `missing_ok`, a 404 is `Ok(None)` (a generation
+/// record not there yet); any other non-2xx status becomes the typed error a chat request gets.
 async fn get_optional(
     http: &reqwest::Client,
     url: &str,
     key: &ApiKey,
     provider: &str,
     timeout: std::time::Duration,
+    missing_ok: bool,
 ) -> Result<Option<Vec<u8>>, CoreError> {
     let response = http.get(url).bearer_auth(key.expose()).timeout(timeout).send().await.map_err(|e| {
         CoreError::new(crate::core::error::ErrorKind::Connect, format!("Could not reach {provider} ({url}): {e}"))
     })?;
     let status = response.status().as_u16();
-    if status == 404 {
+    if missing_ok && status == 404 {
         return Ok(None);
     }
     let headers = response.headers().clone();
@@ -71,14 +72,8 @@ async fn get_optional(
 }
 
 async fn get(http: &reqwest::Client, url: &str, key: &ApiKey, provider: &str) -> Result<Vec<u8>, CoreError> {
-    match get_optional(http, url, key, provider, std::time::Duration::from_secs(15)).await? {
-        Some(body) => Ok(body),
-        None => {
-            let ctx =
-                ErrorContext { provider_name: provider, kind: ProviderKind::Openrouter, model: "", api_key_env: None };
-            Err(classify_http_error(&ctx, 404, &reqwest::header::HeaderMap::new(), b""))
-        }
-    }
+    let body = get_optional(http, url, key, provider, std::time::Duration::from_secs(15), false).await?;
+    Ok(body.unwrap_or_default())
 }
 
 /// Read `/key` and, when the key may, `/credits` (docs reserve it for management keys; a 403
@@ -144,7 +139,7 @@ pub async fn fetch_generation(
     generation_id: &str,
 ) -> Result<Option<Generation>, CoreError> {
     let url = format!("{}/generation?id={}", base_url.trim_end_matches('/'), query_escape(generation_id));
-    let Some(body) = get_optional(http, &url, key, provider, std::time::Duration::from_secs(10)).await? else {
+    let Some(body) = get_optional(http, &url, key, provider, std::time::Duration::from_secs(10), true).await? else {
         return Ok(None);
     };
     parse_generation(&body).map(Some).ok_or_else(|| {

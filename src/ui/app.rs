@@ -85,6 +85,31 @@ pub struct AppInit {
     pub warnings: Vec<String>,
 }
 
+impl AppInit {
+    /// A room of `models` with everything else at its plain default: default keys, sidebar
+    /// and mouse on, no catalog, no store, no demo, nothing to resume, the built-in tools.
+    pub fn new(models: Vec<String>, theme: Theme, providers: ProvidersConfig, export_dir: PathBuf) -> AppInit {
+        AppInit {
+            models,
+            theme,
+            keymap: Keymap::default(),
+            sidebar: true,
+            mouse: true,
+            providers,
+            estimator: None,
+            store: None,
+            demo: None,
+            resume: None,
+            today_spend: Decimal::ZERO,
+            config_dir: None,
+            export_dir,
+            no_color: false,
+            tools: ToolRegistry::builtins(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 pub struct App {
     pub panes: Vec<Pane>,
     pub focus: usize,
@@ -461,7 +486,6 @@ impl App {
     fn settle_cost(&mut self, turn: TurnId, target: TargetId, generation_id: &str, cost: Cost, usage: Option<Usage>) {
         if let Some(pane) = self.panes.iter_mut().find(|p| p.target == target) {
             pane.settle_cost(turn, generation_id, cost, usage);
-            self.dirty = true;
         }
     }
 

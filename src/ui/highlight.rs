@@ -97,17 +97,11 @@ fn worker() -> Option<&'static mpsc::Sender<Arc<Mutex<Job>>>> {
 /// One turn of a job: up to `LINES_PER_TURN` lines, then back of the queue if more are left.
 fn work_on(job: &Arc<Mutex<Job>>) {
     for _ in 0..LINES_PER_TURN {
-        let (line, mut hl) = {
-            let mut j = lock(job);
-            match (j.dropped, j.todo.is_empty(), j.hl.take()) {
-                (false, false, Some(hl)) => (j.todo.pop_front().unwrap_or_default(), hl),
-                (_, _, hl) => {
-                    j.hl = hl;
-                    j.queued = false;
-                    results_ready().notify_one();
-                    return;
-                }
-            }
+        let next = next_line(&mut lock(job));
+        let Some((line, mut hl)) = next else {
+            lock(job).queued = false;
+            results_ready().notify_one();
+            return;
         };
         let pieces = hl.line(&line);
         let mut j = lock(job);
@@ -120,6 +114,22 @@ fn work_on(job: &Arc<Mutex<Job>>) {
             let _ = tx.send(Arc::clone(job));
         }
         None => lock(job).queued = false,
+    }
+}
+
+/// The next line to highlight and the highlighter (taken out while the worker uses it), unless
+/// the block is gone or done.
+fn next_line(j: &mut Job) -> Option<(String, LineHighlighter)> {
+    if j.dropped || j.todo.is_empty() {
+        return None;
+    }
+    let hl = j.hl.take()?;
+    match j.todo.pop_front() {
+        Some(line) => Some((line, hl)),
+        None => {
+            j.hl = Some(hl);
+            None
+        }
     }
 }
 

@@ -202,6 +202,11 @@ impl Pane {
         }
     }
 
+    /// The answer to `turn` (the most recent one: a retry answers the same turn again).
+    pub fn answer_to(&mut self, turn: TurnId) -> Option<&mut Answer> {
+        answer_to(&mut self.entries, turn)
+    }
+
     /// The most recent answer (live or finished), for copy and adopt.
     pub fn last_answer(&self) -> Option<&Answer> {
         self.entries.iter().rev().find_map(|e| match e {
@@ -306,7 +311,7 @@ impl Pane {
     }
 }
 
-/// The answer to `turn` (the most recent one: a retry answers the same turn again).
+/// `Pane::answer_to` on the entries alone, so the totals can be borrowed beside it.
 fn answer_to(entries: &mut [Entry], turn: TurnId) -> Option<&mut Answer> {
     entries.iter_mut().rev().find_map(|e| match e {
         Entry::Answer(a) if a.turn == turn => Some(a.as_mut()),

@@ -2,6 +2,7 @@
 //! transcript (message bodies come from their render caches, so a frame costs the viewport,
 //! not the transcript), a scroll marker and the selection highlight.
 
+use std::borrow::Cow;
 use std::time::{Instant, SystemTime};
 
 use ratatui::Frame;
@@ -203,16 +204,8 @@ fn body_width(entry: &Entry, width: u16) -> u16 {
 }
 
 fn entry_height(entry: &mut Entry, width: u16, ctx: &DrawCtx<'_>, live: bool) -> usize {
-    let (head, tail) = match entry {
-        Entry::Answer(a) if !live => {
-            let cached = cached_extras(a, width, ctx);
-            (cached.head.len(), cached.tail.len())
-        }
-        _ => {
-            let (head, tail) = extras(entry, width, ctx);
-            (head.len(), tail.len())
-        }
-    };
+    let (head, tail) = head_and_tail(entry, width, ctx, live);
+    let (head, tail) = (head.len(), tail.len());
     let bw = body_width(entry, width);
     let body = match entry {
         Entry::User { body, .. } => body.height(bw, &ctx.theme.markdown),
@@ -222,15 +215,33 @@ fn entry_height(entry: &mut Entry, width: u16, ctx: &DrawCtx<'_>, live: bool) ->
     head + body + tail + 1
 }
 
-/// A finished answer's head and tail lines, made once per width and theme: a frame measures
-/// every entry, and these do not change once the answer is done (a settled cost clears them).
-fn cached_extras<'a>(a: &'a mut Answer, width: u16, ctx: &DrawCtx<'_>) -> &'a ExtrasCache {
-    let key = (width, ctx.theme.markdown.generation, ctx.theme.name.clone());
-    let fresh = match a.extras.take() {
-        Some(cached) if cached.key == key => cached,
-        _ => ExtrasCache { head: answer_head(a, width, ctx), tail: answer_tail(a, width, ctx), key },
+/// The lines above and below an entry's body. A finished answer's are made once per width and
+/// theme (a frame measures every entry, and they do not change once the answer is done; a
+/// settled cost clears them); the live answer's and the small ones are made each time.
+fn head_and_tail<'a>(
+    entry: &'a mut Entry,
+    width: u16,
+    ctx: &DrawCtx<'_>,
+    live: bool,
+) -> (Cow<'a, [Line<'static>]>, Cow<'a, [Line<'static>]>) {
+    let Entry::Answer(a) = entry else {
+        let (head, tail) = extras(entry, width, ctx);
+        return (Cow::Owned(head), Cow::Owned(tail));
     };
-    a.extras.insert(fresh)
+    if live {
+        return (Cow::Owned(answer_head(a, width, ctx)), Cow::Owned(answer_tail(a, width, ctx)));
+    }
+    let generation = ctx.theme.markdown.generation;
+    let fresh = match a.extras.take() {
+        Some(c) if c.key.0 == width && c.key.1 == generation && c.key.2 == ctx.theme.name => c,
+        _ => ExtrasCache {
+            head: answer_head(a, width, ctx),
+            tail: answer_tail(a, width, ctx),
+            key: (width, generation, ctx.theme.name.clone()),
+        },
+    };
+    let cached = a.extras.insert(fresh);
+    (Cow::Borrowed(&cached.head), Cow::Borrowed(&cached.tail))
 }
 
 /// Append the lines `skip..skip+take` of an entry (head, body, tail, blank separator).
@@ -243,13 +254,8 @@ fn entry_lines(
     take: usize,
     out: &mut Vec<Line<'static>>,
 ) {
-    let (head, tail) = match entry {
-        Entry::Answer(a) if !live => {
-            let cached = cached_extras(a, width, ctx);
-            (cached.head.clone(), cached.tail.clone())
-        }
-        _ => extras(entry, width, ctx),
-    };
+    let (head, tail) = head_and_tail(entry, width, ctx, live);
+    let (head, tail) = (head.into_owned(), tail.into_owned());
     let bw = body_width(entry, width);
     let indent = matches!(entry, Entry::User { .. });
     let body: &[Line<'static>] = match entry {

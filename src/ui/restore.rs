@@ -43,21 +43,14 @@ fn restore_message(pane: &mut Pane, m: &StoredMessage) {
         }
         Role::Assistant => {
             // A tool loop stores one assistant message per step; live they were one answer.
-            let answer = match pane.entries.last_mut() {
-                Some(Entry::Answer(a)) if a.turn == m.turn => {
-                    if !a.body.text().is_empty() && !m.content.is_empty() {
-                        a.body.push_str("\n\n");
-                    }
-                    a
-                }
-                _ => {
-                    pane.entries.push(Entry::Answer(Box::new(Answer::new(m.turn))));
-                    match pane.entries.last_mut() {
-                        Some(Entry::Answer(a)) => a,
-                        _ => unreachable!("an answer was just pushed"),
-                    }
-                }
-            };
+            let continues = matches!(pane.entries.last(), Some(Entry::Answer(a)) if a.turn == m.turn);
+            if !continues {
+                pane.entries.push(Entry::Answer(Box::new(Answer::new(m.turn))));
+            }
+            let Some(answer) = pane.answer_to(m.turn) else { return };
+            if !answer.body.text().is_empty() && !m.content.is_empty() {
+                answer.body.push_str("\n\n");
+            }
             answer.body.push_str(&m.content);
             answer.reasoning_chars += m.reasoning.chars().count();
             answer.outcome = match m.state {
@@ -117,12 +110,7 @@ fn restore_figures(panes: &mut [Pane], requests: &[RoomRequest]) {
         }
         let finish = (r.status == RequestStatus::Cancelled).then(|| "stopped".to_string());
         pane.count_final(r.turn, s, finish, r.status == RequestStatus::Ok);
-        let Some(answer) = pane.entries.iter_mut().rev().find_map(|e| match e {
-            Entry::Answer(a) if a.turn == r.turn => Some(a),
-            _ => None,
-        }) else {
-            continue;
-        };
+        let Some(answer) = pane.answer_to(r.turn) else { continue };
         if r.status == RequestStatus::Error
             && let Outcome::Failed(message) = &mut answer.outcome
         {

@@ -173,28 +173,20 @@ impl StreamNormalizer {
         // carry the same text when both appear; `reasoning_details` repeats it again in
         // structured form, so it is only a fallback when no plain field has text.
         let plain = delta.reasoning.0.filter(|r| !r.is_empty()).or(delta.reasoning_content.0.filter(|r| !r.is_empty()));
-        match plain {
-            Some(r) => out.push(Piece::Reasoning(r.into_owned())),
-            None => {
-                let details = delta.reasoning_details.as_ref().and_then(serde_json::Value::as_array);
-                for d in details.into_iter().flatten() {
-                    let field = match d.get("type").and_then(serde_json::Value::as_str) {
-                        Some("reasoning.text") => "text",
-                        Some("reasoning.summary") => "summary",
-                        _ => continue,
-                    };
-                    if let Some(t) = d.get(field).and_then(serde_json::Value::as_str).filter(|t| !t.is_empty()) {
-                        out.push(Piece::Reasoning(t.to_owned()));
-                    }
-                }
-            }
+        let details = match delta.reasoning_details {
+            Some(serde_json::Value::Array(details)) => details,
+            _ => Vec::new(),
+        };
+        let has_plain = plain.is_some();
+        if let Some(r) = plain {
+            out.push(Piece::Reasoning(r.into_owned()));
         }
-        if let Some(serde_json::Value::Array(details)) = delta.reasoning_details {
-            for d in details {
-                if let serde_json::Value::Object(block) = d {
-                    self.details.absorb(block);
-                }
+        for d in details {
+            let serde_json::Value::Object(block) = d else { continue };
+            if !has_plain && let Some(text) = detail_text(&block) {
+                out.push(Piece::Reasoning(text.to_owned()));
             }
+            self.details.absorb(block);
         }
         // Gemini marks thought summaries with `extra_content.google.thought: true`.
         let is_thought = delta.extra_content.and_then(|e| e.google).and_then(|g| g.thought).unwrap_or(false);
@@ -322,4 +314,14 @@ fn excerpt(data: &[u8]) -> String {
         out.push('…');
     }
     format!("\"{out}\"")
+}
+
+/// The readable text of one `reasoning_details` block (`reasoning.text` or `.summary`).
+fn detail_text(block: &serde_json::Map<String, serde_json::Value>) -> Option<&str> {
+    let field = match block.get("type")?.as_str()? {
+        "reasoning.text" => "text",
+        "reasoning.summary" => "summary",
+        _ => return None,
+    };
+    block.get(field)?.as_str().filter(|t| !t.is_empty())
 }

@@ -43,8 +43,6 @@ pub fn bad_request(message: &str) -> ErrorReply {
     json(400, Obj::new().raw("error", &err).end())
 }
 
-/// Google's compatibility endpoint when a function call comes back without the thought
-/// signature it was given (an array-wrapped error, as Google sends them).
 /// Anthropic's answer (through OpenRouter) when a thinking model's tool calls come back
 /// without the signed reasoning that preceded them.
 pub fn reasoning_not_passed_back() -> ErrorReply {
@@ -59,6 +57,8 @@ pub fn reasoning_not_passed_back() -> ErrorReply {
     json(400, Obj::new().raw("error", &err).end())
 }
 
+/// Google's compatibility endpoint when a function call comes back without the thought
+/// signature it was given (an array-wrapped error, as Google sends them).
 pub fn gemini_missing_signature() -> ErrorReply {
     let err = Obj::new()
         .num("code", 400)

@@ -33,6 +33,16 @@ impl RequestStatus {
             Self::Cancelled => "cancelled",
         }
     }
+
+    /// The stored text back (anything unknown reads as pending: the request never finished).
+    fn parse(s: &str) -> Self {
+        match s {
+            "ok" => Self::Ok,
+            "error" => Self::Error,
+            "cancelled" => Self::Cancelled,
+            _ => Self::Pending,
+        }
+    }
 }
 
 /// One upstream request as recorded in the ledger. Token counts are `None` when unknown.
@@ -136,6 +146,14 @@ pub(crate) fn cost_source_str(s: CostSource) -> &'static str {
         CostSource::Reported => "reported",
         CostSource::Estimated => "estimated",
         CostSource::Unknown => "unknown",
+    }
+}
+
+fn parse_cost_source(s: &str) -> CostSource {
+    match s {
+        "reported" => CostSource::Reported,
+        "estimated" => CostSource::Estimated,
+        _ => CostSource::Unknown,
     }
 }
 
@@ -349,34 +367,25 @@ pub(crate) fn room_requests(conn: &Connection, room: RoomId) -> rusqlite::Result
         let count = |i: usize| -> rusqlite::Result<Option<u64>> {
             Ok(r.get::<_, Option<i64>>(i)?.and_then(|v| u64::try_from(v).ok()))
         };
-        let (prompt, completion) = (count(5)?, count(6)?);
+        let (prompt, completion, cached, reasoning) = (count(5)?, count(6)?, count(7)?, count(8)?);
         let usage = (prompt.is_some() || completion.is_some()).then(|| {
             let (prompt, completion) = (prompt.unwrap_or(0), completion.unwrap_or(0));
             Usage {
                 prompt_tokens: prompt,
                 completion_tokens: completion,
                 total_tokens: prompt + completion,
-                cached_tokens: count(7).ok().flatten().unwrap_or(0),
-                reasoning_tokens: count(8).ok().flatten().unwrap_or(0),
+                cached_tokens: cached.unwrap_or(0),
+                reasoning_tokens: reasoning.unwrap_or(0),
                 ..Usage::default()
             }
         });
         let usd = parse_cost(r.get(9)?);
-        let source = match r.get::<_, String>(10)?.as_str() {
-            "reported" if usd.is_some() => CostSource::Reported,
-            "estimated" if usd.is_some() => CostSource::Estimated,
-            _ => CostSource::Unknown,
-        };
-        let status = match r.get::<_, String>(2)?.as_str() {
-            "ok" => RequestStatus::Ok,
-            "error" => RequestStatus::Error,
-            "cancelled" => RequestStatus::Cancelled,
-            _ => RequestStatus::Pending,
-        };
+        // A cost without a figure is unknown whatever its row says.
+        let source = if usd.is_some() { parse_cost_source(&r.get::<_, String>(10)?) } else { CostSource::Unknown };
         Ok(RoomRequest {
             turn: TurnId(u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0)),
             target: TargetId(r.get(1)?),
-            status,
+            status: RequestStatus::parse(&r.get::<_, String>(2)?),
             error_kind: r.get(3)?,
             http_status: r.get(4)?,
             summary: StreamSummary {

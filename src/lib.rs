@@ -8,6 +8,8 @@ pub mod logging;
 pub mod models_cmd;
 pub mod paths;
 pub mod quota_cmd;
+pub mod present;
 pub mod runtime;
+pub mod sim;
 pub mod ui;
 pub mod usage_cmd;

@@ -7,7 +7,7 @@ use roundtable::ask::{self, AskOptions};
 use roundtable::cli::{Cli, Commands};
 use roundtable::config::{Config, DEFAULT_CONFIG};
 use roundtable::core::protocol::ModelSettings;
-use roundtable::core::sim::{self, SimConfig};
+use roundtable::sim::{self, SimConfig};
 use roundtable::paths::Paths;
 
 fn main() -> ExitCode {

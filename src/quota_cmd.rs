@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::ask::format_usd;
+use crate::present::usd as format_usd;
 use crate::config::Config;
 use crate::core::account;
 use crate::core::provider::ProviderKind;

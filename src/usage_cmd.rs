@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::ask::format_usd;
+use crate::present::usd as format_usd;
 use crate::core::store::{self, GroupBy, StoreError, UsageRow};
 
 /// Exit codes, as for `ask`.

@@ -9,7 +9,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use common::TEST_KEY;
-use roundtable::core::sim::{SimConfig, SimServer};
+use roundtable::sim::{SimConfig, SimServer};
 use roundtable::core::store::{self, GroupBy};
 
 /// `roundtable <args>` with every directory inside `home` and the test key.

@@ -11,7 +11,7 @@ use common::*;
 use roundtable::core::error::ErrorKind;
 use roundtable::core::protocol::{CoreEvent, EventKind};
 use roundtable::core::quota::{Limiter, MemoryBackend, QuotaBackend, QuotaConfig};
-use roundtable::core::sim::{SimConfig, SimServer};
+use roundtable::sim::{SimConfig, SimServer};
 
 fn quota_config() -> QuotaConfig {
     QuotaConfig { openrouter_free_per_minute: 20, openrouter_free_per_day: 50, limits: Default::default() }

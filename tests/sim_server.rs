@@ -1,9 +1,9 @@
-//! Loopback tests of the OpenRouter simulator (`roundtable::core::sim`).
+//! Loopback tests of the OpenRouter simulator (`roundtable::sim`).
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use roundtable::core::sim::{SimConfig, SimServer};
+use roundtable::sim::{SimConfig, SimServer};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 

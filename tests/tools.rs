@@ -15,7 +15,7 @@ use roundtable::core::protocol::{
     TurnId, TurnRequest,
 };
 use roundtable::core::router::{CoreConfig, CoreHandle};
-use roundtable::core::sim::{SimConfig, SimServer};
+use roundtable::sim::{SimConfig, SimServer};
 use roundtable::core::store::{self, GroupBy, Store, TranscriptRecorder};
 use roundtable::core::tools::{ToolRegistry, UserToolConfig};
 use tokio::sync::mpsc::Receiver;

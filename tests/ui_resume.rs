@@ -10,7 +10,7 @@ use std::time::Duration;
 use roundtable::core::catalog::{Catalog, CatalogEstimator, PriceTable};
 use roundtable::core::protocol::{Command, CoreEvent};
 use roundtable::core::router::{self, BackfillPolicy};
-use roundtable::core::sim::{SimConfig, SimServer};
+use roundtable::sim::{SimConfig, SimServer};
 use roundtable::core::store::{self, Store};
 use roundtable::ui::app::{App, AppInit, Effect};
 use roundtable::ui::pane::{Entry, Outcome, Pane};

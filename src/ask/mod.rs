@@ -20,7 +20,6 @@ use crate::core::router;
 use crate::core::store::TranscriptRecorder;
 use crate::paths::Paths;
 
-pub use output::format_usd;
 use output::{Block, Live, Outcome};
 
 /// What `ask` needs, already parsed.
@@ -148,7 +147,7 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
             .iter()
             .zip(&estimates)
             .map(|(m, (t, c))| {
-                let cost = c.map_or("cost ?".into(), |c| format!("~{}", format_usd(c)));
+                let cost = c.map_or("cost ?".into(), |c| format!("~{}", crate::present::usd(c)));
                 format!("{} ~{t} tok {cost}", output::short(m, 28))
             })
             .collect();

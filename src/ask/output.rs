@@ -287,9 +287,9 @@ pub(super) fn print_table(out: &mut impl Write, rows_in: &[(&Outcome, Totals)]) 
         let cost = match t.cost {
             Some(usd) if t.estimated => {
                 estimated = true;
-                format!("~{}", format_usd(usd))
+                format!("~{}", crate::present::usd(usd))
             }
-            Some(usd) => format_usd(usd),
+            Some(usd) => crate::present::usd(usd),
             None => "unknown".into(),
         };
         let ttft = s.timings.ttft_ms.map_or("-".into(), |t| format!("{:.2}s", t as f64 / 1000.0));
@@ -345,13 +345,4 @@ pub(super) fn print_table(out: &mut impl Write, rows_in: &[(&Outcome, Totals)]) 
 
 fn kind_name(e: &CoreError) -> String {
     serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
-
-/// Dollars with enough digits to show sub-cent costs exactly.
-pub fn format_usd(usd: Decimal) -> String {
-    let n = usd.normalize();
-    if n.is_zero() {
-        return "$0".into();
-    }
-    if n.abs() >= Decimal::new(1, 2) { format!("${:.4}", n.round_dp(4)) } else { format!("${n}") }
 }

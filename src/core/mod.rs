@@ -10,6 +10,5 @@ pub mod provider;
 pub mod quota;
 pub mod router;
 pub mod sanitize;
-pub mod sim;
 pub mod store;
 pub mod tools;

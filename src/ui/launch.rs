@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
 use crate::core::provider::ApiKey;
-use crate::core::sim::{SimConfig, SimServer};
+use crate::sim::{SimConfig, SimServer};
 use crate::core::store::{db_path, last_room, spend_since};
 use crate::paths::Paths;
 use crate::ui::app::{App, AppInit};

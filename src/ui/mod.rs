@@ -9,7 +9,6 @@ pub mod commands;
 pub mod draw;
 pub mod event_loop;
 pub mod export;
-pub mod format;
 pub mod highlight;
 pub mod input;
 pub mod keymap;

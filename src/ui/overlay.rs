@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 use crate::ui::app::App;
 use crate::ui::commands::{self, COMMANDS};
 use crate::ui::draw::{centered, popup};
-use crate::ui::format;
+use crate::present;
 use crate::ui::keymap::ACTIONS;
 use crate::ui::picker::Picker;
 use crate::ui::theme::Theme;
@@ -115,9 +115,9 @@ pub fn picker(frame: &mut Frame<'_>, area: Rect, p: &Picker, theme: &Theme) {
                     _ => "variable".to_string(),
                 }
             };
-            let ctx = r.context.map(|c| format!("{} ctx", format::tokens(c))).unwrap_or_default();
+            let ctx = r.context.map(|c| format!("{} ctx", present::tokens(c))).unwrap_or_default();
             Line::from(vec![
-                Span::styled(format!("{:<id_w$}", format::shorten(&r.id, id_w)), style.add_modifier(Modifier::BOLD)),
+                Span::styled(format!("{:<id_w$}", present::shorten(&r.id, id_w)), style.add_modifier(Modifier::BOLD)),
                 Span::styled(format!(" {ctx:>9}"), style.fg(ui.dim)),
                 Span::styled(format!(" {price:>18}"), style),
                 Span::styled(if r.tools { " tools" } else { "      " }, style.fg(ui.accent)),

@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::core::protocol::ToolCall;
-use crate::ui::format;
+use crate::present;
 use crate::ui::pane::{Answer, Entry, ExtrasCache, Footer, Outcome, Pane, PaneState, ToolNote};
 use crate::ui::theme::Theme;
 use crate::ui::wrap;
@@ -67,7 +67,7 @@ fn header(pane: &Pane, number: usize, focused: bool, width: u16, ctx: &DrawCtx<'
     let served = pane.upstream.as_deref().map(|p| format!(" · {p}")).unwrap_or_default();
     // Budget: borders and separators, then the state, then the model name, then the upstream.
     let budget = usize::from(width).saturating_sub(6 + state_text.chars().count() + 4);
-    let model = format::shorten(&pane.model, budget.max(6));
+    let model = present::shorten(&pane.model, budget.max(6));
     let served = if model.chars().count() + served.chars().count() <= budget { served } else { String::new() };
     let title_style = if focused {
         Style::default().fg(ui.title).add_modifier(Modifier::BOLD)
@@ -102,7 +102,7 @@ fn state_label(pane: &Pane, ctx: &DrawCtx<'_>) -> (String, Style) {
             let secs = ctx.now.saturating_duration_since(*first_token).as_secs_f64();
             // Roughly four characters per token until the provider reports exact usage.
             let text = if secs > 0.3 {
-                format!("{spin} {}", format::rate(*chars as f64 / 4.0 / secs))
+                format!("{spin} {}", present::rate(*chars as f64 / 4.0 / secs))
             } else {
                 format!("{spin} streaming")
             };
@@ -125,8 +125,8 @@ fn footer_title(pane: &Pane, ctx: &DrawCtx<'_>) -> Line<'static> {
     Line::from(Span::styled(
         format!(
             " {} tok · {mark}{}{unknown} ",
-            format::tokens(t.prompt_tokens + t.completion_tokens),
-            format::usd(t.cost)
+            present::tokens(t.prompt_tokens + t.completion_tokens),
+            present::usd(t.cost)
         ),
         Style::default().fg(ctx.theme.ui.dim),
     ))
@@ -345,21 +345,21 @@ pub fn footer_text(f: &Footer) -> String {
     if let Some(u) = &f.usage {
         parts.push(format!(
             "in {} · out {} tok",
-            format::tokens(u.prompt_tokens),
-            format::tokens(u.completion_tokens + u.hidden_tokens)
+            present::tokens(u.prompt_tokens),
+            present::tokens(u.completion_tokens + u.hidden_tokens)
         ));
     }
-    let cost = format::cost(&f.cost);
+    let cost = present::cost(&f.cost);
     parts.push(if f.cost.source == crate::core::protocol::CostSource::Estimated {
         format!("{cost} est.")
     } else {
         cost
     });
     if let Some(ms) = f.ttft_ms {
-        parts.push(format!("ttft {}", format::millis(ms)));
+        parts.push(format!("ttft {}", present::millis(ms)));
     }
     if let Some(tps) = f.tokens_per_second {
-        parts.push(format::rate(tps));
+        parts.push(present::rate(tps));
     }
     if let Some(reason) = &f.finish {
         parts.push(reason.clone());

@@ -138,7 +138,7 @@ impl Picker {
             parts.push("tools".to_string());
         }
         if let Some(c) = f.min_context {
-            parts.push(format!("≥{} ctx", crate::ui::format::tokens(c)));
+            parts.push(format!("≥{} ctx", crate::present::tokens(c)));
         }
         if let Some(p) = f.max_price {
             parts.push(format!("≤${p}/M in"));

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 
 use crate::core::protocol::AccountInfo;
 use crate::core::quota::{BucketStatus, format_duration_ms};
-use crate::ui::format;
+use crate::present;
 use crate::ui::pane::Pane;
 use crate::ui::theme::Theme;
 
@@ -158,7 +158,7 @@ fn heading(text: &str, theme: &Theme) -> Row {
 fn kv(key: String, value: String, theme: &Theme, width: u16) -> Row {
     let room = usize::from(width.saturating_sub(2)).saturating_sub(value.chars().count() + 1);
     Row::Text(Line::from(vec![
-        Span::styled(format!("{:<room$} ", format::shorten(&key, room)), Style::default().fg(theme.ui.fg)),
+        Span::styled(format!("{:<room$} ", present::shorten(&key, room)), Style::default().fg(theme.ui.fg)),
         Span::styled(value, Style::default().fg(theme.ui.fg).add_modifier(Modifier::BOLD)),
     ]))
 }
@@ -175,10 +175,10 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
         unknown += p.totals.unknown;
     }
     let mark = |est: bool, unknown: u32, v: Decimal| {
-        format!("{}{}{}", if est { "~" } else { "" }, format::usd(v), if unknown > 0 { "+?" } else { "" })
+        format!("{}{}{}", if est { "~" } else { "" }, present::usd(v), if unknown > 0 { "+?" } else { "" })
     };
     rows.push(heading("Room", theme));
-    rows.push(kv(format!("{} tok", format::tokens(tokens)), mark(estimated, unknown, cost), theme, width));
+    rows.push(kv(format!("{} tok", present::tokens(tokens)), mark(estimated, unknown, cost), theme, width));
     for (i, p) in panes.iter().enumerate() {
         let t = &p.totals;
         rows.push(kv(format!("{} {}", i + 1, p.model), mark(t.estimated > 0, t.unknown, t.cost), theme, width));
@@ -187,16 +187,16 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
         rows.push(Row::Text(Line::from(Span::styled("~ estimated from catalog prices", dim))));
     }
     rows.push(Row::Text(Line::default()));
-    rows.push(kv("Today".into(), format::usd(data.today_before + cost), theme, width));
+    rows.push(kv("Today".into(), present::usd(data.today_before + cost), theme, width));
     if let Some(acct) = &data.account {
         if let Some(credits) = acct.credits_remaining {
-            rows.push(kv("Credits left".into(), format::usd(credits), theme, width));
+            rows.push(kv("Credits left".into(), present::usd(credits), theme, width));
         }
         if let (Some(limit), Some(left)) = (acct.key_limit, acct.key_limit_remaining) {
             let reset = acct.key_limit_reset.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
             rows.push(kv(
                 format!("Key limit{reset}"),
-                format!("{} / {}", format::usd(left), format::usd(limit)),
+                format!("{} / {}", present::usd(left), present::usd(limit)),
                 theme,
                 width,
             ));
@@ -230,8 +230,8 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
         rows.push(Row::Text(Line::default()));
         rows.push(heading("Draft (estimate)", theme));
         for d in &data.draft {
-            let cost = d.cost.map(|c| format!("~{}", format::usd(c))).unwrap_or_else(|| "price ?".into());
-            rows.push(kv(format!("{} {} tok", d.model, format::tokens(d.tokens)), cost, theme, width));
+            let cost = d.cost.map(|c| format!("~{}", present::usd(c))).unwrap_or_else(|| "price ?".into());
+            rows.push(kv(format!("{} {} tok", d.model, present::tokens(d.tokens)), cost, theme, width));
         }
     }
 
@@ -251,7 +251,7 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
 /// "openrouter:free" → "free", "gemini:gemini-2.0-flash" → "gemini-2.0-flash".
 fn short_bucket(name: &str) -> String {
     let tail = name.rsplit(':').next().unwrap_or(name);
-    format::shorten(tail, 16)
+    present::shorten(tail, 16)
 }
 
 /// How long until the next visible change of a countdown, so the loop can sleep until then

@@ -12,7 +12,7 @@ use roundtable::core::protocol::{
 };
 use roundtable::core::provider::ApiKey;
 use roundtable::core::router::{self, CoreConfig, CoreHandle, RetryPolicy};
-use roundtable::core::sim::{SimConfig, SimServer};
+use roundtable::sim::{SimConfig, SimServer};
 use tokio::sync::mpsc;
 
 pub const TEST_KEY: &str = "sk-or-v1-test-0123456789abcdef";

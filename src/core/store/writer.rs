@@ -191,7 +191,7 @@ impl Store {
         self.add(room, turn, Some(target), Role::Assistant, model, "", None, MessageState::Streaming)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // mirrors the columns of a message row
     fn add(
         &self,
         room: RoomId,

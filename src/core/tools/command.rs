@@ -130,6 +130,7 @@ impl Captured {
 struct ProcessGroup(Option<u32>);
 
 impl ProcessGroup {
+    #[allow(unsafe_code)] // libc::killpg has no safe wrapper in std; it only sends a signal
     fn kill(&self) {
         #[cfg(unix)]
         if let Some(id) = self.0.and_then(|id| libc::pid_t::try_from(id).ok()) {

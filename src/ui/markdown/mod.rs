@@ -243,7 +243,7 @@ impl MarkdownView {
 }
 
 impl Cache {
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // the render state is threaded through explicitly instead of a borrowed struct of     #[allow(clippy::too_many_arguments)]mut fields
     fn render_settled(
         &mut self,
         index: usize,
@@ -274,7 +274,7 @@ impl Cache {
         self.open.start = block.range.end;
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // the render state is threaded through explicitly instead of a borrowed struct of     #[allow(clippy::too_many_arguments)]mut fields
     fn render_open(
         &mut self,
         index: usize,
@@ -304,7 +304,7 @@ impl Cache {
 
     /// Brings a fence's lines in `out` up to date: finished lines are appended once and kept,
     /// the unfinished last line is redrawn.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // the render state is threaded through explicitly instead of a borrowed struct of     #[allow(clippy::too_many_arguments)]mut fields
     fn extend_fence(
         &mut self,
         index: usize,

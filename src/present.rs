@@ -1,4 +1,5 @@
-//! Short human formats for the chrome: token counts, dollars, durations, rates.
+//! Short human formats shared by the chatroom and the headless commands: token counts, dollars,
+//! durations, rates, shortened model ids.
 
 use rust_decimal::Decimal;
 
@@ -14,9 +15,13 @@ pub fn tokens(n: u64) -> String {
     }
 }
 
-/// Dollars: exact digits for sub-cent amounts (shared with `ask`).
+/// Dollars with enough digits to show sub-cent costs exactly: "$0.0012", "$0.000042", "$1.2500".
 pub fn usd(amount: Decimal) -> String {
-    crate::ask::format_usd(amount)
+    let n = amount.normalize();
+    if n.is_zero() {
+        return "$0".into();
+    }
+    if n.abs() >= Decimal::new(1, 2) { format!("${:.4}", n.round_dp(4)) } else { format!("${n}") }
 }
 
 /// A cost with its provenance: "$0.0012", "~$0.0012" (estimated), "?" (unknown).

@@ -11,7 +11,7 @@ use super::SimConfig;
 use super::util::fnv1a;
 
 /// The embedded catalog served by `GET /models` and used for prices.
-pub const CATALOG: &str = include_str!("../../../assets/catalog-snapshot.json");
+pub const CATALOG: &str = include_str!("../../assets/catalog-snapshot.json");
 
 /// A request failure forced by a directive (answered before any body byte).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -362,7 +362,7 @@ pub fn summary(req: &ChatRequest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::sim::request::parse;
+    use crate::sim::request::parse;
 
     fn req_with(prompt: &str, extra_msgs: &str, tool_choice: &str) -> ChatRequest {
         let body = format!(

@@ -63,7 +63,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &mut Pane, focused: bool, n
 
 fn header(pane: &Pane, number: usize, focused: bool, width: u16, ctx: &DrawCtx<'_>) -> Line<'static> {
     let ui = &ctx.theme.ui;
-    let (state_text, state_style) = state_label(pane, ctx);
+    let (mut state_text, state_style) = state_label(pane, ctx);
+    if pane.next_queued {
+        state_text.push_str(" · next prompt queued");
+    }
     let served = pane.upstream.as_deref().map(|p| format!(" · {p}")).unwrap_or_default();
     // Budget: borders and separators, then the state, then the model name, then the upstream.
     let budget = usize::from(width).saturating_sub(6 + state_text.chars().count() + 4);

@@ -153,7 +153,7 @@ impl App {
                     self.quit = true;
                 }
             }
-            Action::Quit if self.is_streaming() => self.confirm(Confirm::Quit),
+            // Ctrl+Q is a deliberate key and quits at once; a typed /quit asks while streaming.
             Action::Quit => self.quit = true,
             Action::Rooms => self.open_room_browser(),
             Action::EditLastPrompt => self.edit_prompt(None),

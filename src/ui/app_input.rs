@@ -475,7 +475,8 @@ impl App {
 
     fn open_picker(&mut self) {
         let catalog = self.estimator.as_ref().map(|e| e.catalog());
-        self.overlay = Some(Overlay::Picker(Box::new(Picker::new(catalog.as_deref()))));
+        let picker = Picker::new(catalog.as_deref()).with_room(self.panes.iter().map(|p| p.model.clone()));
+        self.overlay = Some(Overlay::Picker(Box::new(picker)));
     }
 
     fn new_room(&mut self) {

@@ -10,9 +10,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
 use crate::core::provider::ApiKey;
-use crate::sim::{SimConfig, SimServer};
 use crate::core::store::{db_path, last_room, spend_since};
 use crate::paths::Paths;
+use crate::sim::{SimConfig, SimServer};
 use crate::ui::app::{App, AppInit};
 use crate::ui::event_loop::{self, Host, LoopIo};
 use crate::ui::settings::UiSettings;
@@ -91,7 +91,7 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
             }
         }
         // Simulated spend must not mix with the real ledger.
-        paths.data_dir = paths.data_dir.join("demo");
+        paths = paths.demo();
     }
     let rt = crate::runtime::build(&config, &paths);
     if !demo {

@@ -103,7 +103,7 @@ mod tests {
             let mut out = Vec::new();
             write_completions(shell, &mut out);
             let script = String::from_utf8(out).unwrap();
-            for word in ["roundtable", "quota", "usage", "--demo", "completions"] {
+            for word in ["roundtable", "quota", "usage", "demo", "completions", "max-tokens"] {
                 assert!(script.contains(word), "{shell}: no {word}");
             }
         }

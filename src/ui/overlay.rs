@@ -21,23 +21,38 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, app: &App, scroll: u16) {
     let ui = &app.theme.ui;
     let key_style = Style::default().fg(ui.accent).add_modifier(Modifier::BOLD);
     let mut lines = vec![Line::from(Span::styled("Keys", Style::default().add_modifier(Modifier::BOLD)))];
-    // The same rows as the README's keys table (keymap::help_rows).
-    for (keys, help) in help_rows(&app.keymap) {
-        lines.push(Line::from(vec![Span::styled(format!("{keys:>28}  "), key_style), Span::raw(help)]));
+    // The same rows as the README's keys table (keymap::help_rows), then the commands.
+    let mut rows: Vec<(String, &str)> = help_rows(&app.keymap);
+    let keys_end = rows.len();
+    rows.extend(COMMANDS.iter().map(|c| (format!("/{} {}", c.name, c.args).trim_end().to_string(), c.help)));
+    let widest = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let key_w = widest.min(usize::from(inner.width) / 3);
+    let help_w = inner.width.saturating_sub(key_w as u16 + 2).max(1);
+    let indent = " ".repeat(key_w + 2);
+    for (i, (keys, help)) in rows.iter().enumerate() {
+        if i == keys_end {
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled("Commands", Style::default().add_modifier(Modifier::BOLD))));
+        }
+        // Keys too long for the column get a line of their own; the help wraps, never cut.
+        let mut help_lines = crate::ui::wrap::plain(help, help_w, Style::default()).into_iter();
+        let first = help_lines.next().unwrap_or_default();
+        if keys.chars().count() > key_w {
+            lines.push(Line::from(Span::styled(keys.clone(), key_style)));
+            lines.push(Line::from([vec![Span::raw(indent.clone())], first.spans].concat()));
+        } else {
+            lines.push(Line::from([vec![Span::styled(format!("{keys:>key_w$}  "), key_style)], first.spans].concat()));
+        }
+        for more in help_lines {
+            lines.push(Line::from([vec![Span::raw(indent.clone())], more.spans].concat()));
+        }
     }
     lines.push(Line::default());
-    lines.push(Line::from(Span::styled("Commands", Style::default().add_modifier(Modifier::BOLD))));
-    for c in COMMANDS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("{:>28}  ", format!("/{} {}", c.name, c.args).trim_end()), key_style),
-            Span::raw(c.help),
-        ]));
-    }
-    lines.push(Line::default());
-    lines.push(Line::from(Span::styled(
+    lines.extend(crate::ui::wrap::plain(
         "Keys can be changed in the [ui.keys] table of the config file (roundtable paths shows where).",
+        inner.width,
         Style::default().fg(ui.dim),
-    )));
+    ));
     let max_scroll = (lines.len() as u16).saturating_sub(inner.height);
     frame.render_widget(Paragraph::new(lines).scroll((scroll.min(max_scroll), 0)), inner);
 }

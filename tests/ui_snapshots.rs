@@ -238,3 +238,23 @@ fn six_free_models_keep_distinct_titles_at_60_columns() {
         assert_eq!(distinct.len(), 6, "{w}x{h}: {titles:?}\n{screen}");
     }
 }
+
+#[test]
+fn layout_command_arranges_the_panes() {
+    let rows_of_titles = |a: &mut App| {
+        let screen = render(a, 200, 50);
+        screen.lines().filter(|l| l.contains("┌ 1 ") || l.contains("┌ 2 ") || l.contains("┌ 3 ")).count()
+    };
+    let mut a = app(3);
+    assert_eq!(rows_of_titles(&mut a), 1, "a grid: three across at 200 columns");
+    for c in "/layout stacked".chars() {
+        a.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(rows_of_titles(&mut a), 3, "stacked: one pane a row");
+    for c in "/layout".chars() {
+        a.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(rows_of_titles(&mut a), 1, "after stacked the cycle comes back to the grid");
+}

@@ -439,6 +439,10 @@ impl App {
             Cmd::Mouse => self.toggle_mouse(),
             Cmd::Export { format, path } => self.export(format, path),
             Cmd::Sync => self.act(Action::SyncScroll),
+            Cmd::Layout(mode) => {
+                self.layout = mode.unwrap_or(self.layout.next());
+                self.set_status(Level::Info, format!("Layout: {}", self.layout.name()));
+            }
             Cmd::Zoom(w) => {
                 if let Some(i) = self.pane_index(w) {
                     self.focus = i;

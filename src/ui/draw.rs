@@ -17,7 +17,8 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         return too_small(frame, area, app);
     }
     app.refresh_draft_estimate();
-    let regions = layout::compute(area, app.panes.len(), app.zoom, app.show_sidebar, app.input.line_count());
+    let regions =
+        layout::compute_in(app.layout, area, app.panes.len(), app.zoom, app.show_sidebar, app.input.line_count());
     // Drawing borrows the panes mutably (render caches) beside the theme and clock.
     let mut panes = std::mem::take(&mut app.panes);
     let ctx = app.draw_ctx();

@@ -131,8 +131,13 @@ pub fn picker(frame: &mut Frame<'_>, area: Rect, p: &Picker, theme: &Theme) {
         Span::styled("▏", Style::default().fg(ui.accent)),
     ]);
     frame.render_widget(Paragraph::new(search), Rect { height: 1, ..inner });
-    let keys =
-        "Enter add · Ctrl+F free · Ctrl+T tools · Ctrl+K min context · Ctrl+P max price · Ctrl+S sort · Esc close";
+    let full = "Enter add · Ctrl+F free · Ctrl+T tools · Ctrl+K min context · Ctrl+P max price · Ctrl+S sort · Esc";
+    // Narrow popups name the filter keys together rather than cut the sort key off.
+    let keys = if full.chars().count() <= usize::from(inner.width) {
+        full
+    } else {
+        "Enter add · Ctrl+F/T/K/P free, tools, context, price · Ctrl+S sort · Esc"
+    };
     let hint_area = Rect { y: inner.bottom() - 1, height: 1, ..inner };
     frame.render_widget(Paragraph::new(Span::styled(keys, Style::default().fg(ui.dim))), hint_area);
     // The selected model's description under the list, when there is room for it.

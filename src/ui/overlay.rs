@@ -21,30 +21,35 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, app: &App, scroll: u16) {
     let ui = &app.theme.ui;
     let key_style = Style::default().fg(ui.accent).add_modifier(Modifier::BOLD);
     let mut lines = vec![Line::from(Span::styled("Keys", Style::default().add_modifier(Modifier::BOLD)))];
-    // The same rows as the README's keys table (keymap::help_rows), then the commands.
-    let mut rows: Vec<(String, &str)> = help_rows(&app.keymap);
-    let keys_end = rows.len();
-    rows.extend(COMMANDS.iter().map(|c| (format!("/{} {}", c.name, c.args).trim_end().to_string(), c.help)));
-    let widest = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    // The same rows as the README's keys table (keymap::help_rows), then how to send, then the
+    // commands, in one column layout.
+    let commands: Vec<(String, &str)> =
+        COMMANDS.iter().map(|c| (format!("/{} {}", c.name, c.args).trim_end().to_string(), c.help)).collect();
+    let sending: Vec<(String, &str)> =
+        crate::ui::commands::SEND_FORMS.iter().map(|(form, help)| (form.to_string(), *help)).collect();
+    let sections = [("", help_rows(&app.keymap)), ("Sending", sending), ("Commands", commands)];
+    let widest = sections.iter().flat_map(|(_, rows)| rows).map(|(k, _)| k.chars().count()).max().unwrap_or(0);
     let key_w = widest.min(usize::from(inner.width) / 3);
     let help_w = inner.width.saturating_sub(key_w as u16 + 2).max(1);
     let indent = " ".repeat(key_w + 2);
-    for (i, (keys, help)) in rows.iter().enumerate() {
-        if i == keys_end {
+    for (title, rows) in &sections {
+        if !title.is_empty() {
             lines.push(Line::default());
-            lines.push(Line::from(Span::styled("Commands", Style::default().add_modifier(Modifier::BOLD))));
+            lines.push(Line::from(Span::styled(*title, Style::default().add_modifier(Modifier::BOLD))));
         }
-        // Keys too long for the column get a line of their own; the help wraps, never cut.
-        let mut help_lines = crate::ui::wrap::plain(help, help_w, Style::default()).into_iter();
-        let first = help_lines.next().unwrap_or_default();
-        if keys.chars().count() > key_w {
-            lines.push(Line::from(Span::styled(keys.clone(), key_style)));
-            lines.push(Line::from([vec![Span::raw(indent.clone())], first.spans].concat()));
-        } else {
-            lines.push(Line::from([vec![Span::styled(format!("{keys:>key_w$}  "), key_style)], first.spans].concat()));
-        }
-        for more in help_lines {
-            lines.push(Line::from([vec![Span::raw(indent.clone())], more.spans].concat()));
+        for (keys, help) in rows {
+            // Keys too long for the column get a line of their own; the help wraps, never cut.
+            let mut help_lines = crate::ui::wrap::plain(help, help_w, Style::default()).into_iter();
+            let first = help_lines.next().unwrap_or_default();
+            if keys.chars().count() > key_w {
+                lines.push(Line::from(Span::styled(keys.clone(), key_style)));
+                lines.push(Line::from([vec![Span::raw(indent.clone())], first.spans].concat()));
+            } else {
+                lines.push(Line::from([vec![Span::styled(format!("{keys:>key_w$}  "), key_style)], first.spans].concat()));
+            }
+            for more in help_lines {
+                lines.push(Line::from([vec![Span::raw(indent.clone())], more.spans].concat()));
+            }
         }
     }
     lines.push(Line::default());

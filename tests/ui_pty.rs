@@ -294,8 +294,8 @@ fn the_editor_gets_the_draft_and_the_room_comes_back_whole() {
     s.wait_for("three finished demo panes", all_done);
     s.send("my draft");
     s.wait_for("the typed draft", |s| s.screen().contains("my draft"));
-    // Alt+E (Ctrl+E is readline's end of line in the draft).
-    s.send("\x1be");
+    // Ctrl+G (Ctrl+E is readline's end of line in the draft).
+    s.send("\x07");
     s.wait_for("the edited draft back in the input box", |s| {
         s.screen().contains("my draft and more from the editor") && s.screen().contains("Draft updated")
     });

@@ -67,8 +67,9 @@ pub const ACTIONS: &[(&str, Action, &[&str], &str)] = &[
     ("copy", Action::CopyAnswer, &["alt+c"], "copy the focused answer (/copy N for its Nth code block)"),
     ("select", Action::SelectMode, &["alt+v"], "keyboard selection in the focused pane"),
     ("adopt", Action::Adopt, &["alt+a"], "adopt the focused answer into every pane's thread"),
-    // Ctrl+E is readline's end of line in the draft; Alt+E opens the editor instead.
-    ("edit", Action::EditDraft, &["alt+e"], "edit the draft in $EDITOR"),
+    // Ctrl+E is readline's end of line in the draft; Ctrl+G opens the editor instead (as in
+    // Claude Code; Alt+E edits the last prompt).
+    ("edit", Action::EditDraft, &["ctrl+g"], "edit the draft in $EDITOR"),
     ("history_prev", Action::HistoryPrev, &["ctrl+up"], "previous prompt from history"),
     ("history_next", Action::HistoryNext, &["ctrl+down"], "next prompt from history"),
     ("sidebar", Action::ToggleSidebar, &["f2"], "show or hide the sidebar"),
@@ -308,6 +309,19 @@ mod tests {
         assert_eq!(map.action(&key(KeyCode::Enter, KeyModifiers::SHIFT)), Some(Action::Newline));
         assert_eq!(map.action(&key(KeyCode::Enter, KeyModifiers::ALT)), None);
         assert_eq!(map.keys_for(Action::Newline), ["shift+enter"]);
+    }
+
+    #[test]
+    fn no_default_key_is_bound_twice() {
+        let mut seen = HashMap::new();
+        for (name, _, keys, _) in ACTIONS {
+            for key in *keys {
+                let chord = parse_chord(key).unwrap();
+                if let Some(other) = seen.insert(chord, *name) {
+                    panic!("{key} is bound to both {other} and {name}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -45,7 +45,9 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, app: &App, scroll: u16) {
                 lines.push(Line::from(Span::styled(keys.clone(), key_style)));
                 lines.push(Line::from([vec![Span::raw(indent.clone())], first.spans].concat()));
             } else {
-                lines.push(Line::from([vec![Span::styled(format!("{keys:>key_w$}  "), key_style)], first.spans].concat()));
+                lines.push(Line::from(
+                    [vec![Span::styled(format!("{keys:>key_w$}  "), key_style)], first.spans].concat(),
+                ));
             }
             for more in help_lines {
                 lines.push(Line::from([vec![Span::raw(indent.clone())], more.spans].concat()));

@@ -25,7 +25,10 @@ pub enum Cmd {
     Copy(Option<usize>),
     Select,
     Mouse,
-    Export { format: ExportFormat, path: Option<String> },
+    Export {
+        format: ExportFormat,
+        path: Option<String>,
+    },
     Sync,
     Zoom(Which),
     /// `None`: the next mode of the cycle.
@@ -85,9 +88,21 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "layout", args: "[grid|columns|stacked]", help: "arrange the panes (no argument: the next)" },
     CommandSpec { name: "adopt", args: "[N]", help: "make pane N's answer every pane's answer (Alt+A)" },
     CommandSpec { name: "tools", args: "[NAME,…|off]", help: "enable tools for the room (no argument: list them)" },
-    CommandSpec { name: "rooms", args: "", help: "browse earlier rooms: type to search, Enter opens, r renames, d deletes (Ctrl+O)" },
-    CommandSpec { name: "edit", args: "[TURN]", help: "edit an earlier prompt (default: the last); sending it starts a branch" },
-    CommandSpec { name: "branch", args: "[next|prev|N]", help: "list the room's branches, or switch to another (Alt+←/→)" },
+    CommandSpec {
+        name: "rooms",
+        args: "",
+        help: "browse earlier rooms: type to search, Enter opens, r renames, d deletes (Ctrl+O)",
+    },
+    CommandSpec {
+        name: "edit",
+        args: "[TURN]",
+        help: "edit an earlier prompt (default: the last); sending it starts a branch",
+    },
+    CommandSpec {
+        name: "branch",
+        args: "[next|prev|N]",
+        help: "list the room's branches, or switch to another (Alt+←/→)",
+    },
     CommandSpec { name: "rename", args: "TITLE", help: "rename this room" },
     CommandSpec { name: "help", args: "", help: "keys and commands (F1)" },
     CommandSpec { name: "quit", args: "", help: "leave roundtable (Ctrl+Q)" },

@@ -114,6 +114,17 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
             print!("{DEFAULT_CONFIG}");
             0
         }
+        Some(Commands::Completions { shell }) => {
+            roundtable::cli::write_completions(shell, &mut std::io::stdout().lock());
+            0
+        }
+        Some(Commands::Man) => match roundtable::cli::write_man_page(&mut std::io::stdout().lock()) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("roundtable: could not write the manual page: {e}");
+                1
+            }
+        },
         None => unreachable!("the chatroom is dispatched before the headless runtime starts"),
     }
 }

@@ -73,6 +73,7 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
             Err(code) => code,
         },
         Some(Commands::Usage(args)) => roundtable::usage_cmd::run(paths, args),
+        Some(Commands::Leaderboard(args)) => roundtable::leaderboard_cmd::run(paths, args),
         Some(Commands::Quota(args)) => match load_config(paths, cli.base_url.as_deref()) {
             Ok(config) => roundtable::quota_cmd::run(&config, paths, args).await,
             Err(code) => code,

@@ -95,6 +95,26 @@ CREATE TABLE IF NOT EXISTS quota_state (
     // processes: the loser's ALTER fails on the duplicate column and its retry in `migrate`
     // finds the version already bumped.
     M::up("ALTER TABLE quota_log ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0;"),
+    // Votes on a turn's answers (issue 10): the leaderboard's input. `models` is the JSON list of
+    // the panes' models in pane order, `best` indexes it; `pairs` is derived, for other tools.
+    M::up(
+        r#"
+CREATE TABLE IF NOT EXISTS votes (
+    id          INTEGER PRIMARY KEY,
+    room_id     INTEGER,                         -- NULL for votes from outside a room
+    turn        INTEGER,
+    prompt      TEXT    NOT NULL DEFAULT '',
+    models      TEXT    NOT NULL DEFAULT '[]',
+    outcome     TEXT    NOT NULL CHECK (outcome IN ('best', 'tie', 'bad')),
+    best        INTEGER,
+    pairs       TEXT    NOT NULL DEFAULT '[]',
+    blind       INTEGER NOT NULL DEFAULT 0,
+    tag         TEXT,
+    created_at  INTEGER NOT NULL                 -- unix ms
+);
+CREATE INDEX IF NOT EXISTS votes_created ON votes(created_at);
+"#,
+    ),
 ];
 
 /// Schema version this build writes.

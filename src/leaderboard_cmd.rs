@@ -113,13 +113,11 @@ impl Leaderboard {
         let plural = if self.votes == 1 { "" } else { "s" };
         out.push(format!("Leaderboard from {} vote{plural}{scope}", self.votes));
         if !self.meaningful {
-            out.push(format!(
-                "Not yet meaningful: ratings are shown from {} votes on; counts so far:",
-                self.min_votes
-            ));
+            out.push(format!("Not yet meaningful: ratings are shown from {} votes on; counts so far:", self.min_votes));
         }
         out.push(String::new());
-        let header = ["#", "model", "rating", "95% interval", "votes", "wins", "losses", "ties", "bad", "avg cost", "avg time"];
+        let header =
+            ["#", "model", "rating", "95% interval", "votes", "wins", "losses", "ties", "bad", "avg cost", "avg time"];
         let body: Vec<[String; 11]> = self
             .models
             .iter()
@@ -173,7 +171,9 @@ impl Leaderboard {
         out.push(widths.iter().map(|w| "─".repeat(*w)).collect::<Vec<_>>().join("  "));
         out.extend(body.iter().map(|r| line(r)));
         out.push(String::new());
-        out.push("Wins, losses and ties count votes; \"bad\" votes said every answer was bad (counted as ties).".into());
+        out.push(
+            "Wins, losses and ties count votes; \"bad\" votes said every answer was bad (counted as ties).".into(),
+        );
         if self.models.iter().any(|r| r.cost_estimated) {
             out.push("~ average includes costs estimated from catalog prices.".into());
         }

@@ -287,7 +287,10 @@ mod tests {
         assert_eq!(f["json_schema"]["strict"], true);
         let schema = &f["json_schema"]["schema"];
         assert_eq!(schema["required"], json!(["agreements", "contradictions", "errors", "best"]));
-        assert_eq!(schema["properties"]["best"]["properties"]["answer"]["enum"], json!(["Model A", "Model B", "Model C"]));
+        assert_eq!(
+            schema["properties"]["best"]["properties"]["answer"]["enum"],
+            json!(["Model A", "Model B", "Model C"])
+        );
         assert!(req.messages[0].content.contains("schema"));
         let plain = AnalystRequest::build("p", &a, false);
         assert!(plain.response_format.is_none());

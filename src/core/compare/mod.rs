@@ -6,6 +6,6 @@ pub mod analyst;
 pub mod rating;
 pub mod vote;
 
-pub use analyst::{AnalystAnswer, AnalystReply, AnalystRequest, Analysis, parse_reply, supports_structured_output};
+pub use analyst::{Analysis, AnalystAnswer, AnalystReply, AnalystRequest, parse_reply, supports_structured_output};
 pub use rating::{FitOptions, MEANINGFUL_VOTES, ModelStanding, Standings, standings};
 pub use vote::{PairOutcome, Vote, VoteOutcome, blind_label};

@@ -16,8 +16,8 @@ use super::ledger::{self, LedgerEntry};
 use super::rooms::{self, MessageState, NewMessage};
 use super::schema::{self, ConnSettings};
 use super::votes::{self, VoteId};
-use crate::core::compare::Vote;
 use super::{DEFAULT_BUSY_TIMEOUT, LedgerId, MessageId, RoomId, StoreError, new_id, now_ms};
+use crate::core::compare::Vote;
 use crate::core::protocol::{CostSource, Role, TargetId, ToolCall, TurnId};
 
 /// Tuning of the writer. The defaults suit the app; tests shorten the timeouts.

@@ -123,17 +123,30 @@ impl DiffView {
         u16::try_from(rows).unwrap_or(u16::MAX).saturating_sub(body.height)
     }
 
-    /// The diff wrapped to `width` columns.
+    /// The diff wrapped to `width` columns. A replaced word shows as the old one then the new
+    /// one, with a plain space put between them when neither brings its own.
     fn lines(&self, width: u16, both: &Style, deleted: &Style, inserted: &Style) -> Vec<Line<'static>> {
-        let runs = self.runs.iter().map(|(side, text)| {
+        let mut runs: Vec<(&str, Style)> = Vec::with_capacity(self.runs.len() * 2);
+        let mut previous: Option<&(Side, String)> = None;
+        for run in &self.runs {
+            let (side, text) = run;
+            if let Some((before, before_text)) = previous
+                && *before != Side::Both
+                && *side != Side::Both
+                && !before_text.ends_with(char::is_whitespace)
+                && !text.starts_with(char::is_whitespace)
+            {
+                runs.push((" ", *both));
+            }
             let style = match side {
                 Side::Both => *both,
                 Side::Deleted => *deleted,
                 Side::Inserted => *inserted,
             };
-            (text.as_str(), style)
-        });
-        wrap_runs(runs, usize::from(width))
+            runs.push((text.as_str(), style));
+            previous = Some(run);
+        }
+        wrap_runs(runs.into_iter(), usize::from(width))
     }
 
     /// Draw the overlay over `screen`.

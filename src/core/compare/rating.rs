@@ -47,7 +47,7 @@ pub struct FitOptions {
 
 impl Default for FitOptions {
     fn default() -> Self {
-        Self { prior_games: 1.0, bootstrap_rounds: 200, seed: 0x5EED_0F_B7 }
+        Self { prior_games: 1.0, bootstrap_rounds: 200, seed: 0x5EED_0FB7 }
     }
 }
 

@@ -37,7 +37,7 @@ fn seeded_db() -> (tempfile::TempDir, PathBuf) {
     let path = store::db_path(dir.path());
     let s = Store::open(&path).unwrap();
     let three = ["x/a", "gemini:b", "x/c"];
-    let room = s.create_room("r", &three.map(String::from));
+    let room = s.create_room("r", &three.map(String::from), false);
     for (i, best) in [0, 0, 1, 0, 2, 0, 1, 0, 0].into_iter().enumerate() {
         let mut v = vote(&three, VoteOutcome::Best(best), true, None);
         v.room = Some(room);

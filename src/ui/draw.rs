@@ -42,6 +42,11 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     match &app.overlay {
         Some(Overlay::Help { scroll }) => overlay::help(frame, area, app, *scroll),
         Some(Overlay::Picker(p)) => overlay::picker(frame, area, p, &app.theme),
+        Some(Overlay::Rooms(b)) => {
+            let w = area.width.saturating_sub(8).max(20);
+            let h = area.height.saturating_sub(6).max(8);
+            b.draw(frame, centered(area, w, h), &app.theme);
+        }
         None => {}
     }
     app.regions = Some(regions);
@@ -108,8 +113,17 @@ fn status_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
     if !app.mouse_capture {
         flags.push("MOUSE OFF");
     }
-    if !app.enabled_tools.is_empty() {
+    if !app.enabled_tools().is_empty() {
         flags.push("TOOLS");
+    }
+    let branch;
+    let (at, n) = app.room.branch_position();
+    if n > 1 {
+        branch = format!("BRANCH {at}/{n}");
+        flags.push(&branch);
+    }
+    if app.editing.is_some() {
+        flags.push("EDITING");
     }
     let right = if flags.is_empty() { String::new() } else { format!(" {} ", flags.join(" · ")) };
     let right_w = right.chars().count() as u16;

@@ -8,4 +8,4 @@ pub mod vote;
 
 pub use analyst::{Analysis, AnalystAnswer, AnalystReply, AnalystRequest, parse_reply, supports_structured_output};
 pub use rating::{FitOptions, MEANINGFUL_VOTES, ModelStanding, Standings, standings};
-pub use vote::{PairOutcome, Vote, VoteOutcome, blind_label};
+pub use vote::{PairOutcome, Vote, VoteChoice, VoteOutcome, blind_label, blind_order, parse_vote_arg};

@@ -233,7 +233,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 /// SplitMix64 (Steele, Lea and Flood 2014): a tiny, well-mixed generator; the bootstrap needs
 /// reproducible indices, not cryptographic randomness.
-struct SplitMix64(u64);
+pub(super) struct SplitMix64(pub(super) u64);
 
 impl SplitMix64 {
     fn next(&mut self) -> u64 {
@@ -245,7 +245,7 @@ impl SplitMix64 {
     }
 
     /// A uniform index below `n` (> 0), by Lemire's multiply-shift (bias below 2^-32 here).
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         ((u128::from(self.next()) * n as u128) >> 64) as usize
     }
 }

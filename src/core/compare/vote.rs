@@ -98,6 +98,54 @@ impl Vote {
     }
 }
 
+/// What `/vote ARG` names: a blind label's letter (`A`, `b`, `AA`: a position in the blind
+/// order), a pane number (`1`-based, as the room shows them), a tie or "all bad".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteChoice {
+    /// Position in the blind order (0 = "Model A").
+    Label(usize),
+    /// Pane index, 0-based (the user typed index + 1).
+    Pane(usize),
+    Tie,
+    AllBad,
+}
+
+/// Parse the argument of `/vote`: `A`…`Z`, `AA`… (letters, any case), `1`, `2`… , `tie`, `bad`
+/// (also `all-bad`, `allbad`, `none`). The message of an error is for the user.
+pub fn parse_vote_arg(arg: &str) -> Result<VoteChoice, String> {
+    let a = arg.trim();
+    let lower = a.to_ascii_lowercase();
+    match lower.as_str() {
+        "tie" | "=" | "draw" => return Ok(VoteChoice::Tie),
+        "bad" | "all-bad" | "allbad" | "all bad" | "none" => return Ok(VoteChoice::AllBad),
+        _ => {}
+    }
+    let usage = || format!("Cannot vote for {a:?}: use a pane letter (A, B, …), a pane number, tie or bad.");
+    if !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()) {
+        let n: usize = a.parse().map_err(|_| usage())?;
+        return n.checked_sub(1).map(VoteChoice::Pane).ok_or_else(usage);
+    }
+    let letters = lower.strip_prefix("model ").unwrap_or(&lower).trim();
+    if !letters.is_empty() && letters.len() <= 3 && letters.bytes().all(|b| b.is_ascii_lowercase()) {
+        // Bijective base 26: A = 1 … Z = 26, AA = 27; position = value - 1.
+        let value = letters.bytes().fold(0usize, |acc, b| acc * 26 + usize::from(b - b'a' + 1));
+        return Ok(VoteChoice::Label(value - 1));
+    }
+    Err(usage())
+}
+
+/// The blind order of a room's `panes`: `order[position] = pane index`, so "Model A" is pane
+/// `order[0]`. A Fisher–Yates shuffle seeded per room (store the seed with the room so the
+/// labels survive a reopen); every pane appears once.
+pub fn blind_order(panes: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..panes).collect();
+    let mut rng = super::rating::SplitMix64(seed);
+    for i in (1..panes).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    order
+}
+
 /// The blind label of the pane at `index`: "Model A", "Model B", …, "Model Z", then "Model AA".
 pub fn blind_label(index: usize) -> String {
     format!("Model {}", blind_letters(index))
@@ -157,6 +205,33 @@ mod tests {
         assert_eq!(vote(&["a", "a", "b"], VoteOutcome::Best(0)).pairs(), vec![pair("a", "b", false)]);
         assert_eq!(vote(&["a", "a"], VoteOutcome::Tie).pairs(), vec![]);
         assert_eq!(vote(&["a", "b"], VoteOutcome::Best(7)).pairs(), vec![]);
+    }
+
+    #[test]
+    fn vote_arguments_parse() {
+        assert_eq!(parse_vote_arg("A"), Ok(VoteChoice::Label(0)));
+        assert_eq!(parse_vote_arg(" c "), Ok(VoteChoice::Label(2)));
+        assert_eq!(parse_vote_arg("Model B"), Ok(VoteChoice::Label(1)));
+        assert_eq!(parse_vote_arg("AA"), Ok(VoteChoice::Label(26)));
+        assert_eq!(parse_vote_arg("2"), Ok(VoteChoice::Pane(1)));
+        assert_eq!(parse_vote_arg("TIE"), Ok(VoteChoice::Tie));
+        assert_eq!(parse_vote_arg("bad"), Ok(VoteChoice::AllBad));
+        for wrong in ["", "0", "a1", "é", "abcd", "99999999999999999999999"] {
+            let err = parse_vote_arg(wrong).unwrap_err();
+            assert!(err.contains("pane letter"), "{wrong}: {err}");
+        }
+    }
+
+    #[test]
+    fn blind_order_is_a_seeded_permutation() {
+        for panes in 0..8 {
+            let mut order = blind_order(panes, 42);
+            assert_eq!(order, blind_order(panes, 42), "same seed, same order");
+            order.sort_unstable();
+            assert_eq!(order, (0..panes).collect::<Vec<_>>());
+        }
+        let orders: std::collections::HashSet<Vec<usize>> = (0..50).map(|seed| blind_order(4, seed)).collect();
+        assert!(orders.len() > 10, "seeds give different orders: {}", orders.len());
     }
 
     #[test]

@@ -3,11 +3,13 @@
 //! `response_format` when the analyst's catalog entry lists structured outputs, the plain-text
 //! fallback prompt otherwise, and parses the reply back into an `Analysis`.
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::vote::blind_label;
 use crate::core::catalog::ModelInfo;
+use crate::core::catalog::pricing::{Pricing, estimate_prompt_cost, estimate_prompt_tokens};
 use crate::core::protocol::{ChatMessage, Role};
 
 /// Name of the schema in `response_format.json_schema.name`.
@@ -80,10 +82,17 @@ impl AnalystRequest {
         }
     }
 
-    /// Characters of the whole request, for an estimate of its cost before it is sent.
-    pub fn prompt_chars(&self) -> usize {
-        self.messages.iter().map(|m| m.content.len()).sum::<usize>()
-            + self.response_format.as_ref().map_or(0, |f| f.to_string().len())
+    /// Prompt tokens the request will probably use (an estimate, as for a draft: see
+    /// `estimate_prompt_tokens`), the schema included: the analyst's prompt holds every answer,
+    /// so the status line shows its cost before it is sent.
+    pub fn estimated_prompt_tokens(&self) -> u64 {
+        let schema = self.response_format.as_ref().map_or(0, |f| f.to_string().len() as u64);
+        estimate_prompt_tokens(&self.messages).saturating_add(schema.div_ceil(4))
+    }
+
+    /// What the prompt alone will probably cost at `pricing` (the answer comes on top).
+    pub fn estimated_prompt_cost(&self, pricing: &Pricing) -> Option<Decimal> {
+        estimate_prompt_cost(pricing, self.estimated_prompt_tokens())
     }
 }
 
@@ -262,7 +271,13 @@ mod tests {
         for x in &a {
             assert!(user.contains(&format!("<answer label=\"{}\">\n{}\n</answer>", x.label, x.text)), "{user}");
         }
-        assert!(req.prompt_chars() > user.len());
+        let bare = estimate_prompt_tokens(&req.messages);
+        assert!(req.estimated_prompt_tokens() > bare && bare as usize > user.len() / 4, "the schema counts too");
+        let pricing = Pricing::per_token(Decimal::new(1, 6), Decimal::new(2, 6));
+        assert_eq!(
+            req.estimated_prompt_cost(&pricing),
+            Some(Decimal::new(1, 6) * Decimal::from(req.estimated_prompt_tokens()))
+        );
     }
 
     #[test]

@@ -95,8 +95,26 @@ impl Leaderboard {
         Ok(Leaderboard::build(&votes, &averages, filter))
     }
 
-    /// The table as lines of text, for the terminal and for the chatroom's `/leaderboard` overlay.
+    /// The table as lines of text, for the terminal.
     pub fn lines(&self) -> Vec<String> {
+        self.lines_within(usize::MAX)
+    }
+
+    /// The table as lines of text that fit `width` columns where the model ids can be shortened
+    /// enough (down to 12 columns), for the chatroom's `/leaderboard` overlay.
+    pub fn lines_within(&self, width: usize) -> Vec<String> {
+        let full = self.lines_with_model_width(40);
+        let widest = full.iter().map(|l| unicode_width::UnicodeWidthStr::width(l.as_str())).max().unwrap_or(0);
+        let model_col = self.models.iter().map(|r| r.standing.model.chars().count().min(40)).max().unwrap_or(0).max(5);
+        if widest <= width || model_col <= 12 {
+            return full;
+        }
+        // The table's width less the model column's is fixed: give the model what is left.
+        let fixed = widest - model_col;
+        self.lines_with_model_width(width.saturating_sub(fixed).max(12))
+    }
+
+    fn lines_with_model_width(&self, model_width: usize) -> Vec<String> {
         let mut out = Vec::new();
         let mut scope = Vec::new();
         if self.blind_only {
@@ -136,7 +154,7 @@ impl Leaderboard {
                 };
                 [
                     rank,
-                    present::shorten(&s.model, 40),
+                    present::shorten(&s.model, model_width),
                     rating,
                     interval,
                     s.votes.to_string(),

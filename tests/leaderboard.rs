@@ -115,6 +115,33 @@ fn few_votes_say_the_ranking_is_not_yet_meaningful() {
 }
 
 #[test]
+fn the_overlay_lines_fit_a_narrow_room() {
+    let long = ["meta-llama/llama-3.3-70b-instruct:free", "mistralai/mistral-small-3.2-24b-instruct"];
+    let votes: Vec<Vote> = (0..6).map(|i| vote(&long, VoteOutcome::Best(i % 2), true, None)).collect();
+    let board = Leaderboard::build(&votes, &std::collections::HashMap::new(), &VoteFilter::default());
+    let table_width = |lines: &[String]| lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let rows = |lines: &[String]| lines.iter().filter(|l| l.contains(" – ")).count();
+    let wide = board.lines();
+    let rule = wide.iter().find(|l| l.contains('─')).unwrap().chars().count();
+    let narrow = board.lines_within(rule - 10);
+    let narrow_rule = narrow.iter().find(|l| l.contains('─')).unwrap().chars().count();
+    assert!(narrow_rule <= rule - 10, "{narrow:#?}");
+    assert_eq!(rows(&narrow), 2);
+    assert!(narrow.iter().any(|l| l.contains("…")), "model ids shortened: {narrow:#?}");
+    assert!(table_width(&wide) > 0);
+}
+
+#[test]
+fn a_database_without_the_votes_table_has_no_votes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = store::db_path(dir.path());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("CREATE TABLE ledger (x INTEGER);").unwrap();
+    drop(conn);
+    assert!(store::read_votes(&path, &VoteFilter::default()).unwrap().is_empty());
+}
+
+#[test]
 fn the_binary_prints_the_leaderboard() {
     let (dir, _path) = seeded_db();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_roundtable"))

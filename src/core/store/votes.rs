@@ -64,6 +64,16 @@ pub(crate) fn insert(conn: &Connection, id: VoteId, v: &Vote) -> rusqlite::Resul
 pub fn read_votes(path: &Path, filter: &VoteFilter) -> Result<Vec<(VoteId, Vote)>, StoreError> {
     let conn = open_read(path)?;
     let map = read_err(path);
+    // A database last opened for writing by an older roundtable has no votes table yet (reads
+    // never migrate): no votes, not an error.
+    let has_table: bool = conn
+        .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'votes')", [], |r| {
+            r.get(0)
+        })
+        .map_err(&map)?;
+    if !has_table {
+        return Ok(Vec::new());
+    }
     let mut stmt = conn
         .prepare(
             "SELECT id, room_id, turn, prompt, models, outcome, best, blind, tag, created_at FROM votes

@@ -149,6 +149,6 @@ async fn a_resumed_room_shows_the_same_answers_tool_calls_footers_and_totals() {
     let flaky = &resumed.panes[3];
     let Some(Entry::Answer(partial)) = flaky.entries.get(1) else { panic!("no answer") };
     assert!(!partial.body.text().is_empty(), "the partial text before the mid-stream error is kept");
-    assert!(matches!(&partial.outcome, Outcome::Failed(m) if m.contains("error")), "{:?}", partial.outcome);
+    assert!(matches!(&partial.outcome, Outcome::Failed(m) if !m.is_empty()), "{:?}", partial.outcome);
     sim.shutdown().await;
 }

@@ -109,7 +109,7 @@ impl AppInit {
             demo: None,
             resume: None,
             today_spend: Decimal::ZERO,
-            day_start_ms: 0,
+            day_start_ms: crate::core::quota::day_bounds(crate::core::quota::DayReset::Utc, crate::core::store::now_ms()).0,
             config_dir: None,
             export_dir,
             no_color: false,
@@ -444,6 +444,12 @@ impl App {
     fn sync_answer(&mut self, key: AnswerKey) {
         let Some(answer) = self.room.answer(key) else { return };
         let Some(pane) = self.panes.iter_mut().find(|p| p.target == key.target) else { return };
+        // The streaming rate in the header follows every delta.
+        if let (PaneState::Streaming { chars, .. }, AnswerState::Streaming { chars: now, .. }) =
+            (&mut pane.state, &answer.state)
+        {
+            *chars = *now;
+        }
         let Some(view) = pane.answer_view(key) else { return };
         fill_answer(view, answer);
     }

@@ -153,7 +153,12 @@ impl App {
                     self.quit = true;
                 }
             }
+            // Ctrl+Q is a deliberate key and quits at once; a typed /quit asks while streaming.
             Action::Quit => self.quit = true,
+            Action::Rooms => self.open_room_browser(),
+            Action::EditLastPrompt => self.edit_prompt(None),
+            Action::BranchPrev => self.branch(BranchArg::Prev),
+            Action::BranchNext => self.branch(BranchArg::Next),
         }
     }
 

@@ -90,6 +90,14 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "quit", args: "", help: "leave roundtable (Ctrl+Q)" },
 ];
 
+/// How a prompt can be sent (F1 and the README list these).
+pub const SEND_FORMS: &[(&str, &str)] = &[
+    ("TEXT", "every pane; a busy pane gets it when its answer ends (\"next prompt queued\")"),
+    ("@2 TEXT", "pane 2 only"),
+    ("@1,3 TEXT", "panes 1 and 3 only"),
+    ("/edit N, then Enter", "resend an edited prompt N as a new branch; /branch switches back"),
+];
+
 /// Commands whose name starts with what was typed after `/`, best first.
 pub fn completions(typed: &str) -> Vec<&'static CommandSpec> {
     let word = typed.trim_start_matches('/').split_whitespace().next().unwrap_or("");
@@ -246,14 +254,14 @@ mod tests {
             parse("/tools calculator,current_time").unwrap(),
             Cmd::Tools(Some(vec!["calculator".into(), "current_time".into()]))
         );
-        assert_eq!(parse("/q").unwrap(), Cmd::Quit, "a unique prefix is enough");
+        assert!(parse("/q").is_err(), "a prefix is completed by the palette, never run");
     }
 
     #[test]
     fn mistakes_get_usage() {
         assert!(parse("/remove x").unwrap_err().contains("usage: /remove"));
         assert!(parse("/temp hot").unwrap_err().contains("usage: /temp"));
-        assert!(parse("/frobnicate").unwrap_err().contains("no command"));
+        assert!(parse("/frobnicate").unwrap_err().contains("No command"));
         assert!(parse("/s").is_err(), "ambiguous prefix: stop, system, select, sync");
         assert!(parse("/copy 0").is_err());
     }

@@ -96,6 +96,9 @@ where
             }
             // Code is highlighted off this thread; its colours arrive through `results_ready`.
             highlight::set_background(true);
+            terminal.autoresize().map_err(|e| io::Error::other(e.to_string()))?;
+            let area = terminal.get_frame().area();
+            draw::prepare(app, area);
             let drawn = terminal.draw(|f| draw::draw(f, app));
             highlight::set_background(false);
             drawn.map_err(|e| io::Error::other(e.to_string()))?;

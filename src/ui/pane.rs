@@ -160,6 +160,8 @@ pub struct Pane {
     pub totals: Totals,
     /// The entry of the answer streaming now.
     pub live: Option<Live>,
+    /// The visible lines of the next frame, made by `pane_view::prepare` before drawing.
+    pub frame_lines: Vec<ratatui::text::Line<'static>>,
 }
 
 impl Pane {
@@ -177,6 +179,7 @@ impl Pane {
             selection: None,
             totals: Totals::default(),
             live: None,
+            frame_lines: Vec::new(),
         }
     }
 

@@ -441,7 +441,10 @@ impl Room {
                 answer.upstream_provider = upstream_provider.as_deref().map(|p| strip_controls(p).into_owned());
             }
             EventKind::TextDelta(text) => {
-                streaming(&mut answer.state, now, text.len());
+                if streaming(&mut answer.state, now, text.len()) {
+                    self.revision += 1;
+                }
+                let answer = &mut self.answers[index];
                 answer.text.push_str(text);
                 if let (Some(store), Some(msg)) = (&store, answer.message) {
                     store.append_answer(msg, text, "");
@@ -450,7 +453,10 @@ impl Room {
                 return applied;
             }
             EventKind::ReasoningDelta(text) => {
-                streaming(&mut answer.state, now, text.len());
+                if streaming(&mut answer.state, now, text.len()) {
+                    self.revision += 1;
+                }
+                let answer = &mut self.answers[index];
                 answer.reasoning.push_str(text);
                 if let (Some(store), Some(msg)) = (&store, answer.message) {
                     store.append_answer(msg, "", text);
@@ -789,10 +795,17 @@ impl Room {
     }
 }
 
-fn streaming(state: &mut AnswerState, now: Instant, bytes: usize) {
+/// Count streamed bytes; true when the answer just started streaming (a state change).
+fn streaming(state: &mut AnswerState, now: Instant, bytes: usize) -> bool {
     match state {
-        AnswerState::Streaming { chars, .. } => *chars += bytes,
-        _ => *state = AnswerState::Streaming { first_token: now, chars: bytes },
+        AnswerState::Streaming { chars, .. } => {
+            *chars += bytes;
+            false
+        }
+        _ => {
+            *state = AnswerState::Streaming { first_token: now, chars: bytes };
+            true
+        }
     }
 }
 

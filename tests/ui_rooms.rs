@@ -87,8 +87,11 @@ async fn a_prompt_to_some_panes_and_a_queued_prompt_for_a_busy_one() {
     let app = stop(r).await;
     let b = app.room.panes[1].target;
     let thread = app.room.context_for(b);
-    let prompts: Vec<&str> =
-        thread.iter().filter(|m| m.role == roundtable::core::protocol::Role::User).map(|m| m.content.as_str()).collect();
+    let prompts: Vec<&str> = thread
+        .iter()
+        .filter(|m| m.role == roundtable::core::protocol::Role::User)
+        .map(|m| m.content.as_str())
+        .collect();
     assert_eq!(prompts, ["a long one", "now both"], "pane 2's model never saw the prompt for pane 1");
     sim.shutdown().await;
 }
@@ -121,8 +124,8 @@ async fn an_edited_prompt_is_a_branch_and_the_browser_reopens_a_room() {
     send(&r, "an unrelated prompt").await;
     wait_for(&r.backend, "second room answered", 20, |s| s.contains("✓ done") && !s.contains("zebra")).await;
     key(&r.keys, KeyCode::Char('o'), KeyModifiers::CONTROL).await;
-    let screen = wait_for(&r.backend, "the room list", 10, |s| s.contains("Rooms") && s.contains("an unrelated prompt"))
-        .await;
+    let screen =
+        wait_for(&r.backend, "the room list", 10, |s| s.contains("Rooms") && s.contains("an unrelated prompt")).await;
     assert!(screen.contains("the zebra question"), "both rooms are listed:\n{screen}");
     type_text(&r.keys, "zebra").await;
     wait_for(&r.backend, "the search hit", 10, |s| s.contains("[zebra]")).await;

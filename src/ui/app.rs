@@ -109,7 +109,11 @@ impl AppInit {
             demo: None,
             resume: None,
             today_spend: Decimal::ZERO,
-            day_start_ms: crate::core::quota::day_bounds(crate::core::quota::DayReset::Utc, crate::core::store::now_ms()).0,
+            day_start_ms: crate::core::quota::day_bounds(
+                crate::core::quota::DayReset::Utc,
+                crate::core::store::now_ms(),
+            )
+            .0,
             config_dir: None,
             export_dir,
             no_color: false,
@@ -302,7 +306,10 @@ impl App {
                 }
                 if branched {
                     let (at, n) = self.room.branch_position();
-                    self.set_status(Level::Info, format!("New branch {at}/{n}: /branch prev goes back to the earlier one"));
+                    self.set_status(
+                        Level::Info,
+                        format!("New branch {at}/{n}: /branch prev goes back to the earlier one"),
+                    );
                 } else if self.room.panes.iter().any(|p| !p.removed && self.room.is_busy(p.target)) {
                     self.status = None;
                 }
@@ -317,12 +324,13 @@ impl App {
         let (list, prompt) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
         let mut targets = Vec::new();
         for part in list.split(',').filter(|p| !p.is_empty()) {
-            let n: usize = part.parse().map_err(|_| {
-                format!("“@{list}” is not a list of pane numbers: write @2 or @1,3 before the prompt")
-            })?;
-            let pane = n.checked_sub(1).and_then(|i| self.panes.get(i)).ok_or_else(|| {
-                format!("There is no pane {n}: this room has {} pane(s)", self.panes.len())
-            })?;
+            let n: usize = part
+                .parse()
+                .map_err(|_| format!("“@{list}” is not a list of pane numbers: write @2 or @1,3 before the prompt"))?;
+            let pane = n
+                .checked_sub(1)
+                .and_then(|i| self.panes.get(i))
+                .ok_or_else(|| format!("There is no pane {n}: this room has {} pane(s)", self.panes.len()))?;
             targets.push(pane.target);
         }
         if targets.is_empty() || prompt.trim().is_empty() {
@@ -404,8 +412,8 @@ impl App {
             CoreEvent::Stopped => return,
             CoreEvent::Stream(ev) => {
                 // The throughput sparkline: roughly four characters per token until usage arrives.
-                if let crate::core::protocol::EventKind::TextDelta(t) | crate::core::protocol::EventKind::ReasoningDelta(t) =
-                    &ev.kind
+                if let crate::core::protocol::EventKind::TextDelta(t)
+                | crate::core::protocol::EventKind::ReasoningDelta(t) = &ev.kind
                 {
                     self.sidebar.throughput.record(self.now(), (t.len() as u64).div_ceil(4));
                 }
@@ -573,7 +581,10 @@ impl App {
     /// Open the room browser and ask for the list.
     pub fn open_room_browser(&mut self) {
         if self.store.is_none() {
-            return self.set_status(Level::Warn, "History is not saved in this session (no database), so there are no rooms to browse");
+            return self.set_status(
+                Level::Warn,
+                "History is not saved in this session (no database), so there are no rooms to browse",
+            );
         }
         self.overlay = Some(Overlay::Rooms(Box::default()));
         self.effects.push(Effect::Rooms(crate::ui::rooms_view::RoomsRequest::List));

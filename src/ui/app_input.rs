@@ -323,10 +323,8 @@ impl App {
             return false;
         };
         // The view stops asking at once; the room learns the outcome from the tool's result.
-        if let Some(note) = self.panes[index]
-            .live
-            .map(|l| l.entry)
-            .and_then(|i| match self.panes[index].entries.get_mut(i) {
+        if let Some(note) =
+            self.panes[index].live.map(|l| l.entry).and_then(|i| match self.panes[index].entries.get_mut(i) {
                 Some(crate::ui::pane::Entry::Answer(a)) => a.tools.iter_mut().find(|n| n.call_id == call_id),
                 _ => None,
             })
@@ -576,7 +574,8 @@ impl App {
             None => path.last(),
         };
         let Some(t) = found.map(|t| (*t).clone()) else {
-            return self.set_status(Level::Error, "No such prompt on this branch: /edit N takes a turn number (see F1)");
+            return self
+                .set_status(Level::Error, "No such prompt on this branch: /edit N takes a turn number (see F1)");
         };
         self.input.set_text(&t.prompt);
         self.editing = Some(t.id);

@@ -168,6 +168,8 @@ pub struct App {
     pub pending_confirm: Option<crate::ui::app_input::Confirm>,
     /// The palette row was chosen with the arrows, so Enter runs it.
     pub palette_chosen: bool,
+    /// A model id the catalog does not list, already warned about: adding it again adds it.
+    pub unlisted_confirmed: Option<String>,
     /// The room revision the view was last rebuilt for.
     view_revision: u64,
     setup: RoomSetup,
@@ -218,6 +220,7 @@ impl App {
             cleared_through: None,
             pending_confirm: None,
             palette_chosen: false,
+            unlisted_confirmed: None,
             view_revision: u64::MAX,
             setup,
             draft_revision: None,
@@ -231,6 +234,18 @@ impl App {
             }
         }
         app.sync_view();
+        let unknown: Vec<String> = app
+            .panes
+            .iter()
+            .filter_map(|p| {
+                let near = app.unlisted(&p.model)?;
+                let hint = near.first().map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
+                Some(format!("{}{hint}", p.model))
+            })
+            .collect();
+        if !unknown.is_empty() {
+            app.set_status(Level::Warn, format!("Not in the model catalog, sent as given: {}", unknown.join(", ")));
+        }
         if let Some(w) = init.warnings.into_iter().next() {
             app.set_status(Level::Warn, w);
         }
@@ -565,7 +580,9 @@ impl App {
     pub fn on_background(&mut self, bg: Background) {
         match bg {
             Background::EditorDone(Ok(text)) => {
-                self.input.set_text(text.trim_end_matches('\n'));
+                // The file is the new draft as written, less the final newline every editor adds.
+                let text = text.strip_suffix('\n').map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+                self.input.set_text(text);
                 self.set_status(Level::Info, "Draft updated from the editor");
             }
             Background::EditorDone(Err(e)) => self.set_status(Level::Error, e),
@@ -731,10 +748,12 @@ fn mirror_pane(pane: &mut Pane, room: &Room, totals: &room::RoomTotals) {
 
 /// Bring an answer's entry up to date: the text it lacks (only the new part), and the rest.
 fn fill_answer(view: &mut Answer, a: &room::Answer) {
+    // An answer's text only grows while it streams (a retry is another answer), so the view
+    // takes the new part alone: O(delta), never a comparison of the whole text.
     let have = view.body.text().len();
-    if a.text.len() > have && a.text.is_char_boundary(have) && a.text.starts_with(view.body.text()) {
+    if a.text.len() > have && a.text.is_char_boundary(have) {
         view.body.push_str(&a.text[have..]);
-    } else if a.text.len() != have || !a.text.starts_with(view.body.text()) {
+    } else if a.text.len() < have {
         view.body = MarkdownView::from_text(&a.text);
     }
     if !a.state.is_final() && a.state != AnswerState::Pending {

@@ -46,6 +46,8 @@ pub enum Commands {
     Usage(crate::usage_cmd::UsageArgs),
     /// Free-tier and configured quota buckets: used, limit, remaining, reset time.
     Quota(crate::quota_cmd::QuotaArgs),
+    /// Models ranked by your votes (Bradley–Terry ratings, 95% intervals), with their answers' cost and time.
+    Leaderboard(crate::leaderboard_cmd::LeaderboardArgs),
     /// Serve the built-in OpenRouter simulator on loopback (for tests, demos, benchmarks).
     Sim(SimArgs),
     /// Print the directories and config file roundtable uses.

@@ -82,6 +82,7 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
         },
         Some(Commands::Rooms(args)) => roundtable::rooms_cmd::run(paths, args),
         Some(Commands::Usage(args)) => roundtable::usage_cmd::run(paths, args),
+        Some(Commands::Leaderboard(args)) => roundtable::leaderboard_cmd::run(paths, args),
         Some(Commands::Quota(args)) => match load_config(paths, cli.base_url.as_deref()) {
             Ok(config) => roundtable::quota_cmd::run(&config, paths, args).await,
             Err(code) => code,

@@ -18,11 +18,11 @@ use rust_decimal::Decimal;
 
 const MODELS: [&str; 6] = [
     "openai/gpt-4o-mini",
-    "anthropic/claude-3.5-haiku",
+    "anthropic/claude-haiku-4.5",
     "meta-llama/llama-3.3-70b-instruct:free",
     "google/gemini-2.5-flash",
-    "mistralai/mistral-small",
-    "qwen/qwen-2.5-72b-instruct",
+    "mistralai/mistral-small-3.2-24b-instruct:free",
+    "qwen/qwen3-coder:free",
 ];
 
 const ANSWER: &str = "A **hash map** stores key–value pairs in an array of buckets.\n\n\

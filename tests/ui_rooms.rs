@@ -157,17 +157,17 @@ fn bare_app(models: &[&str]) -> App {
 }
 
 fn status(app: &App) -> String {
-    app.status.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
+    app.chrome.status.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
 }
 
 #[test]
 fn a_mistyped_model_is_questioned_and_a_repeat_adds_it() {
     let mut app = bare_app(&["openai/gpt-4o-mini"]);
     app.run_command_line("/add openai/gpt-4o-mni");
-    assert_eq!(app.panes.len(), 1, "not added on the first try");
+    assert_eq!(app.view.panes.len(), 1, "not added on the first try");
     assert!(status(&app).contains("Did you mean openai/gpt-4o-mini"), "{}", status(&app));
     app.run_command_line("/add openai/gpt-4o-mni");
-    assert_eq!(app.panes.len(), 2, "the same /add again adds it (catalogs go stale)");
+    assert_eq!(app.view.panes.len(), 2, "the same /add again adds it (catalogs go stale)");
     let started = bare_app(&["openai/gpt-4o-mni"]);
     assert!(status(&started).contains("Not in the model catalog"), "{}", status(&started));
 }
@@ -175,14 +175,14 @@ fn a_mistyped_model_is_questioned_and_a_repeat_adds_it() {
 #[test]
 fn prompt_history_skips_commands_and_settings_are_checked() {
     let mut app = bare_app(&["openai/gpt-4o-mini", "openai/gpt-4o"]);
-    app.input.set_text("a real prompt");
+    app.chrome.input.set_text("a real prompt");
     app.submit_draft();
-    app.input.set_text("/help");
+    app.chrome.input.set_text("/help");
     app.submit_draft();
-    app.overlay = None;
-    app.input.history_prev();
-    assert_eq!(app.input.text(), "a real prompt", "Ctrl+Up walks prompts, not commands");
-    app.input.set_text("");
+    app.chrome.overlay = None;
+    app.chrome.input.history_prev();
+    assert_eq!(app.chrome.input.text(), "a real prompt", "Ctrl+Up walks prompts, not commands");
+    app.chrome.input.set_text("");
 
     app.run_command_line("/max 7 100");
     assert!(status(&app).contains("no pane 7"), "{}", status(&app));

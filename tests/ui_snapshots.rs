@@ -52,7 +52,7 @@ fn app_with(models: &[&str]) -> App {
         no_color: true,
         ..AppInit::new(models, theme, config.providers.clone(), std::env::temp_dir())
     });
-    app.frozen_clock = Some((Instant::now(), wall()));
+    app.chrome.frozen_clock = Some((Instant::now(), wall()));
     let now_ms = roundtable::core::quota::system_time_ms(wall());
     app.on_core(CoreEvent::Quota(vec![
         bucket("openrouter:free", "minute", 3, 20, now_ms + 42_000),
@@ -98,7 +98,7 @@ fn summary(text: &str, reported: bool) -> Box<StreamSummary> {
 fn midstream(app: &mut App) {
     app.start_turn("Explain how a hash map works, with a short code example.");
     app.effects.clear();
-    let n = app.panes.len() as u32;
+    let n = app.view.panes.len() as u32;
     for t in 0..n {
         stream(
             app,

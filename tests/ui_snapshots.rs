@@ -259,3 +259,22 @@ fn layout_command_arranges_the_panes() {
     a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert_eq!(rows_of_titles(&mut a), 1, "after stacked the cycle comes back to the grid");
 }
+
+#[test]
+fn a_blind_round_shows_labels_only() {
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut a = app(4);
+        a.start_blind();
+        midstream(&mut a);
+        let screen = render(&mut a, w, h);
+        for model in MODELS.iter().take(4) {
+            let tail = model.rsplit('/').next().unwrap();
+            let vendor = model.split('/').next().unwrap();
+            for word in [*model, tail, vendor] {
+                assert!(!screen.contains(word), "{word} is on screen in a blind round ({w}x{h}):\n{screen}");
+            }
+        }
+        assert!(screen.contains("Model A") && screen.contains("Model B"), "{screen}");
+        insta::assert_snapshot!(format!("blind_4_panes_{w}x{h}"), screen);
+    }
+}

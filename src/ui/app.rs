@@ -43,6 +43,10 @@ pub enum Effect {
     MouseCapture(bool),
     /// Read or change the stored rooms (the room browser), off the UI thread.
     Rooms(crate::ui::rooms_view::RoomsRequest),
+    /// Load the leaderboard (votes and ledger averages, 200 bootstrap fits) off the UI thread.
+    Leaderboard {
+        width: usize,
+    },
 }
 
 /// Results of effects that finished off the UI thread.
@@ -52,13 +56,23 @@ pub enum Background {
     Exported(Result<PathBuf, String>),
     Copied(Result<String, String>),
     Rooms(crate::ui::rooms_view::RoomsReply),
+    Leaderboard(Result<Vec<String>, String>),
 }
 
 /// A popup over the room.
 pub enum Overlay {
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Picker(Box<Picker>),
     Rooms(Box<crate::ui::rooms_view::RoomBrowser>),
+    /// The leaderboard's lines (`/leaderboard`), loaded off the UI thread.
+    Leaderboard {
+        lines: Vec<String>,
+        scroll: u16,
+    },
+    /// A word diff of two answers (`/diff`).
+    Diff(Box<crate::ui::diff_view::DiffView>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,7 +305,8 @@ impl App {
     }
 
     pub fn set_status(&mut self, level: Level, text: impl Into<String>) {
-        self.chrome.status = Some((level, text.into()));
+        // Nothing on screen may name a model during a blind round, the status line included.
+        self.chrome.status = Some((level, blind_scrub(&self.room, &text.into())));
         self.dirty = true;
     }
 
@@ -500,6 +515,9 @@ impl App {
         }
         let Some(view) = pane.answer_view(key) else { return };
         fill_answer(view, answer);
+        if self.room.is_blind() {
+            blind_view(view, &self.room);
+        }
     }
 
     fn sync_pane_state(&mut self, target: TargetId) {
@@ -510,6 +528,11 @@ impl App {
         }
         self.view.sidebar.room_totals = totals.room;
         self.view.sidebar.today = self.room.spend_today();
+    }
+
+    /// Model ids the sidebar must not show during a blind round.
+    fn blind_models(&self) -> Vec<String> {
+        if self.room.is_blind() { self.room.live_panes().map(|p| p.model.clone()).collect() } else { Vec::new() }
     }
 
     /// Rebuild the view from the room: one pane per live pane, entries for the current branch
@@ -535,6 +558,7 @@ impl App {
         }
         self.view.sidebar.room_totals = totals.room;
         self.view.sidebar.today = self.room.spend_today();
+        self.view.sidebar.blind_models = self.blind_models();
     }
 
     /// Names of the quota buckets the room's models would be counted in.
@@ -616,6 +640,8 @@ impl App {
             Background::Copied(Ok(what)) => self.set_status(Level::Info, what),
             Background::Copied(Err(e)) => self.set_status(Level::Warn, e),
             Background::Rooms(reply) => self.on_rooms_reply(reply),
+            Background::Leaderboard(Ok(lines)) => self.chrome.overlay = Some(Overlay::Leaderboard { lines, scroll: 0 }),
+            Background::Leaderboard(Err(e)) => self.set_status(Level::Error, e),
         }
         self.dirty = true;
     }
@@ -703,7 +729,7 @@ fn rebuild_entries(pane: &mut Pane, room: &Room, cleared_through: Option<TurnId>
         room.notices
             .iter()
             .filter(move |n| n.after == after && n.target.is_none_or(|t| t == target))
-            .map(|n| Entry::Notice(n.text.clone()))
+            .map(|n| Entry::Notice(blind_scrub(room, &n.text)))
     };
     let mut entries: Vec<Entry> = Vec::new();
     if cleared_through.is_none() {
@@ -726,6 +752,9 @@ fn rebuild_entries(pane: &mut Pane, room: &Room, cleared_through: Option<TurnId>
                 }
                 let mut view = answers.remove(&a.key).unwrap_or_else(|| Box::new(Answer::new(a.key)));
                 fill_answer(&mut view, a);
+                if room.is_blind() {
+                    blind_view(&mut view, room);
+                }
                 entries.push(Entry::Answer(view));
             }
             entries.extend(notices_after(Some(turn.id)));
@@ -743,6 +772,7 @@ fn rebuild_entries(pane: &mut Pane, room: &Room, cleared_through: Option<TurnId>
 /// The pane's header state, upstream and totals from the room.
 fn mirror_pane(pane: &mut Pane, room: &Room, totals: &room::RoomTotals) {
     let target = pane.target;
+    pane.label = room.blind_labels().and_then(|l| l.get(&target).cloned());
     pane.totals = totals.panes.get(&target).cloned().unwrap_or_default();
     pane.next_queued = room.answers.iter().any(|a| a.key.target == target && a.state == AnswerState::Pending);
     let shown = pane.entries.iter().rev().find_map(|e| match e {
@@ -820,6 +850,43 @@ fn fill_answer(view: &mut Answer, a: &room::Answer) {
         view.extras = None;
     }
     view.extras = None;
+}
+
+/// During a blind round an answer shows nothing that names its model: no figures under it (a
+/// pane's cost gives it away), and model ids in notices and errors become the pane labels.
+fn blind_view(view: &mut Answer, room: &Room) {
+    view.footer = None;
+    view.extras = None;
+    for n in &mut view.notices {
+        *n = blind_scrub(room, n);
+    }
+    if let Outcome::Failed(m) = &mut view.outcome {
+        *m = blind_scrub(room, m);
+    }
+}
+
+/// `text` with every pane's model id (and the id without its vendor) replaced by the pane's blind
+/// label, while a blind round hides the names; unchanged otherwise.
+pub fn blind_scrub(room: &Room, text: &str) -> String {
+    let Some(labels) = room.blind_labels() else { return text.to_string() };
+    // Every way a message may name a pane's model: the id, without its `:variant` (a `:free`
+    // model's paid twin), and both without the vendor; longest first so none is cut in half.
+    let mut names: Vec<(String, &str)> = Vec::new();
+    for (target, label) in &labels {
+        let Some(model) = room.pane(*target).map(|p| p.model.as_str()) else { continue };
+        let base = model.split_once(':').map_or(model, |(b, _)| b);
+        for name in [model, base, model.rsplit('/').next().unwrap_or(model), base.rsplit('/').next().unwrap_or(base)] {
+            if name.len() >= 5 {
+                names.push((name.to_string(), label.as_str()));
+            }
+        }
+    }
+    names.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+    let mut out = text.to_string();
+    for (name, label) in names {
+        out = out.replace(&name, label);
+    }
+    out
 }
 
 fn tool_notes(a: &room::Answer) -> Vec<ToolNote> {

@@ -44,6 +44,7 @@ impl App {
         if self.chrome.status.is_some() && key.code != KeyCode::Esc {
             self.chrome.status = None;
         }
+        let screen = self.screen();
         match &mut self.chrome.overlay {
             Some(Overlay::Help { scroll }) => {
                 match key.code {
@@ -63,6 +64,24 @@ impl App {
                 }
                 return;
             }
+            Some(Overlay::Leaderboard { scroll, .. }) => {
+                match key.code {
+                    KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+                    KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
+                    _ => self.chrome.overlay = None,
+                }
+                return;
+            }
+            Some(Overlay::Diff(diff)) => {
+                match key.code {
+                    KeyCode::Up | KeyCode::Char('k') => diff.scroll_by(-1, screen),
+                    KeyCode::Down | KeyCode::Char('j') => diff.scroll_by(1, screen),
+                    KeyCode::PageUp => diff.page_by(-1, screen),
+                    KeyCode::PageDown | KeyCode::Char(' ') => diff.page_by(1, screen),
+                    _ => self.chrome.overlay = None,
+                }
+                return;
+            }
             Some(Overlay::Picker(picker)) => {
                 let catalog = self.services.estimator.as_ref().map(|e| e.catalog());
                 match picker.key(key, catalog.as_deref()) {
@@ -76,6 +95,14 @@ impl App {
                 return;
             }
             None => {}
+        }
+        // Alt+1…9 votes for Model A…I during a blind round.
+        if self.room.is_blind()
+            && key.modifiers == KeyModifiers::ALT
+            && let KeyCode::Char(c @ '1'..='9') = key.code
+        {
+            let position = usize::from(c as u8 - b'1');
+            return self.cast_vote(crate::core::compare::VoteChoice::Label(position));
         }
         if self.selection_key(key) || self.tool_decision_key(key) || self.palette_key(key) {
             return;
@@ -435,6 +462,18 @@ impl App {
                 self.change_settings(w, &format!("Max tokens {what}"), |s| s.max_tokens = m);
             }
             Cmd::Rooms => self.open_room_browser(),
+            Cmd::Blind => self.start_blind(),
+            Cmd::Vote(choice) => self.cast_vote(choice),
+            Cmd::Tag(tag) => {
+                self.room.set_tag(tag);
+                let what = self.room.tag.clone().map_or("no tag".to_string(), |t| format!("tag “{t}”"));
+                self.set_status(Level::Info, format!("The next vote is filed under {what}"));
+            }
+            Cmd::Leaderboard => {
+                let width = usize::from(self.screen().width.saturating_sub(8));
+                self.effects.push(Effect::Leaderboard { width });
+            }
+            Cmd::Diff(a, b) => self.open_diff(&a, &b),
             Cmd::Edit(turn) => self.edit_prompt(turn.map(TurnId)),
             Cmd::Branch(arg) => self.branch(arg),
             Cmd::Rename(title) => {
@@ -605,6 +644,67 @@ impl App {
                 self.set_status(Level::Info, format!("Removed {model}; its spend still counts in the room's totals"));
             }
             Err(e) => self.set_status(Level::Error, e.0),
+        }
+    }
+
+    /// The whole screen as last laid out (the status line is its bottom row).
+    fn screen(&self) -> ratatui::layout::Rect {
+        self.chrome.regions.as_ref().map_or(ratatui::layout::Rect::new(0, 0, 80, 24), |r| {
+            ratatui::layout::Rect::new(0, 0, r.status.width, r.status.y.saturating_add(r.status.height))
+        })
+    }
+
+    /// Start a blind round: the panes become "Model A", "Model B", … in a shuffled order.
+    pub fn start_blind(&mut self) {
+        if self.view.panes.len() < 2 {
+            return self.set_status(Level::Warn, "A blind round needs two panes or more: add models first (Ctrl+N)");
+        }
+        if self.is_streaming() {
+            return self
+                .set_status(Level::Warn, "Wait for the answers to end (or press Esc), then start a blind round");
+        }
+        let seed = crate::core::store::new_id() as u64 ^ 0x9e37_79b9_7f4a_7c15;
+        self.room.start_blind(seed);
+        self.sync_view();
+        self.set_status(Level::Info, "Blind round: names are hidden until you vote; send a prompt");
+    }
+
+    pub(crate) fn cast_vote(&mut self, choice: crate::core::compare::VoteChoice) {
+        match self.room.vote(choice) {
+            Ok(message) => {
+                self.sync_view();
+                self.set_status(Level::Info, message);
+            }
+            Err(e) => self.set_status(Level::Warn, e.0),
+        }
+    }
+
+    /// `/diff A B`: a word diff of two panes' answers to the latest turn (numbers or blind letters).
+    fn open_diff(&mut self, a: &str, b: &str) {
+        let labels = self.room.blind_labels();
+        let pick = |arg: &str| -> Option<(String, String)> {
+            let target = match crate::core::compare::parse_vote_arg(arg).ok()? {
+                crate::core::compare::VoteChoice::Pane(i) => self.view.panes.get(i)?.target,
+                crate::core::compare::VoteChoice::Label(pos) => {
+                    let wanted = crate::core::compare::blind_label(pos);
+                    *labels.as_ref()?.iter().find(|(_, l)| **l == wanted)?.0
+                }
+                _ => return None,
+            };
+            let turn = self.room.head?;
+            let answer = self.room.answer_for(turn, target)?;
+            let name = labels.as_ref().and_then(|l| l.get(&target).cloned()).unwrap_or_else(|| answer.model.clone());
+            Some((name, answer.text.clone()))
+        };
+        match (pick(a), pick(b)) {
+            (Some((la, ta)), Some((lb, tb))) => {
+                self.chrome.overlay =
+                    Some(Overlay::Diff(Box::new(crate::ui::diff_view::DiffView::new(&la, &ta, &lb, &tb))));
+            }
+            _ => self.set_status(
+                Level::Error,
+                "Give two panes that answered the last prompt: /diff 1 2 (or /diff A B in a blind round)",
+            ),
         }
     }
 

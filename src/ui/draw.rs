@@ -69,6 +69,15 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     match &app.chrome.overlay {
         Some(Overlay::Help { scroll }) => overlay::help(frame, area, app, *scroll),
         Some(Overlay::Picker(p)) => overlay::picker(frame, area, p, &app.services.theme),
+        Some(Overlay::Leaderboard { lines, scroll }) => {
+            let w = area.width.saturating_sub(6).max(20);
+            let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(4)).max(5);
+            let inner =
+                popup(frame, centered(area, w, h), "Leaderboard · ↑/↓ scroll · Esc closes", &app.services.theme);
+            let text: Vec<Line> = lines.iter().map(|l| Line::from(l.as_str())).collect();
+            frame.render_widget(Paragraph::new(text).scroll((*scroll, 0)), inner);
+        }
+        Some(Overlay::Diff(d)) => d.draw(frame, area, &app.services.theme),
         Some(Overlay::Rooms(b)) => {
             let w = area.width.saturating_sub(8).max(20);
             let h = area.height.saturating_sub(6).max(8);
@@ -162,6 +171,14 @@ fn status_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
 }
 
 fn default_hint(app: &App) -> String {
+    if app.room.is_blind() && !app.is_streaming() && app.room.head.is_some() {
+        let n = app.view.panes.len();
+        let labels: Vec<String> = (0..n).map(crate::core::compare::vote::blind_letters).collect();
+        return format!(
+            "Blind round: vote with /vote {}|tie|bad or Alt+1…{n} for Model A…; /tag TAG files it",
+            labels.join("|")
+        );
+    }
     if let Some(i) = app.view.panes.iter().position(|p| p.state == crate::ui::pane::PaneState::AwaitingTool) {
         return format!("Pane {} asks to run a tool: y runs it once · a always for this tool · n denies", i + 1);
     }

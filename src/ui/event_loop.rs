@@ -265,6 +265,22 @@ fn perform_effects(
                 });
             }
             Effect::MouseCapture(on) => host.set_mouse_capture(on),
+            Effect::Leaderboard { width } => {
+                let Some(path) = app.services.store.as_ref().and_then(|s| s.path()).map(|p| p.to_path_buf()) else {
+                    app.on_background(Background::Leaderboard(Err(
+                        "History is not saved in this session, so there are no votes to rank".into(),
+                    )));
+                    continue;
+                };
+                let bg = bg.clone();
+                tokio::task::spawn_blocking(move || {
+                    let filter = crate::core::store::VoteFilter::default();
+                    let result = crate::leaderboard_cmd::Leaderboard::load(&path, &filter)
+                        .map(|board| board.lines_within(width))
+                        .map_err(|e| e.to_string());
+                    let _ = bg.send(Background::Leaderboard(result));
+                });
+            }
             Effect::Rooms(request) => {
                 let Some(path) = app.services.store.as_ref().and_then(|s| s.path()).map(|p| p.to_path_buf()) else {
                     continue;

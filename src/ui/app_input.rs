@@ -213,8 +213,23 @@ impl App {
         }
     }
 
+    /// Scroll the focused pane; with synchronised scrolling the others follow it to the same
+    /// turn (and as far into it), so answers of different lengths stay side by side.
     fn scroll_focused(&mut self, by: isize) {
-        self.for_scrolled_panes(|p| p.scroll_by(by));
+        let focus = self.chrome.focus;
+        let Some(pane) = self.view.panes.get_mut(focus) else { return };
+        pane.scroll_by(by);
+        if !self.chrome.sync_scroll {
+            return;
+        }
+        let top =
+            if pane.scroll.follow { pane.scroll.total.saturating_sub(pane.scroll.viewport) } else { pane.scroll.top };
+        let Some((turn, offset)) = pane.turn_at(top) else { return };
+        for (i, p) in self.view.panes.iter_mut().enumerate() {
+            if i != focus {
+                p.align_to_turn(turn, offset);
+            }
+        }
     }
 
     fn toggle_zoom(&mut self, i: usize) {
@@ -463,6 +478,11 @@ impl App {
             }
             Cmd::Rooms => self.open_room_browser(),
             Cmd::Blind => self.start_blind(),
+            Cmd::Attempts => {
+                self.view.show_attempts = !self.view.show_attempts;
+                let what = if self.view.show_attempts { "shown whole" } else { "folded" };
+                self.set_status(Level::Info, format!("Answers replaced by a retry are {what}"));
+            }
             Cmd::Vote(choice) => self.cast_vote(choice),
             Cmd::Tag(tag) => {
                 self.room.set_tag(tag);

@@ -71,6 +71,11 @@ pub enum Overlay {
         lines: Vec<String>,
         scroll: u16,
     },
+    /// The analysis of a turn's answers (`/analyze`), drawn from the room as it streams.
+    Analysis {
+        turn: TurnId,
+        scroll: u16,
+    },
     /// A word diff of two answers (`/diff`).
     Diff(Box<crate::ui::diff_view::DiffView>),
 }
@@ -104,6 +109,8 @@ pub struct AppInit {
     pub no_color: bool,
     /// Tools a room may enable (`/tools`): the built-ins and the user's `[[tools]]`.
     pub tools: ToolRegistry,
+    /// The model `/analyze` asks when none is named (`[compare] analyst`).
+    pub analyst: String,
     pub warnings: Vec<String>,
 }
 
@@ -132,6 +139,7 @@ impl AppInit {
             export_dir,
             no_color: false,
             tools: ToolRegistry::builtins(),
+            analyst: "openai/gpt-4o-mini".into(),
             warnings: Vec::new(),
         }
     }
@@ -207,6 +215,10 @@ pub struct Services {
     pub export_dir: PathBuf,
     pub no_color: bool,
     pub setup: RoomSetup,
+    /// The default analyst model (`[compare] analyst`).
+    pub analyst: String,
+    /// An analysis whose estimate was shown: the same `/analyze` again sends it.
+    pub analysis_confirmed: Option<String>,
 }
 impl App {
     pub fn new(init: AppInit) -> App {
@@ -260,6 +272,8 @@ impl App {
                 export_dir: init.export_dir,
                 no_color: init.no_color,
                 setup,
+                analyst: init.analyst,
+                analysis_confirmed: None,
             },
             effects: Vec::new(),
             dirty: true,

@@ -43,6 +43,8 @@ pub enum Commands {
     Usage(crate::usage_cmd::UsageArgs),
     /// Free-tier and configured quota buckets: used, limit, remaining, reset time.
     Quota(crate::quota_cmd::QuotaArgs),
+    /// List every tool (built in, [[tools]] commands, MCP servers' tools) and whether it asks first.
+    Tools(crate::tools_cmd::ToolsArgs),
     /// Serve the built-in OpenRouter simulator on loopback (for tests, demos, benchmarks).
     Sim(SimArgs),
     /// Print the directories and config file roundtable uses.

@@ -7,8 +7,8 @@ use roundtable::ask::{self, AskOptions};
 use roundtable::cli::{Cli, Commands};
 use roundtable::config::{Config, DEFAULT_CONFIG};
 use roundtable::core::protocol::ModelSettings;
-use roundtable::sim::{self, SimConfig};
 use roundtable::paths::Paths;
+use roundtable::sim::{self, SimConfig};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -66,7 +66,11 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
                 tools: args.tools,
                 yes: args.yes,
             };
-            ask::run(config, paths, opts).await
+            // The MCP servers `ask` started are stopped before the runtime goes.
+            let tools = config.tools.clone();
+            let code = ask::run(config, paths, opts).await;
+            tools.shutdown().await;
+            code
         }
         Some(Commands::Models(args)) => match load_config(paths, cli.base_url.as_deref()) {
             Ok(config) => roundtable::models_cmd::run(&config, paths, args).await,
@@ -75,6 +79,10 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
         Some(Commands::Usage(args)) => roundtable::usage_cmd::run(paths, args),
         Some(Commands::Quota(args)) => match load_config(paths, cli.base_url.as_deref()) {
             Ok(config) => roundtable::quota_cmd::run(&config, paths, args).await,
+            Err(code) => code,
+        },
+        Some(Commands::Tools(args)) => match load_config(paths, cli.base_url.as_deref()) {
+            Ok(config) => roundtable::tools_cmd::run(&config, args).await,
             Err(code) => code,
         },
         Some(Commands::Sim(args)) => {

@@ -590,6 +590,7 @@ impl App {
                     return self.set_status(Level::Error, format!("No tool named {bad}; available: {list}"));
                 }
                 self.enabled_tools = names;
+                self.tools.prepare_in_background(&self.enabled_tools);
                 let on = if self.enabled_tools.is_empty() { "off".to_string() } else { self.enabled_tools.join(", ") };
                 self.set_status(Level::Info, format!("Tools for this room: {on}"));
             }

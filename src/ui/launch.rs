@@ -10,9 +10,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
 use crate::core::provider::ApiKey;
-use crate::sim::{SimConfig, SimServer};
 use crate::core::store::{db_path, last_room, spend_since};
 use crate::paths::Paths;
+use crate::sim::{SimConfig, SimServer};
 use crate::ui::app::{App, AppInit};
 use crate::ui::event_loop::{self, Host, LoopIo};
 use crate::ui::settings::UiSettings;
@@ -165,6 +165,7 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
     let mut host = TerminalHost { mouse: settings.mouse, events_tx, forwarder };
     let result = event_loop::run(&mut tui, &mut app, io, &mut host, quit_signal()).await;
     drop(guard);
+    config.tools.shutdown().await;
     if let Some(server) = sim {
         server.shutdown().await;
     }

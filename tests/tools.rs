@@ -15,9 +15,9 @@ use roundtable::core::protocol::{
     TurnId, TurnRequest,
 };
 use roundtable::core::router::{CoreConfig, CoreHandle};
+use roundtable::sim::{SimConfig, SimServer};
 use roundtable::core::store::{self, GroupBy, Store, TranscriptRecorder};
 use roundtable::core::tools::{ToolRegistry, UserToolConfig};
-use roundtable::sim::{SimConfig, SimServer};
 use tokio::sync::mpsc::Receiver;
 
 const PROMPT: &str = "What time is it in Tokyo, and what is 17*23?";

@@ -180,10 +180,8 @@ fn fake_server(mode: &str, extra: &[&str]) -> McpServerConfig {
 
 #[tokio::test]
 async fn a_command_that_does_not_exist_is_a_clear_error() {
-    let tools = registry(vec![McpServerConfig {
-        command: Some("/nonexistent/mcp-server".into()),
-        ..fake_server("ok", &[])
-    }]);
+    let tools =
+        registry(vec![McpServerConfig { command: Some("/nonexistent/mcp-server".into()), ..fake_server("ok", &[]) }]);
     let e = tools.prepare(&["fake.*"]).await.unwrap_err();
     assert!(e.contains("The MCP server fake could not be started (/nonexistent/mcp-server"), "{e}");
     assert!(e.contains("Is it installed and on PATH?"), "{e}");
@@ -267,7 +265,12 @@ fn write_config(home: &Path, body: &str) -> PathBuf {
 #[tokio::test]
 async fn ask_gives_two_models_an_mcp_server_s_tools_and_tools_lists_them() {
     let sim = SimServer::start(
-        SimConfig { default_tokens: Some(20), default_tps: Some(0.0), default_ttft_ms: Some(0), ..SimConfig::default() },
+        SimConfig {
+            default_tokens: Some(20),
+            default_tps: Some(0.0),
+            default_ttft_ms: Some(0),
+            ..SimConfig::default()
+        },
         0,
     )
     .await
@@ -306,7 +309,10 @@ command = "/nonexistent/mcp-server"
     assert_eq!((hello["source"].as_str(), hello["name_for_models"].as_str()), (Some("mcp:fake"), Some("fake__hello")));
     assert_eq!(hello["description"], "Greets someone");
     assert_eq!(hello["parameters"]["required"][0], "name");
-    assert_eq!((hello["runs_without_asking"].as_bool(), tool("fake.env")["runs_without_asking"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(
+        (hello["runs_without_asking"].as_bool(), tool("fake.env")["runs_without_asking"].as_bool()),
+        (Some(true), Some(false))
+    );
     let broken = v["mcp_servers"].as_array().and_then(|s| s.iter().find(|s| s["name"] == "broken")).cloned();
     let broken = broken.unwrap_or(Value::Null);
     assert_eq!(broken["status"], "failed", "{v}");
@@ -314,7 +320,10 @@ command = "/nonexistent/mcp-server"
     let o = output(binary(home.path(), &base, &["tools"])).await;
     let listing = String::from_utf8_lossy(&o.stdout);
     assert!(listing.contains("fake.hello  (mcp:fake, runs without asking, models see fake__hello)"), "{listing}");
-    assert!(listing.contains("broken  [/nonexistent/mcp-server]  FAILED: The MCP server broken could not be started"), "{listing}");
+    assert!(
+        listing.contains("broken  [/nonexistent/mcp-server]  FAILED: The MCP server broken could not be started"),
+        "{listing}"
+    );
 
     // Two models, each calling a tool of the server, answer from the results. `env` is not
     // safe: denied without --yes, run with it; the server never sees the API key.
@@ -328,17 +337,25 @@ command = "/nonexistent/mcp-server"
             .filter(|l| l["type"] == "tool_result")
             .collect()
     };
-    let outputs: Vec<String> = results(&o).iter().map(|r| r["output"].as_str().unwrap_or_default().to_owned()).collect();
+    let outputs: Vec<String> =
+        results(&o).iter().map(|r| r["output"].as_str().unwrap_or_default().to_owned()).collect();
     assert!(outputs.contains(&"Hello, example!".to_owned()), "{}", text(&o));
     assert!(outputs.iter().any(|r| r.contains("declined")), "{}", text(&o));
     let mut with_yes = args.to_vec();
     with_yes.insert(1, "--yes");
     let o = output(binary(home.path(), &base, &with_yes)).await;
     assert!(o.status.success(), "{}", text(&o));
-    let outputs: Vec<String> = results(&o).iter().map(|r| r["output"].as_str().unwrap_or_default().to_owned()).collect();
+    let outputs: Vec<String> =
+        results(&o).iter().map(|r| r["output"].as_str().unwrap_or_default().to_owned()).collect();
     assert!(outputs.contains(&"key hidden, FAKE_VAR=from-config".to_owned()), "{}", text(&o));
     let done = String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.contains(r#""type":"done""#)).count();
     assert_eq!(done, 2, "both models answered: {}", text(&o));
+    // The ledger rows of the tool steps name the tools.
+    let db = roundtable::core::store::db_path(&home.path().join("data"));
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare("SELECT tools FROM ledger_tools ORDER BY ledger_id").unwrap();
+    let named: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert!(named.iter().any(|t| t == "fake__hello") && named.iter().any(|t| t == "fake__env"), "{named:?}");
 
     // A server named in --tools that cannot start stops `ask` with its reason.
     let o = output(binary(home.path(), &base, &["ask", "--tools", "broken.*", "-m", "a", "Hi"])).await;

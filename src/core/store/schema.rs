@@ -95,6 +95,9 @@ CREATE TABLE IF NOT EXISTS quota_state (
     // processes: the loser's ALTER fails on the duplicate column and its retry in `migrate`
     // finds the version already bumped.
     M::up("ALTER TABLE quota_log ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0;"),
+    // The tools each tool step called (comma-separated names as the models saw them), beside
+    // its ledger row: a table of its own, so the migration is idempotent in any order.
+    M::up("CREATE TABLE IF NOT EXISTS ledger_tools (ledger_id INTEGER PRIMARY KEY, tools TEXT NOT NULL);"),
 ];
 
 /// Schema version this build writes.

@@ -585,7 +585,7 @@ impl App {
                 self.set_status(Level::Info, format!("Tools enabled: {on} · available: {list}"));
             }
             Some(names) => {
-                if let Some(bad) = names.iter().find(|n| !available.contains(n)) {
+                if let Some(bad) = names.iter().find(|n| self.tools.specs(std::slice::from_ref(*n)).is_err()) {
                     let list = available.join(", ");
                     return self.set_status(Level::Error, format!("No tool named {bad}; available: {list}"));
                 }

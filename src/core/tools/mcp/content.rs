@@ -89,7 +89,7 @@ mod tests {
         assert!(!out.is_error);
         assert_eq!(
             out.output,
-            "sum: 3\n[image: image/png, 15 B]\n[resource test://static/1]\nhello\n\
+            "sum: 3\n[image: image/png, 16 B]\n[resource test://static/1]\nhello\n\
              [resource test://bin: [binary: application/pdf, 3 B]]\n[link to resource two test://2]\n\
              [hologram content not shown]"
         );

@@ -8,6 +8,7 @@ pub mod logging;
 pub mod models_cmd;
 pub mod paths;
 pub mod quota_cmd;
+pub mod rooms_cmd;
 pub mod present;
 pub mod runtime;
 pub mod sim;

@@ -30,6 +30,11 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, app: &App, scroll: u16) {
         Span::raw("scroll the pane under the mouse / focus it"),
     ]));
     lines.push(Line::default());
+    lines.push(Line::from(Span::styled("Sending", Style::default().add_modifier(Modifier::BOLD))));
+    for (form, help) in crate::ui::commands::SEND_FORMS {
+        lines.push(Line::from(vec![Span::styled(format!("{form:>22}  "), key_style), Span::raw(*help)]));
+    }
+    lines.push(Line::default());
     lines.push(Line::from(Span::styled("Commands", Style::default().add_modifier(Modifier::BOLD))));
     for c in COMMANDS {
         lines.push(Line::from(vec![

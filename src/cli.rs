@@ -79,7 +79,8 @@ pub struct AskArgs {
     pub json: bool,
 
     /// Tools the models may call, comma-separated (built in: calculator, current_time; more
-    /// from [[tools]] in the config). Only models that support tools get them.
+    /// from [[tools]] in the config, and SERVER.TOOL or SERVER.* from [[mcp_servers]]; see
+    /// `roundtable tools`). Only models that support tools get them.
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     pub tools: Vec<String>,
 

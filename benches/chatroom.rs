@@ -85,11 +85,8 @@ async fn bench() {
     prefill(&mut app);
     let fill_time = fill_started.elapsed();
     let mem_filled = memory();
-    let history_bytes: usize = app
-        .panes
-        .iter()
-        .map(|p| app.room.context_for(p.target).iter().map(|m| m.content.len()).sum::<usize>())
-        .sum();
+    let history_bytes: usize =
+        app.panes.iter().map(|p| app.room.context_for(p.target).iter().map(|m| m.content.len()).sum::<usize>()).sum();
 
     let probe = Arc::new(Probe::default());
     let backend = ProbeBackend { inner: CrosstermBackend::new(io::sink()), probe: Arc::clone(&probe) };

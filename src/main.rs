@@ -7,8 +7,8 @@ use roundtable::ask::{self, AskOptions};
 use roundtable::cli::{Cli, Commands};
 use roundtable::config::{Config, DEFAULT_CONFIG};
 use roundtable::core::protocol::ModelSettings;
-use roundtable::sim::{self, SimConfig};
 use roundtable::paths::Paths;
+use roundtable::sim::{self, SimConfig};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

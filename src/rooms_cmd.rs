@@ -118,7 +118,8 @@ fn list(db: &std::path::Path, out: &mut impl Write, limit: usize, as_json: bool)
         let _ = writeln!(out, "No rooms yet.");
         return Ok(0);
     }
-    let _ = writeln!(out, "{:<20} {:<16} {:>5} {:>9} {:>10}  title · models", "id", "updated", "turns", "tokens", "cost");
+    let _ =
+        writeln!(out, "{:<20} {:<16} {:>5} {:>9} {:>10}  title · models", "id", "updated", "turns", "tokens", "cost");
     for r in &rooms {
         let title = crate::core::sanitize::strip_controls(&r.title).into_owned();
         let kind = if r.headless { " [ask]" } else { "" };
@@ -134,7 +135,8 @@ fn list(db: &std::path::Path, out: &mut impl Write, limit: usize, as_json: bool)
             r.models.join(", ")
         );
     }
-    let _ = writeln!(out, "\n`roundtable rooms show ID` prints one · `roundtable --resume ID` reopens it in the chatroom");
+    let _ =
+        writeln!(out, "\n`roundtable rooms show ID` prints one · `roundtable --resume ID` reopens it in the chatroom");
     Ok(0)
 }
 

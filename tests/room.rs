@@ -151,11 +151,10 @@ fn an_edited_prompt_makes_a_branch_and_the_earlier_one_stays() {
         answer(&mut room, turn, b, &format!("b{}", i + 1), "0");
     }
     let sent = requests(&room.send_branch(TurnId(2), "q2 edited", None).unwrap());
-    assert_eq!(contents(&sent[0].2), [
-        (Role::User, "q1".into()),
-        (Role::Assistant, "a1".into()),
-        (Role::User, "q2 edited".into())
-    ]);
+    assert_eq!(
+        contents(&sent[0].2),
+        [(Role::User, "q1".into()), (Role::Assistant, "a1".into()), (Role::User, "q2 edited".into())]
+    );
     let new_turn = sent[0].1;
     assert_eq!(room.turn(new_turn).unwrap().parent, Some(TurnId(1)));
     answer(&mut room, new_turn, a, "a2'", "0");
@@ -184,11 +183,10 @@ fn a_prompt_to_some_panes_and_a_busy_pane_s_queued_prompt() {
     assert_eq!(waiting.state, AnswerState::Pending);
     let next = requests(&answer(&mut room, TurnId(1), a, "a's answer", "0"));
     assert_eq!(next.len(), 1, "a's queued prompt goes out when its answer ends");
-    assert_eq!(contents(&next[0].2), [
-        (Role::User, "only for a".into()),
-        (Role::Assistant, "a's answer".into()),
-        (Role::User, "for both".into())
-    ]);
+    assert_eq!(
+        contents(&next[0].2),
+        [(Role::User, "only for a".into()), (Role::Assistant, "a's answer".into()), (Role::User, "for both".into())]
+    );
 }
 
 #[test]
@@ -245,7 +243,8 @@ fn a_stored_room_replays_equal_to_the_live_one() {
     let stored = roundtable::core::room::load(&path, None, false).unwrap().unwrap();
     assert_eq!(stored.id, id);
     let before = spend.total();
-    let replayed = roundtable::core::room::open_stored(RoomSetup { spend: spend.clone(), ..RoomSetup::default() }, stored);
+    let replayed =
+        roundtable::core::room::open_stored(RoomSetup { spend: spend.clone(), ..RoomSetup::default() }, stored);
     assert_eq!(spend.total(), before, "reopening a room never counts its spend again");
     assert_eq!(replayed.panes, room.panes);
     assert_eq!(replayed.turns, room.turns);

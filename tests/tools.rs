@@ -11,14 +11,14 @@ use std::time::Duration;
 use common::*;
 use roundtable::core::catalog::{Catalog, CatalogEstimator, PriceTable};
 use roundtable::core::protocol::{
-    Command, CoreEvent, EventKind, FinishReason, StreamEvent, TargetRequest, ToolDecision, ToolPolicy,
-    TurnId, TurnRequest,
+    Command, CoreEvent, EventKind, FinishReason, StreamEvent, TargetRequest, ToolDecision, ToolPolicy, TurnId,
+    TurnRequest,
 };
-use roundtable::core::router::{CoreConfig, CoreHandle};
-use roundtable::sim::{SimConfig, SimServer};
 use roundtable::core::room::{Room, RoomSetup};
+use roundtable::core::router::{CoreConfig, CoreHandle};
 use roundtable::core::store::{self, GroupBy, Store};
 use roundtable::core::tools::{ToolRegistry, UserToolConfig};
+use roundtable::sim::{SimConfig, SimServer};
 use tokio::sync::mpsc::Receiver;
 
 const PROMPT: &str = "What time is it in Tokyo, and what is 17*23?";

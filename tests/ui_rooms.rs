@@ -87,8 +87,11 @@ async fn a_prompt_to_some_panes_and_a_queued_prompt_for_a_busy_one() {
     let app = stop(r).await;
     let b = app.room.panes[1].target;
     let thread = app.room.context_for(b);
-    let prompts: Vec<&str> =
-        thread.iter().filter(|m| m.role == roundtable::core::protocol::Role::User).map(|m| m.content.as_str()).collect();
+    let prompts: Vec<&str> = thread
+        .iter()
+        .filter(|m| m.role == roundtable::core::protocol::Role::User)
+        .map(|m| m.content.as_str())
+        .collect();
     assert_eq!(prompts, ["a long one", "now both"], "pane 2's model never saw the prompt for pane 1");
     sim.shutdown().await;
 }
@@ -121,8 +124,7 @@ async fn an_edited_prompt_is_a_branch_and_the_browser_reopens_a_room() {
     send(&r, "an unrelated prompt").await;
     wait_for(&r.backend, "second room answered", 20, |s| s.contains("✓ done") && !s.contains("zebra")).await;
     key(&r.keys, KeyCode::Char('o'), KeyModifiers::CONTROL).await;
-    let screen = wait_for(&r.backend, "the room list", 10, |s| s.contains("Rooms") && s.contains("an unrelated prompt"))
-        .await;
+    let screen = wait_for(&r.backend, "the room list", 10, |s| s.matches("turn(s)").count() >= 2).await;
     assert!(screen.contains("the zebra question"), "both rooms are listed:\n{screen}");
     type_text(&r.keys, "zebra").await;
     wait_for(&r.backend, "the search hit", 10, |s| s.contains("[zebra]")).await;
@@ -133,4 +135,63 @@ async fn an_edited_prompt_is_a_branch_and_the_browser_reopens_a_room() {
     assert_eq!(app.room.title, "the zebra question");
     assert_eq!(app.room.branch_tips().len(), 2, "the reopened room has both branches");
     sim.shutdown().await;
+}
+
+fn bare_app(models: &[&str]) -> App {
+    let config = common::config_for("http://127.0.0.1:9/api/v1");
+    let theme = roundtable::ui::theme::load("dark", None, true).unwrap();
+    App::new(AppInit {
+        no_color: true,
+        estimator: Some(roundtable::core::catalog::CatalogEstimator::new(
+            roundtable::core::catalog::Catalog::snapshot(),
+            config.prices.clone(),
+            &config.providers,
+        )),
+        ..AppInit::new(
+            models.iter().map(|m| m.to_string()).collect(),
+            theme,
+            config.providers.clone(),
+            std::env::temp_dir(),
+        )
+    })
+}
+
+fn status(app: &App) -> String {
+    app.status.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
+}
+
+#[test]
+fn a_mistyped_model_is_questioned_and_a_repeat_adds_it() {
+    let mut app = bare_app(&["openai/gpt-4o-mini"]);
+    app.run_command_line("/add openai/gpt-4o-mni");
+    assert_eq!(app.panes.len(), 1, "not added on the first try");
+    assert!(status(&app).contains("Did you mean openai/gpt-4o-mini"), "{}", status(&app));
+    app.run_command_line("/add openai/gpt-4o-mni");
+    assert_eq!(app.panes.len(), 2, "the same /add again adds it (catalogs go stale)");
+    let started = bare_app(&["openai/gpt-4o-mni"]);
+    assert!(status(&started).contains("Not in the model catalog"), "{}", status(&started));
+}
+
+#[test]
+fn prompt_history_skips_commands_and_settings_are_checked() {
+    let mut app = bare_app(&["openai/gpt-4o-mini", "openai/gpt-4o"]);
+    app.input.set_text("a real prompt");
+    app.submit_draft();
+    app.input.set_text("/help");
+    app.submit_draft();
+    app.overlay = None;
+    app.input.history_prev();
+    assert_eq!(app.input.text(), "a real prompt", "Ctrl+Up walks prompts, not commands");
+    app.input.set_text("");
+
+    app.run_command_line("/max 7 100");
+    assert!(status(&app).contains("no pane 7"), "{}", status(&app));
+    app.run_command_line("/temp 9");
+    assert!(status(&app).contains("out of range"), "{}", status(&app));
+    app.run_command_line("/max 2 0");
+    assert!(status(&app).contains("at least 1"), "{}", status(&app));
+    assert!(app.room.panes.iter().all(|p| p.settings == Default::default()), "nothing changed on error");
+    app.run_command_line("/temp 2 0.4");
+    assert_eq!(app.room.panes[1].settings.temperature, Some(0.4));
+    assert_eq!(app.room.panes[0].settings.temperature, None);
 }

@@ -22,7 +22,11 @@ pub fn footer_text(f: &Footer) -> String {
         parts.push("tokens ?".into());
     }
     let cost = super::cost(&f.cost);
-    parts.push(if f.cost.source == crate::core::protocol::CostSource::Estimated { format!("{cost} est.") } else { cost });
+    parts.push(if f.cost.source == crate::core::protocol::CostSource::Estimated {
+        format!("{cost} est.")
+    } else {
+        cost
+    });
     if let Some(t) = f.ttft_ms {
         parts.push(format!("ttft {}", super::millis(t)));
     }
@@ -190,8 +194,7 @@ pub fn json(room: &Room) -> Value {
         .turns
         .iter()
         .map(|t| {
-            let answers: Vec<Value> =
-                room.answers.iter().filter(|a| a.key.turn == t.id).map(answer_json).collect();
+            let answers: Vec<Value> = room.answers.iter().filter(|a| a.key.turn == t.id).map(answer_json).collect();
             json!({"turn": t.id.0, "parent": t.parent.map(|p| p.0), "prompt": t.prompt,
                    "to_panes": t.targets.as_ref().map(|v| v.iter().map(|x| x.0).collect::<Vec<_>>()),
                    "at_ms": t.at_ms, "on_current_branch": path.contains(&t.id.0), "answers": answers})
@@ -220,6 +223,9 @@ mod tests {
     #[test]
     fn headings_are_demoted_outside_code() {
         let text = "# Title\ntext\n```md\n# not a heading\n```\n### Deep\n####### seven\n";
-        assert_eq!(demote_headings(text, 3), "#### Title\ntext\n```md\n# not a heading\n```\n###### Deep\n####### seven\n");
+        assert_eq!(
+            demote_headings(text, 3),
+            "#### Title\ntext\n```md\n# not a heading\n```\n###### Deep\n####### seven\n"
+        );
     }
 }

@@ -109,7 +109,11 @@ impl AppInit {
             demo: None,
             resume: None,
             today_spend: Decimal::ZERO,
-            day_start_ms: crate::core::quota::day_bounds(crate::core::quota::DayReset::Utc, crate::core::store::now_ms()).0,
+            day_start_ms: crate::core::quota::day_bounds(
+                crate::core::quota::DayReset::Utc,
+                crate::core::store::now_ms(),
+            )
+            .0,
             config_dir: None,
             export_dir,
             no_color: false,
@@ -164,6 +168,8 @@ pub struct App {
     pub pending_confirm: Option<crate::ui::app_input::Confirm>,
     /// The palette row was chosen with the arrows, so Enter runs it.
     pub palette_chosen: bool,
+    /// A model id the catalog does not list, already warned about: adding it again adds it.
+    pub unlisted_confirmed: Option<String>,
     /// The room revision the view was last rebuilt for.
     view_revision: u64,
     setup: RoomSetup,
@@ -214,6 +220,7 @@ impl App {
             cleared_through: None,
             pending_confirm: None,
             palette_chosen: false,
+            unlisted_confirmed: None,
             view_revision: u64::MAX,
             setup,
             draft_revision: None,
@@ -227,6 +234,18 @@ impl App {
             }
         }
         app.sync_view();
+        let unknown: Vec<String> = app
+            .panes
+            .iter()
+            .filter_map(|p| {
+                let near = app.unlisted(&p.model)?;
+                let hint = near.first().map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
+                Some(format!("{}{hint}", p.model))
+            })
+            .collect();
+        if !unknown.is_empty() {
+            app.set_status(Level::Warn, format!("Not in the model catalog, sent as given: {}", unknown.join(", ")));
+        }
         if let Some(w) = init.warnings.into_iter().next() {
             app.set_status(Level::Warn, w);
         }
@@ -302,7 +321,10 @@ impl App {
                 }
                 if branched {
                     let (at, n) = self.room.branch_position();
-                    self.set_status(Level::Info, format!("New branch {at}/{n}: /branch prev goes back to the earlier one"));
+                    self.set_status(
+                        Level::Info,
+                        format!("New branch {at}/{n}: /branch prev goes back to the earlier one"),
+                    );
                 } else if self.room.panes.iter().any(|p| !p.removed && self.room.is_busy(p.target)) {
                     self.status = None;
                 }
@@ -317,12 +339,13 @@ impl App {
         let (list, prompt) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
         let mut targets = Vec::new();
         for part in list.split(',').filter(|p| !p.is_empty()) {
-            let n: usize = part.parse().map_err(|_| {
-                format!("“@{list}” is not a list of pane numbers: write @2 or @1,3 before the prompt")
-            })?;
-            let pane = n.checked_sub(1).and_then(|i| self.panes.get(i)).ok_or_else(|| {
-                format!("There is no pane {n}: this room has {} pane(s)", self.panes.len())
-            })?;
+            let n: usize = part
+                .parse()
+                .map_err(|_| format!("“@{list}” is not a list of pane numbers: write @2 or @1,3 before the prompt"))?;
+            let pane = n
+                .checked_sub(1)
+                .and_then(|i| self.panes.get(i))
+                .ok_or_else(|| format!("There is no pane {n}: this room has {} pane(s)", self.panes.len()))?;
             targets.push(pane.target);
         }
         if targets.is_empty() || prompt.trim().is_empty() {
@@ -404,8 +427,8 @@ impl App {
             CoreEvent::Stopped => return,
             CoreEvent::Stream(ev) => {
                 // The throughput sparkline: roughly four characters per token until usage arrives.
-                if let crate::core::protocol::EventKind::TextDelta(t) | crate::core::protocol::EventKind::ReasoningDelta(t) =
-                    &ev.kind
+                if let crate::core::protocol::EventKind::TextDelta(t)
+                | crate::core::protocol::EventKind::ReasoningDelta(t) = &ev.kind
                 {
                     self.sidebar.throughput.record(self.now(), (t.len() as u64).div_ceil(4));
                 }
@@ -557,7 +580,9 @@ impl App {
     pub fn on_background(&mut self, bg: Background) {
         match bg {
             Background::EditorDone(Ok(text)) => {
-                self.input.set_text(text.trim_end_matches('\n'));
+                // The file is the new draft as written, less the final newline every editor adds.
+                let text = text.strip_suffix('\n').map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+                self.input.set_text(text);
                 self.set_status(Level::Info, "Draft updated from the editor");
             }
             Background::EditorDone(Err(e)) => self.set_status(Level::Error, e),
@@ -573,7 +598,10 @@ impl App {
     /// Open the room browser and ask for the list.
     pub fn open_room_browser(&mut self) {
         if self.store.is_none() {
-            return self.set_status(Level::Warn, "History is not saved in this session (no database), so there are no rooms to browse");
+            return self.set_status(
+                Level::Warn,
+                "History is not saved in this session (no database), so there are no rooms to browse",
+            );
         }
         self.overlay = Some(Overlay::Rooms(Box::default()));
         self.effects.push(Effect::Rooms(crate::ui::rooms_view::RoomsRequest::List));
@@ -720,10 +748,12 @@ fn mirror_pane(pane: &mut Pane, room: &Room, totals: &room::RoomTotals) {
 
 /// Bring an answer's entry up to date: the text it lacks (only the new part), and the rest.
 fn fill_answer(view: &mut Answer, a: &room::Answer) {
+    // An answer's text only grows while it streams (a retry is another answer), so the view
+    // takes the new part alone: O(delta), never a comparison of the whole text.
     let have = view.body.text().len();
-    if a.text.len() > have && a.text.is_char_boundary(have) && a.text.starts_with(view.body.text()) {
+    if a.text.len() > have && a.text.is_char_boundary(have) {
         view.body.push_str(&a.text[have..]);
-    } else if a.text.len() != have || !a.text.starts_with(view.body.text()) {
+    } else if a.text.len() < have {
         view.body = MarkdownView::from_text(&a.text);
     }
     if !a.state.is_final() && a.state != AnswerState::Pending {

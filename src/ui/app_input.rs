@@ -323,10 +323,8 @@ impl App {
             return false;
         };
         // The view stops asking at once; the room learns the outcome from the tool's result.
-        if let Some(note) = self.panes[index]
-            .live
-            .map(|l| l.entry)
-            .and_then(|i| match self.panes[index].entries.get_mut(i) {
+        if let Some(note) =
+            self.panes[index].live.map(|l| l.entry).and_then(|i| match self.panes[index].entries.get_mut(i) {
                 Some(crate::ui::pane::Entry::Answer(a)) => a.tools.iter_mut().find(|n| n.call_id == call_id),
                 _ => None,
             })
@@ -520,10 +518,43 @@ impl App {
                 self.set_status(Level::Error, e.message);
                 continue;
             }
+            // An id the catalog does not list is most likely a typo; catalogs go stale too, so
+            // the same /add again adds it anyway.
+            if let Some(near) = self.unlisted(&model)
+                && self.unlisted_confirmed.as_deref() != Some(model.as_str())
+            {
+                let hint = if near.is_empty() { String::new() } else { format!(" Did you mean {}?", near.join(", ")) };
+                self.unlisted_confirmed = Some(model.clone());
+                self.set_status(
+                    Level::Warn,
+                    format!("{model} is not in the model catalog.{hint} /add it again to add it anyway."),
+                );
+                continue;
+            }
+            self.unlisted_confirmed = None;
             let i = self.add_pane(model.clone());
             self.focus = i;
             self.set_status(Level::Info, format!("Added {model} as pane {}", i + 1));
         }
+    }
+
+    /// `Some(nearest ids)` when `model` goes to OpenRouter and its catalog does not list it.
+    pub fn unlisted(&self, model: &str) -> Option<Vec<String>> {
+        let r = self.providers.resolve(model).ok()?;
+        if r.provider.kind != crate::core::provider::ProviderKind::Openrouter || r.upstream_model.contains('@') {
+            return None;
+        }
+        let catalog = self.estimator.as_ref()?.catalog();
+        if catalog.ids().next().is_none() || catalog.get(&r.upstream_model).is_some() {
+            return None;
+        }
+        // A `:free` twin of a listed model is fine even when the catalog is older than it.
+        if let Some(paid) = r.upstream_model.strip_suffix(":free")
+            && catalog.get(paid).is_some()
+        {
+            return None;
+        }
+        Some(catalog.nearest(&r.upstream_model, 3).into_iter().map(str::to_owned).collect())
     }
 
     /// Ask before something that loses work; `y` confirms (handled in `on_key`).
@@ -576,7 +607,8 @@ impl App {
             None => path.last(),
         };
         let Some(t) = found.map(|t| (*t).clone()) else {
-            return self.set_status(Level::Error, "No such prompt on this branch: /edit N takes a turn number (see F1)");
+            return self
+                .set_status(Level::Error, "No such prompt on this branch: /edit N takes a turn number (see F1)");
         };
         self.input.set_text(&t.prompt);
         self.editing = Some(t.id);

@@ -285,7 +285,10 @@ fn write_export(path: &std::path::Path, contents: &str, create_dirs: bool) -> io
         if create_dirs {
             std::fs::create_dir_all(dir)?;
         } else if !dir.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::NotFound, format!("the folder {} does not exist", dir.display())));
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("the folder {} does not exist", dir.display()),
+            ));
         }
     }
     std::fs::write(path, contents)

@@ -10,9 +10,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
 use crate::core::provider::ApiKey;
-use crate::sim::{SimConfig, SimServer};
 use crate::core::store::{db_path, spend_since};
 use crate::paths::Paths;
+use crate::sim::{SimConfig, SimServer};
 use crate::ui::app::{App, AppInit};
 use crate::ui::event_loop::{self, Host, LoopIo};
 use crate::ui::settings::UiSettings;
@@ -320,7 +320,9 @@ fn write_draft(draft: &str) -> Result<PathBuf, String> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options.open(&path).and_then(|mut f| f.write_all(draft.as_bytes()));
+    // A complete last line (editors add one anyway), so the file reads back as written.
+    let contents = if draft.is_empty() || draft.ends_with('\n') { draft.to_string() } else { format!("{draft}\n") };
+    let written = options.open(&path).and_then(|mut f| f.write_all(contents.as_bytes()));
     written.map_err(|e| format!("Could not write the draft to {}: {e}", path.display()))?;
     Ok(path)
 }

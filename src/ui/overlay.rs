@@ -7,10 +7,10 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::present;
 use crate::ui::app::App;
 use crate::ui::commands::{self, COMMANDS};
 use crate::ui::draw::{centered, popup};
-use crate::present;
 use crate::ui::keymap::ACTIONS;
 use crate::ui::picker::Picker;
 use crate::ui::theme::Theme;

@@ -84,7 +84,15 @@ fn header(pane: &Pane, number: usize, focused: bool, width: u16, ctx: &DrawCtx<'
     if pane.next_queued {
         state_text.push_str(" · next prompt queued");
     }
-    let served = pane.upstream.as_deref().map(|p| format!(" · {p}")).unwrap_or_default();
+    // The upstream, then the pane's settings that differ from the defaults ("temp 0.5 · system").
+    let settings = crate::core::room::describe_settings(&pane.settings);
+    let served = pane
+        .upstream
+        .as_deref()
+        .map(|p| format!(" · {p}"))
+        .into_iter()
+        .chain((!settings.is_empty()).then(|| format!(" · {settings}")))
+        .collect::<String>();
     // Budget: borders and separators, then the state, then the model name, then the upstream.
     let budget = usize::from(width).saturating_sub(6 + state_text.chars().count() + 4);
     let model = present::shorten(&pane.model, budget.max(6));

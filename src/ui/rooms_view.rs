@@ -87,7 +87,14 @@ impl Default for RoomBrowser {
 
 impl RoomBrowser {
     pub fn new() -> RoomBrowser {
-        RoomBrowser { query: String::new(), rows: Vec::new(), selected: 0, mode: Mode::Browse, loading: true, message: None }
+        RoomBrowser {
+            query: String::new(),
+            rows: Vec::new(),
+            selected: 0,
+            mode: Mode::Browse,
+            loading: true,
+            message: None,
+        }
     }
 
     pub fn on_reply(&mut self, reply: &RoomsReply) {

@@ -172,12 +172,8 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
     let dim = Style::default().fg(theme.ui.dim);
     // Room totals, then one row per model.
     let room = &data.room_totals;
-    let (tokens, cost, estimated, unknown) = (
-        room.prompt_tokens.saturating_add(room.completion_tokens),
-        room.cost,
-        room.estimated > 0,
-        room.unknown,
-    );
+    let (tokens, cost, estimated, unknown) =
+        (room.prompt_tokens.saturating_add(room.completion_tokens), room.cost, room.estimated > 0, room.unknown);
     let mark = |est: bool, unknown: u32, v: Decimal| {
         format!("{}{}{}", if est { "~" } else { "" }, present::usd(v), if unknown > 0 { "+?" } else { "" })
     };

@@ -16,8 +16,8 @@ use std::time::Instant;
 
 pub use accounting::{DaySpend, StepFigures, Totals};
 pub use model::{
-    Answer, AnswerEnd, AnswerError, AnswerKey, AnswerState, FinalState, Footer, Notice, PaneSpec, Record,
-    ToolExchange, Turn,
+    Answer, AnswerEnd, AnswerError, AnswerKey, AnswerState, FinalState, Footer, Notice, PaneSpec, Record, ToolExchange,
+    Turn,
 };
 pub use open::{load, open_stored};
 pub use settings::{SettingsError, describe_settings, validate_settings};
@@ -190,7 +190,9 @@ impl Room {
     pub fn add_pane(&mut self, model: &str, settings: ModelSettings) -> TargetId {
         let target = TargetId(self.next_target);
         let tools = self.live_panes().next().map(|p| p.tools.clone()).unwrap_or_default();
-        self.record(Record::PaneAdded { pane: PaneSpec { target, model: model.to_owned(), settings, tools, removed: false } });
+        self.record(Record::PaneAdded {
+            pane: PaneSpec { target, model: model.to_owned(), settings, tools, removed: false },
+        });
         if !self.turns.is_empty() {
             self.notice(Some(target), format!("{model} joined the room"));
         }
@@ -400,7 +402,9 @@ impl Room {
     pub fn cycle_branch(&mut self, by: isize) -> Result<(usize, usize), RoomError> {
         let tips = self.branch_tips();
         if tips.len() < 2 {
-            return Err(RoomError("This room has one branch: edit an earlier prompt (/edit N) to start another".into()));
+            return Err(RoomError(
+                "This room has one branch: edit an earlier prompt (/edit N) to start another".into(),
+            ));
         }
         let (at, n) = self.branch_position();
         let next = (at.max(1) as isize - 1 + by).rem_euclid(n as isize) as usize;
@@ -595,7 +599,8 @@ impl Room {
 
     /// Start the oldest prompt waiting for `target`, if any.
     fn next_pending(&mut self, target: TargetId) -> Vec<Command> {
-        let next = self.answers.iter().find(|a| a.key.target == target && a.state == AnswerState::Pending).map(|a| a.key);
+        let next =
+            self.answers.iter().find(|a| a.key.target == target && a.state == AnswerState::Pending).map(|a| a.key);
         match next {
             Some(key) if !self.pane(target).is_some_and(|p| p.removed) => self.begin(key),
             _ => Vec::new(),
@@ -657,9 +662,7 @@ impl Room {
     // ---- internals -----------------------------------------------------------------------
 
     fn live_pane(&self, target: TargetId) -> Result<&PaneSpec, RoomError> {
-        self.pane(target)
-            .filter(|p| !p.removed)
-            .ok_or_else(|| RoomError(format!("There is no pane {}", target.0 + 1)))
+        self.pane(target).filter(|p| !p.removed).ok_or_else(|| RoomError(format!("There is no pane {}", target.0 + 1)))
     }
 
     /// Start answer `key` now: its stored message and the request for the router.
@@ -678,8 +681,12 @@ impl Room {
             settings: pane.settings.clone(),
             tools,
         };
-        let turn =
-            TurnRequest { turn: key.turn, targets: vec![request], room: self.id.map(|r| r.0), tool_policy: self.setup.policy };
+        let turn = TurnRequest {
+            turn: key.turn,
+            targets: vec![request],
+            room: self.id.map(|r| r.0),
+            tool_policy: self.setup.policy,
+        };
         vec![Command::Submit(turn)]
     }
 
@@ -754,7 +761,8 @@ impl Room {
             }
             Record::HeadMoved { head } => self.head = *head,
             Record::AnswerBegun { key, model, message, pending } => {
-                let state = if *pending { AnswerState::Pending } else { AnswerState::Waiting { since: Instant::now() } };
+                let state =
+                    if *pending { AnswerState::Pending } else { AnswerState::Waiting { since: Instant::now() } };
                 let index = match self.answers.iter().position(|a| a.key == *key) {
                     Some(i) => {
                         let a = &mut self.answers[i];

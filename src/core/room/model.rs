@@ -59,10 +59,17 @@ pub enum AnswerState {
     /// Waiting for this pane's previous answer to end ("next prompt queued").
     Pending,
     /// Sent (or about to be); no token yet.
-    Waiting { since: Instant },
+    Waiting {
+        since: Instant,
+    },
     /// Held by the quota limiter until a slot frees.
-    Queued { until: SystemTime },
-    Streaming { first_token: Instant, chars: usize },
+    Queued {
+        until: SystemTime,
+    },
+    Streaming {
+        first_token: Instant,
+        chars: usize,
+    },
     /// Waiting for the user to allow or deny a tool call.
     AwaitingTool,
     Done,

@@ -51,7 +51,13 @@ fn legacy_records(t: &store::RoomTranscript) -> Vec<Record> {
     for (i, model) in t.room.models.iter().enumerate() {
         let target = TargetId(u32::try_from(i).unwrap_or(u32::MAX));
         out.push(Record::PaneAdded {
-            pane: PaneSpec { target, model: model.clone(), settings: Default::default(), tools: vec![], removed: false },
+            pane: PaneSpec {
+                target,
+                model: model.clone(),
+                settings: Default::default(),
+                tools: vec![],
+                removed: false,
+            },
         });
     }
     let mut ends: Vec<(AnswerKey, AnswerEnd)> = Vec::new();

@@ -60,7 +60,8 @@ pub struct SearchHit {
 pub(crate) fn append_record(conn: &Connection, id: i64, room: RoomId, at: i64, record: &str) -> rusqlite::Result<()> {
     conn.prepare_cached("INSERT INTO room_log (id, room_id, at, record) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![id, room.0, at, record])?;
-    conn.prepare_cached("UPDATE rooms SET updated_at = max(updated_at, ?2) WHERE id = ?1")?.execute(params![room.0, at])?;
+    conn.prepare_cached("UPDATE rooms SET updated_at = max(updated_at, ?2) WHERE id = ?1")?
+        .execute(params![room.0, at])?;
     Ok(())
 }
 
@@ -90,14 +91,10 @@ pub fn load_room_records(path: &Path, room: RoomId) -> Result<Option<StoredRoom>
     let conn = open_read(path)?;
     let map = read_err(path);
     let head = conn
-        .query_row(
-            "SELECT title, headless, created_at, updated_at, models FROM rooms WHERE id = ?1",
-            [room.0],
-            |r| {
-                let models: String = r.get(4)?;
-                Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get(2)?, r.get(3)?, models))
-            },
-        )
+        .query_row("SELECT title, headless, created_at, updated_at, models FROM rooms WHERE id = ?1", [room.0], |r| {
+            let models: String = r.get(4)?;
+            Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get(2)?, r.get(3)?, models))
+        })
         .optional()
         .map_err(&map)?;
     let Some((title, headless, created_at_ms, updated_at_ms, models)) = head else { return Ok(None) };

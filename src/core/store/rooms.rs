@@ -120,7 +120,13 @@ pub(crate) fn create_room(
 }
 
 /// A room's title and current models changed.
-pub(crate) fn update_room(conn: &Connection, id: RoomId, title: &str, models: &[String], at: i64) -> rusqlite::Result<()> {
+pub(crate) fn update_room(
+    conn: &Connection,
+    id: RoomId,
+    title: &str,
+    models: &[String],
+    at: i64,
+) -> rusqlite::Result<()> {
     let models = serde_json::to_string(models).unwrap_or_else(|_| "[]".into());
     conn.prepare_cached("UPDATE rooms SET title = ?2, models = ?3, updated_at = max(updated_at, ?4) WHERE id = ?1")?
         .execute(params![id.0, title, models, at])?;

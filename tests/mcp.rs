@@ -117,7 +117,7 @@ async fn an_http_server_s_tools_are_offered_as_described_and_called() {
     let tools = registry(vec![server(&format!("name = \"weather\"\nurl = \"{url}\"\nsafe_tools = [\"forecast\"]"))]);
     assert!(tools.names().contains(&"weather.*".to_owned()));
     // Nothing starts before a tool is enabled.
-    assert_eq!(tools.specs(&["weather.*"]).unwrap(), vec![]);
+    assert_eq!(tools.list().len(), 2);
     assert_eq!(sessions.load(Ordering::SeqCst), 0);
 
     tools.prepare(&["calculator", "weather.*"]).await.expect("the server starts");
@@ -147,6 +147,26 @@ async fn an_http_server_s_tools_are_offered_as_described_and_called() {
     );
     assert_eq!(tools.run("weather__radar", "").await, ToolOutput::ok("radar picture:\n[image: image/png, 8 B]"));
     assert_eq!(sessions.load(Ordering::SeqCst), 1, "one session for all of it");
+    tools.shutdown().await;
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn asking_for_the_specs_of_a_server_not_running_starts_it_for_the_next_prompt() {
+    let sessions = Arc::new(AtomicUsize::new(0));
+    let (url, stop) = serve_weather(sessions.clone()).await;
+    let tools = registry(vec![server(&format!("name = \"weather\"\nurl = \"{url}\""))]);
+    // A resumed room's first prompt: the server is not running yet, so no tools this time…
+    assert_eq!(tools.specs(&["weather.*"]).unwrap(), vec![]);
+    for _ in 0..100 {
+        if matches!(tools.mcp().status("weather"), Some(ServerStatus::Running(_))) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // …but it was started in the background, and the next prompt has them.
+    assert_eq!(names(&tools.specs(&["weather.*"]).unwrap()), ["weather__forecast", "weather__radar"]);
+    assert_eq!(sessions.load(Ordering::SeqCst), 1);
     tools.shutdown().await;
     stop.cancel();
 }

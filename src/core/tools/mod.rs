@@ -255,10 +255,13 @@ impl ToolRegistry {
     /// The definitions to send for `names` (what a room or `ask --tools` enables), in order,
     /// without duplicates. `server.*` stands for every tool of an MCP server. MCP tools are
     /// sent as the server describes them, under the name models accept (`server__tool`); those
-    /// of a server not started yet are left out (see [`ToolRegistry::prepare`]).
+    /// of a server not running are left out (see [`ToolRegistry::prepare`]), and the server is
+    /// started in the background, so that a room that never ran `/tools` in this process (a
+    /// resumed one) or whose server failed to start gets the tools from its next prompt on.
     pub fn specs<S: AsRef<str>>(&self, names: &[S]) -> Result<Vec<ToolSpec>, UnknownTools> {
         let mut out: Vec<ToolSpec> = Vec::new();
         let mut unknown = Vec::new();
+        let mut not_running = Vec::new();
         let add = |spec: ToolSpec, out: &mut Vec<ToolSpec>| {
             if !out.iter().any(|s| s.name == spec.name) {
                 out.push(spec);
@@ -279,6 +282,9 @@ impl ToolRegistry {
                 if running && matching.is_empty() && !wildcard {
                     unknown.push(name.to_owned());
                 }
+                if matches!(status, Some(mcp::ServerStatus::NotStarted | mcp::ServerStatus::Failed(_))) {
+                    not_running.push(name.to_owned());
+                }
                 for t in matching {
                     add(t.wire_spec.clone(), &mut out);
                 }
@@ -286,6 +292,7 @@ impl ToolRegistry {
                 unknown.push(name.to_owned());
             }
         }
+        self.prepare_in_background(&not_running);
         if unknown.is_empty() { Ok(out) } else { Err(UnknownTools { unknown, available: self.names() }) }
     }
 

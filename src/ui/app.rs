@@ -130,6 +130,8 @@ pub struct App {
     pub panes: Vec<Pane>,
     pub focus: usize,
     pub zoom: Option<usize>,
+    /// How the panes share the screen (`/layout`).
+    pub layout: crate::ui::layout::LayoutMode,
     pub sync_scroll: bool,
     pub show_sidebar: bool,
     pub mouse_capture: bool,
@@ -192,6 +194,7 @@ impl App {
             panes: Vec::new(),
             focus: 0,
             zoom: None,
+            layout: Default::default(),
             sync_scroll: false,
             show_sidebar: init.sidebar,
             mouse_capture: init.mouse,

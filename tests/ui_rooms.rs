@@ -157,17 +157,17 @@ fn bare_app(models: &[&str]) -> App {
 }
 
 fn status(app: &App) -> String {
-    app.status.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
+    app.chrome.status.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
 }
 
 #[test]
 fn a_mistyped_model_is_questioned_and_a_repeat_adds_it() {
     let mut app = bare_app(&["openai/gpt-4o-mini"]);
     app.run_command_line("/add openai/gpt-4o-mni");
-    assert_eq!(app.panes.len(), 1, "not added on the first try");
+    assert_eq!(app.view.panes.len(), 1, "not added on the first try");
     assert!(status(&app).contains("Did you mean openai/gpt-4o-mini"), "{}", status(&app));
     app.run_command_line("/add openai/gpt-4o-mni");
-    assert_eq!(app.panes.len(), 2, "the same /add again adds it (catalogs go stale)");
+    assert_eq!(app.view.panes.len(), 2, "the same /add again adds it (catalogs go stale)");
     let started = bare_app(&["openai/gpt-4o-mni"]);
     assert!(status(&started).contains("Not in the model catalog"), "{}", status(&started));
 }
@@ -175,14 +175,14 @@ fn a_mistyped_model_is_questioned_and_a_repeat_adds_it() {
 #[test]
 fn prompt_history_skips_commands_and_settings_are_checked() {
     let mut app = bare_app(&["openai/gpt-4o-mini", "openai/gpt-4o"]);
-    app.input.set_text("a real prompt");
+    app.chrome.input.set_text("a real prompt");
     app.submit_draft();
-    app.input.set_text("/help");
+    app.chrome.input.set_text("/help");
     app.submit_draft();
-    app.overlay = None;
-    app.input.history_prev();
-    assert_eq!(app.input.text(), "a real prompt", "Ctrl+Up walks prompts, not commands");
-    app.input.set_text("");
+    app.chrome.overlay = None;
+    app.chrome.input.history_prev();
+    assert_eq!(app.chrome.input.text(), "a real prompt", "Ctrl+Up walks prompts, not commands");
+    app.chrome.input.set_text("");
 
     app.run_command_line("/max 7 100");
     assert!(status(&app).contains("no pane 7"), "{}", status(&app));
@@ -194,4 +194,89 @@ fn prompt_history_skips_commands_and_settings_are_checked() {
     app.run_command_line("/temp 2 0.4");
     assert_eq!(app.room.panes[1].settings.temperature, Some(0.4));
     assert_eq!(app.room.panes[0].settings.temperature, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blind_round_names_no_model_until_the_vote() {
+    let sim = common::sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = roundtable::core::store::db_path(dir.path());
+    let store = Store::open(&path).unwrap();
+    let models = ["openai/gpt-4o-mini", "google/gemini-2.5-flash", "meta-llama/llama-3.3-70b-instruct:free"];
+    let r = start(&models, Some(store.clone()), &sim.base_url()).await;
+    send(&r, "/blind").await;
+    wait_for(&r.backend, "the blind labels", 10, |s| s.contains("Model A") && s.contains("Model C")).await;
+    send(&r, "/tools calculator").await;
+    send(&r, "What is 17*23?").await;
+    // Every frame until the vote: no model id, no vendor, no model-specific figure.
+    let forbidden = ["gpt-4o", "gemini", "llama", "openai", "google", "meta-", "OpenAI", "Google"];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut frames = 0;
+    loop {
+        let screen = r.backend.screen();
+        frames += 1;
+        for word in forbidden {
+            assert!(!screen.contains(word), "“{word}” is on screen during a blind round:\n{screen}");
+        }
+        if screen.matches("✓ done").count() >= 3 && screen.contains("Blind round: vote") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the blind round never finished:\n{screen}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(frames > 3, "frames were checked while streaming");
+    send(&r, "/vote B").await;
+    let screen = wait_for(&r.backend, "the reveal", 10, |s| s.contains("Revealed:")).await;
+    assert!(screen.contains("gpt-4o-mini") && screen.contains("gemini-2.5-flash"), "names are back:\n{screen}");
+    let app = stop(r).await;
+    assert_eq!(app.room.votes.len(), 1);
+    assert!(app.room.votes[0].blind);
+    store.flush().unwrap();
+    let votes = roundtable::core::store::read_votes(&path, &Default::default()).unwrap();
+    assert_eq!(votes.len(), 1, "the vote is stored for the leaderboard");
+    sim.shutdown().await;
+}
+
+fn finish(app: &mut App, turn: u64, target: u32, text: &str) {
+    use roundtable::core::protocol::{
+        CoreEvent, EventKind, FinishReason, StreamEvent, StreamSummary, TargetId, TurnId,
+    };
+    let ev = |kind| CoreEvent::Stream(StreamEvent { turn: TurnId(turn), target: TargetId(target), kind });
+    app.on_core(ev(EventKind::TextDelta(text.to_string())));
+    let summary = Box::new(StreamSummary { text: text.to_string(), ..StreamSummary::default() });
+    app.on_core(ev(EventKind::Finished { reason: Some(FinishReason::Stop), summary }));
+}
+
+#[test]
+fn a_retried_answer_is_folded_and_synchronised_scrolling_lines_up_turns() {
+    use roundtable::ui::pane::Entry;
+    let mut app = bare_app(&["openai/gpt-4o-mini", "openai/gpt-4o"]);
+    let long: String = (0..80).map(|i| format!("line {i} of a long answer\n\n")).collect();
+    app.start_turn("q1");
+    finish(&mut app, 1, 0, &long);
+    finish(&mut app, 1, 1, "short");
+    app.start_turn("q2");
+    finish(&mut app, 2, 0, "first try at q2");
+    finish(&mut app, 2, 1, &long);
+    app.retry(0);
+    let medium: String = (0..30).map(|i| format!("second try at q2, line {i}\n\n")).collect();
+    finish(&mut app, 2, 0, &medium);
+    let answers =
+        |app: &App| app.view.panes[0].entries.iter().filter(|e| matches!(e, Entry::Answer(a) if a.turn.0 == 2)).count();
+    assert_eq!(answers(&app), 1, "the replaced answer is folded");
+    assert!(app.view.panes[0].entries.iter().any(|e| matches!(e, Entry::Notice(n) if n.contains("first try at q2"))));
+    app.run_command_line("/attempts");
+    assert_eq!(answers(&app), 2, "and reachable");
+
+    roundtable::ui::draw::prepare(&mut app, ratatui::layout::Rect::new(0, 0, 120, 30));
+    app.chrome.sync_scroll = true;
+    app.chrome.focus = 1;
+    for _ in 0..3 {
+        app.act(roundtable::ui::keymap::Action::PageUp);
+        roundtable::ui::draw::prepare(&mut app, ratatui::layout::Rect::new(0, 0, 120, 30));
+    }
+    let top_turn = |p: &roundtable::ui::pane::Pane| p.turn_at(p.scroll.top).map(|t| t.0);
+    let (a, b) = (&app.view.panes[0], &app.view.panes[1]);
+    assert_ne!(a.scroll.top, b.scroll.top, "the panes differ in length, so line offsets differ");
+    assert_eq!(top_turn(a), top_turn(b), "but both show the same turn at the top");
 }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::target::TargetCtx;
 use super::{ChannelSink, CoreConfig, RetryPolicy, Shared, publish_quota};
 use crate::core::error::{CoreError, ErrorKind};
-use crate::core::protocol::{Cost, CostSource, EventKind, StreamSummary, TargetRequest};
+use crate::core::protocol::{Cost, CostSource, EventKind, StreamSummary, TargetRequest, Usage};
 use crate::core::provider::ResolvedModel;
 use crate::core::provider::client::{EventSink, Outcome, Progress, stream_once};
 use crate::core::provider::request::ToolChoice;
@@ -124,16 +124,20 @@ fn retry_wait(e: &CoreError, attempt: u32, policy: RetryPolicy) -> Duration {
 }
 
 fn cost_of(config: &CoreConfig, provider: &str, upstream_model: &str, summary: &StreamSummary) -> Cost {
-    let Some(usage) = &summary.usage else { return Cost::UNKNOWN };
+    let model = summary.served_model.as_deref().unwrap_or(upstream_model);
+    let estimate = |usage: &Usage| config.estimator.as_ref().and_then(|est| est.estimate(provider, model, usage));
+    let Some(usage) = &summary.usage else {
+        // Without counts only a model priced at zero has a known cost: nothing, whatever it used.
+        let probe = Usage { prompt_tokens: 1_000_000, completion_tokens: 1_000_000, ..Usage::default() };
+        return match estimate(&probe) {
+            Some(usd) if usd.is_zero() => Cost { usd: Some(usd), source: CostSource::Estimated },
+            _ => Cost::UNKNOWN,
+        };
+    };
     if let Some(usd) = usage.reported_cost {
         return Cost { usd: Some(usd), source: CostSource::Reported };
     }
-    let model = summary.served_model.as_deref().unwrap_or(upstream_model);
-    config
-        .estimator
-        .as_ref()
-        .and_then(|est| est.estimate(provider, model, usage))
-        .map_or(Cost::UNKNOWN, |usd| Cost { usd: Some(usd), source: CostSource::Estimated })
+    estimate(usage).map_or(Cost::UNKNOWN, |usd| Cost { usd: Some(usd), source: CostSource::Estimated })
 }
 
 /// Wait for a quota slot. `Ok(true)` to send, `Ok(false)` when cancelled while queued,

@@ -24,6 +24,7 @@ pub struct Runtime {
 /// Open the store and quota log in the data dir and load the catalog from cache or snapshot.
 /// Never touches the network; call [`refresh_catalog_in_background`] for that.
 pub fn build(config: &Config, paths: &Paths) -> Runtime {
+    config.providers.register_secrets();
     let mut warnings = config.warnings.clone();
     let db = db_path(&paths.data_dir);
     let store = match Store::open(&db) {

@@ -48,7 +48,7 @@ fn ctx(kind: ProviderKind, model: &'static str) -> ErrorContext<'static> {
         ProviderKind::Openai => ("openai", Some("OPENAI_API_KEY")),
         ProviderKind::OpenaiCompatible => ("ollama", None),
     };
-    ErrorContext { provider_name, kind, model, api_key_env }
+    ErrorContext { provider_name, kind, model, api_key_env, base_url: None }
 }
 
 /// Classifies fixture `name` (status from its `.headers` file, else `status`).

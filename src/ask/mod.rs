@@ -139,7 +139,7 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
         for (i, (model, (tokens, cost))) in opts.models.iter().zip(&estimates).enumerate() {
             let v = json!({"type": "estimate", "model": model, "target": i, "prompt_tokens": tokens,
                 "prompt_cost_usd": cost.and_then(|c| c.to_f64()), "prompt_cost_usd_exact": cost.map(|c| c.normalize().to_string())});
-            let _ = writeln!(out, "{v}");
+            let _ = writeln!(out, "{}", output::JsonLine(v));
         }
     } else {
         let parts: Vec<String> = opts
@@ -199,6 +199,11 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
             if let Some(line) = output::json_line(&opts.models[idx], idx, &event, denied) {
                 let _ = writeln!(out, "{line}");
             }
+        }
+        if !opts.json
+            && let EventKind::Queued { until, reason } = &event.kind
+        {
+            output::print_queued(&opts.models[idx], *until, reason);
         }
         if let Some(recorder) = &mut pane.recorder {
             recorder.record(&event.kind);

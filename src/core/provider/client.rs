@@ -110,7 +110,7 @@ async fn stream_inner<S: EventSink>(
 ) -> Result<(), CoreError> {
     let provider = &resolved.provider;
     let key = config.api_key(&resolved.provider_name, provider)?;
-    let body = build_body(&BodyParts {
+    let mut body = build_body(&BodyParts {
         kind: provider.kind,
         upstream_model: &resolved.upstream_model,
         messages: &request.messages,
@@ -119,51 +119,65 @@ async fn stream_inner<S: EventSink>(
         tool_choice,
     });
     let url = chat_url(&provider.base_url);
-    let mut builder = http.post(&url).json(&body).header("Accept", "text/event-stream");
-    if let Some(key) = &key {
-        builder = builder.bearer_auth(key.expose());
-    }
-    if provider.kind == super::ProviderKind::Openrouter {
-        builder = builder
-            .header("HTTP-Referer", &config.identity.referer)
-            .header("X-Title", &config.identity.title)
-            .header("X-OpenRouter-Title", &config.identity.title);
-    }
-    for (name, value) in &provider.headers {
-        builder = builder.header(name, value);
-    }
+    let label = resolved.server_label();
     let timeouts = config.timeouts;
 
     sink.emit(EventKind::Started { provider: resolved.provider_name.clone(), model: resolved.upstream_model.clone() })
         .await;
     progress.start_clock();
-    let response = match tokio::time::timeout(timeouts.first_byte, builder.send()).await {
-        Err(_) => {
-            return Err(CoreError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "No response from {} within {}s. The provider may be overloaded: retry, or raise timeouts.first_byte_secs.",
-                    resolved.provider_name,
-                    timeouts.first_byte.as_secs()
-                ),
-            ));
+    let response = loop {
+        let mut builder = http.post(&url).json(&body).header("Accept", "text/event-stream");
+        if let Some(key) = &key {
+            builder = builder.bearer_auth(key.expose());
         }
-        Ok(Err(e)) => return Err(transport_error(&resolved.provider_name, &url, &e)),
-        Ok(Ok(r)) => r,
-    };
-
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    if !response.status().is_success() {
-        let body = read_capped(response, MAX_ERROR_BODY, timeouts).await.unwrap_or_default();
+        if provider.kind == super::ProviderKind::Openrouter {
+            builder = builder
+                .header("HTTP-Referer", &config.identity.referer)
+                .header("X-Title", &config.identity.title)
+                .header("X-OpenRouter-Title", &config.identity.title);
+        }
+        for (name, value) in &provider.headers {
+            builder = builder.header(name, value);
+        }
+        let response = match tokio::time::timeout(timeouts.first_byte, builder.send()).await {
+            Err(_) => {
+                return Err(CoreError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "No response from {label} within {}s. The provider may be overloaded: retry, or raise timeouts.first_byte_secs.",
+                        timeouts.first_byte.as_secs()
+                    ),
+                ));
+            }
+            Ok(Err(e)) => return Err(transport_error(&label, &url, &e)),
+            Ok(Ok(r)) => r,
+        };
+        if response.status().is_success() {
+            break response;
+        }
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let error_body = read_capped(response, MAX_ERROR_BODY, timeouts).await.unwrap_or_default();
+        // `stream_options.include_usage` brings the token counts from most servers; the few
+        // that refuse the field get the request again without it.
+        if status == 400
+            && contains_ignore_case(&error_body, b"stream_options")
+            && let Some(fields) = body.as_object_mut()
+            && fields.remove("stream_options").is_some()
+        {
+            tracing::info!(server = %label, "the server refused stream_options; sending without it");
+            continue;
+        }
         let ctx = ErrorContext {
             provider_name: &resolved.provider_name,
             kind: provider.kind,
             model: &resolved.upstream_model,
             api_key_env: provider.api_key_env.as_deref(),
+            base_url: Some(&provider.base_url),
         };
-        return Err(classify_http_error(&ctx, status, &headers, &body));
-    }
+        return Err(classify_http_error(&ctx, status, &headers, &error_body));
+    };
+    let headers = response.headers().clone();
 
     let generation_id =
         headers.get("x-generation-id").and_then(|v| v.to_str().ok()).map(|s| strip_controls(s).into_owned());
@@ -173,7 +187,6 @@ async fn stream_inner<S: EventSink>(
     sink.emit(EventKind::Connected { generation_id }).await;
 
     let mut normalizer = StreamNormalizer::new(provider.kind);
-    let label = resolved.server_label();
     let source = StreamSource { label: &label, url: &url, idle: timeouts.idle, limits: config.limits };
     if is_html(&headers) {
         let page = read_capped(response, MAX_HTML_PEEK, timeouts).await.unwrap_or_default();
@@ -222,6 +235,10 @@ async fn stream_inner<S: EventSink>(
         }
     }
     Ok(())
+}
+
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// `POST {base}/chat/completions`, tolerating a trailing slash (Gemini's base ends in `/`).

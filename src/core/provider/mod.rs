@@ -217,6 +217,7 @@ impl ProvidersConfig {
     /// exported after start-up is picked up.
     pub fn api_key(&self, name: &str, provider: &ProviderConfig) -> Result<Option<ApiKey>, CoreError> {
         if let Some(key) = &provider.fixed_key {
+            crate::core::sanitize::register_secret(key.expose());
             return Ok(Some(key.clone()));
         }
         let from_env = provider
@@ -226,12 +227,23 @@ impl ProvidersConfig {
             .map(|k| k.trim().to_owned())
             .filter(|k| !k.is_empty());
         match (from_env, provider.key_optional) {
-            (Some(k), _) => Ok(Some(ApiKey::new(k))),
+            (Some(k), _) => {
+                crate::core::sanitize::register_secret(&k);
+                Ok(Some(ApiKey::new(k)))
+            }
             (None, true) => Ok(None),
             (None, false) => Err(CoreError::missing_key(
                 name,
                 provider.api_key_env.as_deref().unwrap_or("(no api_key_env configured)"),
             )),
+        }
+    }
+
+    /// Remember every configured key that is set, so that no message, JSON line or log line
+    /// can carry it even before a request reads it.
+    pub fn register_secrets(&self) {
+        for (name, provider) in &self.providers {
+            let _ = self.api_key(name, provider);
         }
     }
 

@@ -11,7 +11,7 @@ use super::step::StepResult;
 use super::target::TargetCtx;
 use crate::core::account::fetch_generation;
 use crate::core::protocol::{CoreEvent, Cost, CostSource, StreamSummary};
-use crate::core::provider::{ProviderKind, ResolvedModel};
+use crate::core::provider::{ProviderKind, ResolvedModel, is_openrouter_host};
 use crate::core::store::{LedgerEntry, LedgerId};
 
 /// Start a back-fill for `step` when OpenRouter served it and did not report its cost.
@@ -19,9 +19,15 @@ pub(super) fn spawn_if_needed(shared: &Arc<Shared>, ctx: &TargetCtx, resolved: &
     let summary = &step.progress.summary;
     let reported = summary.cost.as_ref().is_some_and(|c| c.source == CostSource::Reported);
     let Some(generation_id) = summary.generation_id.clone() else { return };
+    // Only OpenRouter keeps `/generation` records: another server behind `--base-url` (LiteLLM,
+    // a local server) never will, and waiting for one would delay every result for nothing.
+    // OpenRouter's generation ids start with `gen-`, which also tells a simulator or proxy of it.
+    let speaks_openrouter =
+        is_openrouter_host(&resolved.provider.base_url) || generation_id.starts_with("gen-");
     if reported
         || !step.sent
         || resolved.provider.kind != ProviderKind::Openrouter
+        || !speaks_openrouter
         || shared.config.backfill.attempts == 0
     {
         return;

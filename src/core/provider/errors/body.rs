@@ -10,6 +10,8 @@ use crate::core::sanitize::strip_controls;
 
 /// Longest upstream text kept in a message or `upstream_message`.
 pub(super) const MAX_UPSTREAM: usize = 300;
+/// Longest upstream text kept whole for `--json` and logs (`upstream_message`).
+pub(super) const MAX_UPSTREAM_FULL: usize = 16 * 1024;
 /// Longest excerpt of a body that was not a JSON error.
 pub(super) const MAX_EXCERPT: usize = 200;
 
@@ -61,23 +63,21 @@ pub(super) fn error_object(v: &Value) -> Option<&Value> {
     }
 }
 
-/// Upstream text made safe and short: controls stripped, key-like tokens redacted, whitespace
-/// collapsed to single spaces, cut at `max` characters with an ellipsis.
+/// Upstream text made safe and short: controls stripped, key-like tokens and configured keys
+/// redacted, whitespace collapsed to single spaces, cut at a word boundary before `max`
+/// characters with an ellipsis (a single word longer than `max` is cut inside).
 pub(super) fn clean(s: &str, max: usize) -> String {
     let stripped = strip_controls(s);
     let redacted = redact_keys(&stripped);
+    let redacted = crate::core::sanitize::redact_secrets(&redacted);
     let mut out = String::with_capacity(redacted.len().min(max + 4));
     let mut count = 0;
     for word in redacted.split_whitespace() {
         let extra = usize::from(count > 0);
         let len = word.chars().count();
         if count + extra + len > max {
-            if count < max {
-                if extra == 1 {
-                    out.push(' ');
-                    count += 1;
-                }
-                out.extend(word.chars().take(max - count));
+            if count == 0 {
+                out.extend(word.chars().take(max));
             }
             out.push('…');
             return out;
@@ -248,7 +248,8 @@ mod tests {
     #[test]
     fn clean_truncates_and_redacts() {
         assert_eq!(clean("a  b\n\tc", 10), "a b c");
-        assert_eq!(clean("hello world", 7), "hello w…");
+        assert_eq!(clean("hello world", 7), "hello…");
+        assert_eq!(clean("Supercalifragilistic", 5), "Super…");
         assert_eq!(clean("key sk-or-v1-0123456789abcdef0123 rejected", 100), "key [redacted key] rejected");
         assert_eq!(clean("task-or-something sk-short", 100), "task-or-something sk-short");
         assert_eq!(clean("\u{1b}[31mred\u{1b}[0m", 10), "red");

@@ -193,3 +193,97 @@ async fn impossible_or_garbled_usage_leaves_a_done_answer_with_unknown_cost() {
     let o = run(home.path(), "http://127.0.0.1:9/v1", &["usage"]).await;
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// Item 6: a server that is not OpenRouter behind `--base-url` gets `stream_options` (so its
+/// usage arrives), is never polled for `/generation`, and its errors name it by host.
+#[tokio::test]
+async fn another_server_gets_stream_options_and_no_backfill() {
+    let server = upstream(|r, _| {
+        if r.json().get("stream_options").is_none() {
+            return sse(&delta("no usage asked for", Some("stop")));
+        }
+        let usage = r#"data: {"id":"chatcmpl-9","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}"#;
+        sse(&format!("{}{usage}\n\ndata: [DONE]\n\n", delta("Hello.", Some("stop"))))
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let o = run(home.path(), &server.base_url(), &["ask", "--json", "-m", "m", "q"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let done = last_of(&o, "done");
+    assert_eq!(done["usage"]["prompt_tokens"], 7, "{done}");
+    assert_eq!(server.count("/generation"), 0, "no back-fill from a server that is not OpenRouter");
+    // A server that refuses the field gets the request again without it.
+    let server = upstream(|r, _| {
+        if r.json().get("stream_options").is_some() {
+            return http(
+                "400 Bad Request",
+                &[("content-type", "application/json")],
+                r#"{"error":{"message":"Unrecognized request argument supplied: stream_options"}}"#,
+            );
+        }
+        sse(&delta("Fine.", Some("stop")))
+    })
+    .await;
+    let o = run(home.path(), &server.base_url(), &["ask", "--json", "-m", "m", "q"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(server.count("/chat/completions"), 2);
+}
+
+/// Items 7 and 17: a 429 whose `retry-after` says 1 s is waited out (and said so in text
+/// mode), and a key echoed back by a 401 appears nowhere: not in text, `--json` or the log.
+#[tokio::test]
+async fn retry_after_is_honoured_and_echoed_keys_are_redacted() {
+    let chats = std::sync::atomic::AtomicUsize::new(0);
+    let server = upstream(move |_, _| match chats.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+        0 => http(
+            "429 Too Many Requests",
+            &[("content-type", "application/json"), ("retry-after", "1")],
+            r#"{"error":{"message":"rate limited","code":"429"}}"#,
+        ),
+        _ => sse(&delta("After the wait.", Some("stop"))),
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let o = run(home.path(), &server.base_url(), &["ask", "-m", "m", "q"]).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("waiting until") && out.contains("After the wait."), "{out}");
+
+    let server = upstream(|r, _| {
+        let echoed = r.headers.lines().find(|l| l.to_ascii_lowercase().starts_with("authorization")).unwrap_or("");
+        let body = serde_json::json!({"error": {"message": format!("Invalid key: {echoed}"), "code": 401}});
+        http("401 Unauthorized", &[("content-type", "application/json")], &body.to_string())
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    for args in [&["ask", "-m", "m", "q"][..], &["ask", "--json", "-m", "m", "q"][..]] {
+        let mut cmd = command(home.path(), &server.base_url(), args);
+        cmd.env("ROUNDTABLE_LOG", "debug");
+        let o = run_cmd(cmd).await;
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{out}");
+        assert!(out.contains("Invalid key"), "{out}");
+        assert!(!out.contains("CANARYNONSK"), "the key leaked: {out}");
+    }
+    for entry in walk(home.path()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            "the key is in {}",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -14,8 +14,8 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use self::body::{
-    Body, MAX_EXCERPT, MAX_UPSTREAM, MAX_UPSTREAM_FULL, after_secs, clean, error_object, parse_body, parse_retry_after, secs_of,
-    status_of, str_of,
+    Body, MAX_EXCERPT, MAX_UPSTREAM, MAX_UPSTREAM_FULL, after_secs, clean, error_object, parse_body, parse_go_duration,
+    parse_reset, parse_retry_after, secs_of, status_of, str_of,
 };
 use crate::core::error::{CoreError, ErrorKind};
 use crate::core::provider::ProviderKind;
@@ -367,12 +367,28 @@ impl<'a> Facts<'a> {
         e
     }
 
-    /// Generic retry hints: the body's own delay fields, then `Retry-After`.
+    /// Generic retry hints: the body's own delay fields, then the headers servers use to say
+    /// when to come back: `Retry-After` (seconds or an HTTP date) and its millisecond form,
+    /// LiteLLM's `llm_provider-retry-after`, OpenAI's `x-ratelimit-reset-requests`/`-tokens`
+    /// durations (the later of the two), and `X-RateLimit-Reset` (epoch ms or s, or seconds).
     fn retry_hint(&self) -> Option<Timestamp> {
+        let now = self.now;
         secs_of(self.meta("retry_after_seconds"))
             .or_else(|| secs_of(self.availability.and_then(|a| a.get("retry_after"))))
-            .and_then(|s| after_secs(self.now, s))
-            .or_else(|| self.header("retry-after").and_then(|v| parse_retry_after(&v, self.now)))
+            .and_then(|s| after_secs(now, s))
+            .or_else(|| {
+                let ms = self.header("retry-after-ms")?.trim().parse::<f64>().ok()?;
+                after_secs(now, ms / 1000.0)
+            })
+            .or_else(|| self.header("retry-after").and_then(|v| parse_retry_after(&v, now)))
+            .or_else(|| self.header("llm_provider-retry-after").and_then(|v| parse_retry_after(&v, now)))
+            .or_else(|| {
+                ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"]
+                    .iter()
+                    .filter_map(|h| self.header(h).and_then(|v| parse_go_duration(&v, now)))
+                    .max()
+            })
+            .or_else(|| self.header("x-ratelimit-reset").and_then(|v| parse_reset(&v, now)))
     }
 
     fn is_moderation(&self) -> bool {

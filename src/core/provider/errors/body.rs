@@ -198,6 +198,34 @@ pub(super) fn parse_retry_after(value: &str, now: Timestamp) -> Option<Timestamp
     PARSER.parse_timestamp(value).ok()
 }
 
+/// OpenAI's `x-ratelimit-reset-requests` / `-tokens`: a Go-style duration such as `1s`,
+/// `6m0s`, `20ms` or `1h2m3.5s`, counted from now.
+pub(super) fn parse_go_duration(value: &str, now: Timestamp) -> Option<Timestamp> {
+    let mut rest = value.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut secs = 0.0;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" | "" => 1.0,
+            "ms" => 0.001,
+            "us" | "µs" => 0.000_001,
+            "ns" => 0.000_000_001,
+            _ => return None,
+        };
+        secs += n * scale;
+        rest = &rest[unit_len..];
+    }
+    (0.0..1e7).contains(&secs).then(|| after_secs(now, secs)).flatten()
+}
+
 /// The next local midnight in `tz` after `now` (daily quotas reset then).
 pub(super) fn next_midnight(tz: TimeZone, now: Timestamp) -> Option<Timestamp> {
     let today = now.to_zoned(tz.clone()).date();
@@ -272,6 +300,10 @@ mod tests {
         assert_eq!(parse_retry_after("18", now), Timestamp::from_second(1_787_651_418).ok());
         assert_eq!(parse_retry_after("Tue, 25 Aug 2026 09:51:00 GMT", now), Timestamp::from_second(1_787_651_460).ok());
         assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_go_duration("6m0s", now), Timestamp::from_second(1_787_651_760).ok());
+        assert_eq!(parse_go_duration("1h2m3.5s", now), Timestamp::from_millisecond(1_787_655_123_500).ok());
+        assert_eq!(parse_go_duration("20ms", now), Timestamp::from_millisecond(1_787_651_400_020).ok());
+        assert_eq!(parse_go_duration("soon", now), None);
     }
 
     #[test]

@@ -28,7 +28,17 @@ pub fn build(config: &Config, paths: &Paths) -> Runtime {
     let mut warnings = config.warnings.clone();
     let db = db_path(&paths.data_dir);
     let store = match Store::open(&db) {
-        Ok(s) => Some(s),
+        Ok(s) => {
+            // Requests a killed or crashed process left in flight are not in flight any more.
+            match crate::core::store::interrupt_stale(&db, crate::core::store::now_ms()) {
+                Ok(rows) if !rows.is_empty() => {
+                    tracing::info!(rows = rows.len(), "marked requests of an earlier process as interrupted");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("could not mark interrupted requests: {e}"),
+            }
+            Some(s)
+        }
         Err(e) => {
             warnings.push(format!("History and ledger are not being saved: {e}"));
             None

@@ -287,3 +287,51 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Item 16: a request is in the ledger from the moment it is sent; killing `ask` mid-stream
+/// leaves it pending, and the next start marks it interrupted.
+#[tokio::test]
+async fn a_killed_ask_leaves_an_interrupted_ledger_row() {
+    let first = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nx-generation-id: gen-killed-1\r\n\r\n{}",
+        delta("Half an answer", None)
+    );
+    let server = upstream(move |_, _| Reply::Endless { head: first.clone().into_bytes(), chunk: Vec::new() }).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = command(home.path(), &server.base_url(), &["ask", "--json", "-m", "m", "q"]);
+    cmd.stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("ask starts");
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = tokio::time::timeout(Duration::from_secs(30), tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut line))
+            .await
+            .expect("a line in time")
+            .expect("read");
+        assert!(n > 0, "ask ended before streaming");
+        if line.contains("\"delta\"") {
+            break;
+        }
+    }
+    // Let the writer thread commit the generation id, then kill without any chance to clean up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    child.start_kill().expect("SIGKILL");
+    let _ = child.wait().await;
+
+    let db = roundtable::core::store::db_path(&home.path().join("data"));
+    let row = |db: &Path| -> (String, Option<String>, Option<String>) {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.query_row("SELECT status, error_kind, generation_id FROM ledger", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+    };
+    assert_eq!(row(&db), ("pending".to_owned(), None, Some("gen-killed-1".to_owned())));
+    let fine = upstream(|_, _| sse(&delta("ok", Some("stop")))).await;
+    let o = run(home.path(), &fine.base_url(), &["ask", "--json", "-m", "other", "q"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let killed: (String, Option<String>) = conn
+        .query_row("SELECT status, error_kind FROM ledger WHERE requested_model = 'm'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(killed, ("error".to_owned(), Some("interrupted".to_owned())));
+}

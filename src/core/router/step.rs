@@ -59,10 +59,15 @@ pub(super) async fn run_step(
             tokio::spawn(publish_quota(Arc::clone(shared)));
         }
         let attempt_started_ms = now_ms();
+        // The request may be billed from the moment it leaves: its row exists before the
+        // answer, so a process killed mid-stream leaves a trace (marked interrupted later).
+        let pending = ledger.begin(attempt_started_ms);
+        let mut watch =
+            PendingSink { inner: sink, ledger: &ledger, pending: pending.as_ref(), started_ms: attempt_started_ms };
         let result = tokio::select! {
             biased;
             () = cancel.cancelled() => None,
-            outcome = stream_once(&shared.http, providers, resolved, request, tool_choice, &mut progress, sink) => Some(outcome),
+            outcome = stream_once(&shared.http, providers, resolved, request, tool_choice, &mut progress, &mut watch) => Some(outcome),
         };
         if let (Some(Outcome::Failed(e)), Some(limiter), Some(bucket)) = (&result, &limiter, &bucket) {
             limiter.learn_from_error(bucket, e);
@@ -70,7 +75,7 @@ pub(super) async fn run_step(
         match result {
             Some(Outcome::Failed(e)) if should_retry(&e, &progress, attempt, shared.config.retry) => {
                 progress.stop_clock();
-                ledger.record(attempt_started_ms, &progress.summary, Err(&e));
+                ledger.record(pending, attempt_started_ms, &progress.summary, Err(&e));
                 attempt += 1;
                 let wait = retry_wait(&e, attempt, shared.config.retry);
                 let until = SystemTime::now() + wait;
@@ -90,7 +95,7 @@ pub(super) async fn run_step(
                     Some(Outcome::Finished) => Ok(RequestStatus::Ok),
                     Some(Outcome::Failed(e)) => Err(e),
                 };
-                row = ledger.record(attempt_started_ms, &progress.summary, status);
+                row = ledger.record(pending, attempt_started_ms, &progress.summary, status);
                 sent = true;
                 break other;
             }
@@ -194,21 +199,69 @@ struct Ledger<'a> {
 }
 
 impl Ledger<'_> {
+    fn entry(&self, started_ms: i64) -> LedgerEntry {
+        let mut entry = LedgerEntry::new(started_ms, self.provider, self.model);
+        if let Some(room) = self.ctx.room {
+            entry = entry.in_room(RoomId(room), self.ctx.turn, self.ctx.target);
+        }
+        entry
+    }
+
+    /// The row of a request about to be sent, status `pending`.
+    fn begin(&self, started_ms: i64) -> Option<LedgerId> {
+        let store = self.shared.config.store.as_ref()?;
+        Some(store.record_request(self.entry(started_ms)))
+    }
+
+    /// What is known mid-stream (the generation id, the serving model), for a row that may be
+    /// left pending by a killed process.
+    fn progress(&self, id: LedgerId, started_ms: i64, generation_id: Option<String>) {
+        if let Some(store) = self.shared.config.store.as_ref() {
+            let mut entry = self.entry(started_ms);
+            entry.generation_id = generation_id;
+            store.update_request(id, entry);
+        }
+    }
+
+    /// The final state of the request's row (`pending` is its id when it was recorded at send).
     fn record(
         &self,
+        pending: Option<LedgerId>,
         started_ms: i64,
         summary: &StreamSummary,
         status: Result<RequestStatus, &CoreError>,
     ) -> Option<(LedgerId, LedgerEntry)> {
         let store = self.shared.config.store.as_ref()?;
-        let mut entry = LedgerEntry::new(started_ms, self.provider, self.model).with_summary(summary);
+        let mut entry = self.entry(started_ms).with_summary(summary);
         entry = match status {
             Ok(s) => entry.with_status(s),
             Err(e) => entry.with_error(e),
         };
-        if let Some(room) = self.ctx.room {
-            entry = entry.in_room(RoomId(room), self.ctx.turn, self.ctx.target);
+        let id = match pending {
+            Some(id) => {
+                store.update_request(id, entry.clone());
+                id
+            }
+            None => store.record_request(entry.clone()),
+        };
+        Some((id, entry))
+    }
+}
+
+/// Forwards a step's events and writes the generation id into the pending ledger row as soon as
+/// the response headers bring it.
+struct PendingSink<'a, 'b> {
+    inner: &'a mut ChannelSink,
+    ledger: &'a Ledger<'b>,
+    pending: Option<&'a LedgerId>,
+    started_ms: i64,
+}
+
+impl EventSink for PendingSink<'_, '_> {
+    async fn emit(&mut self, kind: EventKind) -> bool {
+        if let (EventKind::Connected { generation_id: Some(id) }, Some(row)) = (&kind, self.pending) {
+            self.ledger.progress(*row, self.started_ms, Some(id.clone()));
         }
-        Some((store.record_request(entry.clone()), entry))
+        self.inner.emit(kind).await
     }
 }

@@ -361,6 +361,35 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
     Ok(out)
 }
 
+/// A request in flight when its process ended (killed, crashed) stays `pending` for ever: mark
+/// every pending row that started before `before_ms` (this process's start) as failed with the
+/// kind `interrupted`, keeping what it knew (model, provider, generation id). Returns how many
+/// rows changed, with the generation ids of the OpenRouter ones whose cost may still be
+/// fetched. A request of another process still running is marked too, but its own final write
+/// replaces the whole row when it finishes.
+pub fn interrupt_stale(path: &Path, before_ms: i64) -> Result<Vec<(LedgerId, Option<String>)>, StoreError> {
+    let conn = rusqlite::Connection::open(path).map_err(|e| StoreError::from_sqlite(path, &e, super::DEFAULT_BUSY_TIMEOUT))?;
+    let map = read_err(path);
+    conn.busy_timeout(super::DEFAULT_BUSY_TIMEOUT).map_err(&map)?;
+    let mut stmt = conn
+        .prepare("SELECT id, generation_id FROM ledger WHERE status = 'pending' AND started_at < ?1")
+        .map_err(&map)?;
+    let rows: Vec<(LedgerId, Option<String>)> = stmt
+        .query_map([before_ms], |r| Ok((LedgerId(r.get(0)?), r.get(1)?)))
+        .map_err(&map)?
+        .collect::<Result<_, _>>()
+        .map_err(&map)?;
+    if !rows.is_empty() {
+        conn.execute(
+            "UPDATE ledger SET status = 'error', error_kind = 'interrupted'
+             WHERE status = 'pending' AND started_at < ?1",
+            [before_ms],
+        )
+        .map_err(&map)?;
+    }
+    Ok(rows)
+}
+
 /// Total known spend since `since_ms`, exact.
 pub fn spend_since(path: &Path, since_ms: i64) -> Result<Decimal, StoreError> {
     let conn = open_read(path)?;

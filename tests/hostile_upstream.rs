@@ -335,3 +335,33 @@ async fn a_killed_ask_leaves_an_interrupted_ledger_row() {
         .unwrap();
     assert_eq!(killed, ("error".to_owned(), Some("interrupted".to_owned())));
 }
+
+/// Item 12: Ctrl+C (SIGINT) ends `ask` while a server floods one line that never ends (the
+/// answer and line bounds set far away, so only the signal can stop it).
+#[cfg(unix)]
+#[tokio::test]
+async fn sigint_ends_a_flooding_stream() {
+    let server = upstream(|_, _| Reply::Endless {
+        head: b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: {\"choices\":[{\"delta\":{\"content\":\"".to_vec(),
+        chunk: vec![b'z'; 64 * 1024],
+    })
+    .await;
+    let home = home_with_config("[limits]\nmax_answer_bytes = 4294967296\n");
+    let mut cmd = command(home.path(), &server.base_url(), &["ask", "--json", "-m", "m", "q"]);
+    cmd.stdout(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("ask starts");
+    let pid = child.id().expect("pid");
+    // Wait until the flood is under way.
+    while server.count("/chat/completions") == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill runs");
+    assert!(status.success());
+    let o = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("ask ends after SIGINT")
+        .expect("output");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(last_of(&o, "cancelled")["type"], "cancelled");
+}

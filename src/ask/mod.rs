@@ -161,6 +161,9 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut cancelling = false;
+    // After Ctrl-C the answers end at once; should one not, `ask` leaves anyway a second later.
+    let give_up = tokio::time::sleep(Duration::from_secs(86_400 * 365));
+    tokio::pin!(give_up);
 
     while remaining > 0 {
         let event = tokio::select! {
@@ -171,9 +174,11 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
             },
             _ = &mut ctrl_c, if !cancelling => {
                 cancelling = true;
+                give_up.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(1));
                 let _ = core.send(Command::Cancel { turn, target: None }).await;
                 continue;
             }
+            () = &mut give_up, if cancelling => break,
             _ = ticker.tick(), if progress_line => {
                 let live: Vec<&Live> = panes.iter().map(|p| &p.live).collect();
                 output::draw_progress(&opts.models, &live, started_at);

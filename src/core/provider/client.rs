@@ -390,6 +390,9 @@ where
             }
             break;
         };
+        // A server that floods keeps every read ready, so this loop would never pause on its own:
+        // give the runtime a turn per chunk, so a cancel (Ctrl+C) is seen at once.
+        tokio::task::consume_budget().await;
         if let Err(e) = framer.push(&chunk, &mut events) {
             failure = Some(frame_error(label, &e));
         }

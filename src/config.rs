@@ -209,7 +209,9 @@ impl Config {
 
 /// A limit of 0 would queue every request forever: refuse it when the config loads.
 fn check_quota(quota: &QuotaConfig) -> Result<(), String> {
-    let zero = |what: &str| format!("{what} must be at least 1 (0 would hold every request forever; remove the key for no limit)");
+    let zero = |what: &str| {
+        format!("{what} must be at least 1 (0 would hold every request forever; remove the key for no limit)")
+    };
     if quota.openrouter_free_per_minute == 0 {
         return Err(zero("quota.openrouter_free_per_minute"));
     }
@@ -217,7 +219,9 @@ fn check_quota(quota: &QuotaConfig) -> Result<(), String> {
         return Err(zero("quota.openrouter_free_per_day"));
     }
     for (name, l) in &quota.limits {
-        for (key, v) in [("per_minute", l.per_minute), ("per_day", l.per_day), ("tokens_per_minute", l.tokens_per_minute)] {
+        for (key, v) in
+            [("per_minute", l.per_minute), ("per_day", l.per_day), ("tokens_per_minute", l.tokens_per_minute)]
+        {
             if v == Some(0) {
                 return Err(zero(&format!("quota.limits.\"{name}\".{key}")));
             }

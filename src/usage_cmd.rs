@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use crate::present::usd as format_usd;
 use crate::core::store::{self, GroupBy, StoreError, UsageRow};
+use crate::present::usd as format_usd;
 
 /// Exit codes, as for `ask`.
 const EXIT_OK: i32 = 0;

@@ -390,7 +390,8 @@ fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
 /// Issue 11 item 7: the reset headers of servers other than OpenRouter set the retry time.
 #[test]
 fn rate_limit_headers_of_other_servers_set_the_retry_time() {
-    let body = br#"{"error":{"message":"litellm.RateLimitError: rate limited","type":"throttling_error","code":"429"}}"#;
+    let body =
+        br#"{"error":{"message":"litellm.RateLimitError: rate limited","type":"throttling_error","code":"429"}}"#;
     let cases: [(&[(&str, &str)], Duration); 6] = [
         (&[("retry-after", "60")], Duration::from_secs(60)),
         (&[("retry-after", "Tue, 25 Aug 2026 09:51:00 GMT")], Duration::from_secs(60)),
@@ -427,7 +428,13 @@ fn another_server_behind_base_url_is_named_by_its_host() {
     assert_msg(&e, &["127.0.0.1:4000", "Budget exceeded for team ops"]);
     // OpenRouter itself keeps its wording.
     let ctx = ErrorContext { base_url: Some("https://openrouter.ai/api/v1"), ..ctx };
-    let e = classify_http_error_at(&ctx, 401, &HeaderMap::new(), br#"{"error":{"message":"No auth credentials found","code":401}}"#, now());
+    let e = classify_http_error_at(
+        &ctx,
+        401,
+        &HeaderMap::new(),
+        br#"{"error":{"message":"No auth credentials found","code":401}}"#,
+        now(),
+    );
     assert_msg(&e, &["OpenRouter", "openrouter.ai/settings/keys"]);
 }
 
@@ -437,8 +444,15 @@ fn another_server_behind_base_url_is_named_by_its_host() {
 fn long_text_is_cut_at_words_and_keys_are_redacted() {
     roundtable::core::sanitize::register_secret("CANARYNONSK-0123456789abcdef");
     let long = format!("{} tail-end-marker", "word ".repeat(120));
-    let body = serde_json::json!({"error": {"message": format!("Key CANARYNONSK-0123456789abcdef is bad: {long}")}}).to_string();
-    let e = classify_http_error_at(&ctx(ProviderKind::OpenaiCompatible, "m"), 400, &HeaderMap::new(), body.as_bytes(), now());
+    let body = serde_json::json!({"error": {"message": format!("Key CANARYNONSK-0123456789abcdef is bad: {long}")}})
+        .to_string();
+    let e = classify_http_error_at(
+        &ctx(ProviderKind::OpenaiCompatible, "m"),
+        400,
+        &HeaderMap::new(),
+        body.as_bytes(),
+        now(),
+    );
     assert!(e.message.contains("word…") || e.message.contains("word …"), "{}", e.message);
     assert!(!e.message.contains("wor…") && !e.message.contains(" wo…"), "cut mid-word: {}", e.message);
     let full = e.upstream_message.clone().unwrap_or_default();

@@ -72,8 +72,8 @@ async fn upstream(chat: impl Fn(&Request, usize) -> Reply + Send + Sync + 'stati
 /// Item 1: `[DONE]` after half an answer and no finish reason is incomplete, not done.
 #[tokio::test]
 async fn a_stream_without_finish_reason_is_incomplete() {
-    let server = upstream(|_, _| sse(&format!("{}{}data: [DONE]\n\n", delta("The answer is", None), delta(" cut", None))))
-        .await;
+    let server =
+        upstream(|_, _| sse(&format!("{}{}data: [DONE]\n\n", delta("The answer is", None), delta(" cut", None)))).await;
     let home = tempfile::tempdir().unwrap();
     let o = run(home.path(), &server.base_url(), &["ask", "--json", "-m", "m", "q"]).await;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -140,7 +140,8 @@ async fn an_endless_answer_stops_at_the_limit() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let e = last_of(&o, "error");
     assert_eq!(e["kind"], "answer_too_large", "{e}");
-    let kept: usize = lines(&o).iter().filter(|v| v["type"] == "delta").map(|v| v["text"].as_str().map_or(0, str::len)).sum();
+    let kept: usize =
+        lines(&o).iter().filter(|v| v["type"] == "delta").map(|v| v["text"].as_str().map_or(0, str::len)).sum();
     assert!((100_000..=102_000).contains(&kept), "the text up to the limit is kept: {kept}");
 }
 
@@ -148,7 +149,9 @@ async fn an_endless_answer_stops_at_the_limit() {
 #[tokio::test]
 async fn a_line_without_newline_is_bounded() {
     let server = upstream(|_, _| Reply::Endless {
-        head: b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: {\"choices\":[{\"delta\":{\"content\":\"".to_vec(),
+        head:
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: {\"choices\":[{\"delta\":{\"content\":\""
+                .to_vec(),
         chunk: b"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy".to_vec(),
     })
     .await;
@@ -267,11 +270,7 @@ async fn retry_after_is_honoured_and_echoed_keys_are_redacted() {
     }
     for entry in walk(home.path()) {
         let bytes = std::fs::read(&entry).unwrap_or_default();
-        assert!(
-            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
-            "the key is in {}",
-            entry.display()
-        );
+        assert!(!bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()), "the key is in {}", entry.display());
     }
 }
 
@@ -305,10 +304,13 @@ async fn a_killed_ask_leaves_an_interrupted_ledger_row() {
     let mut line = String::new();
     loop {
         line.clear();
-        let n = tokio::time::timeout(Duration::from_secs(30), tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut line))
-            .await
-            .expect("a line in time")
-            .expect("read");
+        let n = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut line),
+        )
+        .await
+        .expect("a line in time")
+        .expect("read");
         assert!(n > 0, "ask ended before streaming");
         if line.contains("\"delta\"") {
             break;
@@ -322,8 +324,10 @@ async fn a_killed_ask_leaves_an_interrupted_ledger_row() {
     let db = roundtable::core::store::db_path(&home.path().join("data"));
     let row = |db: &Path| -> (String, Option<String>, Option<String>) {
         let conn = rusqlite::Connection::open(db).unwrap();
-        conn.query_row("SELECT status, error_kind, generation_id FROM ledger", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
+        conn.query_row("SELECT status, error_kind, generation_id FROM ledger", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
     };
     assert_eq!(row(&db), ("pending".to_owned(), None, Some("gen-killed-1".to_owned())));
     let fine = upstream(|_, _| sse(&delta("ok", Some("stop")))).await;
@@ -331,7 +335,9 @@ async fn a_killed_ask_leaves_an_interrupted_ledger_row() {
     assert!(o.status.success(), "{}", text(&o));
     let conn = rusqlite::Connection::open(&db).unwrap();
     let killed: (String, Option<String>) = conn
-        .query_row("SELECT status, error_kind FROM ledger WHERE requested_model = 'm'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT status, error_kind FROM ledger WHERE requested_model = 'm'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     assert_eq!(killed, ("error".to_owned(), Some("interrupted".to_owned())));
 }
@@ -342,7 +348,9 @@ async fn a_killed_ask_leaves_an_interrupted_ledger_row() {
 #[tokio::test]
 async fn sigint_ends_a_flooding_stream() {
     let server = upstream(|_, _| Reply::Endless {
-        head: b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: {\"choices\":[{\"delta\":{\"content\":\"".to_vec(),
+        head:
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: {\"choices\":[{\"delta\":{\"content\":\""
+                .to_vec(),
         chunk: vec![b'z'; 64 * 1024],
     })
     .await;

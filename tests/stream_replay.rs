@@ -80,8 +80,12 @@ async fn replay_chunks(kind: ProviderKind, chunks: Vec<Bytes>, tail: Option<Body
     let mut progress = Progress::default();
     progress.start_clock();
     let mut sink = Collect(Vec::new());
-    let source =
-        StreamSource { label: "test", url: "http://test/", idle: Duration::from_secs(5), limits: StreamLimits::default() };
+    let source = StreamSource {
+        label: "test",
+        url: "http://test/",
+        idle: Duration::from_secs(5),
+        limits: StreamLimits::default(),
+    };
     let result =
         consume_sse(futures_util::stream::iter(items), &mut normalizer, &source, &mut progress, &mut sink).await;
     Replayed { progress, result, events: sink.0 }

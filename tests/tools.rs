@@ -15,9 +15,9 @@ use roundtable::core::protocol::{
     TurnId, TurnRequest,
 };
 use roundtable::core::router::{CoreConfig, CoreHandle};
-use roundtable::sim::{SimConfig, SimServer};
 use roundtable::core::store::{self, GroupBy, Store, TranscriptRecorder};
 use roundtable::core::tools::{ToolRegistry, UserToolConfig};
+use roundtable::sim::{SimConfig, SimServer};
 use tokio::sync::mpsc::Receiver;
 
 const PROMPT: &str = "What time is it in Tokyo, and what is 17*23?";
@@ -510,7 +510,8 @@ async fn a_descendant_in_its_own_session_ends_with_the_tool() {
             20.0,
         ),
     ] {
-        let registry = ToolRegistry::with_user_tools(&[user_tool(name, &["sh", "-c", &script], true, timeout)]).unwrap();
+        let registry =
+            ToolRegistry::with_user_tools(&[user_tool(name, &["sh", "-c", &script], true, timeout)]).unwrap();
         let out = registry.run(name, "{}").await;
         assert_eq!(out.is_error, name == "escaper", "{out:?}");
         let pid = std::fs::read_to_string(&pidfile).unwrap();

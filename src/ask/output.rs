@@ -59,8 +59,7 @@ impl std::fmt::Display for JsonLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = self.0.to_string();
         // These can only occur inside JSON strings, where an escape means the same character.
-        let needs_escape =
-            |c: char| matches!(c as u32, 0x80..=0x9f | 0x2028 | 0x2029 | 0x200e | 0x200f | 0x061c | 0x202a..=0x202e | 0x2066..=0x2069);
+        let needs_escape = |c: char| matches!(c as u32, 0x80..=0x9f | 0x2028 | 0x2029 | 0x200e | 0x200f | 0x061c | 0x202a..=0x202e | 0x2066..=0x2069);
         if !text.chars().any(needs_escape) {
             return f.write_str(&text);
         }

@@ -194,7 +194,9 @@ mod tests {
                 "/c/config.toml:6: unknown key `timeouts.idle_sec` is ignored; did you mean `idle_secs`?",
             ]
         );
-        let w = warn("[providers.mine]\nbase_url = \"http://x\"\napi_key = \"k\"\n[[tools]]\nname = \"t\"\ncomand = [\"x\"]\n");
+        let w = warn(
+            "[providers.mine]\nbase_url = \"http://x\"\napi_key = \"k\"\n[[tools]]\nname = \"t\"\ncomand = [\"x\"]\n",
+        );
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].contains(":3: unknown key `providers.mine.api_key`") && w[0].contains("`api_key_env`"), "{w:?}");
         assert!(w[1].contains(":6: unknown key `tools.comand`") && w[1].contains("`command`"), "{w:?}");

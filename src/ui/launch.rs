@@ -10,9 +10,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
 use crate::core::provider::ApiKey;
-use crate::sim::{SimConfig, SimServer};
 use crate::core::store::{db_path, last_room, spend_since};
 use crate::paths::Paths;
+use crate::sim::{SimConfig, SimServer};
 use crate::ui::app::{App, AppInit};
 use crate::ui::event_loop::{self, Host, LoopIo};
 use crate::ui::settings::UiSettings;

@@ -604,7 +604,9 @@ async fn apply_piece<S: EventSink>(piece: Piece, progress: &mut Progress, sink: 
 
 fn dropped(label: &str, produced_output: bool, detail: Option<&str>) -> CoreError {
     let message = if produced_output {
-        format!("The connection to {label} closed before the answer finished; the partial answer is kept. Retry to get the rest.")
+        format!(
+            "The connection to {label} closed before the answer finished; the partial answer is kept. Retry to get the rest."
+        )
     } else {
         format!("The connection to {label} closed before any answer arrived. Retry.")
     };

@@ -22,8 +22,7 @@ pub(super) fn spawn_if_needed(shared: &Arc<Shared>, ctx: &TargetCtx, resolved: &
     // Only OpenRouter keeps `/generation` records: another server behind `--base-url` (LiteLLM,
     // a local server) never will, and waiting for one would delay every result for nothing.
     // OpenRouter's generation ids start with `gen-`, which also tells a simulator or proxy of it.
-    let speaks_openrouter =
-        is_openrouter_host(&resolved.provider.base_url) || generation_id.starts_with("gen-");
+    let speaks_openrouter = is_openrouter_host(&resolved.provider.base_url) || generation_id.starts_with("gen-");
     if reported
         || !step.sent
         || resolved.provider.kind != ProviderKind::Openrouter

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::{LedgerId, RoomId, StoreError, open_read, read_err};
 use crate::core::error::{CoreError, ErrorKind};
-use crate::core::provider::MAX_PLAUSIBLE_TOKENS;
 use crate::core::protocol::{Cost, CostSource, StreamSummary, TargetId, Timings, TurnId, Usage};
+use crate::core::provider::MAX_PLAUSIBLE_TOKENS;
 
 /// Outcome of a request. `Pending` lets a caller record the request when it is sent, so a crash
 /// mid-stream still leaves a row (and the spend is not silently under-counted).
@@ -368,7 +368,8 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
 /// fetched. A request of another process still running is marked too, but its own final write
 /// replaces the whole row when it finishes.
 pub fn interrupt_stale(path: &Path, before_ms: i64) -> Result<Vec<(LedgerId, Option<String>)>, StoreError> {
-    let conn = rusqlite::Connection::open(path).map_err(|e| StoreError::from_sqlite(path, &e, super::DEFAULT_BUSY_TIMEOUT))?;
+    let conn =
+        rusqlite::Connection::open(path).map_err(|e| StoreError::from_sqlite(path, &e, super::DEFAULT_BUSY_TIMEOUT))?;
     let map = read_err(path);
     conn.busy_timeout(super::DEFAULT_BUSY_TIMEOUT).map_err(&map)?;
     let mut stmt = conn

@@ -146,7 +146,13 @@ struct Shared {
     backfills: TaskTracker,
     /// Tools the user approved with `ToolDecision::AlwaysForTool`, for the rest of the process.
     always_allowed: Mutex<HashSet<String>>,
+    /// Becomes `true` once the start-up `GET /key` has answered (or failed): a `:free` request
+    /// whose day figures are unknown waits for it, so a daily cap is checked before sending.
+    account_ready: tokio::sync::watch::Receiver<bool>,
 }
+
+/// Longest wait for the start-up `GET /key` before a `:free` request goes out anyway.
+const ACCOUNT_WAIT: Duration = Duration::from_secs(5);
 
 /// Refresh the account figures at most this often while requests flow.
 const ACCOUNT_REFRESH_MS: i64 = 20_000;
@@ -157,6 +163,7 @@ pub fn start(config: CoreConfig) -> Result<(CoreHandle, mpsc::Receiver<CoreEvent
     let http = build_http_client(&config.providers.timeouts)?;
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_CHANNEL_CAPACITY);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
+    let (account_done, account_ready) = tokio::sync::watch::channel(false);
     let shared = Arc::new(Shared {
         http,
         config,
@@ -164,8 +171,13 @@ pub fn start(config: CoreConfig) -> Result<(CoreHandle, mpsc::Receiver<CoreEvent
         account_refreshed_ms: 0.into(),
         backfills: TaskTracker::new(),
         always_allowed: Mutex::default(),
+        account_ready,
     });
-    tokio::spawn(refresh_account(Arc::clone(&shared), true));
+    let first = Arc::clone(&shared);
+    tokio::spawn(async move {
+        refresh_account(first, true).await;
+        let _ = account_done.send(true);
+    });
     tokio::spawn(publish_quota(Arc::clone(&shared)));
     tokio::spawn(route(shared, cmd_rx));
     Ok((CoreHandle { tx: cmd_tx }, ev_rx))
@@ -247,6 +259,21 @@ async fn route(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
     shared.backfills.close();
     shared.backfills.wait().await;
     let _ = shared.events.send(CoreEvent::Stopped).await;
+}
+
+/// Wait (bounded) for the start-up account figures when `bucket`'s day is not known yet.
+async fn await_day_figures(shared: &Shared, limiter: &Limiter, bucket: &crate::core::quota::Bucket) {
+    // Only OpenRouter's free pool has its day figures on the account (`GET /key`).
+    if bucket.name != crate::core::quota::OPENROUTER_FREE || *shared.account_ready.borrow() {
+        return;
+    }
+    let (l, b) = (limiter.clone(), bucket.clone());
+    let fresh = tokio::task::spawn_blocking(move || l.day_figures_fresh(&b)).await.unwrap_or(true);
+    if fresh {
+        return;
+    }
+    let mut ready = shared.account_ready.clone();
+    let _ = tokio::time::timeout(ACCOUNT_WAIT, ready.wait_for(|done| *done)).await;
 }
 
 /// Sends events for one target into the shared channel.

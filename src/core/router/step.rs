@@ -50,6 +50,7 @@ pub(super) async fn run_step(
     let mut row = None;
     let outcome = loop {
         if let (Some(limiter), Some(bucket)) = (&limiter, &bucket) {
+            super::await_day_figures(shared, limiter, bucket).await;
             let tokens = if bucket.limits.tokens_per_minute.is_some() { estimate_tokens(request) } else { 0 };
             match admit(limiter, bucket, &request.model, tokens, cancel, sink).await {
                 Ok(true) => {}

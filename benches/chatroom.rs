@@ -85,7 +85,8 @@ async fn bench() {
     prefill(&mut app);
     let fill_time = fill_started.elapsed();
     let mem_filled = memory();
-    let history_bytes: usize = app.panes.iter().map(|p| p.thread.iter().map(|m| m.content.len()).sum::<usize>()).sum();
+    let history_bytes: usize =
+        app.panes.iter().map(|p| app.room.context_for(p.target).iter().map(|m| m.content.len()).sum::<usize>()).sum();
 
     let probe = Arc::new(Probe::default());
     let backend = ProbeBackend { inner: CrosstermBackend::new(io::sink()), probe: Arc::clone(&probe) };
@@ -102,7 +103,7 @@ async fn bench() {
     };
 
     // Run 1: the streams, with keystrokes typed meanwhile.
-    let turn = TurnId(app.next_turn);
+    let turn = TurnId(app.next_turn());
     app.start_turn("Now compare them all once more, in depth, with code.");
     app.effects.clear();
     let targets: Vec<TargetId> = app.panes.iter().map(|p| p.target).collect();
@@ -335,7 +336,7 @@ fn prefill(app: &mut App) {
     let per_turn = HISTORY_TOKENS * BYTES_PER_TOKEN / HISTORY_TURNS;
     let mut rng = Rng(0x5eed_1234_abcd_9876);
     for t in 0..HISTORY_TURNS {
-        let turn = TurnId(app.next_turn);
+        let turn = TurnId(app.next_turn());
         app.start_turn(&format!("Question {}: {}", t + 1, sentence(&mut rng, 14)));
         app.effects.clear();
         let targets: Vec<TargetId> = app.panes.iter().map(|p| p.target).collect();

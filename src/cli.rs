@@ -28,9 +28,10 @@ pub struct Cli {
     #[arg(long)]
     pub demo: bool,
 
-    /// Reopen the last room with its transcripts.
-    #[arg(long)]
-    pub resume: bool,
+    /// Reopen a room exactly as it was: the last chatroom room, or the room with this id
+    /// (`roundtable rooms` lists them).
+    #[arg(long, value_name = "ROOM", num_args = 0..=1, default_missing_value = "last")]
+    pub resume: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,6 +40,8 @@ pub enum Commands {
     Ask(AskArgs),
     /// List the model catalog with prices, context and capabilities.
     Models(crate::models_cmd::ModelsArgs),
+    /// Earlier rooms: list them, show one whole, search prompts and answers, delete.
+    Rooms(crate::rooms_cmd::RoomsArgs),
     /// Tokens and cost recorded in the ledger, grouped by model, provider or day.
     Usage(crate::usage_cmd::UsageArgs),
     /// Free-tier and configured quota buckets: used, limit, remaining, reset time.

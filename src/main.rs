@@ -7,8 +7,8 @@ use roundtable::ask::{self, AskOptions};
 use roundtable::cli::{Cli, Commands};
 use roundtable::config::{Config, DEFAULT_CONFIG};
 use roundtable::core::protocol::ModelSettings;
-use roundtable::sim::{self, SimConfig};
 use roundtable::paths::Paths;
+use roundtable::sim::{self, SimConfig};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -17,11 +17,19 @@ fn main() -> ExitCode {
     if cli.command.is_none() {
         // The chatroom runs on a multi-threaded runtime: streams keep flowing while the UI
         // thread draws or hands the terminal to $EDITOR.
+        let resume = match cli.resume.as_deref().map(roundtable::rooms_cmd::parse_room_ref) {
+            None => None,
+            Some(Ok(room)) => Some(room),
+            Some(Err(msg)) => {
+                eprintln!("roundtable: {msg}");
+                return ExitCode::from(2);
+            }
+        };
         let opts = roundtable::ui::launch::LaunchOptions {
             models: cli.models,
             base_url: cli.base_url,
             demo: cli.demo,
-            resume: cli.resume,
+            resume,
         };
         let code = roundtable::ui::launch::run(opts, &paths);
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
@@ -72,6 +80,7 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
             Ok(config) => roundtable::models_cmd::run(&config, paths, args).await,
             Err(code) => code,
         },
+        Some(Commands::Rooms(args)) => roundtable::rooms_cmd::run(paths, args),
         Some(Commands::Usage(args)) => roundtable::usage_cmd::run(paths, args),
         Some(Commands::Quota(args)) => match load_config(paths, cli.base_url.as_deref()) {
             Ok(config) => roundtable::quota_cmd::run(&config, paths, args).await,

@@ -5,13 +5,13 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::present::usd as format_usd;
 use crate::config::Config;
 use crate::core::account;
 use crate::core::provider::ProviderKind;
 use crate::core::provider::client::build_http_client;
 use crate::core::quota::{BucketStatus, FigureSource, format_duration_ms};
 use crate::paths::Paths;
+use crate::present::usd as format_usd;
 
 #[derive(clap::Args, Debug)]
 pub struct QuotaArgs {

@@ -9,8 +9,8 @@ use std::process::Output;
 use std::time::Duration;
 
 use common::TEST_KEY;
-use roundtable::sim::{SimConfig, SimServer};
 use roundtable::core::store::{self, GroupBy};
+use roundtable::sim::{SimConfig, SimServer};
 
 /// `roundtable <args>` with every directory inside `home` and the test key.
 fn command(home: &Path, base_url: &str, args: &[&str]) -> tokio::process::Command {

@@ -11,8 +11,8 @@ use roundtable::core::protocol::{
     Command, CoreEvent, CostSource, EventKind, StreamEvent, TargetId, TurnId, TurnRequest,
 };
 use roundtable::core::router::BackfillPolicy;
-use roundtable::sim::{SimConfig, SimServer};
 use roundtable::core::store::{self, GroupBy, Store};
+use roundtable::sim::{SimConfig, SimServer};
 
 /// Events until `Stopped`, after asking the core to shut down once every target is final.
 async fn run_to_stop(

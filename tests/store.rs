@@ -38,7 +38,7 @@ fn data_survives_a_restart() {
     let (room, user, answer);
     {
         let s = Store::open(&path).unwrap();
-        room = s.create_room("first room", &["a/one".into(), "b/two".into()]);
+        room = s.create_room("first room", &["a/one".into(), "b/two".into()], false);
         user = s.add_user_message(room, TurnId(1), "hello?");
         answer = s.begin_answer(room, TurnId(1), TargetId(1), "b/two");
         s.append_answer(answer, "Hi ", "thinking…");
@@ -69,7 +69,7 @@ fn data_survives_a_restart() {
 
     // Reopening migrates nothing and keeps writing.
     let s = Store::open(&path).unwrap();
-    let room2 = s.create_room("second", &[]);
+    let room2 = s.create_room("second", &[], false);
     s.flush().unwrap();
     assert_eq!(store::last_room(&path).unwrap().unwrap().room.id, room2);
     assert_eq!(store::load_room(&path, room).unwrap().unwrap().messages.len(), 2);
@@ -81,7 +81,7 @@ fn cancelled_and_crashed_streams_keep_their_partial_text() {
     let dir = tempfile::tempdir().unwrap();
     let path = db(&dir);
     let s = Store::open(&path).unwrap();
-    let room = s.create_room("r", &["m".into()]);
+    let room = s.create_room("r", &["m".into()], false);
     s.add_user_message(room, TurnId(1), "q");
     let cancelled = s.begin_answer(room, TurnId(1), TargetId(0), "m");
     let crashed = s.begin_answer(room, TurnId(1), TargetId(1), "m");
@@ -268,7 +268,7 @@ fn a_locked_database_is_reported_and_retried_without_blocking_callers() {
     assert!(matches!(s.health(), Some(StoreError::Locked { .. })));
     // Callers keep going while the lock is held: these return at once.
     let started = std::time::Instant::now();
-    let room = s.create_room("during the outage", &[]);
+    let room = s.create_room("during the outage", &[], false);
     let msg = s.begin_answer(room, TurnId(1), TargetId(0), "m");
     for _ in 0..1000 {
         s.append_answer(msg, "x", "");
@@ -289,7 +289,7 @@ fn a_full_disk_is_reported_and_the_store_keeps_accepting() {
     let dir = tempfile::tempdir().unwrap();
     let path = db(&dir);
     let s = Store::open_with(&path, StoreOptions { max_pages: Some(40), ..fast_opts() }).unwrap();
-    let room = s.create_room("r", &[]);
+    let room = s.create_room("r", &[], false);
     s.flush().unwrap();
     let msg = s.begin_answer(room, TurnId(1), TargetId(0), "m");
     s.append_answer(msg, &"y".repeat(400_000), "");
@@ -434,7 +434,11 @@ fn a_database_from_before_token_counts_is_migrated() {
     {
         // Roll the file back to schema 1: no `tokens` column.
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("ALTER TABLE quota_log DROP COLUMN tokens; PRAGMA user_version = 1;").unwrap();
+        conn.execute_batch(
+            "ALTER TABLE quota_log DROP COLUMN tokens; ALTER TABLE rooms DROP COLUMN headless;
+             DROP TABLE room_log; DROP TABLE message_chunks; DROP TABLE message_fts; PRAGMA user_version = 1;",
+        )
+        .unwrap();
         conn.execute("INSERT INTO quota_log (id, bucket, at_ms) VALUES (1, 'old', ?1)", [store::now_ms()]).unwrap();
     }
     let mut q = QuotaDb::open(&path).unwrap();
@@ -459,7 +463,7 @@ fn daily_windows_follow_the_time_zone() {
 #[test]
 fn in_memory_store_accepts_writes() {
     let s = Store::open_in_memory().unwrap();
-    let room = s.create_room("mem", &["m".into()]);
+    let room = s.create_room("mem", &["m".into()], false);
     let m = s.begin_answer(room, TurnId(1), TargetId(0), "m");
     s.append_answer(m, "a", "b");
     s.finish_answer(m, MessageState::Error, &[]);

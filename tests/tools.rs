@@ -11,11 +11,12 @@ use std::time::Duration;
 use common::*;
 use roundtable::core::catalog::{Catalog, CatalogEstimator, PriceTable};
 use roundtable::core::protocol::{
-    Command, CoreEvent, EventKind, FinishReason, StreamEvent, TargetId, TargetRequest, ToolDecision, ToolPolicy,
-    TurnId, TurnRequest,
+    Command, CoreEvent, EventKind, FinishReason, StreamEvent, TargetRequest, ToolDecision, ToolPolicy, TurnId,
+    TurnRequest,
 };
+use roundtable::core::room::{Room, RoomSetup};
 use roundtable::core::router::{CoreConfig, CoreHandle};
-use roundtable::core::store::{self, GroupBy, Store, TranscriptRecorder};
+use roundtable::core::store::{self, GroupBy, Store};
 use roundtable::core::tools::{ToolRegistry, UserToolConfig};
 use roundtable::sim::{SimConfig, SimServer};
 use tokio::sync::mpsc::Receiver;
@@ -333,31 +334,44 @@ async fn every_step_is_a_ledger_row_and_the_room_holds_calls_and_results() {
     let mut cfg = core_config(&sim.base_url());
     cfg.store = Some(st.clone());
     let (core, mut events) = start_core(cfg);
-    let registry = ToolRegistry::builtins();
     let model = "openai/gpt-4o-mini";
-    let room = st.create_room("tools", &[model.to_owned()]);
-    st.add_user_message(room, TurnId(1), PROMPT);
-    let mut recorder = TranscriptRecorder::begin(&st, room, TurnId(1), TargetId(0), model);
-    let targets = vec![tooled(0, model, PROMPT, &["calculator", "current_time"], &registry)];
-    let request = TurnRequest { turn: TurnId(1), targets, room: Some(room.0), tool_policy: ToolPolicy::default() };
-    core.send(Command::Submit(request)).await.unwrap();
+    // The room of the core records the conversation, as both faces use it.
+    let setup = RoomSetup { store: Some(st.clone()), tools: ToolRegistry::builtins(), ..RoomSetup::default() };
+    let mut room = Room::new(setup);
+    let target = room.add_pane(model, Default::default());
+    room.set_tools(target, vec!["calculator".into(), "current_time".into()]).unwrap();
+    for command in room.send(PROMPT, None).unwrap() {
+        core.send(command).await.unwrap();
+    }
     let per = collect(&mut events, 1).await;
     for kind in &per[0] {
-        recorder.record(kind);
+        room.on_event(&CoreEvent::Stream(roundtable::core::protocol::StreamEvent {
+            turn: TurnId(1),
+            target,
+            kind: kind.clone(),
+        }));
     }
-    let t = tokio::task::spawn_blocking(move || {
+    let id = room.id.expect("the room was stored");
+    let stored = tokio::task::spawn_blocking(move || {
         st.flush().unwrap();
-        store::load_room(&path, room).unwrap().expect("room")
+        roundtable::core::room::load(&path, Some(id), false).unwrap().expect("room")
     })
     .await
     .unwrap();
-    let roles: Vec<String> = t.for_target(TargetId(0)).map(|m| format!("{:?}", m.role)).collect();
-    assert_eq!(roles, ["User", "Assistant", "Tool", "Tool", "Assistant"]);
-    let msgs: Vec<_> = t.for_target(TargetId(0)).collect();
-    assert_eq!(msgs[1].tool_calls.len(), 2);
-    assert_eq!(msgs[2].tool_call_id.as_deref(), Some(msgs[1].tool_calls[0].id.as_str()));
-    assert_eq!(msgs[2].content, "391");
-    assert!(msgs[4].content.contains("391"));
+    let reopened = roundtable::core::room::open_stored(RoomSetup::default(), stored);
+    let answer = reopened.answer_for(TurnId(1), target).expect("the answer");
+    let roles: Vec<String> = answer.messages.iter().map(|m| format!("{:?}", m.role)).collect();
+    assert_eq!(roles, ["Assistant", "Tool", "Tool", "Assistant"]);
+    let msgs = &answer.messages;
+    assert_eq!(msgs[0].tool_calls.len(), 2);
+    assert_eq!(msgs[1].tool_call_id.as_deref(), Some(msgs[0].tool_calls[0].id.as_str()));
+    assert_eq!(msgs[1].content, "391");
+    assert!(msgs[3].content.contains("391"));
+    assert_eq!(answer.tools.len(), 2, "the calls are shown with their results");
+    assert!(answer.tools.iter().all(|t| t.result.is_some()));
+    // The next turn's thread carries the whole loop, as the model saw it.
+    let thread: Vec<String> = reopened.context_for(target).iter().map(|m| format!("{:?}", m.role)).collect();
+    assert_eq!(thread, ["User", "Assistant", "Tool", "Tool", "Assistant"]);
 
     let db = store::db_path(dir.path());
     let rows = store::usage_summary(&db, 0, GroupBy::Model).unwrap();

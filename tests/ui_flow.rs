@@ -147,11 +147,13 @@ async fn commands_add_remove_and_errors_are_shown_inline() {
 
     type_text(&keys, "/remove 2").await;
     key(&keys, KeyCode::Enter, KeyModifiers::NONE).await;
+    wait_for(&backend, "the question before removing", 10, |s| s.contains("Remove pane bad/model@401?")).await;
+    type_text(&keys, "y").await;
     wait_for(&backend, "pane removed", 10, |s| !s.contains("bad/model@401") || s.contains("Removed")).await;
 
     type_text(&keys, "/nonsense").await;
     key(&keys, KeyCode::Enter, KeyModifiers::NONE).await;
-    wait_for(&backend, "unknown command message", 10, |s| s.contains("no command /nonsense")).await;
+    wait_for(&backend, "unknown command message", 10, |s| s.contains("No command /nonsense")).await;
 
     quit_tx.send(()).unwrap();
     let app = tokio::time::timeout(Duration::from_secs(10), looped).await.unwrap().unwrap();

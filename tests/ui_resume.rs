@@ -10,8 +10,8 @@ use std::time::Duration;
 use roundtable::core::catalog::{Catalog, CatalogEstimator, PriceTable};
 use roundtable::core::protocol::{Command, CoreEvent};
 use roundtable::core::router::{self, BackfillPolicy};
-use roundtable::sim::{SimConfig, SimServer};
 use roundtable::core::store::{self, Store};
+use roundtable::sim::{SimConfig, SimServer};
 use roundtable::ui::app::{App, AppInit, Effect};
 use roundtable::ui::pane::{Entry, Outcome, Pane};
 use roundtable::ui::pane_view::footer_text;
@@ -23,7 +23,7 @@ const MODELS: [&str; 4] = [
     "flaky/model@midstream@tokens=400@tps=0@ttft=0",
 ];
 
-fn app(models: Vec<String>, store: Option<Store>, resume: Option<store::RoomTranscript>, base_url: &str) -> App {
+fn app(models: Vec<String>, store: Option<Store>, resume: Option<store::StoredRoom>, base_url: &str) -> App {
     let config = common::config_for(base_url);
     let theme = roundtable::ui::theme::load("dark", None, true).unwrap();
     App::new(AppInit {
@@ -110,8 +110,11 @@ async fn a_resumed_room_shows_the_same_answers_tool_calls_footers_and_totals() {
     .await
     .unwrap();
 
-    let transcript =
-        tokio::task::spawn_blocking(move || store::last_room(&path).unwrap().expect("a stored room")).await.unwrap();
+    let transcript = tokio::task::spawn_blocking(move || {
+        roundtable::core::room::load(&path, None, true).unwrap().expect("a stored room")
+    })
+    .await
+    .unwrap();
     let resumed = app(Vec::new(), None, Some(transcript), &sim.base_url());
     assert_eq!(resumed.panes.len(), MODELS.len());
     for (before, after) in live.panes.iter().zip(&resumed.panes) {
@@ -119,15 +122,9 @@ async fn a_resumed_room_shows_the_same_answers_tool_calls_footers_and_totals() {
         let (resumed_answers, resumed_totals) = shown(after);
         assert_eq!(live_answers.len(), 2, "{}: one answer per turn live: {live_answers:#?}", before.model);
         assert_eq!(resumed_answers.len(), 2, "{}: one answer per turn resumed: {resumed_answers:#?}", after.model);
-        for (l, r) in live_answers.iter().zip(&resumed_answers) {
-            // Failures read the ledger's error kind instead of the live message; finish reasons
-            // are not stored. Everything else must match exactly.
-            if before.model.contains('@') {
-                continue;
-            }
-            let strip_finish = |s: &str| s.trim_end_matches(" · stop").to_string();
-            assert_eq!(strip_finish(l), strip_finish(r), "{}", before.model);
-        }
+        // The room is replayed from its records: everything matches exactly, finish reasons and
+        // error messages included.
+        assert_eq!(live_answers, resumed_answers, "{}", before.model);
         assert_eq!(live_totals, resumed_totals, "{}: totals", before.model);
         assert_eq!(before.upstream, after.upstream, "{}: upstream provider", before.model);
     }
@@ -148,13 +145,10 @@ async fn a_resumed_room_shows_the_same_answers_tool_calls_footers_and_totals() {
         .iter()
         .filter_map(|e| if let Entry::Answer(a) = e { Some(&a.outcome) } else { None })
         .collect();
-    assert!(
-        failed.iter().all(|o| matches!(o, Outcome::Failed(m) if m.contains("HTTP 500"))),
-        "the 500 is named: {failed:?}"
-    );
+    assert!(failed.iter().all(|o| matches!(o, Outcome::Failed(m) if !m.is_empty())), "the error is said: {failed:?}");
     let flaky = &resumed.panes[3];
     let Some(Entry::Answer(partial)) = flaky.entries.get(1) else { panic!("no answer") };
     assert!(!partial.body.text().is_empty(), "the partial text before the mid-stream error is kept");
-    assert!(matches!(&partial.outcome, Outcome::Failed(m) if m.contains("error")), "{:?}", partial.outcome);
+    assert!(matches!(&partial.outcome, Outcome::Failed(m) if !m.is_empty()), "{:?}", partial.outcome);
     sim.shutdown().await;
 }

@@ -130,6 +130,7 @@ fn midstream(app: &mut App) {
 
 fn render(app: &mut App, w: u16, h: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    roundtable::ui::draw::prepare(app, ratatui::layout::Rect::new(0, 0, w, h));
     terminal.draw(|f| roundtable::ui::draw::draw(f, app)).unwrap();
     let buf = terminal.backend().buffer();
     let mut out = String::new();

@@ -1,6 +1,8 @@
 //! `roundtable ask`: stream one prompt to several models at once through the routing core and
-//! print their answers (or JSON lines) and a per-model summary. With `--tools` the models that
-//! can use tools run them (safe ones only, unless `--yes`).
+//! print their answers (or JSON lines) and a per-model summary. The conversation is a core room
+//! (marked headless), so it is stored, searchable and can be reopened in the chatroom; the
+//! summary adds up with the room's accounting. With `--tools` the models that can use tools
+//! run them (safe ones only, unless `--yes`).
 
 mod output;
 
@@ -12,12 +14,9 @@ use rust_decimal::prelude::ToPrimitive;
 use serde_json::json;
 
 use crate::config::Config;
-use crate::core::protocol::{
-    ChatMessage, Command, CoreEvent, EventKind, ModelSettings, StreamSummary, TargetId, TargetRequest, ToolDecision,
-    ToolPolicy, ToolSpec, TurnId, TurnRequest,
-};
+use crate::core::protocol::{ChatMessage, Command, CoreEvent, EventKind, ModelSettings, ToolDecision, ToolPolicy};
+use crate::core::room::{DaySpend, Room, RoomSetup};
 use crate::core::router;
-use crate::core::store::TranscriptRecorder;
 use crate::paths::Paths;
 
 use output::{Block, Live, Outcome};
@@ -67,22 +66,16 @@ pub fn read_prompt(args: &[String]) -> Result<String, String> {
 struct Pane {
     live: Live,
     blocks: Vec<Block>,
-    /// Summaries of the steps that ended in tool calls.
-    steps: Vec<StreamSummary>,
     /// Calls `ask` denied (not safe, no `--yes`).
     denied: HashSet<String>,
     outcome: Option<Outcome>,
-    recorder: Option<TranscriptRecorder>,
 }
 
 pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
-    let tools: Vec<ToolSpec> = match config.tools.specs(&opts.tools) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("roundtable: {e}");
-            return EXIT_USAGE;
-        }
-    };
+    if let Err(e) = config.tools.specs(&opts.tools) {
+        eprintln!("roundtable: {e}");
+        return EXIT_USAGE;
+    }
     let runtime = crate::runtime::build(&config, paths);
     for warning in &runtime.warnings {
         eprintln!("roundtable: {warning}");
@@ -97,41 +90,40 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
             return EXIT_FAILED;
         }
     };
-    let turn = TurnId(1);
-    let mut messages = Vec::new();
-    if let Some(system) = &opts.system {
-        messages.push(ChatMessage::system(system.clone()));
+    // The conversation is a room of the core's, stored as it streams like the chatroom's.
+    let mut room = Room::new(RoomSetup {
+        store: store.clone(),
+        tools: config.tools.clone(),
+        policy: ToolPolicy { auto_approve: opts.yes, step_limit: None },
+        spend: DaySpend::default(),
+        headless: true,
+    });
+    let mut settings = opts.settings.clone();
+    if opts.system.is_some() {
+        settings.system.clone_from(&opts.system);
     }
-    messages.push(ChatMessage::user(opts.prompt.clone()));
-    let targets: Vec<TargetRequest> = opts
-        .models
-        .iter()
-        .enumerate()
-        .map(|(i, model)| TargetRequest {
-            target: TargetId(u32::try_from(i).unwrap_or(u32::MAX)),
-            model: model.clone(),
-            messages: messages.clone(),
-            settings: opts.settings.clone(),
-            tools: tools.clone(),
-        })
-        .collect();
+    for model in &opts.models {
+        let target = room.add_pane(model, settings.clone());
+        if let Err(e) = room.set_tools(target, opts.tools.clone()) {
+            eprintln!("roundtable: {e}");
+            return EXIT_USAGE;
+        }
+    }
+    let commands = match room.send(&opts.prompt, None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("roundtable: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let turn = room.head.unwrap_or_default();
     let n = opts.models.len();
     let mut panes: Vec<Pane> = (0..n).map(|_| Pane::default()).collect();
-    // The conversation is stored as it streams, like a one-turn room.
-    let mut room_id = None;
-    if let Some(st) = &store {
-        let title: String = opts.prompt.chars().take(60).collect();
-        let room = st.create_room(&format!("ask: {}", title.trim()), &opts.models);
-        st.add_user_message(room, turn, &opts.prompt);
-        for (pane, t) in panes.iter_mut().zip(&targets) {
-            pane.recorder = Some(TranscriptRecorder::begin(st, room, turn, t.target, &t.model));
+    for command in commands {
+        if core.send(command).await.is_err() {
+            eprintln!("roundtable: the routing core stopped before the request could be sent.");
+            return EXIT_FAILED;
         }
-        room_id = Some(room.0);
-    }
-    let tool_policy = ToolPolicy { auto_approve: opts.yes, step_limit: None };
-    if core.send(Command::Submit(TurnRequest { turn, targets, room: room_id, tool_policy })).await.is_err() {
-        eprintln!("roundtable: the routing core stopped before the request could be sent.");
-        return EXIT_FAILED;
     }
 
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
@@ -210,11 +202,11 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
         {
             output::print_queued(&opts.models[idx], *until, reason);
         }
-        if let Some(recorder) = &mut pane.recorder {
-            recorder.record(&event.kind);
-        }
         let is_final = event.kind.is_final();
         let model = opts.models[idx].clone();
+        let event = CoreEvent::Stream(event);
+        room.on_event(&event);
+        let CoreEvent::Stream(event) = event else { continue };
         absorb(pane, model, event.kind);
         if is_final {
             remaining -= 1;
@@ -247,22 +239,20 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
             };
             match ev {
                 None | Some(CoreEvent::Stopped) => break,
-                Some(CoreEvent::CostSettled { target, generation_id, cost, usage, .. }) => {
+                Some(ev @ CoreEvent::CostSettled { .. }) => {
+                    room.on_event(&ev);
+                    let CoreEvent::CostSettled { target, generation_id, cost, usage, .. } = ev else { continue };
                     let idx = target.0 as usize;
-                    let Some(pane) = panes.get_mut(idx) else { continue };
-                    let last = pane.outcome.as_mut().map(|o| &mut o.summary);
-                    let matching = pane
-                        .steps
-                        .iter_mut()
-                        .chain(last)
-                        .find(|s| s.generation_id.as_deref() == Some(generation_id.as_str()));
-                    if let Some(s) = matching {
-                        s.cost = Some(cost.clone());
+                    if let Some(pane) = panes.get_mut(idx)
+                        && let Some(o) = pane.outcome.as_mut()
+                        && o.summary.generation_id.as_deref() == Some(generation_id.as_str())
+                    {
+                        o.summary.cost = Some(cost.clone());
                         if usage.is_some() {
-                            s.usage.clone_from(&usage);
+                            o.summary.usage.clone_from(&usage);
                         }
                     }
-                    if opts.json {
+                    if opts.json && idx < n {
                         let line = output::cost_line(&opts.models[idx], idx, &generation_id, &cost, usage.as_ref());
                         let _ = writeln!(out, "{line}");
                     }
@@ -280,8 +270,16 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
     if progress_line {
         output::clear_progress();
     }
-    let finished: Vec<(&Outcome, output::Totals)> =
-        panes.iter().filter_map(|p| p.outcome.as_ref().map(|o| (o, output::totals(&p.steps, &o.summary)))).collect();
+    // The table adds up with the room's accounting, as the chatroom's sidebar and `usage` do.
+    let finished: Vec<(&Outcome, output::Totals)> = panes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let target = crate::core::protocol::TargetId(u32::try_from(i).ok()?);
+            let answer = room.answer_for(turn, target)?;
+            p.outcome.as_ref().map(|o| (o, output::totals(&answer.steps)))
+        })
+        .collect();
     if !opts.json {
         output::print_table(&mut out, &finished);
     }
@@ -308,7 +306,6 @@ fn absorb(pane: &mut Pane, model: String, kind: EventKind) {
         EventKind::ToolsUnsupported { message } => pane.blocks.push(Block::Notice(message)),
         EventKind::StepFinished { summary } => {
             pane.blocks.push(Block::Text(summary.text.clone()));
-            pane.steps.push(*summary);
             l.chars = 0;
         }
         EventKind::ToolCall { call, .. } => {

@@ -298,18 +298,17 @@ pub(super) struct Totals {
     pub steps: usize,
 }
 
-pub(super) fn totals(steps: &[StreamSummary], last: &StreamSummary) -> Totals {
-    let all = || steps.iter().chain(std::iter::once(last));
-    let sum =
-        |f: fn(&Usage) -> u64| -> Option<u64> { all().filter_map(|s| s.usage.as_ref()).map(f).reduce(|a, b| a + b) };
-    // A cost is only a total when every step's cost is known.
-    let costs: Option<Vec<&Cost>> = all().map(|s| s.cost.as_ref().filter(|c| c.usd.is_some())).collect();
+/// The table's figures from the room's accounting (`core::room::Totals`): a cost is a total
+/// only when every step's cost is known; tokens show as unknown when no step reported any.
+pub(super) fn totals(steps: &[crate::core::room::StepFigures]) -> Totals {
+    let t = crate::core::room::Totals::of(steps);
+    let reported = steps.iter().any(|s| s.usage.is_some());
     Totals {
-        prompt: sum(|u| u.prompt_tokens),
-        completion: sum(|u| u.completion_tokens),
-        cost: costs.as_ref().map(|cs| cs.iter().filter_map(|c| c.usd).sum()),
-        estimated: costs.is_some_and(|cs| cs.iter().any(|c| c.source == CostSource::Estimated)),
-        steps: steps.len() + 1,
+        prompt: reported.then_some(t.prompt_tokens),
+        completion: reported.then_some(t.completion_tokens),
+        cost: (t.unknown == 0).then_some(t.cost),
+        estimated: t.estimated > 0,
+        steps: steps.len(),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod error;
 pub mod protocol;
 pub mod provider;
 pub mod quota;
+pub mod room;
 pub mod router;
 pub mod sanitize;
 pub mod store;

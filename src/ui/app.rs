@@ -1,5 +1,7 @@
-//! The chatroom's state and what core events do to it. Pure: no terminal, no awaits. Input
-//! handling is in `app_input`, drawing in `draw`; side effects leave as [`Effect`]s for the loop.
+//! The chatroom's state: the core's room (the conversation), its view (panes of entries with
+//! render caches, mirrored from the room when it changes), the chrome (focus, overlays, status,
+//! input) and the services it uses. Pure: no terminal, no awaits. Input handling is in
+//! `app_input`, drawing in `draw`; side effects leave as [`Effect`]s for the loop.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -8,14 +10,10 @@ use std::time::{Instant, SystemTime};
 use rust_decimal::Decimal;
 
 use crate::core::catalog::{CatalogEstimator, estimate_prompt_cost, estimate_prompt_tokens};
-use crate::core::protocol::Usage;
-use crate::core::protocol::{
-    ChatMessage, Command, CoreEvent, Cost, EventKind, ModelSettings, Role, StreamEvent, TargetId, TargetRequest,
-    ToolPolicy, TurnId, TurnRequest,
-};
+use crate::core::protocol::{Command, CoreEvent, ModelSettings, TargetId, TurnId};
 use crate::core::provider::ProvidersConfig;
-use crate::core::sanitize::strip_controls;
-use crate::core::store::{RoomId, RoomTranscript, Store, TranscriptRecorder};
+use crate::core::room::{self, AnswerKey, AnswerState, DaySpend, Room, RoomSetup};
+use crate::core::store::Store;
 use crate::core::tools::ToolRegistry;
 use crate::ui::input::InputBox;
 use crate::ui::keymap::Keymap;
@@ -38,22 +36,29 @@ pub enum Effect {
     Export {
         path: PathBuf,
         contents: String,
+        /// Make missing parent directories (the default export folder); a path the user typed
+        /// must exist already.
+        create_dirs: bool,
     },
     MouseCapture(bool),
+    /// Read or change the stored rooms (the room browser), off the UI thread.
+    Rooms(crate::ui::rooms_view::RoomsRequest),
 }
 
 /// Results of effects that finished off the UI thread.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Background {
     EditorDone(Result<String, String>),
     Exported(Result<PathBuf, String>),
     Copied(Result<String, String>),
+    Rooms(crate::ui::rooms_view::RoomsReply),
 }
 
 /// A popup over the room.
 pub enum Overlay {
     Help { scroll: u16 },
     Picker(Box<Picker>),
+    Rooms(Box<crate::ui::rooms_view::RoomBrowser>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +80,11 @@ pub struct AppInit {
     pub store: Option<Store>,
     /// `Some(hint)` in demo mode: the badge shows and the hint says how to add a key.
     pub demo: Option<String>,
-    pub resume: Option<RoomTranscript>,
+    /// A stored room to reopen (`--resume`), already loaded.
+    pub resume: Option<crate::core::store::StoredRoom>,
     pub today_spend: Decimal,
+    /// Start of the UTC day `today_spend` counts from (unix ms).
+    pub day_start_ms: i64,
     pub config_dir: Option<PathBuf>,
     pub export_dir: PathBuf,
     pub no_color: bool,
@@ -101,6 +109,11 @@ impl AppInit {
             demo: None,
             resume: None,
             today_spend: Decimal::ZERO,
+            day_start_ms: crate::core::quota::day_bounds(
+                crate::core::quota::DayReset::Utc,
+                crate::core::store::now_ms(),
+            )
+            .0,
             config_dir: None,
             export_dir,
             no_color: false,
@@ -111,6 +124,9 @@ impl AppInit {
 }
 
 pub struct App {
+    /// The conversation, owned by the core: panes, turns, answers, figures.
+    pub room: Room,
+    /// One view per pane of the room, in room order (removed panes have none).
     pub panes: Vec<Pane>,
     pub focus: usize,
     pub zoom: Option<usize>,
@@ -129,12 +145,9 @@ pub struct App {
     pub providers: ProvidersConfig,
     pub estimator: Option<CatalogEstimator>,
     pub store: Option<Store>,
-    pub room: Option<RoomId>,
     pub config_dir: Option<PathBuf>,
     pub export_dir: PathBuf,
     pub no_color: bool,
-    pub tools: ToolRegistry,
-    pub enabled_tools: Vec<String>,
     pub effects: Vec<Effect>,
     /// Something visible changed since the last frame.
     pub dirty: bool,
@@ -145,20 +158,37 @@ pub struct App {
     pub regions: Option<Regions>,
     /// Animation counter for spinners; advanced by the loop while something animates.
     pub tick: u64,
-    pub next_turn: u64,
-    next_target: u32,
     /// A fixed clock for reproducible frames (snapshot tests); `None` reads the real clocks.
     pub frozen_clock: Option<(Instant, SystemTime)>,
-    draft_revision: Option<(u64, usize)>,
-    thread_tokens: HashMap<TargetId, (usize, u64)>,
+    /// The turn being edited (`/edit`): sending the draft makes a branch beside it.
+    pub editing: Option<TurnId>,
+    /// `/clear` hides the turns up to this one (the models still remember them).
+    pub cleared_through: Option<TurnId>,
+    /// A question waiting for `y` (remove a pane, clear, quit while streaming).
+    pub pending_confirm: Option<crate::ui::app_input::Confirm>,
+    /// The palette row was chosen with the arrows, so Enter runs it.
+    pub palette_chosen: bool,
+    /// A model id the catalog does not list, already warned about: adding it again adds it.
+    pub unlisted_confirmed: Option<String>,
+    /// The room revision the view was last rebuilt for.
+    view_revision: u64,
+    setup: RoomSetup,
+    draft_revision: Option<(u64, u64)>,
 }
-
 impl App {
     pub fn new(init: AppInit) -> App {
         let now = Instant::now();
         let mut input = InputBox::new(&init.theme);
         input.apply_theme(&init.theme, init.demo.is_some());
+        let setup = RoomSetup {
+            store: init.store.clone(),
+            tools: init.tools,
+            policy: Default::default(),
+            spend: DaySpend::new(init.day_start_ms, init.today_spend),
+            headless: false,
+        };
         let mut app = App {
+            room: Room::new(setup.clone()),
             panes: Vec::new(),
             focus: 0,
             zoom: None,
@@ -176,32 +206,45 @@ impl App {
             providers: init.providers,
             estimator: init.estimator,
             store: init.store,
-            room: None,
             config_dir: init.config_dir,
             export_dir: init.export_dir,
             no_color: init.no_color,
-            tools: init.tools,
-            enabled_tools: Vec::new(),
             effects: Vec::new(),
             dirty: true,
             repaint: false,
             quit: false,
             regions: None,
             tick: 0,
-            next_turn: 1,
-            next_target: 0,
             frozen_clock: None,
+            editing: None,
+            cleared_through: None,
+            pending_confirm: None,
+            palette_chosen: false,
+            unlisted_confirmed: None,
+            view_revision: u64::MAX,
+            setup,
             draft_revision: None,
-            thread_tokens: HashMap::new(),
         };
-        app.sidebar.today_before = init.today_spend;
         match init.resume {
-            Some(room) => app.restore(room),
+            Some(stored) => app.open_stored(stored),
             None => {
                 for model in init.models {
                     app.add_pane(model);
                 }
             }
+        }
+        app.sync_view();
+        let unknown: Vec<String> = app
+            .panes
+            .iter()
+            .filter_map(|p| {
+                let near = app.unlisted(&p.model)?;
+                let hint = near.first().map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
+                Some(format!("{}{hint}", p.model))
+            })
+            .collect();
+        if !unknown.is_empty() {
+            app.set_status(Level::Warn, format!("Not in the model catalog, sent as given: {}", unknown.join(", ")));
         }
         if let Some(w) = init.warnings.into_iter().next() {
             app.set_status(Level::Warn, w);
@@ -209,21 +252,33 @@ impl App {
         app
     }
 
+    /// Replace the room with a stored one, exactly as it was.
+    pub fn open_stored(&mut self, stored: crate::core::store::StoredRoom) {
+        let title = stored.title.clone();
+        self.room = room::open_stored(self.setup.clone(), stored);
+        self.panes.clear();
+        self.focus = 0;
+        self.zoom = None;
+        self.cleared_through = None;
+        self.editing = None;
+        self.sync_view();
+        self.set_status(Level::Info, format!("Resumed room “{title}”"));
+    }
+
     pub fn set_status(&mut self, level: Level, text: impl Into<String>) {
         self.status = Some((level, text.into()));
         self.dirty = true;
     }
 
+    /// Add a pane for `model` (with default settings) and return its index.
     pub fn add_pane(&mut self, model: String) -> usize {
-        let target = TargetId(self.next_target);
-        self.next_target += 1;
-        self.panes.push(Pane::new(target, model, ModelSettings::default()));
-        self.dirty = true;
-        self.panes.len() - 1
+        let target = self.room.add_pane(&model, ModelSettings::default());
+        self.sync_view();
+        self.panes.iter().position(|p| p.target == target).unwrap_or(0)
     }
 
     pub fn is_streaming(&self) -> bool {
-        self.panes.iter().any(|p| p.state.is_active())
+        self.room.is_streaming()
     }
 
     /// Whether spinners or rates are on screen and need periodic redraws.
@@ -231,14 +286,15 @@ impl App {
         self.is_streaming()
     }
 
-    /// Send the draft to every pane (or run it as a command when it starts with `/`).
+    /// Send the draft (or run it as a command when it starts with `/`). `@2 text` or
+    /// `@2,3 text` sends to those panes only.
     pub fn submit_draft(&mut self) {
         let text = self.input.text();
         if text.trim().is_empty() {
             return;
         }
         if text.starts_with('/') && !text.contains('\n') {
-            self.input.take();
+            self.input.take_command();
             self.run_command_line(&text);
             return;
         }
@@ -246,247 +302,214 @@ impl App {
             self.set_status(Level::Warn, "Add a model first: Ctrl+N opens the picker, or type /add MODEL");
             return;
         }
-        if self.is_streaming() {
-            self.set_status(Level::Warn, "Still streaming: wait, or press Esc to stop every pane, then send");
-            return;
+        let (to, prompt) = match self.parse_addressees(&text) {
+            Ok(parsed) => parsed,
+            Err(e) => return self.set_status(Level::Error, e),
+        };
+        let result = match self.editing {
+            Some(turn) => self.room.send_branch(turn, &prompt, to),
+            None => self.room.send(&prompt, to),
+        };
+        match result {
+            Ok(commands) => {
+                let branched = self.editing.take().is_some();
+                self.input.take();
+                self.core(commands);
+                self.sync_view();
+                for p in &mut self.panes {
+                    p.scroll_to_bottom();
+                }
+                if branched {
+                    let (at, n) = self.room.branch_position();
+                    self.set_status(
+                        Level::Info,
+                        format!("New branch {at}/{n}: /branch prev goes back to the earlier one"),
+                    );
+                } else if self.room.panes.iter().any(|p| !p.removed && self.room.is_busy(p.target)) {
+                    self.status = None;
+                }
+            }
+            Err(e) => self.set_status(Level::Warn, e.0),
         }
-        let text = self.input.take();
-        self.start_turn(&text);
+    }
+
+    /// `@2 text`, `@2,3 text`: the panes (1-based) a prompt goes to, and the prompt without them.
+    fn parse_addressees(&self, text: &str) -> Result<(Option<Vec<TargetId>>, String), String> {
+        let Some(rest) = text.strip_prefix('@') else { return Ok((None, text.to_owned())) };
+        let (list, prompt) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        let mut targets = Vec::new();
+        for part in list.split(',').filter(|p| !p.is_empty()) {
+            let n: usize = part
+                .parse()
+                .map_err(|_| format!("“@{list}” is not a list of pane numbers: write @2 or @1,3 before the prompt"))?;
+            let pane = n
+                .checked_sub(1)
+                .and_then(|i| self.panes.get(i))
+                .ok_or_else(|| format!("There is no pane {n}: this room has {} pane(s)", self.panes.len()))?;
+            targets.push(pane.target);
+        }
+        if targets.is_empty() || prompt.trim().is_empty() {
+            return Err("Write the prompt after the panes: @2 your question".into());
+        }
+        Ok((Some(targets), prompt.trim_start().to_owned()))
     }
 
     /// Fan `text` out to every pane as a new turn.
     pub fn start_turn(&mut self, text: &str) {
-        let turn = TurnId(self.next_turn);
-        self.next_turn += 1;
-        if self.room.is_none() {
-            let title: String = text.lines().next().unwrap_or("").chars().take(80).collect();
-            let models: Vec<String> = self.panes.iter().map(|p| p.model.clone()).collect();
-            self.room = self.store.as_ref().map(|s| s.create_room(&title, &models));
-        }
-        if let (Some(store), Some(room)) = (&self.store, self.room) {
-            store.add_user_message(room, turn, text);
-        }
-        let mut targets = Vec::new();
-        for i in 0..self.panes.len() {
-            let pane = &mut self.panes[i];
-            pane.entries.push(Entry::User { turn, body: Box::new(MarkdownView::from_text(text)) });
-            pane.thread.push(ChatMessage::user(text));
-            targets.push(self.begin_answer(i, turn));
-        }
-        self.submit(turn, targets);
-    }
-
-    /// Prepare pane `i` for a new answer in `turn` and return its request.
-    fn begin_answer(&mut self, i: usize, turn: TurnId) -> TargetRequest {
-        let recorder = match (&self.store, self.room) {
-            (Some(store), Some(room)) => {
-                let p = &self.panes[i];
-                Some(TranscriptRecorder::begin(store, room, turn, p.target, &p.model))
+        match self.room.send(text, None) {
+            Ok(commands) => {
+                self.core(commands);
+                self.sync_view();
+                for p in &mut self.panes {
+                    p.scroll_to_bottom();
+                }
             }
-            _ => None,
-        };
-        let tools = self.tool_specs();
-        let now = self.now();
-        let pane = &mut self.panes[i];
-        pane.entries.push(Entry::Answer(Box::new(Answer::new(turn))));
-        pane.live = Some(Live { turn, entry: pane.entries.len() - 1 });
-        pane.recorder = recorder;
-        pane.state = PaneState::Waiting { since: now };
-        pane.scroll_to_bottom();
-        self.dirty = true;
-        TargetRequest {
-            target: pane.target,
-            model: pane.model.clone(),
-            messages: pane.thread.clone(),
-            settings: pane.settings.clone(),
-            tools,
+            Err(e) => self.set_status(Level::Warn, e.0),
         }
     }
 
-    fn submit(&mut self, turn: TurnId, targets: Vec<TargetRequest>) {
-        let room = self.room.map(|r| r.0);
-        let tool_policy = ToolPolicy::default();
-        self.effects.push(Effect::Core(Command::Submit(TurnRequest { turn, targets, room, tool_policy })));
+    /// The next turn's id (tests).
+    pub fn next_turn(&self) -> u64 {
+        self.room.turns.iter().map(|t| t.id.0).max().unwrap_or(0) + 1
+    }
+
+    /// Queue commands for the routing core.
+    pub fn core(&mut self, commands: Vec<Command>) {
+        self.effects.extend(commands.into_iter().map(Effect::Core));
     }
 
     /// Ask pane `i` again for its last answer.
     pub fn retry(&mut self, i: usize) {
-        let Some(pane) = self.panes.get_mut(i) else { return };
-        if pane.state.is_active() {
-            self.set_status(Level::Warn, "That pane is still streaming; stop it first (Ctrl+X)");
-            return;
+        let Some(target) = self.panes.get(i).map(|p| p.target) else { return };
+        match self.room.retry(target) {
+            Ok(commands) => {
+                self.core(commands);
+                self.sync_view();
+                if let Some(p) = self.panes.get_mut(i) {
+                    p.scroll_to_bottom();
+                }
+            }
+            Err(e) => self.set_status(Level::Warn, e.0),
         }
-        let Some(turn) = pane.last_answer().map(|a| a.turn) else {
-            self.set_status(Level::Info, "Nothing to retry yet");
-            return;
-        };
-        // Drop the previous answer from the thread so the model answers the same question.
-        if pane.thread.last().is_some_and(|m| m.role == Role::Assistant) {
-            pane.thread.pop();
-        }
-        while pane
-            .thread
-            .last()
-            .is_some_and(|m| m.role == Role::Tool || (m.role == Role::Assistant && !m.tool_calls.is_empty()))
-        {
-            pane.thread.pop();
-        }
-        let request = self.begin_answer(i, turn);
-        self.submit(turn, vec![request]);
     }
 
     pub fn stop(&mut self, which: Option<usize>) {
-        let mut stopped = 0;
-        for (i, pane) in self.panes.iter().enumerate() {
-            if which.is_some_and(|w| w != i) || !pane.state.is_active() {
-                continue;
-            }
-            if let Some(live) = pane.live {
-                self.effects.push(Effect::Core(Command::Cancel { turn: live.turn, target: Some(pane.target) }));
-                stopped += 1;
-            }
-        }
-        if stopped > 0 {
-            self.set_status(Level::Info, format!("Stopping {stopped} stream{}", if stopped == 1 { "" } else { "s" }));
+        let target = match which {
+            Some(i) => match self.panes.get(i) {
+                Some(p) => Some(p.target),
+                None => return,
+            },
+            None => None,
+        };
+        let commands = self.room.stop(target);
+        let stopping = commands.len();
+        self.core(commands);
+        self.sync_view();
+        if stopping > 0 {
+            self.set_status(Level::Info, format!("Stopping {stopping} stream{}", if stopping == 1 { "" } else { "s" }));
         }
     }
 
     pub fn on_core(&mut self, event: CoreEvent) {
         self.dirty = true;
-        match event {
-            CoreEvent::Stream(ev) => self.on_stream(ev),
+        match &event {
             CoreEvent::Quota(buckets) => {
                 // Buckets the room's models draw from, plus any already used today.
                 let relevant = self.relevant_buckets();
                 self.sidebar.quota =
-                    buckets.into_iter().filter(|b| b.used > 0 || relevant.contains(&b.bucket)).collect();
+                    buckets.iter().filter(|b| b.used > 0 || relevant.contains(&b.bucket)).cloned().collect();
+                return;
             }
-            CoreEvent::Account(info) => self.sidebar.account = Some(info),
-            CoreEvent::CostSettled { turn, target, generation_id, cost, usage } => {
-                self.settle_cost(turn, target, &generation_id, cost, usage)
+            CoreEvent::Account(info) => {
+                self.sidebar.account = Some(info.clone());
+                return;
             }
-            CoreEvent::Stopped => {}
-        }
-    }
-
-    fn on_stream(&mut self, ev: StreamEvent) {
-        let Some(i) = self.panes.iter().position(|p| p.target == ev.target) else { return };
-        let now = self.now();
-        let pane = &mut self.panes[i];
-        if pane.live.is_none_or(|l| l.turn != ev.turn) {
-            return;
-        }
-        if let Some(recorder) = &mut pane.recorder {
-            recorder.record(&ev.kind);
-        }
-        match ev.kind {
-            EventKind::Queued { until, .. } => pane.state = PaneState::Queued { until },
-            EventKind::Started { .. } => {
-                if !matches!(pane.state, PaneState::Waiting { .. }) {
-                    pane.state = PaneState::Waiting { since: now };
-                }
-            }
-            EventKind::Connected { .. } | EventKind::Usage(_) | EventKind::ToolCallDelta { .. } => {}
-            EventKind::Served { model, upstream_provider } => {
-                pane.served_model = Some(model);
-                pane.upstream = upstream_provider.map(|p| strip_controls(&p).into_owned());
-            }
-            EventKind::TextDelta(text) => {
-                streaming(&mut pane.state, now, text.len());
-                if let Some(a) = pane.live_answer() {
-                    a.body.push_str(&text);
-                }
-                // Roughly four characters per token until usage arrives.
-                self.sidebar.throughput.record(now, (text.len() as u64).div_ceil(4));
-            }
-            EventKind::ReasoningDelta(text) => {
-                streaming(&mut pane.state, now, text.len());
-                if let Some(a) = pane.live_answer() {
-                    a.reasoning_chars += text.chars().count();
-                }
-                self.sidebar.throughput.record(now, (text.len() as u64).div_ceil(4));
-            }
-            EventKind::ToolsUnsupported { message } => {
-                if let Some(a) = pane.live_answer() {
-                    a.notices.push(strip_controls(&message).into_owned());
-                }
-            }
-            EventKind::StepFinished { summary } => {
-                // An intermediate step: its figures count now; the next step answers below.
-                pane.count_step(ev.turn, &summary);
-                let mut msg = ChatMessage::assistant(summary.text.clone());
-                msg.tool_calls = summary.tool_calls.clone();
-                msg.reasoning_details = summary.reasoning_details.clone();
-                pane.thread.push(msg);
-                if let Some(a) = pane.live_answer()
-                    && !a.body.text().is_empty()
+            CoreEvent::Stopped => return,
+            CoreEvent::Stream(ev) => {
+                // The throughput sparkline: roughly four characters per token until usage arrives.
+                if let crate::core::protocol::EventKind::TextDelta(t)
+                | crate::core::protocol::EventKind::ReasoningDelta(t) = &ev.kind
                 {
-                    a.body.push_str("\n\n");
-                }
-                pane.state = PaneState::Waiting { since: now };
-            }
-            EventKind::ToolCall { call, needs_confirmation } => {
-                if let Some(a) = pane.live_answer() {
-                    a.tools.push(ToolNote {
-                        call_id: call.id.clone(),
-                        name: strip_controls(&call.name).into_owned(),
-                        arguments: call.arguments.clone(),
-                        result: None,
-                        needs_confirmation,
-                    });
-                }
-                if needs_confirmation {
-                    pane.state = PaneState::AwaitingTool;
+                    self.sidebar.throughput.record(self.now(), (t.len() as u64).div_ceil(4));
                 }
             }
-            EventKind::ToolResult { call_id, output, is_error, .. } => {
-                let shown = strip_controls(&output).into_owned();
-                let mut waiting = false;
-                if let Some(a) = pane.live_answer() {
-                    for note in &mut a.tools {
-                        if note.call_id == call_id {
-                            note.result = Some((shown.clone(), is_error));
-                            note.needs_confirmation = false;
-                        }
-                    }
-                    waiting = a.tools.iter().any(|n| n.needs_confirmation && n.result.is_none());
-                }
-                pane.thread.push(ChatMessage::tool_result(call_id, output));
-                pane.state = if waiting { PaneState::AwaitingTool } else { PaneState::Waiting { since: now } };
-            }
-            EventKind::Finished { reason, summary } => {
-                pane.settle(&summary, reason.map(|r| r.as_str().to_string()));
-                let mut msg = ChatMessage::assistant(summary.text.clone());
-                msg.tool_calls = summary.tool_calls.clone();
-                msg.reasoning_details = summary.reasoning_details.clone();
-                pane.thread.push(msg);
-                finish(pane, Outcome::Done, PaneState::Done);
-            }
-            EventKind::Failed { error, summary } => {
-                pane.settle(&summary, None);
-                if !summary.text.is_empty() {
-                    pane.thread.push(ChatMessage::assistant(summary.text.clone()));
-                }
-                finish(pane, Outcome::Failed(strip_controls(&error.message).into_owned()), PaneState::Failed);
-            }
-            EventKind::Cancelled { summary } => {
-                pane.settle(&summary, Some("stopped".into()));
-                if !summary.text.is_empty() {
-                    pane.thread.push(ChatMessage::assistant(summary.text.clone()));
-                }
-                finish(pane, Outcome::Cancelled, PaneState::Cancelled);
+            CoreEvent::CostSettled { .. } => {}
+        }
+        let applied = self.room.on_event(&event);
+        let commands = applied.commands;
+        let Some(key) = applied.answer else { return };
+        if !commands.is_empty() || self.room.revision != self.view_revision && self.needs_rebuild(key) {
+            self.core(commands);
+            self.sync_view();
+        } else {
+            self.sync_answer(key);
+            if self.room.revision != self.view_revision {
+                self.sync_pane_state(key.target);
+                self.view_revision = self.room.revision;
             }
         }
-        if !self.is_streaming() {
+        if applied.ended && !self.is_streaming() {
             self.check_store_health();
+            if self.status.as_ref().is_some_and(|(_, t)| t.starts_with("Stopping ")) {
+                self.status = None;
+            }
         }
     }
 
-    /// A reported cost arrived after the stream ended (`/generation`): it replaces the estimate.
-    fn settle_cost(&mut self, turn: TurnId, target: TargetId, generation_id: &str, cost: Cost, usage: Option<Usage>) {
-        if let Some(pane) = self.panes.iter_mut().find(|p| p.target == target) {
-            pane.settle_cost(turn, generation_id, cost, usage);
+    /// An event for an answer that has no entry yet (a waiting prompt went out): rebuild.
+    fn needs_rebuild(&self, key: AnswerKey) -> bool {
+        let Some(pane) = self.panes.iter().find(|p| p.target == key.target) else { return false };
+        !pane.entries.iter().any(|e| matches!(e, Entry::Answer(a) if a.key == key))
+    }
+
+    /// Bring answer `key`'s entry up to date with the room: new text (the delta only), state,
+    /// tool calls, notices, footer.
+    fn sync_answer(&mut self, key: AnswerKey) {
+        let Some(answer) = self.room.answer(key) else { return };
+        let Some(pane) = self.panes.iter_mut().find(|p| p.target == key.target) else { return };
+        // The streaming rate in the header follows every delta.
+        if let (PaneState::Streaming { chars, .. }, AnswerState::Streaming { chars: now, .. }) =
+            (&mut pane.state, &answer.state)
+        {
+            *chars = *now;
         }
+        let Some(view) = pane.answer_view(key) else { return };
+        fill_answer(view, answer);
+    }
+
+    fn sync_pane_state(&mut self, target: TargetId) {
+        let totals = self.room.totals();
+        let room = &self.room;
+        if let Some(pane) = self.panes.iter_mut().find(|p| p.target == target) {
+            mirror_pane(pane, room, &totals);
+        }
+        self.sidebar.room_totals = totals.room;
+        self.sidebar.today = self.room.spend_today();
+    }
+
+    /// Rebuild the view from the room: one pane per live pane, entries for the current branch
+    /// (render caches kept for entries that stay).
+    pub fn sync_view(&mut self) {
+        self.dirty = true;
+        self.view_revision = self.room.revision;
+        let totals = self.room.totals();
+        let mut old: HashMap<TargetId, Pane> = self.panes.drain(..).map(|p| (p.target, p)).collect();
+        let specs: Vec<(TargetId, String, ModelSettings)> =
+            self.room.live_panes().map(|p| (p.target, p.model.clone(), p.settings.clone())).collect();
+        for (target, model, settings) in specs {
+            let mut pane = old.remove(&target).unwrap_or_else(|| Pane::new(target, model.clone(), settings.clone()));
+            pane.model = model;
+            pane.settings = settings;
+            rebuild_entries(&mut pane, &self.room, self.cleared_through);
+            mirror_pane(&mut pane, &self.room, &totals);
+            self.panes.push(pane);
+        }
+        self.focus = self.focus.min(self.panes.len().saturating_sub(1));
+        if self.zoom.is_some_and(|z| z >= self.panes.len()) {
+            self.zoom = None;
+        }
+        self.sidebar.room_totals = totals.room;
+        self.sidebar.today = self.room.spend_today();
     }
 
     /// Names of the quota buckets the room's models would be counted in.
@@ -510,9 +533,9 @@ impl App {
         self.sidebar.store_problem = self.store.as_ref().and_then(Store::health).map(|e| e.to_string());
     }
 
-    /// Re-estimate the draft's prompt for each model when the draft changed since last time.
+    /// Re-estimate the draft's prompt for each model when the draft or the room changed.
     pub fn refresh_draft_estimate(&mut self) {
-        let key = (self.input.revision, self.panes.len());
+        let key = (self.input.revision, self.room.revision);
         if self.draft_revision == Some(key) {
             return;
         }
@@ -525,10 +548,7 @@ impl App {
         let draft_tokens = (self.input.byte_len() as u64).div_ceil(4) + 4;
         let mut estimates = Vec::new();
         for p in &self.panes {
-            let cached = self.thread_tokens.get(&p.target).filter(|(len, _)| *len == p.thread.len()).map(|c| c.1);
-            let thread = cached.unwrap_or_else(|| estimate_prompt_tokens(&p.thread));
-            self.thread_tokens.insert(p.target, (p.thread.len(), thread));
-            let tokens = thread + draft_tokens;
+            let tokens = estimate_prompt_tokens(&self.room.context_for(p.target)) + draft_tokens;
             let cost = self.providers.resolve(&p.model).ok().and_then(|r| {
                 let pricing = self.estimator.as_ref()?.pricing_for(&r.provider_name, &r.upstream_model)?;
                 estimate_prompt_cost(&pricing, tokens)
@@ -538,10 +558,31 @@ impl App {
         self.sidebar.draft = estimates;
     }
 
+    /// A new room with the same panes and settings; the next prompt starts it.
+    pub fn new_room(&mut self) {
+        let commands = self.room.stop(None);
+        self.core(commands);
+        let panes: Vec<_> = self.room.live_panes().cloned().collect();
+        self.room = Room::new(self.setup.clone());
+        for p in panes {
+            let target = self.room.add_pane(&p.model, p.settings.clone());
+            if !p.tools.is_empty() {
+                let _ = self.room.set_tools(target, p.tools.clone());
+            }
+        }
+        self.panes.clear();
+        self.cleared_through = None;
+        self.editing = None;
+        self.sync_view();
+        self.set_status(Level::Info, "New room: the next prompt starts it");
+    }
+
     pub fn on_background(&mut self, bg: Background) {
         match bg {
             Background::EditorDone(Ok(text)) => {
-                self.input.set_text(text.trim_end_matches('\n'));
+                // The file is the new draft as written, less the final newline every editor adds.
+                let text = text.strip_suffix('\n').map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+                self.input.set_text(text);
                 self.set_status(Level::Info, "Draft updated from the editor");
             }
             Background::EditorDone(Err(e)) => self.set_status(Level::Error, e),
@@ -549,8 +590,46 @@ impl App {
             Background::Exported(Err(e)) => self.set_status(Level::Error, e),
             Background::Copied(Ok(what)) => self.set_status(Level::Info, what),
             Background::Copied(Err(e)) => self.set_status(Level::Warn, e),
+            Background::Rooms(reply) => self.on_rooms_reply(reply),
         }
         self.dirty = true;
+    }
+
+    /// Open the room browser and ask for the list.
+    pub fn open_room_browser(&mut self) {
+        if self.store.is_none() {
+            return self.set_status(
+                Level::Warn,
+                "History is not saved in this session (no database), so there are no rooms to browse",
+            );
+        }
+        self.overlay = Some(Overlay::Rooms(Box::default()));
+        self.effects.push(Effect::Rooms(crate::ui::rooms_view::RoomsRequest::List));
+    }
+
+    fn on_rooms_reply(&mut self, reply: crate::ui::rooms_view::RoomsReply) {
+        use crate::ui::rooms_view::{RoomsReply, RoomsRequest};
+        match reply {
+            RoomsReply::Opened(stored) => {
+                if self.is_streaming() {
+                    return self.set_status(Level::Warn, "Stop streaming first (Esc), then open another room");
+                }
+                self.overlay = None;
+                let renamed_current = self.room.id == Some(stored.id);
+                self.open_stored(*stored);
+                if renamed_current {
+                    self.set_status(Level::Info, "Reopened this room");
+                }
+            }
+            RoomsReply::Changed => self.effects.push(Effect::Rooms(RoomsRequest::List)),
+            other => {
+                if let Some(Overlay::Rooms(browser)) = &mut self.overlay {
+                    browser.on_reply(&other);
+                } else if let RoomsReply::Failed(e) = other {
+                    self.set_status(Level::Error, e);
+                }
+            }
+        }
     }
 
     /// Monotonic now (frozen in snapshot tests).
@@ -566,21 +645,162 @@ impl App {
     pub fn draw_ctx(&self) -> crate::ui::pane_view::DrawCtx<'_> {
         crate::ui::pane_view::DrawCtx { theme: &self.theme, now: self.now(), wall: self.wall(), tick: self.tick }
     }
-}
 
-fn streaming(state: &mut PaneState, now: Instant, bytes: usize) {
-    match state {
-        PaneState::Streaming { chars, .. } => *chars += bytes,
-        _ => *state = PaneState::Streaming { first_token: now, chars: bytes },
+    /// Tool names enabled in the room (the first pane's; `/tools` sets every pane's).
+    pub fn enabled_tools(&self) -> Vec<String> {
+        self.room.live_panes().next().map(|p| p.tools.clone()).unwrap_or_default()
     }
 }
 
-/// End the pane's live answer with `outcome`.
-fn finish(pane: &mut Pane, outcome: Outcome, state: PaneState) {
-    if let Some(a) = pane.live_answer() {
-        a.outcome = outcome;
+/// Entries of one pane for the room's current branch: each prompt it was sent, its answers
+/// (a retry after the answer it replaces), and the room's notices for it.
+fn rebuild_entries(pane: &mut Pane, room: &Room, cleared_through: Option<TurnId>) {
+    let mut users: HashMap<TurnId, Box<MarkdownView>> = HashMap::new();
+    let mut answers: HashMap<AnswerKey, Box<Answer>> = HashMap::new();
+    for e in pane.entries.drain(..) {
+        match e {
+            Entry::User { turn, body } => {
+                users.insert(turn, body);
+            }
+            Entry::Answer(a) => {
+                answers.insert(a.key, a);
+            }
+            Entry::Notice(_) => {}
+        }
     }
-    pane.live = None;
-    pane.recorder = None;
-    pane.state = state;
+    let target = pane.target;
+    let notices_after = |after: Option<TurnId>| {
+        room.notices
+            .iter()
+            .filter(move |n| n.after == after && n.target.is_none_or(|t| t == target))
+            .map(|n| Entry::Notice(n.text.clone()))
+    };
+    let mut entries: Vec<Entry> = Vec::new();
+    if cleared_through.is_none() {
+        entries.extend(notices_after(None));
+    }
+    for turn in room.path() {
+        let hidden = cleared_through.is_some_and(|c| turn.id <= c);
+        if !turn.addresses(target) {
+            if !hidden {
+                entries.extend(notices_after(Some(turn.id)));
+            }
+            continue;
+        }
+        if !hidden {
+            let body = users.remove(&turn.id).unwrap_or_else(|| Box::new(MarkdownView::from_text(&turn.prompt)));
+            entries.push(Entry::User { turn: turn.id, body });
+            for a in room.attempts(turn.id, target) {
+                if a.is_retry() {
+                    entries.push(Entry::Notice(format!("retry {} of this prompt", a.key.attempt)));
+                }
+                let mut view = answers.remove(&a.key).unwrap_or_else(|| Box::new(Answer::new(a.key)));
+                fill_answer(&mut view, a);
+                entries.push(Entry::Answer(view));
+            }
+            entries.extend(notices_after(Some(turn.id)));
+        }
+    }
+    pane.entries = entries;
+    pane.live = pane.entries.iter().enumerate().rev().find_map(|(i, e)| match e {
+        Entry::Answer(a) if room.answer(a.key).is_some_and(|x| x.state.is_active()) => {
+            Some(Live { turn: a.turn, entry: i })
+        }
+        _ => None,
+    });
+}
+
+/// The pane's header state, upstream and totals from the room.
+fn mirror_pane(pane: &mut Pane, room: &Room, totals: &room::RoomTotals) {
+    let target = pane.target;
+    pane.totals = totals.panes.get(&target).cloned().unwrap_or_default();
+    pane.next_queued = room.answers.iter().any(|a| a.key.target == target && a.state == AnswerState::Pending);
+    let shown = pane.entries.iter().rev().find_map(|e| match e {
+        Entry::Answer(a) => room.answer(a.key),
+        _ => None,
+    });
+    let active = room.active_answer(target);
+    pane.state = match active.or(shown).map(|a| &a.state) {
+        None | Some(AnswerState::Pending) => PaneState::Idle,
+        Some(AnswerState::Waiting { since }) => PaneState::Waiting { since: *since },
+        Some(AnswerState::Queued { until }) => PaneState::Queued { until: *until },
+        Some(AnswerState::Streaming { first_token, chars }) => {
+            PaneState::Streaming { first_token: *first_token, chars: *chars }
+        }
+        Some(AnswerState::AwaitingTool) => PaneState::AwaitingTool,
+        Some(AnswerState::Done) => PaneState::Done,
+        Some(AnswerState::Failed | AnswerState::Interrupted) => PaneState::Failed,
+        Some(AnswerState::Cancelled) => PaneState::Cancelled,
+    };
+    if let Some(a) = active.or(shown) {
+        if a.served_model.is_some() {
+            pane.served_model.clone_from(&a.served_model);
+        }
+        if a.upstream_provider.is_some() {
+            pane.upstream.clone_from(&a.upstream_provider);
+        }
+    }
+    pane.live = pane.entries.iter().enumerate().rev().find_map(|(i, e)| match e {
+        Entry::Answer(a) if active.is_some_and(|x| x.key == a.key) => Some(Live { turn: a.turn, entry: i }),
+        _ => None,
+    });
+}
+
+/// Bring an answer's entry up to date: the text it lacks (only the new part), and the rest.
+fn fill_answer(view: &mut Answer, a: &room::Answer) {
+    // An answer's text only grows while it streams (a retry is another answer), so the view
+    // takes the new part alone: O(delta), never a comparison of the whole text.
+    let have = view.body.text().len();
+    if a.text.len() > have && a.text.is_char_boundary(have) {
+        view.body.push_str(&a.text[have..]);
+    } else if a.text.len() < have {
+        view.body = MarkdownView::from_text(&a.text);
+    }
+    if !a.state.is_final() && a.state != AnswerState::Pending {
+        // Streaming: only what the header and the folded reasoning line need.
+        view.reasoning_chars = a.reasoning.len();
+        if view.tools.len() != a.tools.len() || a.tools.iter().any(|t| t.result.is_some()) {
+            view.tools = tool_notes(a);
+        }
+        if view.notices.len() != a.notices.len() {
+            view.notices.clone_from(&a.notices);
+        }
+        view.outcome = Outcome::Streaming;
+        return;
+    }
+    view.reasoning_chars = a.reasoning.chars().count();
+    view.tools = tool_notes(a);
+    view.notices.clone_from(&a.notices);
+    view.outcome = match a.state {
+        AnswerState::Done => Outcome::Done,
+        AnswerState::Cancelled if a.finish.as_deref() == Some("never sent") => {
+            Outcome::Failed("not sent: stopped before this pane was free".into())
+        }
+        AnswerState::Cancelled => Outcome::Cancelled,
+        AnswerState::Interrupted => Outcome::Failed("interrupted: roundtable closed while streaming".into()),
+        AnswerState::Pending => Outcome::Streaming,
+        _ => Outcome::Failed(match &a.error {
+            Some(e) => e.message.clone(),
+            None => "this answer ended with an error".into(),
+        }),
+    };
+    let footer = a.footer();
+    if view.footer != footer {
+        view.footer = footer;
+        view.extras = None;
+    }
+    view.extras = None;
+}
+
+fn tool_notes(a: &room::Answer) -> Vec<ToolNote> {
+    a.tools
+        .iter()
+        .map(|t| ToolNote {
+            call_id: t.call.id.clone(),
+            name: t.call.name.clone(),
+            arguments: t.call.arguments.clone(),
+            result: t.result.clone(),
+            needs_confirmation: t.needs_confirmation && t.result.is_none(),
+        })
+        .collect()
 }

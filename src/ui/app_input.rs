@@ -3,11 +3,11 @@
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Position;
 
-use crate::core::protocol::{ChatMessage, Command, Role, ToolDecision, ToolSpec};
+use crate::core::protocol::{Command, ModelSettings, TargetId, ToolDecision, TurnId};
 use crate::ui::app::{App, Effect, Level, Overlay};
-use crate::ui::commands::{self, Cmd, ExportFormat, Which};
+use crate::ui::commands::{self, BranchArg, Cmd, ExportFormat, Which};
 use crate::ui::keymap::Action;
-use crate::ui::pane::{Entry, PaneState, Selection};
+use crate::ui::pane::{PaneState, Selection};
 use crate::ui::picker::{Picker, PickerOutcome};
 
 const WHEEL_LINES: isize = 3;
@@ -32,6 +32,15 @@ impl App {
 
     pub fn on_key(&mut self, key: KeyEvent) {
         self.dirty = true;
+        if let Some(question) = self.pending_confirm.take() {
+            self.status = None;
+            let yes = key.code == KeyCode::Char('y') && key.modifiers.is_empty();
+            return self.confirmed(question, yes);
+        }
+        if key.code == KeyCode::Esc && self.editing.is_some() && self.overlay.is_none() {
+            self.editing = None;
+            return self.set_status(Level::Info, "No longer editing: Enter sends the draft as a new prompt");
+        }
         if self.status.is_some() && key.code != KeyCode::Esc {
             self.status = None;
         }
@@ -43,6 +52,14 @@ impl App {
                     KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
                     KeyCode::PageDown => *scroll = scroll.saturating_add(10),
                     _ => self.overlay = None,
+                }
+                return;
+            }
+            Some(Overlay::Rooms(browser)) => {
+                match browser.key(key) {
+                    crate::ui::rooms_view::BrowserOutcome::Stay => {}
+                    crate::ui::rooms_view::BrowserOutcome::Close => self.overlay = None,
+                    crate::ui::rooms_view::BrowserOutcome::Request(r) => self.effects.push(Effect::Rooms(r)),
                 }
                 return;
             }
@@ -136,7 +153,12 @@ impl App {
                     self.quit = true;
                 }
             }
+            // Ctrl+Q is a deliberate key and quits at once; a typed /quit asks while streaming.
             Action::Quit => self.quit = true,
+            Action::Rooms => self.open_room_browser(),
+            Action::EditLastPrompt => self.edit_prompt(None),
+            Action::BranchPrev => self.branch(BranchArg::Prev),
+            Action::BranchNext => self.branch(BranchArg::Next),
         }
     }
 
@@ -292,17 +314,24 @@ impl App {
                 None => return false,
             }
         };
-        let pane = &mut self.panes[index];
-        let Some(live) = pane.live else { return false };
-        let target = pane.target;
-        let Some(note) =
-            pane.live_answer().and_then(|a| a.tools.iter_mut().find(|n| n.needs_confirmation && n.result.is_none()))
+        let target = self.panes[index].target;
+        let Some(answer) = self.room.active_answer(target) else { return false };
+        let turn = answer.key.turn;
+        let Some(call_id) =
+            answer.tools.iter().find(|x| x.needs_confirmation && x.result.is_none()).map(|x| x.call.id.clone())
         else {
             return false;
         };
-        note.needs_confirmation = false;
-        let call_id = note.call_id.clone();
-        self.effects.push(Effect::Core(Command::ToolDecision { turn: live.turn, target, call_id, decision }));
+        // The view stops asking at once; the room learns the outcome from the tool's result.
+        if let Some(note) =
+            self.panes[index].live.map(|l| l.entry).and_then(|i| match self.panes[index].entries.get_mut(i) {
+                Some(crate::ui::pane::Entry::Answer(a)) => a.tools.iter_mut().find(|n| n.call_id == call_id),
+                _ => None,
+            })
+        {
+            note.needs_confirmation = false;
+        }
+        self.effects.push(Effect::Core(Command::ToolDecision { turn, target, call_id, decision }));
         true
     }
 
@@ -315,12 +344,15 @@ impl App {
         let matches = commands::completions(&line);
         let typing_name = !line.contains(' ');
         match key.code {
-            KeyCode::Up if !matches.is_empty() => {
+            // Ctrl+↑/↓ stay prompt history, whatever the draft is.
+            KeyCode::Up if !matches.is_empty() && key.modifiers.is_empty() => {
                 self.palette_index = (self.palette_index + matches.len() - 1) % matches.len();
+                self.palette_chosen = true;
                 true
             }
-            KeyCode::Down if !matches.is_empty() => {
+            KeyCode::Down if !matches.is_empty() && key.modifiers.is_empty() => {
                 self.palette_index = (self.palette_index + 1) % matches.len();
+                self.palette_chosen = true;
                 true
             }
             KeyCode::Tab if !matches.is_empty() => {
@@ -330,11 +362,19 @@ impl App {
                 true
             }
             KeyCode::Enter if typing_name && !matches.is_empty() && key.modifiers.is_empty() => {
-                // Enter on a partial name runs the highlighted command.
+                let typed = line.trim_start_matches('/');
                 let pick = matches[self.palette_index.min(matches.len() - 1)];
-                self.input.take();
-                self.palette_index = 0;
-                self.run_command_line(&format!("/{}", pick.name));
+                if pick.name == typed || self.palette_chosen {
+                    // An exact name, or the row the user moved to: run it.
+                    self.input.take_command();
+                    self.palette_index = 0;
+                    self.palette_chosen = false;
+                    self.run_command_line(&format!("/{}", pick.name));
+                } else {
+                    // A partial name is completed, never guessed.
+                    self.input.set_text(&format!("/{}", pick.name));
+                    self.set_status(Level::Info, format!("/{}: Enter runs it, Tab adds arguments", pick.name));
+                }
                 true
             }
             KeyCode::Esc => {
@@ -357,7 +397,11 @@ impl App {
         match cmd {
             Cmd::Add(models) => self.add_models(models),
             Cmd::Picker => self.open_picker(),
-            Cmd::Remove(w) => self.remove_pane(w),
+            Cmd::Remove(w) => {
+                if let Some(i) = self.pane_index(w) {
+                    self.confirm(Confirm::Remove(self.panes[i].target));
+                }
+            }
             Cmd::Stop(Which::All) => self.stop(None),
             Cmd::Stop(w) => {
                 if let Some(i) = self.pane_index(w) {
@@ -371,22 +415,26 @@ impl App {
                 }
             }
             Cmd::New => self.new_room(),
-            Cmd::Clear => self.clear_panes(),
+            Cmd::Clear => self.confirm(Confirm::Clear),
             Cmd::System(w, text) => {
                 let value = Some(text.clone()).filter(|t| !t.is_empty());
-                let n = self.each_pane(w, |p| p.settings.system = value.clone());
                 let what = if text.is_empty() { "cleared".to_string() } else { format!("set to “{text}”") };
-                self.set_status(Level::Info, format!("System prompt {what} for {n}"));
+                self.change_settings(w, &format!("System prompt {what}"), |s| s.system = value.clone());
             }
             Cmd::Temperature(w, t) => {
-                let n = self.each_pane(w, |p| p.settings.temperature = t);
                 let what = t.map_or("default".to_string(), |t| t.to_string());
-                self.set_status(Level::Info, format!("Temperature {what} for {n}"));
+                self.change_settings(w, &format!("Temperature {what}"), |s| s.temperature = t);
             }
             Cmd::MaxTokens(w, m) => {
-                let n = self.each_pane(w, |p| p.settings.max_tokens = m);
                 let what = m.map_or("default".to_string(), |m| m.to_string());
-                self.set_status(Level::Info, format!("Max tokens {what} for {n}"));
+                self.change_settings(w, &format!("Max tokens {what}"), |s| s.max_tokens = m);
+            }
+            Cmd::Rooms => self.open_room_browser(),
+            Cmd::Edit(turn) => self.edit_prompt(turn.map(TurnId)),
+            Cmd::Branch(arg) => self.branch(arg),
+            Cmd::Rename(title) => {
+                self.room.rename(&title);
+                self.set_status(Level::Info, format!("Room renamed “{}”", self.room.title));
             }
             Cmd::Theme(name) => self.switch_theme(name),
             Cmd::Copy(n) => self.copy(n),
@@ -407,8 +455,10 @@ impl App {
             }
             Cmd::Tools(names) => self.set_tools(names),
             Cmd::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
+            Cmd::Quit if self.is_streaming() => self.confirm(Confirm::Quit),
             Cmd::Quit => self.quit = true,
         }
+        self.sync_view();
     }
 
     fn pane_index(&mut self, w: Which) -> Option<usize> {
@@ -425,21 +475,41 @@ impl App {
         }
     }
 
-    /// Apply `f` to the panes `w` names; returns "all panes" / "pane N" for the status line.
-    fn each_pane(&mut self, w: Which, f: impl Fn(&mut crate::ui::pane::Pane)) -> String {
-        match w {
-            Which::All => {
-                self.panes.iter_mut().for_each(&f);
-                "all panes".into()
-            }
+    /// Change the settings of the panes `w` names, checked by the room for each; on any error
+    /// nothing changes and the status says what is wrong.
+    fn change_settings(&mut self, w: Which, what: &str, f: impl Fn(&mut ModelSettings)) {
+        let indices: Vec<usize> = match w {
+            Which::All => (0..self.panes.len()).collect(),
             other => match self.pane_index(other) {
-                Some(i) => {
-                    f(&mut self.panes[i]);
-                    format!("pane {}", i + 1)
-                }
-                None => "no pane".into(),
+                Some(i) => vec![i],
+                None => return,
             },
+        };
+        let mut planned = Vec::new();
+        for i in &indices {
+            let target = self.panes[*i].target;
+            let Some(spec) = self.room.pane(target) else { continue };
+            let mut settings = spec.settings.clone();
+            f(&mut settings);
+            let limit = self.max_output(&spec.model);
+            if let Err(e) = crate::core::room::validate_settings(&settings, limit) {
+                return self.set_status(Level::Error, format!("Pane {} ({}): {e}; nothing changed", i + 1, spec.model));
+            }
+            planned.push((target, settings, limit));
         }
+        for (target, settings, limit) in planned {
+            if let Err(e) = self.room.set_settings(target, settings, limit) {
+                return self.set_status(Level::Error, e.0);
+            }
+        }
+        let whom = if matches!(w, Which::All) { "all panes".to_string() } else { format!("pane {}", indices[0] + 1) };
+        self.set_status(Level::Info, format!("{what} for {whom}"));
+    }
+
+    /// The model's output limit from the catalog, when known.
+    fn max_output(&self, model: &str) -> Option<u64> {
+        let r = self.providers.resolve(model).ok()?;
+        self.estimator.as_ref()?.max_output_tokens(&r.provider_name, &r.upstream_model)
     }
 
     pub fn add_models(&mut self, models: Vec<String>) {
@@ -448,29 +518,136 @@ impl App {
                 self.set_status(Level::Error, e.message);
                 continue;
             }
-            let i = self.add_pane(model.clone());
-            // A pane joining mid-conversation starts from the shared user turns only.
-            let shared: Vec<ChatMessage> = self
-                .panes
-                .first()
-                .map(|p| p.thread.iter().filter(|m| m.role == Role::User).cloned().collect())
-                .unwrap_or_default();
-            if i > 0 {
-                self.panes[i].thread = shared;
+            // An id the catalog does not list is most likely a typo; catalogs go stale too, so
+            // the same /add again adds it anyway.
+            if let Some(near) = self.unlisted(&model)
+                && self.unlisted_confirmed.as_deref() != Some(model.as_str())
+            {
+                let hint = if near.is_empty() { String::new() } else { format!(" Did you mean {}?", near.join(", ")) };
+                self.unlisted_confirmed = Some(model.clone());
+                self.set_status(
+                    Level::Warn,
+                    format!("{model} is not in the model catalog.{hint} /add it again to add it anyway."),
+                );
+                continue;
             }
-            self.panes[i].entries.push(Entry::Notice(format!("{model} joined the room")));
+            self.unlisted_confirmed = None;
+            let i = self.add_pane(model.clone());
             self.focus = i;
             self.set_status(Level::Info, format!("Added {model} as pane {}", i + 1));
         }
     }
 
-    fn remove_pane(&mut self, w: Which) {
-        let Some(i) = self.pane_index(w) else { return };
-        self.stop(Some(i));
-        let pane = self.panes.remove(i);
-        self.focus = self.focus.min(self.panes.len().saturating_sub(1));
-        self.zoom = None;
-        self.set_status(Level::Info, format!("Removed {}", pane.model));
+    /// `Some(nearest ids)` when `model` goes to OpenRouter and its catalog does not list it.
+    pub fn unlisted(&self, model: &str) -> Option<Vec<String>> {
+        let r = self.providers.resolve(model).ok()?;
+        if r.provider.kind != crate::core::provider::ProviderKind::Openrouter || r.upstream_model.contains('@') {
+            return None;
+        }
+        let catalog = self.estimator.as_ref()?.catalog();
+        if catalog.ids().next().is_none() || catalog.get(&r.upstream_model).is_some() {
+            return None;
+        }
+        // A `:free` twin of a listed model is fine even when the catalog is older than it.
+        if let Some(paid) = r.upstream_model.strip_suffix(":free")
+            && catalog.get(paid).is_some()
+        {
+            return None;
+        }
+        Some(catalog.nearest(&r.upstream_model, 3).into_iter().map(str::to_owned).collect())
+    }
+
+    /// Ask before something that loses work; `y` confirms (handled in `on_key`).
+    fn confirm(&mut self, what: Confirm) {
+        let question = match &what {
+            Confirm::Remove(target) => {
+                let model = self.room.pane(*target).map(|p| p.model.clone()).unwrap_or_default();
+                format!("Remove pane {model}? Its answers stay in the room's history. y removes, any other key keeps it")
+            }
+            Confirm::Clear => {
+                "Clear the panes? The models still remember the conversation (/new forgets). y clears, any other key keeps them"
+                    .to_string()
+            }
+            Confirm::Quit => "Answers are still streaming: quit anyway? y quits, any other key stays".to_string(),
+        };
+        self.pending_confirm = Some(what);
+        self.set_status(Level::Warn, question);
+    }
+
+    /// The answer to a question from `confirm`.
+    pub(crate) fn confirmed(&mut self, what: Confirm, yes: bool) {
+        if !yes {
+            return self.set_status(Level::Info, "Nothing changed");
+        }
+        match what {
+            Confirm::Remove(target) => self.remove_pane(target),
+            Confirm::Clear => self.clear_panes(),
+            Confirm::Quit => self.quit = true,
+        }
+        self.sync_view();
+    }
+
+    fn remove_pane(&mut self, target: TargetId) {
+        let model = self.room.pane(target).map(|p| p.model.clone()).unwrap_or_default();
+        match self.room.remove_pane(target) {
+            Ok(commands) => {
+                self.core(commands);
+                self.zoom = None;
+                self.set_status(Level::Info, format!("Removed {model}; its spend still counts in the room's totals"));
+            }
+            Err(e) => self.set_status(Level::Error, e.0),
+        }
+    }
+
+    /// `/edit [N]`: turn N's prompt (default: the last one on this branch) into the draft.
+    fn edit_prompt(&mut self, turn: Option<TurnId>) {
+        let path = self.room.path();
+        let found = match turn {
+            Some(t) => path.iter().find(|x| x.id == t),
+            None => path.last(),
+        };
+        let Some(t) = found.map(|t| (*t).clone()) else {
+            return self
+                .set_status(Level::Error, "No such prompt on this branch: /edit N takes a turn number (see F1)");
+        };
+        self.input.set_text(&t.prompt);
+        self.editing = Some(t.id);
+        self.set_status(
+            Level::Info,
+            format!("Editing prompt {}: Enter sends it as a new branch · Esc leaves the draft as it is", t.id.0),
+        );
+    }
+
+    fn branch(&mut self, arg: BranchArg) {
+        let result = match arg {
+            BranchArg::List => {
+                let tips = self.room.branch_tips();
+                let (at, n) = self.room.branch_position();
+                let list: Vec<String> = tips
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let prompt = self.room.turn(*t).map(|x| x.prompt.clone()).unwrap_or_default();
+                        let short: String = prompt.lines().next().unwrap_or("").chars().take(24).collect();
+                        format!("{}{}: “{short}”", if i + 1 == at { "*" } else { "" }, i + 1)
+                    })
+                    .collect();
+                return self.set_status(Level::Info, format!("Branch {at}/{n} · {}", list.join(" · ")));
+            }
+            BranchArg::Next => self.room.cycle_branch(1),
+            BranchArg::Prev => self.room.cycle_branch(-1),
+            BranchArg::Nth(n) => match self.room.branch_tips().get(n - 1).copied() {
+                Some(tip) => self.room.switch_branch(tip).map(|()| self.room.branch_position()),
+                None => Err(crate::core::room::RoomError(format!("There is no branch {n}"))),
+            },
+        };
+        match result {
+            Ok((at, n)) => {
+                self.sync_view();
+                self.set_status(Level::Info, format!("Branch {at}/{n}"));
+            }
+            Err(e) => self.set_status(Level::Warn, e.0),
+        }
     }
 
     fn open_picker(&mut self) {
@@ -478,25 +655,13 @@ impl App {
         self.overlay = Some(Overlay::Picker(Box::new(Picker::new(catalog.as_deref()))));
     }
 
-    fn new_room(&mut self) {
-        self.stop(None);
-        for p in &mut self.panes {
-            p.clear();
-            p.totals = Default::default();
-        }
-        self.room = None;
-        self.set_status(Level::Info, "New room: the next prompt starts it");
-    }
-
     fn clear_panes(&mut self) {
         if self.is_streaming() {
             self.set_status(Level::Warn, "Stop streaming first (Esc), then clear");
             return;
         }
-        for p in &mut self.panes {
-            p.entries.clear();
-            p.scroll = crate::ui::pane::Scroll { follow: true, ..Default::default() };
-        }
+        self.cleared_through = self.room.head;
+        self.sync_view();
         self.set_status(Level::Info, "Cleared the panes; the models still remember the conversation (/new forgets)");
     }
 
@@ -537,28 +702,16 @@ impl App {
         self.effects.push(Effect::Clipboard(text));
     }
 
-    /// Make pane `i`'s last answer the answer of every pane's thread, so the next turn builds on it.
+    /// Make pane `i`'s last answer the answer of every pane's thread.
     fn adopt(&mut self, i: usize) {
-        let Some(source) = self.panes.get(i) else { return };
-        if source.state.is_active() {
-            return self.set_status(Level::Warn, "Wait for the answer to finish before adopting it");
-        }
-        let Some(answer) = source.last_answer() else {
-            return self.set_status(Level::Info, "Nothing to adopt yet");
-        };
-        let text = answer.body.text().to_string();
-        let model = source.model.clone();
-        for (j, p) in self.panes.iter_mut().enumerate() {
-            if j == i {
-                continue;
+        let Some(target) = self.panes.get(i).map(|p| p.target) else { return };
+        match self.room.adopt(target) {
+            Ok(model) => {
+                self.sync_view();
+                self.set_status(Level::Info, format!("Every pane now continues from {model}'s answer"));
             }
-            if p.thread.last().is_some_and(|m| m.role == Role::Assistant) {
-                p.thread.pop();
-            }
-            p.thread.push(ChatMessage::assistant(text.clone()));
-            p.entries.push(Entry::Notice(format!("adopted {model}'s answer as this model's answer")));
+            Err(e) => self.set_status(Level::Warn, e.0),
         }
-        self.set_status(Level::Info, format!("Every pane now continues from {model}'s answer"));
     }
 
     fn export(&mut self, format: ExportFormat, path: Option<String>) {
@@ -566,38 +719,48 @@ impl App {
             ExportFormat::Markdown => (crate::ui::export::markdown(self), "md"),
             ExportFormat::Json => (crate::ui::export::json(self), "json"),
         };
-        let path = match path {
-            Some(p) => std::path::PathBuf::from(p),
+        let (path, create_dirs) = match path {
+            Some(p) => {
+                let home = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf());
+                let cwd = std::env::current_dir().unwrap_or_default();
+                (crate::ui::export::resolve_path(&p, home.as_deref(), &cwd), false)
+            }
             None => {
                 let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S").to_string();
-                self.export_dir.join(format!("roundtable-{stamp}.{ext}"))
+                (self.export_dir.join(format!("roundtable-{stamp}.{ext}")), true)
             }
         };
-        self.effects.push(Effect::Export { path, contents });
+        self.effects.push(Effect::Export { path, contents, create_dirs });
     }
 
     fn set_tools(&mut self, names: Option<Vec<String>>) {
-        let available = self.tools.names();
+        let available = self.room.tools().names();
+        let enabled = self.enabled_tools();
         match names {
             None => {
                 let list = if available.is_empty() { "none configured".to_string() } else { available.join(", ") };
-                let on = if self.enabled_tools.is_empty() { "none".to_string() } else { self.enabled_tools.join(", ") };
+                let on = if enabled.is_empty() { "none".to_string() } else { enabled.join(", ") };
                 self.set_status(Level::Info, format!("Tools enabled: {on} · available: {list}"));
             }
             Some(names) => {
-                if let Some(bad) = names.iter().find(|n| !available.contains(n)) {
-                    let list = available.join(", ");
-                    return self.set_status(Level::Error, format!("No tool named {bad}; available: {list}"));
+                let targets: Vec<TargetId> = self.panes.iter().map(|p| p.target).collect();
+                for target in targets {
+                    if let Err(e) = self.room.set_tools(target, names.clone()) {
+                        let list = available.join(", ");
+                        return self.set_status(Level::Error, format!("{e}; available: {list}"));
+                    }
                 }
-                self.enabled_tools = names;
-                let on = if self.enabled_tools.is_empty() { "off".to_string() } else { self.enabled_tools.join(", ") };
+                let on = if names.is_empty() { "off".to_string() } else { names.join(", ") };
                 self.set_status(Level::Info, format!("Tools for this room: {on}"));
             }
         }
     }
+}
 
-    /// Specs of the enabled tools, sent with each request.
-    pub fn tool_specs(&self) -> Vec<ToolSpec> {
-        self.tools.specs(&self.enabled_tools).unwrap_or_default()
-    }
+/// Something that waits for a `y` before it happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    Remove(TargetId),
+    Clear,
+    Quit,
 }

@@ -25,13 +25,32 @@ pub enum Cmd {
     Copy(Option<usize>),
     Select,
     Mouse,
-    Export { format: ExportFormat, path: Option<String> },
+    Export {
+        format: ExportFormat,
+        path: Option<String>,
+    },
     Sync,
     Zoom(Which),
     Adopt(Which),
     Tools(Option<Vec<String>>),
+    /// The room browser: list, search, open, rename, delete.
+    Rooms,
+    /// Take turn N's prompt (default: the last one) into the draft; sending makes a branch.
+    Edit(Option<u64>),
+    Branch(BranchArg),
+    Rename(String),
     Help,
     Quit,
+}
+
+/// `/branch`: list the branches, or switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BranchArg {
+    List,
+    Next,
+    Prev,
+    /// The Nth branch (1-based, oldest first).
+    Nth(usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,8 +85,32 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "zoom", args: "[N]", help: "show one pane full width, again to go back (Alt+Z)" },
     CommandSpec { name: "adopt", args: "[N]", help: "make pane N's answer every pane's answer (Alt+A)" },
     CommandSpec { name: "tools", args: "[NAME,…|off]", help: "enable tools for the room (no argument: list them)" },
+    CommandSpec {
+        name: "rooms",
+        args: "",
+        help: "browse earlier rooms: type to search, Enter opens, r renames, d deletes (Ctrl+O)",
+    },
+    CommandSpec {
+        name: "edit",
+        args: "[TURN]",
+        help: "edit an earlier prompt (default: the last); sending it starts a branch",
+    },
+    CommandSpec {
+        name: "branch",
+        args: "[next|prev|N]",
+        help: "list the room's branches, or switch to another (Alt+←/→)",
+    },
+    CommandSpec { name: "rename", args: "TITLE", help: "rename this room" },
     CommandSpec { name: "help", args: "", help: "keys and commands (F1)" },
     CommandSpec { name: "quit", args: "", help: "leave roundtable (Ctrl+Q)" },
+];
+
+/// How a prompt can be sent (F1 and the README list these).
+pub const SEND_FORMS: &[(&str, &str)] = &[
+    ("TEXT", "every pane; a busy pane gets it when its answer ends (\"next prompt queued\")"),
+    ("@2 TEXT", "pane 2 only"),
+    ("@1,3 TEXT", "panes 1 and 3 only"),
+    ("/edit N, then Enter", "resend an edited prompt N as a new branch; /branch switches back"),
 ];
 
 /// Commands whose name starts with what was typed after `/`, best first.
@@ -86,14 +129,17 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
     let body = line.strip_prefix('/').ok_or("commands start with /")?;
     let (name, rest) = body.split_once(char::is_whitespace).unwrap_or((body, ""));
     let rest = rest.trim();
+    // Only exact names run: a partial one is completed by the palette, never guessed here
+    // (`/re` must not remove a pane, `/q x` must not quit).
     let spec = match COMMANDS.iter().find(|c| c.name == name) {
         Some(spec) => spec,
         None => {
-            let matches = completions(name);
-            match matches.as_slice() {
-                [only] => *only,
-                _ => return Err(format!("no command /{name}; type / to see them all")),
-            }
+            let near: Vec<String> = completions(name).iter().take(3).map(|c| format!("/{}", c.name)).collect();
+            return Err(if near.is_empty() {
+                format!("No command /{name}: type / to see them all")
+            } else {
+                format!("No command /{name}: did you mean {}? (Tab completes)", near.join(", "))
+            });
         }
     };
     let usage = || format!("usage: /{} {}", spec.name, spec.args);
@@ -108,7 +154,12 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
         "clear" => Cmd::Clear,
         "system" => {
             let (w, text) = leading_which(rest);
-            Cmd::System(w, text.to_string())
+            if rest.parse::<usize>().is_ok() {
+                return Err(format!(
+                    "Give the system prompt after the pane: /system {rest} be brief (or /system {rest} off to clear it)"
+                ));
+            }
+            Cmd::System(w, if text == "off" { String::new() } else { text.to_string() })
         }
         "temp" => {
             let (w, value) = leading_which(rest);
@@ -140,7 +191,19 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
         "tools" if rest.is_empty() => Cmd::Tools(None),
         "tools" if rest == "off" || rest == "none" => Cmd::Tools(Some(Vec::new())),
         "tools" => Cmd::Tools(Some(rest.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_owned).collect())),
+        "rooms" => Cmd::Rooms,
+        "edit" if rest.is_empty() => Cmd::Edit(None),
+        "edit" => Cmd::Edit(Some(rest.parse().ok().filter(|n| *n > 0).ok_or_else(usage)?)),
+        "branch" => Cmd::Branch(match rest {
+            "" | "list" => BranchArg::List,
+            "next" => BranchArg::Next,
+            "prev" | "previous" => BranchArg::Prev,
+            n => BranchArg::Nth(n.parse().ok().filter(|n| *n > 0).ok_or_else(usage)?),
+        }),
+        "rename" if rest.is_empty() => return Err(usage()),
+        "rename" => Cmd::Rename(rest.to_string()),
         "help" => Cmd::Help,
+        "quit" if !rest.is_empty() => return Err(usage()),
         "quit" => Cmd::Quit,
         _ => return Err(usage()),
     })
@@ -175,6 +238,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_exact_names_run_and_arguments_are_checked() {
+        assert!(parse("/re").unwrap_err().contains("/remove"), "a partial name is not guessed");
+        assert!(parse("/q x").is_err());
+        assert!(parse("/quit now").is_err());
+        assert!(parse("/system 2").unwrap_err().contains("/system 2 be brief"));
+        assert_eq!(parse("/system 2 off").unwrap(), Cmd::System(Which::Pane(1), String::new()));
+        assert_eq!(parse("/edit 3").unwrap(), Cmd::Edit(Some(3)));
+        assert_eq!(parse("/branch prev").unwrap(), Cmd::Branch(BranchArg::Prev));
+        assert_eq!(parse("/branch 2").unwrap(), Cmd::Branch(BranchArg::Nth(2)));
+    }
+
+    #[test]
     fn parses_every_form() {
         assert_eq!(parse("/add a/b c/d").unwrap(), Cmd::Add(vec!["a/b".into(), "c/d".into()]));
         assert_eq!(parse("/add").unwrap(), Cmd::Picker);
@@ -194,14 +269,14 @@ mod tests {
             parse("/tools calculator,current_time").unwrap(),
             Cmd::Tools(Some(vec!["calculator".into(), "current_time".into()]))
         );
-        assert_eq!(parse("/q").unwrap(), Cmd::Quit, "a unique prefix is enough");
+        assert!(parse("/q").is_err(), "a prefix is completed by the palette, never run");
     }
 
     #[test]
     fn mistakes_get_usage() {
         assert!(parse("/remove x").unwrap_err().contains("usage: /remove"));
         assert!(parse("/temp hot").unwrap_err().contains("usage: /temp"));
-        assert!(parse("/frobnicate").unwrap_err().contains("no command"));
+        assert!(parse("/frobnicate").unwrap_err().contains("No command"));
         assert!(parse("/s").is_err(), "ambiguous prefix: stop, system, select, sync");
         assert!(parse("/copy 0").is_err());
     }

@@ -1,5 +1,6 @@
 //! Draws a whole frame: panes, sidebar, input, status line, then any popup; or the "terminal
-//! too small" message. Records the layout in the app for mouse hit-testing.
+//! too small" message. Drawing only reads the app: `App::prepare_frame` computed the layout,
+//! the draft's estimate and every pane's visible lines beforehand.
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
@@ -10,30 +11,45 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use crate::ui::app::{App, Level, Overlay};
 use crate::ui::{layout, overlay, pane_view, sidebar};
 
-pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
-    let area = frame.area();
+/// Everything a frame of `area` needs that takes work: the layout, the draft's estimate, each
+/// visible pane's lines (render caches and scroll positions brought up to date).
+pub fn prepare(app: &mut App, area: Rect) {
     if layout::too_small(area) {
         app.regions = None;
-        return too_small(frame, area, app);
+        return;
     }
     app.refresh_draft_estimate();
     let regions = layout::compute(area, app.panes.len(), app.zoom, app.show_sidebar, app.input.line_count());
-    // Drawing borrows the panes mutably (render caches) beside the theme and clock.
-    let mut panes = std::mem::take(&mut app.panes);
+    let ctx = pane_view::DrawCtx { theme: &app.theme, now: app.now(), wall: app.wall(), tick: app.tick };
+    for &(i, rect) in &regions.panes {
+        if let Some(pane) = app.panes.get_mut(i) {
+            pane_view::prepare(pane, rect, &ctx);
+        }
+    }
+    app.regions = Some(regions);
+}
+
+pub fn draw(frame: &mut Frame<'_>, app: &App) {
+    let area = frame.area();
+    let Some(regions) = app.regions.as_ref().filter(|_| !layout::too_small(area)) else {
+        return too_small(frame, area, app);
+    };
     let ctx = app.draw_ctx();
+    let panes = &app.panes;
     if panes.is_empty() {
         let main = Rect { width: area.width - regions.sidebar.map_or(0, |s| s.width), height: regions.input.y, ..area };
         empty_room(frame, main, app);
     }
     for &(i, rect) in &regions.panes {
         let focused = i == app.focus;
-        pane_view::draw(frame, rect, &mut panes[i], focused, i + 1, &ctx);
+        if let Some(pane) = panes.get(i) {
+            pane_view::draw(frame, rect, pane, focused, i + 1, &ctx);
+        }
     }
     if let Some(side) = regions.sidebar {
         let now_ms = crate::core::quota::system_time_ms(ctx.wall);
-        sidebar::draw(frame, side, &panes, &app.sidebar, &app.theme, now_ms, ctx.now);
+        sidebar::draw(frame, side, panes, &app.sidebar, &app.theme, now_ms, ctx.now);
     }
-    app.panes = panes;
     frame.render_widget(&app.input.textarea, regions.input);
     status_line(frame, regions.status, app);
     if app.input.first_line().starts_with('/') && app.input.line_count() == 1 && app.overlay.is_none() {
@@ -42,9 +58,13 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     match &app.overlay {
         Some(Overlay::Help { scroll }) => overlay::help(frame, area, app, *scroll),
         Some(Overlay::Picker(p)) => overlay::picker(frame, area, p, &app.theme),
+        Some(Overlay::Rooms(b)) => {
+            let w = area.width.saturating_sub(8).max(20);
+            let h = area.height.saturating_sub(6).max(8);
+            b.draw(frame, centered(area, w, h), &app.theme);
+        }
         None => {}
     }
-    app.regions = Some(regions);
 }
 
 fn too_small(frame: &mut Frame<'_>, area: Rect, app: &App) {
@@ -108,8 +128,17 @@ fn status_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
     if !app.mouse_capture {
         flags.push("MOUSE OFF");
     }
-    if !app.enabled_tools.is_empty() {
+    if !app.enabled_tools().is_empty() {
         flags.push("TOOLS");
+    }
+    let branch;
+    let (at, n) = app.room.branch_position();
+    if n > 1 {
+        branch = format!("BRANCH {at}/{n}");
+        flags.push(&branch);
+    }
+    if app.editing.is_some() {
+        flags.push("EDITING");
     }
     let right = if flags.is_empty() { String::new() } else { format!(" {} ", flags.join(" · ")) };
     let right_w = right.chars().count() as u16;

@@ -96,6 +96,9 @@ where
             }
             // Code is highlighted off this thread; its colours arrive through `results_ready`.
             highlight::set_background(true);
+            terminal.autoresize().map_err(|e| io::Error::other(e.to_string()))?;
+            let area = terminal.get_frame().area();
+            draw::prepare(app, area);
             let drawn = terminal.draw(|f| draw::draw(f, app));
             highlight::set_background(false);
             drawn.map_err(|e| io::Error::other(e.to_string()))?;
@@ -252,23 +255,41 @@ fn perform_effects(
                 app.dirty = true;
                 app.repaint = true;
             }
-            Effect::Export { path, contents } => {
+            Effect::Export { path, contents, create_dirs } => {
                 let bg = bg.clone();
                 tokio::task::spawn_blocking(move || {
-                    let result = write_export(&path, &contents).map(|()| path.clone()).map_err(|e| {
+                    let result = write_export(&path, &contents, create_dirs).map(|()| path.clone()).map_err(|e| {
                         format!("Could not write {}: {e}. Give another path: /export md PATH", path.display())
                     });
                     let _ = bg.send(Background::Exported(result));
                 });
             }
             Effect::MouseCapture(on) => host.set_mouse_capture(on),
+            Effect::Rooms(request) => {
+                let Some(path) = app.store.as_ref().and_then(|s| s.path()).map(|p| p.to_path_buf()) else {
+                    continue;
+                };
+                let store = app.store.clone();
+                let bg = bg.clone();
+                tokio::task::spawn_blocking(move || {
+                    let reply = crate::ui::rooms_view::perform(&path, store.as_ref(), request);
+                    let _ = bg.send(Background::Rooms(reply));
+                });
+            }
         }
     }
 }
 
-fn write_export(path: &std::path::Path, contents: &str) -> io::Result<()> {
+fn write_export(path: &std::path::Path, contents: &str, create_dirs: bool) -> io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        if create_dirs {
+            std::fs::create_dir_all(dir)?;
+        } else if !dir.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("the folder {} does not exist", dir.display()),
+            ));
+        }
     }
     std::fs::write(path, contents)
 }

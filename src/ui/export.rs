@@ -1,71 +1,39 @@
-//! Exports the room as Markdown (readable, one section per turn with every model's answer) or
-//! JSON (each pane's thread and totals), built from the in-memory transcript.
+//! Exports the room (`/export`) from the core's room data, as `rooms show` prints it: Markdown
+//! with answers nested under their turns, or the full room as JSON. Also where an export goes.
 
-use serde_json::json;
+use std::path::{Path, PathBuf};
 
 use crate::ui::app::App;
-use crate::ui::pane::{Entry, Outcome};
-use crate::ui::pane_view::footer_text;
 
 pub fn markdown(app: &App) -> String {
-    let mut out = String::from("# roundtable room\n\n");
-    let models: Vec<&str> = app.panes.iter().map(|p| p.model.as_str()).collect();
-    out.push_str(&format!("Models: {}\n", models.join(", ")));
-    // Turns in order; the user prompt once, then each pane's answer for that turn.
-    let mut turns: Vec<_> = app
-        .panes
-        .iter()
-        .flat_map(|p| p.entries.iter())
-        .filter_map(|e| match e {
-            Entry::User { turn, body } => Some((*turn, body.text().to_string())),
-            _ => None,
-        })
-        .collect();
-    turns.sort_by_key(|(t, _)| *t);
-    turns.dedup_by_key(|(t, _)| *t);
-    for (turn, prompt) in turns {
-        out.push_str(&format!("\n## You\n\n{prompt}\n"));
-        for p in &app.panes {
-            for e in &p.entries {
-                if let Entry::Answer(a) = e
-                    && a.turn == turn
-                {
-                    out.push_str(&format!("\n### {}\n\n{}\n", p.model, a.body.text()));
-                    if let Outcome::Failed(m) = &a.outcome {
-                        out.push_str(&format!("\n> error: {m}\n"));
-                    }
-                    if let Some(f) = &a.footer {
-                        out.push_str(&format!("\n_{}_\n", footer_text(f).trim_start_matches("── ")));
-                    }
-                }
-            }
-        }
-    }
-    out
+    crate::present::room::markdown(&app.room)
 }
 
 pub fn json(app: &App) -> String {
-    let panes: Vec<_> = app
-        .panes
-        .iter()
-        .map(|p| {
-            json!({
-                "model": p.model,
-                "served_model": p.served_model,
-                "upstream_provider": p.upstream,
-                "settings": p.settings,
-                "thread": p.thread,
-                "totals": {
-                    "requests": p.totals.requests,
-                    "prompt_tokens": p.totals.prompt_tokens,
-                    "completion_tokens": p.totals.completion_tokens,
-                    "cost_usd": p.totals.cost.to_string(),
-                    "cost_estimated": p.totals.estimated,
-                    "requests_without_cost": p.totals.unknown,
-                },
-            })
-        })
-        .collect();
-    let doc = json!({ "room": app.room.map(|r| r.0), "panes": panes });
-    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
+    serde_json::to_string_pretty(&crate::present::room::json(&app.room)).unwrap_or_else(|_| "{}".into())
+}
+
+/// Where a user-given export path points: `~` expanded to the home directory, relative paths
+/// taken from the current directory, so the status line can say exactly where the file went.
+pub fn resolve_path(raw: &str, home: Option<&Path>, cwd: &Path) -> PathBuf {
+    let expanded = match (raw.strip_prefix("~/").or(if raw == "~" { Some("") } else { None }), home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(raw),
+    };
+    if expanded.is_absolute() { expanded } else { cwd.join(expanded) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tilde_and_relative_paths_become_absolute() {
+        let home = Path::new("/home/u");
+        let cwd = Path::new("/work");
+        assert_eq!(resolve_path("~/x.json", Some(home), cwd), PathBuf::from("/home/u/x.json"));
+        assert_eq!(resolve_path("out/x.md", Some(home), cwd), PathBuf::from("/work/out/x.md"));
+        assert_eq!(resolve_path("/tmp/x.md", Some(home), cwd), PathBuf::from("/tmp/x.md"));
+        assert_eq!(resolve_path("~user/x", Some(home), cwd), PathBuf::from("/work/~user/x"));
+    }
 }

@@ -99,6 +99,15 @@ impl InputBox {
         self.touched();
     }
 
+    /// Take a slash command: clears the box without putting the command in the prompt history
+    /// (Ctrl+↑ walks prompts; the palette completes commands).
+    pub fn take_command(&mut self) -> String {
+        let text = self.text();
+        self.set_text("");
+        self.browsing = None;
+        text
+    }
+
     /// Take the draft for sending: clears the box and remembers the text in history.
     pub fn take(&mut self) -> String {
         let text = self.text();

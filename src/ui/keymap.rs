@@ -38,11 +38,15 @@ pub enum Action {
     Clear,
     Interrupt,
     Quit,
+    Rooms,
+    EditLastPrompt,
+    BranchPrev,
+    BranchNext,
 }
 
 /// (config name, action, default keys, what the help overlay says).
 pub const ACTIONS: &[(&str, Action, &[&str], &str)] = &[
-    ("send", Action::Send, &["enter"], "send the draft to every model of the room"),
+    ("send", Action::Send, &["enter"], "send the draft to every model (@2 TEXT: pane 2 only)"),
     ("newline", Action::Newline, &["alt+enter", "ctrl+j"], "insert a newline in the draft"),
     ("stop_all", Action::StopAll, &["esc"], "stop every streaming pane (closes a popup first)"),
     ("stop_focused", Action::StopFocused, &["ctrl+x"], "stop the focused pane"),
@@ -72,6 +76,10 @@ pub const ACTIONS: &[(&str, Action, &[&str], &str)] = &[
     ("clear", Action::Clear, &["ctrl+l"], "clear the panes (the room's history stays saved)"),
     ("interrupt", Action::Interrupt, &["ctrl+c"], "stop streaming; quit when nothing streams"),
     ("quit", Action::Quit, &["ctrl+q"], "quit"),
+    ("rooms", Action::Rooms, &["ctrl+o"], "browse earlier rooms: search, open, rename, delete"),
+    ("edit_prompt", Action::EditLastPrompt, &["alt+e"], "edit the last prompt; sending it starts a branch"),
+    ("branch_prev", Action::BranchPrev, &["alt+["], "switch to the previous branch of the room"),
+    ("branch_next", Action::BranchNext, &["alt+]"], "switch to the next branch of the room"),
 ];
 
 type Chord = (KeyCode, KeyModifiers);

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
 use crate::core::provider::ApiKey;
-use crate::core::store::{db_path, last_room, spend_since};
+use crate::core::store::{db_path, spend_since};
 use crate::paths::Paths;
 use crate::sim::{SimConfig, SimServer};
 use crate::ui::app::{App, AppInit};
@@ -28,7 +28,8 @@ pub struct LaunchOptions {
     pub models: Vec<String>,
     pub base_url: Option<String>,
     pub demo: bool,
-    pub resume: bool,
+    /// `--resume`: `Some(None)` reopens the last chatroom room, `Some(Some(id))` that room.
+    pub resume: Option<Option<crate::core::store::RoomId>>,
 }
 
 /// Exit code: 0 on a normal quit, 1 when the terminal failed, 2 for configuration problems.
@@ -99,18 +100,27 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
         crate::runtime::refresh_catalog_in_background(&config, &paths, &rt.estimator);
     }
     let db = db_path(&paths.data_dir);
-    let today_spend = spend_since(&db, start_of_day_ms()).unwrap_or_default();
-    let resume = if opts.resume {
-        match last_room(&db) {
+    let day_start_ms = start_of_day_ms();
+    let today_spend = spend_since(&db, day_start_ms).unwrap_or_default();
+    let resume = match opts.resume {
+        None => None,
+        Some(id) => match crate::core::room::load(&db, id, true) {
             Ok(Some(room)) => Some(room),
-            Ok(None) | Err(_) => {
+            Ok(None) if id.is_some() => {
+                eprintln!("roundtable: there is no room with that id; `roundtable rooms` lists them");
+                return 2;
+            }
+            Ok(None) | Err(crate::core::store::StoreError::Missing { .. }) => {
                 eprintln!("roundtable: no saved room to resume yet; starting a new one");
                 None
             }
-        }
-    } else {
-        None
+            Err(e) => {
+                eprintln!("roundtable: {e}");
+                return 1;
+            }
+        },
     };
+    let resuming = resume.is_some();
     let models = if !opts.models.is_empty() {
         opts.models.clone()
     } else if demo {
@@ -140,13 +150,15 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
         demo: demo_hint,
         resume,
         today_spend,
+        day_start_ms,
         config_dir: Some(paths.config_dir.clone()),
         export_dir: paths.data_dir.join("exports"),
         no_color,
         tools: config.tools.clone(),
         warnings: rt.warnings.clone(),
     });
-    if demo && !opts.resume {
+    // The canned demo prompt only in a room the user did not choose (no -m, nothing resumed).
+    if demo && !resuming && opts.models.is_empty() {
         // A new user sees every pane stream within seconds.
         app.start_turn(DEMO_PROMPT);
     }
@@ -307,7 +319,9 @@ fn write_draft(draft: &str) -> Result<PathBuf, String> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options.open(&path).and_then(|mut f| f.write_all(draft.as_bytes()));
+    // A complete last line (editors add one anyway), so the file reads back as written.
+    let contents = if draft.is_empty() || draft.ends_with('\n') { draft.to_string() } else { format!("{draft}\n") };
+    let written = options.open(&path).and_then(|mut f| f.write_all(contents.as_bytes()));
     written.map_err(|e| format!("Could not write the draft to {}: {e}", path.display()))?;
     Ok(path)
 }

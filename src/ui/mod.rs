@@ -1,7 +1,6 @@
 //! The terminal chatroom: everything that draws or reads the terminal lives under here, outside
 //! the core (a test keeps ratatui, crossterm, the textarea crate and syntect out of `src/core`).
 
-pub mod accounting;
 pub mod app;
 pub mod app_input;
 pub mod clipboard;
@@ -19,7 +18,7 @@ pub mod overlay;
 pub mod pane;
 pub mod pane_view;
 pub mod picker;
-pub mod restore;
+pub mod rooms_view;
 pub mod settings;
 pub mod sidebar;
 pub mod terminal;

@@ -7,10 +7,10 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::present;
 use crate::ui::app::App;
 use crate::ui::commands::{self, COMMANDS};
 use crate::ui::draw::{centered, popup};
-use crate::present;
 use crate::ui::keymap::ACTIONS;
 use crate::ui::picker::Picker;
 use crate::ui::theme::Theme;
@@ -29,6 +29,11 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, app: &App, scroll: u16) {
         Span::styled(format!("{:>22}  ", "wheel / click"), key_style),
         Span::raw("scroll the pane under the mouse / focus it"),
     ]));
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled("Sending", Style::default().add_modifier(Modifier::BOLD))));
+    for (form, help) in crate::ui::commands::SEND_FORMS {
+        lines.push(Line::from(vec![Span::styled(format!("{form:>22}  "), key_style), Span::raw(*help)]));
+    }
     lines.push(Line::default());
     lines.push(Line::from(Span::styled("Commands", Style::default().add_modifier(Modifier::BOLD))));
     for c in COMMANDS {

@@ -1,14 +1,14 @@
-//! One model's pane: its conversation thread, transcript entries, live stream state, totals and
-//! scroll position. Pure state: drawing lives in `pane_view`.
+//! One model's pane as the chatroom shows it: the room's answers for the current branch as
+//! entries with their render caches, the state and totals mirrored from the core's room, the
+//! scroll position and the keyboard selection. Pure view state: the conversation itself is the
+//! core's (`core::room`), drawing lives in `pane_view`.
 
 use std::time::{Instant, SystemTime};
 
 use ratatui::text::Line;
 
-use crate::core::protocol::{ChatMessage, Cost, ModelSettings, StreamSummary, TargetId, TurnId, Usage};
-use crate::core::store::TranscriptRecorder;
-use crate::ui::accounting::StepFigures;
-pub use crate::ui::accounting::Totals;
+use crate::core::protocol::{ModelSettings, TargetId, TurnId};
+pub use crate::core::room::{AnswerKey, Footer, Totals};
 use crate::ui::markdown::MarkdownView;
 
 /// What the pane is doing now (its header shows it).
@@ -49,16 +49,6 @@ pub enum Outcome {
     Cancelled,
 }
 
-/// The measured figures under an answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Footer {
-    pub usage: Option<Usage>,
-    pub cost: Cost,
-    pub ttft_ms: Option<u64>,
-    pub tokens_per_second: Option<f64>,
-    pub finish: Option<String>,
-}
-
 /// A tool call shown in the transcript, with its result once known.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolNote {
@@ -71,6 +61,7 @@ pub struct ToolNote {
 
 #[derive(Debug)]
 pub struct Answer {
+    pub key: AnswerKey,
     pub turn: TurnId,
     pub body: MarkdownView,
     pub reasoning_chars: usize,
@@ -78,8 +69,6 @@ pub struct Answer {
     pub footer: Option<Footer>,
     pub tools: Vec<ToolNote>,
     pub notices: Vec<String>,
-    /// The requests behind this answer (one per tool-loop step), as counted in the totals.
-    pub steps: Vec<StepFigures>,
     /// The lines drawn above and below the body once the answer is finished (`pane_view`);
     /// cleared when its figures change.
     pub extras: Option<ExtrasCache>,
@@ -94,16 +83,16 @@ pub struct ExtrasCache {
 }
 
 impl Answer {
-    pub fn new(turn: TurnId) -> Answer {
+    pub fn new(key: AnswerKey) -> Answer {
         Answer {
-            turn,
+            key,
+            turn: key.turn,
             body: MarkdownView::new(),
             reasoning_chars: 0,
             outcome: Outcome::Streaming,
             footer: None,
             tools: Vec::new(),
             notices: Vec::new(),
-            steps: Vec::new(),
             extras: None,
         }
     }
@@ -163,15 +152,16 @@ pub struct Pane {
     pub upstream: Option<String>,
     pub settings: ModelSettings,
     pub state: PaneState,
+    /// A prompt waits for this pane's current answer to end.
+    pub next_queued: bool,
     pub entries: Vec<Entry>,
-    /// What this model sees next turn: shared user turns plus its own answers.
-    pub thread: Vec<ChatMessage>,
     pub scroll: Scroll,
     pub selection: Option<Selection>,
     pub totals: Totals,
+    /// The entry of the answer streaming now.
     pub live: Option<Live>,
-    /// Writes the live answer (and a tool loop's messages) into the stored room.
-    pub recorder: Option<TranscriptRecorder>,
+    /// The visible lines of the next frame, made by `pane_view::prepare` before drawing.
+    pub frame_lines: Vec<ratatui::text::Line<'static>>,
 }
 
 impl Pane {
@@ -183,100 +173,38 @@ impl Pane {
             upstream: None,
             settings,
             state: PaneState::Idle,
+            next_queued: false,
             entries: Vec::new(),
-            thread: Vec::new(),
             scroll: Scroll { follow: true, ..Scroll::default() },
             selection: None,
             totals: Totals::default(),
             live: None,
-            recorder: None,
+            frame_lines: Vec::new(),
         }
     }
 
-    /// The answer being streamed, if any.
-    pub fn live_answer(&mut self) -> Option<&mut Answer> {
-        let live = self.live?;
-        match self.entries.get_mut(live.entry) {
-            Some(Entry::Answer(a)) if a.turn == live.turn => Some(a),
+    /// The entry showing answer `key`.
+    pub fn answer_view(&mut self, key: AnswerKey) -> Option<&mut Answer> {
+        self.entries.iter_mut().find_map(|e| match e {
+            Entry::Answer(a) if a.key == key => Some(a.as_mut()),
             _ => None,
-        }
+        })
     }
 
     /// The answer to `turn` (the most recent one: a retry answers the same turn again).
     pub fn answer_to(&mut self, turn: TurnId) -> Option<&mut Answer> {
-        answer_to(&mut self.entries, turn)
+        self.entries.iter_mut().rev().find_map(|e| match e {
+            Entry::Answer(a) if a.turn == turn => Some(a.as_mut()),
+            _ => None,
+        })
     }
 
-    /// The most recent answer (live or finished), for copy and adopt.
+    /// The most recent answer (live or finished), for copy.
     pub fn last_answer(&self) -> Option<&Answer> {
         self.entries.iter().rev().find_map(|e| match e {
             Entry::Answer(a) => Some(a.as_ref()),
             _ => None,
         })
-    }
-
-    /// Record the live answer's final request: totals, and the figures under the answer.
-    pub fn settle(&mut self, summary: &StreamSummary, finish: Option<String>) {
-        if let Some(live) = self.live {
-            let answered = finish.is_some();
-            self.count_final(live.turn, summary, finish, answered);
-        }
-    }
-
-    /// Count an intermediate tool-loop step of the answer to `turn`.
-    pub fn count_step(&mut self, turn: TurnId, summary: &StreamSummary) {
-        let step = StepFigures::count(&mut self.totals, summary);
-        if let Some(a) = answer_to(&mut self.entries, turn) {
-            a.steps.push(step);
-        }
-    }
-
-    /// Count the final request of the answer to `turn` and put its figures under it. A request
-    /// that failed before the provider answered counts but shows nothing; `answered` says the
-    /// provider did answer even if it reported no figures.
-    pub fn count_final(&mut self, turn: TurnId, summary: &StreamSummary, finish: Option<String>, answered: bool) {
-        let nothing_known = summary.usage.is_none() && summary.cost.as_ref().is_none_or(|c| c.usd.is_none());
-        let bare = nothing_known && !answered;
-        let step = if bare {
-            StepFigures::count_bare(&mut self.totals, summary)
-        } else {
-            StepFigures::count(&mut self.totals, summary)
-        };
-        let Some(a) = answer_to(&mut self.entries, turn) else { return };
-        a.steps.push(step);
-        if !bare {
-            let tps = summary.usage.as_ref().and_then(|u| summary.timings.tokens_per_second(u.completion_tokens));
-            a.footer = Some(Footer {
-                usage: summary.usage.clone(),
-                cost: summary.cost.clone().unwrap_or(Cost::UNKNOWN),
-                ttft_ms: summary.timings.ttft_ms,
-                tokens_per_second: tps,
-                finish,
-            });
-        }
-    }
-
-    /// A request's cost fetched after its stream (OpenRouter's `/generation`): the step's figures
-    /// and the totals take it, and so does the footer when it was the answer's last request.
-    pub fn settle_cost(&mut self, turn: TurnId, generation_id: &str, cost: Cost, usage: Option<Usage>) {
-        let Some(a) = answer_to(&mut self.entries, turn) else { return };
-        a.extras = None;
-        let last = a.steps.len().saturating_sub(1);
-        let Some(k) = a.steps.iter().position(|s| s.generation_id.as_deref() == Some(generation_id)) else { return };
-        a.steps[k].settle(&mut self.totals, cost.clone(), usage);
-        if k != last {
-            return;
-        }
-        let usage = a.steps[k].usage.clone();
-        match &mut a.footer {
-            Some(f) => {
-                f.cost = cost;
-                if f.usage.is_none() {
-                    f.usage = usage;
-                }
-            }
-            None => a.footer = Some(Footer { usage, cost, ttft_ms: None, tokens_per_second: None, finish: None }),
-        }
     }
 
     pub fn scroll_by(&mut self, delta: isize) {
@@ -299,22 +227,4 @@ impl Pane {
         self.scroll.follow = true;
         self.scroll.unseen = false;
     }
-
-    /// Clear the transcript and thread (the stored room keeps everything).
-    pub fn clear(&mut self) {
-        self.entries.clear();
-        self.thread.clear();
-        self.scroll = Scroll { follow: true, ..Scroll::default() };
-        self.selection = None;
-        self.live = None;
-        self.state = PaneState::Idle;
-    }
-}
-
-/// `Pane::answer_to` on the entries alone, so the totals can be borrowed beside it.
-fn answer_to(entries: &mut [Entry], turn: TurnId) -> Option<&mut Answer> {
-    entries.iter_mut().rev().find_map(|e| match e {
-        Entry::Answer(a) if a.turn == turn => Some(a.as_mut()),
-        _ => None,
-    })
 }

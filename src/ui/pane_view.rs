@@ -29,7 +29,24 @@ pub struct DrawCtx<'a> {
     pub tick: u64,
 }
 
-pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &mut Pane, focused: bool, number: usize, ctx: &DrawCtx<'_>) {
+/// The pane's body area inside its border.
+fn inner_area(area: Rect) -> Rect {
+    Block::default().borders(Borders::ALL).inner(area)
+}
+
+/// Before a frame: bring the render caches and scroll position up to date for `area` and keep
+/// the visible lines, so that drawing only reads.
+pub fn prepare(pane: &mut Pane, area: Rect, ctx: &DrawCtx<'_>) {
+    let inner = inner_area(area);
+    pane.frame_lines = if inner.width == 0 || inner.height == 0 {
+        Vec::new()
+    } else {
+        visible_lines(pane, inner.width, usize::from(inner.height), ctx)
+    };
+}
+
+/// Draw the pane as `prepare` left it.
+pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &Pane, focused: bool, number: usize, ctx: &DrawCtx<'_>) {
     let ui = &ctx.theme.ui;
     let border = if focused { ui.border_focused } else { ui.border };
     let block = Block::default()
@@ -43,11 +60,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &mut Pane, focused: bool, n
     if inner.width == 0 || inner.height == 0 {
         return;
     }
-    let lines = visible_lines(pane, inner.width, usize::from(inner.height), ctx);
+    let lines = &pane.frame_lines;
     // Lines are wrapped to the width already: set them straight into the buffer.
     let buf = frame.buffer_mut();
     buf.set_style(inner, Style::default().fg(ui.fg));
-    for (row, line) in (inner.y..inner.bottom()).zip(&lines) {
+    for (row, line) in (inner.y..inner.bottom()).zip(lines) {
         buf.set_line(inner.x, row, line, inner.width);
     }
     if pane.scroll.unseen && !pane.scroll.follow && inner.width >= 14 {
@@ -63,8 +80,19 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &mut Pane, focused: bool, n
 
 fn header(pane: &Pane, number: usize, focused: bool, width: u16, ctx: &DrawCtx<'_>) -> Line<'static> {
     let ui = &ctx.theme.ui;
-    let (state_text, state_style) = state_label(pane, ctx);
-    let served = pane.upstream.as_deref().map(|p| format!(" · {p}")).unwrap_or_default();
+    let (mut state_text, state_style) = state_label(pane, ctx);
+    if pane.next_queued {
+        state_text.push_str(" · next prompt queued");
+    }
+    // The upstream, then the pane's settings that differ from the defaults ("temp 0.5 · system").
+    let settings = crate::core::room::describe_settings(&pane.settings);
+    let served = pane
+        .upstream
+        .as_deref()
+        .map(|p| format!(" · {p}"))
+        .into_iter()
+        .chain((!settings.is_empty()).then(|| format!(" · {settings}")))
+        .collect::<String>();
     // Budget: borders and separators, then the state, then the model name, then the upstream.
     let budget = usize::from(width).saturating_sub(6 + state_text.chars().count() + 4);
     let model = present::shorten(&pane.model, budget.max(6));

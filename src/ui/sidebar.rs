@@ -70,8 +70,11 @@ pub struct DraftEstimate {
 pub struct SidebarData {
     pub quota: Vec<BucketStatus>,
     pub account: Option<AccountInfo>,
-    /// Spend recorded today before this session started, plus this session's.
-    pub today_before: Decimal,
+    /// Today's spend (UTC day): the ledger's before this process plus everything since, from
+    /// the core's accounting (never changed by removing panes, `/new` or resuming).
+    pub today: Decimal,
+    /// The room's totals, removed panes included.
+    pub room_totals: crate::core::room::Totals,
     pub draft: Vec<DraftEstimate>,
     pub throughput: Throughput,
     pub store_problem: Option<String>,
@@ -82,7 +85,8 @@ impl SidebarData {
         SidebarData {
             quota: Vec::new(),
             account: None,
-            today_before: Decimal::ZERO,
+            today: Decimal::ZERO,
+            room_totals: Default::default(),
             draft: Vec::new(),
             throughput: Throughput::new(now),
             store_problem: None,
@@ -167,13 +171,9 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
     let mut rows = Vec::new();
     let dim = Style::default().fg(theme.ui.dim);
     // Room totals, then one row per model.
-    let (mut tokens, mut cost, mut estimated, mut unknown) = (0u64, Decimal::ZERO, false, 0u32);
-    for p in panes {
-        tokens += p.totals.prompt_tokens + p.totals.completion_tokens;
-        cost += p.totals.cost;
-        estimated |= p.totals.estimated > 0;
-        unknown += p.totals.unknown;
-    }
+    let room = &data.room_totals;
+    let (tokens, cost, estimated, unknown) =
+        (room.prompt_tokens.saturating_add(room.completion_tokens), room.cost, room.estimated > 0, room.unknown);
     let mark = |est: bool, unknown: u32, v: Decimal| {
         format!("{}{}{}", if est { "~" } else { "" }, present::usd(v), if unknown > 0 { "+?" } else { "" })
     };
@@ -187,7 +187,7 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
         rows.push(Row::Text(Line::from(Span::styled("~ estimated from catalog prices", dim))));
     }
     rows.push(Row::Text(Line::default()));
-    rows.push(kv("Today".into(), present::usd(data.today_before + cost), theme, width));
+    rows.push(kv("Today".into(), present::usd(data.today), theme, width));
     if let Some(acct) = &data.account {
         if let Some(credits) = acct.credits_remaining {
             rows.push(kv("Credits left".into(), present::usd(credits), theme, width));

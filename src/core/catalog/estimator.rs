@@ -78,6 +78,14 @@ impl CatalogEstimator {
         self.catalog().get(id).cloned()
     }
 
+    /// The most tokens `model` may write (the catalog's top provider limit), when known.
+    pub fn max_output_tokens(&self, provider: &str, model: &str) -> Option<u64> {
+        match self.inner.kinds.get(provider)? {
+            ProviderKind::Openrouter => self.catalog().get(model)?.max_completion_tokens,
+            _ => None,
+        }
+    }
+
     /// The prices that apply to `model` served by the provider named `provider`.
     pub fn pricing_for(&self, provider: &str, model: &str) -> Option<Pricing> {
         match self.inner.kinds.get(provider)? {

@@ -213,6 +213,24 @@ impl Catalog {
         self.models.iter().map(|m| m.id.as_str())
     }
 
+    /// Up to `n` listed ids closest to a mistyped `id` (edit distance over the whole id and over
+    /// the part after the vendor), closest first.
+    pub fn nearest(&self, id: &str, n: usize) -> Vec<&str> {
+        let want = id.trim().to_lowercase();
+        let tail = |s: &str| s.rsplit('/').next().unwrap_or(s).to_string();
+        let mut scored: Vec<(usize, &str)> = self
+            .ids()
+            .map(|candidate| {
+                let c = candidate.to_lowercase();
+                let d = edit_distance(&want, &c).min(edit_distance(&tail(&want), &tail(&c)) + 1);
+                (d, candidate)
+            })
+            .collect();
+        scored.sort();
+        let limit = want.chars().count() / 3 + 2;
+        scored.into_iter().filter(|(d, _)| *d <= limit).take(n).map(|(_, id)| id).collect()
+    }
+
     /// The entry for an id as sent or as returned in a response: the exact id; else the entry
     /// whose canonical slug it is (when every such entry has the same prices, so a `:free` twin
     /// cannot be confused with the paid model); else the same after dropping a date suffix
@@ -314,4 +332,32 @@ pub fn strip_date_suffix(id: &str) -> Option<&str> {
         }
     }
     None
+}
+
+/// Levenshtein distance by characters (two rows).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = substitution.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod nearest_tests {
+    use super::edit_distance;
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("gpt-4o-mni", "gpt-4o-mini"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
 }

@@ -4,7 +4,7 @@
 
 mod ledger;
 mod quota_log;
-mod recorder;
+mod room_log;
 mod rooms;
 mod schema;
 mod writer;
@@ -20,7 +20,7 @@ pub use ledger::{
     GroupBy, LedgerEntry, RequestStatus, RoomRequest, UsageRow, interrupt_stale, spend_since, usage_summary,
 };
 pub use quota_log::{DeniedBy, QuotaDb, QuotaState, QuotaWindow, Reservation, daily_window};
-pub use recorder::TranscriptRecorder;
+pub use room_log::{RoomListing, SearchHit, StoredRoom, last_room_id, list_rooms, load_room_records, search_rooms};
 pub use rooms::{MessageState, RoomInfo, RoomTranscript, StoredMessage, last_room, load_room};
 pub use writer::{Store, StoreOptions};
 

@@ -108,10 +108,27 @@ pub(crate) fn create_room(
     id: RoomId,
     title: &str,
     models: &[String],
+    headless: bool,
     at: i64,
 ) -> rusqlite::Result<()> {
     let models = serde_json::to_string(models).unwrap_or_else(|_| "[]".into());
-    conn.prepare_cached("INSERT INTO rooms (id, title, models, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)")?
+    conn.prepare_cached(
+        "INSERT INTO rooms (id, title, models, headless, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    )?
+    .execute(params![id.0, title, models, headless, at])?;
+    Ok(())
+}
+
+/// A room's title and current models changed.
+pub(crate) fn update_room(
+    conn: &Connection,
+    id: RoomId,
+    title: &str,
+    models: &[String],
+    at: i64,
+) -> rusqlite::Result<()> {
+    let models = serde_json::to_string(models).unwrap_or_else(|_| "[]".into());
+    conn.prepare_cached("UPDATE rooms SET title = ?2, models = ?3, updated_at = max(updated_at, ?4) WHERE id = ?1")?
         .execute(params![id.0, title, models, at])?;
     Ok(())
 }
@@ -152,18 +169,24 @@ pub(crate) fn insert_message(conn: &Connection, m: &NewMessage) -> rusqlite::Res
     ])?;
     conn.prepare_cached("UPDATE rooms SET updated_at = max(updated_at, ?2) WHERE id = ?1")?
         .execute(params![m.room.0, m.at])?;
+    if m.state != MessageState::Streaming {
+        index_message(conn, m.id)?;
+    }
     Ok(())
 }
 
-/// Append coalesced deltas to a streaming message.
-pub(crate) fn append(conn: &Connection, id: MessageId, text: &str, reasoning: &str, at: i64) -> rusqlite::Result<()> {
+/// Append coalesced deltas to a streaming message as a new chunk: the cost of a write is the
+/// delta's, not the message's (rewriting `content || ?` grew quadratically with long answers).
+pub(crate) fn append(conn: &Connection, id: MessageId, text: &str, reasoning: &str, _at: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "UPDATE messages SET content = content || ?2, reasoning = reasoning || ?3, updated_at = ?4 WHERE id = ?1",
+        "INSERT INTO message_chunks (message_id, seq, content, reasoning)
+         VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM message_chunks WHERE message_id = ?1), ?2, ?3)",
     )?
-    .execute(params![id.0, text, reasoning, at])?;
+    .execute(params![id.0, text, reasoning])?;
     Ok(())
 }
 
+/// Close a message: its chunks are folded into it once, and its final text is indexed for search.
 pub(crate) fn finish(
     conn: &Connection,
     id: MessageId,
@@ -171,8 +194,25 @@ pub(crate) fn finish(
     tool_calls: Option<&str>,
     at: i64,
 ) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE messages SET state = ?2, tool_calls = ?3, updated_at = ?4 WHERE id = ?1")?
-        .execute(params![id.0, state.as_str(), tool_calls, at])?;
+    conn.prepare_cached(
+        "UPDATE messages SET
+            content = content || coalesce((SELECT group_concat(content, '' ORDER BY seq) FROM message_chunks WHERE message_id = ?1), ''),
+            reasoning = reasoning || coalesce((SELECT group_concat(reasoning, '' ORDER BY seq) FROM message_chunks WHERE message_id = ?1), ''),
+            state = ?2, tool_calls = coalesce(?3, tool_calls), updated_at = ?4
+         WHERE id = ?1",
+    )?
+    .execute(params![id.0, state.as_str(), tool_calls, at])?;
+    conn.prepare_cached("DELETE FROM message_chunks WHERE message_id = ?1")?.execute([id.0])?;
+    index_message(conn, id)
+}
+
+/// Make a message findable by `rooms search`.
+fn index_message(conn: &Connection, id: MessageId) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO message_fts (content, room_id, turn, target, message_id)
+         SELECT content, room_id, turn, target, id FROM messages WHERE id = ?1 AND content != ''",
+    )?
+    .execute([id.0])?;
     Ok(())
 }
 
@@ -195,7 +235,7 @@ pub fn load_room(path: &Path, room: RoomId) -> Result<Option<RoomTranscript>, St
     read_room(&conn, path, room)
 }
 
-fn read_room(conn: &Connection, path: &Path, room: RoomId) -> Result<Option<RoomTranscript>, StoreError> {
+pub(crate) fn read_room(conn: &Connection, path: &Path, room: RoomId) -> Result<Option<RoomTranscript>, StoreError> {
     let map = read_err(path);
     let info = conn
         .query_row("SELECT title, models, created_at, updated_at FROM rooms WHERE id = ?1", [room.0], |r| {
@@ -213,8 +253,10 @@ fn read_room(conn: &Connection, path: &Path, room: RoomId) -> Result<Option<Room
     let Some(info) = info else { return Ok(None) };
     let mut stmt = conn
         .prepare(
-            "SELECT id, turn, target, role, model, content, reasoning, tool_calls, tool_call_id, state,
-                    created_at, updated_at
+            "SELECT id, turn, target, role, model,
+                    content || coalesce((SELECT group_concat(c.content, '' ORDER BY seq) FROM message_chunks c WHERE c.message_id = messages.id), ''),
+                    reasoning || coalesce((SELECT group_concat(c.reasoning, '' ORDER BY seq) FROM message_chunks c WHERE c.message_id = messages.id), ''),
+                    tool_calls, tool_call_id, state, created_at, updated_at
              FROM messages WHERE room_id = ?1 ORDER BY turn, target IS NOT NULL, target, id",
         )
         .map_err(&map)?;

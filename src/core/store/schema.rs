@@ -95,6 +95,34 @@ CREATE TABLE IF NOT EXISTS quota_state (
     // processes: the loser's ALTER fails on the duplicate column and its retry in `migrate`
     // finds the version already bumped.
     M::up("ALTER TABLE quota_log ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0;"),
+    // Rooms owned by the core: every change of a room is a record (replayed to reopen it),
+    // streamed text goes in chunks (a write costs the delta, not the message), finished
+    // messages are indexed for full-text search, and `ask`'s rooms are marked headless.
+    M::up(
+        r#"
+ALTER TABLE rooms ADD COLUMN headless INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS room_log (
+    id       INTEGER PRIMARY KEY,                 -- client-generated, increasing: replay order
+    room_id  INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    at       INTEGER NOT NULL,                    -- unix ms
+    record   TEXT    NOT NULL                     -- JSON of core::room::Record
+);
+CREATE INDEX IF NOT EXISTS room_log_room ON room_log(room_id, id);
+CREATE TABLE IF NOT EXISTS message_chunks (
+    message_id INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,
+    content    TEXT    NOT NULL DEFAULT '',
+    reasoning  TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (message_id, seq)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS message_fts USING fts5(
+    content, room_id UNINDEXED, turn UNINDEXED, target UNINDEXED, message_id UNINDEXED,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+INSERT INTO message_fts (content, room_id, turn, target, message_id)
+    SELECT content, room_id, turn, target, id FROM messages WHERE state != 'streaming' AND content != '';
+"#,
+    ),
 ];
 
 /// Schema version this build writes.

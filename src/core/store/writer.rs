@@ -13,6 +13,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use rust_decimal::Decimal;
 
 use super::ledger::{self, LedgerEntry};
+use super::room_log;
 use super::rooms::{self, MessageState, NewMessage};
 use super::schema::{self, ConnSettings};
 use super::{DEFAULT_BUSY_TIMEOUT, LedgerId, MessageId, RoomId, StoreError, new_id, now_ms};
@@ -49,7 +50,10 @@ impl Default for StoreOptions {
 enum Op {
     Ledger { id: LedgerId, entry: Box<LedgerEntry> },
     Cost { id: LedgerId, usd: Decimal, source: CostSource },
-    Room { id: RoomId, title: String, models: Vec<String>, at: i64 },
+    Room { id: RoomId, title: String, models: Vec<String>, headless: bool, at: i64 },
+    RoomUpdate { id: RoomId, title: String, models: Vec<String>, at: i64 },
+    RoomRecord { id: i64, room: RoomId, record: String, at: i64 },
+    RoomDelete { id: RoomId },
     Message(Box<NewMessage>),
     Append { id: MessageId, text: String, reasoning: String, at: i64 },
     Finish { id: MessageId, state: MessageState, tool_calls: Option<String>, at: i64 },
@@ -161,11 +165,29 @@ impl Store {
         self.send(Op::Cost { id, usd, source });
     }
 
-    /// A new room whose panes stream `models` (index = target id).
-    pub fn create_room(&self, title: &str, models: &[String]) -> RoomId {
+    /// A new room whose panes stream `models`; `headless` for rooms made by `ask`.
+    pub fn create_room(&self, title: &str, models: &[String], headless: bool) -> RoomId {
         let id = RoomId(new_id());
-        self.send(Op::Room { id, title: title.to_owned(), models: models.to_vec(), at: now_ms() });
+        self.send(Op::Room { id, title: title.to_owned(), models: models.to_vec(), headless, at: now_ms() });
         id
+    }
+
+    /// The room's title and current models (for listings).
+    pub fn update_room(&self, room: RoomId, title: &str, models: &[String]) {
+        self.send(Op::RoomUpdate { id: room, title: title.to_owned(), models: models.to_vec(), at: now_ms() });
+    }
+
+    /// One change of a room, as JSON (`core::room::Record`), kept in order for replay.
+    pub fn append_room_record(&self, room: RoomId, record: &impl serde::Serialize) {
+        match serde_json::to_string(record) {
+            Ok(record) => self.send(Op::RoomRecord { id: new_id(), room, record, at: now_ms() }),
+            Err(e) => tracing::error!(error = %e, "a room record could not be serialised"),
+        }
+    }
+
+    /// Delete a room with its messages and records (the ledger keeps its rows).
+    pub fn delete_room(&self, room: RoomId) {
+        self.send(Op::RoomDelete { id: room });
     }
 
     /// The user prompt of a turn, shared by all panes.
@@ -430,7 +452,10 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<()> {
     match op {
         Op::Ledger { id, entry } => ledger::upsert(conn, *id, entry),
         Op::Cost { id, usd, source } => ledger::update_cost(conn, *id, *usd, *source),
-        Op::Room { id, title, models, at } => rooms::create_room(conn, *id, title, models, *at),
+        Op::Room { id, title, models, headless, at } => rooms::create_room(conn, *id, title, models, *headless, *at),
+        Op::RoomUpdate { id, title, models, at } => rooms::update_room(conn, *id, title, models, *at),
+        Op::RoomRecord { id, room, record, at } => room_log::append_record(conn, *id, *room, *at, record),
+        Op::RoomDelete { id } => room_log::delete_room(conn, *id),
         Op::Message(m) => rooms::insert_message(conn, m),
         Op::Append { id, text, reasoning, at } => rooms::append(conn, *id, text, reasoning, *at),
         Op::Finish { id, state, tool_calls, at } => rooms::finish(conn, *id, *state, tool_calls.as_deref(), *at),

@@ -1,6 +1,8 @@
 //! Short human formats shared by the chatroom and the headless commands: token counts, dollars,
 //! durations, rates, shortened model ids.
 
+pub mod room;
+
 use rust_decimal::Decimal;
 
 use crate::core::protocol::{Cost, CostSource};
@@ -31,6 +33,12 @@ pub fn cost(c: &Cost) -> String {
         (Some(v), _) => usd(v),
         (None, _) => "?".into(),
     }
+}
+
+/// A moment as local date and time, "2026-11-29 14:05" (UTC when the zone is unknown).
+pub fn date_time_ms(ms: i64) -> String {
+    let Ok(ts) = jiff::Timestamp::from_millisecond(ms) else { return "?".into() };
+    ts.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M").to_string()
 }
 
 /// "850 ms", "3.2 s", "2m 05s".

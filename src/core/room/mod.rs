@@ -1,0 +1,827 @@
+//! A room, owned by the core: its panes and their settings, the tree of turns, every answer
+//! with its figures, tool calls, errors and adoptions. The chatroom and `ask` drive it with
+//! commands (send, add/remove a pane, settings, retry, adopt, stop, branch) and feed it the
+//! router's events; it builds every request's thread, persists each change as it happens and
+//! gives the totals. What is on screen, what `--resume` restores, what `rooms show` prints and
+//! what an export contains come from the same data: a reopened room is its records replayed.
+
+pub mod accounting;
+mod model;
+mod open;
+mod settings;
+mod thread;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+pub use accounting::{DaySpend, StepFigures, Totals};
+pub use model::{
+    Answer, AnswerEnd, AnswerError, AnswerKey, AnswerState, FinalState, Footer, Notice, PaneSpec, Record, ToolExchange,
+    Turn,
+};
+pub use open::{load, open_stored};
+pub use settings::{SettingsError, describe_settings, validate_settings};
+pub use thread::final_text;
+
+use crate::core::protocol::{
+    ChatMessage, Command, CoreEvent, Cost, EventKind, ModelSettings, StreamEvent, StreamSummary, TargetId,
+    TargetRequest, ToolPolicy, TurnId, TurnRequest, Usage,
+};
+use crate::core::sanitize::strip_controls;
+use crate::core::store::{MessageState, RoomId, Store, now_ms};
+use crate::core::tools::ToolRegistry;
+
+/// What a room is made with.
+#[derive(Clone, Default)]
+pub struct RoomSetup {
+    /// Where the room is persisted; `None` keeps it in memory.
+    pub store: Option<Store>,
+    pub tools: ToolRegistry,
+    pub policy: ToolPolicy,
+    /// Today's spend, shared by every room of the process.
+    pub spend: DaySpend,
+    /// A room made by `ask` (listed as headless).
+    pub headless: bool,
+}
+
+/// A refused room command: the message says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RoomError(pub String);
+
+/// What a core event did to the room.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// The answer it changed.
+    pub answer: Option<AnswerKey>,
+    /// The answer ended (its figures, footer and state are final).
+    pub ended: bool,
+    /// Requests to send now (a prompt that waited for this pane's previous answer).
+    pub commands: Vec<Command>,
+}
+
+/// Totals per pane, per model and for the whole room (removed panes included).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoomTotals {
+    pub panes: HashMap<TargetId, Totals>,
+    pub models: Vec<(String, Totals)>,
+    pub room: Totals,
+}
+
+pub struct Room {
+    /// The stored room; `None` until the first prompt (an untouched room leaves no trace).
+    pub id: Option<RoomId>,
+    pub title: String,
+    pub headless: bool,
+    pub panes: Vec<PaneSpec>,
+    pub turns: Vec<Turn>,
+    pub answers: Vec<Answer>,
+    /// Adopted answers, in order; the latest one per turn counts.
+    pub adoptions: Vec<AnswerKey>,
+    pub notices: Vec<Notice>,
+    /// The turn the next prompt follows: the tip of the current branch.
+    pub head: Option<TurnId>,
+    /// Bumped by every change that is not streamed text (panes, turns, states, figures), so a
+    /// face knows when to rebuild what it derived.
+    pub revision: u64,
+    log: Vec<Record>,
+    persisted: usize,
+    setup: RoomSetup,
+    /// The answer streaming for each (turn, pane) the router knows.
+    live: HashMap<(TurnId, TargetId), usize>,
+    next_turn: u64,
+    next_target: u32,
+}
+
+impl Room {
+    pub fn new(setup: RoomSetup) -> Room {
+        Room {
+            id: None,
+            title: String::new(),
+            headless: setup.headless,
+            panes: Vec::new(),
+            turns: Vec::new(),
+            answers: Vec::new(),
+            adoptions: Vec::new(),
+            notices: Vec::new(),
+            head: None,
+            revision: 0,
+            log: Vec::new(),
+            persisted: 0,
+            setup,
+            live: HashMap::new(),
+            next_turn: 1,
+            next_target: 0,
+        }
+    }
+
+    /// A stored room, rebuilt from its records. `partial` holds the text saved for answers that
+    /// were still streaming when their process ended (by message id).
+    pub fn replay(
+        setup: RoomSetup,
+        id: RoomId,
+        title: String,
+        records: Vec<Record>,
+        partial: &HashMap<crate::core::store::MessageId, (String, String)>,
+    ) -> Room {
+        let mut room = Room::new(setup);
+        room.id = Some(id);
+        room.title = title;
+        for r in &records {
+            room.apply(r);
+        }
+        room.persisted = records.len();
+        room.log = records;
+        room.live.clear();
+        for a in &mut room.answers {
+            match a.state {
+                AnswerState::Pending => {
+                    a.state = AnswerState::Cancelled;
+                    a.finish = Some("never sent".into());
+                }
+                ref s if !s.is_final() => {
+                    if let Some((text, reasoning)) = a.message.and_then(|m| partial.get(&m)) {
+                        a.text.clone_from(text);
+                        a.reasoning.clone_from(reasoning);
+                    }
+                    a.state = AnswerState::Interrupted;
+                    if !a.text.is_empty() {
+                        a.messages = vec![ChatMessage::assistant(a.text.clone())];
+                    }
+                }
+                _ => {}
+            }
+        }
+        room.revision += 1;
+        room
+    }
+
+    /// Every record so far (tests compare a live room with its replay).
+    pub fn records(&self) -> &[Record] {
+        &self.log
+    }
+
+    /// Panes that are in the room now.
+    pub fn live_panes(&self) -> impl Iterator<Item = &PaneSpec> {
+        self.panes.iter().filter(|p| !p.removed)
+    }
+
+    pub fn pane(&self, target: TargetId) -> Option<&PaneSpec> {
+        self.panes.iter().find(|p| p.target == target)
+    }
+
+    pub fn answer(&self, key: AnswerKey) -> Option<&Answer> {
+        self.answers.iter().find(|a| a.key == key)
+    }
+
+    /// The answer streaming (or waiting to be sent) in `target`'s pane, if any.
+    pub fn active_answer(&self, target: TargetId) -> Option<&Answer> {
+        self.answers.iter().find(|a| a.key.target == target && a.state.is_active())
+    }
+
+    /// Whether any pane is streaming or has a prompt waiting.
+    pub fn is_streaming(&self) -> bool {
+        self.answers.iter().any(|a| a.state.is_active() || a.state == AnswerState::Pending)
+    }
+
+    // ---- commands ------------------------------------------------------------------------
+
+    /// Add a pane for `model`; it joins the conversation from the next prompt on.
+    pub fn add_pane(&mut self, model: &str, settings: ModelSettings) -> TargetId {
+        let target = TargetId(self.next_target);
+        let tools = self.live_panes().next().map(|p| p.tools.clone()).unwrap_or_default();
+        self.record(Record::PaneAdded {
+            pane: PaneSpec { target, model: model.to_owned(), settings, tools, removed: false },
+        });
+        if !self.turns.is_empty() {
+            self.notice(Some(target), format!("{model} joined the room"));
+        }
+        target
+    }
+
+    /// Remove a pane: its stream stops; its answers stay in the room's history and its spend in
+    /// the totals.
+    pub fn remove_pane(&mut self, target: TargetId) -> Result<Vec<Command>, RoomError> {
+        self.live_pane(target)?;
+        let commands = self.stop(Some(target));
+        self.record(Record::PaneRemoved { target });
+        Ok(commands)
+    }
+
+    /// Replace a pane's settings (checked first; nothing changes on error).
+    pub fn set_settings(
+        &mut self,
+        target: TargetId,
+        settings: ModelSettings,
+        max_output: Option<u64>,
+    ) -> Result<(), RoomError> {
+        self.live_pane(target)?;
+        validate_settings(&settings, max_output).map_err(|e| RoomError(e.to_string()))?;
+        let described = describe_settings(&settings);
+        self.record(Record::PaneSettings { target, settings });
+        let text = if described.is_empty() { "settings back to defaults".to_string() } else { described };
+        self.notice(Some(target), text);
+        Ok(())
+    }
+
+    /// The tools offered to `target`'s model (checked against the registry).
+    pub fn set_tools(&mut self, target: TargetId, tools: Vec<String>) -> Result<(), RoomError> {
+        self.live_pane(target)?;
+        self.setup.tools.specs(&tools).map_err(|e| RoomError(e.to_string()))?;
+        self.record(Record::PaneTools { target, tools });
+        Ok(())
+    }
+
+    pub fn rename(&mut self, title: &str) {
+        let title: String = strip_controls(title).trim().chars().take(120).collect();
+        self.record(Record::Renamed { title });
+    }
+
+    /// Send `prompt` to `to` (every pane when `None`) as the next turn of the current branch.
+    /// Idle panes get it at once; a busy pane when its answer ends.
+    pub fn send(&mut self, prompt: &str, to: Option<Vec<TargetId>>) -> Result<Vec<Command>, RoomError> {
+        let parent = self.head;
+        self.send_after(parent, prompt, to)
+    }
+
+    /// Edit and resend: `prompt` replaces turn `edited`, as a new branch beside it (the earlier
+    /// branch stays and can be switched back to).
+    pub fn send_branch(
+        &mut self,
+        edited: TurnId,
+        prompt: &str,
+        to: Option<Vec<TargetId>>,
+    ) -> Result<Vec<Command>, RoomError> {
+        let parent = self.turn(edited).ok_or_else(|| RoomError(format!("There is no turn {}", edited.0)))?.parent;
+        if self.is_streaming() {
+            return Err(RoomError("Wait for the answers to end (or press Esc) before starting a branch".into()));
+        }
+        self.send_after(parent, prompt, to)
+    }
+
+    fn send_after(
+        &mut self,
+        parent: Option<TurnId>,
+        prompt: &str,
+        to: Option<Vec<TargetId>>,
+    ) -> Result<Vec<Command>, RoomError> {
+        if prompt.trim().is_empty() {
+            return Err(RoomError("The prompt is empty".into()));
+        }
+        let targets: Vec<TargetId> = match &to {
+            None => self.live_panes().map(|p| p.target).collect(),
+            Some(list) => {
+                for t in list {
+                    self.live_pane(*t)?;
+                }
+                list.clone()
+            }
+        };
+        if targets.is_empty() {
+            return Err(RoomError("Add a model first: Ctrl+N opens the picker, or type /add MODEL".into()));
+        }
+        self.materialize(prompt);
+        let turn = TurnId(self.next_turn);
+        let to = to.map(|mut t| {
+            t.sort();
+            t.dedup();
+            t
+        });
+        self.record(Record::TurnAdded {
+            turn: Turn { id: turn, parent, prompt: prompt.to_owned(), targets: to, at_ms: now_ms() },
+        });
+        self.record(Record::HeadMoved { head: Some(turn) });
+        if let (Some(store), Some(room)) = (&self.setup.store, self.id) {
+            store.add_user_message(room, turn, prompt);
+        }
+        let mut commands = Vec::new();
+        for target in targets {
+            let key = AnswerKey { turn, target, attempt: 0 };
+            if self.is_busy(target) {
+                let model = self.pane(target).map(|p| p.model.clone()).unwrap_or_default();
+                self.record(Record::AnswerBegun { key, model, message: None, pending: true });
+            } else {
+                commands.extend(self.begin(key));
+            }
+        }
+        Ok(commands)
+    }
+
+    /// Ask `target` again for its latest answer on this branch (a new attempt; the earlier one
+    /// stays).
+    pub fn retry(&mut self, target: TargetId) -> Result<Vec<Command>, RoomError> {
+        self.live_pane(target)?;
+        if self.is_busy(target) {
+            return Err(RoomError("That pane is still streaming; stop it first (Ctrl+X)".into()));
+        }
+        let turn = self
+            .path()
+            .iter()
+            .rev()
+            .find(|t| t.addresses(target) && self.answer_for(t.id, target).is_some())
+            .map(|t| t.id)
+            .ok_or_else(|| RoomError("Nothing to retry yet".into()))?;
+        let attempt = self.attempts(turn, target).map(|a| a.key.attempt + 1).max().unwrap_or(0);
+        Ok(self.begin(AnswerKey { turn, target, attempt }))
+    }
+
+    /// Every other pane's thread continues from `target`'s latest answer.
+    pub fn adopt(&mut self, target: TargetId) -> Result<String, RoomError> {
+        let pane = self.live_pane(target)?.clone();
+        if self.is_busy(target) {
+            return Err(RoomError("Wait for the answer to finish before adopting it".into()));
+        }
+        let key = self
+            .path()
+            .iter()
+            .rev()
+            .find_map(|t| self.answer_for(t.id, target).filter(|a| !final_text(a).is_empty()))
+            .map(|a| a.key)
+            .ok_or_else(|| RoomError("Nothing to adopt yet".into()))?;
+        self.record(Record::Adopted { key });
+        let others: Vec<TargetId> = self.live_panes().map(|p| p.target).filter(|t| *t != target).collect();
+        for t in others {
+            self.notice(Some(t), format!("adopted {}'s answer as this model's answer", pane.model));
+        }
+        Ok(pane.model)
+    }
+
+    /// Stop `target`'s stream (every pane's when `None`); prompts waiting for it are dropped.
+    pub fn stop(&mut self, target: Option<TargetId>) -> Vec<Command> {
+        let mut commands = Vec::new();
+        let mut pending = Vec::new();
+        for a in &self.answers {
+            if target.is_some_and(|t| t != a.key.target) {
+                continue;
+            }
+            if a.state.is_active() {
+                commands.push(Command::Cancel { turn: a.key.turn, target: Some(a.key.target) });
+            } else if a.state == AnswerState::Pending {
+                pending.push(a.key);
+            }
+        }
+        for key in pending {
+            let end = AnswerEnd {
+                state: FinalState::Cancelled,
+                text: String::new(),
+                reasoning: String::new(),
+                tools: Vec::new(),
+                notices: Vec::new(),
+                step: None,
+                finish: Some("never sent".into()),
+                error: None,
+                served_model: None,
+                upstream_provider: None,
+                ttft_ms: None,
+                tokens_per_second: None,
+                answered: false,
+                messages: Vec::new(),
+            };
+            self.record(Record::AnswerEnded { key, end: Box::new(end) });
+        }
+        commands
+    }
+
+    /// Continue from another branch: `tip` (or the newest tip under it) becomes the head.
+    pub fn switch_branch(&mut self, tip: TurnId) -> Result<(), RoomError> {
+        if self.is_streaming() {
+            return Err(RoomError("Wait for the answers to end (or press Esc) before switching branches".into()));
+        }
+        let tips = self.branch_tips();
+        let leaf = tips
+            .iter()
+            .rev()
+            .find(|t| self.path_to(Some(**t)).iter().any(|p| p.id == tip))
+            .copied()
+            .ok_or_else(|| RoomError(format!("There is no turn {}", tip.0)))?;
+        self.record(Record::HeadMoved { head: Some(leaf) });
+        Ok(())
+    }
+
+    /// Switch to the next (`by` = 1) or previous (-1) branch, wrapping around.
+    pub fn cycle_branch(&mut self, by: isize) -> Result<(usize, usize), RoomError> {
+        let tips = self.branch_tips();
+        if tips.len() < 2 {
+            return Err(RoomError(
+                "This room has one branch: edit an earlier prompt (/edit N) to start another".into(),
+            ));
+        }
+        let (at, n) = self.branch_position();
+        let next = (at.max(1) as isize - 1 + by).rem_euclid(n as isize) as usize;
+        self.switch_branch(tips[next])?;
+        Ok(self.branch_position())
+    }
+
+    // ---- events --------------------------------------------------------------------------
+
+    /// Fold one of the router's events into the room.
+    pub fn on_event(&mut self, event: &CoreEvent) -> Applied {
+        match event {
+            CoreEvent::Stream(ev) => self.on_stream(ev),
+            CoreEvent::CostSettled { turn, target, generation_id, cost, usage } => {
+                self.settle(*turn, *target, generation_id, cost, usage.as_ref())
+            }
+            _ => Applied::default(),
+        }
+    }
+
+    fn on_stream(&mut self, ev: &StreamEvent) -> Applied {
+        let Some(&index) = self.live.get(&(ev.turn, ev.target)) else { return Applied::default() };
+        let key = self.answers[index].key;
+        let mut applied = Applied { answer: Some(key), ..Applied::default() };
+        let now = Instant::now();
+        let store = self.setup.store.clone();
+        let answer = &mut self.answers[index];
+        match &ev.kind {
+            EventKind::Queued { until, .. } => answer.state = AnswerState::Queued { until: *until },
+            EventKind::Started { .. } => {
+                if !matches!(answer.state, AnswerState::Waiting { .. }) {
+                    answer.state = AnswerState::Waiting { since: now };
+                }
+            }
+            EventKind::Connected { .. } | EventKind::Usage(_) | EventKind::ToolCallDelta { .. } => return applied,
+            EventKind::Served { model, upstream_provider } => {
+                answer.served_model = Some(strip_controls(model).into_owned());
+                answer.upstream_provider = upstream_provider.as_deref().map(|p| strip_controls(p).into_owned());
+            }
+            EventKind::TextDelta(text) => {
+                if streaming(&mut answer.state, now, text.len()) {
+                    self.revision += 1;
+                }
+                let answer = &mut self.answers[index];
+                answer.text.push_str(text);
+                if let (Some(store), Some(msg)) = (&store, answer.message) {
+                    store.append_answer(msg, text, "");
+                }
+                // Text alone changes nothing else: no revision bump.
+                return applied;
+            }
+            EventKind::ReasoningDelta(text) => {
+                if streaming(&mut answer.state, now, text.len()) {
+                    self.revision += 1;
+                }
+                let answer = &mut self.answers[index];
+                answer.reasoning.push_str(text);
+                if let (Some(store), Some(msg)) = (&store, answer.message) {
+                    store.append_answer(msg, "", text);
+                }
+                return applied;
+            }
+            EventKind::ToolsUnsupported { message } => answer.notices.push(strip_controls(message).into_owned()),
+            EventKind::StepFinished { summary } => {
+                let mut msg = ChatMessage::assistant(summary.text.clone());
+                msg.tool_calls.clone_from(&summary.tool_calls);
+                msg.reasoning_details.clone_from(&summary.reasoning_details);
+                answer.messages.push(msg);
+                if !answer.text.is_empty() && !answer.text.ends_with("\n\n") {
+                    answer.text.push_str("\n\n");
+                    if let (Some(store), Some(m)) = (&store, answer.message) {
+                        store.append_answer(m, "\n\n", "");
+                    }
+                }
+                note_timings(answer, summary);
+                answer.state = AnswerState::Waiting { since: now };
+                let step = StepFigures::answered(summary);
+                self.setup.spend.add(step.known_cost());
+                self.record(Record::StepDone { key, step });
+            }
+            EventKind::ToolCall { call, needs_confirmation } => {
+                let mut call = call.clone();
+                call.name = strip_controls(&call.name).into_owned();
+                answer.tools.push(ToolExchange { call, result: None, needs_confirmation: *needs_confirmation });
+                if *needs_confirmation {
+                    answer.state = AnswerState::AwaitingTool;
+                }
+            }
+            EventKind::ToolResult { call_id, output, is_error, .. } => {
+                let shown = strip_controls(output).into_owned();
+                for ex in answer.tools.iter_mut().filter(|x| &x.call.id == call_id) {
+                    ex.result = Some((shown.clone(), *is_error));
+                    ex.needs_confirmation = false;
+                }
+                let waiting = answer.tools.iter().any(|x| x.needs_confirmation && x.result.is_none());
+                answer.messages.push(ChatMessage::tool_result(call_id.clone(), output.clone()));
+                answer.state = if waiting { AnswerState::AwaitingTool } else { AnswerState::Waiting { since: now } };
+            }
+            EventKind::Finished { reason, summary } => {
+                let finish = reason.as_ref().map(|r| r.as_str().to_owned());
+                applied.ended = true;
+                applied.commands = self.end(index, FinalState::Done, summary, finish, None);
+            }
+            EventKind::Failed { error, summary } => {
+                let kind = serde_json::to_value(error.kind).ok().and_then(|v| v.as_str().map(str::to_owned));
+                let error = AnswerError {
+                    kind: kind.unwrap_or_else(|| "error".into()),
+                    status: error.status,
+                    message: strip_controls(&error.message).into_owned(),
+                };
+                applied.ended = true;
+                applied.commands = self.end(index, FinalState::Failed, summary, None, Some(error));
+            }
+            EventKind::Cancelled { summary } => {
+                applied.ended = true;
+                applied.commands = self.end(index, FinalState::Cancelled, summary, Some("stopped".into()), None);
+            }
+        }
+        self.revision += 1;
+        applied
+    }
+
+    /// An answer's final event: its last request's figures, its end record, and the next
+    /// prompt this pane was waiting to answer.
+    fn end(
+        &mut self,
+        index: usize,
+        state: FinalState,
+        summary: &StreamSummary,
+        finish: Option<String>,
+        error: Option<AnswerError>,
+    ) -> Vec<Command> {
+        let answer = &mut self.answers[index];
+        let key = answer.key;
+        self.live.remove(&(key.turn, key.target));
+        note_timings(answer, summary);
+        let sent = *summary != StreamSummary::default();
+        let answered = match state {
+            FinalState::Done => true,
+            FinalState::Cancelled => sent,
+            FinalState::Failed => false,
+        };
+        let nothing_known = summary.usage.is_none() && summary.cost.as_ref().is_none_or(|c| c.usd.is_none());
+        let step = if !sent && state == FinalState::Cancelled && !answer.steps.is_empty() {
+            // A stop during a tool run: the step's figures were counted with `StepDone`.
+            None
+        } else if nothing_known && !answered {
+            Some(StepFigures::bare(summary))
+        } else {
+            Some(StepFigures::answered(summary))
+        };
+        if state == FinalState::Done || !summary.text.is_empty() || !summary.tool_calls.is_empty() {
+            let mut msg = ChatMessage::assistant(summary.text.clone());
+            if state == FinalState::Done {
+                msg.tool_calls.clone_from(&summary.tool_calls);
+                msg.reasoning_details.clone_from(&summary.reasoning_details);
+            }
+            if !msg.content.is_empty() || !msg.tool_calls.is_empty() {
+                answer.messages.push(msg);
+            }
+        }
+        if let Some(s) = &step {
+            self.setup.spend.add(s.known_cost());
+        }
+        let end = AnswerEnd {
+            state,
+            text: answer.text.clone(),
+            reasoning: answer.reasoning.clone(),
+            tools: answer.tools.clone(),
+            notices: answer.notices.clone(),
+            step,
+            finish,
+            error,
+            served_model: answer.served_model.clone(),
+            upstream_provider: answer.upstream_provider.clone(),
+            ttft_ms: answer.ttft_ms,
+            tokens_per_second: answer.tokens_per_second,
+            answered,
+            messages: answer.messages.clone(),
+        };
+        if let (Some(store), Some(msg)) = (&self.setup.store, answer.message) {
+            let stored = match state {
+                FinalState::Done => MessageState::Done,
+                FinalState::Failed => MessageState::Error,
+                FinalState::Cancelled => MessageState::Cancelled,
+            };
+            store.finish_answer(msg, stored, &[]);
+        }
+        self.record(Record::AnswerEnded { key, end: Box::new(end) });
+        self.next_pending(key.target)
+    }
+
+    /// Start the oldest prompt waiting for `target`, if any.
+    fn next_pending(&mut self, target: TargetId) -> Vec<Command> {
+        let next =
+            self.answers.iter().find(|a| a.key.target == target && a.state == AnswerState::Pending).map(|a| a.key);
+        match next {
+            Some(key) if !self.pane(target).is_some_and(|p| p.removed) => self.begin(key),
+            _ => Vec::new(),
+        }
+    }
+
+    fn settle(
+        &mut self,
+        turn: TurnId,
+        target: TargetId,
+        generation_id: &str,
+        cost: &Cost,
+        usage: Option<&Usage>,
+    ) -> Applied {
+        let found = self.answers.iter().find(|a| {
+            a.key.turn == turn
+                && a.key.target == target
+                && a.steps.iter().any(|s| s.generation_id.as_deref() == Some(generation_id))
+        });
+        let Some(key) = found.map(|a| a.key) else { return Applied::default() };
+        let before = self.answer(key).map(|a| Totals::of(&a.steps).cost).unwrap_or_default();
+        self.record(Record::CostSettled {
+            key,
+            generation_id: generation_id.to_owned(),
+            cost: cost.clone(),
+            usage: usage.cloned(),
+        });
+        let after = self.answer(key).map(|a| Totals::of(&a.steps).cost).unwrap_or_default();
+        self.setup.spend.add(after - before);
+        Applied { answer: Some(key), ended: true, commands: Vec::new() }
+    }
+
+    // ---- totals --------------------------------------------------------------------------
+
+    /// Totals per pane, per model and for the room, over every answer ever given in it.
+    pub fn totals(&self) -> RoomTotals {
+        let mut t = RoomTotals::default();
+        for a in &self.answers {
+            let answer = Totals::of(&a.steps);
+            t.panes.entry(a.key.target).or_default().merge(&answer);
+            match t.models.iter_mut().find(|(m, _)| *m == a.model) {
+                Some((_, m)) => m.merge(&answer),
+                None => t.models.push((a.model.clone(), answer.clone())),
+            }
+            t.room.merge(&answer);
+        }
+        t
+    }
+
+    /// Today's spend across every room of the process and the ledger before it.
+    pub fn spend_today(&self) -> rust_decimal::Decimal {
+        self.setup.spend.total()
+    }
+
+    pub fn tools(&self) -> &ToolRegistry {
+        &self.setup.tools
+    }
+
+    // ---- internals -----------------------------------------------------------------------
+
+    fn live_pane(&self, target: TargetId) -> Result<&PaneSpec, RoomError> {
+        self.pane(target).filter(|p| !p.removed).ok_or_else(|| RoomError(format!("There is no pane {}", target.0 + 1)))
+    }
+
+    /// Start answer `key` now: its stored message and the request for the router.
+    fn begin(&mut self, key: AnswerKey) -> Vec<Command> {
+        let Some(pane) = self.pane(key.target).cloned() else { return Vec::new() };
+        let message = match (&self.setup.store, self.id) {
+            (Some(store), Some(room)) => Some(store.begin_answer(room, key.turn, key.target, &pane.model)),
+            _ => None,
+        };
+        self.record(Record::AnswerBegun { key, model: pane.model.clone(), message, pending: false });
+        let tools = self.setup.tools.specs(&pane.tools).unwrap_or_default();
+        let request = TargetRequest {
+            target: key.target,
+            model: pane.model.clone(),
+            messages: self.thread_for(key.target, key.turn),
+            settings: pane.settings.clone(),
+            tools,
+        };
+        let turn = TurnRequest {
+            turn: key.turn,
+            targets: vec![request],
+            room: self.id.map(|r| r.0),
+            tool_policy: self.setup.policy,
+        };
+        vec![Command::Submit(turn)]
+    }
+
+    fn notice(&mut self, target: Option<TargetId>, text: String) {
+        self.record(Record::Notice { notice: Notice { after: self.head, target, text } });
+    }
+
+    /// Store the room the first time it has something to keep.
+    fn materialize(&mut self, first_prompt: &str) {
+        if self.title.is_empty() {
+            let first = first_prompt.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let title: String = strip_controls(first).trim().chars().take(80).collect();
+            self.title = if self.headless { format!("ask: {title}") } else { title };
+        }
+        if self.id.is_some() {
+            return;
+        }
+        let Some(store) = &self.setup.store else { return };
+        let models: Vec<String> = self.live_panes().map(|p| p.model.clone()).collect();
+        self.id = Some(store.create_room(&self.title, &models, self.headless));
+        self.flush_records();
+    }
+
+    /// Apply a change, keep it, and persist it when the room is stored.
+    fn record(&mut self, record: Record) {
+        self.apply(&record);
+        self.log.push(record);
+        self.flush_records();
+    }
+
+    fn flush_records(&mut self) {
+        let (Some(store), Some(room)) = (&self.setup.store, self.id) else { return };
+        let panes_changed = self.log[self.persisted..]
+            .iter()
+            .any(|r| matches!(r, Record::PaneAdded { .. } | Record::PaneRemoved { .. } | Record::Renamed { .. }));
+        for r in &self.log[self.persisted..] {
+            store.append_room_record(room, r);
+        }
+        self.persisted = self.log.len();
+        if panes_changed {
+            let models: Vec<String> = self.live_panes().map(|p| p.model.clone()).collect();
+            store.update_room(room, &self.title, &models);
+        }
+    }
+
+    /// What a record does to the room; the same for live changes and for a replay.
+    fn apply(&mut self, record: &Record) {
+        self.revision += 1;
+        match record {
+            Record::PaneAdded { pane } => {
+                self.next_target = self.next_target.max(pane.target.0 + 1);
+                self.panes.push(pane.clone());
+            }
+            Record::PaneRemoved { target } => {
+                if let Some(p) = self.panes.iter_mut().find(|p| p.target == *target) {
+                    p.removed = true;
+                }
+            }
+            Record::PaneSettings { target, settings } => {
+                if let Some(p) = self.panes.iter_mut().find(|p| p.target == *target) {
+                    p.settings = settings.clone();
+                }
+            }
+            Record::PaneTools { target, tools } => {
+                if let Some(p) = self.panes.iter_mut().find(|p| p.target == *target) {
+                    p.tools.clone_from(tools);
+                }
+            }
+            Record::TurnAdded { turn } => {
+                self.next_turn = self.next_turn.max(turn.id.0 + 1);
+                self.turns.push(turn.clone());
+            }
+            Record::HeadMoved { head } => self.head = *head,
+            Record::AnswerBegun { key, model, message, pending } => {
+                let state =
+                    if *pending { AnswerState::Pending } else { AnswerState::Waiting { since: Instant::now() } };
+                let index = match self.answers.iter().position(|a| a.key == *key) {
+                    Some(i) => {
+                        let a = &mut self.answers[i];
+                        a.state = state;
+                        a.message = *message;
+                        i
+                    }
+                    None => {
+                        self.answers.push(Answer::new(*key, model.clone(), state, *message));
+                        self.answers.len() - 1
+                    }
+                };
+                if !*pending {
+                    self.live.insert((key.turn, key.target), index);
+                }
+            }
+            Record::StepDone { key, step } => {
+                if let Some(a) = self.answers.iter_mut().find(|a| a.key == *key) {
+                    a.steps.push(step.clone());
+                }
+            }
+            Record::AnswerEnded { key, end } => {
+                if let Some(a) = self.answers.iter_mut().find(|a| a.key == *key) {
+                    end.apply(a);
+                }
+            }
+            Record::CostSettled { key, generation_id, cost, usage } => {
+                if let Some(a) = self.answers.iter_mut().find(|a| a.key == *key)
+                    && let Some(s) = a.steps.iter_mut().find(|s| s.generation_id.as_deref() == Some(generation_id))
+                {
+                    s.settle_figures(cost.clone(), usage.clone());
+                }
+            }
+            Record::Adopted { key } => self.adoptions.push(*key),
+            Record::Notice { notice } => self.notices.push(notice.clone()),
+            Record::Renamed { title } => self.title.clone_from(title),
+        }
+    }
+}
+
+/// Count streamed bytes; true when the answer just started streaming (a state change).
+fn streaming(state: &mut AnswerState, now: Instant, bytes: usize) -> bool {
+    match state {
+        AnswerState::Streaming { chars, .. } => {
+            *chars += bytes;
+            false
+        }
+        _ => {
+            *state = AnswerState::Streaming { first_token: now, chars: bytes };
+            true
+        }
+    }
+}
+
+/// The last request's time to first token and rate, shown under the answer.
+fn note_timings(answer: &mut Answer, summary: &StreamSummary) {
+    if summary.timings.ttft_ms.is_some() {
+        answer.ttft_ms = summary.timings.ttft_ms;
+        answer.tokens_per_second =
+            summary.usage.as_ref().and_then(|u| summary.timings.tokens_per_second(u.completion_tokens));
+    }
+}

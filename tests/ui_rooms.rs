@@ -1,0 +1,197 @@
+//! Flow tests of the room features in the real chatroom loop against the simulator: sending to
+//! some panes (`@2 …`), a busy pane's queued prompt, editing a prompt into a branch and
+//! switching back, and the room browser (list, search, open).
+
+mod common;
+
+use std::time::Duration;
+
+use common::ui::{RecordingHost, SharedBackend, key, type_text, wait_for};
+use crossterm::event::{KeyCode, KeyModifiers};
+use ratatui::Terminal;
+use roundtable::core::router;
+use roundtable::core::store::Store;
+use roundtable::ui::app::{App, AppInit};
+use roundtable::ui::event_loop::{self, LoopIo};
+use tokio::sync::{mpsc, oneshot};
+
+struct Running {
+    keys: mpsc::Sender<std::io::Result<crossterm::event::Event>>,
+    backend: SharedBackend,
+    quit: oneshot::Sender<()>,
+    looped: tokio::task::JoinHandle<App>,
+}
+
+async fn start(models: &[&str], store: Option<Store>, base_url: &str) -> Running {
+    let config = common::config_for(base_url);
+    let mut core_config = common::core_config(base_url);
+    core_config.store = store.clone();
+    let (core, core_events) = router::start(core_config).unwrap();
+    let theme = roundtable::ui::theme::load("dark", None, true).unwrap();
+    let mut app = App::new(AppInit {
+        no_color: true,
+        store,
+        ..AppInit::new(
+            models.iter().map(|m| m.to_string()).collect(),
+            theme,
+            config.providers.clone(),
+            std::env::temp_dir(),
+        )
+    });
+    let backend = SharedBackend::new(160, 40);
+    let mut terminal = Terminal::new(backend.clone()).unwrap();
+    let (keys, events) = mpsc::channel(256);
+    let (quit, quit_rx) = oneshot::channel::<()>();
+    let looped = tokio::spawn(async move {
+        let mut host = RecordingHost::default();
+        let io = LoopIo { events, core_events, core, max_fps: 60, record_frame_times: false };
+        event_loop::run(&mut terminal, &mut app, io, &mut host, async {
+            let _ = quit_rx.await;
+        })
+        .await
+        .unwrap();
+        app
+    });
+    Running { keys, backend, quit, looped }
+}
+
+async fn send(r: &Running, text: &str) {
+    type_text(&r.keys, text).await;
+    key(&r.keys, KeyCode::Enter, KeyModifiers::NONE).await;
+}
+
+async fn stop(r: Running) -> App {
+    r.quit.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), r.looped).await.unwrap().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_to_some_panes_and_a_queued_prompt_for_a_busy_one() {
+    let sim = common::sim().await;
+    let r = start(&["fast/a@tokens=20@tps=0@ttft=0", "slow/b@tokens=200@tps=50@ttft=0"], None, &sim.base_url()).await;
+    send(&r, "@1 only the first pane").await;
+    wait_for(&r.backend, "pane 1 answered", 20, |s| s.contains("✓ done")).await;
+    let app_screen = r.backend.screen();
+    assert_eq!(app_screen.matches("only the first pane").count(), 1, "pane 2 never got it:\n{app_screen}");
+
+    send(&r, "@2 a long one").await;
+    wait_for(&r.backend, "pane 2 streaming", 20, |s| s.contains("tok/s") || s.contains("streaming")).await;
+    send(&r, "now both").await;
+    let screen = wait_for(&r.backend, "the queued prompt", 20, |s| s.contains("next prompt queued")).await;
+    assert_eq!(screen.matches("now both").count(), 2, "both panes show the prompt:\n{screen}");
+    // Pane 1 answered at once; pane 2 answers when its long answer ends.
+    wait_for(&r.backend, "pane 2 answers the queued prompt", 40, |s| {
+        !s.contains("next prompt queued") && s.matches("✓ done").count() >= 2
+    })
+    .await;
+    let app = stop(r).await;
+    let b = app.room.panes[1].target;
+    let thread = app.room.context_for(b);
+    let prompts: Vec<&str> = thread
+        .iter()
+        .filter(|m| m.role == roundtable::core::protocol::Role::User)
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(prompts, ["a long one", "now both"], "pane 2's model never saw the prompt for pane 1");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_prompt_is_a_branch_and_the_browser_reopens_a_room() {
+    let sim = common::sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = roundtable::core::store::db_path(dir.path());
+    let store = Store::open(&path).unwrap();
+    let r = start(&["fast/a@tokens=20@tps=0@ttft=0"], Some(store.clone()), &sim.base_url()).await;
+    send(&r, "the zebra question").await;
+    wait_for(&r.backend, "first answer", 20, |s| s.contains("✓ done")).await;
+    send(&r, "second question").await;
+    wait_for(&r.backend, "second answer", 20, |s| s.matches("· stop").count() >= 2).await;
+
+    send(&r, "/edit 2").await;
+    wait_for(&r.backend, "editing", 10, |s| s.contains("EDITING") && s.contains("Editing prompt 2")).await;
+    type_text(&r.keys, " (edited)").await;
+    key(&r.keys, KeyCode::Enter, KeyModifiers::NONE).await;
+    let screen = wait_for(&r.backend, "the new branch", 20, |s| s.contains("BRANCH 2/2")).await;
+    assert!(screen.contains("second question (edited)"));
+    wait_for(&r.backend, "the branch's answer", 20, |s| s.matches("· stop").count() >= 2).await;
+    send(&r, "/branch prev").await;
+    let screen = wait_for(&r.backend, "back on branch 1", 10, |s| s.contains("BRANCH 1/2")).await;
+    assert!(!screen.contains("(edited)"), "the earlier branch shows its own prompt:\n{screen}");
+
+    // A second room, then the browser: search the first one and open it.
+    send(&r, "/new").await;
+    send(&r, "an unrelated prompt").await;
+    wait_for(&r.backend, "second room answered", 20, |s| s.contains("✓ done") && !s.contains("zebra")).await;
+    key(&r.keys, KeyCode::Char('o'), KeyModifiers::CONTROL).await;
+    let screen = wait_for(&r.backend, "the room list", 10, |s| s.matches("turn(s)").count() >= 2).await;
+    assert!(screen.contains("the zebra question"), "both rooms are listed:\n{screen}");
+    type_text(&r.keys, "zebra").await;
+    wait_for(&r.backend, "the search hit", 10, |s| s.contains("[zebra]")).await;
+    key(&r.keys, KeyCode::Enter, KeyModifiers::NONE).await;
+    let screen = wait_for(&r.backend, "the first room reopened", 10, |s| s.contains("Resumed room")).await;
+    assert!(screen.contains("the zebra question"), "{screen}");
+    let app = stop(r).await;
+    assert_eq!(app.room.title, "the zebra question");
+    assert_eq!(app.room.branch_tips().len(), 2, "the reopened room has both branches");
+    sim.shutdown().await;
+}
+
+fn bare_app(models: &[&str]) -> App {
+    let config = common::config_for("http://127.0.0.1:9/api/v1");
+    let theme = roundtable::ui::theme::load("dark", None, true).unwrap();
+    App::new(AppInit {
+        no_color: true,
+        estimator: Some(roundtable::core::catalog::CatalogEstimator::new(
+            roundtable::core::catalog::Catalog::snapshot(),
+            config.prices.clone(),
+            &config.providers,
+        )),
+        ..AppInit::new(
+            models.iter().map(|m| m.to_string()).collect(),
+            theme,
+            config.providers.clone(),
+            std::env::temp_dir(),
+        )
+    })
+}
+
+fn status(app: &App) -> String {
+    app.status.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
+}
+
+#[test]
+fn a_mistyped_model_is_questioned_and_a_repeat_adds_it() {
+    let mut app = bare_app(&["openai/gpt-4o-mini"]);
+    app.run_command_line("/add openai/gpt-4o-mni");
+    assert_eq!(app.panes.len(), 1, "not added on the first try");
+    assert!(status(&app).contains("Did you mean openai/gpt-4o-mini"), "{}", status(&app));
+    app.run_command_line("/add openai/gpt-4o-mni");
+    assert_eq!(app.panes.len(), 2, "the same /add again adds it (catalogs go stale)");
+    let started = bare_app(&["openai/gpt-4o-mni"]);
+    assert!(status(&started).contains("Not in the model catalog"), "{}", status(&started));
+}
+
+#[test]
+fn prompt_history_skips_commands_and_settings_are_checked() {
+    let mut app = bare_app(&["openai/gpt-4o-mini", "openai/gpt-4o"]);
+    app.input.set_text("a real prompt");
+    app.submit_draft();
+    app.input.set_text("/help");
+    app.submit_draft();
+    app.overlay = None;
+    app.input.history_prev();
+    assert_eq!(app.input.text(), "a real prompt", "Ctrl+Up walks prompts, not commands");
+    app.input.set_text("");
+
+    app.run_command_line("/max 7 100");
+    assert!(status(&app).contains("no pane 7"), "{}", status(&app));
+    app.run_command_line("/temp 9");
+    assert!(status(&app).contains("out of range"), "{}", status(&app));
+    app.run_command_line("/max 2 0");
+    assert!(status(&app).contains("at least 1"), "{}", status(&app));
+    assert!(app.room.panes.iter().all(|p| p.settings == Default::default()), "nothing changed on error");
+    app.run_command_line("/temp 2 0.4");
+    assert_eq!(app.room.panes[1].settings.temperature, Some(0.4));
+    assert_eq!(app.room.panes[0].settings.temperature, None);
+}

@@ -302,14 +302,16 @@ async fn a_killed_ask_leaves_an_interrupted_ledger_row() {
     let mut child = cmd.spawn().expect("ask starts");
     let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
+    let mut seen = Vec::new();
     loop {
+        seen.push(line.clone());
         line.clear();
         let n = tokio::time::timeout(
             Duration::from_secs(30),
             tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut line),
         )
         .await
-        .expect("a line in time")
+        .unwrap_or_else(|_| panic!("no delta line in time; so far {seen:?}"))
         .expect("read");
         assert!(n > 0, "ask ended before streaming");
         if line.contains("\"delta\"") {

@@ -161,7 +161,13 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
         let event = tokio::select! {
             ev = events.recv() => match ev {
                 Some(CoreEvent::Stream(ev)) => ev,
-                Some(_) => continue,
+                // An account or quota event may be the last before a pause: what is buffered goes out.
+                Some(_) => {
+                    if events.is_empty() {
+                        let _ = out.flush();
+                    }
+                    continue;
+                }
                 None => break,
             },
             _ = &mut ctrl_c, if !cancelling => {

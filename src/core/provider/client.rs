@@ -1,5 +1,5 @@
 //! The one streaming HTTP client shared by every backend: sends the request, applies the
-//! connect / first-byte / idle timeouts, frames SSE with `eventsource-stream`, feeds the
+//! connect / first-byte / idle timeouts, frames SSE with the linear framer of `sse`, feeds the
 //! per-backend normalizer and reports progress through an [`EventSink`].
 
 use std::time::Instant;

@@ -375,3 +375,50 @@ async fn sigint_ends_a_flooding_stream() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert_eq!(last_of(&o, "cancelled")["type"], "cancelled");
 }
+
+/// Item 16: the cost of a request a killed process left in flight is fetched on the next start
+/// (OpenRouter keeps a record of it), so the ledger holds what was billed.
+#[tokio::test]
+async fn an_interrupted_request_gets_its_cost_on_the_next_start() {
+    use roundtable::sim::{SimConfig, SimServer};
+    let sim = SimServer::start(SimConfig { generation_lag: Duration::from_millis(50), ..SimConfig::default() }, 0)
+        .await
+        .expect("simulator");
+    let home = tempfile::tempdir().unwrap();
+    let slow = "openai/gpt-4o-mini@tokens=5000@tps=20@ttft=0";
+    let mut cmd = command(home.path(), &sim.base_url(), &["ask", "--json", "-m", slow, "q"]);
+    cmd.env("OPENROUTER_API_KEY", common::TEST_KEY).stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("ask starts");
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while !line.contains("\"delta\"") {
+        line.clear();
+        let n = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut line),
+        )
+        .await
+        .expect("a delta in time")
+        .expect("read");
+        assert!(n > 0, "ask ended before streaming");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.start_kill().expect("SIGKILL");
+    let _ = child.wait().await;
+    // The server notices the client is gone and records what it generated.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut again = command(home.path(), &sim.base_url(), &["ask", "--json", "-m", "openai/gpt-4o-mini@tokens=5", "q"]);
+    again.env("OPENROUTER_API_KEY", common::TEST_KEY);
+    let o = run_cmd(again).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let db = roundtable::core::store::db_path(&home.path().join("data"));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (kind, cost, source): (Option<String>, Option<String>, String) = conn
+        .query_row("SELECT error_kind, cost_usd, cost_source FROM ledger WHERE requested_model = ?1", [slow], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!(kind.as_deref(), Some("interrupted"));
+    assert!(cost.is_some() && source == "reported", "cost {cost:?} from {source}");
+    sim.shutdown().await;
+}

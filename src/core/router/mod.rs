@@ -65,6 +65,9 @@ pub struct CoreConfig {
     pub tool_step_limit: u32,
     /// Which models take `tools`; `None` sends them to every model that is offered tools.
     pub capabilities: Option<Arc<dyn ModelCapabilities>>,
+    /// Requests an earlier process left in flight (now marked interrupted): their cost is
+    /// fetched from OpenRouter's `GET /generation` when their generation id is known.
+    pub interrupted: Vec<crate::core::store::InterruptedRequest>,
 }
 
 impl CoreConfig {
@@ -79,6 +82,7 @@ impl CoreConfig {
             tools: ToolRegistry::builtins(),
             tool_step_limit: DEFAULT_TOOL_STEP_LIMIT,
             capabilities: None,
+            interrupted: Vec::new(),
         }
     }
 }
@@ -179,6 +183,7 @@ pub fn start(config: CoreConfig) -> Result<(CoreHandle, mpsc::Receiver<CoreEvent
         let _ = account_done.send(true);
     });
     tokio::spawn(publish_quota(Arc::clone(&shared)));
+    backfill::spawn_for_interrupted(&shared);
     tokio::spawn(route(shared, cmd_rx));
     Ok((CoreHandle { tx: cmd_tx }, ev_rx))
 }

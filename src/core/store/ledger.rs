@@ -361,22 +361,34 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
     Ok(out)
 }
 
+/// A ledger row left in flight by a process that ended, now marked interrupted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterruptedRequest {
+    pub id: LedgerId,
+    /// The configured provider name it went to.
+    pub provider: String,
+    /// Known when the response headers arrived before the process ended.
+    pub generation_id: Option<String>,
+}
+
 /// A request in flight when its process ended (killed, crashed) stays `pending` for ever: mark
 /// every pending row that started before `before_ms` (this process's start) as failed with the
 /// kind `interrupted`, keeping what it knew (model, provider, generation id). Returns how many
 /// rows changed, with the generation ids of the OpenRouter ones whose cost may still be
 /// fetched. A request of another process still running is marked too, but its own final write
 /// replaces the whole row when it finishes.
-pub fn interrupt_stale(path: &Path, before_ms: i64) -> Result<Vec<(LedgerId, Option<String>)>, StoreError> {
+pub fn interrupt_stale(path: &Path, before_ms: i64) -> Result<Vec<InterruptedRequest>, StoreError> {
     let conn =
         rusqlite::Connection::open(path).map_err(|e| StoreError::from_sqlite(path, &e, super::DEFAULT_BUSY_TIMEOUT))?;
     let map = read_err(path);
     conn.busy_timeout(super::DEFAULT_BUSY_TIMEOUT).map_err(&map)?;
     let mut stmt = conn
-        .prepare("SELECT id, generation_id FROM ledger WHERE status = 'pending' AND started_at < ?1")
+        .prepare("SELECT id, provider, generation_id FROM ledger WHERE status = 'pending' AND started_at < ?1")
         .map_err(&map)?;
-    let rows: Vec<(LedgerId, Option<String>)> = stmt
-        .query_map([before_ms], |r| Ok((LedgerId(r.get(0)?), r.get(1)?)))
+    let rows: Vec<InterruptedRequest> = stmt
+        .query_map([before_ms], |r| {
+            Ok(InterruptedRequest { id: LedgerId(r.get(0)?), provider: r.get(1)?, generation_id: r.get(2)? })
+        })
         .map_err(&map)?
         .collect::<Result<_, _>>()
         .map_err(&map)?;

@@ -59,6 +59,7 @@ const ROOT: Shape = Table(&[
         Table(&[("openrouter_free_per_minute", Any), ("openrouter_free_per_day", Any), ("limits", Named(&LIMITS))]),
     ),
     ("tool_use", Table(&[("step_limit", Any)])),
+    ("compare", Table(&[("analyst", Any)])),
     (
         "tools",
         Tables(&[

@@ -166,6 +166,10 @@ pub struct ModelSettings {
     /// OpenRouter `models` fallback list (OpenRouter only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallbacks: Vec<String>,
+    /// `response_format` body field, passed through as-is (structured output, e.g. the analyst's
+    /// JSON schema: `core::compare::analyst`). Every backend accepts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<serde_json::Value>,
 }
 
 impl ModelSettings {
@@ -181,6 +185,7 @@ impl ModelSettings {
             system: over.system.clone().or_else(|| self.system.clone()),
             provider: over.provider.clone().or_else(|| self.provider.clone()),
             fallbacks: if over.fallbacks.is_empty() { self.fallbacks.clone() } else { over.fallbacks.clone() },
+            response_format: over.response_format.clone().or_else(|| self.response_format.clone()),
         }
     }
 }

@@ -19,6 +19,7 @@ use super::request::{self, ChatRequest};
 use super::server::{bearer, reply};
 use super::state::{GenRecord, Shared};
 use super::stream::{self, Delivery, Ending, KEEPALIVE, Outcome, Script, ScriptBuilder};
+use super::structured;
 use super::tools::{self, Call, ToolTurn};
 use super::util::{Obj, Rng, fnv1a, quoted};
 
@@ -137,7 +138,14 @@ fn plan<'a>(sh: &Shared, req: &ChatRequest, spec: &'a ModelSpec, gen_id: &'a str
                     a.push(&s);
                     a
                 }
-                _ => answer::generate(seed, prof.tokens, prompt),
+                _ => match structured::answer(req, seed) {
+                    Some(json) => {
+                        let mut a = Answer::default();
+                        a.push(&json);
+                        a
+                    }
+                    None => answer::generate(seed, prof.tokens, prompt),
+                },
             };
             let mut reasoning = spec.reasoning.then(|| answer::reasoning(seed, 20 + (seed % 40) as u32, prompt));
             let r = reasoning.as_ref().map_or(0, Answer::len);

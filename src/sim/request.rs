@@ -52,6 +52,8 @@ pub struct ChatRequest {
     /// Whether the body speaks Google's OpenAI-compatible dialect (no OpenRouter-only fields):
     /// such clients must echo thought signatures, OpenRouter's clients need not.
     pub gemini_dialect: bool,
+    /// `response_format` as sent (structured output), absent or `null` when not asked for.
+    pub response_format: Option<Value>,
     /// Size of the serialized `tools` array; tool schemas count as prompt tokens.
     tools_chars: usize,
 }
@@ -127,6 +129,7 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         tools_chars: if tools.is_empty() { 0 } else { v["tools"].to_string().len() },
         tools,
         tool_choice,
+        response_format: v.get("response_format").filter(|f| !f.is_null()).cloned(),
         gemini_dialect: ["usage", "provider", "models", "reasoning", "plugins"].iter().all(|k| v.get(k).is_none()),
     })
 }

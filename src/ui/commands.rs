@@ -31,6 +31,8 @@ pub enum Cmd {
     },
     Sync,
     Zoom(Which),
+    /// `None`: the next mode of the cycle.
+    Layout(Option<crate::ui::layout::LayoutMode>),
     Adopt(Which),
     Tools(Option<Vec<String>>),
     /// The room browser: list, search, open, rename, delete.
@@ -39,6 +41,11 @@ pub enum Cmd {
     Edit(Option<u64>),
     Branch(BranchArg),
     Rename(String),
+    Blind,
+    Vote(crate::core::compare::VoteChoice),
+    Tag(Option<String>),
+    Leaderboard,
+    Diff(String, String),
     Help,
     Quit,
 }
@@ -83,6 +90,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "export", args: "[md|json] [PATH]", help: "export the room to Markdown or JSON" },
     CommandSpec { name: "sync", args: "", help: "scroll all panes together (Alt+S)" },
     CommandSpec { name: "zoom", args: "[N]", help: "show one pane full width, again to go back (Alt+Z)" },
+    CommandSpec { name: "layout", args: "[grid|columns|stacked]", help: "arrange the panes (no argument: the next)" },
     CommandSpec { name: "adopt", args: "[N]", help: "make pane N's answer every pane's answer (Alt+A)" },
     CommandSpec { name: "tools", args: "[NAME,…|off]", help: "enable tools for the room (no argument: list them)" },
     CommandSpec {
@@ -101,6 +109,11 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "list the room's branches, or switch to another (Alt+←/→)",
     },
     CommandSpec { name: "rename", args: "TITLE", help: "rename this room" },
+    CommandSpec { name: "blind", args: "", help: "blind round: panes become Model A, B, … until you vote" },
+    CommandSpec { name: "vote", args: "A|N|tie|bad", help: "vote on the last answers (Alt+1…9 in a blind round)" },
+    CommandSpec { name: "tag", args: "[TAG|off]", help: "file the next vote under a tag (code, writing, …)" },
+    CommandSpec { name: "leaderboard", args: "", help: "your models ranked by your votes (Bradley–Terry)" },
+    CommandSpec { name: "diff", args: "A B", help: "word diff of two panes' last answers" },
     CommandSpec { name: "help", args: "", help: "keys and commands (F1)" },
     CommandSpec { name: "quit", args: "", help: "leave roundtable (Ctrl+Q)" },
 ];
@@ -187,6 +200,8 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
         }
         "sync" => Cmd::Sync,
         "zoom" => Cmd::Zoom(which(rest).map_err(|_| usage())?),
+        "layout" if rest.is_empty() => Cmd::Layout(None),
+        "layout" => Cmd::Layout(Some(crate::ui::layout::LayoutMode::parse(rest).ok_or_else(usage)?)),
         "adopt" => Cmd::Adopt(which(rest).map_err(|_| usage())?),
         "tools" if rest.is_empty() => Cmd::Tools(None),
         "tools" if rest == "off" || rest == "none" => Cmd::Tools(Some(Vec::new())),
@@ -200,6 +215,15 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
             "prev" | "previous" => BranchArg::Prev,
             n => BranchArg::Nth(n.parse().ok().filter(|n| *n > 0).ok_or_else(usage)?),
         }),
+        "blind" => Cmd::Blind,
+        "vote" => Cmd::Vote(crate::core::compare::parse_vote_arg(rest)?),
+        "tag" if rest.is_empty() || rest == "off" => Cmd::Tag(None),
+        "tag" => Cmd::Tag(Some(rest.to_string())),
+        "leaderboard" => Cmd::Leaderboard,
+        "diff" => match rest.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [a, b] => Cmd::Diff(a.to_string(), b.to_string()),
+            _ => return Err(usage()),
+        },
         "rename" if rest.is_empty() => return Err(usage()),
         "rename" => Cmd::Rename(rest.to_string()),
         "help" => Cmd::Help,
@@ -269,6 +293,9 @@ mod tests {
             parse("/tools calculator,current_time").unwrap(),
             Cmd::Tools(Some(vec!["calculator".into(), "current_time".into()]))
         );
+        assert_eq!(parse("/layout").unwrap(), Cmd::Layout(None));
+        assert_eq!(parse("/layout columns").unwrap(), Cmd::Layout(Some(crate::ui::layout::LayoutMode::Columns)));
+        assert!(parse("/layout diagonal").unwrap_err().contains("usage: /layout"));
         assert!(parse("/q").is_err(), "a prefix is completed by the palette, never run");
     }
 

@@ -20,7 +20,7 @@ use crate::ui::terminal;
 
 /// Models of the demo room: one paid, one reasoning-sized, one `:free` so the quota gauges move.
 pub const DEMO_MODELS: &[&str] =
-    &["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku", "meta-llama/llama-3.3-70b-instruct:free"];
+    &["openai/gpt-4o-mini", "anthropic/claude-haiku-4.5", "meta-llama/llama-3.3-70b-instruct:free"];
 pub const DEMO_PROMPT: &str = "Explain how a hash map works, with a short code example.";
 const DEMO_KEY: &str = "sk-or-v1-demo-simulated";
 
@@ -30,6 +30,8 @@ pub struct LaunchOptions {
     pub demo: bool,
     /// `--resume`: `Some(None)` reopens the last chatroom room, `Some(Some(id))` that room.
     pub resume: Option<Option<crate::core::store::RoomId>>,
+    /// `--blind`: start with a blind round.
+    pub blind: bool,
 }
 
 /// Exit code: 0 on a normal quit, 1 when the terminal failed, 2 for configuration problems.
@@ -93,7 +95,7 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
             }
         }
         // Simulated spend must not mix with the real ledger.
-        paths.data_dir = paths.data_dir.join("demo");
+        paths = paths.demo();
     }
     let rt = crate::runtime::build(&config, &paths);
     if !demo {
@@ -157,6 +159,9 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
         tools: config.tools.clone(),
         warnings: rt.warnings.clone(),
     });
+    if opts.blind {
+        app.start_blind();
+    }
     // The canned demo prompt only in a room the user did not choose (no -m, nothing resumed).
     if demo && !resuming && opts.models.is_empty() {
         // A new user sees every pane stream within seconds.

@@ -67,7 +67,8 @@ fn every_bucket_of_the_shared_database_says_when_its_next_slot_frees() {
         assert!(at > now, "{b:?}");
     }
     let minute = status.iter().find(|b| b.window == "minute").unwrap();
-    assert!(minute.resets_at_ms.unwrap() <= now + 60_000, "{minute:?}");
+    // A slot is held a thirtieth of the minute past it (the pacing margin).
+    assert!(minute.resets_at_ms.unwrap() <= now + 62_000, "{minute:?}");
 }
 
 #[tokio::test]

@@ -163,6 +163,11 @@ pub struct AskArgs {
     #[arg(long)]
     pub yes: bool,
 
+    /// After the answers, ask this model to compare them: agreements, contradictions, errors
+    /// and the best answer (structured JSON where its catalog entry supports it).
+    #[arg(long, value_name = "MODEL")]
+    pub analyze: Option<String>,
+
     /// The prompt; read from standard input when absent.
     #[arg(value_name = "PROMPT")]
     pub prompt: Vec<String>,

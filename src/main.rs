@@ -74,6 +74,7 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
                 prompt,
                 tools: args.tools,
                 yes: args.yes,
+                analyze: args.analyze,
             };
             ask::run(config, paths, opts).await
         }

@@ -157,6 +157,7 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
         export_dir: paths.data_dir.join("exports"),
         no_color,
         tools: config.tools.clone(),
+        analyst: config.compare.analyst.clone(),
         warnings: rt.warnings.clone(),
     });
     if opts.blind {

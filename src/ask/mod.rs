@@ -75,6 +75,11 @@ struct Pane {
 }
 
 pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
+    // MCP servers named by --tools start now, so that their tools can be offered.
+    if let Err(e) = config.tools.prepare(&opts.tools).await {
+        eprintln!("roundtable: {e}");
+        return EXIT_FAILED;
+    }
     if let Err(e) = config.tools.specs(&opts.tools) {
         eprintln!("roundtable: {e}");
         return EXIT_USAGE;

@@ -61,6 +61,20 @@ const ROOT: Shape = Table(&[
     ("tool_use", Table(&[("step_limit", Any)])),
     ("compare", Table(&[("analyst", Any)])),
     (
+        "mcp_servers",
+        Tables(&[
+            ("name", Any),
+            ("command", Any),
+            ("args", Any),
+            ("env", Any),
+            ("cwd", Any),
+            ("url", Any),
+            ("timeout_secs", Any),
+            ("enabled", Any),
+            ("safe_tools", Any),
+        ]),
+    ),
+    (
         "tools",
         Tables(&[
             ("name", Any),

@@ -938,6 +938,7 @@ impl App {
                         return self.set_status(Level::Error, format!("{e}; available: {list}"));
                     }
                 }
+                self.room.tools().prepare_in_background(&names);
                 let on = if names.is_empty() { "off".to_string() } else { names.join(", ") };
                 self.set_status(Level::Info, format!("Tools for this room: {on}"));
             }

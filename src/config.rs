@@ -1,6 +1,8 @@
 //! The TOML configuration: the embedded, documented defaults (`assets/default-config.toml`)
 //! with the user's `config.toml` merged over them, turned into the core's settings.
 
+mod unknown_keys;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,7 +11,7 @@ use serde::Deserialize;
 
 use crate::core::catalog::PriceTable;
 use crate::core::protocol::ModelSettings;
-use crate::core::provider::{AppIdentity, ProviderConfig, ProvidersConfig, Timeouts};
+use crate::core::provider::{AppIdentity, ProviderConfig, ProvidersConfig, StreamLimits, Timeouts};
 use crate::core::quota::QuotaConfig;
 use crate::core::router::DEFAULT_TOOL_STEP_LIMIT;
 use crate::core::tools::{McpServerConfig, ToolRegistry, UserToolConfig};
@@ -35,6 +37,8 @@ struct FileConfig {
     #[serde(default)]
     default_models: Vec<String>,
     timeouts: FileTimeouts,
+    #[serde(default)]
+    limits: FileLimits,
     app: AppIdentity,
     #[serde(default)]
     providers: BTreeMap<String, ProviderConfig>,
@@ -85,6 +89,22 @@ fn default_step_limit() -> u32 {
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
+struct FileLimits {
+    #[serde(default = "default_max_answer_bytes")]
+    max_answer_bytes: u64,
+}
+
+impl Default for FileLimits {
+    fn default() -> Self {
+        Self { max_answer_bytes: default_max_answer_bytes() }
+    }
+}
+
+fn default_max_answer_bytes() -> u64 {
+    crate::core::provider::DEFAULT_MAX_ANSWER_BYTES as u64
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
 struct FileTimeouts {
     connect_secs: f64,
     first_byte_secs: f64,
@@ -107,6 +127,8 @@ pub struct Config {
     pub compare: CompareConfig,
     /// The user file that was merged, if one existed.
     pub source: Option<PathBuf>,
+    /// Problems that do not stop the program (unknown keys), for the user to see.
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -119,6 +141,14 @@ impl Config {
         };
         let mut config = Self::from_sources(user.as_deref())
             .map_err(|message| ConfigError::Invalid { path: path.to_owned(), message })?;
+        if let Some(text) = &user
+            && let Ok(table) = text.parse::<toml::Table>()
+        {
+            config.warnings = unknown_keys::warnings(path, text, &table);
+            for w in &config.warnings {
+                tracing::warn!("{w}");
+            }
+        }
         config.source = user.map(|_| path.to_owned());
         Ok(config)
     }
@@ -155,6 +185,16 @@ impl Config {
                 ));
             }
         }
+        check_quota(&file.quota)?;
+        // At least 64 KiB (a short answer), at most 4 GiB.
+        if !(65_536..=4_294_967_296).contains(&file.limits.max_answer_bytes) {
+            return Err(format!(
+                "limits.max_answer_bytes must be between 65536 and 4294967296 (got {})",
+                file.limits.max_answer_bytes
+            ));
+        }
+        let max_answer = usize::try_from(file.limits.max_answer_bytes).unwrap_or(usize::MAX);
+        let limits = StreamLimits { max_answer_bytes: max_answer, max_line_bytes: max_answer };
         if file.compare.analyst.trim().is_empty() {
             return Err("compare.analyst must name a model (e.g. \"openai/gpt-4o-mini\")".into());
         }
@@ -172,6 +212,7 @@ impl Config {
                 models: file.models,
                 timeouts,
                 identity: file.app,
+                limits,
             },
             default_models: file.default_models,
             prices: file.prices,
@@ -180,6 +221,7 @@ impl Config {
             tool_step_limit: file.tool_use.step_limit,
             compare: file.compare,
             source: None,
+            warnings: Vec::new(),
         })
     }
 
@@ -189,6 +231,29 @@ impl Config {
             base_url.clone_into(&mut p.base_url);
         }
     }
+}
+
+/// A limit of 0 would queue every request forever: refuse it when the config loads.
+fn check_quota(quota: &QuotaConfig) -> Result<(), String> {
+    let zero = |what: &str| {
+        format!("{what} must be at least 1 (0 would hold every request forever; remove the key for no limit)")
+    };
+    if quota.openrouter_free_per_minute == 0 {
+        return Err(zero("quota.openrouter_free_per_minute"));
+    }
+    if quota.openrouter_free_per_day == 0 {
+        return Err(zero("quota.openrouter_free_per_day"));
+    }
+    for (name, l) in &quota.limits {
+        for (key, v) in
+            [("per_minute", l.per_minute), ("per_day", l.per_day), ("tokens_per_minute", l.tokens_per_minute)]
+        {
+            if v == Some(0) {
+                return Err(zero(&format!("quota.limits.\"{name}\".{key}")));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `[[mcp_servers]]`: each entry checked and its tools added (the servers start on first use).
@@ -303,6 +368,29 @@ mod tests {
         assert!(bad.contains("tools entry \"calculator\"") && bad.contains("built-in"), "{bad}");
         let bad = Config::from_sources(Some("[tool_use]\nstep_limit = 0")).unwrap_err();
         assert!(bad.contains("step_limit"), "{bad}");
+    }
+
+    #[test]
+    fn impossible_limits_are_refused_at_load() {
+        let bad = Config::from_sources(Some("[quota]\nopenrouter_free_per_minute = 0")).unwrap_err();
+        assert!(bad.contains("openrouter_free_per_minute must be at least 1"), "{bad}");
+        let bad = Config::from_sources(Some("[quota.limits.openai]\nper_day = 0")).unwrap_err();
+        assert!(bad.contains("quota.limits.\"openai\".per_day"), "{bad}");
+        let bad = Config::from_sources(Some("[limits]\nmax_answer_bytes = 0")).unwrap_err();
+        assert!(bad.contains("max_answer_bytes"), "{bad}");
+        let c = Config::from_sources(Some("[limits]\nmax_answer_bytes = 100000")).unwrap();
+        assert_eq!(c.providers.limits.max_answer_bytes, 100_000);
+    }
+
+    #[test]
+    fn unknown_keys_warn_with_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[timeouts]\nidle_sec = 5\n").unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.warnings.len(), 1);
+        assert!(c.warnings[0].contains("config.toml:2: unknown key `timeouts.idle_sec`"), "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("did you mean `idle_secs`"), "{:?}", c.warnings);
     }
 
     #[test]

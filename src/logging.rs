@@ -18,6 +18,25 @@ pub fn init(file: &Path) -> Option<WorkerGuard> {
         .unwrap_or_else(|_| EnvFilter::new("roundtable=info,warn"))
         .add_directive("hyper=warn".parse().ok()?)
         .add_directive("reqwest=warn".parse().ok()?);
+    let writer = move || Redacting(writer.clone());
     tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok()?;
     Some(guard)
+}
+
+/// Removes the configured API keys from every log line (an upstream may echo a key back in a
+/// message that gets logged). The formatter writes one whole line per call, so a key is never
+/// split across two writes.
+struct Redacting<W>(W);
+
+impl<W: std::io::Write> std::io::Write for Redacting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let clean = crate::core::sanitize::redact_secrets(&text);
+        self.0.write_all(clean.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }

@@ -24,10 +24,24 @@ pub struct Runtime {
 /// Open the store and quota log in the data dir and load the catalog from cache or snapshot.
 /// Never touches the network; call [`refresh_catalog_in_background`] for that.
 pub fn build(config: &Config, paths: &Paths) -> Runtime {
-    let mut warnings = Vec::new();
+    config.providers.register_secrets();
+    let mut warnings = config.warnings.clone();
     let db = db_path(&paths.data_dir);
+    let mut interrupted = Vec::new();
     let store = match Store::open(&db) {
-        Ok(s) => Some(s),
+        Ok(s) => {
+            // Requests a killed or crashed process left in flight are not in flight any more.
+            match crate::core::store::interrupt_stale(&db, crate::core::store::now_ms()) {
+                Ok(rows) => {
+                    if !rows.is_empty() {
+                        tracing::info!(rows = rows.len(), "marked requests of an earlier process as interrupted");
+                    }
+                    interrupted = rows;
+                }
+                Err(e) => tracing::warn!("could not mark interrupted requests: {e}"),
+            }
+            Some(s)
+        }
         Err(e) => {
             warnings.push(format!("History and ledger are not being saved: {e}"));
             None
@@ -52,6 +66,7 @@ pub fn build(config: &Config, paths: &Paths) -> Runtime {
     core.tools = config.tools.clone();
     core.tool_step_limit = config.tool_step_limit;
     core.capabilities = Some(Arc::new(estimator.clone()));
+    core.interrupted = interrupted;
     Runtime { core, store, limiter, estimator, warnings }
 }
 

@@ -152,8 +152,8 @@ pub fn render(rows: &[UsageRow], by: By, since: &Since, today: &UsageRow) -> Str
                 short(&r.group, 48),
                 digits(r.requests),
                 digits(r.errors),
-                digits(r.prompt_tokens),
-                digits(r.completion_tokens),
+                tokens_cell(r, r.prompt_tokens),
+                tokens_cell(r, r.completion_tokens),
                 cost_cell(r),
             ]
         };
@@ -199,6 +199,13 @@ pub fn render(rows: &[UsageRow], by: By, since: &Since, today: &UsageRow) -> Str
                 if sum.unknown_cost == 1 { "" } else { "s" }
             ));
         }
+        if sum.unknown_tokens > 0 {
+            s.push_str(&format!(
+                "+? {} request{} whose token counts the server did not report, not included in the sums.\n",
+                sum.unknown_tokens,
+                if sum.unknown_tokens == 1 { "" } else { "s" }
+            ));
+        }
     }
     s.push_str(&format!("\nToday's spend (UTC): {}\n", cost_cell(today)));
     s
@@ -219,6 +226,14 @@ fn cost_cell(r: &UsageRow) -> String {
         s.push_str(" +?");
     }
     s
+}
+
+/// A token sum: `unknown` when no request of the group reported counts, `+?` when some did not.
+fn tokens_cell(r: &UsageRow, n: u64) -> String {
+    if r.requests > 0 && r.unknown_tokens == r.requests {
+        return "unknown".into();
+    }
+    if r.unknown_tokens > 0 { format!("{} +?", digits(n)) } else { digits(n) }
 }
 
 /// Thousands separated, for reading token counts at a glance.

@@ -48,7 +48,7 @@ fn ctx(kind: ProviderKind, model: &'static str) -> ErrorContext<'static> {
         ProviderKind::Openai => ("openai", Some("OPENAI_API_KEY")),
         ProviderKind::OpenaiCompatible => ("ollama", None),
     };
-    ErrorContext { provider_name, kind, model, api_key_env }
+    ErrorContext { provider_name, kind, model, api_key_env, base_url: None }
 }
 
 /// Classifies fixture `name` (status from its `.headers` file, else `status`).
@@ -376,5 +376,88 @@ fn print_messages() {
     ] {
         let e = classify(name, status, kind, model);
         println!("{name}: {:?} {:?}\n  {}\n  upstream: {:?}\n", e.kind, e.status, e.message, e.upstream_message);
+    }
+}
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (k, v) in pairs {
+        map.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+    }
+    map
+}
+
+/// Issue 11 item 7: the reset headers of servers other than OpenRouter set the retry time.
+#[test]
+fn rate_limit_headers_of_other_servers_set_the_retry_time() {
+    let body =
+        br#"{"error":{"message":"litellm.RateLimitError: rate limited","type":"throttling_error","code":"429"}}"#;
+    let cases: [(&[(&str, &str)], Duration); 6] = [
+        (&[("retry-after", "60")], Duration::from_secs(60)),
+        (&[("retry-after", "Tue, 25 Aug 2026 09:51:00 GMT")], Duration::from_secs(60)),
+        (&[("llm_provider-retry-after", "45")], Duration::from_secs(45)),
+        (&[("x-ratelimit-reset-requests", "1m0s"), ("x-ratelimit-reset-tokens", "6s")], Duration::from_secs(60)),
+        (&[("x-ratelimit-reset", "1787651430000")], Duration::from_secs(30)),
+        (&[("x-ratelimit-reset", "1787651430")], Duration::from_secs(30)),
+    ];
+    for (pairs, wait) in cases {
+        let ctx = ctx(ProviderKind::OpenaiCompatible, "gpt-4o-mini");
+        let e = classify_http_error_at(&ctx, 429, &headers(pairs), body, now());
+        assert_eq!(e.kind, ErrorKind::RateLimitMinute, "{pairs:?}: {e:?}");
+        assert_eq!(e.retry_at, Some(now() + wait), "{pairs:?}: {}", e.message);
+    }
+    // The same through an OpenRouter-kind provider pointed at another server.
+    let ctx = ErrorContext { base_url: Some("http://127.0.0.1:4000/v1"), ..ctx(OR, "gpt-4o-mini") };
+    let e = classify_http_error_at(&ctx, 429, &headers(&[("retry-after", "60")]), body, now());
+    assert_eq!(e.retry_at, Some(now() + Duration::from_secs(60)), "{}", e.message);
+    assert!(!e.message.contains("OpenRouter"), "{}", e.message);
+}
+
+/// Issue 11 item 6: an OpenRouter-kind provider pointed elsewhere is named by its host, with
+/// no OpenRouter links, and a 402 keeps the server's own words.
+#[test]
+fn another_server_behind_base_url_is_named_by_its_host() {
+    let ctx = ErrorContext { base_url: Some("http://127.0.0.1:4000/v1"), ..ctx(OR, "m") };
+    let body = br#"{"error":{"message":"Authentication Error, Invalid proxy server token passed","type":"auth_error","code":"401"}}"#;
+    let e = classify_http_error_at(&ctx, 401, &HeaderMap::new(), body, now());
+    assert_msg(&e, &["127.0.0.1:4000", "Invalid proxy server token"]);
+    assert!(!e.message.contains("openrouter.ai") && !e.message.contains("OpenRouter"), "{}", e.message);
+    let body = br#"{"error":{"message":"Budget exceeded for team ops: spent 10.2, max 10.0","code":"402"}}"#;
+    let e = classify_http_error_at(&ctx, 402, &HeaderMap::new(), body, now());
+    assert_eq!(e.kind, ErrorKind::PaymentRequired);
+    assert_msg(&e, &["127.0.0.1:4000", "Budget exceeded for team ops"]);
+    // OpenRouter itself keeps its wording.
+    let ctx = ErrorContext { base_url: Some("https://openrouter.ai/api/v1"), ..ctx };
+    let e = classify_http_error_at(
+        &ctx,
+        401,
+        &HeaderMap::new(),
+        br#"{"error":{"message":"No auth credentials found","code":401}}"#,
+        now(),
+    );
+    assert_msg(&e, &["OpenRouter", "openrouter.ai/settings/keys"]);
+}
+
+/// Issue 11 items 4 and 17: long server text is cut at a word boundary for people and kept
+/// whole in `upstream_message`; a configured key of any shape never appears in either.
+#[test]
+fn long_text_is_cut_at_words_and_keys_are_redacted() {
+    roundtable::core::sanitize::register_secret("CANARYNONSK-0123456789abcdef");
+    let long = format!("{} tail-end-marker", "word ".repeat(120));
+    let body = serde_json::json!({"error": {"message": format!("Key CANARYNONSK-0123456789abcdef is bad: {long}")}})
+        .to_string();
+    let e = classify_http_error_at(
+        &ctx(ProviderKind::OpenaiCompatible, "m"),
+        400,
+        &HeaderMap::new(),
+        body.as_bytes(),
+        now(),
+    );
+    assert!(e.message.contains("word…") || e.message.contains("word …"), "{}", e.message);
+    assert!(!e.message.contains("wor…") && !e.message.contains(" wo…"), "cut mid-word: {}", e.message);
+    let full = e.upstream_message.clone().unwrap_or_default();
+    assert!(full.contains("tail-end-marker"), "{full}");
+    for text in [&e.message, &full] {
+        assert!(!text.contains("CANARYNONSK"), "{text}");
     }
 }

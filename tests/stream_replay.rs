@@ -9,7 +9,8 @@ use bytes::Bytes;
 use roundtable::core::error::ErrorKind;
 use roundtable::core::protocol::{EventKind, FinishReason};
 use roundtable::core::provider::ProviderKind;
-use roundtable::core::provider::client::{BodyError, EventSink, Progress, consume_sse};
+use roundtable::core::provider::StreamLimits;
+use roundtable::core::provider::client::{BodyError, EventSink, Progress, StreamSource, consume_sse};
 use roundtable::core::provider::normalize::StreamNormalizer;
 use rust_decimal::Decimal;
 
@@ -79,15 +80,14 @@ async fn replay_chunks(kind: ProviderKind, chunks: Vec<Bytes>, tail: Option<Body
     let mut progress = Progress::default();
     progress.start_clock();
     let mut sink = Collect(Vec::new());
-    let result = consume_sse(
-        futures_util::stream::iter(items),
-        &mut normalizer,
-        "test",
-        Duration::from_secs(5),
-        &mut progress,
-        &mut sink,
-    )
-    .await;
+    let source = StreamSource {
+        label: "test",
+        url: "http://test/",
+        idle: Duration::from_secs(5),
+        limits: StreamLimits::default(),
+    };
+    let result =
+        consume_sse(futures_util::stream::iter(items), &mut normalizer, &source, &mut progress, &mut sink).await;
     Replayed { progress, result, events: sink.0 }
 }
 

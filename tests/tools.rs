@@ -507,3 +507,42 @@ async fn a_thinking_model_gets_its_signed_reasoning_back_with_its_tool_calls() {
     assert_eq!(sim.stats().error_responses, 0, "{:?}", sim.stats());
     sim.shutdown().await;
 }
+
+/// Issue 11 item 18: a descendant that left the process group (`setsid`) ends with the run too.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_descendant_in_its_own_session_ends_with_the_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("escaped.pid");
+    for (name, script, timeout) in [
+        // Times out while the escaped child runs on.
+        ("escaper", format!("setsid sleep 1001 & echo $! > '{}'; sleep 30", pidfile.display()), 1.0),
+        // Finishes at once, its escaped child detached from every pipe.
+        (
+            "detacher",
+            format!("setsid sleep 1001 </dev/null >/dev/null 2>&1 & echo $! > '{}'; echo ok", pidfile.display()),
+            20.0,
+        ),
+    ] {
+        let registry =
+            ToolRegistry::with_user_tools(&[user_tool(name, &["sh", "-c", &script], true, timeout)]).unwrap();
+        let out = registry.run(name, "{}").await;
+        assert_eq!(out.is_error, name == "escaper", "{out:?}");
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while alive(pid.trim()) {
+            assert!(std::time::Instant::now() < deadline, "{name}: the setsid child {pid} outlived the tool");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Issue 11 item 18: a failing tool's long stderr is quoted from its end, where the error is.
+#[tokio::test]
+async fn a_long_stderr_keeps_its_tail() {
+    let script = "yes 'noise line' | head -c 300000 >&2; echo 'FATAL: the real reason' >&2; exit 3";
+    let registry = ToolRegistry::with_user_tools(&[user_tool("noisy", &["sh", "-c", script], true, 20.0)]).unwrap();
+    let out = registry.run("noisy", "{}").await;
+    assert!(out.is_error, "{out:?}");
+    assert!(out.output.contains("FATAL: the real reason"), "{}", &out.output[..out.output.len().min(300)]);
+}

@@ -48,7 +48,8 @@ pub(super) async fn run(
         }
         if let EventKind::TextDelta(t) = &ev.kind {
             if json {
-                let _ = writeln!(out, "{}", json!({"type": "analysis_delta", "model": model, "text": t}));
+                let line = json!({"type": "analysis_delta", "model": model, "text": t});
+                let _ = writeln!(out, "{}", super::output::JsonLine(line));
             } else {
                 let _ = write!(out, "{}", crate::core::sanitize::strip_controls(t));
             }
@@ -74,7 +75,7 @@ pub(super) async fn run(
             "cost_usd": cost.as_ref().and_then(|c| c.usd).and_then(|d| d.to_f64()),
             "cost_usd_exact": cost.as_ref().and_then(|c| c.usd).map(|d| d.normalize().to_string()),
             "cost_source": cost.map(|c| c.source), "error": a.error});
-        let _ = writeln!(out, "{v}");
+        let _ = writeln!(out, "{}", super::output::JsonLine(v));
     } else {
         if let Some(p) = &parsed {
             let _ = writeln!(out, "\n\n{}", p.to_text());

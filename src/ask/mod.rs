@@ -139,7 +139,7 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
         for (i, (model, (tokens, cost))) in opts.models.iter().zip(&estimates).enumerate() {
             let v = json!({"type": "estimate", "model": model, "target": i, "prompt_tokens": tokens,
                 "prompt_cost_usd": cost.and_then(|c| c.to_f64()), "prompt_cost_usd_exact": cost.map(|c| c.normalize().to_string())});
-            let _ = writeln!(out, "{v}");
+            let _ = writeln!(out, "{}", output::JsonLine(v));
         }
     } else {
         let parts: Vec<String> = opts
@@ -161,19 +161,30 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut cancelling = false;
+    // After Ctrl-C the answers end at once; should one not, `ask` leaves anyway a second later.
+    let give_up = tokio::time::sleep(Duration::from_secs(86_400 * 365));
+    tokio::pin!(give_up);
 
     while remaining > 0 {
         let event = tokio::select! {
             ev = events.recv() => match ev {
                 Some(CoreEvent::Stream(ev)) => ev,
-                Some(_) => continue,
+                // An account or quota event may be the last before a pause: what is buffered goes out.
+                Some(_) => {
+                    if events.is_empty() {
+                        let _ = out.flush();
+                    }
+                    continue;
+                }
                 None => break,
             },
             _ = &mut ctrl_c, if !cancelling => {
                 cancelling = true;
+                give_up.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(1));
                 let _ = core.send(Command::Cancel { turn, target: None }).await;
                 continue;
             }
+            () = &mut give_up, if cancelling => break,
             _ = ticker.tick(), if progress_line => {
                 let live: Vec<&Live> = panes.iter().map(|p| &p.live).collect();
                 output::draw_progress(&opts.models, &live, started_at);
@@ -199,6 +210,11 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
             if let Some(line) = output::json_line(&opts.models[idx], idx, &event, denied) {
                 let _ = writeln!(out, "{line}");
             }
+        }
+        if !opts.json
+            && let EventKind::Queued { until, reason } = &event.kind
+        {
+            output::print_queued(&opts.models[idx], *until, reason);
         }
         let is_final = event.kind.is_final();
         let model = opts.models[idx].clone();

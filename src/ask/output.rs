@@ -49,8 +49,33 @@ pub(super) struct Live {
     pub done: bool,
 }
 
+/// One `--json` line. Displays as compact JSON with the characters that some consumers take
+/// for line breaks (U+0085 NEL, U+2028, U+2029) and every C1 and bidi control written as
+/// `\uXXXX` escapes, so splitting the output on line breaks always yields whole objects and
+/// nothing reorders or hides text when a line is shown.
+pub(super) struct JsonLine(pub Value);
+
+impl std::fmt::Display for JsonLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0.to_string();
+        // These can only occur inside JSON strings, where an escape means the same character.
+        let needs_escape = |c: char| matches!(c as u32, 0x80..=0x9f | 0x2028 | 0x2029 | 0x200e | 0x200f | 0x061c | 0x202a..=0x202e | 0x2066..=0x2069);
+        if !text.chars().any(needs_escape) {
+            return f.write_str(&text);
+        }
+        for c in text.chars() {
+            if needs_escape(c) {
+                write!(f, "\\u{:04x}", c as u32)?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One `--json` line for an event, or `None` for events scripts do not need.
-pub(super) fn json_line(model: &str, idx: usize, event: &StreamEvent, denied: bool) -> Option<Value> {
+pub(super) fn json_line(model: &str, idx: usize, event: &StreamEvent, denied: bool) -> Option<JsonLine> {
     let v = match &event.kind {
         EventKind::Started { provider, model: upstream } => {
             json!({"type": "start", "model": model, "target": idx, "provider": provider, "upstream_model": upstream})
@@ -93,6 +118,7 @@ pub(super) fn json_line(model: &str, idx: usize, event: &StreamEvent, denied: bo
             v["status"] = json!(error.status);
             v["kind"] = json!(error.kind);
             v["message"] = json!(error.message);
+            v["upstream_message"] = json!(error.upstream_message);
             v["retry_at"] =
                 json!(error.retry_at.and_then(|t| jiff::Timestamp::try_from(t).ok()).map(|t| t.to_string()));
             v
@@ -104,15 +130,15 @@ pub(super) fn json_line(model: &str, idx: usize, event: &StreamEvent, denied: bo
         }
         EventKind::Connected { .. } | EventKind::ToolCallDelta { .. } | EventKind::Usage(_) => return None,
     };
-    Some(v)
+    Some(JsonLine(v))
 }
 
 /// `{"type":"cost",…}`: a cost that arrived after the `done` (or `step`) line with the same
 /// `generation_id`; it replaces that cost.
-pub(super) fn cost_line(model: &str, idx: usize, generation_id: &str, cost: &Cost, usage: Option<&Usage>) -> Value {
-    json!({"type": "cost", "model": model, "target": idx, "generation_id": generation_id,
+pub(super) fn cost_line(model: &str, idx: usize, generation_id: &str, cost: &Cost, usage: Option<&Usage>) -> JsonLine {
+    JsonLine(json!({"type": "cost", "model": model, "target": idx, "generation_id": generation_id,
            "cost_usd": cost.usd.and_then(|d| d.to_f64()), "cost_usd_exact": cost.usd.map(|d| d.normalize().to_string()),
-           "cost_source": cost.source, "usage": usage.map(usage_json)})
+           "cost_source": cost.source, "usage": usage.map(usage_json)}))
 }
 
 fn usage_json(u: &Usage) -> Value {
@@ -166,6 +192,17 @@ pub(super) fn draw_progress(models: &[String], live: &[&Live], started: Instant)
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "\r\x1b[2K{line}");
     let _ = err.flush();
+}
+
+/// A request waits for a rate-limit slot or a retry: say until when, in text mode too, so a
+/// long wait never looks like a hang.
+pub(super) fn print_queued(model: &str, until: std::time::SystemTime, reason: &str) {
+    let when = jiff::Timestamp::try_from(until)
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::system()).strftime("%H:%M:%S").to_string())
+        .unwrap_or_else(|_| "later".into());
+    let secs = until.duration_since(std::time::SystemTime::now()).map(|d| d.as_secs_f64().ceil() as u64).unwrap_or(0);
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "\r\x1b[2K{}: waiting until {when} ({secs}s): {}", short(model, 40), strip_controls(reason));
 }
 
 pub(super) fn clear_progress() {
@@ -344,4 +381,22 @@ pub(super) fn print_table(out: &mut impl Write, rows_in: &[(&Outcome, Totals)]) 
 
 fn kind_name(e: &CoreError) -> String {
     serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_escape_line_separators_and_invisible_controls() {
+        let v = json!({"text": "a\u{85}b\u{2028}c\u{2029}d\u{9b}e\u{202e}f\u{2067}g", "plain": "é…"});
+        let line = JsonLine(v.clone()).to_string();
+        assert_eq!(line.lines().count(), 1);
+        for c in ['\u{85}', '\u{2028}', '\u{2029}', '\u{9b}', '\u{202e}', '\u{2067}'] {
+            assert!(!line.contains(c), "{c:?} written raw: {line}");
+        }
+        assert!(line.contains("\\u2028") && line.contains("é…"), "{line}");
+        let back: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, v, "the escapes mean the same text");
+    }
 }

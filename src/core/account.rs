@@ -64,8 +64,13 @@ async fn get_optional(
     let headers = response.headers().clone();
     let body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
     if !(200..300).contains(&status) {
-        let ctx =
-            ErrorContext { provider_name: provider, kind: ProviderKind::Openrouter, model: "", api_key_env: None };
+        let ctx = ErrorContext {
+            provider_name: provider,
+            kind: ProviderKind::Openrouter,
+            model: "",
+            api_key_env: None,
+            base_url: None,
+        };
         return Err(classify_http_error(&ctx, status, &headers, &body));
     }
     Ok(Some(body))

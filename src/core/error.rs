@@ -43,6 +43,14 @@ pub enum ErrorKind {
     Connect,
     /// The connection closed before the stream finished.
     StreamDropped,
+    /// The stream ended (`[DONE]` or end of body) without a finish reason: the server stopped
+    /// generating without saying the answer was complete (text kept).
+    Incomplete,
+    /// The answer passed `limits.max_answer_bytes` and the stream was stopped (text kept).
+    AnswerTooLarge,
+    /// The process ended (killed, crashed) while the request was in flight; found on a later
+    /// start. Only ever read back from the ledger.
+    Interrupted,
     /// An error event inside a 200 stream.
     MidStream,
     /// The body could not be understood (garbage, HTML where JSON was expected, bad JSON).

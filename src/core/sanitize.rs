@@ -142,9 +142,52 @@ fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, kind: Strin
     }
 }
 
+/// The API keys this process holds (read from the environment or set by the program), so that
+/// any text leaving the process (messages, `--json`, logs) can have them removed, whatever
+/// their shape: a key need not look like `sk-…` to be secret.
+static SECRETS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Shortest value treated as a key: shorter ones would redact ordinary words.
+const MIN_SECRET_LEN: usize = 8;
+
+/// Remember `secret` so [`redact_secrets`] removes it from text.
+pub fn register_secret(secret: &str) {
+    let secret = secret.trim();
+    if secret.len() < MIN_SECRET_LEN {
+        return;
+    }
+    if let Ok(mut secrets) = SECRETS.write()
+        && !secrets.iter().any(|s| s == secret)
+    {
+        secrets.push(secret.to_owned());
+    }
+}
+
+/// `text` with every registered key replaced by `[redacted key]`; borrowed when none occurs.
+pub fn redact_secrets(text: &str) -> Cow<'_, str> {
+    let Ok(secrets) = SECRETS.read() else { return Cow::Borrowed(text) };
+    if !secrets.iter().any(|s| text.contains(s.as_str())) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = text.to_owned();
+    for s in secrets.iter() {
+        out = out.replace(s.as_str(), "[redacted key]");
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registered_keys_are_redacted_whatever_their_shape() {
+        register_secret("CANARYNONSK-0123456789abcdef");
+        register_secret("short");
+        let text = "bad key CANARYNONSK-0123456789abcdef (short)";
+        assert_eq!(redact_secrets(text), "bad key [redacted key] (short)");
+        assert!(matches!(redact_secrets("nothing here"), Cow::Borrowed(_)));
+    }
     use proptest::prelude::*;
 
     fn strip(s: &str) -> String {

@@ -74,7 +74,8 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
     if let Some(url) = &opts.base_url {
         config.override_base_url(url);
     }
-    let demo = opts.demo || (opts.base_url.is_none() && default_key_missing(&config));
+    let room_models = if opts.models.is_empty() { &config.default_models } else { &opts.models };
+    let demo = opts.demo || (opts.base_url.is_none() && no_usable_provider(&config, room_models));
     // Loading the syntax definitions takes a moment; do it while the rest starts.
     std::thread::spawn(crate::ui::highlight::warm_up);
     let mut paths = paths.clone();
@@ -196,12 +197,11 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
     }
 }
 
-fn default_key_missing(config: &Config) -> bool {
+/// Demo mode is only for a room where no model can reach its provider: a keyless local server
+/// (`llamacpp:…`, `ollama:…`) or any provider with its key set is a real room.
+fn no_usable_provider(config: &Config, models: &[String]) -> bool {
     let providers = &config.providers;
-    match providers.providers.get(&providers.default_provider) {
-        Some(p) => !matches!(providers.api_key(&providers.default_provider, p), Ok(Some(_))),
-        None => true,
-    }
+    models.iter().all(|m| providers.resolve(m).and_then(|r| providers.api_key(&r.provider_name, &r.provider)).is_err())
 }
 
 fn start_of_day_ms() -> i64 {
@@ -331,4 +331,22 @@ fn write_draft(draft: &str) -> Result<PathBuf, String> {
     let written = options.open(&path).and_then(|mut f| f.write_all(contents.as_bytes()));
     written.map_err(|e| format!("Could not write the draft to {}: {e}", path.display()))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keyless_local_model_is_a_real_room_not_the_demo() {
+        let mut config = Config::defaults();
+        for p in config.providers.providers.values_mut() {
+            p.api_key_env = Some("ROUNDTABLE_TEST_UNSET_KEY_VARIABLE".into());
+        }
+        let models = |m: &[&str]| m.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(!no_usable_provider(&config, &models(&["llamacpp:smollm2-135m"])));
+        assert!(!no_usable_provider(&config, &models(&["openai/gpt-4o-mini", "ollama:llama3.2:3b"])));
+        assert!(no_usable_provider(&config, &models(&["openai/gpt-4o-mini", "gemini:gemini-2.5-flash"])));
+        assert!(no_usable_provider(&config, &config.default_models));
+    }
 }

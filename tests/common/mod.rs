@@ -1,6 +1,7 @@
 //! Shared test helpers: a simulator on loopback and a core configured to use it.
 #![allow(dead_code, reason = "each test crate uses a different subset")]
 
+pub mod hostile;
 pub mod ui;
 
 use std::time::Duration;

@@ -86,8 +86,13 @@ pub fn write_cache(cache_dir: &Path, provider: &str, bytes: &[u8]) -> std::io::R
 
 /// `GET {base}/models` from OpenRouter (or any OpenAI-compatible server) and return the body.
 pub async fn fetch(http: &reqwest::Client, base_url: &str, key: Option<&ApiKey>) -> Result<Vec<u8>, CoreError> {
-    let ctx =
-        ErrorContext { provider_name: host_of(base_url), kind: guess_kind(base_url), model: LIST, api_key_env: None };
+    let ctx = ErrorContext {
+        provider_name: host_of(base_url),
+        kind: guess_kind(base_url),
+        model: LIST,
+        api_key_env: None,
+        base_url: None,
+    };
     fetch_with_context(http, base_url, key, &ctx).await
 }
 
@@ -128,7 +133,13 @@ pub async fn refresh(
     base_url: &str,
     key: Option<&ApiKey>,
 ) -> Result<Catalog, CoreError> {
-    let ctx = ErrorContext { provider_name: provider, kind: guess_kind(base_url), model: LIST, api_key_env: None };
+    let ctx = ErrorContext {
+        provider_name: provider,
+        kind: guess_kind(base_url),
+        model: LIST,
+        api_key_env: None,
+        base_url: None,
+    };
     let bytes = fetch_with_context(http, base_url, key, &ctx).await?;
     let catalog = Catalog::parse(&bytes)?;
     if catalog.models.is_empty() {

@@ -1,17 +1,17 @@
 //! The one streaming HTTP client shared by every backend: sends the request, applies the
-//! connect / first-byte / idle timeouts, frames SSE with `eventsource-stream`, feeds the
+//! connect / first-byte / idle timeouts, frames SSE with the linear framer of `sse`, feeds the
 //! per-backend normalizer and reports progress through an [`EventSink`].
 
 use std::time::Instant;
 
-use eventsource_stream::{EventStreamError, Eventsource};
 use futures_util::StreamExt;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 
 use super::errors::{ErrorContext, classify_http_error};
 use super::normalize::{Piece, StreamNormalizer, pieces_from_completion};
 use super::request::{BodyParts, ToolChoice, build_body};
-use super::{ProvidersConfig, ResolvedModel, Timeouts};
+use super::sse::{FrameError, SseFramer};
+use super::{ProvidersConfig, ResolvedModel, StreamLimits, Timeouts};
 use crate::core::error::{CoreError, ErrorKind};
 use crate::core::protocol::{EventKind, FinishReason, StreamSummary, TargetRequest, ToolCall};
 use crate::core::sanitize::strip_controls;
@@ -48,6 +48,8 @@ pub struct Progress {
     started: Option<Instant>,
     /// Whether any answer token arrived (a retry after this would duplicate text).
     pub produced_output: bool,
+    /// Bytes of text, reasoning and tool-call arguments so far, held to `max_answer_bytes`.
+    pub answer_bytes: usize,
 }
 
 impl Progress {
@@ -108,7 +110,7 @@ async fn stream_inner<S: EventSink>(
 ) -> Result<(), CoreError> {
     let provider = &resolved.provider;
     let key = config.api_key(&resolved.provider_name, provider)?;
-    let body = build_body(&BodyParts {
+    let mut body = build_body(&BodyParts {
         kind: provider.kind,
         upstream_model: &resolved.upstream_model,
         messages: &request.messages,
@@ -117,51 +119,65 @@ async fn stream_inner<S: EventSink>(
         tool_choice,
     });
     let url = chat_url(&provider.base_url);
-    let mut builder = http.post(&url).json(&body).header("Accept", "text/event-stream");
-    if let Some(key) = &key {
-        builder = builder.bearer_auth(key.expose());
-    }
-    if provider.kind == super::ProviderKind::Openrouter {
-        builder = builder
-            .header("HTTP-Referer", &config.identity.referer)
-            .header("X-Title", &config.identity.title)
-            .header("X-OpenRouter-Title", &config.identity.title);
-    }
-    for (name, value) in &provider.headers {
-        builder = builder.header(name, value);
-    }
+    let label = resolved.server_label();
     let timeouts = config.timeouts;
 
     sink.emit(EventKind::Started { provider: resolved.provider_name.clone(), model: resolved.upstream_model.clone() })
         .await;
     progress.start_clock();
-    let response = match tokio::time::timeout(timeouts.first_byte, builder.send()).await {
-        Err(_) => {
-            return Err(CoreError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "No response from {} within {}s. The provider may be overloaded: retry, or raise timeouts.first_byte_secs.",
-                    resolved.provider_name,
-                    timeouts.first_byte.as_secs()
-                ),
-            ));
+    let response = loop {
+        let mut builder = http.post(&url).json(&body).header("Accept", "text/event-stream");
+        if let Some(key) = &key {
+            builder = builder.bearer_auth(key.expose());
         }
-        Ok(Err(e)) => return Err(transport_error(&resolved.provider_name, &url, &e)),
-        Ok(Ok(r)) => r,
-    };
-
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    if !response.status().is_success() {
-        let body = read_capped(response, MAX_ERROR_BODY, timeouts).await.unwrap_or_default();
+        if provider.kind == super::ProviderKind::Openrouter {
+            builder = builder
+                .header("HTTP-Referer", &config.identity.referer)
+                .header("X-Title", &config.identity.title)
+                .header("X-OpenRouter-Title", &config.identity.title);
+        }
+        for (name, value) in &provider.headers {
+            builder = builder.header(name, value);
+        }
+        let response = match tokio::time::timeout(timeouts.first_byte, builder.send()).await {
+            Err(_) => {
+                return Err(CoreError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "No response from {label} within {}s. The provider may be overloaded: retry, or raise timeouts.first_byte_secs.",
+                        timeouts.first_byte.as_secs()
+                    ),
+                ));
+            }
+            Ok(Err(e)) => return Err(transport_error(&label, &url, &e)),
+            Ok(Ok(r)) => r,
+        };
+        if response.status().is_success() {
+            break response;
+        }
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let error_body = read_capped(response, MAX_ERROR_BODY, timeouts).await.unwrap_or_default();
+        // `stream_options.include_usage` brings the token counts from most servers; the few
+        // that refuse the field get the request again without it.
+        if status == 400
+            && contains_ignore_case(&error_body, b"stream_options")
+            && let Some(fields) = body.as_object_mut()
+            && fields.remove("stream_options").is_some()
+        {
+            tracing::info!(server = %label, "the server refused stream_options; sending without it");
+            continue;
+        }
         let ctx = ErrorContext {
             provider_name: &resolved.provider_name,
             kind: provider.kind,
             model: &resolved.upstream_model,
             api_key_env: provider.api_key_env.as_deref(),
+            base_url: Some(&provider.base_url),
         };
-        return Err(classify_http_error(&ctx, status, &headers, &body));
-    }
+        return Err(classify_http_error(&ctx, status, &headers, &error_body));
+    };
+    let headers = response.headers().clone();
 
     let generation_id =
         headers.get("x-generation-id").and_then(|v| v.to_str().ok()).map(|s| strip_controls(s).into_owned());
@@ -171,11 +187,19 @@ async fn stream_inner<S: EventSink>(
     sink.emit(EventKind::Connected { generation_id }).await;
 
     let mut normalizer = StreamNormalizer::new(provider.kind);
+    let source = StreamSource { label: &label, url: &url, idle: timeouts.idle, limits: config.limits };
+    if is_html(&headers) {
+        let page = read_capped(response, MAX_HTML_PEEK, timeouts).await.unwrap_or_default();
+        return Err(html_error(&label, &url, &page));
+    }
     if is_event_stream(&headers) {
-        stream_sse(response, &mut normalizer, resolved, progress, sink, timeouts).await?;
+        stream_sse(response, &mut normalizer, &source, progress, sink).await?;
     } else {
         // A JSON body where a stream was asked for: some servers ignore `stream: true`.
         let body = read_capped(response, MAX_JSON_BODY, timeouts).await?;
+        if body.trim_ascii().is_empty() {
+            return Err(incomplete(&label, false, false));
+        }
         let pieces = pieces_from_completion(provider.kind, &body)?;
         let mut failure = None;
         let mut calls: std::collections::BTreeMap<usize, ToolCall> = std::collections::BTreeMap::new();
@@ -203,13 +227,30 @@ async fn stream_inner<S: EventSink>(
         if let Some(e) = failure {
             return Err(e);
         }
+        if progress.answer_bytes > config.limits.max_answer_bytes {
+            return Err(too_large(&label, config.limits.max_answer_bytes));
+        }
+        if progress.finish.is_none() {
+            return Err(incomplete(&label, progress.produced_output, true));
+        }
     }
     Ok(())
+}
+
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// `POST {base}/chat/completions`, tolerating a trailing slash (Gemini's base ends in `/`).
 pub fn chat_url(base: &str) -> String {
     format!("{}/chat/completions", base.trim_end_matches('/'))
+}
+
+fn is_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("text/html"))
 }
 
 fn is_event_stream(headers: &HeaderMap) -> bool {
@@ -245,27 +286,39 @@ impl std::fmt::Display for BodyError {
 async fn stream_sse<S: EventSink>(
     response: reqwest::Response,
     normalizer: &mut StreamNormalizer,
-    resolved: &ResolvedModel,
+    source: &StreamSource<'_>,
     progress: &mut Progress,
     sink: &mut S,
-    timeouts: Timeouts,
 ) -> Result<(), CoreError> {
     // The idle timeout applies to raw bytes, so keep-alive comments count as traffic.
-    let bytes = tokio_stream::StreamExt::timeout(response.bytes_stream(), timeouts.idle).map(|item| match item {
+    let bytes = tokio_stream::StreamExt::timeout(response.bytes_stream(), source.idle).map(|item| match item {
         Ok(Ok(b)) => Ok(b),
         Ok(Err(e)) => Err(BodyError::Transport(error_chain(&e))),
         Err(_) => Err(BodyError::Idle),
     });
-    consume_sse(bytes, normalizer, &resolved.provider_name, timeouts.idle, progress, sink).await
+    consume_sse(bytes, normalizer, source, progress, sink).await
 }
+
+/// Who a stream comes from and the bounds it is held to.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamSource<'a> {
+    /// How messages name the server (`openrouter`, `llamacpp at localhost:8080`).
+    pub label: &'a str,
+    /// The URL the request went to, for messages about what answered.
+    pub url: &'a str,
+    pub idle: std::time::Duration,
+    pub limits: StreamLimits,
+}
+
+/// Largest part of an HTML page read to find its title.
+const MAX_HTML_PEEK: usize = 64 * 1024;
 
 /// Frame an SSE byte stream into events and fold them into `progress`. Public so that tests can
 /// replay recorded streams cut at arbitrary byte boundaries without a socket.
 pub async fn consume_sse<B, S>(
     bytes: B,
     normalizer: &mut StreamNormalizer,
-    provider_name: &str,
-    idle: std::time::Duration,
+    source: &StreamSource<'_>,
     progress: &mut Progress,
     sink: &mut S,
 ) -> Result<(), CoreError>
@@ -273,78 +326,217 @@ where
     B: futures_util::Stream<Item = Result<bytes::Bytes, BodyError>>,
     S: EventSink,
 {
-    let mut events = std::pin::pin!(bytes.eventsource());
+    let label = source.label;
+    let mut bytes = std::pin::pin!(bytes);
+    let mut framer = SseFramer::new(source.limits.max_line_bytes);
+    let mut events: Vec<String> = Vec::new();
     let mut done = false;
     let mut failure: Option<CoreError> = None;
-    while let Some(item) = events.next().await {
-        let event = match item {
-            Ok(ev) => ev,
-            Err(EventStreamError::Transport(BodyError::Idle)) => {
-                failure = Some(CoreError::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "{provider_name} went silent for {}s mid-answer; the partial answer is kept. Retry, or raise timeouts.idle_secs.",
-                        idle.as_secs()
-                    ),
-                ));
+    let mut html: Option<Vec<u8>> = None;
+    'read: loop {
+        let chunk = match bytes.next().await {
+            None => {
+                framer.finish(&mut events);
+                None
+            }
+            Some(Ok(chunk)) => Some(chunk),
+            Some(Err(BodyError::Idle)) => {
+                failure = Some(if progress.produced_output {
+                    CoreError::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "{label} went silent for {}s mid-answer; the partial answer is kept. Retry, or raise timeouts.idle_secs.",
+                            source.idle.as_secs()
+                        ),
+                    )
+                } else {
+                    CoreError::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "{label} sent no answer for {}s, so the request was given up; no answer arrived. Retry, or raise timeouts.idle_secs.",
+                            source.idle.as_secs()
+                        ),
+                    )
+                });
                 break;
             }
-            Err(EventStreamError::Transport(BodyError::Transport(e))) => {
+            Some(Err(BodyError::Transport(e))) => {
                 // A cut after the finish chunk loses at most the usage chunk: the answer is whole.
                 if progress.finish.is_none() {
-                    failure = Some(dropped(provider_name, Some(&e)));
+                    failure = Some(dropped(label, progress.produced_output, Some(&e)));
                 }
                 break;
             }
-            Err(EventStreamError::Utf8(_)) => {
-                failure = Some(CoreError::new(
-                    ErrorKind::MalformedResponse,
-                    format!("{provider_name} sent a stream that is not valid UTF-8; the partial answer is kept."),
-                ));
-                break;
-            }
-            Err(EventStreamError::Parser(e)) => {
-                failure = Some(CoreError::new(
-                    ErrorKind::MalformedResponse,
-                    format!("{provider_name} sent a malformed event stream ({e}); the partial answer is kept."),
-                ));
-                break;
-            }
         };
-        let data = event.data.trim();
-        if data.is_empty() {
+        if let Some(page) = &mut html {
+            match &chunk {
+                Some(c) if page.len() < MAX_HTML_PEEK => {
+                    page.extend_from_slice(&c[..c.len().min(MAX_HTML_PEEK - page.len())]);
+                    continue;
+                }
+                _ => break,
+            }
+        }
+        let Some(chunk) = chunk else {
+            // The body ended: deliver what the framer completed, then stop.
+            for data in events.drain(..) {
+                if let Some(stop) = handle_event(&data, normalizer, source, progress, sink).await {
+                    match stop {
+                        Stop::Done => done = true,
+                        Stop::Failed(e) => failure = Some(e),
+                    }
+                    break;
+                }
+            }
+            break;
+        };
+        // A server that floods keeps every read ready, so this loop would never pause on its own:
+        // give the runtime a turn per chunk, so a cancel (Ctrl+C) is seen at once.
+        tokio::task::consume_budget().await;
+        if let Err(e) = framer.push(&chunk, &mut events) {
+            failure = Some(frame_error(label, &e));
+        }
+        // A web page where an event stream was expected (a login wall, a proxy's error page).
+        if framer.first_byte() == Some(b'<') && !progress.produced_output && progress.summary.generation_id.is_none() {
+            html = Some(chunk.to_vec());
+            failure = None;
             continue;
         }
-        if data == "[DONE]" {
-            done = true;
-            break;
-        }
-        let pieces = match normalizer.feed(data) {
-            Ok(p) => p,
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
-        };
-        for piece in pieces {
-            if let Some(e) = apply_piece(piece, progress, sink).await {
-                failure.get_or_insert(e);
+        for data in events.drain(..) {
+            if let Some(stop) = handle_event(&data, normalizer, source, progress, sink).await {
+                match stop {
+                    Stop::Done => done = true,
+                    Stop::Failed(e) => {
+                        failure.get_or_insert(e);
+                    }
+                }
+                break 'read;
             }
         }
         if failure.is_some() {
-            // The stream ends after a mid-stream error event, with or without [DONE].
             break;
         }
     }
     progress.summary.tool_calls = normalizer.tool_calls();
     progress.summary.reasoning_details = normalizer.reasoning_details();
+    if let Some(page) = html {
+        return Err(html_error(label, source.url, &page));
+    }
     if let Some(e) = failure {
         return Err(e);
     }
-    if !done && progress.finish.is_none() {
-        return Err(dropped(provider_name, None));
+    if progress.finish.is_none() {
+        return Err(incomplete(label, progress.produced_output, done));
     }
     Ok(())
+}
+
+/// Why the event loop stops before the body ends.
+enum Stop {
+    Done,
+    Failed(CoreError),
+}
+
+/// One event's data: `[DONE]`, a chunk, or nothing.
+async fn handle_event<S: EventSink>(
+    data: &str,
+    normalizer: &mut StreamNormalizer,
+    source: &StreamSource<'_>,
+    progress: &mut Progress,
+    sink: &mut S,
+) -> Option<Stop> {
+    let data = data.trim();
+    if data.is_empty() {
+        return None;
+    }
+    if data == "[DONE]" {
+        return Some(Stop::Done);
+    }
+    let pieces = match normalizer.feed(data) {
+        Ok(p) => p,
+        // After the finish the answer is whole: a garbled usage chunk only loses the counts.
+        Err(e) if progress.finish.is_some() => {
+            tracing::warn!(server = source.label, "ignored a malformed chunk after the answer finished: {}", e.message);
+            return None;
+        }
+        Err(e) => return Some(Stop::Failed(e)),
+    };
+    let mut failure = None;
+    for piece in pieces {
+        if let Some(e) = apply_piece(piece, progress, sink).await {
+            failure.get_or_insert(e);
+        }
+    }
+    if failure.is_none() && progress.answer_bytes > source.limits.max_answer_bytes {
+        failure = Some(too_large(source.label, source.limits.max_answer_bytes));
+    }
+    // The stream ends after a mid-stream error event, with or without [DONE].
+    failure.map(Stop::Failed)
+}
+
+fn too_large(label: &str, limit: usize) -> CoreError {
+    CoreError::new(
+        ErrorKind::AnswerTooLarge,
+        format!(
+            "The answer from {label} passed the limit of {} MiB, so the stream was stopped; the text so far is kept. Raise limits.max_answer_bytes if you need longer answers.",
+            limit / (1024 * 1024)
+        ),
+    )
+}
+
+fn frame_error(label: &str, e: &FrameError) -> CoreError {
+    match e {
+        FrameError::LineTooLong { limit } => CoreError::new(
+            ErrorKind::MalformedResponse,
+            format!(
+                "{label} sent a stream line longer than {} MiB without a line break, so the stream was stopped; the partial answer is kept. The server or a proxy in front of it is misbehaving.",
+                limit / (1024 * 1024)
+            ),
+        ),
+        FrameError::NotUtf8 => CoreError::new(
+            ErrorKind::MalformedResponse,
+            format!("{label} sent a stream that is not valid UTF-8; the partial answer is kept."),
+        ),
+    }
+}
+
+/// The stream ended (with `[DONE]` or at the end of the body) without a finish reason: the
+/// server stopped generating without saying the answer was complete.
+fn incomplete(label: &str, produced_output: bool, done: bool) -> CoreError {
+    let how = if done { "ended the stream" } else { "closed the stream" };
+    let message = if produced_output {
+        format!(
+            "{label} {how} without saying the answer was finished (no finish_reason): it was probably cut off; the partial answer is kept. Retry to get a whole answer."
+        )
+    } else {
+        format!(
+            "{label} {how} without sending any answer (no text and no finish_reason); no answer arrived. The prompt may not fit the model's context, or the server dropped the request: retry, or shorten the conversation."
+        )
+    };
+    CoreError::new(ErrorKind::Incomplete, message)
+}
+
+/// An HTML page with a success status, where an answer was expected.
+fn html_error(label: &str, url: &str, page: &[u8]) -> CoreError {
+    let text = String::from_utf8_lossy(page);
+    let title = html_title(&text).map(|t| format!(" (\"{t}\")")).unwrap_or_default();
+    CoreError::new(
+        ErrorKind::MalformedResponse,
+        format!(
+            "{label} answered {url} with an HTML page{title} instead of an answer: the base_url probably points at a web site, a login page or a proxy's error page. Check the base_url."
+        ),
+    )
+}
+
+/// The `<title>` of an HTML page, cleaned and short.
+fn html_title(page: &str) -> Option<String> {
+    let lower = page.to_ascii_lowercase();
+    let open = lower.find("<title")?;
+    let start = open + lower[open..].find('>')? + 1;
+    let end = start + lower[start..].find("</title")?;
+    let title: String = strip_controls(page.get(start..end)?).split_whitespace().collect::<Vec<_>>().join(" ");
+    let title: String = title.chars().take(120).collect();
+    (!title.is_empty()).then_some(title)
 }
 
 /// Fold one normalized piece into the progress and forward it. Returns a mid-stream error.
@@ -377,6 +569,7 @@ async fn apply_piece<S: EventSink>(piece: Piece, progress: &mut Progress, sink: 
                 return None;
             }
             progress.mark_first_token();
+            progress.answer_bytes += t.len();
             progress.summary.text.push_str(&t);
             sink.emit(EventKind::TextDelta(t)).await;
         }
@@ -385,11 +578,13 @@ async fn apply_piece<S: EventSink>(piece: Piece, progress: &mut Progress, sink: 
                 return None;
             }
             progress.mark_first_token();
+            progress.answer_bytes += t.len();
             progress.summary.reasoning.push_str(&t);
             sink.emit(EventKind::ReasoningDelta(t)).await;
         }
         Piece::ToolFragment { slot, id, name, arguments } => {
             progress.mark_first_token();
+            progress.answer_bytes += arguments.len();
             sink.emit(EventKind::ToolCallDelta { slot, id, name, arguments }).await;
         }
         Piece::Finish { reason, native } => {
@@ -407,13 +602,15 @@ async fn apply_piece<S: EventSink>(piece: Piece, progress: &mut Progress, sink: 
     None
 }
 
-fn dropped(provider: &str, detail: Option<&str>) -> CoreError {
-    let mut e = CoreError::new(
-        ErrorKind::StreamDropped,
+fn dropped(label: &str, produced_output: bool, detail: Option<&str>) -> CoreError {
+    let message = if produced_output {
         format!(
-            "The connection to {provider} closed before the answer finished; the partial answer is kept. Retry to get the rest."
-        ),
-    );
+            "The connection to {label} closed before the answer finished; the partial answer is kept. Retry to get the rest."
+        )
+    } else {
+        format!("The connection to {label} closed before any answer arrived. Retry.")
+    };
+    let mut e = CoreError::new(ErrorKind::StreamDropped, message);
     if let Some(d) = detail {
         e = e.with_upstream_message(strip_controls(d).into_owned());
     }

@@ -14,8 +14,8 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use self::body::{
-    Body, MAX_EXCERPT, MAX_UPSTREAM, after_secs, clean, error_object, parse_body, parse_retry_after, secs_of,
-    status_of, str_of,
+    Body, MAX_EXCERPT, MAX_UPSTREAM, MAX_UPSTREAM_FULL, after_secs, clean, error_object, parse_body, parse_go_duration,
+    parse_reset, parse_retry_after, secs_of, status_of, str_of,
 };
 use crate::core::error::{CoreError, ErrorKind};
 use crate::core::provider::ProviderKind;
@@ -30,6 +30,9 @@ pub struct ErrorContext<'a> {
     pub model: &'a str,
     /// The environment variable holding the key, named in 401 messages (never the key).
     pub api_key_env: Option<&'a str>,
+    /// Where the request went, when known. An OpenRouter provider pointed at another host
+    /// (`--base-url` to LiteLLM, a local server) is worded as that server, not as OpenRouter.
+    pub base_url: Option<&'a str>,
 }
 
 /// Classify a non-2xx HTTP response into a `CoreError` with `status` set, a user-facing message,
@@ -57,8 +60,14 @@ pub fn classify_http_error_at(
         Body::Text { excerpt, html: false } => (None, Some(format!("a non-JSON body: \"{excerpt}\""))),
         Body::Empty => (None, Some("an empty body".to_owned())),
     };
-    let facts =
-        Facts::new(ctx.kind, ctx.provider_name, ctx.model, ctx.api_key_env, Some(status), Some(headers), err, now);
+    let foreign = ctx.kind == ProviderKind::Openrouter
+        && ctx.base_url.is_some_and(|u| !crate::core::provider::is_openrouter_host(u));
+    let kind = if foreign { ProviderKind::OpenaiCompatible } else { ctx.kind };
+    let mut facts =
+        Facts::new(kind, ctx.provider_name, ctx.model, ctx.api_key_env, Some(status), Some(headers), err, now);
+    if foreign && let Some(url) = ctx.base_url {
+        facts.label = format!("The server at {}", crate::core::provider::host_of(url));
+    }
     let mut e = facts.decide(excerpt.as_deref(), true);
     e.status = Some(status);
     e
@@ -92,8 +101,10 @@ struct Facts<'a> {
     status: Option<u16>,
     headers: Option<&'a HeaderMap>,
     err: Option<&'a Value>,
-    /// The upstream message, cleaned; includes `metadata.raw` when the message is generic.
+    /// The upstream message, cleaned and short; includes `metadata.raw` when the message is generic.
     message: String,
+    /// The same, whole (up to `MAX_UPSTREAM_FULL`), for `upstream_message`.
+    full_message: String,
     /// `metadata.raw` alone, cleaned.
     raw: Option<String>,
     /// Lower-cased `message` for substring tests.
@@ -138,7 +149,7 @@ impl<'a> Facts<'a> {
         let meta = err.and_then(|e| e.get("metadata"));
         let mut message = str_of(err.and_then(|e| e.get("message")))
             .or_else(|| str_of(err.and_then(|e| e.get("detail"))))
-            .map(|m| clean(m, MAX_UPSTREAM))
+            .map(|m| clean(m, MAX_UPSTREAM_FULL))
             .unwrap_or_default();
         let raw = meta.and_then(|m| m.get("raw")).map(raw_text).filter(|r| !r.is_empty());
         if let Some(raw) = &raw {
@@ -147,8 +158,10 @@ impl<'a> Facts<'a> {
                 Some(p) => format!("{message} ({p}: {raw})"),
                 None => format!("{message} ({raw})"),
             };
-            message = clean(&joined, MAX_UPSTREAM);
+            message = clean(&joined, MAX_UPSTREAM_FULL);
         }
+        let full_message = message.clone();
+        let message = clean(&message, MAX_UPSTREAM);
         let raw = raw.map(|r| clean(&r, MAX_EXCERPT));
         let mut codes = Vec::new();
         for key in ["code", "type", "status"] {
@@ -168,6 +181,7 @@ impl<'a> Facts<'a> {
             err,
             lower: message.to_lowercase(),
             message,
+            full_message,
             raw,
             error_type: str_of(meta.and_then(|m| m.get("error_type")))
                 .or_else(|| str_of(err.and_then(|e| e.get("error_type")))),
@@ -345,20 +359,36 @@ impl<'a> Facts<'a> {
         }
         let mut e = CoreError::new(d.kind, d.message);
         e.retry_at = d.retry_at.map(SystemTime::from);
-        if !self.message.is_empty() {
-            e.upstream_message = Some(self.message.clone());
+        if !self.full_message.is_empty() {
+            e.upstream_message = Some(self.full_message.clone());
         } else if let Some(ex) = excerpt {
             e.upstream_message = Some(ex.to_owned());
         }
         e
     }
 
-    /// Generic retry hints: the body's own delay fields, then `Retry-After`.
+    /// Generic retry hints: the body's own delay fields, then the headers servers use to say
+    /// when to come back: `Retry-After` (seconds or an HTTP date) and its millisecond form,
+    /// LiteLLM's `llm_provider-retry-after`, OpenAI's `x-ratelimit-reset-requests`/`-tokens`
+    /// durations (the later of the two), and `X-RateLimit-Reset` (epoch ms or s, or seconds).
     fn retry_hint(&self) -> Option<Timestamp> {
+        let now = self.now;
         secs_of(self.meta("retry_after_seconds"))
             .or_else(|| secs_of(self.availability.and_then(|a| a.get("retry_after"))))
-            .and_then(|s| after_secs(self.now, s))
-            .or_else(|| self.header("retry-after").and_then(|v| parse_retry_after(&v, self.now)))
+            .and_then(|s| after_secs(now, s))
+            .or_else(|| {
+                let ms = self.header("retry-after-ms")?.trim().parse::<f64>().ok()?;
+                after_secs(now, ms / 1000.0)
+            })
+            .or_else(|| self.header("retry-after").and_then(|v| parse_retry_after(&v, now)))
+            .or_else(|| self.header("llm_provider-retry-after").and_then(|v| parse_retry_after(&v, now)))
+            .or_else(|| {
+                ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"]
+                    .iter()
+                    .filter_map(|h| self.header(h).and_then(|v| parse_go_duration(&v, now)))
+                    .max()
+            })
+            .or_else(|| self.header("x-ratelimit-reset").and_then(|v| parse_reset(&v, now)))
     }
 
     fn is_moderation(&self) -> bool {

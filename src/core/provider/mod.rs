@@ -5,6 +5,7 @@ pub mod client;
 pub mod errors;
 pub mod normalize;
 pub mod request;
+pub mod sse;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -86,6 +87,46 @@ pub struct ProvidersConfig {
     pub models: BTreeMap<String, ModelSettings>,
     pub timeouts: Timeouts,
     pub identity: AppIdentity,
+    pub limits: StreamLimits,
+}
+
+/// Bounds on one streamed answer, so a server that never stops (or never sends a line break)
+/// cannot take the process's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// Most bytes of answer (text, reasoning and tool-call arguments together) kept per request;
+    /// past it the stream stops with `ErrorKind::AnswerTooLarge` and the text so far is kept.
+    pub max_answer_bytes: usize,
+    /// Longest line (one SSE event's data) accepted from a stream.
+    pub max_line_bytes: usize,
+}
+
+/// No single request has ever used this many tokens (the largest contexts hold ~10 million):
+/// a count above it comes from a broken or hostile server, and would wreck every total it joins.
+pub const MAX_PLAUSIBLE_TOKENS: u64 = 1_000_000_000;
+
+/// 16 MiB: some 4 million tokens of text, far past any model's output limit.
+pub const DEFAULT_MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        Self { max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES, max_line_bytes: DEFAULT_MAX_ANSWER_BYTES }
+    }
+}
+
+/// The host (and port) of a URL, for messages: `openrouter.ai`, `127.0.0.1:8787`.
+pub fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    // Credentials in a URL never reach a message.
+    host.rsplit_once('@').map_or(host, |(_, h)| h)
+}
+
+/// Whether `base_url` is OpenRouter itself (not another server behind `--base-url`).
+pub fn is_openrouter_host(base_url: &str) -> bool {
+    let host = host_of(base_url);
+    let name = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+    name == "openrouter.ai" || name.ends_with(".openrouter.ai")
 }
 
 /// An API key. Its `Debug` and `Display` never show the secret.
@@ -114,6 +155,21 @@ pub struct ResolvedModel {
     pub provider: ProviderConfig,
     /// The id sent upstream, without the `name:` prefix.
     pub upstream_model: String,
+}
+
+impl ResolvedModel {
+    /// How messages name the server: the provider's name, with its host when the provider's
+    /// URL was pointed somewhere else than its own service (`--base-url`, a local proxy).
+    pub fn server_label(&self) -> String {
+        let host = host_of(&self.provider.base_url);
+        let own = match self.provider.kind {
+            ProviderKind::Openrouter => is_openrouter_host(&self.provider.base_url),
+            ProviderKind::Gemini => host.ends_with("googleapis.com"),
+            ProviderKind::Openai => host.ends_with("openai.com"),
+            ProviderKind::OpenaiCompatible => false,
+        };
+        if own { self.provider_name.clone() } else { format!("{} at {host}", self.provider_name) }
+    }
 }
 
 impl ProvidersConfig {
@@ -161,6 +217,7 @@ impl ProvidersConfig {
     /// exported after start-up is picked up.
     pub fn api_key(&self, name: &str, provider: &ProviderConfig) -> Result<Option<ApiKey>, CoreError> {
         if let Some(key) = &provider.fixed_key {
+            crate::core::sanitize::register_secret(key.expose());
             return Ok(Some(key.clone()));
         }
         let from_env = provider
@@ -170,12 +227,23 @@ impl ProvidersConfig {
             .map(|k| k.trim().to_owned())
             .filter(|k| !k.is_empty());
         match (from_env, provider.key_optional) {
-            (Some(k), _) => Ok(Some(ApiKey::new(k))),
+            (Some(k), _) => {
+                crate::core::sanitize::register_secret(&k);
+                Ok(Some(ApiKey::new(k)))
+            }
             (None, true) => Ok(None),
             (None, false) => Err(CoreError::missing_key(
                 name,
                 provider.api_key_env.as_deref().unwrap_or("(no api_key_env configured)"),
             )),
+        }
+    }
+
+    /// Remember every configured key that is set, so that no message, JSON line or log line
+    /// can carry it even before a request reads it.
+    pub fn register_secrets(&self) {
+        for (name, provider) in &self.providers {
+            let _ = self.api_key(name, provider);
         }
     }
 

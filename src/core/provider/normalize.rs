@@ -163,8 +163,8 @@ impl StreamNormalizer {
             out.push(Piece::Error(classify_error_object(self.kind, None, err)));
         }
         out.extend(finish);
-        if let Some(usage) = chunk.usage {
-            out.push(Piece::Usage(usage.into_usage()));
+        if let Some(usage) = chunk.usage.and_then(wire::RawUsage::into_usage) {
+            out.push(Piece::Usage(usage));
         }
     }
 

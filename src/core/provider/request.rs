@@ -34,16 +34,15 @@ pub fn build_body(parts: &BodyParts<'_>) -> Value {
     body.insert("model".into(), Value::from(upstream_model));
     body.insert("messages".into(), Value::Array(wire_messages(kind, messages, settings.system.as_deref())));
     body.insert("stream".into(), Value::Bool(true));
-    match kind {
-        // OpenRouter always sends usage; `usage.include` is a deprecated no-op kept for older
-        // deployments, and `stream_options` is harmless there.
-        ProviderKind::Openrouter => {
-            body.insert("usage".into(), json!({"include": true}));
-        }
-        _ => {
-            body.insert("stream_options".into(), json!({"include_usage": true}));
-        }
+    // OpenRouter always sends usage; `usage.include` is a deprecated no-op kept for older
+    // deployments. `stream_options.include_usage` is what every other OpenAI-compatible server
+    // (LiteLLM, vLLM, llama.cpp, OpenAI, Gemini) needs to report token counts, and it goes to
+    // OpenRouter-kind providers too, which may be such a server behind `--base-url`. A server
+    // that refuses the field gets the request again without it (the client's job).
+    if kind == ProviderKind::Openrouter {
+        body.insert("usage".into(), json!({"include": true}));
     }
+    body.insert("stream_options".into(), json!({"include_usage": true}));
     if let Some(t) = settings.temperature {
         body.insert("temperature".into(), json!(t));
     }
@@ -208,6 +207,7 @@ mod tests {
         assert_eq!(body["models"][0], "openai/gpt-4o-mini");
         assert_eq!(body["messages"][0]["role"], "system");
         assert_eq!(body["messages"][1]["content"], "hi");
+        assert_eq!(body["stream_options"]["include_usage"], true, "another server may sit behind --base-url");
     }
 
     #[test]

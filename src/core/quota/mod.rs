@@ -20,6 +20,13 @@ use crate::core::provider::{ProviderKind, ResolvedModel};
 /// all free models.
 pub const OPENROUTER_FREE: &str = "openrouter:free";
 const MINUTE: Duration = Duration::from_secs(60);
+/// A server counts a request from when it arrives, which may be later than when it was admitted
+/// here (connecting, a proxy's queue); a request released exactly one window after the first
+/// can then arrive a few milliseconds inside the server's rolling minute. Each per-minute slot
+/// is therefore held one thirtieth of the window longer (2 s of a minute).
+const PACING_MARGIN_DIVISOR: u32 = 30;
+/// Figures from `GET /key` older than this no longer tell how much of the day is left.
+const DAY_FIGURES_STALE_MS: i64 = 10 * 60 * 1000;
 
 /// When a bucket's day ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -165,6 +172,20 @@ impl Limiter {
         self.clock.now_ms()
     }
 
+    /// The window each per-minute slot is held for: the minute plus the margin.
+    fn paced_minute(&self) -> Duration {
+        self.minute + self.minute / PACING_MARGIN_DIVISOR
+    }
+
+    /// Whether the server's figures for `bucket`'s day (from `GET /key`, this process or an
+    /// earlier one) are known and recent; when not, a daily cap cannot be checked before
+    /// sending.
+    pub fn day_figures_fresh(&self, bucket: &Bucket) -> bool {
+        let now = self.now_ms();
+        let (day_start, _) = day_bounds(bucket.limits.day_reset, now);
+        self.learned(&bucket.name).day_used.is_some_and(|(_, at)| at >= day_start && now - at < DAY_FIGURES_STALE_MS)
+    }
+
     /// The bucket a model draws from, if any.
     pub fn bucket_for(&self, resolved: &ResolvedModel) -> Option<Bucket> {
         let spec = format!("{}:{}", resolved.provider_name, resolved.upstream_model);
@@ -230,7 +251,7 @@ impl Limiter {
             _ => 0,
         };
         Windows {
-            minute_start_ms: now_ms - i64::try_from(self.minute.as_millis()).unwrap_or(60_000),
+            minute_start_ms: now_ms - i64::try_from(self.paced_minute().as_millis()).unwrap_or(62_000),
             day_start_ms,
             day_end_ms,
             day_offset,
@@ -284,11 +305,24 @@ impl Limiter {
         let until = error.retry_at.map(system_time_ms);
         match error.kind {
             ErrorKind::RateLimitDaily => {
-                let reset = until.unwrap_or_else(|| day_bounds(bucket.limits.day_reset, self.now_ms()).1);
+                let now = self.now_ms();
+                let reset = until.unwrap_or_else(|| day_bounds(bucket.limits.day_reset, now).1);
                 self.update_learned(&bucket.name, |l| {
                     l.blocked_until_ms = Some(reset);
                     l.blocked_daily = true;
                 });
+                // The day is used up: kept in the backend as the server's figures, so the next
+                // process refuses before sending (with the reset time) instead of asking again.
+                if let Some(limit) = self.learned(&bucket.name).day_limit.or(bucket.limits.per_day) {
+                    self.update_learned(&bucket.name, |l| {
+                        l.day_limit = Some(limit);
+                        l.day_used = Some((limit, now));
+                    });
+                    let day = LearnedDay { limit, used: limit, at_ms: now };
+                    if let Err(e) = self.backend.save_learned_day(&bucket.name, day) {
+                        tracing::info!(error = %e, "could not keep the daily limit a 429 reported");
+                    }
+                }
             }
             ErrorKind::RateLimitMinute => {
                 let until = until.unwrap_or_else(|| self.now_ms() + 60_000);

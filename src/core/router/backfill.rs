@@ -11,7 +11,7 @@ use super::step::StepResult;
 use super::target::TargetCtx;
 use crate::core::account::fetch_generation;
 use crate::core::protocol::{CoreEvent, Cost, CostSource, StreamSummary};
-use crate::core::provider::{ProviderKind, ResolvedModel};
+use crate::core::provider::{ProviderKind, ResolvedModel, is_openrouter_host};
 use crate::core::store::{LedgerEntry, LedgerId};
 
 /// Start a back-fill for `step` when OpenRouter served it and did not report its cost.
@@ -19,9 +19,14 @@ pub(super) fn spawn_if_needed(shared: &Arc<Shared>, ctx: &TargetCtx, resolved: &
     let summary = &step.progress.summary;
     let reported = summary.cost.as_ref().is_some_and(|c| c.source == CostSource::Reported);
     let Some(generation_id) = summary.generation_id.clone() else { return };
+    // Only OpenRouter keeps `/generation` records: another server behind `--base-url` (LiteLLM,
+    // a local server) never will, and waiting for one would delay every result for nothing.
+    // OpenRouter's generation ids start with `gen-`, which also tells a simulator or proxy of it.
+    let speaks_openrouter = is_openrouter_host(&resolved.provider.base_url) || generation_id.starts_with("gen-");
     if reported
         || !step.sent
         || resolved.provider.kind != ProviderKind::Openrouter
+        || !speaks_openrouter
         || shared.config.backfill.attempts == 0
     {
         return;
@@ -88,4 +93,34 @@ async fn run(shared: Arc<Shared>, mut job: Job) {
         }
     }
     tracing::info!(generation = %job.generation_id, "cost back-fill: no record after every try");
+}
+
+/// Costs of requests an earlier process left in flight: their records exist long since, so
+/// each is fetched once; the ledger row gets the reported cost. Shutdown waits for these too
+/// (each is one bounded request).
+pub(super) fn spawn_for_interrupted(shared: &Arc<Shared>) {
+    let providers = &shared.config.providers;
+    for row in &shared.config.interrupted {
+        let (Some(generation_id), Some(provider)) = (&row.generation_id, providers.providers.get(&row.provider)) else {
+            continue;
+        };
+        let speaks_openrouter = is_openrouter_host(&provider.base_url) || generation_id.starts_with("gen-");
+        if provider.kind != ProviderKind::Openrouter || !speaks_openrouter {
+            continue;
+        }
+        let Ok(Some(key)) = providers.api_key(&row.provider, provider) else { continue };
+        let (shared, row, base, generation_id) =
+            (Arc::clone(shared), row.clone(), provider.base_url.clone(), generation_id.clone());
+        shared.clone().backfills.spawn(async move {
+            match fetch_generation(&shared.http, &base, &key, &row.provider, &generation_id).await {
+                Ok(Some(generation)) => {
+                    if let Some(store) = &shared.config.store {
+                        store.update_cost(row.id, generation.cost, CostSource::Reported);
+                    }
+                }
+                Ok(None) => tracing::info!(generation = %generation_id, "no record of an interrupted request"),
+                Err(e) => tracing::info!(kind = ?e.kind, "cost of an interrupted request: {}", e.message),
+            }
+        });
+    }
 }

@@ -65,6 +65,9 @@ pub struct CoreConfig {
     pub tool_step_limit: u32,
     /// Which models take `tools`; `None` sends them to every model that is offered tools.
     pub capabilities: Option<Arc<dyn ModelCapabilities>>,
+    /// Requests an earlier process left in flight (now marked interrupted): their cost is
+    /// fetched from OpenRouter's `GET /generation` when their generation id is known.
+    pub interrupted: Vec<crate::core::store::InterruptedRequest>,
 }
 
 impl CoreConfig {
@@ -79,6 +82,7 @@ impl CoreConfig {
             tools: ToolRegistry::builtins(),
             tool_step_limit: DEFAULT_TOOL_STEP_LIMIT,
             capabilities: None,
+            interrupted: Vec::new(),
         }
     }
 }
@@ -146,16 +150,24 @@ struct Shared {
     backfills: TaskTracker,
     /// Tools the user approved with `ToolDecision::AlwaysForTool`, for the rest of the process.
     always_allowed: Mutex<HashSet<String>>,
+    /// Becomes `true` once the start-up `GET /key` has answered (or failed): a `:free` request
+    /// whose day figures are unknown waits for it, so a daily cap is checked before sending.
+    account_ready: tokio::sync::watch::Receiver<bool>,
 }
+
+/// Longest wait for the start-up `GET /key` before a `:free` request goes out anyway.
+const ACCOUNT_WAIT: Duration = Duration::from_secs(5);
 
 /// Refresh the account figures at most this often while requests flow.
 const ACCOUNT_REFRESH_MS: i64 = 20_000;
 
 /// Start the core on the current tokio runtime.
 pub fn start(config: CoreConfig) -> Result<(CoreHandle, mpsc::Receiver<CoreEvent>), CoreError> {
+    config.providers.register_secrets();
     let http = build_http_client(&config.providers.timeouts)?;
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_CHANNEL_CAPACITY);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
+    let (account_done, account_ready) = tokio::sync::watch::channel(false);
     let shared = Arc::new(Shared {
         http,
         config,
@@ -163,9 +175,15 @@ pub fn start(config: CoreConfig) -> Result<(CoreHandle, mpsc::Receiver<CoreEvent
         account_refreshed_ms: 0.into(),
         backfills: TaskTracker::new(),
         always_allowed: Mutex::default(),
+        account_ready,
     });
-    tokio::spawn(refresh_account(Arc::clone(&shared), true));
+    let first = Arc::clone(&shared);
+    tokio::spawn(async move {
+        refresh_account(first, true).await;
+        let _ = account_done.send(true);
+    });
     tokio::spawn(publish_quota(Arc::clone(&shared)));
+    backfill::spawn_for_interrupted(&shared);
     tokio::spawn(route(shared, cmd_rx));
     Ok((CoreHandle { tx: cmd_tx }, ev_rx))
 }
@@ -246,6 +264,21 @@ async fn route(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
     shared.backfills.close();
     shared.backfills.wait().await;
     let _ = shared.events.send(CoreEvent::Stopped).await;
+}
+
+/// Wait (bounded) for the start-up account figures when `bucket`'s day is not known yet.
+async fn await_day_figures(shared: &Shared, limiter: &Limiter, bucket: &crate::core::quota::Bucket) {
+    // Only OpenRouter's free pool has its day figures on the account (`GET /key`).
+    if bucket.name != crate::core::quota::OPENROUTER_FREE || *shared.account_ready.borrow() {
+        return;
+    }
+    let (l, b) = (limiter.clone(), bucket.clone());
+    let fresh = tokio::task::spawn_blocking(move || l.day_figures_fresh(&b)).await.unwrap_or(true);
+    if fresh {
+        return;
+    }
+    let mut ready = shared.account_ready.clone();
+    let _ = tokio::time::timeout(ACCOUNT_WAIT, ready.wait_for(|done| *done)).await;
 }
 
 /// Sends events for one target into the shared channel.

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::target::TargetCtx;
 use super::{ChannelSink, CoreConfig, RetryPolicy, Shared, publish_quota};
 use crate::core::error::{CoreError, ErrorKind};
-use crate::core::protocol::{Cost, CostSource, EventKind, StreamSummary, TargetRequest};
+use crate::core::protocol::{Cost, CostSource, EventKind, StreamSummary, TargetRequest, Usage};
 use crate::core::provider::ResolvedModel;
 use crate::core::provider::client::{EventSink, Outcome, Progress, stream_once};
 use crate::core::provider::request::ToolChoice;
@@ -50,6 +50,7 @@ pub(super) async fn run_step(
     let mut row = None;
     let outcome = loop {
         if let (Some(limiter), Some(bucket)) = (&limiter, &bucket) {
+            super::await_day_figures(shared, limiter, bucket).await;
             let tokens = if bucket.limits.tokens_per_minute.is_some() { estimate_tokens(request) } else { 0 };
             match admit(limiter, bucket, &request.model, tokens, cancel, sink).await {
                 Ok(true) => {}
@@ -59,10 +60,15 @@ pub(super) async fn run_step(
             tokio::spawn(publish_quota(Arc::clone(shared)));
         }
         let attempt_started_ms = now_ms();
+        // The request may be billed from the moment it leaves: its row exists before the
+        // answer, so a process killed mid-stream leaves a trace (marked interrupted later).
+        let pending = ledger.begin(attempt_started_ms);
+        let mut watch =
+            PendingSink { inner: sink, ledger: &ledger, pending: pending.as_ref(), started_ms: attempt_started_ms };
         let result = tokio::select! {
             biased;
             () = cancel.cancelled() => None,
-            outcome = stream_once(&shared.http, providers, resolved, request, tool_choice, &mut progress, sink) => Some(outcome),
+            outcome = stream_once(&shared.http, providers, resolved, request, tool_choice, &mut progress, &mut watch) => Some(outcome),
         };
         if let (Some(Outcome::Failed(e)), Some(limiter), Some(bucket)) = (&result, &limiter, &bucket) {
             limiter.learn_from_error(bucket, e);
@@ -70,7 +76,7 @@ pub(super) async fn run_step(
         match result {
             Some(Outcome::Failed(e)) if should_retry(&e, &progress, attempt, shared.config.retry) => {
                 progress.stop_clock();
-                ledger.record(attempt_started_ms, &progress.summary, Err(&e));
+                ledger.record(pending, attempt_started_ms, &progress.summary, Err(&e));
                 attempt += 1;
                 let wait = retry_wait(&e, attempt, shared.config.retry);
                 let until = SystemTime::now() + wait;
@@ -90,7 +96,7 @@ pub(super) async fn run_step(
                     Some(Outcome::Finished) => Ok(RequestStatus::Ok),
                     Some(Outcome::Failed(e)) => Err(e),
                 };
-                row = ledger.record(attempt_started_ms, &progress.summary, status);
+                row = ledger.record(pending, attempt_started_ms, &progress.summary, status);
                 sent = true;
                 break other;
             }
@@ -124,16 +130,20 @@ fn retry_wait(e: &CoreError, attempt: u32, policy: RetryPolicy) -> Duration {
 }
 
 fn cost_of(config: &CoreConfig, provider: &str, upstream_model: &str, summary: &StreamSummary) -> Cost {
-    let Some(usage) = &summary.usage else { return Cost::UNKNOWN };
+    let model = summary.served_model.as_deref().unwrap_or(upstream_model);
+    let estimate = |usage: &Usage| config.estimator.as_ref().and_then(|est| est.estimate(provider, model, usage));
+    let Some(usage) = &summary.usage else {
+        // Without counts only a model priced at zero has a known cost: nothing, whatever it used.
+        let probe = Usage { prompt_tokens: 1_000_000, completion_tokens: 1_000_000, ..Usage::default() };
+        return match estimate(&probe) {
+            Some(usd) if usd.is_zero() => Cost { usd: Some(usd), source: CostSource::Estimated },
+            _ => Cost::UNKNOWN,
+        };
+    };
     if let Some(usd) = usage.reported_cost {
         return Cost { usd: Some(usd), source: CostSource::Reported };
     }
-    let model = summary.served_model.as_deref().unwrap_or(upstream_model);
-    config
-        .estimator
-        .as_ref()
-        .and_then(|est| est.estimate(provider, model, usage))
-        .map_or(Cost::UNKNOWN, |usd| Cost { usd: Some(usd), source: CostSource::Estimated })
+    estimate(usage).map_or(Cost::UNKNOWN, |usd| Cost { usd: Some(usd), source: CostSource::Estimated })
 }
 
 /// Wait for a quota slot. `Ok(true)` to send, `Ok(false)` when cancelled while queued,
@@ -190,21 +200,69 @@ struct Ledger<'a> {
 }
 
 impl Ledger<'_> {
+    fn entry(&self, started_ms: i64) -> LedgerEntry {
+        let mut entry = LedgerEntry::new(started_ms, self.provider, self.model);
+        if let Some(room) = self.ctx.room {
+            entry = entry.in_room(RoomId(room), self.ctx.turn, self.ctx.target);
+        }
+        entry
+    }
+
+    /// The row of a request about to be sent, status `pending`.
+    fn begin(&self, started_ms: i64) -> Option<LedgerId> {
+        let store = self.shared.config.store.as_ref()?;
+        Some(store.record_request(self.entry(started_ms)))
+    }
+
+    /// What is known mid-stream (the generation id, the serving model), for a row that may be
+    /// left pending by a killed process.
+    fn progress(&self, id: LedgerId, started_ms: i64, generation_id: Option<String>) {
+        if let Some(store) = self.shared.config.store.as_ref() {
+            let mut entry = self.entry(started_ms);
+            entry.generation_id = generation_id;
+            store.update_request(id, entry);
+        }
+    }
+
+    /// The final state of the request's row (`pending` is its id when it was recorded at send).
     fn record(
         &self,
+        pending: Option<LedgerId>,
         started_ms: i64,
         summary: &StreamSummary,
         status: Result<RequestStatus, &CoreError>,
     ) -> Option<(LedgerId, LedgerEntry)> {
         let store = self.shared.config.store.as_ref()?;
-        let mut entry = LedgerEntry::new(started_ms, self.provider, self.model).with_summary(summary);
+        let mut entry = self.entry(started_ms).with_summary(summary);
         entry = match status {
             Ok(s) => entry.with_status(s),
             Err(e) => entry.with_error(e),
         };
-        if let Some(room) = self.ctx.room {
-            entry = entry.in_room(RoomId(room), self.ctx.turn, self.ctx.target);
+        let id = match pending {
+            Some(id) => {
+                store.update_request(id, entry.clone());
+                id
+            }
+            None => store.record_request(entry.clone()),
+        };
+        Some((id, entry))
+    }
+}
+
+/// Forwards a step's events and writes the generation id into the pending ledger row as soon as
+/// the response headers bring it.
+struct PendingSink<'a, 'b> {
+    inner: &'a mut ChannelSink,
+    ledger: &'a Ledger<'b>,
+    pending: Option<&'a LedgerId>,
+    started_ms: i64,
+}
+
+impl EventSink for PendingSink<'_, '_> {
+    async fn emit(&mut self, kind: EventKind) -> bool {
+        if let (EventKind::Connected { generation_id: Some(id) }, Some(row)) = (&kind, self.pending) {
+            self.ledger.progress(*row, self.started_ms, Some(id.clone()));
         }
-        Some((store.record_request(entry.clone()), entry))
+        self.inner.emit(kind).await
     }
 }

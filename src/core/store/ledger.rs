@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::{LedgerId, RoomId, StoreError, open_read, read_err};
 use crate::core::error::{CoreError, ErrorKind};
 use crate::core::protocol::{Cost, CostSource, StreamSummary, TargetId, Timings, TurnId, Usage};
+use crate::core::provider::MAX_PLAUSIBLE_TOKENS;
 
 /// Outcome of a request. `Pending` lets a caller record the request when it is sent, so a crash
 /// mid-stream still leaves a row (and the spend is not silently under-counted).
@@ -262,22 +263,33 @@ pub struct UsageRow {
     pub cost_usd: Decimal,
     pub estimated: bool,
     pub unknown_cost: u64,
+    /// Requests that may have used tokens but whose counts the server never reported (not
+    /// included in the token sums).
+    #[serde(default)]
+    pub unknown_tokens: u64,
 }
 
 impl UsageRow {
-    /// Fold another row into this one (for totals).
+    /// Fold another row into this one (for totals). Sums saturate: a corrupt figure never wraps
+    /// a total round to a small number.
     pub fn add(&mut self, o: &UsageRow) {
-        self.requests += o.requests;
-        self.errors += o.errors;
-        self.cancelled += o.cancelled;
-        self.prompt_tokens += o.prompt_tokens;
-        self.completion_tokens += o.completion_tokens;
-        self.cached_tokens += o.cached_tokens;
-        self.reasoning_tokens += o.reasoning_tokens;
-        self.cost_usd += o.cost_usd;
+        self.requests = self.requests.saturating_add(o.requests);
+        self.errors = self.errors.saturating_add(o.errors);
+        self.cancelled = self.cancelled.saturating_add(o.cancelled);
+        self.prompt_tokens = self.prompt_tokens.saturating_add(o.prompt_tokens);
+        self.completion_tokens = self.completion_tokens.saturating_add(o.completion_tokens);
+        self.cached_tokens = self.cached_tokens.saturating_add(o.cached_tokens);
+        self.reasoning_tokens = self.reasoning_tokens.saturating_add(o.reasoning_tokens);
+        self.cost_usd = add_usd(self.cost_usd, o.cost_usd);
         self.estimated |= o.estimated;
-        self.unknown_cost += o.unknown_cost;
+        self.unknown_cost = self.unknown_cost.saturating_add(o.unknown_cost);
+        self.unknown_tokens = self.unknown_tokens.saturating_add(o.unknown_tokens);
     }
+}
+
+/// A saturating sum of money (`Decimal` addition panics on overflow).
+fn add_usd(a: Decimal, b: Decimal) -> Decimal {
+    a.checked_add(b).unwrap_or(if b.is_sign_negative() { Decimal::MIN } else { Decimal::MAX })
 }
 
 fn utc_day(ms: i64) -> String {
@@ -289,6 +301,12 @@ fn utc_day(ms: i64) -> String {
 fn parse_cost(raw: Option<String>) -> Option<Decimal> {
     let raw = raw?;
     match Decimal::from_str(&raw) {
+        // Rows written before impossible costs were refused may hold one: never let it drive a
+        // total negative.
+        Ok(d) if d.is_sign_negative() => {
+            tracing::warn!(value = %raw, "ledger holds a negative cost; counting it as unknown");
+            None
+        }
         Ok(d) => Some(d),
         Err(_) => {
             tracing::warn!(value = %raw, "ledger holds a cost that is not a decimal; counting it as unknown");
@@ -304,7 +322,7 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
     let mut stmt = conn
         .prepare(
             "SELECT started_at, provider, requested_model, status, prompt_tokens, completion_tokens,
-                    cached_tokens, reasoning_tokens, cost_usd, cost_source
+                    cached_tokens, reasoning_tokens, cost_usd, cost_source, http_status
              FROM ledger WHERE started_at >= ?1",
         )
         .map_err(&map)?;
@@ -316,23 +334,39 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
             GroupBy::Provider => r.get::<_, String>(1).map_err(&map)?,
             GroupBy::Day => utc_day(r.get(0).map_err(&map)?),
         };
-        let tok = |i: usize| -> Result<u64, StoreError> {
-            Ok(r.get::<_, Option<i64>>(i).map_err(&map)?.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
+        // Counts past what any request can use are corrupt (older rows): left out, like unknown ones.
+        let tok = |i: usize| -> Result<Option<u64>, StoreError> {
+            Ok(r.get::<_, Option<i64>>(i)
+                .map_err(&map)?
+                .and_then(|v| u64::try_from(v).ok())
+                .filter(|v| *v <= MAX_PLAUSIBLE_TOKENS))
         };
         let status: String = r.get(3).map_err(&map)?;
         let cost = parse_cost(r.get(8).map_err(&map)?);
         let source: String = r.get(9).map_err(&map)?;
         let g = groups.entry(key.clone()).or_insert_with(|| UsageRow { group: key, ..UsageRow::default() });
-        g.requests += 1;
-        g.errors += u64::from(status == "error");
-        g.cancelled += u64::from(status == "cancelled");
-        g.prompt_tokens += tok(4)?;
-        g.completion_tokens += tok(5)?;
-        g.cached_tokens += tok(6)?;
-        g.reasoning_tokens += tok(7)?;
+        let rejected = r.get::<_, Option<i64>>(10).map_err(&map)?.is_some();
+        let mut row = UsageRow {
+            requests: 1,
+            errors: u64::from(status == "error"),
+            cancelled: u64::from(status == "cancelled"),
+            ..UsageRow::default()
+        };
+        match (tok(4)?, tok(5)?) {
+            (Some(p), Some(c)) => {
+                row.prompt_tokens = p;
+                row.completion_tokens = c;
+                row.cached_tokens = tok(6)?.unwrap_or(0);
+                row.reasoning_tokens = tok(7)?.unwrap_or(0);
+            }
+            // A request the server refused with an HTTP error used nothing; any other one may
+            // have used tokens nobody counted.
+            _ => row.unknown_tokens = u64::from(!rejected),
+        }
+        g.add(&row);
         match cost {
             Some(d) => {
-                g.cost_usd += d;
+                g.cost_usd = add_usd(g.cost_usd, d);
                 g.estimated |= source == "estimated";
             }
             None => g.unknown_cost += 1,
@@ -348,6 +382,48 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
     Ok(out)
 }
 
+/// A ledger row left in flight by a process that ended, now marked interrupted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterruptedRequest {
+    pub id: LedgerId,
+    /// The configured provider name it went to.
+    pub provider: String,
+    /// Known when the response headers arrived before the process ended.
+    pub generation_id: Option<String>,
+}
+
+/// A request in flight when its process ended (killed, crashed) stays `pending` for ever: mark
+/// every pending row that started before `before_ms` (this process's start) as failed with the
+/// kind `interrupted`, keeping what it knew (model, provider, generation id). Returns how many
+/// rows changed, with the generation ids of the OpenRouter ones whose cost may still be
+/// fetched. A request of another process still running is marked too, but its own final write
+/// replaces the whole row when it finishes.
+pub fn interrupt_stale(path: &Path, before_ms: i64) -> Result<Vec<InterruptedRequest>, StoreError> {
+    let conn =
+        rusqlite::Connection::open(path).map_err(|e| StoreError::from_sqlite(path, &e, super::DEFAULT_BUSY_TIMEOUT))?;
+    let map = read_err(path);
+    conn.busy_timeout(super::DEFAULT_BUSY_TIMEOUT).map_err(&map)?;
+    let mut stmt = conn
+        .prepare("SELECT id, provider, generation_id FROM ledger WHERE status = 'pending' AND started_at < ?1")
+        .map_err(&map)?;
+    let rows: Vec<InterruptedRequest> = stmt
+        .query_map([before_ms], |r| {
+            Ok(InterruptedRequest { id: LedgerId(r.get(0)?), provider: r.get(1)?, generation_id: r.get(2)? })
+        })
+        .map_err(&map)?
+        .collect::<Result<_, _>>()
+        .map_err(&map)?;
+    if !rows.is_empty() {
+        conn.execute(
+            "UPDATE ledger SET status = 'error', error_kind = 'interrupted'
+             WHERE status = 'pending' AND started_at < ?1",
+            [before_ms],
+        )
+        .map_err(&map)?;
+    }
+    Ok(rows)
+}
+
 /// Total known spend since `since_ms`, exact.
 pub fn spend_since(path: &Path, since_ms: i64) -> Result<Decimal, StoreError> {
     let conn = open_read(path)?;
@@ -357,7 +433,7 @@ pub fn spend_since(path: &Path, since_ms: i64) -> Result<Decimal, StoreError> {
     let mut rows = stmt.query([since_ms]).map_err(&map)?;
     let mut total = Decimal::ZERO;
     while let Some(r) = rows.next().map_err(&map)? {
-        total += parse_cost(r.get(0).map_err(&map)?).unwrap_or_default();
+        total = add_usd(total, parse_cost(r.get(0).map_err(&map)?).unwrap_or_default());
     }
     Ok(total)
 }

@@ -2,6 +2,11 @@
 //! answers on stdout, run in its own process group with a timeout (the whole group is killed
 //! when it runs over or the call is cancelled, so a shell script's children go too), a working
 //! directory, capped output, and without the API keys in its environment.
+//!
+//! A descendant can leave the group (`setsid sleep 1001 &`, a daemonising script). Every run
+//! therefore marks its command's environment with a unique `ROUNDTABLE_TOOL_RUN` value, which
+//! every descendant inherits; when the run ends (finished, timed out or cancelled) each process
+//! still carrying the mark is killed, wherever it went (Linux, where `/proc` shows it).
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -16,6 +21,8 @@ use crate::core::sanitize::strip_controls;
 pub const MAX_OUTPUT: usize = 64 * 1024;
 /// How much of stderr a failure quotes (its end, where the reason usually is).
 const STDERR_TAIL: usize = 2000;
+/// The environment variable that marks a run's processes.
+const RUN_MARKER: &str = "ROUNDTABLE_TOOL_RUN";
 /// After the command exits, how long something it left running may keep its output open.
 const LEFTOVER_GRACE: Duration = Duration::from_millis(300);
 
@@ -50,6 +57,8 @@ pub async fn run(name: &str, spec: &CommandSpec, arguments: &str, hidden_env: &[
     for var in hidden_env {
         cmd.env_remove(var);
     }
+    let marker = format!("{}-{}", std::process::id(), crate::core::store::new_id());
+    cmd.env(RUN_MARKER, &marker);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -58,10 +67,10 @@ pub async fn run(name: &str, spec: &CommandSpec, arguments: &str, hidden_env: &[
             ));
         }
     };
-    let group = ProcessGroup(child.id());
+    let group = ProcessGroup { id: child.id(), marker: Some(marker) };
     let stdin = child.stdin.take();
-    let mut stdout = tokio::spawn(read_capped(child.stdout.take()));
-    let mut stderr = tokio::spawn(read_capped(child.stderr.take()));
+    let mut stdout = tokio::spawn(read_capped(child.stdout.take(), Keep::Head));
+    let mut stderr = tokio::spawn(read_capped(child.stderr.take(), Keep::Tail));
     let work = async {
         // A command that never reads its input must not block us: write, then close.
         let write = async {
@@ -125,25 +134,34 @@ impl Captured {
     const EMPTY: Captured = Captured { bytes: Vec::new(), truncated: false };
 }
 
-/// The process group of a running tool command (its id is the command's pid). Killed when
-/// dropped unless disarmed, so a cancelled call leaves nothing running.
-struct ProcessGroup(Option<u32>);
+/// The process group of a running tool command (its id is the command's pid) and the mark of
+/// its run. Killed when dropped unless disarmed, so a cancelled call leaves nothing running.
+struct ProcessGroup {
+    id: Option<u32>,
+    marker: Option<String>,
+}
 
 impl ProcessGroup {
     #[allow(unsafe_code)] // libc::killpg has no safe wrapper in std; it only sends a signal
     fn kill(&self) {
         #[cfg(unix)]
-        if let Some(id) = self.0.and_then(|id| libc::pid_t::try_from(id).ok()) {
+        if let Some(id) = self.id.and_then(|id| libc::pid_t::try_from(id).ok()) {
             // SAFETY: killpg only sends a signal; a group that is already gone gives ESRCH.
             unsafe {
                 libc::killpg(id, libc::SIGKILL);
             }
         }
+        if let Some(marker) = &self.marker {
+            kill_marked(marker);
+        }
     }
 
-    /// The command finished and its output closed: nothing is left to kill.
+    /// The command finished and its output closed: only what left its group may be left.
     fn disarm(mut self) {
-        self.0 = None;
+        self.id = None;
+        if let Some(marker) = self.marker.take() {
+            kill_marked(&marker);
+        }
     }
 }
 
@@ -153,8 +171,52 @@ impl Drop for ProcessGroup {
     }
 }
 
+/// Kill every process whose environment carries this run's mark: the descendants that left the
+/// process group. A few passes, since one may fork while the others are killed.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // libc::kill has no safe wrapper in std; it only sends a signal
+fn kill_marked(marker: &str) {
+    let needle = format!("{RUN_MARKER}={marker}\0");
+    let me = std::process::id();
+    for _ in 0..3 {
+        let mut found = false;
+        let Ok(entries) = std::fs::read_dir("/proc") else { return };
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            if pid == me {
+                continue;
+            }
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+            if environ.windows(needle.len()).any(|w| w == needle.as_bytes())
+                && let Ok(pid) = libc::pid_t::try_from(pid)
+            {
+                // SAFETY: kill only sends a signal; a process already gone gives ESRCH.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+                found = true;
+            }
+        }
+        if !found {
+            return;
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kill_marked(_marker: &str) {}
+
+/// Which part of a long output to keep.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// The beginning (a result).
+    Head,
+    /// The end (stderr: the real error is usually last).
+    Tail,
+}
+
 /// Read everything (so the child never blocks on a full pipe) but keep at most `MAX_OUTPUT`.
-async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>) -> Captured {
+async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>, keep: Keep) -> Captured {
     let mut kept = Vec::new();
     let mut truncated = false;
     let Some(mut pipe) = pipe else { return Captured { bytes: kept, truncated } };
@@ -162,12 +224,24 @@ async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>) -> Captured {
     loop {
         match pipe.read(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => {
+            Ok(n) if keep == Keep::Head => {
                 let room = MAX_OUTPUT.saturating_sub(kept.len());
                 kept.extend_from_slice(&buf[..n.min(room)]);
                 truncated |= n > room;
             }
+            Ok(n) => {
+                kept.extend_from_slice(&buf[..n]);
+                // Drop the front in large steps, so the work stays linear in the output.
+                if kept.len() > 2 * MAX_OUTPUT {
+                    kept.drain(..kept.len() - MAX_OUTPUT);
+                    truncated = true;
+                }
+            }
         }
+    }
+    if kept.len() > MAX_OUTPUT {
+        kept.drain(..kept.len() - MAX_OUTPUT);
+        truncated = true;
     }
     Captured { bytes: kept, truncated }
 }

@@ -10,6 +10,8 @@ use crate::core::sanitize::strip_controls;
 
 /// Longest upstream text kept in a message or `upstream_message`.
 pub(super) const MAX_UPSTREAM: usize = 300;
+/// Longest upstream text kept whole for `--json` and logs (`upstream_message`).
+pub(super) const MAX_UPSTREAM_FULL: usize = 16 * 1024;
 /// Longest excerpt of a body that was not a JSON error.
 pub(super) const MAX_EXCERPT: usize = 200;
 
@@ -61,23 +63,21 @@ pub(super) fn error_object(v: &Value) -> Option<&Value> {
     }
 }
 
-/// Upstream text made safe and short: controls stripped, key-like tokens redacted, whitespace
-/// collapsed to single spaces, cut at `max` characters with an ellipsis.
+/// Upstream text made safe and short: controls stripped, key-like tokens and configured keys
+/// redacted, whitespace collapsed to single spaces, cut at a word boundary before `max`
+/// characters with an ellipsis (a single word longer than `max` is cut inside).
 pub(super) fn clean(s: &str, max: usize) -> String {
     let stripped = strip_controls(s);
     let redacted = redact_keys(&stripped);
+    let redacted = crate::core::sanitize::redact_secrets(&redacted);
     let mut out = String::with_capacity(redacted.len().min(max + 4));
     let mut count = 0;
     for word in redacted.split_whitespace() {
         let extra = usize::from(count > 0);
         let len = word.chars().count();
         if count + extra + len > max {
-            if count < max {
-                if extra == 1 {
-                    out.push(' ');
-                    count += 1;
-                }
-                out.extend(word.chars().take(max - count));
+            if count == 0 {
+                out.extend(word.chars().take(max));
             }
             out.push('…');
             return out;
@@ -198,6 +198,34 @@ pub(super) fn parse_retry_after(value: &str, now: Timestamp) -> Option<Timestamp
     PARSER.parse_timestamp(value).ok()
 }
 
+/// OpenAI's `x-ratelimit-reset-requests` / `-tokens`: a Go-style duration such as `1s`,
+/// `6m0s`, `20ms` or `1h2m3.5s`, counted from now.
+pub(super) fn parse_go_duration(value: &str, now: Timestamp) -> Option<Timestamp> {
+    let mut rest = value.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut secs = 0.0;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" | "" => 1.0,
+            "ms" => 0.001,
+            "us" | "µs" => 0.000_001,
+            "ns" => 0.000_000_001,
+            _ => return None,
+        };
+        secs += n * scale;
+        rest = &rest[unit_len..];
+    }
+    (0.0..1e7).contains(&secs).then(|| after_secs(now, secs)).flatten()
+}
+
 /// The next local midnight in `tz` after `now` (daily quotas reset then).
 pub(super) fn next_midnight(tz: TimeZone, now: Timestamp) -> Option<Timestamp> {
     let today = now.to_zoned(tz.clone()).date();
@@ -248,7 +276,8 @@ mod tests {
     #[test]
     fn clean_truncates_and_redacts() {
         assert_eq!(clean("a  b\n\tc", 10), "a b c");
-        assert_eq!(clean("hello world", 7), "hello w…");
+        assert_eq!(clean("hello world", 7), "hello…");
+        assert_eq!(clean("Supercalifragilistic", 5), "Super…");
         assert_eq!(clean("key sk-or-v1-0123456789abcdef0123 rejected", 100), "key [redacted key] rejected");
         assert_eq!(clean("task-or-something sk-short", 100), "task-or-something sk-short");
         assert_eq!(clean("\u{1b}[31mred\u{1b}[0m", 10), "red");
@@ -271,6 +300,10 @@ mod tests {
         assert_eq!(parse_retry_after("18", now), Timestamp::from_second(1_787_651_418).ok());
         assert_eq!(parse_retry_after("Tue, 25 Aug 2026 09:51:00 GMT", now), Timestamp::from_second(1_787_651_460).ok());
         assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_go_duration("6m0s", now), Timestamp::from_second(1_787_651_760).ok());
+        assert_eq!(parse_go_duration("1h2m3.5s", now), Timestamp::from_millisecond(1_787_655_123_500).ok());
+        assert_eq!(parse_go_duration("20ms", now), Timestamp::from_millisecond(1_787_651_400_020).ok());
+        assert_eq!(parse_go_duration("soon", now), None);
     }
 
     #[test]

@@ -128,11 +128,34 @@ pub(super) struct CompletionDetails {
 }
 
 impl RawUsage {
-    pub(super) fn into_usage(self) -> Usage {
+    /// The usage as reported, or `None` when its token counts are impossible (a warning is
+    /// logged). An impossible cost (negative, or a million dollars or more) is dropped alone:
+    /// the counts still stand and the cost becomes unknown (or estimated).
+    pub(super) fn into_usage(self) -> Option<Usage> {
+        let counts = [
+            self.prompt_tokens.0,
+            self.completion_tokens.0,
+            self.total_tokens.0,
+            self.prompt_tokens_details.as_ref().and_then(|d| d.cached_tokens.0),
+            self.prompt_tokens_details.as_ref().and_then(|d| d.cache_write_tokens.0),
+            self.completion_tokens_details.as_ref().and_then(|d| d.reasoning_tokens.0),
+        ];
+        if let Some(bad) = counts.into_iter().flatten().find(|c| *c > crate::core::provider::MAX_PLAUSIBLE_TOKENS) {
+            tracing::warn!(count = bad, "ignored a usage report with an impossible token count");
+            return None;
+        }
         let prompt = self.prompt_tokens.0.unwrap_or(0);
         let completion = self.completion_tokens.0.unwrap_or(0);
         let total = self.total_tokens.0.unwrap_or(prompt + completion);
-        Usage {
+        let cost = self.cost.as_ref().and_then(crate::core::decimal::decimal_from_json);
+        let reported_cost = match cost {
+            Some(c) if c.is_sign_negative() || c >= rust_decimal::Decimal::from(1_000_000) => {
+                tracing::warn!(cost = %c, "ignored an impossible reported cost");
+                None
+            }
+            other => other,
+        };
+        Some(Usage {
             prompt_tokens: prompt,
             completion_tokens: completion,
             total_tokens: total,
@@ -141,8 +164,8 @@ impl RawUsage {
             reasoning_tokens: self.completion_tokens_details.and_then(|d| d.reasoning_tokens.0).unwrap_or(0),
             // Gemini bills thinking tokens it leaves out of `completion_tokens`.
             hidden_tokens: total.saturating_sub(prompt.saturating_add(completion)),
-            reported_cost: self.cost.as_ref().and_then(crate::core::decimal::decimal_from_json),
-        }
+            reported_cost,
+        })
     }
 }
 

@@ -170,11 +170,7 @@ fn footer_title(pane: &Pane, ctx: &DrawCtx<'_>) -> Line<'static> {
     let mark = if t.estimated > 0 { "~" } else { "" };
     let unknown = if t.unknown > 0 { "+?" } else { "" };
     Line::from(Span::styled(
-        format!(
-            " {} tok · {mark}{}{unknown} ",
-            present::tokens(t.prompt_tokens + t.completion_tokens),
-            present::usd(t.cost)
-        ),
+        format!(" {} tok · {mark}{}{unknown} ", t.tokens_text(), present::usd(t.cost)),
         Style::default().fg(ctx.theme.ui.dim),
     ))
 }

@@ -192,13 +192,12 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
     let dim = Style::default().fg(theme.ui.dim);
     // Room totals, then one row per model.
     let room = &data.room_totals;
-    let (tokens, cost, estimated, unknown) =
-        (room.prompt_tokens.saturating_add(room.completion_tokens), room.cost, room.estimated > 0, room.unknown);
+    let (cost, estimated, unknown) = (room.cost, room.estimated > 0, room.unknown);
     let mark = |est: bool, unknown: u32, v: Decimal| {
         format!("{}{}{}", if est { "~" } else { "" }, present::usd(v), if unknown > 0 { "+?" } else { "" })
     };
     rows.push(heading("Room", theme));
-    rows.push(kv(format!("{} tok", present::tokens(tokens)), mark(estimated, unknown, cost), theme, width));
+    rows.push(kv(format!("{} tok", room.tokens_text()), mark(estimated, unknown, cost), theme, width));
     let blind = !data.blind_models.is_empty();
     for (i, p) in panes.iter().enumerate().filter(|_| !blind) {
         let t = &p.totals;

@@ -21,6 +21,31 @@ pub struct Totals {
     pub estimated: u32,
     /// Some requests have no known cost.
     pub unknown: u32,
+    /// Requests the provider answered without reporting token counts (shown as unknown, not 0).
+    #[serde(default)]
+    pub tokens_unknown: u32,
+}
+
+impl Totals {
+    /// Tokens in and out, "1.2k", or with "+?" when some requests reported none ("?" when none did).
+    pub fn tokens_text(&self) -> String {
+        let known = self.prompt_tokens.saturating_add(self.completion_tokens);
+        match (self.tokens_unknown, known) {
+            (0, n) => short_count(n),
+            (_, 0) => "?".into(),
+            (_, n) => format!("{}+?", short_count(n)),
+        }
+    }
+}
+
+/// "812", "12.3k", "1.20M" (the core's own copy of the faces' token format, for `tokens_text`).
+pub fn short_count(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=99_999 => format!("{:.1}k", n as f64 / 1_000.0),
+        100_000..=999_999 => format!("{}k", n / 1_000),
+        _ => format!("{:.2}M", n as f64 / 1_000_000.0),
+    }
 }
 
 impl Totals {
@@ -49,6 +74,7 @@ impl Totals {
         self.cost += other.cost;
         self.estimated += other.estimated;
         self.unknown += other.unknown;
+        self.tokens_unknown += other.tokens_unknown;
     }
 
     /// The totals of some requests' figures.
@@ -113,8 +139,11 @@ impl StepFigures {
     /// Count these figures into `totals`.
     pub fn add_to(&self, totals: &mut Totals) {
         totals.requests += 1;
-        if let Some(u) = &self.usage {
-            totals.add_tokens(u);
+        match &self.usage {
+            Some(u) => totals.add_tokens(u),
+            // Answered (there is a cost, known or not) but no token counts: unknown, not zero.
+            None if self.cost.is_some() => totals.tokens_unknown += 1,
+            None => {}
         }
         if let Some(c) = &self.cost {
             totals.add_cost(c);
@@ -249,5 +278,29 @@ mod tests {
         assert_eq!(totals.unknown, 1);
         c.settle(&mut totals, usd("0.5"), None);
         assert_eq!((totals.unknown, totals.cost.to_string()), (0, "0.5025".into()));
+    }
+}
+
+#[cfg(test)]
+mod unknown_tokens {
+    use super::*;
+
+    #[test]
+    fn unreported_token_counts_are_unknown_not_zero() {
+        let answered_without_usage = StepFigures { generation_id: None, usage: None, cost: Some(Cost::UNKNOWN) };
+        let t = Totals::of([&answered_without_usage]);
+        assert_eq!(t.tokens_text(), "?");
+        let with = StepFigures {
+            generation_id: None,
+            usage: Some(Usage { prompt_tokens: 10, completion_tokens: 5, ..Usage::default() }),
+            cost: None,
+        };
+        assert_eq!(Totals::of([&with, &answered_without_usage]).tokens_text(), "15+?");
+        assert_eq!(Totals::of([&with]).tokens_text(), "15");
+        assert_eq!(
+            Totals::of([&StepFigures::bare(&StreamSummary::default())]).tokens_text(),
+            "0",
+            "a bare request reported nothing to count"
+        );
     }
 }

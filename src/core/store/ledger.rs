@@ -107,9 +107,11 @@ impl LedgerEntry {
     pub fn with_summary(mut self, s: &StreamSummary) -> Self {
         if let Some(u) = &s.usage {
             self.prompt_tokens = Some(u.prompt_tokens);
-            self.completion_tokens = Some(u.completion_tokens);
+            // Hidden (billed but uncounted) tokens are the model's thinking: they are output the
+            // provider bills, so they count as completion tokens (as in the rooms' accounting,
+            // so `usage`, the sidebar and `ask` agree) and as reasoning.
+            self.completion_tokens = Some(u.completion_tokens.saturating_add(u.hidden_tokens));
             self.cached_tokens = Some(u.cached_tokens);
-            // Hidden (billed but uncounted) tokens are the model's thinking: count them as reasoning.
             self.reasoning_tokens = Some(u.reasoning_tokens.saturating_add(u.hidden_tokens));
         }
         if let Some(c) = &s.cost {

@@ -72,6 +72,11 @@ pub struct AskArgs {
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
 
+    /// Reasoning effort for the models whose catalog entry lists reasoning (the others are
+    /// asked without it, with a notice); `off` turns reasoning off where the model allows it.
+    #[arg(long, value_name = "LEVEL", value_parser = ["off", "minimal", "low", "medium", "high"])]
+    pub reasoning: Option<String>,
+
     /// Emit one JSON object per line (delta, tool_call, tool_result, done, error, ...) instead of text.
     #[arg(long)]
     pub json: bool,

@@ -63,8 +63,13 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
                     return ask::EXIT_USAGE;
                 }
             };
-            let settings =
-                ModelSettings { temperature: args.temperature, max_tokens: args.max_tokens, ..Default::default() };
+            let settings = ModelSettings {
+                temperature: args.temperature,
+                max_tokens: args.max_tokens,
+                // `off` is effort `none` on the wire (§2.5).
+                reasoning_effort: args.reasoning.map(|r| if r == "off" { "none".into() } else { r }),
+                ..Default::default()
+            };
             let opts = AskOptions {
                 models: args.models,
                 system: args.system,

@@ -102,8 +102,11 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
     if opts.system.is_some() {
         settings.system.clone_from(&opts.system);
     }
+    let mut notices = Vec::with_capacity(opts.models.len());
     for model in &opts.models {
-        let target = room.add_pane(model, settings.clone());
+        let (settings, refused) = offered_settings(&config, &runtime.estimator, model, &settings);
+        notices.push(refused);
+        let target = room.add_pane(model, settings);
         if let Err(e) = room.set_tools(target, opts.tools.clone()) {
             eprintln!("roundtable: {e}");
             return EXIT_USAGE;
@@ -118,7 +121,10 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
     };
     let turn = room.head.unwrap_or_default();
     let n = opts.models.len();
-    let mut panes: Vec<Pane> = (0..n).map(|_| Pane::default()).collect();
+    let mut panes: Vec<Pane> = notices
+        .into_iter()
+        .map(|refused| Pane { blocks: refused.into_iter().map(Block::Notice).collect(), ..Pane::default() })
+        .collect();
     for command in commands {
         if core.send(command).await.is_err() {
             eprintln!("roundtable: the routing core stopped before the request could be sent.");
@@ -132,6 +138,14 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
             let v = json!({"type": "estimate", "model": model, "target": i, "prompt_tokens": tokens,
                 "prompt_cost_usd": cost.and_then(|c| c.to_f64()), "prompt_cost_usd_exact": cost.map(|c| c.normalize().to_string())});
             let _ = writeln!(out, "{v}");
+        }
+        for (i, (model, pane)) in opts.models.iter().zip(&panes).enumerate() {
+            for block in &pane.blocks {
+                if let Block::Notice(message) = block {
+                    let v = json!({"type": "notice", "model": model, "target": i, "message": message});
+                    let _ = writeln!(out, "{v}");
+                }
+            }
         }
     } else {
         let parts: Vec<String> = opts
@@ -321,6 +335,27 @@ fn absorb(pane: &mut Pane, model: String, kind: EventKind) {
         }
         _ => {}
     }
+}
+
+/// `settings` as `model` is offered them: what its catalog entry says it does not take is
+/// dropped, each with a notice saying so. Models without a catalog entry (direct and local
+/// providers, unlisted ids) get everything as asked.
+fn offered_settings(
+    config: &Config,
+    estimator: &crate::core::catalog::CatalogEstimator,
+    model: &str,
+    settings: &ModelSettings,
+) -> (ModelSettings, Vec<String>) {
+    let mut settings = settings.clone();
+    let mut notices = Vec::new();
+    let entry =
+        config.providers.resolve(model).ok().and_then(|r| estimator.entry_for(&r.provider_name, &r.upstream_model));
+    let Some(entry) = entry else { return (settings, notices) };
+    if let Some(why) = settings.reasoning_effort.as_deref().and_then(|e| entry.reasoning_refusal(e)) {
+        settings.reasoning_effort = None;
+        notices.push(format!("{why}: asked without a reasoning effort"));
+    }
+    (settings, notices)
 }
 
 /// Each target's estimated prompt tokens and prompt cost before sending (a heuristic token

@@ -23,6 +23,13 @@ use super::tools::{self, Call, ToolTurn};
 use super::util::{Obj, Rng, fnv1a, quoted};
 
 pub async fn chat(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    {
+        let mut g = sh.lock();
+        if g.bodies.len() == super::state::KEPT_BODIES {
+            g.bodies.pop_front();
+        }
+        g.bodies.push_back(body.clone());
+    }
     let gen_id = sh.new_generation_id();
     let mut resp = handle(&sh, &headers, &body, &gen_id).await;
     if let Ok(v) = HeaderValue::from_str(&gen_id) {
@@ -139,7 +146,23 @@ fn plan<'a>(sh: &Shared, req: &ChatRequest, spec: &'a ModelSpec, gen_id: &'a str
                 }
                 _ => answer::generate(seed, prof.tokens, prompt),
             };
-            let mut reasoning = spec.reasoning.then(|| answer::reasoning(seed, 20 + (seed % 40) as u32, prompt));
+            // A model reasons when told to by `@reasoning`, or when the request asks for an
+            // effort and the catalog lists reasoning for it; effort `none` turns it off. The
+            // effort scales how long it thinks (the reference gives no lengths; these are ours).
+            let effort = req.reasoning_effort.as_deref();
+            let reasons = match effort {
+                Some("none") => false,
+                Some(_) => spec.reasoning || model::catalog_reasons(&spec.base),
+                None => spec.reasoning,
+            };
+            let quarters: u64 = match effort {
+                Some("minimal") => 1,
+                Some("low") => 2,
+                Some("high" | "xhigh" | "max") => 8,
+                _ => 4,
+            };
+            let thinking = ((20 + seed % 40) * quarters / 4) as u32;
+            let mut reasoning = reasons.then(|| answer::reasoning(seed, thinking, prompt));
             let r = reasoning.as_ref().map_or(0, Answer::len);
             if let Some(cap) = req.max_tokens.map(|m| m as usize).filter(|&m| m < r + answer.len()) {
                 if let Some(reasoning) = reasoning.as_mut() {
@@ -150,6 +173,8 @@ fn plan<'a>(sh: &Shared, req: &ChatRequest, spec: &'a ModelSpec, gen_id: &'a str
             }
             let r = reasoning.as_ref().map_or(0, Answer::len);
             let total = (r + answer.len()) as u64;
+            // `exclude`: the tokens are billed, the text is not sent.
+            let reasoning = reasoning.filter(|_| !req.reasoning_excluded);
             (Content::Text { reasoning, answer }, r as u64, total)
         }
     };

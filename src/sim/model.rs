@@ -1,7 +1,7 @@
 //! Model ids as the simulator sees them: `@` directives, per-model speed/length defaults, the
 //! provider display name and catalog prices (decimal, so costs match OpenRouter exactly).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::OnceLock;
 
@@ -237,6 +237,30 @@ pub fn catalog_supports_tools(id: &str) -> Option<bool> {
         .copied()
 }
 
+/// Whether the catalog lists reasoning for an id (`reasoning` or `include_reasoning` among its
+/// parameters); ids it does not list do not reason unless told to with `@reasoning`.
+pub fn catalog_reasons(id: &str) -> bool {
+    static REASONS: OnceLock<HashSet<String>> = OnceLock::new();
+    REASONS
+        .get_or_init(|| {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(CATALOG) else {
+                return HashSet::new();
+            };
+            v["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| {
+                    m["supported_parameters"]
+                        .as_array()
+                        .is_some_and(|ps| ps.iter().any(|p| p == "reasoning" || p == "include_reasoning"))
+                })
+                .filter_map(|m| m["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .contains(id)
+}
+
 fn catalog_prices() -> &'static HashMap<String, Price> {
     static PRICES: OnceLock<HashMap<String, Price>> = OnceLock::new();
     PRICES.get_or_init(|| {
@@ -290,6 +314,8 @@ mod tests {
         assert_eq!(catalog_supports_tools("openai/gpt-4o-mini"), Some(true));
         assert_eq!(catalog_supports_tools("google/gemma-3-27b-it:free"), Some(false));
         assert_eq!(catalog_supports_tools("made/up"), None);
+        assert!(catalog_reasons("anthropic/claude-sonnet-4.5"));
+        assert!(!catalog_reasons("openai/gpt-4o-mini"));
     }
 
     #[test]

@@ -52,6 +52,12 @@ pub struct ChatRequest {
     /// Whether the body speaks Google's OpenAI-compatible dialect (no OpenRouter-only fields):
     /// such clients must echo thought signatures, OpenRouter's clients need not.
     pub gemini_dialect: bool,
+    /// The reasoning effort asked for: `reasoning.effort`, or the `reasoning_effort` shorthand;
+    /// a `reasoning` object without an effort (`{enabled:true}`, `{max_tokens:N}`) asks for
+    /// the default, `medium` (§2.5), and `{enabled:false}` for none.
+    pub reasoning_effort: Option<String>,
+    /// `reasoning.exclude`: think, bill the tokens, but leave the text out.
+    pub reasoning_excluded: bool,
     /// Size of the serialized `tools` array; tool schemas count as prompt tokens.
     tools_chars: usize,
 }
@@ -118,7 +124,18 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         },
         _ => ToolChoice::Auto,
     };
+    let reasoning = &v["reasoning"];
+    let reasoning_effort = match reasoning {
+        Value::Object(r) => Some(match (r.get("effort").and_then(Value::as_str), r.get("enabled")) {
+            (Some(e), _) => e.to_string(),
+            (None, Some(Value::Bool(false))) => "none".to_string(),
+            (None, _) => "medium".to_string(),
+        }),
+        _ => v["reasoning_effort"].as_str().map(str::to_string),
+    };
     Ok(ChatRequest {
+        reasoning_effort,
+        reasoning_excluded: reasoning["exclude"].as_bool().unwrap_or(false),
         // OpenRouter falls back to the account default; the sim's default is the auto router.
         model: v["model"].as_str().unwrap_or("openrouter/auto").to_string(),
         stream: v["stream"].as_bool().unwrap_or(false),

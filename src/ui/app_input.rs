@@ -429,6 +429,7 @@ impl App {
                 let what = m.map_or("default".to_string(), |m| m.to_string());
                 self.change_settings(w, &format!("Max tokens {what}"), |s| s.max_tokens = m);
             }
+            Cmd::Reasoning(w, effort) => self.set_reasoning(w, effort),
             Cmd::Rooms => self.open_room_browser(),
             Cmd::Edit(turn) => self.edit_prompt(turn.map(TurnId)),
             Cmd::Branch(arg) => self.branch(arg),
@@ -504,6 +505,44 @@ impl App {
         }
         let whom = if matches!(w, Which::All) { "all panes".to_string() } else { format!("pane {}", indices[0] + 1) };
         self.set_status(Level::Info, format!("{what} for {whom}"));
+    }
+
+    /// Set the reasoning effort of the panes `w` names whose catalog entry offers it; the others
+    /// keep theirs and the status says why. Models without a catalog entry (direct and local
+    /// providers, ids the catalog does not list) get it as asked: nothing says they refuse it.
+    fn set_reasoning(&mut self, w: Which, effort: Option<String>) {
+        let indices: Vec<usize> = match w {
+            Which::All => (0..self.panes.len()).collect(),
+            other => self.pane_index(other).into_iter().collect(),
+        };
+        let mut refused = Vec::new();
+        let mut offered = Vec::new();
+        for i in indices {
+            let Some(spec) = self.room.pane(self.panes[i].target) else { continue };
+            let entry = self.catalog_entry(&spec.model);
+            let refusal = effort.as_deref().zip(entry).and_then(|(e, info)| info.reasoning_refusal(e));
+            match refusal {
+                Some(why) => refused.push(format!("pane {}: {why}", i + 1)),
+                None => offered.push(i),
+            }
+        }
+        let what =
+            format!("Reasoning {}", effort.as_deref().map_or("default", |e| if e == "none" { "off" } else { e }));
+        for &i in &offered {
+            self.change_settings(Which::Pane(i), &what, |s| s.reasoning_effort.clone_from(&effort));
+        }
+        if !refused.is_empty() {
+            self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));
+        } else if offered.len() > 1 {
+            self.set_status(Level::Info, format!("{what} for all panes"));
+        }
+    }
+
+    /// The catalog's entry for a pane's model, when its provider is OpenRouter and the catalog
+    /// lists it.
+    fn catalog_entry(&self, model: &str) -> Option<crate::core::catalog::ModelInfo> {
+        let r = self.providers.resolve(model).ok()?;
+        self.estimator.as_ref()?.entry_for(&r.provider_name, &r.upstream_model)
     }
 
     /// The model's output limit from the catalog, when known.

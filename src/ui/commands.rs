@@ -21,6 +21,8 @@ pub enum Cmd {
     System(Which, String),
     Temperature(Which, Option<f64>),
     MaxTokens(Which, Option<u32>),
+    /// Reasoning effort as sent (`none` turns reasoning off); `None` leaves it to the model.
+    Reasoning(Which, Option<String>),
     Theme(Option<String>),
     Copy(Option<usize>),
     Select,
@@ -76,6 +78,11 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "system", args: "[N|all] TEXT", help: "set the system prompt (empty clears it)" },
     CommandSpec { name: "temp", args: "[N|all] T|off", help: "set the sampling temperature" },
     CommandSpec { name: "max", args: "[N|all] TOKENS|off", help: "set the maximum answer length" },
+    CommandSpec {
+        name: "reasoning",
+        args: "[N|all] off|minimal|low|medium|high|default",
+        help: "set the reasoning effort (only where the catalog lists reasoning)",
+    },
     CommandSpec { name: "theme", args: "[NAME]", help: "switch colour theme (no argument: next) (F4)" },
     CommandSpec { name: "copy", args: "[N]", help: "copy the focused answer, or its Nth code block (Alt+C)" },
     CommandSpec { name: "select", args: "", help: "select lines with the keyboard, y copies (Alt+V)" },
@@ -169,6 +176,10 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
             let (w, value) = leading_which(rest);
             Cmd::MaxTokens(w, optional_number(value).map_err(|_| usage())?)
         }
+        "reasoning" => {
+            let (w, level) = leading_which(rest);
+            Cmd::Reasoning(w, reasoning_level(level).ok_or_else(usage)?)
+        }
         "theme" => Cmd::Theme(Some(rest.to_string()).filter(|s| !s.is_empty())),
         "copy" if rest.is_empty() => Cmd::Copy(None),
         "copy" => Cmd::Copy(Some(rest.parse().ok().filter(|n| *n > 0).ok_or_else(usage)?)),
@@ -226,6 +237,16 @@ fn leading_which(s: &str) -> (Which, &str) {
     }
 }
 
+/// `off` is sent as effort `none`; `default` clears the setting (the model's own default).
+fn reasoning_level(s: &str) -> Option<Option<String>> {
+    match s.trim() {
+        "off" | "none" => Some(Some("none".into())),
+        "default" => Some(None),
+        level @ ("minimal" | "low" | "medium" | "high") => Some(Some(level.into())),
+        _ => None,
+    }
+}
+
 fn optional_number<T: std::str::FromStr>(s: &str) -> Result<Option<T>, ()> {
     match s.trim() {
         "off" | "default" | "" => Ok(None),
@@ -270,6 +291,10 @@ mod tests {
             Cmd::Tools(Some(vec!["calculator".into(), "current_time".into()]))
         );
         assert!(parse("/q").is_err(), "a prefix is completed by the palette, never run");
+        assert_eq!(parse("/reasoning 2 high").unwrap(), Cmd::Reasoning(Which::Pane(1), Some("high".into())));
+        assert_eq!(parse("/reasoning off").unwrap(), Cmd::Reasoning(Which::All, Some("none".into())));
+        assert_eq!(parse("/reasoning all default").unwrap(), Cmd::Reasoning(Which::All, None));
+        assert!(parse("/reasoning 2 extreme").unwrap_err().contains("usage: /reasoning"));
     }
 
     #[test]

@@ -1,0 +1,128 @@
+//! Issue 13's request features through the real `ask` binary against the simulator: what each
+//! model is sent (the simulator keeps the request bodies), what it answers, and the notices
+//! for models whose catalog entry does not offer a feature.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use common::TEST_KEY;
+use roundtable::sim::{SimConfig, SimServer};
+use serde_json::Value;
+
+/// `roundtable <args>` with every directory inside `home` and the test key.
+fn command(home: &Path, base_url: &str, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_roundtable"));
+    cmd.arg("--base-url").arg(base_url).args(args);
+    cmd.env("ROUNDTABLE_DATA_DIR", home.join("data"))
+        .env("ROUNDTABLE_CONFIG_DIR", home.join("config"))
+        .env("ROUNDTABLE_CACHE_DIR", home.join("cache"))
+        .env("OPENROUTER_API_KEY", TEST_KEY)
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn output(mut cmd: tokio::process::Command) -> Output {
+    tokio::time::timeout(Duration::from_secs(60), cmd.output()).await.expect("the binary finishes").expect("runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// The JSON lines of `ask --json`.
+fn lines(o: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+/// The request body the simulator got for `model`.
+fn body_for<'a>(bodies: &'a [Value], model: &str) -> &'a Value {
+    bodies.iter().find(|b| b["model"] == model).unwrap_or_else(|| panic!("no request for {model}: {bodies:?}"))
+}
+
+#[tokio::test]
+async fn reasoning_goes_only_where_the_catalog_lists_it() {
+    let sim = SimServer::start(SimConfig::default(), 0).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let thinker = "anthropic/claude-sonnet-4.5";
+    let plain = "openai/gpt-4o-mini";
+    let args = ["ask", "--json", "--reasoning", "high", "-m", thinker, "-m", plain, "Why is the sky blue?"];
+    let out = output(command(home.path(), &sim.base_url(), &args)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let bodies = sim.request_bodies();
+    assert_eq!(body_for(&bodies, thinker)["reasoning"], serde_json::json!({"effort": "high"}));
+    assert!(body_for(&bodies, plain).get("reasoning").is_none(), "{bodies:?}");
+
+    let lines = lines(&out);
+    let notice = lines.iter().find(|l| l["type"] == "notice").unwrap_or_else(|| panic!("{}", text(&out)));
+    assert_eq!(notice["target"], 1);
+    assert!(notice["message"].as_str().is_some_and(|m| m.contains("does not reason")), "{notice}");
+    assert!(lines.iter().any(|l| l["type"] == "reasoning" && l["target"] == 0), "{}", text(&out));
+    assert!(!lines.iter().any(|l| l["type"] == "reasoning" && l["target"] == 1));
+    let done = |t: u64| lines.iter().find(|l| l["type"] == "done" && l["target"] == t).cloned().unwrap_or_default();
+    assert!(done(0)["usage"]["reasoning_tokens"].as_u64().is_some_and(|n| n > 0), "{}", done(0));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn reasoning_off_is_refused_for_a_model_that_always_reasons() {
+    let sim = SimServer::start(SimConfig::default(), 0).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let args = ["ask", "--reasoning", "off", "-m", "openai/gpt-5-mini", "-m", "google/gemini-2.5-flash", "hi"];
+    let out = output(command(home.path(), &sim.base_url(), &args)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cannot be turned off"), "{}", text(&out));
+    let bodies = sim.request_bodies();
+    assert!(body_for(&bodies, "openai/gpt-5-mini").get("reasoning").is_none(), "{bodies:?}");
+    assert_eq!(body_for(&bodies, "google/gemini-2.5-flash")["reasoning"]["effort"], "none");
+    sim.shutdown().await;
+}
+
+/// A chatroom with the snapshot catalog and no server behind it (commands only).
+fn bare_app(models: &[&str]) -> roundtable::ui::app::App {
+    let config = common::config_for("http://127.0.0.1:9/api/v1");
+    let theme = roundtable::ui::theme::load("dark", None, true).unwrap();
+    roundtable::ui::app::App::new(roundtable::ui::app::AppInit {
+        no_color: true,
+        estimator: Some(roundtable::core::catalog::CatalogEstimator::new(
+            roundtable::core::catalog::Catalog::snapshot(),
+            config.prices.clone(),
+            &config.providers,
+        )),
+        ..roundtable::ui::app::AppInit::new(
+            models.iter().map(|m| m.to_string()).collect(),
+            theme,
+            config.providers.clone(),
+            std::env::temp_dir(),
+        )
+    })
+}
+
+fn status(app: &roundtable::ui::app::App) -> String {
+    app.status.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
+}
+
+fn pane_settings(app: &roundtable::ui::app::App, i: usize) -> roundtable::core::protocol::ModelSettings {
+    app.room.pane(app.panes[i].target).map(|p| p.settings.clone()).unwrap_or_default()
+}
+
+#[test]
+fn chatroom_reasoning_is_set_where_offered_and_refused_elsewhere() {
+    let mut app = bare_app(&["anthropic/claude-sonnet-4.5", "openai/gpt-4o-mini"]);
+    app.run_command_line("/reasoning all high");
+    assert_eq!(pane_settings(&app, 0).reasoning_effort.as_deref(), Some("high"));
+    assert_eq!(pane_settings(&app, 1).reasoning_effort, None);
+    assert!(status(&app).contains("pane 2: openai/gpt-4o-mini does not reason"), "{}", status(&app));
+
+    app.run_command_line("/reasoning 1 minimal");
+    assert!(status(&app).contains("high, medium, low"), "{}", status(&app));
+    assert_eq!(pane_settings(&app, 0).reasoning_effort.as_deref(), Some("high"), "a refused effort changes nothing");
+    app.run_command_line("/reasoning 1 off");
+    assert_eq!(pane_settings(&app, 0).reasoning_effort.as_deref(), Some("none"));
+    app.run_command_line("/reasoning 1 default");
+    assert_eq!(pane_settings(&app, 0).reasoning_effort, None);
+}

@@ -166,6 +166,9 @@ pub struct ModelSettings {
     /// OpenRouter `models` fallback list (OpenRouter only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallbacks: Vec<String>,
+    /// OpenRouter's web search (the `openrouter:web_search` server tool; OpenRouter only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_search: Option<bool>,
 }
 
 impl ModelSettings {
@@ -181,6 +184,7 @@ impl ModelSettings {
             system: over.system.clone().or_else(|| self.system.clone()),
             provider: over.provider.clone().or_else(|| self.provider.clone()),
             fallbacks: if over.fallbacks.is_empty() { self.fallbacks.clone() } else { over.fallbacks.clone() },
+            web_search: over.web_search.or(self.web_search),
         }
     }
 }
@@ -273,6 +277,22 @@ pub struct Usage {
     /// `usage.cost` in USD as reported by the provider (OpenRouter), exact decimal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reported_cost: Option<Decimal>,
+    /// Web searches run for the answer (`usage.server_tool_use.web_search_requests`), each
+    /// billed at the model's `web_search` price.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub web_search_requests: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A source the answer cites (an `annotations[]` entry of type `url_citation`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Citation {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -358,6 +378,9 @@ pub struct StreamSummary {
     /// Structured reasoning blocks, whole (OpenRouter); passed back in a tool loop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasoning_details: Vec<serde_json::Value>,
+    /// Sources the answer cites (web search), in the order first cited, each URL once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<Citation>,
     pub usage: Option<Usage>,
     pub cost: Option<Cost>,
     pub timings: Timings,

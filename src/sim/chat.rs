@@ -103,7 +103,7 @@ async fn handle(sh: &Arc<Shared>, headers: &HeaderMap, body: &[u8], gen_id: &str
 
 /// What the model says this turn.
 enum Content {
-    Text { reasoning: Option<Answer>, answer: Answer },
+    Text { reasoning: Option<Answer>, answer: Answer, citations: Vec<(String, String)> },
     Calls { calls: Vec<Call>, gemini: bool },
 }
 
@@ -119,6 +119,8 @@ struct Plan<'a> {
     reasoning_tokens: u64,
     completion_tokens: u64,
     price: Price,
+    /// Web searches run for the answer (one per web-search answer).
+    web_searches: u64,
     tps: f64,
 }
 
@@ -175,9 +177,13 @@ fn plan<'a>(sh: &Shared, req: &ChatRequest, spec: &'a ModelSpec, gen_id: &'a str
             let total = (r + answer.len()) as u64;
             // `exclude`: the tokens are billed, the text is not sent.
             let reasoning = reasoning.filter(|_| !req.reasoning_excluded);
-            (Content::Text { reasoning, answer }, r as u64, total)
+            let citations = if req.web_search { citations(prompt, seed) } else { Vec::new() };
+            (Content::Text { reasoning, answer, citations }, r as u64, total)
         }
     };
+    let web_searches = u64::from(matches!(&content, Content::Text { citations, .. } if !citations.is_empty()));
+    let mut price = model::price(spec);
+    price.per_request = model::web_search_price(&spec.base) * Decimal::from(web_searches);
     Plan {
         spec,
         gen_id,
@@ -188,7 +194,8 @@ fn plan<'a>(sh: &Shared, req: &ChatRequest, spec: &'a ModelSpec, gen_id: &'a str
         prompt_tokens: req.prompt_tokens(),
         reasoning_tokens,
         completion_tokens,
-        price: model::price(spec),
+        price,
+        web_searches,
         tps: prof.tps,
     }
 }
@@ -200,9 +207,9 @@ fn call_tokens(c: &Call, gemini: bool) -> u64 {
     (c.arguments.len() as u64).div_ceil(4).max(1) + 4
 }
 
-fn usage_json(prompt: u64, completion: u64, reasoning: u64, price: Price) -> String {
+fn usage_json(prompt: u64, completion: u64, reasoning: u64, price: Price, web_searches: u64) -> String {
     let (cost, pc, cc) = model::cost(price, prompt, completion);
-    Obj::new()
+    let usage = Obj::new()
         .num("prompt_tokens", prompt)
         .num("completion_tokens", completion)
         .num("total_tokens", prompt + completion)
@@ -223,8 +230,37 @@ fn usage_json(prompt: u64, completion: u64, reasoning: u64, price: Price) -> Str
         .raw(
             "completion_tokens_details",
             &Obj::new().num("reasoning_tokens", reasoning).num("image_tokens", 0).num("audio_tokens", 0).end(),
-        )
-        .end()
+        );
+    // §3.2 names `server_tool_use.web_search_requests` for server tools.
+    let usage = if web_searches > 0 {
+        usage.raw("server_tool_use", &Obj::new().num("web_search_requests", web_searches).end())
+    } else {
+        usage
+    };
+    usage.end()
+}
+
+/// The sources a web-search answer cites: deterministic, on a reserved domain.
+fn citations(prompt: &str, seed: u64) -> Vec<(String, String)> {
+    let topic: String =
+        prompt.chars().filter(char::is_ascii_alphanumeric).take(24).collect::<String>().to_ascii_lowercase();
+    let topic = if topic.is_empty() { "answer".to_string() } else { topic };
+    (1..=2)
+        .map(|i| (format!("https://example.org/{topic}/{:x}-{i}", seed & 0xffff), format!("Source {i} on {topic}")))
+        .collect()
+}
+
+/// `annotations` as OpenAI's chat completions write them (`url_citation` objects); the
+/// reference names the type but not its fields.
+fn annotations_json(citations: &[(String, String)]) -> String {
+    let items: Vec<String> = citations
+        .iter()
+        .map(|(url, title)| {
+            let c = Obj::new().str("url", url).str("title", title).end();
+            Obj::new().str("type", "url_citation").raw("url_citation", &c).end()
+        })
+        .collect();
+    format!("[{}]", items.join(","))
 }
 
 /// Where interrupted answers break off: a third of the way, at most 40 tokens in.
@@ -252,7 +288,7 @@ fn sse_script(p: &Plan) -> Script {
     let (lo, hi) = if p.tps <= 0.0 { (8, 16) } else { (1, 3) };
     let mut reasoning_nulls = false;
     match &p.content {
-        Content::Text { reasoning, answer } => {
+        Content::Text { reasoning, answer, citations } => {
             if let Some(r) = reasoning {
                 reasoning_nulls = true;
                 emit(r, r.len(), &mut rng, lo, hi, |t, n| b.reasoning(t, n));
@@ -278,6 +314,9 @@ fn sse_script(p: &Plan) -> Script {
                 }
                 Some(Interrupt::Stall) => return b.build(),
                 None => {}
+            }
+            if !citations.is_empty() {
+                b.annotations(&annotations_json(citations));
             }
         }
         Content::Calls { calls, gemini } => {
@@ -309,7 +348,7 @@ fn sse_script(p: &Plan) -> Script {
     }
     b.finish(p.finish, model::native_finish(spec, p.finish), reasoning_nulls);
     if !spec.no_usage {
-        let usage = usage_json(p.prompt_tokens, p.completion_tokens, p.reasoning_tokens, p.price);
+        let usage = usage_json(p.prompt_tokens, p.completion_tokens, p.reasoning_tokens, p.price, p.web_searches);
         b.usage(&usage, (spec.hash() >> 7) & 1 == 1);
     }
     if !spec.no_done {
@@ -324,7 +363,10 @@ fn json_body(p: &Plan) -> String {
     let mut msg = Obj::new().str("role", "assistant");
     let mut choice_error = None;
     match &p.content {
-        Content::Text { reasoning, answer } => {
+        Content::Text { reasoning, answer, citations } => {
+            if !citations.is_empty() {
+                msg = msg.raw("annotations", &annotations_json(citations));
+            }
             let text = if spec.interrupt == Some(Interrupt::Midstream) {
                 finish = "error";
                 choice_error = Some(
@@ -380,7 +422,7 @@ fn json_body(p: &Plan) -> String {
         .opt_str("system_fingerprint", fp.as_deref())
         .str("service_tier", "default")
         .raw("choices", &format!("[{choice}]"))
-        .raw("usage", &usage_json(p.prompt_tokens, p.completion_tokens, p.reasoning_tokens, p.price))
+        .raw("usage", &usage_json(p.prompt_tokens, p.completion_tokens, p.reasoning_tokens, p.price, p.web_searches))
         .end()
 }
 

@@ -201,18 +201,42 @@ pub fn fingerprint(spec: &ModelSpec) -> Option<String> {
     (spec.author() == "openai").then(|| format!("fp_{:010x}", spec.hash() & 0xff_ffff_ffff))
 }
 
-/// Per-token prices in USD.
+/// Per-token prices in USD, and what the request costs beyond its tokens (its web searches).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Price {
     pub prompt: Decimal,
     pub completion: Decimal,
+    pub per_request: Decimal,
 }
 
 /// Costs of one request: (total, prompt part, completion part).
 pub fn cost(price: Price, prompt_tokens: u64, completion_tokens: u64) -> (Decimal, Decimal, Decimal) {
     let p = (Decimal::from(prompt_tokens) * price.prompt).normalize();
     let c = (Decimal::from(completion_tokens) * price.completion).normalize();
-    ((p + c).normalize(), p, c)
+    ((p + c + price.per_request).normalize(), p, c)
+}
+
+/// The catalog's `web_search` price (per search) of an id; zero when it lists none.
+pub fn web_search_price(id: &str) -> Decimal {
+    static PRICES: OnceLock<HashMap<String, Decimal>> = OnceLock::new();
+    PRICES
+        .get_or_init(|| {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(CATALOG) else {
+                return HashMap::new();
+            };
+            v["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| {
+                    let price = m["pricing"]["web_search"].as_str().and_then(|s| Decimal::from_str(s).ok())?;
+                    Some((m["id"].as_str()?.to_string(), price))
+                })
+                .collect()
+        })
+        .get(id)
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Whether the catalog lists `tools` for an id: `None` for ids it does not list.
@@ -273,7 +297,7 @@ fn catalog_prices() -> &'static HashMap<String, Price> {
             if let (Some(id), Some(prompt), Some(completion)) = (m["id"].as_str(), dec("prompt"), dec("completion")) {
                 // "-1" means "variable" (routers): fall back to the default price.
                 if prompt >= Decimal::ZERO && completion >= Decimal::ZERO {
-                    map.insert(id.to_string(), Price { prompt, completion });
+                    map.insert(id.to_string(), Price { prompt, completion, per_request: Decimal::ZERO });
                 }
             }
         }
@@ -284,12 +308,13 @@ fn catalog_prices() -> &'static HashMap<String, Price> {
 /// Catalog price; `:free` ids cost nothing; unknown ids $1/M prompt, $2/M completion.
 pub fn price(spec: &ModelSpec) -> Price {
     if spec.base.ends_with(":free") {
-        return Price { prompt: Decimal::ZERO, completion: Decimal::ZERO };
+        return Price { prompt: Decimal::ZERO, completion: Decimal::ZERO, per_request: Decimal::ZERO };
     }
-    catalog_prices()
-        .get(&spec.base)
-        .copied()
-        .unwrap_or(Price { prompt: Decimal::new(1, 6), completion: Decimal::new(2, 6) })
+    catalog_prices().get(&spec.base).copied().unwrap_or(Price {
+        prompt: Decimal::new(1, 6),
+        completion: Decimal::new(2, 6),
+        per_request: Decimal::ZERO,
+    })
 }
 
 #[cfg(test)]

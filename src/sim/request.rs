@@ -56,6 +56,9 @@ pub struct ChatRequest {
     /// a `reasoning` object without an effort (`{enabled:true}`, `{max_tokens:N}`) asks for
     /// the default, `medium` (§2.5), and `{enabled:false}` for none.
     pub reasoning_effort: Option<String>,
+    /// Web search asked for: the `openrouter:web_search` server tool, the `web` plugin, or the
+    /// deprecated `:online` model suffix (§2.1, §9).
+    pub web_search: bool,
     /// `reasoning.exclude`: think, bill the tokens, but leave the text out.
     pub reasoning_excluded: bool,
     /// Size of the serialized `tools` array; tool schemas count as prompt tokens.
@@ -133,7 +136,12 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         }),
         _ => v["reasoning_effort"].as_str().map(str::to_string),
     };
+    let model = v["model"].as_str().unwrap_or("openrouter/auto");
+    let web_search = v["tools"].as_array().is_some_and(|t| t.iter().any(|t| t["type"] == "openrouter:web_search"))
+        || v["plugins"].as_array().is_some_and(|p| p.iter().any(|p| p["id"] == "web"))
+        || model.split('@').next().is_some_and(|m| m.ends_with(":online"));
     Ok(ChatRequest {
+        web_search,
         reasoning_effort,
         reasoning_excluded: reasoning["exclude"].as_bool().unwrap_or(false),
         // OpenRouter falls back to the account default; the sim's default is the auto router.

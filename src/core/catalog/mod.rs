@@ -15,7 +15,9 @@ use crate::core::error::{CoreError, ErrorKind};
 
 pub use cache::{DEFAULT_TTL, fetch, load_for_start, refresh};
 pub use estimator::CatalogEstimator;
-pub use pricing::{PriceOverride, PriceTable, Pricing, Rates, cost, estimate_prompt_cost, estimate_prompt_tokens};
+pub use pricing::{
+    PriceOverride, PriceTable, Pricing, Rates, cost, estimate_prompt_cost, estimate_prompt_tokens, estimate_send_cost,
+};
 
 /// The catalog shipped in the binary so a first start (or an offline one) still has prices.
 const SNAPSHOT_JSON: &str = include_str!("../../../assets/catalog-snapshot.json");

@@ -338,6 +338,7 @@ where
     }
     progress.summary.tool_calls = normalizer.tool_calls();
     progress.summary.reasoning_details = normalizer.reasoning_details();
+    progress.summary.citations = normalizer.citations();
     if let Some(e) = failure {
         return Err(e);
     }

@@ -76,13 +76,16 @@ pub fn build_body(parts: &BodyParts<'_>) -> Value {
         }
     }
     if !tools.is_empty() {
-        let tools: Vec<Value> = tools
+        let mut tools: Vec<Value> = tools
             .iter()
             .map(|t| {
                 json!({"type": "function", "function": {
                     "name": t.name, "description": t.description, "parameters": t.parameters}})
             })
             .collect();
+        if let Some(web) = web_search_tool(kind, settings) {
+            tools.push(web);
+        }
         body.insert("tools".into(), Value::Array(tools));
         // Ollama rejects `tool_choice`; "auto" is everyone else's default anyway.
         if kind != ProviderKind::OpenaiCompatible {
@@ -93,7 +96,21 @@ pub fn build_body(parts: &BodyParts<'_>) -> Value {
             body.insert("tool_choice".into(), Value::from(choice));
         }
     }
+    if tools.is_empty()
+        && let Some(web) = web_search_tool(kind, settings)
+    {
+        body.insert("tools".into(), json!([web]));
+    }
     Value::Object(body)
+}
+
+/// OpenRouter's web search as its current server tool (§2.1: `{"type":"openrouter:web_search"}`;
+/// the `:online` suffix and the `web` plugin are its deprecated forms, §9/§12). OpenRouter
+/// runs the searches itself, so no call comes back to the client. Other backends have no
+/// such tool: the chatroom and `ask` refuse web search for them before sending.
+fn web_search_tool(kind: ProviderKind, settings: &ModelSettings) -> Option<Value> {
+    (kind == ProviderKind::Openrouter && settings.web_search == Some(true))
+        .then(|| json!({"type": "openrouter:web_search"}))
 }
 
 fn wire_messages(kind: ProviderKind, messages: &[ChatMessage], system: Option<&str>) -> Vec<Value> {
@@ -188,6 +205,21 @@ mod tests {
         assert_eq!(body["models"][0], "openai/gpt-4o-mini");
         assert_eq!(body["messages"][0]["role"], "system");
         assert_eq!(body["messages"][1]["content"], "hi");
+    }
+
+    #[test]
+    fn web_search_is_openrouter_server_tool_beside_function_tools() {
+        let settings = ModelSettings { web_search: Some(true), ..Default::default() };
+        let msgs = [ChatMessage::user("news?")];
+        let body = build_body(&parts(ProviderKind::Openrouter, &msgs, &settings));
+        assert_eq!(body["tools"], json!([{"type": "openrouter:web_search"}]));
+        assert!(body.get("tool_choice").is_none(), "no function tools, no tool_choice");
+        let tools = [ToolSpec { name: "calc".into(), description: "d".into(), parameters: json!({}) }];
+        let body = build_body(&BodyParts { tools: &tools, ..parts(ProviderKind::Openrouter, &msgs, &settings) });
+        assert_eq!(body["tools"][0]["function"]["name"], "calc");
+        assert_eq!(body["tools"][1]["type"], "openrouter:web_search");
+        let body = build_body(&parts(ProviderKind::Gemini, &msgs, &settings));
+        assert!(body.get("tools").is_none(), "{body}");
     }
 
     #[test]

@@ -367,6 +367,7 @@ impl Room {
                 reasoning: String::new(),
                 tools: Vec::new(),
                 notices: Vec::new(),
+                citations: Vec::new(),
                 step: None,
                 finish: Some("never sent".into()),
                 error: None,
@@ -473,6 +474,7 @@ impl Room {
                 msg.tool_calls.clone_from(&summary.tool_calls);
                 msg.reasoning_details.clone_from(&summary.reasoning_details);
                 answer.messages.push(msg);
+                add_citations(&mut answer.citations, &summary.citations);
                 if !answer.text.is_empty() && !answer.text.ends_with("\n\n") {
                     answer.text.push_str("\n\n");
                     if let (Some(store), Some(m)) = (&store, answer.message) {
@@ -569,12 +571,14 @@ impl Room {
         if let Some(s) = &step {
             self.setup.spend.add(s.known_cost());
         }
+        add_citations(&mut answer.citations, &summary.citations);
         let end = AnswerEnd {
             state,
             text: answer.text.clone(),
             reasoning: answer.reasoning.clone(),
             tools: answer.tools.clone(),
             notices: answer.notices.clone(),
+            citations: answer.citations.clone(),
             step,
             finish,
             error,
@@ -823,5 +827,14 @@ fn note_timings(answer: &mut Answer, summary: &StreamSummary) {
         answer.ttft_ms = summary.timings.ttft_ms;
         answer.tokens_per_second =
             summary.usage.as_ref().and_then(|u| summary.timings.tokens_per_second(u.completion_tokens));
+    }
+}
+
+/// Add a step's citations to an answer's, each URL once, in the order first cited.
+fn add_citations(into: &mut Vec<crate::core::protocol::Citation>, from: &[crate::core::protocol::Citation]) {
+    for c in from {
+        if !into.iter().any(|seen| seen.url == c.url) {
+            into.push(c.clone());
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::accounting::StepFigures;
-use crate::core::protocol::{ChatMessage, Cost, ModelSettings, TargetId, ToolCall, TurnId, Usage};
+use crate::core::protocol::{ChatMessage, Citation, Cost, ModelSettings, TargetId, ToolCall, TurnId, Usage};
 use crate::core::store::MessageId;
 
 /// One model's place in the room. Removed panes stay (their answers are history and their
@@ -136,6 +136,8 @@ pub struct Answer {
     pub reasoning: String,
     pub tools: Vec<ToolExchange>,
     pub notices: Vec<String>,
+    /// Sources the answer cites (web search), over all its steps, each URL once.
+    pub citations: Vec<Citation>,
     /// The requests behind this answer (one per tool-loop step), as counted in the totals.
     pub steps: Vec<StepFigures>,
     pub state: AnswerState,
@@ -165,6 +167,7 @@ impl Answer {
             reasoning: String::new(),
             tools: Vec::new(),
             notices: Vec::new(),
+            citations: Vec::new(),
             steps: Vec::new(),
             state,
             finish: None,
@@ -297,6 +300,8 @@ pub struct AnswerEnd {
     pub tools: Vec<ToolExchange>,
     #[serde(default)]
     pub notices: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<Citation>,
     /// The last request's figures (`None` for an answer that never sent one).
     #[serde(default)]
     pub step: Option<StepFigures>,
@@ -326,6 +331,7 @@ impl AnswerEnd {
         answer.reasoning.clone_from(&self.reasoning);
         answer.tools.clone_from(&self.tools);
         answer.notices.clone_from(&self.notices);
+        answer.citations.clone_from(&self.citations);
         if let Some(step) = &self.step {
             answer.steps.push(step.clone());
         }

@@ -162,6 +162,7 @@ fn empty_end(_model: &str) -> AnswerEnd {
         reasoning: String::new(),
         tools: Vec::new(),
         notices: Vec::new(),
+        citations: Vec::new(),
         step: None,
         finish: None,
         error: None,

@@ -77,6 +77,11 @@ pub struct AskArgs {
     #[arg(long, value_name = "LEVEL", value_parser = ["off", "minimal", "low", "medium", "high"])]
     pub reasoning: Option<String>,
 
+    /// Let OpenRouter models search the web (priced per search, shown in the estimate); their
+    /// sources are listed under the answer (`citations` on `done` with --json).
+    #[arg(long)]
+    pub web: bool,
+
     /// Emit one JSON object per line (delta, tool_call, tool_result, done, error, ...) instead of text.
     #[arg(long)]
     pub json: bool,

@@ -68,6 +68,7 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
                 max_tokens: args.max_tokens,
                 // `off` is effort `none` on the wire (§2.5).
                 reasoning_effort: args.reasoning.map(|r| if r == "off" { "none".into() } else { r }),
+                web_search: args.web.then_some(true),
                 ..Default::default()
             };
             let opts = AskOptions {

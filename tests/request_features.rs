@@ -34,6 +34,11 @@ fn text(o: &Output) -> String {
     format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
+/// Short answers at once (catalog ids carry no `@` directives, so their prices apply).
+fn quick() -> SimConfig {
+    SimConfig { default_tokens: Some(20), default_tps: Some(0.0), default_ttft_ms: Some(0), ..SimConfig::default() }
+}
+
 /// The JSON lines of `ask --json`.
 fn lines(o: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
@@ -46,7 +51,7 @@ fn body_for<'a>(bodies: &'a [Value], model: &str) -> &'a Value {
 
 #[tokio::test]
 async fn reasoning_goes_only_where_the_catalog_lists_it() {
-    let sim = SimServer::start(SimConfig::default(), 0).await.unwrap();
+    let sim = SimServer::start(quick(), 0).await.unwrap();
     let home = tempfile::tempdir().unwrap();
     let thinker = "anthropic/claude-sonnet-4.5";
     let plain = "openai/gpt-4o-mini";
@@ -70,7 +75,7 @@ async fn reasoning_goes_only_where_the_catalog_lists_it() {
 
 #[tokio::test]
 async fn reasoning_off_is_refused_for_a_model_that_always_reasons() {
-    let sim = SimServer::start(SimConfig::default(), 0).await.unwrap();
+    let sim = SimServer::start(quick(), 0).await.unwrap();
     let home = tempfile::tempdir().unwrap();
     let args = ["ask", "--reasoning", "off", "-m", "openai/gpt-5-mini", "-m", "google/gemini-2.5-flash", "hi"];
     let out = output(command(home.path(), &sim.base_url(), &args)).await;
@@ -125,4 +130,87 @@ fn chatroom_reasoning_is_set_where_offered_and_refused_elsewhere() {
     assert_eq!(pane_settings(&app, 0).reasoning_effort.as_deref(), Some("none"));
     app.run_command_line("/reasoning 1 default");
     assert_eq!(pane_settings(&app, 0).reasoning_effort, None);
+}
+
+#[tokio::test]
+async fn web_search_sends_the_server_tool_prices_it_and_lists_the_sources() {
+    let sim = SimServer::start(quick(), 0).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    // The snapshot prices a search at $0.01 for this model.
+    let searcher = "anthropic/claude-sonnet-4.5";
+    let plain = "openai/gpt-4o-mini";
+    let out = output(command(
+        home.path(),
+        &sim.base_url(),
+        &["ask", "--json", "--web", "-m", searcher, "-m", plain, "Tide times?"],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let bodies = sim.request_bodies();
+    assert_eq!(body_for(&bodies, searcher)["tools"], serde_json::json!([{"type": "openrouter:web_search"}]));
+    let lines = lines(&out);
+    let line = |kind: &str, t: u64| {
+        lines
+            .iter()
+            .find(|l| l["type"] == kind && l["target"] == t)
+            .cloned()
+            .unwrap_or_else(|| panic!("{}", text(&out)))
+    };
+    let exact = |v: &Value, k: &str| v[k].as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    assert!(exact(&line("estimate", 0), "prompt_cost_usd_exact") >= 0.01, "the estimate includes one search");
+    let done = line("done", 0);
+    assert_eq!(done["usage"]["web_search_requests"], 1, "{done}");
+    assert!(exact(&done, "cost_usd_exact") >= 0.01, "the cost includes the search: {done}");
+    let citations = done["citations"].as_array().cloned().unwrap_or_default();
+    assert_eq!(citations.len(), 2, "{done}");
+    assert!(citations.iter().all(|c| c["url"].as_str().is_some_and(|u| u.starts_with("https://example.org/"))));
+
+    // Without --json the sources are numbered under the answer.
+    let out = output(command(home.path(), &sim.base_url(), &["ask", "--web", "-m", searcher, "Tide times?"])).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("[1] Source 1 on tidetimes — https://example.org/tidetimes/"), "{stdout}");
+    sim.shutdown().await;
+}
+
+#[test]
+fn chatroom_web_search_is_refused_where_the_provider_does_not_search() {
+    let mut app = bare_app(&["anthropic/claude-sonnet-4.5", "gemini:gemini-2.5-flash"]);
+    app.run_command_line("/web all on");
+    assert_eq!(pane_settings(&app, 0).web_search, Some(true));
+    assert_eq!(pane_settings(&app, 1).web_search, None);
+    assert!(status(&app).contains("pane 2: gemini:gemini-2.5-flash cannot search the web"), "{}", status(&app));
+    app.run_command_line("/web 1 off");
+    assert_eq!(pane_settings(&app, 0).web_search, None);
+}
+
+#[test]
+fn citations_are_kept_with_the_answer_replayed_and_exported() {
+    use roundtable::core::protocol::{
+        Citation, CoreEvent, EventKind, FinishReason, StreamEvent, StreamSummary, TurnId,
+    };
+    use roundtable::core::room::{Room, RoomSetup};
+    let dir = tempfile::tempdir().unwrap();
+    let path = roundtable::core::store::db_path(dir.path());
+    let st = roundtable::core::store::Store::open(&path).unwrap();
+    let mut room = Room::new(RoomSetup { store: Some(st.clone()), ..RoomSetup::default() });
+    let a = room.add_pane("vendor/a", Default::default());
+    room.send("tides?", None).unwrap();
+    let ev = |kind| CoreEvent::Stream(StreamEvent { turn: TurnId(1), target: a, kind });
+    room.on_event(&ev(EventKind::Started { provider: "openrouter".into(), model: "vendor/a".into() }));
+    room.on_event(&ev(EventKind::TextDelta("High tide at noon [1].".into())));
+    let cited = vec![Citation { url: "https://example.org/tides".into(), title: Some("Tide \u{1b}[31mtable".into()) }];
+    let summary =
+        StreamSummary { text: "High tide at noon [1].".into(), citations: cited.clone(), ..Default::default() };
+    room.on_event(&ev(EventKind::Finished { reason: Some(FinishReason::Stop), summary: Box::new(summary) }));
+    assert_eq!(room.answers[0].citations, cited);
+    st.flush().unwrap();
+
+    let stored = roundtable::core::room::load(&path, None, false).unwrap().unwrap();
+    let replayed = roundtable::core::room::open_stored(RoomSetup::default(), stored);
+    assert_eq!(replayed.answers[0].citations, cited, "replay keeps the sources");
+    let md = roundtable::present::room::markdown(&replayed);
+    assert!(md.contains("Sources:\n\n- [1] Tide table — https://example.org/tides"), "control-stripped:\n{md}");
+    let json = roundtable::present::room::json(&replayed);
+    assert_eq!(json.to_string().matches("https://example.org/tides").count(), 1, "{json}");
 }

@@ -348,8 +348,16 @@ fn offered_settings(
 ) -> (ModelSettings, Vec<String>) {
     let mut settings = settings.clone();
     let mut notices = Vec::new();
-    let entry =
-        config.providers.resolve(model).ok().and_then(|r| estimator.entry_for(&r.provider_name, &r.upstream_model));
+    let resolved = config.providers.resolve(model).ok();
+    if settings.web_search == Some(true)
+        && let Some(why) = resolved
+            .as_ref()
+            .and_then(|r| crate::core::provider::request::web_search_refusal(r.provider.kind, &r.provider_name, model))
+    {
+        settings.web_search = None;
+        notices.push(format!("{why}: asked without it"));
+    }
+    let entry = resolved.and_then(|r| estimator.entry_for(&r.provider_name, &r.upstream_model));
     let Some(entry) = entry else { return (settings, notices) };
     if let Some(why) = settings.reasoning_effort.as_deref().and_then(|e| entry.reasoning_refusal(e)) {
         settings.reasoning_effort = None;
@@ -374,12 +382,15 @@ fn pre_send_estimates(
     opts.models
         .iter()
         .map(|model| {
-            let cost = config
-                .providers
-                .resolve(model)
-                .ok()
+            let resolved = config.providers.resolve(model).ok();
+            // Web search is priced only where it is sent (OpenRouter); `offered_settings` says so.
+            let web = opts.settings.web_search == Some(true)
+                && resolved
+                    .as_ref()
+                    .is_some_and(|r| r.provider.kind == crate::core::provider::ProviderKind::Openrouter);
+            let cost = resolved
                 .and_then(|r| estimator.pricing_for(&r.provider_name, &r.upstream_model))
-                .and_then(|p| crate::core::catalog::estimate_prompt_cost(&p, tokens));
+                .and_then(|p| crate::core::catalog::estimate_send_cost(&p, tokens, web));
             (tokens, cost)
         })
         .collect()

@@ -430,6 +430,7 @@ impl App {
                 self.change_settings(w, &format!("Max tokens {what}"), |s| s.max_tokens = m);
             }
             Cmd::Reasoning(w, effort) => self.set_reasoning(w, effort),
+            Cmd::Web(w, on) => self.set_web_search(w, on),
             Cmd::Rooms => self.open_room_browser(),
             Cmd::Edit(turn) => self.edit_prompt(turn.map(TurnId)),
             Cmd::Branch(arg) => self.branch(arg),
@@ -530,6 +531,37 @@ impl App {
             format!("Reasoning {}", effort.as_deref().map_or("default", |e| if e == "none" { "off" } else { e }));
         for &i in &offered {
             self.change_settings(Which::Pane(i), &what, |s| s.reasoning_effort.clone_from(&effort));
+        }
+        if !refused.is_empty() {
+            self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));
+        } else if offered.len() > 1 {
+            self.set_status(Level::Info, format!("{what} for all panes"));
+        }
+    }
+
+    /// Turn web search on or off for the panes `w` names; turning it on is refused (with the
+    /// reason) for panes whose provider does not search.
+    fn set_web_search(&mut self, w: Which, on: bool) {
+        let indices: Vec<usize> = match w {
+            Which::All => (0..self.panes.len()).collect(),
+            other => self.pane_index(other).into_iter().collect(),
+        };
+        let mut refused = Vec::new();
+        let mut offered = Vec::new();
+        for i in indices {
+            let Some(spec) = self.room.pane(self.panes[i].target) else { continue };
+            let refusal = self.providers.resolve(&spec.model).ok().and_then(|r| {
+                crate::core::provider::request::web_search_refusal(r.provider.kind, &r.provider_name, &spec.model)
+            });
+            match refusal.filter(|_| on) {
+                Some(why) => refused.push(format!("pane {}: {why}", i + 1)),
+                None => offered.push(i),
+            }
+        }
+        let what = if on { "Web search on" } else { "Web search off" };
+        let value = on.then_some(true);
+        for &i in &offered {
+            self.change_settings(Which::Pane(i), what, |s| s.web_search = value);
         }
         if !refused.is_empty() {
             self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));

@@ -23,6 +23,8 @@ pub enum Cmd {
     MaxTokens(Which, Option<u32>),
     /// Reasoning effort as sent (`none` turns reasoning off); `None` leaves it to the model.
     Reasoning(Which, Option<String>),
+    /// OpenRouter's web search on or off.
+    Web(Which, bool),
     Theme(Option<String>),
     Copy(Option<usize>),
     Select,
@@ -82,6 +84,11 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "reasoning",
         args: "[N|all] off|minimal|low|medium|high|default",
         help: "set the reasoning effort (only where the catalog lists reasoning)",
+    },
+    CommandSpec {
+        name: "web",
+        args: "[N|all] on|off",
+        help: "search the web for answers, with numbered sources (OpenRouter models)",
     },
     CommandSpec { name: "theme", args: "[NAME]", help: "switch colour theme (no argument: next) (F4)" },
     CommandSpec { name: "copy", args: "[N]", help: "copy the focused answer, or its Nth code block (Alt+C)" },
@@ -179,6 +186,17 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
         "reasoning" => {
             let (w, level) = leading_which(rest);
             Cmd::Reasoning(w, reasoning_level(level).ok_or_else(usage)?)
+        }
+        "web" => {
+            let (w, value) = leading_which(rest);
+            Cmd::Web(
+                w,
+                match value {
+                    "on" | "" => true,
+                    "off" => false,
+                    _ => return Err(usage()),
+                },
+            )
         }
         "theme" => Cmd::Theme(Some(rest.to_string()).filter(|s| !s.is_empty())),
         "copy" if rest.is_empty() => Cmd::Copy(None),
@@ -295,6 +313,9 @@ mod tests {
         assert_eq!(parse("/reasoning off").unwrap(), Cmd::Reasoning(Which::All, Some("none".into())));
         assert_eq!(parse("/reasoning all default").unwrap(), Cmd::Reasoning(Which::All, None));
         assert!(parse("/reasoning 2 extreme").unwrap_err().contains("usage: /reasoning"));
+        assert_eq!(parse("/web").unwrap(), Cmd::Web(Which::All, true));
+        assert_eq!(parse("/web 2 off").unwrap(), Cmd::Web(Which::Pane(1), false));
+        assert!(parse("/web maybe").is_err());
     }
 
     #[test]

@@ -355,3 +355,30 @@ fn detail_text(block: &serde_json::Map<String, serde_json::Value>) -> Option<&st
     };
     block.get(field)?.as_str().filter(|t| !t.is_empty())
 }
+
+#[cfg(test)]
+mod citation_tests {
+    use super::*;
+
+    #[test]
+    fn url_citations_are_collected_once_each_and_searches_counted() {
+        let mut n = StreamNormalizer::new(ProviderKind::Openrouter);
+        let cite = r#"{"choices":[{"index":0,"delta":{"content":"","annotations":[
+            {"type":"url_citation","url_citation":{"url":"https://a.example/x","title":"A"}},
+            {"type":"file","file":{}},
+            {"type":"url_citation","url_citation":{"url":"https://b.example/y"}}]}}]}"#;
+        n.feed(cite).unwrap();
+        n.feed(cite).unwrap();
+        let usage = n
+            .feed(r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"server_tool_use":{"web_search_requests":2}}}"#)
+            .unwrap();
+        assert_eq!(
+            n.citations(),
+            [
+                Citation { url: "https://a.example/x".into(), title: Some("A".into()) },
+                Citation { url: "https://b.example/y".into(), title: None },
+            ]
+        );
+        assert!(matches!(usage.last(), Some(Piece::Usage(u)) if u.web_search_requests == 2), "{usage:?}");
+    }
+}

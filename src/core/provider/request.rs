@@ -104,6 +104,14 @@ pub fn build_body(parts: &BodyParts<'_>) -> Value {
     Value::Object(body)
 }
 
+/// Why `model` (served by `provider`, named `provider_name`) cannot search the web, if it
+/// cannot: only OpenRouter runs searches for its models.
+pub fn web_search_refusal(kind: ProviderKind, provider_name: &str, model: &str) -> Option<String> {
+    (kind != ProviderKind::Openrouter).then(|| {
+        format!("{model} cannot search the web: web search is OpenRouter's, and {provider_name} does not offer it")
+    })
+}
+
 /// OpenRouter's web search as its current server tool (§2.1: `{"type":"openrouter:web_search"}`;
 /// the `:online` suffix and the `web` plugin are its deprecated forms, §9/§12). OpenRouter
 /// runs the searches itself, so no call comes back to the client. Other backends have no
@@ -220,6 +228,8 @@ mod tests {
         assert_eq!(body["tools"][1]["type"], "openrouter:web_search");
         let body = build_body(&parts(ProviderKind::Gemini, &msgs, &settings));
         assert!(body.get("tools").is_none(), "{body}");
+        assert!(web_search_refusal(ProviderKind::Gemini, "gemini", "gemini:x").is_some());
+        assert!(web_search_refusal(ProviderKind::Openrouter, "openrouter", "a/b").is_none());
     }
 
     #[test]

@@ -46,12 +46,86 @@ pub enum Commands {
     Usage(crate::usage_cmd::UsageArgs),
     /// Free-tier and configured quota buckets: used, limit, remaining, reset time.
     Quota(crate::quota_cmd::QuotaArgs),
+    /// Models ranked by your votes (Bradley–Terry ratings, 95% intervals), with their answers' cost and time.
+    Leaderboard(crate::leaderboard_cmd::LeaderboardArgs),
     /// Serve the built-in OpenRouter simulator on loopback (for tests, demos, benchmarks).
     Sim(SimArgs),
     /// Print the directories and config file roundtable uses.
     Paths,
     /// Print the documented default configuration.
     Config,
+    /// Print a shell completion script (e.g. `roundtable completions bash > /etc/bash_completion.d/roundtable`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page as roff (`roundtable man | man -l -`).
+    Man,
+}
+
+/// The completion script for `shell`, generated from these definitions.
+pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "roundtable", out);
+}
+
+/// The manual page (roff), generated from these definitions: the command, then a section per
+/// subcommand with its synopsis, description and options.
+pub fn write_man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    command.build();
+    clap_mangen::Man::new(command.clone()).render(out)?;
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        let mut part = Vec::new();
+        let man = clap_mangen::Man::new(sub.clone());
+        man.render_synopsis_section(&mut part)?;
+        man.render_description_section(&mut part)?;
+        if sub.get_arguments().any(|a| !a.is_hide_set()) {
+            man.render_options_section(&mut part)?;
+        }
+        // The sub-page's sections nest under the subcommand's own heading.
+        let part = String::from_utf8_lossy(&part).replace(".SH ", ".SS ");
+        writeln!(out, ".SH \"ROUNDTABLE {}\"", sub.get_name().to_uppercase())?;
+        out.write_all(part.as_bytes())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definitions_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn completions_cover_the_subcommands_in_each_shell() {
+        for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh, clap_complete::Shell::Fish] {
+            let mut out = Vec::new();
+            write_completions(shell, &mut out);
+            let script = String::from_utf8(out).unwrap();
+            for word in ["roundtable", "quota", "usage", "demo", "completions", "max-tokens"] {
+                assert!(script.contains(word), "{shell}: no {word}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_man_page_documents_every_subcommand() {
+        let mut out = Vec::new();
+        write_man_page(&mut out).unwrap();
+        let page = String::from_utf8(out).unwrap();
+        assert!(page.starts_with(".ie") || page.contains(".TH roundtable"), "{}", &page[..200.min(page.len())]);
+        for section in ["ROUNDTABLE ASK", "ROUNDTABLE QUOTA", "ROUNDTABLE USAGE", "ROUNDTABLE COMPLETIONS"] {
+            assert!(page.contains(section), "no {section}");
+        }
+        assert!(page.contains("\\-\\-max\\-tokens") || page.contains("max-tokens"), "ask's options are listed");
+        assert_eq!(page.matches(".SH SYNOPSIS").count(), 1, "subcommand parts nest under their heading");
+    }
 }
 
 #[derive(Debug, Args)]

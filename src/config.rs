@@ -47,6 +47,23 @@ struct FileConfig {
     tool_use: ToolUseConfig,
     #[serde(default)]
     tools: Vec<UserToolConfig>,
+    #[serde(default)]
+    compare: CompareConfig,
+}
+
+/// `[compare]`: comparing the answers of a turn.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareConfig {
+    /// The model `/analyze` and `ask --analyze` use when none is named.
+    pub analyst: String,
+}
+
+impl Default for CompareConfig {
+    fn default() -> Self {
+        // Cheap, and its catalog entry lists structured outputs.
+        Self { analyst: "openai/gpt-4o-mini".into() }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -84,6 +101,8 @@ pub struct Config {
     pub tools: ToolRegistry,
     /// Rounds of tool calls per pane and turn before the model must answer (`tool_use.step_limit`).
     pub tool_step_limit: u32,
+    /// `[compare]`: the default analyst.
+    pub compare: CompareConfig,
     /// The user file that was merged, if one existed.
     pub source: Option<PathBuf>,
 }
@@ -134,6 +153,9 @@ impl Config {
                 ));
             }
         }
+        if file.compare.analyst.trim().is_empty() {
+            return Err("compare.analyst must name a model (e.g. \"openai/gpt-4o-mini\")".into());
+        }
         if file.tool_use.step_limit == 0 || file.tool_use.step_limit > 100 {
             return Err(format!("tool_use.step_limit must be between 1 and 100 (got {})", file.tool_use.step_limit));
         }
@@ -153,6 +175,7 @@ impl Config {
             quota: file.quota,
             tools,
             tool_step_limit: file.tool_use.step_limit,
+            compare: file.compare,
             source: None,
         })
     }
@@ -188,6 +211,15 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compare_analyst_defaults_and_overrides() {
+        assert_eq!(Config::defaults().compare.analyst, "openai/gpt-4o-mini");
+        let c = Config::from_sources(Some("[compare]\nanalyst = \"google/gemini-2.5-flash\"\n")).unwrap();
+        assert_eq!(c.compare.analyst, "google/gemini-2.5-flash");
+        assert!(Config::from_sources(Some("[compare]\nanalyst = \" \"\n")).unwrap_err().contains("compare.analyst"));
+        assert!(Config::from_sources(Some("[compare]\nanalsyt = \"x\"\n")).is_err(), "a typo is reported");
+    }
 
     #[test]
     fn embedded_defaults_parse() {

@@ -4,6 +4,7 @@ pub mod ask;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod leaderboard_cmd;
 pub mod logging;
 pub mod models_cmd;
 pub mod paths;

@@ -88,6 +88,7 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
         },
         Some(Commands::Rooms(args)) => roundtable::rooms_cmd::run(paths, args),
         Some(Commands::Usage(args)) => roundtable::usage_cmd::run(paths, args),
+        Some(Commands::Leaderboard(args)) => roundtable::leaderboard_cmd::run(paths, args),
         Some(Commands::Quota(args)) => match load_config(paths, cli.base_url.as_deref()) {
             Ok(config) => roundtable::quota_cmd::run(&config, paths, args).await,
             Err(code) => code,
@@ -120,6 +121,17 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
             print!("{DEFAULT_CONFIG}");
             0
         }
+        Some(Commands::Completions { shell }) => {
+            roundtable::cli::write_completions(shell, &mut std::io::stdout().lock());
+            0
+        }
+        Some(Commands::Man) => match roundtable::cli::write_man_page(&mut std::io::stdout().lock()) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("roundtable: could not write the manual page: {e}");
+                1
+            }
+        },
         None => unreachable!("the chatroom is dispatched before the headless runtime starts"),
     }
 }

@@ -30,11 +30,30 @@ impl Paths {
         }
     }
 
+    /// The demo's paths: its history and quota counts live in `<data dir>/demo`, apart from the
+    /// real ledger; `usage --demo`, `quota --demo` (and any command reading history) look there.
+    pub fn demo(&self) -> Paths {
+        Paths { data_dir: self.data_dir.join("demo"), ..self.clone() }
+    }
+
     pub fn config_file(&self) -> PathBuf {
         self.config_dir.join("config.toml")
     }
 
     pub fn log_file(&self) -> PathBuf {
         self.data_dir.join("roundtable.log")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_keeps_its_data_apart() {
+        let p = Paths { config_dir: "/c".into(), data_dir: "/d".into(), cache_dir: "/k".into() };
+        let demo = p.demo();
+        assert_eq!(demo.data_dir, PathBuf::from("/d/demo"));
+        assert_eq!((demo.config_dir, demo.cache_dir), (p.config_dir, p.cache_dir));
     }
 }

@@ -18,9 +18,15 @@ pub struct QuotaArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Show the demo's counts (the built-in simulator's) instead of the real account's.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 pub async fn run(config: &Config, paths: &Paths, args: QuotaArgs) -> i32 {
+    if args.demo {
+        return run_demo(config, paths, args.json).await;
+    }
     let runtime = crate::runtime::build(config, paths);
     for warning in &runtime.warnings {
         eprintln!("roundtable: {warning}");
@@ -85,6 +91,26 @@ pub async fn run(config: &Config, paths: &Paths, args: QuotaArgs) -> i32 {
     0
 }
 
+/// `quota --demo`: the demo's own counts, kept in its data directory; no account to ask.
+async fn run_demo(config: &Config, paths: &Paths, json: bool) -> i32 {
+    let runtime = crate::runtime::build(config, &paths.demo());
+    for warning in &runtime.warnings {
+        eprintln!("roundtable: {warning}");
+    }
+    let limiter = runtime.limiter.clone();
+    let status =
+        tokio::task::spawn_blocking(move || limiter.status(&limiter.configured_buckets())).await.unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    if json {
+        let v = json!({"buckets": status, "account": null, "demo": true});
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        let _ = write!(out, "{}", render(&status, runtime.limiter.now_ms()));
+        let _ = writeln!(out, "\nDemo mode: the simulator's free-tier counts from the demo's own history.");
+    }
+    0
+}
+
 fn source(s: FigureSource) -> &'static str {
     match s {
         FigureSource::Config => "config",
@@ -109,7 +135,9 @@ pub fn render(status: &[BucketStatus], now_ms: i64) -> String {
                         .unwrap_or_default();
                     format!("{when} (in {})", format_duration_ms(at - now_ms))
                 }
-                Some(at) if b.used > 0 => format!("in {}", format_duration_ms(at - now_ms)),
+                // A rolling window frees its next slot when its oldest request leaves it.
+                Some(at) if at > now_ms => format!("in {}", format_duration_ms(at - now_ms)),
+                _ if b.remaining.is_none_or(|r| r > 0) => "now".into(),
                 _ => "-".into(),
             };
             [
@@ -151,4 +179,30 @@ pub fn render(status: &[BucketStatus], now_ms: i64) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minute(used: u32, resets_at_ms: Option<i64>) -> BucketStatus {
+        BucketStatus {
+            bucket: "openrouter:free".into(),
+            window: "minute",
+            used,
+            limit: Some(20),
+            remaining: Some(20 - used),
+            resets_at_ms,
+            used_source: FigureSource::Local,
+            limit_source: FigureSource::Config,
+        }
+    }
+
+    #[test]
+    fn a_full_minute_window_shows_when_its_next_slot_frees() {
+        let table = render(&[minute(20, Some(18_000))], 0);
+        assert!(table.contains("in 18s"), "{table}");
+        let table = render(&[minute(0, None)], 0);
+        assert!(table.lines().nth(2).is_some_and(|row| row.contains(" now ")), "{table}");
+    }
 }

@@ -64,7 +64,7 @@ pub fn parse_room_ref(raw: &str) -> Result<Option<RoomId>, String> {
 }
 
 pub fn run(paths: &Paths, args: RoomsArgs) -> i32 {
-    let data_dir = if args.demo { paths.data_dir.join("demo") } else { paths.data_dir.clone() };
+    let data_dir = if args.demo { paths.demo().data_dir } else { paths.data_dir.clone() };
     let db = store::db_path(&data_dir);
     let mut out = std::io::stdout().lock();
     let result = match args.command {

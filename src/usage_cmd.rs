@@ -22,6 +22,9 @@ pub struct UsageArgs {
     /// Print a JSON array of rows (costs as exact decimal strings) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Read the demo's history (the built-in simulator's) instead of the real ledger.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +84,7 @@ pub fn run(paths: &crate::paths::Paths, args: UsageArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    let paths = if args.demo { paths.demo() } else { paths.clone() };
     let path = store::db_path(&paths.data_dir);
     let mut out = std::io::stdout().lock();
     let rows = match store::usage_summary(&path, since.start_ms, args.by.into()) {

@@ -73,6 +73,16 @@ fn snapshot_parses_every_entry() {
     assert_eq!(c.fetched_at.unwrap().to_string(), "2026-08-25T00:00:00Z");
 }
 
+/// The demo prices, estimates and tool support of its own models from the shipped catalog.
+#[test]
+fn the_demo_uses_only_catalogued_models() {
+    let c = Catalog::snapshot();
+    for model in roundtable::ui::launch::DEMO_MODELS {
+        let info = c.get(model).unwrap_or_else(|| panic!("{model} is not in assets/catalog-snapshot.json"));
+        assert!(info.pricing.prompt_per_million().is_some(), "{model} has no price");
+    }
+}
+
 #[test]
 fn fixture_and_embedded_snapshot_are_the_same_list() {
     let c = Catalog::parse(&fixture("models-sample.json")).unwrap();

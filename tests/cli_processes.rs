@@ -145,3 +145,33 @@ parameters = { type = "object", properties = { city = { type = "string" } }, req
     assert!(out.contains("(2 steps)"), "the table counts both steps: {out}");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn usage_and_quota_read_the_demo_history_with_demo() {
+    let sim = SimServer::start(SimConfig::default(), 0).await.unwrap();
+    let base = sim.base_url();
+    let home = tempfile::tempdir().unwrap();
+    // A demo session's request, recorded where the demo keeps its history.
+    let mut demo_ask = command(home.path(), &base, &["ask", "-m", "google/gemma-3-27b-it:free@tokens=8@tps=0", "hi"]);
+    demo_ask.env("ROUNDTABLE_DATA_DIR", home.path().join("data").join("demo"));
+    let o = output(demo_ask).await;
+    assert!(o.status.success(), "{}", text(&o));
+
+    let usage = |demo: bool| {
+        let mut args = vec!["usage"];
+        args.extend(demo.then_some("--demo"));
+        command(home.path(), &base, &args)
+    };
+    let real = output(usage(false)).await;
+    assert!(String::from_utf8_lossy(&real.stdout).contains("No usage recorded yet"), "{}", text(&real));
+    let demo = output(usage(true)).await;
+    assert!(String::from_utf8_lossy(&demo.stdout).contains("google/gemma-3-27b-it:free"), "{}", text(&demo));
+
+    let mut quota = command(home.path(), &base, &["quota", "--demo", "--json"]);
+    quota.env_remove("OPENROUTER_API_KEY");
+    let o = output(quota).await;
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    let day = v["buckets"].as_array().unwrap().iter().find(|b| b["window"] == "day").unwrap().clone();
+    assert_eq!(day["used"], 1, "{v}");
+    sim.shutdown().await;
+}

@@ -87,7 +87,7 @@ fn narrow_table_becomes_records() {
 }
 
 #[test]
-fn code_lines_break_at_width_not_words() {
+fn code_lines_wrap_at_words_and_mark_continued_rows() {
     let code = "```python\nresult = compute(alpha, beta, gamma)  # a comment\n```\n";
     let lines = render(code, 20, &MarkdownStyle::default());
     assert_fits(&lines, 20);

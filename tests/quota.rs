@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use roundtable::core::error::ErrorKind;
 use roundtable::core::protocol::{CoreEvent, EventKind};
-use roundtable::core::quota::{Limiter, MemoryBackend, QuotaBackend, QuotaConfig};
+use roundtable::core::quota::{Admission, Limiter, MemoryBackend, QuotaBackend, QuotaConfig, SqliteBackend};
 use roundtable::sim::{SimConfig, SimServer};
 
 fn quota_config() -> QuotaConfig {
@@ -47,6 +47,27 @@ async fn twenty_five_free_requests_are_paced_with_zero_429s() {
     assert_eq!(stats.status_429, 0, "{stats:?}");
     assert_eq!(stats.free_requests, 25);
     sim.shutdown().await;
+}
+
+#[test]
+fn every_bucket_of_the_shared_database_says_when_its_next_slot_frees() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend: Arc<dyn QuotaBackend> = Arc::new(SqliteBackend::open(&dir.path().join("quota.db")).unwrap());
+    let limiter = Limiter::new(quota_config(), backend);
+    let bucket = limiter.configured_buckets().remove(0);
+    for _ in 0..3 {
+        assert_eq!(limiter.admit(&bucket, "google/gemma-3-27b-it:free", 10), Admission::Go);
+    }
+    let now = limiter.now_ms();
+    let status = limiter.status(&[bucket]);
+    assert_eq!(status.len(), 2, "{status:?}");
+    for b in &status {
+        assert_eq!(b.used, 3, "{b:?}");
+        let at = b.resets_at_ms.unwrap_or_else(|| panic!("no reset time for the {} window", b.window));
+        assert!(at > now, "{b:?}");
+    }
+    let minute = status.iter().find(|b| b.window == "minute").unwrap();
+    assert!(minute.resets_at_ms.unwrap() <= now + 60_000, "{minute:?}");
 }
 
 #[tokio::test]

@@ -152,3 +152,15 @@ fn unreadable_user_file_is_invalid_not_missing() {
     let (_, message) = invalid_message(theme::load("bin", Some(dir.path()), false));
     assert!(message.contains("cannot read"), "{message}");
 }
+
+#[test]
+fn every_theme_colours_answer_diffs_and_no_color_drops_them() {
+    for name in theme::names() {
+        let t = theme::load(&name, None, false).expect("theme");
+        assert_ne!(t.ui.diff_inserted, t.ui.diff_deleted, "{name}: inserted and deleted words look alike");
+        let file = std::fs::read_to_string(format!("{}/themes/{name}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert!(file.contains("\ndiff_inserted = ") && file.contains("\ndiff_deleted = "), "{name} sets both keys");
+        let plain = theme::load(&name, None, true).expect("no-colour variant");
+        assert_eq!((plain.ui.diff_inserted, plain.ui.diff_deleted), (Color::Reset, Color::Reset), "{name}");
+    }
+}

@@ -18,11 +18,11 @@ use rust_decimal::Decimal;
 
 const MODELS: [&str; 6] = [
     "openai/gpt-4o-mini",
-    "anthropic/claude-3.5-haiku",
+    "anthropic/claude-haiku-4.5",
     "meta-llama/llama-3.3-70b-instruct:free",
     "google/gemini-2.5-flash",
-    "mistralai/mistral-small",
-    "qwen/qwen-2.5-72b-instruct",
+    "mistralai/mistral-small-3.2-24b-instruct:free",
+    "qwen/qwen3-coder:free",
 ];
 
 const ANSWER: &str = "A **hash map** stores key–value pairs in an array of buckets.\n\n\
@@ -35,8 +35,12 @@ fn wall() -> SystemTime {
 }
 
 fn app(n: usize) -> App {
+    app_with(&MODELS[..n])
+}
+
+fn app_with(models: &[&str]) -> App {
     let config = Config::defaults();
-    let models = MODELS[..n].iter().map(|m| m.to_string()).collect();
+    let models = models.iter().map(|m| m.to_string()).collect();
     let theme = roundtable::ui::theme::load("dark", None, true).unwrap();
     let mut app = App::new(AppInit {
         estimator: Some(roundtable::core::catalog::CatalogEstimator::new(
@@ -187,4 +191,71 @@ fn tiny_terminals_never_panic() {
         }
     }
     assert!(render(&mut a, 40, 10).contains("too small"));
+}
+
+#[test]
+fn the_palette_shows_the_selected_commands_whole_help() {
+    let mut a = app(2);
+    for c in "/ad".chars() {
+        a.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    // "add panes for models (no argument: open the picker)" was cut at "(no argument: open the".
+    let screen = render(&mut a, 60, 15);
+    assert!(screen.contains("open the") && screen.contains("picker)"), "{screen}");
+}
+
+#[test]
+fn six_free_models_keep_distinct_titles_at_60_columns() {
+    let models = [
+        "meta-llama/llama-3.3-70b-instruct:free",
+        "meta-llama/llama-3.2-3b-instruct:free",
+        "mistralai/mistral-small-3.2-24b-instruct:free",
+        "google/gemma-3-27b-it:free",
+        "qwen/qwen3-coder:free",
+        "z-ai/glm-4.5-air:free",
+    ];
+    for (w, h) in [(60, 15), (200, 50)] {
+        let mut a = app_with(&models);
+        a.start_turn("hi");
+        for t in 0..6 {
+            let error = CoreError::new(ErrorKind::RateLimitDaily, "Free-model daily limit reached.");
+            stream(&mut a, t, EventKind::Failed { error, summary: Box::default() });
+        }
+        let screen = render(&mut a, w, h);
+        let mut titles = Vec::new();
+        for line in screen.lines() {
+            for (at, _) in line.match_indices('┌') {
+                let title: String = line[at..].chars().skip(1).take_while(|c| *c != '┐').collect();
+                let title = title.trim_matches('─').trim().to_string();
+                // Pane titles start with the pane's number (the input box's does not).
+                if title.starts_with(|c: char| c.is_ascii_digit()) {
+                    titles.push(title);
+                }
+            }
+        }
+        assert_eq!(titles.len(), 6, "{screen}");
+        let distinct: std::collections::HashSet<String> =
+            titles.iter().map(|t| t.split_whitespace().nth(1).unwrap_or_default().to_string()).collect();
+        assert_eq!(distinct.len(), 6, "{w}x{h}: {titles:?}\n{screen}");
+    }
+}
+
+#[test]
+fn layout_command_arranges_the_panes() {
+    let rows_of_titles = |a: &mut App| {
+        let screen = render(a, 200, 50);
+        screen.lines().filter(|l| l.contains("┌ 1 ") || l.contains("┌ 2 ") || l.contains("┌ 3 ")).count()
+    };
+    let mut a = app(3);
+    assert_eq!(rows_of_titles(&mut a), 1, "a grid: three across at 200 columns");
+    for c in "/layout stacked".chars() {
+        a.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(rows_of_titles(&mut a), 3, "stacked: one pane a row");
+    for c in "/layout".chars() {
+        a.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(rows_of_titles(&mut a), 1, "after stacked the cycle comes back to the grid");
 }

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod catalog;
+pub mod compare;
 pub mod decimal;
 pub mod error;
 pub mod protocol;

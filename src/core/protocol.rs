@@ -169,6 +169,10 @@ pub struct ModelSettings {
     /// OpenRouter's web search (the `openrouter:web_search` server tool; OpenRouter only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_search: Option<bool>,
+    /// `response_format` body field, passed through as-is (structured output, e.g. the analyst's
+    /// JSON schema: `core::compare::analyst`). Every backend accepts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<serde_json::Value>,
 }
 
 impl ModelSettings {
@@ -185,6 +189,7 @@ impl ModelSettings {
             provider: over.provider.clone().or_else(|| self.provider.clone()),
             fallbacks: if over.fallbacks.is_empty() { self.fallbacks.clone() } else { over.fallbacks.clone() },
             web_search: over.web_search.or(self.web_search),
+            response_format: over.response_format.clone().or_else(|| self.response_format.clone()),
         }
     }
 }

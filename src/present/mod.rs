@@ -55,28 +55,93 @@ pub fn rate(tps: f64) -> String {
     if tps >= 100.0 { format!("{tps:.0} tok/s") } else { format!("{tps:.1} tok/s") }
 }
 
-/// Keep the last `max` display columns' worth of a model id readable: "…/gpt-4o-mini".
+/// Fit a model id into `max` display columns by cutting its middle: the vendor's start and the
+/// distinguishing tail stay ("meta-l…-3.3-70b:free"), so `:free` variants and sizes of one
+/// family still tell apart when shortened.
 pub fn shorten(s: &str, max: usize) -> String {
-    let width = unicode_width::UnicodeWidthStr::width(s);
-    if width <= max {
+    use unicode_width::UnicodeWidthStr;
+    if s.width() <= max {
         return s.to_string();
     }
-    if max == 0 {
-        return String::new();
+    if max <= 1 {
+        return "…".repeat(max);
     }
-    // Keep the tail: model ids differ at the end more often than at the vendor prefix.
-    let mut out: Vec<char> = Vec::new();
-    let mut used = 1; // the ellipsis
-    for c in s.chars().rev() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if used + w > max {
+    // Words that most ids of a family share say least: they go first (`-instruct`, `-it`).
+    let (marked, bare) = without_filler(s);
+    if marked.width() <= max {
+        return marked;
+    }
+    cut_middle(&bare, max)
+}
+
+/// Segments of a model id that seldom tell two models apart.
+const FILLER: [&str; 3] = ["-instruct", "-chat", "-it"];
+
+/// `s` with its filler segments replaced by `…`, and with them simply dropped.
+fn without_filler(s: &str) -> (String, String) {
+    let (mut marked, mut bare) = (String::new(), String::new());
+    let mut rest = s;
+    'scan: while !rest.is_empty() {
+        for word in FILLER {
+            if let Some(after) = rest.strip_prefix(word)
+                && (after.is_empty() || after.starts_with([':', '-']))
+            {
+                if !marked.ends_with('…') {
+                    marked.push('…');
+                }
+                rest = after;
+                continue 'scan;
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            marked.push(c);
+            bare.push(c);
+        }
+        rest = chars.as_str();
+    }
+    (marked, bare)
+}
+
+/// `s` cut in the middle to at most `max` (≥ 2) columns, always with a `…` (what reaches here
+/// lost something already). The model's name after the vendor is the distinguishing part:
+/// when it fits whole, the vendor gets what is left; otherwise a third of the room keeps the
+/// vendor's start and the rest the name's tail.
+fn cut_middle(s: &str, max: usize) -> String {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    let vendor = s.find('/').map_or(s, |i| &s[..i]);
+    let name_w = s.width() - vendor.width();
+    let head_room = match (max - 1).checked_sub(name_w) {
+        Some(room) if room >= 2 && s.contains('/') => room.min(vendor.width().saturating_sub(1)),
+        // Narrow: two columns of vendor are enough to place it; the tail matters more.
+        _ if max <= 16 => 2.min(vendor.width()),
+        _ => ((max - 1) / 3).min(vendor.width()),
+    };
+    let mut head = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > head_room {
             break;
         }
         used += w;
-        out.push(c);
+        head.push(c);
     }
-    out.push('…');
-    out.into_iter().rev().collect()
+    // The tail never meets the head: at least one character goes where the `…` stands.
+    let tail_room = (max - 1 - used).min(s.width().saturating_sub(used + 1));
+    let mut tail: Vec<char> = Vec::new();
+    let mut tail_used = 0;
+    for c in s.chars().rev() {
+        let w = c.width().unwrap_or(0);
+        if tail_used + w > tail_room {
+            break;
+        }
+        tail_used += w;
+        tail.push(c);
+    }
+    head.push('…');
+    head.extend(tail.into_iter().rev());
+    head
 }
 
 #[cfg(test)]
@@ -99,11 +164,37 @@ mod tests {
     }
 
     #[test]
-    fn shorten_keeps_the_tail_within_width() {
+    fn shorten_cuts_the_middle_within_width() {
+        use unicode_width::UnicodeWidthStr;
         assert_eq!(shorten("openai/gpt-4o-mini", 40), "openai/gpt-4o-mini");
         let s = shorten("meta-llama/llama-3.3-70b-instruct:free", 12);
-        assert!(unicode_width::UnicodeWidthStr::width(s.as_str()) <= 12);
-        assert!(s.starts_with('…') && s.ends_with(":free"));
+        assert_eq!(s.width(), 12);
+        assert_eq!(s, "me…-70b:free");
+        assert_eq!(shorten("meta-llama/llama-3.3-70b-instruct:free", 30), "meta-llama/llama-3.3-70b…:free");
+        assert_eq!(shorten("meta-llama/llama-3.3-70b-instruct:free", 20), "meta-l…-3.3-70b:free");
+        assert_eq!(shorten("google/gemma-3-27b-it:free", 20), "go…/gemma-3-27b:free");
+        assert_eq!(shorten("openai/gpt-4o-mini", 15), "op…/gpt-4o-mini");
+        // Dropping the filler alone would hide that something went: a `…` always shows.
+        assert_eq!(shorten("meta-llama/llama-3.2-3b-instruct:free", 28), "meta-llam…/llama-3.2-3b:free");
         assert_eq!(shorten("abc", 0), "");
+        assert_eq!(shorten("abc", 1), "…");
+        assert_eq!(shorten("日本語のモデル/名前", 7).width(), 7);
+    }
+
+    #[test]
+    fn shortened_free_models_stay_distinguishable() {
+        // The room: six `:free` models, all `…:free` when cut from the left.
+        let ids = [
+            "meta-llama/llama-3.3-70b-instruct:free",
+            "meta-llama/llama-3.2-3b-instruct:free",
+            "mistralai/mistral-small-3.2-24b-instruct:free",
+            "google/gemma-3-27b-it:free",
+            "qwen/qwen3-coder:free",
+            "z-ai/glm-4.5-air:free",
+        ];
+        for width in [10, 12, 15, 16, 20, 28] {
+            let short: std::collections::HashSet<String> = ids.iter().map(|id| shorten(id, width)).collect();
+            assert_eq!(short.len(), ids.len(), "at {width}: {short:?}");
+        }
     }
 }

@@ -19,6 +19,7 @@ use super::request::{self, ChatRequest};
 use super::server::{bearer, reply};
 use super::state::{GenRecord, Shared};
 use super::stream::{self, Delivery, Ending, KEEPALIVE, Outcome, Script, ScriptBuilder};
+use super::structured;
 use super::tools::{self, Call, ToolTurn};
 use super::util::{Obj, Rng, fnv1a, quoted};
 
@@ -146,7 +147,14 @@ fn plan<'a>(sh: &Shared, req: &ChatRequest, spec: &'a ModelSpec, gen_id: &'a str
                     a.push(&s);
                     a
                 }
-                _ => answer::generate(seed, prof.tokens, prompt),
+                _ => match structured::answer(req, seed) {
+                    Some(json) => {
+                        let mut a = Answer::default();
+                        a.push(&json);
+                        a
+                    }
+                    None => answer::generate(seed, prof.tokens, prompt),
+                },
             };
             // A model reasons when told to by `@reasoning`, or when the request asks for an
             // effort and the catalog lists reasoning for it; effort `none` turns it off. The

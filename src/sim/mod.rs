@@ -37,6 +37,10 @@
 //! | `nousage` `nodone` `crlf` | no usage chunk / no `[DONE]` / CRLF line endings |
 //! | `tools` `tools-parallel` `tools-chain` `tools-bad-args` `tools-unknown` `tools-gemini` `tools-loop` | scripted tool calls (only when the request offers `tools`): one call, two parallel calls, call → call → text, malformed arguments (then a correct call), a tool not offered, Gemini style (whole calls without `index`, with thought signatures), a call every round until `tool_choice: "none"` |
 //!
+//! A request with `response_format` `json_schema` is answered with JSON valid for its schema
+//! (every property; enums, `const`, array and number bounds honoured), `json_object` with a small
+//! JSON object; reasoning and tool directives still apply.
+//!
 //! Calls use the offered tools the prompt asks for, with arguments from the prompt where it
 //! says them ("What time is it in Tokyo, and what is 17*23?" → `current_time
 //! {"timezone":"Asia/Tokyo"}` and `calculator {"expression":"17*23"}`), else the offered tools
@@ -57,6 +61,7 @@ mod request;
 mod server;
 mod state;
 mod stream;
+mod structured;
 mod tools;
 mod util;
 

@@ -61,6 +61,8 @@ pub struct ChatRequest {
     pub web_search: bool,
     /// `reasoning.exclude`: think, bill the tokens, but leave the text out.
     pub reasoning_excluded: bool,
+    /// `response_format` as sent (structured output), absent or `null` when not asked for.
+    pub response_format: Option<Value>,
     /// Size of the serialized `tools` array; tool schemas count as prompt tokens.
     tools_chars: usize,
 }
@@ -152,6 +154,7 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         tools_chars: if tools.is_empty() { 0 } else { v["tools"].to_string().len() },
         tools,
         tool_choice,
+        response_format: v.get("response_format").filter(|f| !f.is_null()).cloned(),
         gemini_dialect: ["usage", "provider", "models", "reasoning", "plugins"].iter().all(|k| v.get(k).is_none()),
     })
 }

@@ -130,6 +130,8 @@ pub struct App {
     pub panes: Vec<Pane>,
     pub focus: usize,
     pub zoom: Option<usize>,
+    /// How the panes share the screen (`/layout`).
+    pub layout: crate::ui::layout::LayoutMode,
     pub sync_scroll: bool,
     pub show_sidebar: bool,
     pub mouse_capture: bool,
@@ -192,6 +194,7 @@ impl App {
             panes: Vec::new(),
             focus: 0,
             zoom: None,
+            layout: Default::default(),
             sync_scroll: false,
             show_sidebar: init.sidebar,
             mouse_capture: init.mouse,
@@ -749,10 +752,12 @@ fn mirror_pane(pane: &mut Pane, room: &Room, totals: &room::RoomTotals) {
 
 /// Bring an answer's entry up to date: the text it lacks (only the new part), and the rest.
 fn fill_answer(view: &mut Answer, a: &room::Answer) {
+    // An answer's text only grows while it streams (a retry is another answer), so the view
+    // takes the new part alone: O(delta), never a comparison of the whole text.
     let have = view.body.text().len();
-    if a.text.len() > have && a.text.is_char_boundary(have) && a.text.starts_with(view.body.text()) {
+    if a.text.len() > have && a.text.is_char_boundary(have) {
         view.body.push_str(&a.text[have..]);
-    } else if a.text.len() != have || !a.text.starts_with(view.body.text()) {
+    } else if a.text.len() < have {
         view.body = MarkdownView::from_text(&a.text);
     }
     if !a.state.is_final() && a.state != AnswerState::Pending {

@@ -444,6 +444,10 @@ impl App {
             Cmd::Mouse => self.toggle_mouse(),
             Cmd::Export { format, path } => self.export(format, path),
             Cmd::Sync => self.act(Action::SyncScroll),
+            Cmd::Layout(mode) => {
+                self.layout = mode.unwrap_or(self.layout.next());
+                self.set_status(Level::Info, format!("Layout: {}", self.layout.name()));
+            }
             Cmd::Zoom(w) => {
                 if let Some(i) = self.pane_index(w) {
                     self.focus = i;
@@ -723,7 +727,8 @@ impl App {
 
     fn open_picker(&mut self) {
         let catalog = self.estimator.as_ref().map(|e| e.catalog());
-        self.overlay = Some(Overlay::Picker(Box::new(Picker::new(catalog.as_deref()))));
+        let picker = Picker::new(catalog.as_deref()).with_room(self.panes.iter().map(|p| p.model.clone()));
+        self.overlay = Some(Overlay::Picker(Box::new(picker)));
     }
 
     fn clear_panes(&mut self) {

@@ -35,6 +35,8 @@ pub enum Cmd {
     },
     Sync,
     Zoom(Which),
+    /// `None`: the next mode of the cycle.
+    Layout(Option<crate::ui::layout::LayoutMode>),
     Adopt(Which),
     Tools(Option<Vec<String>>),
     /// The room browser: list, search, open, rename, delete.
@@ -97,6 +99,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "export", args: "[md|json] [PATH]", help: "export the room to Markdown or JSON" },
     CommandSpec { name: "sync", args: "", help: "scroll all panes together (Alt+S)" },
     CommandSpec { name: "zoom", args: "[N]", help: "show one pane full width, again to go back (Alt+Z)" },
+    CommandSpec { name: "layout", args: "[grid|columns|stacked]", help: "arrange the panes (no argument: the next)" },
     CommandSpec { name: "adopt", args: "[N]", help: "make pane N's answer every pane's answer (Alt+A)" },
     CommandSpec { name: "tools", args: "[NAME,…|off]", help: "enable tools for the room (no argument: list them)" },
     CommandSpec {
@@ -216,6 +219,8 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
         }
         "sync" => Cmd::Sync,
         "zoom" => Cmd::Zoom(which(rest).map_err(|_| usage())?),
+        "layout" if rest.is_empty() => Cmd::Layout(None),
+        "layout" => Cmd::Layout(Some(crate::ui::layout::LayoutMode::parse(rest).ok_or_else(usage)?)),
         "adopt" => Cmd::Adopt(which(rest).map_err(|_| usage())?),
         "tools" if rest.is_empty() => Cmd::Tools(None),
         "tools" if rest == "off" || rest == "none" => Cmd::Tools(Some(Vec::new())),
@@ -308,6 +313,9 @@ mod tests {
             parse("/tools calculator,current_time").unwrap(),
             Cmd::Tools(Some(vec!["calculator".into(), "current_time".into()]))
         );
+        assert_eq!(parse("/layout").unwrap(), Cmd::Layout(None));
+        assert_eq!(parse("/layout columns").unwrap(), Cmd::Layout(Some(crate::ui::layout::LayoutMode::Columns)));
+        assert!(parse("/layout diagonal").unwrap_err().contains("usage: /layout"));
         assert!(parse("/q").is_err(), "a prefix is completed by the palette, never run");
         assert_eq!(parse("/reasoning 2 high").unwrap(), Cmd::Reasoning(Which::Pane(1), Some("high".into())));
         assert_eq!(parse("/reasoning off").unwrap(), Cmd::Reasoning(Which::All, Some("none".into())));

@@ -19,7 +19,8 @@ pub fn prepare(app: &mut App, area: Rect) {
         return;
     }
     app.refresh_draft_estimate();
-    let regions = layout::compute(area, app.panes.len(), app.zoom, app.show_sidebar, app.input.line_count());
+    let regions =
+        layout::compute_in(app.layout, area, app.panes.len(), app.zoom, app.show_sidebar, app.input.line_count());
     let ctx = pane_view::DrawCtx { theme: &app.theme, now: app.now(), wall: app.wall(), tick: app.tick };
     for &(i, rect) in &regions.panes {
         if let Some(pane) = app.panes.get_mut(i) {

@@ -12,6 +12,41 @@ use crate::ui::theme::Theme;
 const WRAP_LIMIT_BYTES: usize = 64 * 1024;
 const HISTORY_LIMIT: usize = 500;
 
+/// The draft's editing keys, for the help overlay and the README (readline's, as in a shell).
+pub const EDITING_KEYS: &[(&str, &str)] = &[
+    ("Ctrl+A, Ctrl+E, Home, End", "start / end of the line"),
+    ("Alt+B, Alt+F, Ctrl+←, Ctrl+→", "back / forward a word"),
+    ("Ctrl+U, Ctrl+K", "delete to the start / end of the line"),
+    ("Ctrl+W, Alt+Backspace, Alt+D", "delete the word before / after the cursor"),
+    ("Ctrl+Y", "paste what was deleted last"),
+    ("Ctrl+Z, Ctrl+Shift+Z", "undo / redo in the draft"),
+];
+
+/// Edits whose keys differ from the textarea's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadlineEdit {
+    KillToStart,
+    Undo,
+    Redo,
+}
+
+fn readline_edit(key: crossterm::event::KeyEvent) -> Option<ReadlineEdit> {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+    if !ctrl || key.modifiers.contains(KeyModifiers::ALT) {
+        return None;
+    }
+    match key.code {
+        KeyCode::Char('u') => Some(ReadlineEdit::KillToStart),
+        KeyCode::Char('Z') => Some(ReadlineEdit::Redo),
+        KeyCode::Char('z') if shift => Some(ReadlineEdit::Redo),
+        // Ctrl+_ is readline's undo; terminals send it as Ctrl+7 or Ctrl+/.
+        KeyCode::Char('z' | '_' | '7' | '/') => Some(ReadlineEdit::Undo),
+        _ => None,
+    }
+}
+
 pub struct InputBox {
     pub textarea: TextArea<'static>,
     history: Vec<String>,
@@ -62,9 +97,16 @@ impl InputBox {
         self.textarea.lines().first().map_or("", String::as_str)
     }
 
-    /// Feed a key to the textarea; returns whether the text changed.
+    /// Feed a key to the textarea; returns whether the text changed. Line editing follows
+    /// readline (see [`EDITING_KEYS`]); the textarea's own bindings already do most of it, and
+    /// its Ctrl+U undo moves to Ctrl+Z so Ctrl+U can delete to the start of the line.
     pub fn key(&mut self, key: crossterm::event::KeyEvent) -> bool {
-        let changed = self.textarea.input(key);
+        let changed = match readline_edit(key) {
+            Some(ReadlineEdit::KillToStart) => self.textarea.delete_line_by_head(),
+            Some(ReadlineEdit::Undo) => self.textarea.undo(),
+            Some(ReadlineEdit::Redo) => self.textarea.redo(),
+            None => self.textarea.input(key),
+        };
         if changed {
             self.touched();
         }
@@ -201,6 +243,34 @@ mod tests {
         assert_eq!(i.text(), "second");
         i.history_next();
         assert_eq!(i.text(), "draft");
+    }
+
+    fn press(i: &mut InputBox, c: char, mods: crossterm::event::KeyModifiers) {
+        i.key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char(c), mods));
+    }
+
+    #[test]
+    fn line_editing_follows_readline() {
+        use crossterm::event::KeyModifiers as M;
+        let mut i = input();
+        i.paste("hello big world");
+        press(&mut i, 'w', M::CONTROL);
+        assert_eq!(i.text(), "hello big ");
+        press(&mut i, 'a', M::CONTROL);
+        press(&mut i, 'k', M::CONTROL);
+        assert_eq!(i.text(), "");
+        press(&mut i, 'y', M::CONTROL);
+        assert_eq!(i.text(), "hello big ", "Ctrl+Y yanks what Ctrl+K deleted");
+        press(&mut i, 'b', M::ALT);
+        press(&mut i, 'u', M::CONTROL);
+        assert_eq!(i.text(), "big ", "Ctrl+U deletes to the start of the line");
+        press(&mut i, 'z', M::CONTROL);
+        assert_eq!(i.text(), "hello big ", "Ctrl+Z undoes");
+        press(&mut i, 'z', M::CONTROL | M::SHIFT);
+        assert_eq!(i.text(), "big ", "Ctrl+Shift+Z redoes");
+        press(&mut i, 'e', M::CONTROL);
+        press(&mut i, '!', M::NONE);
+        assert_eq!(i.text(), "big !", "Ctrl+E moves to the end");
     }
 
     #[test]

@@ -67,7 +67,9 @@ pub const ACTIONS: &[(&str, Action, &[&str], &str)] = &[
     ("copy", Action::CopyAnswer, &["alt+c"], "copy the focused answer (/copy N for its Nth code block)"),
     ("select", Action::SelectMode, &["alt+v"], "keyboard selection in the focused pane"),
     ("adopt", Action::Adopt, &["alt+a"], "adopt the focused answer into every pane's thread"),
-    ("edit", Action::EditDraft, &["ctrl+e"], "edit the draft in $EDITOR"),
+    // Ctrl+E is readline's end of line in the draft; Ctrl+G opens the editor instead (as in
+    // Claude Code; Alt+E edits the last prompt).
+    ("edit", Action::EditDraft, &["ctrl+g"], "edit the draft in $EDITOR"),
     ("history_prev", Action::HistoryPrev, &["ctrl+up"], "previous prompt from history"),
     ("history_next", Action::HistoryNext, &["ctrl+down"], "next prompt from history"),
     ("sidebar", Action::ToggleSidebar, &["f2"], "show or hide the sidebar"),
@@ -81,6 +83,59 @@ pub const ACTIONS: &[(&str, Action, &[&str], &str)] = &[
     ("branch_prev", Action::BranchPrev, &["alt+["], "switch to the previous branch of the room"),
     ("branch_next", Action::BranchNext, &["alt+]"], "switch to the next branch of the room"),
 ];
+
+/// Mouse gestures, listed with the keys.
+const MOUSE: (&str, &str) = ("Wheel, click", "scroll the pane under the mouse / focus it");
+
+/// Every row of the help overlay's key list: the actions with the keys `keymap` binds, the
+/// mouse, then the draft's editing keys. The README's keys table is this list for the default
+/// keymap (a test keeps them equal; `UPDATE_README=1 cargo test --lib keymap` rewrites it).
+pub fn help_rows(keymap: &Keymap) -> Vec<(String, &'static str)> {
+    let mut rows: Vec<(String, &'static str)> = ACTIONS
+        .iter()
+        .map(|(_, action, _, help)| {
+            let keys: Vec<String> = keymap.keys_for(*action).iter().map(|k| display_name(k)).collect();
+            (keys.join(", "), *help)
+        })
+        .collect();
+    rows.push((MOUSE.0.to_string(), MOUSE.1));
+    rows.extend(crate::ui::input::EDITING_KEYS.iter().map(|(k, h)| (k.to_string(), *h)));
+    rows
+}
+
+/// "ctrl+shift+up" → "Ctrl+Shift+↑", as keys are written in the help and the README.
+pub fn display_name(chord: &str) -> String {
+    if chord.ends_with("++") {
+        return format!("{}+", display_name(chord.trim_end_matches('+')));
+    }
+    chord
+        .split('+')
+        .map(|part| match part {
+            "up" => "↑".to_string(),
+            "down" => "↓".to_string(),
+            "left" => "←".to_string(),
+            "right" => "→".to_string(),
+            "pageup" => "PgUp".to_string(),
+            "pagedown" => "PgDn".to_string(),
+            "esc" => "Esc".to_string(),
+            p if p.chars().count() == 1 => p.to_uppercase(),
+            p => {
+                let mut c = p.chars();
+                c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+/// The README's keys table for the default keymap, between its markers.
+pub fn readme_table() -> String {
+    let mut out = String::from("| key | does |\n|---|---|\n");
+    for (keys, help) in help_rows(&Keymap::default()) {
+        out.push_str(&format!("| {} | {} |\n", keys.replace('|', "\\|"), help.replace('|', "\\|")));
+    }
+    out
+}
 
 type Chord = (KeyCode, KeyModifiers);
 
@@ -254,6 +309,52 @@ mod tests {
         assert_eq!(map.action(&key(KeyCode::Enter, KeyModifiers::SHIFT)), Some(Action::Newline));
         assert_eq!(map.action(&key(KeyCode::Enter, KeyModifiers::ALT)), None);
         assert_eq!(map.keys_for(Action::Newline), ["shift+enter"]);
+    }
+
+    #[test]
+    fn no_default_key_is_bound_twice() {
+        let mut seen = HashMap::new();
+        for (name, _, keys, _) in ACTIONS {
+            for key in *keys {
+                let chord = parse_chord(key).unwrap();
+                if let Some(other) = seen.insert(chord, *name) {
+                    panic!("{key} is bound to both {other} and {name}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn keys_are_written_for_people() {
+        assert_eq!(display_name("ctrl+home"), "Ctrl+Home");
+        assert_eq!(display_name("alt+left"), "Alt+←");
+        assert_eq!(display_name("shift+tab"), "Shift+Tab");
+        assert_eq!(display_name("f11"), "F11");
+        assert_eq!(display_name("ctrl+l"), "Ctrl+L");
+        assert_eq!(display_name("pageup"), "PgUp");
+    }
+
+    /// The README lists the same keys as F1. Run with `UPDATE_README=1` to rewrite its table.
+    #[test]
+    fn readme_keys_table_is_the_help_list() {
+        const START: &str = "<!-- keys: generated from src/ui/keymap.rs, see readme_keys_table_is_the_help_list -->\n";
+        const END: &str = "<!-- /keys -->";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let (Some(a), Some(b)) = (readme.find(START), readme.find(END)) else {
+            panic!("README.md lacks the keys table markers");
+        };
+        let current = &readme[a + START.len()..b];
+        let wanted = readme_table();
+        if current != wanted && std::env::var_os("UPDATE_README").is_some() {
+            let updated = format!("{}{wanted}{}", &readme[..a + START.len()], &readme[b..]);
+            std::fs::write(path, updated).unwrap();
+            return;
+        }
+        assert_eq!(current, wanted, "README keys table differs from F1 (UPDATE_README=1 rewrites it)");
+        for key in ["Ctrl+L", "Ctrl+Home", "Ctrl+End", "F11", "Alt+←", "Alt+→", "Ctrl+U"] {
+            assert!(wanted.contains(key), "{key} missing");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::ui::terminal;
 
 /// Models of the demo room: one paid, one reasoning-sized, one `:free` so the quota gauges move.
 pub const DEMO_MODELS: &[&str] =
-    &["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku", "meta-llama/llama-3.3-70b-instruct:free"];
+    &["openai/gpt-4o-mini", "anthropic/claude-haiku-4.5", "meta-llama/llama-3.3-70b-instruct:free"];
 pub const DEMO_PROMPT: &str = "Explain how a hash map works, with a short code example.";
 const DEMO_KEY: &str = "sk-or-v1-demo-simulated";
 
@@ -92,7 +92,7 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
             }
         }
         // Simulated spend must not mix with the real ledger.
-        paths.data_dir = paths.data_dir.join("demo");
+        paths = paths.demo();
     }
     let rt = crate::runtime::build(&config, &paths);
     if !demo {

@@ -6,11 +6,48 @@ use ratatui::layout::Rect;
 /// Below this the chatroom shows a "terminal too small" message instead.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 15;
-/// A pane narrower than this wraps too much to read; the grid adds rows instead.
-const MIN_PANE_WIDTH: u16 = 32;
+/// A pane narrower than this wraps too much to read; the grid adds rows instead. (Three panes
+/// of 31 columns, as at 120 columns with the sidebar, still read well.)
+const MIN_PANE_WIDTH: u16 = 30;
 const MIN_PANE_HEIGHT: u16 = 5;
 /// The sidebar appears from this width up (it can be toggled).
 const SIDEBAR_FROM_WIDTH: u16 = 80;
+
+/// How the panes share the main area; `/layout` cycles through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LayoutMode {
+    /// A balanced grid: as many panes across as stay readable, rows filled evenly (3×2, not 5+1).
+    #[default]
+    Grid,
+    /// Every pane side by side in one row.
+    Columns,
+    /// Every pane full width, one above the other.
+    Stacked,
+}
+
+impl LayoutMode {
+    /// The mode after this one in `/layout`'s cycle.
+    pub fn next(self) -> LayoutMode {
+        match self {
+            LayoutMode::Grid => LayoutMode::Columns,
+            LayoutMode::Columns => LayoutMode::Stacked,
+            LayoutMode::Stacked => LayoutMode::Grid,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LayoutMode::Grid => "grid",
+            LayoutMode::Columns => "columns",
+            LayoutMode::Stacked => "stacked",
+        }
+    }
+
+    /// `/layout NAME`: the mode of that name.
+    pub fn parse(name: &str) -> Option<LayoutMode> {
+        [LayoutMode::Grid, LayoutMode::Columns, LayoutMode::Stacked].into_iter().find(|m| m.name() == name)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Regions {
@@ -28,6 +65,18 @@ pub fn too_small(area: Rect) -> bool {
 /// `input_lines` is the number of lines in the draft; the box grows with it up to a third of
 /// the height.
 pub fn compute(area: Rect, n_panes: usize, zoom: Option<usize>, sidebar: bool, input_lines: usize) -> Regions {
+    compute_in(LayoutMode::Grid, area, n_panes, zoom, sidebar, input_lines)
+}
+
+/// [`compute`] with the panes arranged by `mode`.
+pub fn compute_in(
+    mode: LayoutMode,
+    area: Rect,
+    n_panes: usize,
+    zoom: Option<usize>,
+    sidebar: bool,
+    input_lines: usize,
+) -> Regions {
     let status = Rect { x: area.x, y: area.bottom().saturating_sub(1), width: area.width, height: 1.min(area.height) };
     let max_input = (area.height / 3).max(3);
     let input_h = (u16::try_from(input_lines).unwrap_or(u16::MAX).saturating_add(2)).clamp(3, max_input);
@@ -47,22 +96,22 @@ pub fn compute(area: Rect, n_panes: usize, zoom: Option<usize>, sidebar: bool, i
 
     let panes = match zoom.filter(|&z| z < n_panes) {
         Some(z) => vec![(z, main)],
-        None => grid(main, n_panes),
+        None => grid(main, n_panes, mode),
     };
     Regions { sidebar, panes, input, status }
 }
 
-/// Panes side by side while they are at least `MIN_PANE_WIDTH` wide, then in rows.
-fn grid(area: Rect, n: usize) -> Vec<(usize, Rect)> {
+/// The panes in rows of `columns(..)` each; a short last row shares its width among fewer panes.
+fn grid(area: Rect, n: usize, mode: LayoutMode) -> Vec<(usize, Rect)> {
     if n == 0 || area.width == 0 || area.height == 0 {
         return Vec::new();
     }
     let n16 = u16::try_from(n).unwrap_or(u16::MAX);
-    let mut cols = n16.min((area.width / MIN_PANE_WIDTH).max(1));
-    // Too many rows for the height: squeeze more panes per row instead.
-    while n16.div_ceil(cols) * MIN_PANE_HEIGHT > area.height && cols < n16 {
-        cols += 1;
-    }
+    let cols = match mode {
+        LayoutMode::Grid => balanced_columns(area, n16),
+        LayoutMode::Columns => n16,
+        LayoutMode::Stacked => 1,
+    };
     let rows = n16.div_ceil(cols);
     let mut out = Vec::with_capacity(n);
     for row in 0..rows {
@@ -77,6 +126,16 @@ fn grid(area: Rect, n: usize) -> Vec<(usize, Rect)> {
         }
     }
     out
+}
+
+/// As few rows as keep every pane at least `MIN_PANE_WIDTH` wide, then as few columns as fill
+/// those rows: 6 panes that fit 5 across become 3×2, not 5 + 1. When the rows would be too
+/// short to read, panes get narrower instead.
+fn balanced_columns(area: Rect, n: u16) -> u16 {
+    let fit_across = (area.width / MIN_PANE_WIDTH).clamp(1, n);
+    let fit_down = (area.height / MIN_PANE_HEIGHT).max(1);
+    let rows = n.div_ceil(fit_across).min(fit_down);
+    n.div_ceil(rows)
 }
 
 /// Offset and size of part `i` of `total` split into `parts` near-equal parts.
@@ -121,6 +180,45 @@ mod tests {
         assert!(r.panes.iter().any(|(_, a)| a.y > 0), "narrow: a grid");
     }
 
+    fn shape(r: &Regions) -> Vec<usize> {
+        let mut rows: Vec<(u16, usize)> = Vec::new();
+        for (_, a) in &r.panes {
+            match rows.iter_mut().find(|(y, _)| *y == a.y) {
+                Some((_, n)) => *n += 1,
+                None => rows.push((a.y, 1)),
+            }
+        }
+        rows.into_iter().map(|(_, n)| n).collect()
+    }
+
+    #[test]
+    fn grids_are_balanced_and_use_the_width() {
+        // The cases: 6 panes at 200 columns were 5 + 1, 3 at 120 were 2 + 1.
+        assert_eq!(shape(&compute(area(200, 50), 6, None, true, 1)), [3, 3]);
+        assert_eq!(shape(&compute(area(120, 40), 3, None, true, 1)), [3]);
+        assert_eq!(shape(&compute(area(160, 48), 5, None, false, 1)), [5]);
+        assert_eq!(shape(&compute(area(120, 40), 5, None, true, 1)), [3, 2]);
+        assert_eq!(shape(&compute(area(80, 24), 6, None, true, 1)), [2, 2, 2]);
+        assert_eq!(shape(&compute(area(60, 15), 6, None, true, 1)), [3, 3], "short: narrower panes, fewer rows");
+    }
+
+    #[test]
+    fn layout_modes_cycle_through_columns_and_stacked() {
+        let mut mode = LayoutMode::default();
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            seen.push(mode.name());
+            mode = mode.next();
+        }
+        assert_eq!(seen, ["grid", "columns", "stacked"]);
+        assert_eq!(mode, LayoutMode::Grid);
+        assert_eq!(LayoutMode::parse("stacked"), Some(LayoutMode::Stacked));
+        let r = |m| shape(&compute_in(m, area(200, 50), 4, None, true, 1));
+        assert_eq!(r(LayoutMode::Columns), [4]);
+        assert_eq!(r(LayoutMode::Stacked), [1, 1, 1, 1]);
+        assert_eq!(r(LayoutMode::Grid), [4]);
+    }
+
     #[test]
     fn zoom_shows_one_pane_and_input_grows() {
         let r = compute(area(120, 40), 3, Some(1), true, 1);
@@ -137,6 +235,9 @@ mod tests {
             for h in 0..20 {
                 let _ = compute(area(w, h), 6, None, true, 3);
                 let _ = compute(area(w, h), 6, Some(5), false, 0);
+                for mode in [LayoutMode::Columns, LayoutMode::Stacked] {
+                    let _ = compute_in(mode, area(w, h), 6, None, true, 3);
+                }
             }
         }
         assert!(too_small(area(59, 40)));

@@ -5,6 +5,7 @@ pub mod app;
 pub mod app_input;
 pub mod clipboard;
 pub mod commands;
+pub mod diff_view;
 pub mod draw;
 pub mod event_loop;
 pub mod export;

@@ -11,42 +11,55 @@ use crate::present;
 use crate::ui::app::App;
 use crate::ui::commands::{self, COMMANDS};
 use crate::ui::draw::{centered, popup};
-use crate::ui::keymap::ACTIONS;
+use crate::ui::keymap::help_rows;
 use crate::ui::picker::Picker;
 use crate::ui::theme::Theme;
 
 pub fn help(frame: &mut Frame<'_>, area: Rect, app: &App, scroll: u16) {
-    let rect = centered(area, 86, area.height.saturating_sub(4));
+    let rect = centered(area, 94, area.height.saturating_sub(4));
     let inner = popup(frame, rect, "Help · any key closes · ↑/↓ scroll", &app.theme);
     let ui = &app.theme.ui;
     let key_style = Style::default().fg(ui.accent).add_modifier(Modifier::BOLD);
     let mut lines = vec![Line::from(Span::styled("Keys", Style::default().add_modifier(Modifier::BOLD)))];
-    for (_, action, _, help) in ACTIONS {
-        let keys = app.keymap.keys_for(*action).join(", ");
-        lines.push(Line::from(vec![Span::styled(format!("{keys:>22}  "), key_style), Span::raw(*help)]));
+    // The same rows as the README's keys table (keymap::help_rows), then how to send, then the
+    // commands, in one column layout.
+    let commands: Vec<(String, &str)> =
+        COMMANDS.iter().map(|c| (format!("/{} {}", c.name, c.args).trim_end().to_string(), c.help)).collect();
+    let sending: Vec<(String, &str)> =
+        crate::ui::commands::SEND_FORMS.iter().map(|(form, help)| (form.to_string(), *help)).collect();
+    let sections = [("", help_rows(&app.keymap)), ("Sending", sending), ("Commands", commands)];
+    let widest = sections.iter().flat_map(|(_, rows)| rows).map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let key_w = widest.min(usize::from(inner.width) / 3);
+    let help_w = inner.width.saturating_sub(key_w as u16 + 2).max(1);
+    let indent = " ".repeat(key_w + 2);
+    for (title, rows) in &sections {
+        if !title.is_empty() {
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(*title, Style::default().add_modifier(Modifier::BOLD))));
+        }
+        for (keys, help) in rows {
+            // Keys too long for the column get a line of their own; the help wraps, never cut.
+            let mut help_lines = crate::ui::wrap::plain(help, help_w, Style::default()).into_iter();
+            let first = help_lines.next().unwrap_or_default();
+            if keys.chars().count() > key_w {
+                lines.push(Line::from(Span::styled(keys.clone(), key_style)));
+                lines.push(Line::from([vec![Span::raw(indent.clone())], first.spans].concat()));
+            } else {
+                lines.push(Line::from(
+                    [vec![Span::styled(format!("{keys:>key_w$}  "), key_style)], first.spans].concat(),
+                ));
+            }
+            for more in help_lines {
+                lines.push(Line::from([vec![Span::raw(indent.clone())], more.spans].concat()));
+            }
+        }
     }
-    lines.push(Line::from(vec![
-        Span::styled(format!("{:>22}  ", "wheel / click"), key_style),
-        Span::raw("scroll the pane under the mouse / focus it"),
-    ]));
     lines.push(Line::default());
-    lines.push(Line::from(Span::styled("Sending", Style::default().add_modifier(Modifier::BOLD))));
-    for (form, help) in crate::ui::commands::SEND_FORMS {
-        lines.push(Line::from(vec![Span::styled(format!("{form:>22}  "), key_style), Span::raw(*help)]));
-    }
-    lines.push(Line::default());
-    lines.push(Line::from(Span::styled("Commands", Style::default().add_modifier(Modifier::BOLD))));
-    for c in COMMANDS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("{:>22}  ", format!("/{} {}", c.name, c.args).trim_end()), key_style),
-            Span::raw(c.help),
-        ]));
-    }
-    lines.push(Line::default());
-    lines.push(Line::from(Span::styled(
+    lines.extend(crate::ui::wrap::plain(
         "Keys can be changed in the [ui.keys] table of the config file (roundtable paths shows where).",
+        inner.width,
         Style::default().fg(ui.dim),
-    )));
+    ));
     let max_scroll = (lines.len() as u16).saturating_sub(inner.height);
     frame.render_widget(Paragraph::new(lines).scroll((scroll.min(max_scroll), 0)), inner);
 }
@@ -56,17 +69,31 @@ pub fn palette(frame: &mut Frame<'_>, input: Rect, app: &App) {
     if matches.is_empty() {
         return;
     }
-    let h = (matches.len() as u16 + 2).min(input.y).min(12);
+    let w = input.width.min(100);
+    let selected = app.palette_index.min(matches.len() - 1);
+    let ui = &app.theme.ui;
+    // Rows cut their help to the popup; the selected command's whole help follows underneath
+    // when its row had to cut it.
+    let row_help_room = usize::from(w.saturating_sub(2)).saturating_sub(1 + 9 + 17);
+    let chosen = matches[selected];
+    let detail = if chosen.help.chars().count() > row_help_room {
+        let text = format!("/{} {}: {}", chosen.name, chosen.args, chosen.help);
+        crate::ui::wrap::plain(&text, w.saturating_sub(2), Style::default().fg(ui.fg))
+    } else {
+        Vec::new()
+    };
+    let wanted = matches.len() as u16 + detail.len() as u16 + 2;
+    let h = wanted.min(input.y).min(12 + detail.len() as u16);
     if h < 3 {
         return;
     }
-    let w = input.width.min(72);
     let rect = Rect { x: input.x, y: input.y - h, width: w, height: h };
     let inner = popup(frame, rect, "Commands · Tab completes · Enter runs", &app.theme);
-    let ui = &app.theme.ui;
-    let selected = app.palette_index.min(matches.len() - 1);
+    // The help comes first when space is short: it is what the user is reading.
+    let detail_h = (detail.len() as u16).min(inner.height.saturating_sub(1));
+    let list = Rect { height: inner.height - detail_h, ..inner };
     // Keep the selection visible when the list is longer than the popup.
-    let first = selected.saturating_sub(usize::from(inner.height).saturating_sub(1));
+    let first = selected.saturating_sub(usize::from(list.height).saturating_sub(1));
     let lines: Vec<Line> = matches
         .iter()
         .enumerate()
@@ -76,16 +103,30 @@ pub fn palette(frame: &mut Frame<'_>, input: Rect, app: &App) {
             Line::from(vec![
                 Span::styled(format!("/{:<8}", c.name), style.add_modifier(Modifier::BOLD)),
                 Span::styled(format!(" {:<16}", c.args), style.fg(ui.dim)),
-                Span::styled(format!(" {}", c.help), style),
+                Span::styled(format!(" {}", cut_end(c.help, row_help_room)), style),
             ])
         })
         .collect();
-    frame.render_widget(Paragraph::new(lines), inner);
+    frame.render_widget(Paragraph::new(lines), list);
+    if detail_h > 0 {
+        let at = Rect { y: list.bottom(), height: detail_h, ..inner };
+        frame.render_widget(Paragraph::new(detail), at);
+    }
+}
+
+/// `text` within `max` columns, ending in `…` when cut.
+fn cut_end(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 pub fn picker(frame: &mut Frame<'_>, area: Rect, p: &Picker, theme: &Theme) {
     let rect = centered(area, 100, area.height.saturating_sub(4).max(8));
-    let title = format!("Add a model · {} of {} · {}", p.rows.len(), p.total, p.filter_summary());
+    let title = format!("Add a model · {} of {} · {} · ● in the room", p.rows.len(), p.total, p.filter_summary());
     let inner = popup(frame, rect, &title, theme);
     if inner.height < 3 {
         return;
@@ -97,13 +138,31 @@ pub fn picker(frame: &mut Frame<'_>, area: Rect, p: &Picker, theme: &Theme) {
         Span::styled("▏", Style::default().fg(ui.accent)),
     ]);
     frame.render_widget(Paragraph::new(search), Rect { height: 1, ..inner });
-    let keys = "Enter add · Ctrl+F free · Ctrl+T tools · Ctrl+K min context · Ctrl+P max price · Esc close";
+    let full = "Enter add · Ctrl+F free · Ctrl+T tools · Ctrl+K min context · Ctrl+P max price · Ctrl+S sort · Esc";
+    // Narrow popups name the filter keys together rather than cut the sort key off.
+    let keys = if full.chars().count() <= usize::from(inner.width) {
+        full
+    } else {
+        "Enter add · Ctrl+F/T/K/P free, tools, context, price · Ctrl+S sort · Esc"
+    };
     let hint_area = Rect { y: inner.bottom() - 1, height: 1, ..inner };
     frame.render_widget(Paragraph::new(Span::styled(keys, Style::default().fg(ui.dim))), hint_area);
-    let list = Rect { y: inner.y + 1, height: inner.height - 2, ..inner };
+    // The selected model's description under the list, when there is room for it.
+    let description = p
+        .rows
+        .get(p.selected)
+        .filter(|r| !r.description.is_empty() && inner.height >= 9)
+        .map(|r| crate::ui::wrap::plain(&r.description, inner.width, Style::default().fg(ui.dim)))
+        .unwrap_or_default();
+    let desc_h = (description.len() as u16).min((inner.height - 3) / 3);
+    if desc_h > 0 {
+        let at = Rect { y: hint_area.y - desc_h, height: desc_h, ..inner };
+        frame.render_widget(Paragraph::new(description), at);
+    }
+    let list = Rect { y: inner.y + 1, height: inner.height - 2 - desc_h, ..inner };
     let rows = usize::from(list.height);
     let first = p.selected.saturating_sub(rows.saturating_sub(1));
-    let id_w = usize::from(list.width).saturating_sub(36).clamp(10, 60);
+    let id_w = usize::from(list.width).saturating_sub(38).clamp(10, 60);
     let lines: Vec<Line> = p
         .rows
         .iter()
@@ -121,7 +180,9 @@ pub fn picker(frame: &mut Frame<'_>, area: Rect, p: &Picker, theme: &Theme) {
                 }
             };
             let ctx = r.context.map(|c| format!("{} ctx", present::tokens(c))).unwrap_or_default();
+            let mark = if r.in_room { "● " } else { "  " };
             Line::from(vec![
+                Span::styled(mark, style.fg(ui.success)),
                 Span::styled(format!("{:<id_w$}", present::shorten(&r.id, id_w)), style.add_modifier(Modifier::BOLD)),
                 Span::styled(format!(" {ctx:>9}"), style.fg(ui.dim)),
                 Span::styled(format!(" {price:>18}"), style),

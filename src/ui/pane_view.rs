@@ -78,8 +78,12 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &Pane, focused: bool, numbe
     }
 }
 
+/// Below this many columns for the model id, a pane's header shortens its state to a sign.
+const MIN_MODEL_COLUMNS: usize = 14;
+
 fn header(pane: &Pane, number: usize, focused: bool, width: u16, ctx: &DrawCtx<'_>) -> Line<'static> {
     let ui = &ctx.theme.ui;
+    use unicode_width::UnicodeWidthStr;
     let (mut state_text, state_style) = state_label(pane, ctx);
     if pane.next_queued {
         state_text.push_str(" · next prompt queued");
@@ -93,8 +97,18 @@ fn header(pane: &Pane, number: usize, focused: bool, width: u16, ctx: &DrawCtx<'
         .into_iter()
         .chain((!settings.is_empty()).then(|| format!(" · {settings}")))
         .collect::<String>();
-    // Budget: borders and separators, then the state, then the model name, then the upstream.
-    let budget = usize::from(width).saturating_sub(6 + state_text.chars().count() + 4);
+    // Budget: the corners, " N ", the spaces around the state, the state, then the model id
+    // (cut in the middle), then the upstream and settings.
+    let chrome = 2 + number.to_string().len() + 2 + 2;
+    let room = |state: &str| usize::from(width).saturating_sub(chrome + state.width());
+    // A narrow pane keeps only the state's sign (✗, ✓, ■, the spinner) so the model stays
+    // recognisable; a tool prompt keeps its keys.
+    let state_text = if room(&state_text) < MIN_MODEL_COLUMNS && pane.state != PaneState::AwaitingTool {
+        state_text.split(' ').next().unwrap_or_default().to_string()
+    } else {
+        state_text
+    };
+    let budget = room(&state_text);
     let model = present::shorten(&pane.model, budget.max(6));
     let served = if model.chars().count() + served.chars().count() <= budget { served } else { String::new() };
     let title_style = if focused {

@@ -1,7 +1,13 @@
-//! The model picker popup: fuzzy search over the catalog with filters (free only, tools,
-//! minimum context, maximum price), showing price and context; Enter adds the model.
+//! The model picker popup: fuzzy search over the catalog (nucleo's matcher) with filters (free
+//! only, tools, minimum context, maximum price) and sorts (best match, price, context, newest),
+//! showing price, context, the selected model's description and which models are already in the
+//! room; Enter adds the model.
+
+use std::collections::HashSet;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
+use nucleo_matcher::{Config, Matcher, Utf32Str};
 use rust_decimal::Decimal;
 
 use crate::core::catalog::{Catalog, ModelInfo};
@@ -17,6 +23,45 @@ pub struct PickerRow {
     pub completion_per_m: Option<Decimal>,
     pub free: bool,
     pub tools: bool,
+    /// A pane of the room already shows this model.
+    pub in_room: bool,
+    /// The catalog's description, control characters stripped.
+    pub description: String,
+    created: Option<i64>,
+}
+
+/// The order of the rows; Ctrl+S cycles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PickerSort {
+    /// Best fuzzy match first (by id with an empty query).
+    #[default]
+    Match,
+    /// Cheapest prompt price first.
+    Price,
+    /// Largest context first.
+    Context,
+    /// Most recently added first.
+    Newest,
+}
+
+impl PickerSort {
+    fn next(self) -> PickerSort {
+        match self {
+            PickerSort::Match => PickerSort::Price,
+            PickerSort::Price => PickerSort::Context,
+            PickerSort::Context => PickerSort::Newest,
+            PickerSort::Newest => PickerSort::Match,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PickerSort::Match => "best match",
+            PickerSort::Price => "price",
+            PickerSort::Context => "context",
+            PickerSort::Newest => "newest",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -37,9 +82,12 @@ pub enum PickerOutcome {
 pub struct Picker {
     pub query: String,
     pub filters: Filters,
+    pub sort: PickerSort,
     pub rows: Vec<PickerRow>,
     pub selected: usize,
     pub total: usize,
+    in_room: HashSet<String>,
+    matcher: Matcher,
 }
 
 const CONTEXT_STEPS: [Option<u64>; 5] = [None, Some(32_000), Some(128_000), Some(200_000), Some(1_000_000)];
@@ -47,10 +95,27 @@ const PRICE_STEPS: [Option<i64>; 5] = [None, Some(10), Some(3), Some(1), Some(0)
 
 impl Picker {
     pub fn new(catalog: Option<&Catalog>) -> Picker {
-        let mut p =
-            Picker { query: String::new(), filters: Filters::default(), rows: Vec::new(), selected: 0, total: 0 };
+        let mut p = Picker {
+            query: String::new(),
+            filters: Filters::default(),
+            sort: PickerSort::default(),
+            rows: Vec::new(),
+            selected: 0,
+            total: 0,
+            in_room: HashSet::new(),
+            matcher: Matcher::new(Config::DEFAULT),
+        };
         p.refresh(catalog);
         p
+    }
+
+    /// Mark the models the room's panes already show.
+    pub fn with_room(mut self, models: impl IntoIterator<Item = String>) -> Picker {
+        self.in_room = models.into_iter().collect();
+        for row in &mut self.rows {
+            row.in_room = self.in_room.contains(&row.id);
+        }
+        self
     }
 
     pub fn type_str(&mut self, s: &str) {
@@ -83,6 +148,7 @@ impl Picker {
                 let steps: Vec<Option<Decimal>> = PRICE_STEPS.iter().map(|s| s.map(Decimal::from)).collect();
                 self.filters.max_price = next_step(&steps, self.filters.max_price);
             }
+            KeyCode::Char('s') if ctrl => self.sort = self.sort.next(),
             KeyCode::Backspace => {
                 self.query.pop();
             }
@@ -93,38 +159,43 @@ impl Picker {
         PickerOutcome::Stay
     }
 
-    /// Recompute the rows for the query and filters: best fuzzy matches first.
+    /// Recompute the rows for the query, filters and sort.
     pub fn refresh(&mut self, catalog: Option<&Catalog>) {
         let Some(catalog) = catalog else {
             self.rows.clear();
             return;
         };
         self.total = catalog.models.len();
-        let query = self.query.trim().to_lowercase();
-        let mut scored: Vec<(i64, &ModelInfo)> = catalog
-            .models
-            .iter()
-            .filter(|m| self.passes(m))
-            .filter_map(|m| {
-                if query.is_empty() {
-                    return Some((0, m));
-                }
-                let by_id = fuzzy_score(&query, &m.id.to_lowercase());
-                let by_name = fuzzy_score(&query, &m.name.to_lowercase()).map(|s| s - 5);
-                by_id.max(by_name).map(|s| (s, m))
-            })
-            .collect();
-        scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
-        self.rows = scored.into_iter().map(|(_, m)| row(m)).collect();
+        let pattern = Pattern::parse(self.query.trim(), CaseMatching::Ignore, Normalization::Smart);
+        let mut buf = Vec::new();
+        let mut scored: Vec<(u32, &ModelInfo)> = Vec::new();
+        let filters = self.filters.clone();
+        for m in catalog.models.iter().filter(|m| passes(&filters, m)) {
+            if pattern.atoms.is_empty() {
+                scored.push((0, m));
+                continue;
+            }
+            let by_id = pattern.score(Utf32Str::new(&m.id, &mut buf), &mut self.matcher);
+            // The display name counts a little less than the id typed into `-m`.
+            let by_name = pattern.score(Utf32Str::new(&m.name, &mut buf), &mut self.matcher).map(|s| s * 9 / 10);
+            if let Some(score) = by_id.max(by_name) {
+                scored.push((score, m));
+            }
+        }
+        let price = |m: &ModelInfo| m.pricing.prompt_per_million().filter(|p| !p.is_sign_negative());
+        scored.sort_by(|(sa, a), (sb, b)| {
+            let by_sort = match self.sort {
+                PickerSort::Match => sb.cmp(sa),
+                // Unknown prices last, then cheapest first.
+                PickerSort::Price => price(a).is_none().cmp(&price(b).is_none()).then(price(a).cmp(&price(b))),
+                PickerSort::Context => b.context_length.cmp(&a.context_length),
+                PickerSort::Newest => b.created.cmp(&a.created),
+            };
+            by_sort.then_with(|| sb.cmp(sa)).then_with(|| a.id.cmp(&b.id))
+        });
+        self.rows =
+            scored.into_iter().map(|(_, m)| PickerRow { in_room: self.in_room.contains(&m.id), ..row(m) }).collect();
         self.selected = self.selected.min(self.rows.len().saturating_sub(1));
-    }
-
-    fn passes(&self, m: &ModelInfo) -> bool {
-        let f = &self.filters;
-        (!f.free_only || m.is_free())
-            && (!f.tools_only || m.supports_tools())
-            && f.min_context.is_none_or(|min| m.context_length.is_some_and(|c| c >= min))
-            && f.max_price.is_none_or(|max| m.pricing.prompt_per_million().is_some_and(|p| p <= max))
     }
 
     /// "free · tools · ≥128k ctx · ≤$3/M" for the popup title.
@@ -143,8 +214,18 @@ impl Picker {
         if let Some(p) = f.max_price {
             parts.push(format!("≤${p}/M in"));
         }
+        if self.sort != PickerSort::Match {
+            parts.push(format!("by {}", self.sort.name()));
+        }
         if parts.is_empty() { "no filters".into() } else { parts.join(" · ") }
     }
+}
+
+fn passes(f: &Filters, m: &ModelInfo) -> bool {
+    (!f.free_only || m.is_free())
+        && (!f.tools_only || m.supports_tools())
+        && f.min_context.is_none_or(|min| m.context_length.is_some_and(|c| c >= min))
+        && f.max_price.is_none_or(|max| m.pricing.prompt_per_million().is_some_and(|p| p <= max))
 }
 
 fn next_step<T: Clone + PartialEq>(steps: &[Option<T>], current: Option<T>) -> Option<T> {
@@ -161,45 +242,61 @@ fn row(m: &ModelInfo) -> PickerRow {
         completion_per_m: m.pricing.completion_per_million(),
         free: m.is_free(),
         tools: m.supports_tools(),
+        in_room: false,
+        description: crate::core::sanitize::strip_controls(&m.description).into_owned(),
+        created: m.created,
     }
-}
-
-/// Subsequence match with bonuses for consecutive characters and word starts; `None` when the
-/// query's characters do not all appear in order.
-pub fn fuzzy_score(query: &str, candidate: &str) -> Option<i64> {
-    let mut score = 0i64;
-    let mut last: Option<usize> = None;
-    let chars: Vec<char> = candidate.chars().collect();
-    let mut from = 0;
-    for q in query.chars().filter(|c| !c.is_whitespace()) {
-        let offset = chars[from..].iter().position(|&c| c == q)?;
-        let at = from + offset;
-        score += 10;
-        if last.is_some_and(|l| l + 1 == at) {
-            score += 15;
-        }
-        if at == 0 || matches!(chars[at - 1], '/' | '-' | ' ' | ':' | '.' | '_') {
-            score += 10;
-        }
-        score -= offset as i64;
-        last = Some(at);
-        from = at + 1;
-    }
-    // Shorter candidates rank higher for the same matches.
-    Some(score - (chars.len() as i64) / 8)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn typed(p: &mut Picker, text: &str, catalog: &Catalog) {
+        for c in text.chars() {
+            p.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE), Some(catalog));
+        }
+    }
+
     #[test]
-    fn fuzzy_prefers_contiguous_word_start_matches() {
-        let a = fuzzy_score("gpt4o", "openai/gpt-4o").unwrap();
-        let b = fuzzy_score("gpt4o", "openai/gpt-4-turbo-preview-with-o").unwrap_or(i64::MIN);
-        assert!(a > b);
-        assert!(fuzzy_score("xyz", "openai/gpt-4o").is_none());
-        assert!(fuzzy_score("", "anything").is_some());
+    fn fuzzy_matching_ranks_the_closest_id_first() {
+        let catalog = Catalog::snapshot();
+        let mut p = Picker::new(Some(&catalog));
+        typed(&mut p, "gpt4omini", &catalog);
+        assert_eq!(p.rows[0].id, "openai/gpt-4o-mini");
+        let mut p = Picker::new(Some(&catalog));
+        typed(&mut p, "zzzzqqq", &catalog);
+        assert!(p.rows.is_empty());
+    }
+
+    #[test]
+    fn rows_mark_models_in_the_room_and_carry_descriptions() {
+        let catalog = Catalog::snapshot();
+        let p = Picker::new(Some(&catalog)).with_room(["openai/gpt-4o-mini".to_string()]);
+        let marked: Vec<&str> = p.rows.iter().filter(|r| r.in_room).map(|r| r.id.as_str()).collect();
+        assert_eq!(marked, ["openai/gpt-4o-mini"]);
+        assert!(p.rows.iter().any(|r| !r.description.is_empty()));
+    }
+
+    #[test]
+    fn ctrl_s_sorts_by_price_context_and_age() {
+        let catalog = Catalog::snapshot();
+        let mut p = Picker::new(Some(&catalog));
+        let ctrl_s = KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL);
+        p.key(ctrl_s, Some(&catalog));
+        assert_eq!(p.sort, PickerSort::Price);
+        let prices: Vec<Decimal> =
+            p.rows.iter().map_while(|r| r.prompt_per_m.filter(|d| !d.is_sign_negative())).collect();
+        assert!(prices.len() > 10 && prices.is_sorted(), "{prices:?}");
+        p.key(ctrl_s, Some(&catalog));
+        let contexts: Vec<u64> = p.rows.iter().map_while(|r| r.context).collect();
+        assert!(contexts.len() > 10 && contexts.is_sorted_by(|a, b| a >= b), "{contexts:?}");
+        p.key(ctrl_s, Some(&catalog));
+        let created: Vec<i64> = p.rows.iter().map_while(|r| r.created).collect();
+        assert!(created.len() > 10 && created.is_sorted_by(|a, b| a >= b), "{created:?}");
+        assert!(p.filter_summary().contains("by newest"));
+        p.key(ctrl_s, Some(&catalog));
+        assert_eq!(p.sort, PickerSort::Match);
     }
 
     #[test]

@@ -130,6 +130,9 @@ pub fn draw(
                     .label(Line::from(Span::styled(label, Style::default().fg(ui.fg))))
                     .filled_style(Style::default().fg(color))
                     .unfilled_style(Style::default().fg(ui.gauge_bg));
+                // Without colours, filled and empty must differ by shape.
+                let (filled, unfilled) = gauge_symbols(theme);
+                let gauge = gauge.filled_symbol(filled).unfilled_symbol(unfilled);
                 frame.render_widget(gauge, line_area);
                 y += 1;
                 if y < inner.bottom() {
@@ -152,6 +155,12 @@ pub fn draw(
     }
 }
 
+/// The gauge's filled and empty cells: one thin line told apart by colour, or, under `NO_COLOR`,
+/// a solid bar over a dotted track.
+pub fn gauge_symbols(theme: &Theme) -> (&'static str, &'static str) {
+    if theme.markdown.no_color { ("█", "·") } else { ("─", "─") }
+}
+
 fn heading(text: &str, theme: &Theme) -> Row {
     Row::Text(Line::from(Span::styled(
         text.to_string(),
@@ -165,6 +174,13 @@ fn kv(key: String, value: String, theme: &Theme, width: u16) -> Row {
         Span::styled(format!("{:<room$} ", present::shorten(&key, room)), Style::default().fg(theme.ui.fg)),
         Span::styled(value, Style::default().fg(theme.ui.fg).add_modifier(Modifier::BOLD)),
     ]))
+}
+
+/// A pane's row: its number stays whole however much of the model id has to go.
+fn pane_kv(number: usize, model: &str, value: String, theme: &Theme, width: u16) -> Row {
+    let label = number.to_string();
+    let room = usize::from(width.saturating_sub(2)).saturating_sub(value.chars().count() + 1 + label.len() + 1);
+    kv(format!("{label} {}", present::shorten(model, room)), value, theme, width)
 }
 
 fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u16) -> Vec<Row> {
@@ -181,7 +197,7 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
     rows.push(kv(format!("{} tok", present::tokens(tokens)), mark(estimated, unknown, cost), theme, width));
     for (i, p) in panes.iter().enumerate() {
         let t = &p.totals;
-        rows.push(kv(format!("{} {}", i + 1, p.model), mark(t.estimated > 0, t.unknown, t.cost), theme, width));
+        rows.push(pane_kv(i + 1, &p.model, mark(t.estimated > 0, t.unknown, t.cost), theme, width));
     }
     if estimated {
         rows.push(Row::Text(Line::from(Span::styled("~ estimated from catalog prices", dim))));
@@ -285,5 +301,40 @@ mod tests {
         t.record(t0 + Duration::from_secs(200), 1);
         assert_eq!(t.buckets.len(), 1);
         assert_eq!(t.series(t0, 0), Vec::<u64>::new());
+    }
+
+    /// The gauge row of a sidebar holding one half-used bucket.
+    fn gauge_row(no_color: bool) -> String {
+        use ratatui::Terminal;
+        use ratatui::backend::TestBackend;
+        let theme = crate::ui::theme::load(&crate::ui::theme::names()[0], None, no_color).unwrap();
+        let now = Instant::now();
+        let mut data = SidebarData::new(now);
+        data.quota.push(BucketStatus {
+            bucket: "openrouter:free".into(),
+            window: "minute",
+            used: 10,
+            limit: Some(20),
+            remaining: Some(10),
+            resets_at_ms: Some(30_000),
+            used_source: crate::core::quota::FigureSource::Local,
+            limit_source: crate::core::quota::FigureSource::Config,
+        });
+        let mut term = Terminal::new(TestBackend::new(30, 20)).unwrap();
+        term.draw(|f| draw(f, f.area(), &[], &data, &theme, 0, now)).unwrap();
+        let buf = term.backend().buffer();
+        (0..buf.area.height)
+            .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect::<String>())
+            .find(|row| row.contains("free minute"))
+            .unwrap()
+    }
+
+    #[test]
+    fn gauges_without_colour_tell_filled_from_empty_by_shape() {
+        let row = gauge_row(true);
+        let filled = row.matches('█').count();
+        let empty = row.matches('·').count();
+        assert!(filled > 0 && empty > 0 && filled.abs_diff(empty) <= 1, "{row}");
+        assert!(gauge_row(false).contains('─'));
     }
 }

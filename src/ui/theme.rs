@@ -53,6 +53,10 @@ pub struct UiColors {
     pub sparkline: Color,
     pub badge_fg: Color,
     pub badge_bg: Color,
+    /// Words an answer diff (`/diff`) finds only in the second answer.
+    pub diff_inserted: Color,
+    /// Words an answer diff finds only in the first answer.
+    pub diff_deleted: Color,
 }
 
 /// Styles the markdown renderer uses; `syntax_theme` names a syntect theme.
@@ -271,6 +275,8 @@ fn fallback() -> Theme {
         sparkline: Color::Magenta,
         badge_fg: Color::Black,
         badge_bg: Color::Yellow,
+        diff_inserted: Color::Green,
+        diff_deleted: Color::Red,
     };
     Theme { name: String::new(), ui, markdown: MarkdownStyle { no_color: false, ..MarkdownStyle::default() } }
 }
@@ -295,6 +301,8 @@ fn strip_colors(theme: &mut Theme) {
         &mut ui.sparkline,
         &mut ui.badge_fg,
         &mut ui.badge_bg,
+        &mut ui.diff_inserted,
+        &mut ui.diff_deleted,
     ] {
         *c = Color::Reset;
     }
@@ -415,7 +423,7 @@ macro_rules! overlay {
 
 overlay!(UiFile {
     bg, fg, dim, accent, border, border_focused, title, user, error, warning, success, selection_bg, gauge,
-    gauge_bg, sparkline, badge_fg, badge_bg,
+    gauge_bg, sparkline, badge_fg, badge_bg, diff_inserted, diff_deleted,
 } => UiColors, ColorSpec, |v| v.0);
 
 overlay!(MarkdownFile {

@@ -67,6 +67,9 @@ pub fn build_body(parts: &BodyParts<'_>) -> Value {
             _ => body.insert("reasoning_effort".into(), json!(effort)),
         };
     }
+    if let Some(format) = &settings.response_format {
+        body.insert("response_format".into(), format.clone());
+    }
     if kind == ProviderKind::Openrouter {
         if let Some(provider) = &settings.provider {
             body.insert("provider".into(), provider.clone());
@@ -195,6 +198,23 @@ mod tests {
         }
         assert_eq!(body["reasoning_effort"], "low");
         assert_eq!(body["stream_options"]["include_usage"], true);
+    }
+
+    #[test]
+    fn response_format_reaches_every_backend() {
+        let format = json!({"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}});
+        let settings = ModelSettings { response_format: Some(format.clone()), ..Default::default() };
+        let msgs = [ChatMessage::user("hi")];
+        for kind in
+            [ProviderKind::Openrouter, ProviderKind::Gemini, ProviderKind::Openai, ProviderKind::OpenaiCompatible]
+        {
+            assert_eq!(build_body(&parts(kind, &msgs, &settings))["response_format"], format, "{kind:?}");
+        }
+        assert!(
+            build_body(&parts(ProviderKind::Openrouter, &msgs, &ModelSettings::default()))
+                .get("response_format")
+                .is_none()
+        );
     }
 
     #[test]

@@ -133,6 +133,10 @@ impl QuotaBackend for SqliteBackend {
         self.db()?.quota_tokens(bucket, since_ms).map_err(|e| e.to_string())
     }
 
+    fn oldest_since(&self, bucket: &str, since_ms: i64) -> Result<Option<i64>, String> {
+        self.db()?.quota_oldest(bucket, since_ms).map_err(|e| e.to_string())
+    }
+
     fn save_learned_day(&self, bucket: &str, day: LearnedDay) -> Result<(), String> {
         let db = self.db()?;
         // Keep a block another process recorded (the row holds both).

@@ -1,12 +1,14 @@
-//! The SQLite store: one `roundtable.db` per data dir holding the cost ledger, the chat rooms and
-//! the cross-process quota log. Writes go through a dedicated thread (`writer`) so a slow or
-//! broken disk never stalls a stream; reads open their own short-lived read-only connection.
+//! The SQLite store: one `roundtable.db` per data dir holding the cost ledger, the chat rooms,
+//! the votes on answers and the cross-process quota log. Writes go through a dedicated thread
+//! (`writer`) so a slow or broken disk never stalls a stream; reads open their own short-lived
+//! read-only connection.
 
 mod ledger;
 mod quota_log;
 mod room_log;
 mod rooms;
 mod schema;
+mod votes;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ pub use ledger::{GroupBy, LedgerEntry, RequestStatus, RoomRequest, UsageRow, spe
 pub use quota_log::{DeniedBy, QuotaDb, QuotaState, QuotaWindow, Reservation, daily_window};
 pub use room_log::{RoomListing, SearchHit, StoredRoom, last_room_id, list_rooms, load_room_records, search_rooms};
 pub use rooms::{MessageState, RoomInfo, RoomTranscript, StoredMessage, last_room, load_room};
+pub use votes::{AnswerAverages, VoteFilter, VoteId, answer_averages, read_votes};
 pub use writer::{Store, StoreOptions};
 
 /// File name of the database inside the data dir.

@@ -215,6 +215,18 @@ impl QuotaDb {
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
+    /// The oldest request logged against `bucket` since `since_ms`: when it leaves a rolling
+    /// window, the window's next slot frees.
+    pub fn quota_oldest(&self, bucket: &str, since_ms: i64) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT min(at_ms) FROM quota_log WHERE bucket = ?1 AND at_ms >= ?2",
+                params![bucket, since_ms],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
     /// Estimated tokens logged against `bucket` since `since_ms`.
     pub fn quota_tokens(&self, bucket: &str, since_ms: i64) -> Result<u64, StoreError> {
         let n: i64 = self

@@ -123,6 +123,26 @@ INSERT INTO message_fts (content, room_id, turn, target, message_id)
     SELECT content, room_id, turn, target, id FROM messages WHERE state != 'streaming' AND content != '';
 "#,
     ),
+    // Votes on a turn's answers (issue 10): the leaderboard's input. `models` is the JSON list of
+    // the panes' models in pane order, `best` indexes it; `pairs` is derived, for other tools.
+    M::up(
+        r#"
+CREATE TABLE IF NOT EXISTS votes (
+    id          INTEGER PRIMARY KEY,
+    room_id     INTEGER,                         -- NULL for votes from outside a room
+    turn        INTEGER,
+    prompt      TEXT    NOT NULL DEFAULT '',
+    models      TEXT    NOT NULL DEFAULT '[]',
+    outcome     TEXT    NOT NULL CHECK (outcome IN ('best', 'tie', 'bad')),
+    best        INTEGER,
+    pairs       TEXT    NOT NULL DEFAULT '[]',
+    blind       INTEGER NOT NULL DEFAULT 0,
+    tag         TEXT,
+    created_at  INTEGER NOT NULL                 -- unix ms
+);
+CREATE INDEX IF NOT EXISTS votes_created ON votes(created_at);
+"#,
+    ),
 ];
 
 /// Schema version this build writes.

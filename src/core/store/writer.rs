@@ -16,7 +16,9 @@ use super::ledger::{self, LedgerEntry};
 use super::room_log;
 use super::rooms::{self, MessageState, NewMessage};
 use super::schema::{self, ConnSettings};
+use super::votes::{self, VoteId};
 use super::{DEFAULT_BUSY_TIMEOUT, LedgerId, MessageId, RoomId, StoreError, new_id, now_ms};
+use crate::core::compare::Vote;
 use crate::core::protocol::{CostSource, Role, TargetId, ToolCall, TurnId};
 
 /// Tuning of the writer. The defaults suit the app; tests shorten the timeouts.
@@ -57,6 +59,7 @@ enum Op {
     Message(Box<NewMessage>),
     Append { id: MessageId, text: String, reasoning: String, at: i64 },
     Finish { id: MessageId, state: MessageState, tool_calls: Option<String>, at: i64 },
+    Vote { id: VoteId, vote: Box<Vote> },
 }
 
 enum Msg {
@@ -255,6 +258,13 @@ impl Store {
     pub fn finish_answer(&self, msg: MessageId, state: MessageState, tool_calls: &[ToolCall]) {
         let tool_calls = if tool_calls.is_empty() { None } else { serde_json::to_string(tool_calls).ok() };
         self.send(Op::Finish { id: msg, state, tool_calls, at: now_ms() });
+    }
+
+    /// Record a vote on a turn's answers; returns its id at once.
+    pub fn record_vote(&self, vote: Vote) -> VoteId {
+        let id = VoteId(new_id());
+        self.send(Op::Vote { id, vote: Box::new(vote) });
+        id
     }
 
     /// Block until everything queued so far is committed (tests, shutdown). Do not call from an
@@ -459,5 +469,6 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<()> {
         Op::Message(m) => rooms::insert_message(conn, m),
         Op::Append { id, text, reasoning, at } => rooms::append(conn, *id, text, reasoning, *at),
         Op::Finish { id, state, tool_calls, at } => rooms::finish(conn, *id, *state, tool_calls.as_deref(), *at),
+        Op::Vote { id, vote } => votes::insert(conn, *id, vote),
     }
 }

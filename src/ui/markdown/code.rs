@@ -1,16 +1,19 @@
 //! Code blocks: highlighting cached per complete line (so a growing block highlights only its
-//! new lines) and layout as a panel with a gutter, lines hard-broken at the width, tabs expanded.
+//! new lines) and layout as a panel with a gutter, long lines wrapped at spaces where the next
+//! word fits (else at the width) with their continued rows marked, tabs expanded.
 
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::wrap::{grapheme_width, hard_break, push_span, spans_width, str_width};
+use super::wrap::{TOO_WIDE, grapheme_width, push_span, spans_width, str_width};
 use crate::ui::highlight::{self, LineHighlighter, LineQueue, Piece};
 use crate::ui::theme::MarkdownStyle;
 
 const GUTTER: &str = "▎ ";
+/// The gutter of a row that continues the line above it.
+const CONTINUED: &str = "↪ ";
 const GUTTER_WIDTH: usize = 2;
 const TAB_STOP: usize = 4;
 
@@ -177,9 +180,84 @@ fn render_pieces(pieces: &[Piece], width: usize, st: &MarkdownStyle, out: &mut V
     if width == 0 {
         return;
     }
-    for row in hard_break(pieces, code_width(width)) {
-        out.push(row_line(row, width, st));
+    let avail = code_width(width);
+    let text: String = pieces.iter().map(|(t, _)| t.as_str()).collect();
+    let starts = row_starts(&text, avail);
+    for (i, row) in split_rows(pieces, &starts, avail).into_iter().enumerate() {
+        out.push(row_line(row, width, st, i > 0));
     }
+}
+
+/// Byte offsets where the rows of one code line start (the first is 0), wrapping greedily at
+/// `width` columns: a row that overflows ends after its last space that follows code, so the
+/// word that did not fit moves down whole; a row with no such space breaks at the width (a
+/// word longer than a row). The breaks depend on the text alone, never on its colours, and
+/// each is decided by the text up to the character that overflowed, so a growing line keeps
+/// the rows it had.
+fn row_starts(text: &str, width: usize) -> Vec<usize> {
+    let width = width.max(1);
+    let mut starts = vec![0];
+    let mut used = 0;
+    // Just after the row's last space that follows code.
+    let mut space_break = None;
+    let mut code_seen = false;
+    for (i, g) in text.grapheme_indices(true) {
+        let gw = cell_width(g, width);
+        if used + gw > width {
+            let at = space_break.unwrap_or(i);
+            starts.push(at);
+            // What moved down is one word (no space after `at`): it fits, having fit above.
+            used = text[at..i].graphemes(true).map(|g| cell_width(g, width)).sum();
+            code_seen = at < i;
+            space_break = None;
+        }
+        used += gw;
+        if g == " " {
+            if code_seen {
+                space_break = Some(i + 1);
+            }
+        } else {
+            code_seen = true;
+        }
+    }
+    starts
+}
+
+/// Columns a grapheme takes in a row of `width`: one wider than the row shows as one marker.
+fn cell_width(g: &str, width: usize) -> usize {
+    match grapheme_width(g) {
+        w if w > width => 1,
+        w => w,
+    }
+}
+
+/// The styled pieces cut into the rows `starts` gives; a grapheme wider than the row shows as
+/// a marker.
+fn split_rows(pieces: &[Piece], starts: &[usize], width: usize) -> Vec<Vec<Span<'static>>> {
+    let mut rows: Vec<Vec<Span<'static>>> = vec![Vec::new(); starts.len()];
+    let mut row = 0;
+    let mut offset = 0;
+    for (text, style) in pieces {
+        let end = offset + text.len();
+        let mut pos = offset;
+        while pos < end {
+            while row + 1 < starts.len() && starts[row + 1] <= pos {
+                row += 1;
+            }
+            let row_end = starts.get(row + 1).copied().unwrap_or(usize::MAX).min(end);
+            let part = &text[pos - offset..row_end - offset];
+            if part.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+                push_span(&mut rows[row], part, *style);
+            } else {
+                for g in part.graphemes(true) {
+                    push_span(&mut rows[row], if grapheme_width(g) > width { TOO_WIDE } else { g }, *style);
+                }
+            }
+            pos = row_end;
+        }
+        offset = end;
+    }
+    rows
 }
 
 /// Columns for code: below three the gutter would leave no room, so it goes.
@@ -188,11 +266,11 @@ fn code_width(width: usize) -> usize {
 }
 
 /// One panel row: gutter, code, and padding to the width when the panel has a background.
-fn row_line(row: Vec<Span<'static>>, width: usize, st: &MarkdownStyle) -> Line<'static> {
+fn row_line(row: Vec<Span<'static>>, width: usize, st: &MarkdownStyle, continued: bool) -> Line<'static> {
     let gutter = width > GUTTER_WIDTH;
     let mut spans = Vec::with_capacity(row.len() + 2);
     if gutter {
-        spans.push(Span::styled(GUTTER, st.code_block.patch(st.rule)));
+        spans.push(Span::styled(if continued { CONTINUED } else { GUTTER }, st.code_block.patch(st.rule)));
     }
     let used = spans_width(&row) + if gutter { GUTTER_WIDTH } else { 0 };
     spans.extend(row);
@@ -238,26 +316,20 @@ impl LongLine {
         self.src = line.len();
         let avail = code_width(width);
         let rest = &self.expanded[self.done..];
-        // Row starts as `hard_break` finds them: a grapheme that does not fit starts a row.
-        let mut row_start = 0;
-        let mut used = 0;
-        for (i, g) in rest.grapheme_indices(true) {
-            let gw = grapheme_width(g);
-            let gw = if gw > avail { 1 } else { gw };
-            if used + gw > avail {
-                let row = hard_break(&[(rest[row_start..i].to_string(), st.code_block)], avail);
-                stable.extend(row.into_iter().map(|r| row_line(r, width, st)));
-                self.rows += 1;
-                row_start = i;
-                used = 0;
-            }
-            used += gw;
+        // Every row but the last is final: its end was decided when a later character overflowed.
+        let starts = row_starts(rest, avail);
+        let last_start = starts.last().copied().unwrap_or(0);
+        for pair in starts.windows(2) {
+            let piece = [(rest[pair[0]..pair[1]].to_string(), st.code_block)];
+            let row = split_rows(&piece, &[0], avail).pop().unwrap_or_default();
+            stable.push(row_line(row, width, st, self.rows > 0));
+            self.rows += 1;
         }
-        self.done += row_start;
+        self.done += last_start;
         let last = &self.expanded[self.done..];
         if !last.is_empty() {
-            let row = hard_break(&[(last.to_string(), st.code_block)], avail);
-            open.extend(row.into_iter().map(|r| row_line(r, width, st)));
+            let row = split_rows(&[(last.to_string(), st.code_block)], &[0], avail).pop().unwrap_or_default();
+            open.push(row_line(row, width, st, self.rows > 0));
         }
     }
 }
@@ -338,6 +410,35 @@ mod tests {
         assert_eq!(cache.lines().len(), 2);
         cache.update(Some("rust"), "different\n", &st, false, false);
         assert_eq!(cache.lines().len(), 1);
+    }
+
+    fn rows(text: &str, width: usize) -> Vec<&str> {
+        let starts = row_starts(text, width);
+        let mut out = Vec::new();
+        for (i, &s) in starts.iter().enumerate() {
+            out.push(&text[s..starts.get(i + 1).copied().unwrap_or(text.len())]);
+        }
+        out
+    }
+
+    #[test]
+    fn code_wraps_at_spaces_when_the_word_fits() {
+        // The issue's `now() - i/nterval` and `partitionin/g`.
+        assert_eq!(rows("select now() - interval '1 day'", 16), ["select now() - ", "interval '1 day'"]);
+        assert_eq!(rows("    by partitioning", 16), ["    by ", "partitioning"]);
+        // Indentation is not a break; a word longer than a row is cut.
+        assert_eq!(rows("        abcdefghijkl", 10), ["        ab", "cdefghijkl"]);
+        assert_eq!(rows("aaaaaaaaaaaaaaaaaaaaaaa", 10), ["aaaaaaaaaa", "aaaaaaaaaa", "aaa"]);
+        assert_eq!(rows("", 10), [""]);
+    }
+
+    #[test]
+    fn continued_code_rows_are_marked() {
+        let st = MarkdownStyle::default();
+        let lines = render_block(None, "let total = first + second + third;\nok\n", 20, &st, &mut Default::default());
+        let text: Vec<String> =
+            lines.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>()).collect();
+        assert_eq!(text, ["▎ let total = first ", "↪ + second + third;", "▎ ok"]);
     }
 
     #[test]

@@ -375,8 +375,8 @@ impl Cache {
     }
 
     /// Swap the rows of code lines `changed` of block `block`, drawn plain before, for their
-    /// highlighted rows. Code wraps by width alone, so the row count cannot change; if it did
-    /// anyway, this render is dropped and made again.
+    /// highlighted rows. Code wraps by its text and the width alone (never its colours), so the
+    /// row count cannot change; if it did anyway, this render is dropped and made again.
     fn upgrade_code(
         &mut self,
         block: usize,

@@ -1,10 +1,11 @@
-//! Tables: box-drawn with column widths fitted to the available width (cells wrap), or, when
-//! even one column per cell cannot fit, one "header: value" record per row.
+//! Tables: box-drawn with column widths fitted to the available width (cells wrap between
+//! words; each column keeps its longest word whole while the width allows), or, when even one
+//! column per cell cannot fit, one "header: value" record per row.
 
 use pulldown_cmark::Alignment;
 use ratatui::text::{Line, Span};
 
-use super::wrap::{Inline, push_span, spans_width, wrap};
+use super::wrap::{Inline, push_span, spans_width, str_width, wrap};
 use crate::ui::theme::MarkdownStyle;
 
 /// Columns narrower than this (unless their content is) make the table fall back to records.
@@ -33,7 +34,13 @@ impl Table {
         let natural: Vec<usize> = (0..cols)
             .map(|c| self.rows.iter().filter_map(|r| r.get(c)).map(Inline::natural_width).max().unwrap_or(0).max(1))
             .collect();
-        let widths = fit_columns(&natural, width - chrome);
+        let longest_word: Vec<usize> = (0..cols)
+            .map(|c| {
+                let words = self.rows.iter().filter_map(|r| r.get(c)).flat_map(|cell| cell.text().split_whitespace());
+                words.map(str_width).max().unwrap_or(0)
+            })
+            .collect();
+        let widths = fit_columns_to_words(&natural, &longest_word, width - chrome);
         // Cells squeezed below a few columns break every word: records read better then.
         if widths.iter().zip(&natural).any(|(w, n)| *w < (*n).min(MIN_CELL)) {
             return self.records(width, st);
@@ -138,6 +145,28 @@ pub(crate) fn fit_columns(natural: &[usize], avail: usize) -> Vec<usize> {
     widths
 }
 
+/// Like [`fit_columns`], but first gives every column its longest word (or its whole content
+/// if shorter), so cells wrap between words; the rest of the width goes to the columns with the
+/// most left to show. When even the longest words do not fit, [`fit_columns`] decides.
+pub(crate) fn fit_columns_to_words(natural: &[usize], longest_word: &[usize], avail: usize) -> Vec<usize> {
+    let floor: Vec<usize> = natural.iter().zip(longest_word).map(|(n, w)| (*w).clamp(1, *n)).collect();
+    let need: usize = floor.iter().sum();
+    if natural.iter().sum::<usize>() <= avail || need > avail {
+        return fit_columns(natural, avail);
+    }
+    let mut widths = floor.clone();
+    let mut order: Vec<usize> = (0..natural.len()).collect();
+    order.sort_by_key(|&c| natural[c] - floor[c]);
+    let mut left = avail - need;
+    for (k, &c) in order.iter().enumerate() {
+        let share = left / (natural.len() - k);
+        let more = (natural[c] - floor[c]).min(share);
+        widths[c] += more;
+        left -= more;
+    }
+    widths
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +176,37 @@ mod tests {
         assert_eq!(fit_columns(&[3, 4], 20), [3, 4]);
         assert_eq!(fit_columns(&[3, 40, 40], 23), [3, 10, 10]);
         assert_eq!(fit_columns(&[5, 5, 5], 3), [1, 1, 1]);
+    }
+
+    #[test]
+    fn columns_keep_their_longest_word_before_sharing() {
+        assert_eq!(fit_columns_to_words(&[30, 30], &[25, 8], 40), [28, 12]);
+        assert_eq!(fit_columns_to_words(&[3, 4], &[3, 4], 20), [3, 4]);
+        assert_eq!(fit_columns_to_words(&[30, 30], &[25, 25], 40), fit_columns(&[30, 30], 40));
+    }
+
+    #[test]
+    fn cells_wrap_between_words() {
+        let st = MarkdownStyle::default();
+        let cell = |t: &str| {
+            let mut i = Inline::default();
+            i.push(t, ratatui::style::Style::default());
+            i
+        };
+        let table = Table {
+            aligns: vec![Alignment::None, Alignment::None],
+            rows: vec![
+                vec![cell("strategy"), cell("notes")],
+                vec![cell("partitioning"), cell("splits the table into many small pieces by range of dates")],
+            ],
+            header_rows: 1,
+        };
+        let text: String = table
+            .render(30, &st)
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>() + "\n")
+            .collect();
+        assert!(text.contains("partitioning"), "{text}");
+        assert!(text.lines().all(|l| str_width(l) <= 30), "{text}");
     }
 }

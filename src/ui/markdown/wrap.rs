@@ -14,7 +14,7 @@ use unicode_width::UnicodeWidthStr;
 const MIN_CONTENT: usize = 8;
 
 /// Shown for a character wider than the whole line (a CJK character at width 1).
-const TOO_WIDE: &str = "?";
+pub(crate) const TOO_WIDE: &str = "?";
 
 /// Display width of a grapheme cluster, as the terminal buffer measures it.
 pub(crate) fn grapheme_width(g: &str) -> usize {
@@ -251,44 +251,6 @@ fn wrap_segment(inline: &Inline, seg: Range<usize>, width: usize, lines: &mut Ve
     if !cur.is_empty() {
         flush(&mut cur, &mut cur_w);
     }
-}
-
-/// Breaks pre-styled pieces into lines of at most `width` columns at grapheme boundaries, with
-/// no regard for words (code keeps its spacing). Always returns at least one line.
-pub(crate) fn hard_break(pieces: &[(String, Style)], width: usize) -> Vec<Vec<Span<'static>>> {
-    let width = width.max(1);
-    let mut lines = Vec::new();
-    let mut cur = Vec::new();
-    let mut cur_w = 0;
-    for (text, style) in pieces {
-        // Printable ASCII (most code) is one column per byte: cut by length, skip segmentation.
-        if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-            let mut rest = text.as_str();
-            while !rest.is_empty() {
-                if cur_w == width {
-                    lines.push(std::mem::take(&mut cur));
-                    cur_w = 0;
-                }
-                let n = (width - cur_w).min(rest.len());
-                push_span(&mut cur, &rest[..n], *style);
-                cur_w += n;
-                rest = &rest[n..];
-            }
-            continue;
-        }
-        for g in text.graphemes(true) {
-            let gw = grapheme_width(g);
-            let (g, gw) = if gw > width { (TOO_WIDE, 1) } else { (g, gw) };
-            if cur_w + gw > width {
-                lines.push(std::mem::take(&mut cur));
-                cur_w = 0;
-            }
-            push_span(&mut cur, g, *style);
-            cur_w += gw;
-        }
-    }
-    lines.push(cur);
-    lines
 }
 
 /// The widest prefix that leaves `min(width, 8)` columns for content.

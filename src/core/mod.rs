@@ -13,4 +13,5 @@ pub mod room;
 pub mod router;
 pub mod sanitize;
 pub mod store;
+pub mod structured;
 pub mod tools;

@@ -431,6 +431,7 @@ impl App {
             }
             Cmd::Reasoning(w, effort) => self.set_reasoning(w, effort),
             Cmd::Web(w, on) => self.set_web_search(w, on),
+            Cmd::Json(w, json) => self.set_structured(w, json),
             Cmd::Rooms => self.open_room_browser(),
             Cmd::Edit(turn) => self.edit_prompt(turn.map(TurnId)),
             Cmd::Branch(arg) => self.branch(arg),
@@ -566,6 +567,46 @@ impl App {
         let value = on.then_some(true);
         for &i in &offered {
             self.change_settings(Which::Pane(i), what, |s| s.web_search = value);
+        }
+        if !refused.is_empty() {
+            self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));
+        } else if offered.len() > 1 {
+            self.set_status(Level::Info, format!("{what} for all panes"));
+        }
+    }
+
+    /// Ask the panes `w` names for JSON (following the schema in `file`, when given), or stop
+    /// asking; refused (with the reason) for panes whose catalog entry does not take it.
+    fn set_structured(&mut self, w: Which, json: Option<Option<String>>) {
+        let format = match &json {
+            None => None,
+            Some(None) => Some(crate::core::structured::json_mode()),
+            Some(Some(file)) => match crate::core::structured::load_schema(std::path::Path::new(file)) {
+                Ok(f) => Some(f),
+                Err(e) => return self.set_status(Level::Error, e),
+            },
+        };
+        let indices: Vec<usize> = match w {
+            Which::All => (0..self.panes.len()).collect(),
+            other => self.pane_index(other).into_iter().collect(),
+        };
+        let mut refused = Vec::new();
+        let mut offered = Vec::new();
+        for i in indices {
+            let Some(spec) = self.room.pane(self.panes[i].target) else { continue };
+            let entry = self.catalog_entry(&spec.model);
+            match format.as_ref().zip(entry).and_then(|(f, info)| crate::core::structured::refusal(&info, f)) {
+                Some(why) => refused.push(format!("pane {}: {why}", i + 1)),
+                None => offered.push(i),
+            }
+        }
+        let what = match &json {
+            None => "JSON off".to_string(),
+            Some(None) => "JSON mode".to_string(),
+            Some(Some(file)) => format!("JSON following {file}"),
+        };
+        for &i in &offered {
+            self.change_settings(Which::Pane(i), &what, |s| s.response_format.clone_from(&format));
         }
         if !refused.is_empty() {
             self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));

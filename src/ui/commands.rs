@@ -25,6 +25,8 @@ pub enum Cmd {
     Reasoning(Which, Option<String>),
     /// OpenRouter's web search on or off.
     Web(Which, bool),
+    /// Structured output: off (`None`), JSON mode (`Some(None)`), or a schema file.
+    Json(Which, Option<Option<String>>),
     Theme(Option<String>),
     Copy(Option<usize>),
     Select,
@@ -91,6 +93,11 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "web",
         args: "[N|all] on|off",
         help: "search the web for answers, with numbered sources (OpenRouter models)",
+    },
+    CommandSpec {
+        name: "json",
+        args: "[N|all] on|off [SCHEMA_FILE]",
+        help: "ask for JSON (following a JSON Schema file), checked and shown indented",
     },
     CommandSpec { name: "theme", args: "[NAME]", help: "switch colour theme (no argument: next) (F4)" },
     CommandSpec { name: "copy", args: "[N]", help: "copy the focused answer, or its Nth code block (Alt+C)" },
@@ -197,6 +204,19 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
                 match value {
                     "on" | "" => true,
                     "off" => false,
+                    _ => return Err(usage()),
+                },
+            )
+        }
+        "json" => {
+            let (w, value) = leading_which(rest);
+            let (switch, file) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
+            Cmd::Json(
+                w,
+                match (switch, file.trim()) {
+                    ("off", "") => None,
+                    ("on" | "", "") => Some(None),
+                    ("on", file) => Some(Some(file.to_string())),
                     _ => return Err(usage()),
                 },
             )
@@ -324,6 +344,10 @@ mod tests {
         assert_eq!(parse("/web").unwrap(), Cmd::Web(Which::All, true));
         assert_eq!(parse("/web 2 off").unwrap(), Cmd::Web(Which::Pane(1), false));
         assert!(parse("/web maybe").is_err());
+        assert_eq!(parse("/json 2 on s.json").unwrap(), Cmd::Json(Which::Pane(1), Some(Some("s.json".into()))));
+        assert_eq!(parse("/json off").unwrap(), Cmd::Json(Which::All, None));
+        assert_eq!(parse("/json").unwrap(), Cmd::Json(Which::All, Some(None)));
+        assert!(parse("/json s.json").is_err(), "the file follows `on`");
     }
 
     #[test]

@@ -539,6 +539,7 @@ impl Room {
         finish: Option<String>,
         error: Option<AnswerError>,
     ) -> Vec<Command> {
+        let structured = self.structured_notice(index, state);
         let answer = &mut self.answers[index];
         let key = answer.key;
         self.live.remove(&(key.turn, key.target));
@@ -572,6 +573,7 @@ impl Room {
             self.setup.spend.add(s.known_cost());
         }
         add_citations(&mut answer.citations, &summary.citations);
+        answer.notices.extend(structured);
         let end = AnswerEnd {
             state,
             text: answer.text.clone(),
@@ -599,6 +601,17 @@ impl Room {
         }
         self.record(Record::AnswerEnded { key, end: Box::new(end) });
         self.next_pending(key.target)
+    }
+
+    /// A finished answer of a pane that asked for JSON (`response_format`) which is not what
+    /// it asked for: the notice saying what is wrong.
+    fn structured_notice(&self, index: usize, state: FinalState) -> Option<String> {
+        let answer = &self.answers[index];
+        let format = self.pane(answer.key.target)?.settings.response_format.as_ref()?;
+        if state != FinalState::Done {
+            return None;
+        }
+        crate::core::structured::check(format, &answer.text).err().map(|why| format!("Not the JSON asked for: {why}"))
     }
 
     /// Start the oldest prompt waiting for `target`, if any.

@@ -59,6 +59,9 @@ pub fn describe_settings(s: &ModelSettings) -> String {
     if s.web_search == Some(true) {
         parts.push("web".into());
     }
+    if s.response_format.is_some() {
+        parts.push("json".into());
+    }
     if s.system.is_some() {
         parts.push("system".into());
     }

@@ -156,6 +156,11 @@ pub struct AskArgs {
     #[arg(long)]
     pub web: bool,
 
+    /// Ask for JSON following this JSON Schema file (`response_format`), from the models whose
+    /// catalog entry lists structured outputs; answers are checked and printed indented.
+    #[arg(long, value_name = "FILE")]
+    pub json_schema: Option<std::path::PathBuf>,
+
     /// Emit one JSON object per line (delta, tool_call, tool_result, done, error, ...) instead of text.
     #[arg(long)]
     pub json: bool,

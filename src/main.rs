@@ -63,7 +63,16 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
                     return ask::EXIT_USAGE;
                 }
             };
+            let response_format = match args.json_schema.as_deref().map(roundtable::core::structured::load_schema) {
+                Some(Err(msg)) => {
+                    eprintln!("roundtable: {msg}");
+                    return ask::EXIT_USAGE;
+                }
+                Some(Ok(format)) => Some(format),
+                None => None,
+            };
             let settings = ModelSettings {
+                response_format,
                 temperature: args.temperature,
                 max_tokens: args.max_tokens,
                 // `off` is effort `none` on the wire (§2.5).

@@ -214,3 +214,87 @@ fn citations_are_kept_with_the_answer_replayed_and_exported() {
     let json = roundtable::present::room::json(&replayed);
     assert_eq!(json.to_string().matches("https://example.org/tides").count(), 1, "{json}");
 }
+
+#[tokio::test]
+async fn ask_json_schema_sends_the_schema_checks_the_answer_and_refuses_models_without_it() {
+    let sim = SimServer::start(quick(), 0).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let schema = home.path().join("weather.json");
+    std::fs::write(
+        &schema,
+        r#"{"type":"object","properties":{"temp_c":{"type":"number"},"sky":{"enum":["clear","cloudy"]}},
+            "required":["temp_c","sky"],"additionalProperties":false}"#,
+    )
+    .unwrap();
+    let schema_arg = schema.to_string_lossy().into_owned();
+    let (taker, refuser) = ("openai/gpt-4o-mini", "anthropic/claude-haiku-4.5");
+    let args = ["ask", "--json", "--json-schema", &schema_arg, "-m", taker, "-m", refuser, "Weather in Oslo?"];
+    let out = output(command(home.path(), &sim.base_url(), &args)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let bodies = sim.request_bodies();
+    let format = &body_for(&bodies, taker)["response_format"];
+    assert_eq!(format["type"], "json_schema");
+    assert_eq!(format["json_schema"]["name"], "weather");
+    assert_eq!(format["json_schema"]["schema"]["required"], serde_json::json!(["temp_c", "sky"]));
+    assert!(body_for(&bodies, refuser).get("response_format").is_none(), "{bodies:?}");
+    let lines = lines(&out);
+    let structured = lines.iter().find(|l| l["type"] == "structured").unwrap_or_else(|| panic!("{}", text(&out)));
+    assert_eq!((structured["target"].as_u64(), structured["valid"].as_bool()), (Some(0), Some(true)), "{structured}");
+    assert!(structured["value"]["temp_c"].is_number(), "{structured}");
+    let notice = lines.iter().find(|l| l["type"] == "notice").unwrap_or_else(|| panic!("{}", text(&out)));
+    assert_eq!(notice["target"], 1);
+    assert!(notice["message"].as_str().is_some_and(|m| m.contains("does not take a JSON schema")), "{notice}");
+
+    // A schema that is not JSON is a usage error, before anything is sent.
+    std::fs::write(&schema, "{ nope").unwrap();
+    let before = sim.request_bodies().len();
+    let out =
+        output(command(home.path(), &sim.base_url(), &["ask", "--json-schema", &schema_arg, "-m", taker, "hi"])).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not valid JSON"), "{}", text(&out));
+    assert_eq!(sim.request_bodies().len(), before);
+    sim.shutdown().await;
+}
+
+#[test]
+fn chatroom_json_checks_the_schema_file_and_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("facts.json");
+    std::fs::write(&schema, r#"{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]}"#).unwrap();
+    let mut app = bare_app(&["openai/gpt-4o-mini", "anthropic/claude-haiku-4.5"]);
+    app.run_command_line(&format!("/json all on {}", schema.display()));
+    let format = pane_settings(&app, 0).response_format.unwrap_or_default();
+    assert_eq!(format["json_schema"]["name"], "facts");
+    assert_eq!(pane_settings(&app, 1).response_format, None);
+    assert!(
+        status(&app).contains("pane 2: anthropic/claude-haiku-4.5 does not take a JSON schema"),
+        "{}",
+        status(&app)
+    );
+    app.run_command_line("/json 1 on /no/such/schema.json");
+    assert!(status(&app).contains("Cannot read the schema"), "{}", status(&app));
+    app.run_command_line("/json 1 off");
+    assert_eq!(pane_settings(&app, 0).response_format, None);
+}
+
+#[test]
+fn a_room_notes_an_answer_that_is_not_the_json_asked_for() {
+    use roundtable::core::protocol::{CoreEvent, EventKind, FinishReason, ModelSettings, StreamEvent, StreamSummary};
+    use roundtable::core::room::{Room, RoomSetup};
+    let mut room = Room::new(RoomSetup::default());
+    let json = ModelSettings { response_format: Some(roundtable::core::structured::json_mode()), ..Default::default() };
+    let a = room.add_pane("vendor/a", json);
+    let b = room.add_pane("vendor/b", ModelSettings::default());
+    room.send("facts?", None).unwrap();
+    for target in [a, b] {
+        let turn = room.head.unwrap_or_default();
+        let ev = |kind| CoreEvent::Stream(StreamEvent { turn, target, kind });
+        room.on_event(&ev(EventKind::Started { provider: "openrouter".into(), model: "m".into() }));
+        room.on_event(&ev(EventKind::TextDelta("Sure! Here are the facts.".into())));
+        let summary = StreamSummary { text: "Sure! Here are the facts.".into(), ..Default::default() };
+        room.on_event(&ev(EventKind::Finished { reason: Some(FinishReason::Stop), summary: Box::new(summary) }));
+    }
+    let notices = |t| room.answers.iter().find(|x| x.key.target == t).map(|x| x.notices.clone()).unwrap_or_default();
+    assert_eq!(notices(a), ["Not the JSON asked for: the answer is not valid JSON"]);
+    assert!(notices(b).is_empty(), "a pane that asked for no JSON gets no notice");
+}

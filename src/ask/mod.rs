@@ -68,6 +68,8 @@ struct Pane {
     blocks: Vec<Block>,
     /// Calls `ask` denied (not safe, no `--yes`).
     denied: HashSet<String>,
+    /// The `response_format` this model was asked for (`--json-schema`), when it takes it.
+    format: Option<serde_json::Value>,
     outcome: Option<Outcome>,
 }
 
@@ -105,7 +107,7 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
     let mut notices = Vec::with_capacity(opts.models.len());
     for model in &opts.models {
         let (settings, refused) = offered_settings(&config, &runtime.estimator, model, &settings);
-        notices.push(refused);
+        notices.push((refused, settings.response_format.clone()));
         let target = room.add_pane(model, settings);
         if let Err(e) = room.set_tools(target, opts.tools.clone()) {
             eprintln!("roundtable: {e}");
@@ -123,7 +125,11 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
     let n = opts.models.len();
     let mut panes: Vec<Pane> = notices
         .into_iter()
-        .map(|refused| Pane { blocks: refused.into_iter().map(Block::Notice).collect(), ..Pane::default() })
+        .map(|(refused, format)| Pane {
+            blocks: refused.into_iter().map(Block::Notice).collect(),
+            format,
+            ..Pane::default()
+        })
         .collect();
     for command in commands {
         if core.send(command).await.is_err() {
@@ -214,6 +220,9 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
         absorb(pane, model, event.kind);
         if is_final {
             remaining -= 1;
+            if let Some(line) = check_structured(pane, idx, opts.json) {
+                let _ = writeln!(out, "{line}");
+            }
             if !opts.json
                 && let Some(o) = &pane.outcome
             {
@@ -295,6 +304,27 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
     }
 }
 
+/// A finished answer of a model asked for JSON: checked, shown indented when it is what was
+/// asked for, with a notice when not; with `--json`, a `structured` line saying which.
+fn check_structured(pane: &mut Pane, idx: usize, json: bool) -> Option<serde_json::Value> {
+    let format = pane.format.as_ref()?;
+    let o = pane.outcome.as_mut().filter(|o| o.error.is_none() && !o.cancelled)?;
+    let checked = crate::core::structured::check(format, &o.summary.text);
+    let line = match &checked {
+        Ok(value) => json!({"type": "structured", "model": o.model, "target": idx, "valid": true, "value": value}),
+        Err(why) => json!({"type": "structured", "model": o.model, "target": idx, "valid": false, "error": why}),
+    };
+    match checked {
+        Ok(value) => {
+            if let Ok(pretty) = serde_json::to_string_pretty(&value) {
+                o.summary.text = pretty;
+            }
+        }
+        Err(why) => pane.blocks.push(Block::Notice(format!("Not the JSON asked for: {why}"))),
+    }
+    json.then_some(line)
+}
+
 /// Fold one event into its pane.
 fn absorb(pane: &mut Pane, model: String, kind: EventKind) {
     let l = &mut pane.live;
@@ -359,6 +389,10 @@ fn offered_settings(
     }
     let entry = resolved.and_then(|r| estimator.entry_for(&r.provider_name, &r.upstream_model));
     let Some(entry) = entry else { return (settings, notices) };
+    if let Some(why) = settings.response_format.as_ref().and_then(|f| crate::core::structured::refusal(&entry, f)) {
+        settings.response_format = None;
+        notices.push(format!("{why}: asked without it"));
+    }
     if let Some(why) = settings.reasoning_effort.as_deref().and_then(|e| entry.reasoning_refusal(e)) {
         settings.reasoning_effort = None;
         notices.push(format!("{why}: asked without a reasoning effort"));

@@ -298,3 +298,37 @@ fn a_room_notes_an_answer_that_is_not_the_json_asked_for() {
     assert_eq!(notices(a), ["Not the JSON asked for: the answer is not valid JSON"]);
     assert!(notices(b).is_empty(), "a pane that asked for no JSON gets no notice");
 }
+
+#[tokio::test]
+async fn presets_pass_through_and_each_pane_keeps_its_own_session() {
+    let sim = SimServer::start(quick(), 0).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (preset, on_model) = ("@preset/fast-answers", "openai/gpt-4o-mini@preset/terse");
+    let out = output(command(home.path(), &sim.base_url(), &["ask", "-m", preset, "-m", on_model, "hi"])).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let bodies = sim.request_bodies();
+    let (a, b) = (body_for(&bodies, preset), body_for(&bodies, on_model));
+    let session = |v: &Value| v["session_id"].as_str().unwrap_or_default().to_string();
+    assert!(session(a).starts_with("roundtable-room") && session(a).ends_with("-pane0"), "{a}");
+    assert!(session(b).ends_with("-pane1"), "{b}");
+    assert_ne!(session(a), session(b));
+    sim.shutdown().await;
+}
+
+#[test]
+fn chatroom_provider_preferences_build_the_provider_object() {
+    let mut app = bare_app(&["openai/gpt-4o-mini", "gemini:gemini-2.5-flash"]);
+    app.run_command_line("/provider 1 order openai,azure");
+    app.run_command_line("/provider 1 fallbacks off");
+    app.run_command_line("/provider 1 data deny");
+    assert_eq!(
+        pane_settings(&app, 0).provider,
+        Some(serde_json::json!({"order": ["openai", "azure"], "allow_fallbacks": false, "data_collection": "deny"}))
+    );
+    app.run_command_line("/provider all sort throughput");
+    assert!(status(&app).contains("pane 2: gemini does not route between providers"), "{}", status(&app));
+    assert_eq!(pane_settings(&app, 0).provider.unwrap_or_default()["sort"], "throughput");
+    assert_eq!(pane_settings(&app, 1).provider, None);
+    app.run_command_line("/provider 1 off");
+    assert_eq!(pane_settings(&app, 0).provider, None);
+}

@@ -166,6 +166,10 @@ pub struct ModelSettings {
     /// OpenRouter `models` fallback list (OpenRouter only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallbacks: Vec<String>,
+    /// OpenRouter's sticky-routing key (`session_id`, ≤256 chars; OpenRouter only). The router
+    /// gives each pane of a stored room its own when none is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
     /// OpenRouter's web search (the `openrouter:web_search` server tool; OpenRouter only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_search: Option<bool>,
@@ -189,6 +193,7 @@ impl ModelSettings {
             provider: over.provider.clone().or_else(|| self.provider.clone()),
             fallbacks: if over.fallbacks.is_empty() { self.fallbacks.clone() } else { over.fallbacks.clone() },
             web_search: over.web_search.or(self.web_search),
+            session_id: over.session_id.clone().or_else(|| self.session_id.clone()),
             response_format: over.response_format.clone().or_else(|| self.response_format.clone()),
         }
     }

@@ -79,6 +79,12 @@ impl ModelSpec {
     pub fn parse(model: &str) -> ModelSpec {
         let mut parts = model.split('@');
         let mut spec = ModelSpec { base: parts.next().unwrap_or_default().to_string(), ..ModelSpec::default() };
+        // `@preset/slug` alone names an OpenRouter preset, whose model the simulator does not
+        // know (the reference is silent on presets): it answers as the auto router. A preset
+        // after a model (`model@preset/slug`) is an unknown directive, so ignored.
+        if spec.base.is_empty() && model.starts_with("@preset/") {
+            spec.base = "openrouter/auto".into();
+        }
         for d in parts {
             let (name, value) = d.split_once('=').unwrap_or((d, ""));
             match name {

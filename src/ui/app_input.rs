@@ -432,6 +432,7 @@ impl App {
             Cmd::Reasoning(w, effort) => self.set_reasoning(w, effort),
             Cmd::Web(w, on) => self.set_web_search(w, on),
             Cmd::Json(w, json) => self.set_structured(w, json),
+            Cmd::Provider(w, pref) => self.set_provider_pref(w, pref),
             Cmd::Rooms => self.open_room_browser(),
             Cmd::Edit(turn) => self.edit_prompt(turn.map(TurnId)),
             Cmd::Branch(arg) => self.branch(arg),
@@ -567,6 +568,60 @@ impl App {
         let value = on.then_some(true);
         for &i in &offered {
             self.change_settings(Which::Pane(i), what, |s| s.web_search = value);
+        }
+        if !refused.is_empty() {
+            self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));
+        } else if offered.len() > 1 {
+            self.set_status(Level::Info, format!("{what} for all panes"));
+        }
+    }
+
+    /// Set one OpenRouter routing preference (or clear them) for the panes `w` names; panes on
+    /// other providers are refused, as only OpenRouter routes between providers.
+    fn set_provider_pref(&mut self, w: Which, pref: commands::ProviderPref) {
+        use commands::ProviderPref as P;
+        let indices: Vec<usize> = match w {
+            Which::All => (0..self.panes.len()).collect(),
+            other => self.pane_index(other).into_iter().collect(),
+        };
+        let mut refused = Vec::new();
+        let mut offered = Vec::new();
+        for i in indices {
+            let Some(spec) = self.room.pane(self.panes[i].target) else { continue };
+            match self.providers.resolve(&spec.model) {
+                Ok(r) if r.provider.kind != crate::core::provider::ProviderKind::Openrouter => {
+                    refused.push(format!("pane {}: {} does not route between providers", i + 1, r.provider_name));
+                }
+                _ => offered.push(i),
+            }
+        }
+        let what = match &pref {
+            P::Order(slugs) => format!("Provider order {}", slugs.join(", ")),
+            P::Fallbacks(on) => format!("Provider fallbacks {}", if *on { "on" } else { "off" }),
+            P::DataCollection(d) => format!("Provider data collection {d}"),
+            P::Sort(s) => format!("Providers sorted by {s}"),
+            P::Clear => "Provider preferences cleared".to_string(),
+        };
+        let apply = |s: &mut ModelSettings| {
+            let (key, value) = match &pref {
+                P::Clear => {
+                    s.provider = None;
+                    return;
+                }
+                P::Order(slugs) => ("order", serde_json::json!(slugs)),
+                P::Fallbacks(on) => ("allow_fallbacks", serde_json::json!(on)),
+                P::DataCollection(d) => ("data_collection", serde_json::json!(d)),
+                P::Sort(by) => ("sort", serde_json::json!(by)),
+            };
+            let mut object = match s.provider.take() {
+                Some(serde_json::Value::Object(o)) => o,
+                _ => serde_json::Map::new(),
+            };
+            object.insert(key.into(), value);
+            s.provider = Some(serde_json::Value::Object(object));
+        };
+        for &i in &offered {
+            self.change_settings(Which::Pane(i), &what, apply);
         }
         if !refused.is_empty() {
             self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));

@@ -25,6 +25,8 @@ pub enum Cmd {
     Reasoning(Which, Option<String>),
     /// OpenRouter's web search on or off.
     Web(Which, bool),
+    /// OpenRouter provider preferences: one field of the `provider` object set, or all cleared.
+    Provider(Which, ProviderPref),
     /// Structured output: off (`None`), JSON mode (`Some(None)`), or a schema file.
     Json(Which, Option<Option<String>>),
     Theme(Option<String>),
@@ -49,6 +51,20 @@ pub enum Cmd {
     Rename(String),
     Help,
     Quit,
+}
+
+/// `/provider`: one routing preference (§2.3 of the API notes), or `off` to clear them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderPref {
+    /// `order`: provider slugs to try in order.
+    Order(Vec<String>),
+    /// `allow_fallbacks`.
+    Fallbacks(bool),
+    /// `data_collection`: `allow` or `deny`.
+    DataCollection(String),
+    /// `sort`: `price`, `throughput` or `latency`.
+    Sort(String),
+    Clear,
 }
 
 /// `/branch`: list the branches, or switch.
@@ -98,6 +114,11 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "json",
         args: "[N|all] on|off [SCHEMA_FILE]",
         help: "ask for JSON (following a JSON Schema file), checked and shown indented",
+    },
+    CommandSpec {
+        name: "provider",
+        args: "[N|all] order SLUG,…|fallbacks on|off|data allow|deny|sort price|throughput|latency|off",
+        help: "OpenRouter routing preferences for a pane",
     },
     CommandSpec { name: "theme", args: "[NAME]", help: "switch colour theme (no argument: next) (F4)" },
     CommandSpec { name: "copy", args: "[N]", help: "copy the focused answer, or its Nth code block (Alt+C)" },
@@ -220,6 +241,22 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
                     _ => return Err(usage()),
                 },
             )
+        }
+        "provider" => {
+            let (w, value) = leading_which(rest);
+            let (field, arg) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
+            let pref = match (field, arg.trim()) {
+                ("off", "") => ProviderPref::Clear,
+                ("order", slugs) if !slugs.is_empty() => ProviderPref::Order(
+                    slugs.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_ascii_lowercase).collect(),
+                ),
+                ("fallbacks", "on") => ProviderPref::Fallbacks(true),
+                ("fallbacks", "off") => ProviderPref::Fallbacks(false),
+                ("data", d @ ("allow" | "deny")) => ProviderPref::DataCollection(d.into()),
+                ("sort", s @ ("price" | "throughput" | "latency")) => ProviderPref::Sort(s.into()),
+                _ => return Err(usage()),
+            };
+            Cmd::Provider(w, pref)
         }
         "theme" => Cmd::Theme(Some(rest.to_string()).filter(|s| !s.is_empty())),
         "copy" if rest.is_empty() => Cmd::Copy(None),
@@ -348,6 +385,15 @@ mod tests {
         assert_eq!(parse("/json off").unwrap(), Cmd::Json(Which::All, None));
         assert_eq!(parse("/json").unwrap(), Cmd::Json(Which::All, Some(None)));
         assert!(parse("/json s.json").is_err(), "the file follows `on`");
+        assert_eq!(
+            parse("/provider 2 order Anthropic,openai").unwrap(),
+            Cmd::Provider(Which::Pane(1), ProviderPref::Order(vec!["anthropic".into(), "openai".into()]))
+        );
+        assert_eq!(
+            parse("/provider sort price").unwrap(),
+            Cmd::Provider(Which::All, ProviderPref::Sort("price".into()))
+        );
+        assert!(parse("/provider sort cheapest").is_err());
     }
 
     #[test]

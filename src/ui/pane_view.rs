@@ -393,6 +393,9 @@ pub fn footer_text(f: &Footer) -> String {
             present::tokens(u.prompt_tokens),
             present::tokens(u.completion_tokens + u.hidden_tokens)
         ));
+        if u.cached_tokens > 0 {
+            parts.push(format!("{} cached", present::tokens(u.cached_tokens)));
+        }
         if u.reasoning_tokens > 0 {
             parts.push(format!("{} reasoning", present::tokens(u.reasoning_tokens)));
         }

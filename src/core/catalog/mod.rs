@@ -266,11 +266,19 @@ impl Catalog {
     /// (`qwen/qwen3.5-35b-a3b-20260224`) or a dynamic variant (`:nitro`, `:floor`, `:online`).
     pub fn get(&self, id: &str) -> Option<&ModelInfo> {
         let id = id.trim();
-        self.get_direct(id).or_else(|| strip_date_suffix(id).and_then(|base| self.get_direct(base))).or_else(|| {
-            let (base, variant) = id.rsplit_once(':')?;
-            matches!(variant, "nitro" | "floor" | "online").then_some(())?;
-            self.get(base)
-        })
+        self.get_direct(id)
+            .or_else(|| strip_date_suffix(id).and_then(|base| self.get_direct(base)))
+            .or_else(|| {
+                let (base, variant) = id.rsplit_once(':')?;
+                matches!(variant, "nitro" | "floor" | "online").then_some(())?;
+                self.get(base)
+            })
+            // `model@preset/slug` (an OpenRouter preset applied to a model): the model's entry. The
+            // reference is silent on presets; the id is sent unchanged and OpenRouter applies it.
+            .or_else(|| {
+                let (base, _preset) = id.split_once("@preset/")?;
+                self.get(base)
+            })
     }
 
     fn get_direct(&self, id: &str) -> Option<&ModelInfo> {

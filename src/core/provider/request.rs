@@ -77,6 +77,11 @@ pub fn build_body(parts: &BodyParts<'_>) -> Value {
         if !settings.fallbacks.is_empty() {
             body.insert("models".into(), json!(settings.fallbacks));
         }
+        if let Some(session) = settings.session_id.as_deref().filter(|s| !s.is_empty()) {
+            // At most 256 characters (§2.1); cut on a char boundary.
+            let session: String = session.chars().take(256).collect();
+            body.insert("session_id".into(), Value::from(session));
+        }
     }
     if !tools.is_empty() {
         let mut tools: Vec<Value> = tools
@@ -231,8 +236,18 @@ mod tests {
         assert_eq!(body["reasoning"]["effort"], "high");
         assert_eq!(body["provider"]["sort"], "throughput");
         assert_eq!(body["models"][0], "openai/gpt-4o-mini");
+        assert!(body.get("session_id").is_none(), "no session unless given one");
         assert_eq!(body["messages"][0]["role"], "system");
         assert_eq!(body["messages"][1]["content"], "hi");
+    }
+
+    #[test]
+    fn session_id_goes_to_openrouter_only() {
+        let settings = ModelSettings { session_id: Some("s".repeat(300)), ..Default::default() };
+        let msgs = [ChatMessage::user("hi")];
+        let body = build_body(&parts(ProviderKind::Openrouter, &msgs, &settings));
+        assert_eq!(body["session_id"].as_str().map(str::len), Some(256));
+        assert!(build_body(&parts(ProviderKind::Gemini, &msgs, &settings)).get("session_id").is_none());
     }
 
     #[test]

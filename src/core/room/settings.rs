@@ -62,6 +62,9 @@ pub fn describe_settings(s: &ModelSettings) -> String {
     if s.response_format.is_some() {
         parts.push("json".into());
     }
+    if s.provider.is_some() {
+        parts.push("routing".into());
+    }
     if s.system.is_some() {
         parts.push("system".into());
     }

@@ -337,7 +337,9 @@ fn absorb(pane: &mut Pane, model: String, kind: EventKind) {
             l.tokens_seen = (l.chars / 4) as u64;
         }
         EventKind::Usage(u) => l.tokens_seen = u.completion_tokens,
-        EventKind::ToolsUnsupported { message } => pane.blocks.push(Block::Notice(message)),
+        EventKind::ToolsUnsupported { message } | EventKind::Notice { message } => {
+            pane.blocks.push(Block::Notice(message));
+        }
         EventKind::StepFinished { summary } => {
             pane.blocks.push(Block::Text(summary.text.clone()));
             l.chars = 0;

@@ -64,6 +64,7 @@ pub(super) fn json_line(model: &str, idx: usize, event: &StreamEvent, denied: bo
         }
         EventKind::TextDelta(t) => json!({"type": "delta", "model": model, "target": idx, "text": t}),
         EventKind::ReasoningDelta(t) => json!({"type": "reasoning", "model": model, "target": idx, "text": t}),
+        EventKind::Notice { message } => json!({"type": "notice", "model": model, "target": idx, "message": message}),
         EventKind::ToolsUnsupported { message } => {
             json!({"type": "tools_unsupported", "model": model, "target": idx, "message": message})
         }

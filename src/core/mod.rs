@@ -2,6 +2,7 @@
 //! about terminals; consumers talk to it through typed channels (see `protocol`).
 
 pub mod account;
+pub mod attach;
 pub mod catalog;
 pub mod compare;
 pub mod decimal;

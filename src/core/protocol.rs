@@ -76,6 +76,21 @@ pub struct ChatMessage {
     /// unmodified with its tool calls so the model keeps its reasoning (§2.2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasoning_details: Vec<serde_json::Value>,
+    /// Files sent with a user message (images, PDFs), as content parts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file sent with a prompt, by path and content fingerprint (`core::attach`): the bytes are
+/// read when a request is built, never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub path: String,
+    /// The file name, as sent (`file.filename`) and shown.
+    pub name: String,
+    pub mime: String,
+    pub bytes: u64,
+    pub fingerprint: String,
 }
 
 impl ChatMessage {
@@ -87,6 +102,7 @@ impl ChatMessage {
             tool_calls: Vec::new(),
             tool_call_id: Some(tool_call_id.into()),
             reasoning_details: Vec::new(),
+            attachments: Vec::new(),
         }
     }
     pub fn new(role: Role, content: impl Into<String>) -> Self {
@@ -96,6 +112,7 @@ impl ChatMessage {
             tool_calls: Vec::new(),
             tool_call_id: None,
             reasoning_details: Vec::new(),
+            attachments: Vec::new(),
         }
     }
     pub fn system(content: impl Into<String>) -> Self {
@@ -425,6 +442,11 @@ pub enum EventKind {
     },
     TextDelta(String),
     ReasoningDelta(String),
+    /// Something the target left out of its request, and why (attachments a text-only model
+    /// cannot take).
+    Notice {
+        message: String,
+    },
     /// A raw tool-call fragment, keyed by its slot in the accumulator.
     ToolCallDelta {
         slot: usize,

@@ -122,6 +122,11 @@ impl ModelCapabilities for CatalogEstimator {
             _ => None,
         }
     }
+
+    fn input_modalities(&self, provider: &str, model: &str) -> Option<Vec<String>> {
+        let entry = self.entry_for(provider, model)?;
+        (!entry.input_modalities.is_empty()).then_some(entry.input_modalities)
+    }
 }
 
 impl CostEstimator for CatalogEstimator {

@@ -142,6 +142,8 @@ fn wire_messages(kind: ProviderKind, messages: &[ChatMessage], system: Option<&s
         obj.insert("role".into(), serde_json::to_value(m.role).unwrap_or(Value::Null));
         if m.role == Role::Assistant && !m.tool_calls.is_empty() && m.content.is_empty() {
             obj.insert("content".into(), Value::Null);
+        } else if !m.attachments.is_empty() {
+            obj.insert("content".into(), content_parts(kind, m));
         } else {
             obj.insert("content".into(), Value::from(m.content.as_str()));
         }
@@ -173,6 +175,30 @@ fn wire_messages(kind: ProviderKind, messages: &[ChatMessage], system: Option<&s
         out.push(Value::Object(obj));
     }
     out
+}
+
+/// A message with attachments as content parts (§2.2): its text, then each image as
+/// `image_url` and each PDF as `file`, both as `data:` URLs. `file` parts are OpenRouter's; the
+/// other backends are sent images only (their chat APIs take `image_url` data URLs) and a note
+/// in place of a PDF. A file that changed or went away since it was attached is replaced by a
+/// note saying so, and the request still goes out.
+fn content_parts(kind: ProviderKind, m: &ChatMessage) -> Value {
+    let mut parts = vec![json!({"type": "text", "text": m.content})];
+    for a in &m.attachments {
+        let is_image = crate::core::attach::modality(a) == "image";
+        if !is_image && kind != ProviderKind::Openrouter {
+            parts.push(
+                json!({"type": "text", "text": format!("[{} not sent: PDFs go to OpenRouter models only]", a.name)}),
+            );
+            continue;
+        }
+        match crate::core::attach::data_url(a) {
+            Ok(url) if is_image => parts.push(json!({"type": "image_url", "image_url": {"url": url}})),
+            Ok(url) => parts.push(json!({"type": "file", "file": {"filename": a.name, "file_data": url}})),
+            Err(e) => parts.push(json!({"type": "text", "text": format!("[attachment not sent: {e}]")})),
+        }
+    }
+    Value::Array(parts)
 }
 
 #[cfg(test)]

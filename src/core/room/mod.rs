@@ -84,6 +84,8 @@ pub struct Room {
     /// Bumped by every change that is not streamed text (panes, turns, states, figures), so a
     /// face knows when to rebuild what it derived.
     pub revision: u64,
+    /// Files to send with the next prompt (`attach`); the turn keeps them once sent.
+    pub attachments: Vec<crate::core::protocol::Attachment>,
     log: Vec<Record>,
     persisted: usize,
     setup: RoomSetup,
@@ -106,6 +108,7 @@ impl Room {
             notices: Vec::new(),
             head: None,
             revision: 0,
+            attachments: Vec::new(),
             log: Vec::new(),
             persisted: 0,
             setup,
@@ -287,8 +290,9 @@ impl Room {
             t.dedup();
             t
         });
+        let attachments = std::mem::take(&mut self.attachments);
         self.record(Record::TurnAdded {
-            turn: Turn { id: turn, parent, prompt: prompt.to_owned(), targets: to, at_ms: now_ms() },
+            turn: Turn { id: turn, parent, prompt: prompt.to_owned(), attachments, targets: to, at_ms: now_ms() },
         });
         self.record(Record::HeadMoved { head: Some(turn) });
         if let (Some(store), Some(room)) = (&self.setup.store, self.id) {
@@ -468,7 +472,9 @@ impl Room {
                 }
                 return applied;
             }
-            EventKind::ToolsUnsupported { message } => answer.notices.push(strip_controls(message).into_owned()),
+            EventKind::ToolsUnsupported { message } | EventKind::Notice { message } => {
+                answer.notices.push(strip_controls(message).into_owned());
+            }
             EventKind::StepFinished { summary } => {
                 let mut msg = ChatMessage::assistant(summary.text.clone());
                 msg.tool_calls.clone_from(&summary.tool_calls);

@@ -33,6 +33,9 @@ pub struct Turn {
     pub id: TurnId,
     pub parent: Option<TurnId>,
     pub prompt: String,
+    /// Files sent with the prompt, once for every pane (by path and fingerprint).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::core::protocol::Attachment>,
     #[serde(default)]
     pub targets: Option<Vec<TargetId>>,
     #[serde(default)]

@@ -41,6 +41,10 @@ pub trait ModelCapabilities: Send + Sync {
     /// known (providers without a catalog), in which case tools are sent and a refusal is
     /// handled when it comes.
     fn supports_tools(&self, provider: &str, model: &str) -> Option<bool>;
+    /// The model's input modalities (`text`, `image`, `file`, …), when the catalog knows them.
+    fn input_modalities(&self, _provider: &str, _model: &str) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// Tool loops' default length: rounds of tool calls per target and turn before the model must

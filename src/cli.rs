@@ -161,6 +161,11 @@ pub struct AskArgs {
     #[arg(long, value_name = "FILE")]
     pub json_schema: Option<std::path::PathBuf>,
 
+    /// Send a file with the prompt (repeatable): PNG, JPEG, WebP or GIF images and PDFs, to the
+    /// models whose catalog entry lists those inputs (the others get the text alone).
+    #[arg(long, value_name = "PATH")]
+    pub attach: Vec<std::path::PathBuf>,
+
     /// Emit one JSON object per line (delta, tool_call, tool_result, done, error, ...) instead of text.
     #[arg(long)]
     pub json: bool,

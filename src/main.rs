@@ -71,6 +71,16 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
                 Some(Ok(format)) => Some(format),
                 None => None,
             };
+            let mut attachments = Vec::new();
+            for path in &args.attach {
+                match roundtable::core::attach::load(path) {
+                    Ok(a) => attachments.push(a),
+                    Err(msg) => {
+                        eprintln!("roundtable: {msg}");
+                        return ask::EXIT_USAGE;
+                    }
+                }
+            }
             let settings = ModelSettings {
                 response_format,
                 temperature: args.temperature,
@@ -88,6 +98,7 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
                 prompt,
                 tools: args.tools,
                 yes: args.yes,
+                attachments,
             };
             ask::run(config, paths, opts).await
         }

@@ -332,3 +332,82 @@ fn chatroom_provider_preferences_build_the_provider_object() {
     app.run_command_line("/provider 1 off");
     assert_eq!(pane_settings(&app, 0).provider, None);
 }
+
+/// The smallest PNG there is (a 1×1 transparent pixel).
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0A, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00,
+    0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+#[tokio::test]
+async fn reasoning_web_and_an_image_go_to_each_model_as_it_takes_them() {
+    let sim = SimServer::start(quick(), 0).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let img = home.path().join("img.png");
+    std::fs::write(&img, PNG).unwrap();
+    let img_arg = img.to_string_lossy().into_owned();
+    // A: reasons, sees images, searches at $0.01. B: text only, reasons with efforts unlisted.
+    let (a, b) = ("anthropic/claude-sonnet-4.5", "deepseek/deepseek-chat-v3.1");
+    let args = [
+        "ask",
+        "--json",
+        "--reasoning",
+        "high",
+        "--web",
+        "--attach",
+        &img_arg,
+        "-m",
+        a,
+        "-m",
+        b,
+        "What is in the picture?",
+    ];
+    let out = output(command(home.path(), &sim.base_url(), &args)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let bodies = sim.request_bodies();
+    let (body_a, body_b) = (body_for(&bodies, a), body_for(&bodies, b));
+    for body in [body_a, body_b] {
+        assert_eq!(body["reasoning"], serde_json::json!({"effort": "high"}), "{body}");
+        assert_eq!(body["tools"], serde_json::json!([{"type": "openrouter:web_search"}]), "{body}");
+        assert!(body["session_id"].is_string(), "{body}");
+    }
+    let content = &body_a["messages"][0]["content"];
+    assert_eq!(content[0], serde_json::json!({"type": "text", "text": "What is in the picture?"}));
+    assert_eq!(content[1]["type"], "image_url");
+    assert!(
+        content[1]["image_url"]["url"].as_str().is_some_and(|u| u.starts_with("data:image/png;base64,iVBORw0KGgo"))
+    );
+    assert_eq!(body_b["messages"][0]["content"], "What is in the picture?", "the text-only model gets the text alone");
+
+    let lines = lines(&out);
+    let notice = lines.iter().find(|l| l["type"] == "notice" && l["target"] == 1);
+    assert!(
+        notice.is_some_and(|n| n["message"].as_str().is_some_and(|m| m.contains("without img.png"))),
+        "{}",
+        text(&out)
+    );
+    for t in [0, 1] {
+        assert!(lines.iter().any(|l| l["type"] == "reasoning" && l["target"] == t), "reasoning from {t}");
+        let done =
+            lines.iter().find(|l| l["type"] == "done" && l["target"] == t).unwrap_or_else(|| panic!("{}", text(&out)));
+        assert_eq!(done["citations"].as_array().map(Vec::len), Some(2), "{done}");
+    }
+    let estimate = |t: u64| {
+        lines.iter().find(|l| l["type"] == "estimate" && l["target"] == t).and_then(|l| l["prompt_tokens"].as_u64())
+    };
+    assert!(estimate(0).unwrap_or(0) >= 1_000 && estimate(1).unwrap_or(0) < 100, "the image counts only where sent");
+
+    // A file that is not an image or PDF is refused before anything is sent.
+    let before = sim.request_bodies().len();
+    let notes = home.path().join("notes.txt");
+    std::fs::write(&notes, "plain").unwrap();
+    let out =
+        output(command(home.path(), &sim.base_url(), &["ask", "--attach", &notes.to_string_lossy(), "-m", a, "hi"]))
+            .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only PNG, JPEG, WebP, GIF images and PDFs"));
+    assert_eq!(sim.request_bodies().len(), before);
+    sim.shutdown().await;
+}

@@ -32,6 +32,8 @@ pub struct AskOptions {
     pub tools: Vec<String>,
     /// Run tools that are not marked safe too (otherwise their calls are denied).
     pub yes: bool,
+    /// Files sent with the prompt (`--attach`), already checked.
+    pub attachments: Vec<crate::core::protocol::Attachment>,
 }
 
 /// Longest wait after the answers for costs that arrive late (the core bounds it too).
@@ -114,6 +116,7 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
             return EXIT_USAGE;
         }
     }
+    room.attachments.clone_from(&opts.attachments);
     let commands = match room.send(&opts.prompt, None) {
         Ok(c) => c,
         Err(e) => {
@@ -414,11 +417,27 @@ fn pre_send_estimates(
         messages.push(ChatMessage::system(system.clone()));
     }
     messages.push(ChatMessage::user(opts.prompt.clone()));
-    let tokens = crate::core::catalog::estimate_prompt_tokens(&messages);
+    let text_tokens = crate::core::catalog::estimate_prompt_tokens(&messages);
     opts.models
         .iter()
         .map(|model| {
             let resolved = config.providers.resolve(model).ok();
+            // Only the files this model takes count (the router leaves the others out).
+            let modalities = resolved
+                .as_ref()
+                .and_then(|r| estimator.entry_for(&r.provider_name, &r.upstream_model))
+                .map(|e| e.input_modalities);
+            let taken: Vec<_> = opts
+                .attachments
+                .iter()
+                .filter(|a| {
+                    modalities
+                        .as_ref()
+                        .is_none_or(|m| m.is_empty() || m.iter().any(|x| x == crate::core::attach::modality(a)))
+                })
+                .cloned()
+                .collect();
+            let tokens = text_tokens + crate::core::attach::estimate_tokens(&taken);
             // Web search is priced only where it is sent (OpenRouter); `offered_settings` says so.
             let web = opts.settings.web_search == Some(true)
                 && resolved

@@ -33,6 +33,21 @@ pub struct Message {
     pub tool_call_id: Option<String>,
     /// The message passed back a `reasoning_details` block with a signature.
     pub reasoning_signed: bool,
+    /// Prompt tokens its `image_url` and `file` parts count for. The reference gives no
+    /// figures: 1,000 per image, and a file's decoded size over 8.
+    pub attachment_tokens: u64,
+}
+
+fn attachment_tokens(v: &Value) -> u64 {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| match p["type"].as_str() {
+            Some("image_url") => 1_000,
+            Some("file") => (p["file"]["file_data"].as_str().map_or(0, str::len) as u64 * 3 / 4).div_ceil(8),
+            _ => 0,
+        })
+        .sum()
 }
 
 #[derive(Clone, Debug)]
@@ -93,6 +108,7 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         .map(|m| Message {
             role: m["role"].as_str().unwrap_or("user").to_string(),
             text: content_text(&m["content"]),
+            attachment_tokens: attachment_tokens(&m["content"]),
             tool_calls: m["tool_calls"]
                 .as_array()
                 .into_iter()
@@ -169,7 +185,9 @@ impl ChatRequest {
         let per_msg: u64 = self
             .messages
             .iter()
-            .map(|m| (m.text.chars().count() as u64).div_ceil(4) + 4 + 8 * m.tool_calls.len() as u64)
+            .map(|m| {
+                (m.text.chars().count() as u64).div_ceil(4) + 4 + 8 * m.tool_calls.len() as u64 + m.attachment_tokens
+            })
             .sum();
         per_msg + (self.tools_chars as u64).div_ceil(4)
     }

@@ -411,3 +411,19 @@ async fn reasoning_web_and_an_image_go_to_each_model_as_it_takes_them() {
     assert_eq!(sim.request_bodies().len(), before);
     sim.shutdown().await;
 }
+
+#[test]
+fn chatroom_attach_checks_files_and_says_which_panes_take_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("img.png");
+    std::fs::write(&img, PNG).unwrap();
+    let mut app = bare_app(&["openai/gpt-4o-mini", "deepseek/deepseek-chat-v3.1"]);
+    app.run_command_line(&format!("/attach {}", img.display()));
+    assert_eq!(app.room.attachments.len(), 1);
+    assert!(status(&app).contains("Attached img.png (1 of 2 panes take it"), "{}", status(&app));
+    app.run_command_line(&format!("/attach {}", dir.path().join("nope.png").display()));
+    assert!(status(&app).contains("Cannot attach"), "{}", status(&app));
+    assert_eq!(app.room.attachments.len(), 1, "a bad file adds nothing");
+    app.run_command_line("/attach off");
+    assert!(app.room.attachments.is_empty());
+}

@@ -317,6 +317,7 @@ impl App {
             Ok(commands) => {
                 let branched = self.editing.take().is_some();
                 self.input.take();
+                self.show_attachments();
                 self.core(commands);
                 self.sync_view();
                 for p in &mut self.panes {

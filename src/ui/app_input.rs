@@ -433,6 +433,7 @@ impl App {
             Cmd::Web(w, on) => self.set_web_search(w, on),
             Cmd::Json(w, json) => self.set_structured(w, json),
             Cmd::Provider(w, pref) => self.set_provider_pref(w, pref),
+            Cmd::Attach(paths) => self.attach(paths),
             Cmd::Rooms => self.open_room_browser(),
             Cmd::Edit(turn) => self.edit_prompt(turn.map(TurnId)),
             Cmd::Branch(arg) => self.branch(arg),
@@ -574,6 +575,55 @@ impl App {
         } else if offered.len() > 1 {
             self.set_status(Level::Info, format!("{what} for all panes"));
         }
+    }
+
+    /// Add files for the next prompt (each checked now; a bad one is refused with the reason),
+    /// or drop them all. They show as chips on the input line until sent.
+    fn attach(&mut self, paths: Option<Vec<String>>) {
+        let Some(paths) = paths else {
+            self.room.attachments.clear();
+            self.show_attachments();
+            return self.set_status(Level::Info, "No files for the next prompt");
+        };
+        for path in paths {
+            match crate::core::attach::load(std::path::Path::new(&path)) {
+                Ok(a) => {
+                    let takers = self
+                        .panes
+                        .iter()
+                        .filter(|p| {
+                            self.catalog_entry(&p.model).is_none_or(|e| {
+                                e.input_modalities.is_empty()
+                                    || e.input_modalities.iter().any(|m| m == crate::core::attach::modality(&a))
+                            })
+                        })
+                        .count();
+                    let note = if takers < self.panes.len() {
+                        format!(" ({} of {} panes take it; the others get the text alone)", takers, self.panes.len())
+                    } else {
+                        String::new()
+                    };
+                    self.set_status(Level::Info, format!("Attached {}{note}", a.name));
+                    self.room.attachments.push(a);
+                }
+                Err(e) => {
+                    self.set_status(Level::Error, e);
+                    break;
+                }
+            }
+        }
+        self.show_attachments();
+    }
+
+    /// The files waiting for the next prompt, as chips on the input line.
+    pub(crate) fn show_attachments(&mut self) {
+        let chips: Vec<String> = self
+            .room
+            .attachments
+            .iter()
+            .map(|a| format!("{} {} KiB", crate::core::sanitize::strip_controls(&a.name), a.bytes.div_ceil(1024)))
+            .collect();
+        self.input.apply_theme_with_chips(&self.theme, self.demo.is_some(), &chips);
     }
 
     /// Set one OpenRouter routing preference (or clear them) for the panes `w` names; panes on
@@ -846,7 +896,7 @@ impl App {
         match crate::ui::theme::load(&name, self.config_dir.as_deref(), self.no_color) {
             Ok(theme) => {
                 self.theme = theme;
-                self.input.apply_theme(&self.theme, self.demo.is_some());
+                self.show_attachments();
                 self.set_status(Level::Info, format!("Theme: {name}"));
             }
             Err(e) => self.set_status(Level::Error, e.to_string()),

@@ -25,6 +25,8 @@ pub enum Cmd {
     Reasoning(Which, Option<String>),
     /// OpenRouter's web search on or off.
     Web(Which, bool),
+    /// Files for the next prompt: add these (`Some`), or drop them all (`None`).
+    Attach(Option<Vec<String>>),
     /// OpenRouter provider preferences: one field of the `provider` object set, or all cleared.
     Provider(Which, ProviderPref),
     /// Structured output: off (`None`), JSON mode (`Some(None)`), or a schema file.
@@ -114,6 +116,11 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "json",
         args: "[N|all] on|off [SCHEMA_FILE]",
         help: "ask for JSON (following a JSON Schema file), checked and shown indented",
+    },
+    CommandSpec {
+        name: "attach",
+        args: "PATH…|off",
+        help: "send images (PNG, JPEG, WebP, GIF) or PDFs with the next prompt",
     },
     CommandSpec {
         name: "provider",
@@ -242,6 +249,9 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
                 },
             )
         }
+        "attach" if rest.is_empty() => return Err(usage()),
+        "attach" if rest == "off" || rest == "none" => Cmd::Attach(None),
+        "attach" => Cmd::Attach(Some(rest.split_whitespace().map(str::to_owned).collect())),
         "provider" => {
             let (w, value) = leading_which(rest);
             let (field, arg) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
@@ -394,6 +404,8 @@ mod tests {
             Cmd::Provider(Which::All, ProviderPref::Sort("price".into()))
         );
         assert!(parse("/provider sort cheapest").is_err());
+        assert_eq!(parse("/attach a.png b.pdf").unwrap(), Cmd::Attach(Some(vec!["a.png".into(), "b.pdf".into()])));
+        assert_eq!(parse("/attach off").unwrap(), Cmd::Attach(None));
     }
 
     #[test]

@@ -552,7 +552,9 @@ impl App {
         let draft_tokens = (self.input.byte_len() as u64).div_ceil(4) + 4;
         let mut estimates = Vec::new();
         for p in &self.panes {
-            let tokens = estimate_prompt_tokens(&self.room.context_for(p.target)) + draft_tokens;
+            let tokens = estimate_prompt_tokens(&self.room.context_for(p.target))
+                + draft_tokens
+                + self.attachment_tokens(&p.model);
             let cost = self.providers.resolve(&p.model).ok().and_then(|r| {
                 let pricing = self.estimator.as_ref()?.pricing_for(&r.provider_name, &r.upstream_model)?;
                 let web = self.room.pane(p.target).is_some_and(|s| s.settings.web_search == Some(true));

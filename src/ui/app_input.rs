@@ -615,6 +615,24 @@ impl App {
         self.show_attachments();
     }
 
+    /// Prompt tokens the files waiting for the next prompt add for `model` (those it takes).
+    pub(crate) fn attachment_tokens(&self, model: &str) -> u64 {
+        let entry = self.catalog_entry(model);
+        let taken: Vec<_> = self
+            .room
+            .attachments
+            .iter()
+            .filter(|a| {
+                entry.as_ref().is_none_or(|e| {
+                    e.input_modalities.is_empty()
+                        || e.input_modalities.iter().any(|m| m == crate::core::attach::modality(a))
+                })
+            })
+            .cloned()
+            .collect();
+        crate::core::attach::estimate_tokens(&taken)
+    }
+
     /// The files waiting for the next prompt, as chips on the input line.
     pub(crate) fn show_attachments(&mut self) {
         let chips: Vec<String> = self

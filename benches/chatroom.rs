@@ -85,8 +85,12 @@ async fn bench() {
     prefill(&mut app);
     let fill_time = fill_started.elapsed();
     let mem_filled = memory();
-    let history_bytes: usize =
-        app.panes.iter().map(|p| app.room.context_for(p.target).iter().map(|m| m.content.len()).sum::<usize>()).sum();
+    let history_bytes: usize = app
+        .view
+        .panes
+        .iter()
+        .map(|p| app.room.context_for(p.target).iter().map(|m| m.content.len()).sum::<usize>())
+        .sum();
 
     let probe = Arc::new(Probe::default());
     let backend = ProbeBackend { inner: CrosstermBackend::new(io::sink()), probe: Arc::clone(&probe) };
@@ -106,7 +110,7 @@ async fn bench() {
     let turn = TurnId(app.next_turn());
     app.start_turn("Now compare them all once more, in depth, with code.");
     app.effects.clear();
-    let targets: Vec<TargetId> = app.panes.iter().map(|p| p.target).collect();
+    let targets: Vec<TargetId> = app.view.panes.iter().map(|p| p.target).collect();
     let (core_tx, core_rx) = mpsc::channel(router::EVENT_CHANNEL_CAPACITY);
     let (key_tx, key_rx) = mpsc::channel(1024);
     let (quit_tx, quit_rx) = oneshot::channel::<()>();
@@ -339,7 +343,7 @@ fn prefill(app: &mut App) {
         let turn = TurnId(app.next_turn());
         app.start_turn(&format!("Question {}: {}", t + 1, sentence(&mut rng, 14)));
         app.effects.clear();
-        let targets: Vec<TargetId> = app.panes.iter().map(|p| p.target).collect();
+        let targets: Vec<TargetId> = app.view.panes.iter().map(|p| p.target).collect();
         for target in targets {
             let text = markdown(&mut rng, per_turn);
             // Deltas of a few hundred bytes: the render caches see many appends, as in a stream.

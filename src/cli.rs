@@ -32,6 +32,10 @@ pub struct Cli {
     /// (`roundtable rooms` lists them).
     #[arg(long, value_name = "ROOM", num_args = 0..=1, default_missing_value = "last")]
     pub resume: Option<String>,
+
+    /// Start with a blind round: panes are "Model A", "Model B", … until you vote (/vote).
+    #[arg(long)]
+    pub blind: bool,
 }
 
 #[derive(Debug, Subcommand)]

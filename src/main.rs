@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             base_url: cli.base_url,
             demo: cli.demo,
             resume,
+            blind: cli.blind,
         };
         let code = roundtable::ui::launch::run(opts, &paths);
         return ExitCode::from(u8::try_from(code).unwrap_or(1));

@@ -108,11 +108,11 @@ fn bare_app(models: &[&str]) -> roundtable::ui::app::App {
 }
 
 fn status(app: &roundtable::ui::app::App) -> String {
-    app.status.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
+    app.chrome.status.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
 }
 
 fn pane_settings(app: &roundtable::ui::app::App, i: usize) -> roundtable::core::protocol::ModelSettings {
-    app.room.pane(app.panes[i].target).map(|p| p.settings.clone()).unwrap_or_default()
+    app.room.pane(app.view.panes[i].target).map(|p| p.settings.clone()).unwrap_or_default()
 }
 
 #[test]

@@ -111,7 +111,7 @@ async fn type_send_cancel_scroll_zoom_copy_resize() {
     quit_tx.send(()).unwrap();
     let (app, stats) = tokio::time::timeout(Duration::from_secs(10), looped).await.unwrap().unwrap();
     assert!(stats.frames > 0);
-    assert_eq!(app.panes.len(), 3);
+    assert_eq!(app.view.panes.len(), 3);
     sim.shutdown().await;
 }
 
@@ -157,6 +157,6 @@ async fn commands_add_remove_and_errors_are_shown_inline() {
 
     quit_tx.send(()).unwrap();
     let app = tokio::time::timeout(Duration::from_secs(10), looped).await.unwrap().unwrap();
-    assert_eq!(app.panes.len(), 1);
+    assert_eq!(app.view.panes.len(), 1);
     sim.shutdown().await;
 }

@@ -296,9 +296,13 @@ fn the_editor_gets_the_draft_and_the_room_comes_back_whole() {
     s.wait_for("the typed draft", |s| s.screen().contains("my draft"));
     // Ctrl+G (Ctrl+E is readline's end of line in the draft).
     s.send("\x07");
+    // The draft goes to the editor as a whole line, so what the editor appends is a line of its
+    // own: the file is the new draft as written.
     s.wait_for("the edited draft back in the input box", |s| {
-        s.screen().contains("my draft and more from the editor") && s.screen().contains("Draft updated")
+        let screen = s.screen();
+        screen.contains("my draft") && screen.contains(" and more from the editor") && screen.contains("Draft updated")
     });
+    assert!(!s.screen().contains("my draft and more"), "the editor's line was joined to the draft:\n{}", s.screen());
     // The editor had the screen: the room is drawn again whole, not only what changed.
     let screen = s.screen();
     for model in DEMO_MODELS {

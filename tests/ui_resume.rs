@@ -116,8 +116,8 @@ async fn a_resumed_room_shows_the_same_answers_tool_calls_footers_and_totals() {
     .await
     .unwrap();
     let resumed = app(Vec::new(), None, Some(transcript), &sim.base_url());
-    assert_eq!(resumed.panes.len(), MODELS.len());
-    for (before, after) in live.panes.iter().zip(&resumed.panes) {
+    assert_eq!(resumed.view.panes.len(), MODELS.len());
+    for (before, after) in live.view.panes.iter().zip(&resumed.view.panes) {
         let (live_answers, live_totals) = shown(before);
         let (resumed_answers, resumed_totals) = shown(after);
         assert_eq!(live_answers.len(), 2, "{}: one answer per turn live: {live_answers:#?}", before.model);
@@ -130,7 +130,7 @@ async fn a_resumed_room_shows_the_same_answers_tool_calls_footers_and_totals() {
     }
 
     // The tool model's resumed answer has both calls with their results, and its footer.
-    let tool_pane = &resumed.panes[0];
+    let tool_pane = &resumed.view.panes[0];
     let Some(Entry::Answer(first)) = tool_pane.entries.get(1) else { panic!("no answer") };
     let names: Vec<&str> = first.tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["calculator", "current_time"]);
@@ -140,13 +140,13 @@ async fn a_resumed_room_shows_the_same_answers_tool_calls_footers_and_totals() {
     assert_eq!(tool_pane.totals.requests, 3, "one request per step");
 
     // The failing models say why, from the ledger.
-    let failed: Vec<&Outcome> = resumed.panes[2]
+    let failed: Vec<&Outcome> = resumed.view.panes[2]
         .entries
         .iter()
         .filter_map(|e| if let Entry::Answer(a) = e { Some(&a.outcome) } else { None })
         .collect();
     assert!(failed.iter().all(|o| matches!(o, Outcome::Failed(m) if !m.is_empty())), "the error is said: {failed:?}");
-    let flaky = &resumed.panes[3];
+    let flaky = &resumed.view.panes[3];
     let Some(Entry::Answer(partial)) = flaky.entries.get(1) else { panic!("no answer") };
     assert!(!partial.body.text().is_empty(), "the partial text before the mid-stream error is kept");
     assert!(matches!(&partial.outcome, Outcome::Failed(m) if !m.is_empty()), "{:?}", partial.outcome);

@@ -157,17 +157,17 @@ fn bare_app(models: &[&str]) -> App {
 }
 
 fn status(app: &App) -> String {
-    app.status.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
+    app.chrome.status.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
 }
 
 #[test]
 fn a_mistyped_model_is_questioned_and_a_repeat_adds_it() {
     let mut app = bare_app(&["openai/gpt-4o-mini"]);
     app.run_command_line("/add openai/gpt-4o-mni");
-    assert_eq!(app.panes.len(), 1, "not added on the first try");
+    assert_eq!(app.view.panes.len(), 1, "not added on the first try");
     assert!(status(&app).contains("Did you mean openai/gpt-4o-mini"), "{}", status(&app));
     app.run_command_line("/add openai/gpt-4o-mni");
-    assert_eq!(app.panes.len(), 2, "the same /add again adds it (catalogs go stale)");
+    assert_eq!(app.view.panes.len(), 2, "the same /add again adds it (catalogs go stale)");
     let started = bare_app(&["openai/gpt-4o-mni"]);
     assert!(status(&started).contains("Not in the model catalog"), "{}", status(&started));
 }
@@ -175,14 +175,14 @@ fn a_mistyped_model_is_questioned_and_a_repeat_adds_it() {
 #[test]
 fn prompt_history_skips_commands_and_settings_are_checked() {
     let mut app = bare_app(&["openai/gpt-4o-mini", "openai/gpt-4o"]);
-    app.input.set_text("a real prompt");
+    app.chrome.input.set_text("a real prompt");
     app.submit_draft();
-    app.input.set_text("/help");
+    app.chrome.input.set_text("/help");
     app.submit_draft();
-    app.overlay = None;
-    app.input.history_prev();
-    assert_eq!(app.input.text(), "a real prompt", "Ctrl+Up walks prompts, not commands");
-    app.input.set_text("");
+    app.chrome.overlay = None;
+    app.chrome.input.history_prev();
+    assert_eq!(app.chrome.input.text(), "a real prompt", "Ctrl+Up walks prompts, not commands");
+    app.chrome.input.set_text("");
 
     app.run_command_line("/max 7 100");
     assert!(status(&app).contains("no pane 7"), "{}", status(&app));
@@ -194,4 +194,45 @@ fn prompt_history_skips_commands_and_settings_are_checked() {
     app.run_command_line("/temp 2 0.4");
     assert_eq!(app.room.panes[1].settings.temperature, Some(0.4));
     assert_eq!(app.room.panes[0].settings.temperature, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blind_round_names_no_model_until_the_vote() {
+    let sim = common::sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = roundtable::core::store::db_path(dir.path());
+    let store = Store::open(&path).unwrap();
+    let models = ["openai/gpt-4o-mini", "google/gemini-2.5-flash", "meta-llama/llama-3.3-70b-instruct:free"];
+    let r = start(&models, Some(store.clone()), &sim.base_url()).await;
+    send(&r, "/blind").await;
+    wait_for(&r.backend, "the blind labels", 10, |s| s.contains("Model A") && s.contains("Model C")).await;
+    send(&r, "/tools calculator").await;
+    send(&r, "What is 17*23?").await;
+    // Every frame until the vote: no model id, no vendor, no model-specific figure.
+    let forbidden = ["gpt-4o", "gemini", "llama", "openai", "google", "meta-", "OpenAI", "Google"];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut frames = 0;
+    loop {
+        let screen = r.backend.screen();
+        frames += 1;
+        for word in forbidden {
+            assert!(!screen.contains(word), "“{word}” is on screen during a blind round:\n{screen}");
+        }
+        if screen.matches("✓ done").count() >= 3 && screen.contains("Blind round: vote") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the blind round never finished:\n{screen}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(frames > 3, "frames were checked while streaming");
+    send(&r, "/vote B").await;
+    let screen = wait_for(&r.backend, "the reveal", 10, |s| s.contains("Revealed:")).await;
+    assert!(screen.contains("gpt-4o-mini") && screen.contains("gemini-2.5-flash"), "names are back:\n{screen}");
+    let app = stop(r).await;
+    assert_eq!(app.room.votes.len(), 1);
+    assert!(app.room.votes[0].blind);
+    store.flush().unwrap();
+    let votes = roundtable::core::store::read_votes(&path, &Default::default()).unwrap();
+    assert_eq!(votes.len(), 1, "the vote is stored for the leaderboard");
+    sim.shutdown().await;
 }

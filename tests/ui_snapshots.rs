@@ -52,7 +52,7 @@ fn app_with(models: &[&str]) -> App {
         no_color: true,
         ..AppInit::new(models, theme, config.providers.clone(), std::env::temp_dir())
     });
-    app.frozen_clock = Some((Instant::now(), wall()));
+    app.chrome.frozen_clock = Some((Instant::now(), wall()));
     let now_ms = roundtable::core::quota::system_time_ms(wall());
     app.on_core(CoreEvent::Quota(vec![
         bucket("openrouter:free", "minute", 3, 20, now_ms + 42_000),
@@ -98,7 +98,7 @@ fn summary(text: &str, reported: bool) -> Box<StreamSummary> {
 fn midstream(app: &mut App) {
     app.start_turn("Explain how a hash map works, with a short code example.");
     app.effects.clear();
-    let n = app.panes.len() as u32;
+    let n = app.view.panes.len() as u32;
     for t in 0..n {
         stream(
             app,
@@ -258,4 +258,23 @@ fn layout_command_arranges_the_panes() {
     }
     a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert_eq!(rows_of_titles(&mut a), 1, "after stacked the cycle comes back to the grid");
+}
+
+#[test]
+fn a_blind_round_shows_labels_only() {
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut a = app(4);
+        a.start_blind();
+        midstream(&mut a);
+        let screen = render(&mut a, w, h);
+        for model in MODELS.iter().take(4) {
+            let tail = model.rsplit('/').next().unwrap();
+            let vendor = model.split('/').next().unwrap();
+            for word in [*model, tail, vendor] {
+                assert!(!screen.contains(word), "{word} is on screen in a blind round ({w}x{h}):\n{screen}");
+            }
+        }
+        assert!(screen.contains("Model A") && screen.contains("Model B"), "{screen}");
+        insta::assert_snapshot!(format!("blind_4_panes_{w}x{h}"), screen);
+    }
 }

@@ -43,6 +43,10 @@ pub enum Effect {
     MouseCapture(bool),
     /// Read or change the stored rooms (the room browser), off the UI thread.
     Rooms(crate::ui::rooms_view::RoomsRequest),
+    /// Load the leaderboard (votes and ledger averages, 200 bootstrap fits) off the UI thread.
+    Leaderboard {
+        width: usize,
+    },
 }
 
 /// Results of effects that finished off the UI thread.
@@ -52,13 +56,23 @@ pub enum Background {
     Exported(Result<PathBuf, String>),
     Copied(Result<String, String>),
     Rooms(crate::ui::rooms_view::RoomsReply),
+    Leaderboard(Result<Vec<String>, String>),
 }
 
 /// A popup over the room.
 pub enum Overlay {
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Picker(Box<Picker>),
     Rooms(Box<crate::ui::rooms_view::RoomBrowser>),
+    /// The leaderboard's lines (`/leaderboard`), loaded off the UI thread.
+    Leaderboard {
+        lines: Vec<String>,
+        scroll: u16,
+    },
+    /// A word diff of two answers (`/diff`).
+    Diff(Box<crate::ui::diff_view::DiffView>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,8 +140,31 @@ impl AppInit {
 pub struct App {
     /// The conversation, owned by the core: panes, turns, answers, figures.
     pub room: Room,
+    pub view: RoomView,
+    pub chrome: Chrome,
+    pub services: Services,
+    pub effects: Vec<Effect>,
+    /// Something visible changed since the last frame.
+    pub dirty: bool,
+    /// The screen was used by something else (`$EDITOR`): repaint every cell next frame.
+    pub repaint: bool,
+    pub quit: bool,
+}
+
+/// The room as the chatroom shows it, mirrored from the core's room when it changes.
+pub struct RoomView {
     /// One view per pane of the room, in room order (removed panes have none).
     pub panes: Vec<Pane>,
+    pub sidebar: SidebarData,
+    /// `/clear` hides the turns up to this one (the models still remember them).
+    pub cleared_through: Option<TurnId>,
+    /// The room revision the view was last rebuilt for.
+    pub view_revision: u64,
+    pub draft_revision: Option<(u64, u64)>,
+}
+
+/// Everything around the room: focus, zoom and layout, overlays, the status line, the input.
+pub struct Chrome {
     pub focus: usize,
     pub zoom: Option<usize>,
     /// How the panes share the screen (`/layout`).
@@ -139,43 +176,35 @@ pub struct App {
     pub overlay: Option<Overlay>,
     /// Selected row of the `/` palette.
     pub palette_index: usize,
-    pub theme: Theme,
-    pub keymap: Keymap,
+    /// The palette row was chosen with the arrows, so Enter runs it.
+    pub palette_chosen: bool,
     pub status: Option<(Level, String)>,
-    pub demo: Option<String>,
-    pub sidebar: SidebarData,
-    pub providers: ProvidersConfig,
-    pub estimator: Option<CatalogEstimator>,
-    pub store: Option<Store>,
-    pub config_dir: Option<PathBuf>,
-    pub export_dir: PathBuf,
-    pub no_color: bool,
-    pub effects: Vec<Effect>,
-    /// Something visible changed since the last frame.
-    pub dirty: bool,
-    /// The screen was used by something else (`$EDITOR`): repaint every cell next frame.
-    pub repaint: bool,
-    pub quit: bool,
+    /// A question waiting for `y` (remove a pane, clear, quit while streaming).
+    pub pending_confirm: Option<crate::ui::app_input::Confirm>,
+    /// The turn being edited (`/edit`): sending the draft makes a branch beside it.
+    pub editing: Option<TurnId>,
+    /// A model id the catalog does not list, already warned about: adding it again adds it.
+    pub unlisted_confirmed: Option<String>,
     /// Where things were drawn last frame (mouse hit-testing, paging).
     pub regions: Option<Regions>,
     /// Animation counter for spinners; advanced by the loop while something animates.
     pub tick: u64,
     /// A fixed clock for reproducible frames (snapshot tests); `None` reads the real clocks.
     pub frozen_clock: Option<(Instant, SystemTime)>,
-    /// The turn being edited (`/edit`): sending the draft makes a branch beside it.
-    pub editing: Option<TurnId>,
-    /// `/clear` hides the turns up to this one (the models still remember them).
-    pub cleared_through: Option<TurnId>,
-    /// A question waiting for `y` (remove a pane, clear, quit while streaming).
-    pub pending_confirm: Option<crate::ui::app_input::Confirm>,
-    /// The palette row was chosen with the arrows, so Enter runs it.
-    pub palette_chosen: bool,
-    /// A model id the catalog does not list, already warned about: adding it again adds it.
-    pub unlisted_confirmed: Option<String>,
-    /// The room revision the view was last rebuilt for.
-    view_revision: u64,
-    setup: RoomSetup,
-    draft_revision: Option<(u64, u64)>,
+}
+
+/// What the chatroom works with: providers, catalog, store, theme and keys, directories.
+pub struct Services {
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub demo: Option<String>,
+    pub providers: ProvidersConfig,
+    pub estimator: Option<CatalogEstimator>,
+    pub store: Option<Store>,
+    pub config_dir: Option<PathBuf>,
+    pub export_dir: PathBuf,
+    pub no_color: bool,
+    pub setup: RoomSetup,
 }
 impl App {
     pub fn new(init: AppInit) -> App {
@@ -191,42 +220,48 @@ impl App {
         };
         let mut app = App {
             room: Room::new(setup.clone()),
-            panes: Vec::new(),
-            focus: 0,
-            zoom: None,
-            layout: Default::default(),
-            sync_scroll: false,
-            show_sidebar: init.sidebar,
-            mouse_capture: init.mouse,
-            input,
-            overlay: None,
-            palette_index: 0,
-            theme: init.theme,
-            keymap: init.keymap,
-            status: None,
-            demo: init.demo,
-            sidebar: SidebarData::new(now),
-            providers: init.providers,
-            estimator: init.estimator,
-            store: init.store,
-            config_dir: init.config_dir,
-            export_dir: init.export_dir,
-            no_color: init.no_color,
+            view: RoomView {
+                panes: Vec::new(),
+                sidebar: SidebarData::new(now),
+                cleared_through: None,
+                view_revision: u64::MAX,
+                draft_revision: None,
+            },
+            chrome: Chrome {
+                focus: 0,
+                zoom: None,
+                layout: Default::default(),
+                sync_scroll: false,
+                show_sidebar: init.sidebar,
+                mouse_capture: init.mouse,
+                input,
+                overlay: None,
+                palette_index: 0,
+                palette_chosen: false,
+                status: None,
+                pending_confirm: None,
+                editing: None,
+                unlisted_confirmed: None,
+                regions: None,
+                tick: 0,
+                frozen_clock: None,
+            },
+            services: Services {
+                theme: init.theme,
+                keymap: init.keymap,
+                demo: init.demo,
+                providers: init.providers,
+                estimator: init.estimator,
+                store: init.store,
+                config_dir: init.config_dir,
+                export_dir: init.export_dir,
+                no_color: init.no_color,
+                setup,
+            },
             effects: Vec::new(),
             dirty: true,
             repaint: false,
             quit: false,
-            regions: None,
-            tick: 0,
-            frozen_clock: None,
-            editing: None,
-            cleared_through: None,
-            pending_confirm: None,
-            palette_chosen: false,
-            unlisted_confirmed: None,
-            view_revision: u64::MAX,
-            setup,
-            draft_revision: None,
         };
         match init.resume {
             Some(stored) => app.open_stored(stored),
@@ -238,6 +273,7 @@ impl App {
         }
         app.sync_view();
         let unknown: Vec<String> = app
+            .view
             .panes
             .iter()
             .filter_map(|p| {
@@ -258,18 +294,19 @@ impl App {
     /// Replace the room with a stored one, exactly as it was.
     pub fn open_stored(&mut self, stored: crate::core::store::StoredRoom) {
         let title = stored.title.clone();
-        self.room = room::open_stored(self.setup.clone(), stored);
-        self.panes.clear();
-        self.focus = 0;
-        self.zoom = None;
-        self.cleared_through = None;
-        self.editing = None;
+        self.room = room::open_stored(self.services.setup.clone(), stored);
+        self.view.panes.clear();
+        self.chrome.focus = 0;
+        self.chrome.zoom = None;
+        self.view.cleared_through = None;
+        self.chrome.editing = None;
         self.sync_view();
         self.set_status(Level::Info, format!("Resumed room “{title}”"));
     }
 
     pub fn set_status(&mut self, level: Level, text: impl Into<String>) {
-        self.status = Some((level, text.into()));
+        // Nothing on screen may name a model during a blind round, the status line included.
+        self.chrome.status = Some((level, blind_scrub(&self.room, &text.into())));
         self.dirty = true;
     }
 
@@ -277,7 +314,7 @@ impl App {
     pub fn add_pane(&mut self, model: String) -> usize {
         let target = self.room.add_pane(&model, ModelSettings::default());
         self.sync_view();
-        self.panes.iter().position(|p| p.target == target).unwrap_or(0)
+        self.view.panes.iter().position(|p| p.target == target).unwrap_or(0)
     }
 
     pub fn is_streaming(&self) -> bool {
@@ -292,16 +329,16 @@ impl App {
     /// Send the draft (or run it as a command when it starts with `/`). `@2 text` or
     /// `@2,3 text` sends to those panes only.
     pub fn submit_draft(&mut self) {
-        let text = self.input.text();
+        let text = self.chrome.input.text();
         if text.trim().is_empty() {
             return;
         }
         if text.starts_with('/') && !text.contains('\n') {
-            self.input.take_command();
+            self.chrome.input.take_command();
             self.run_command_line(&text);
             return;
         }
-        if self.panes.is_empty() {
+        if self.view.panes.is_empty() {
             self.set_status(Level::Warn, "Add a model first: Ctrl+N opens the picker, or type /add MODEL");
             return;
         }
@@ -309,18 +346,18 @@ impl App {
             Ok(parsed) => parsed,
             Err(e) => return self.set_status(Level::Error, e),
         };
-        let result = match self.editing {
+        let result = match self.chrome.editing {
             Some(turn) => self.room.send_branch(turn, &prompt, to),
             None => self.room.send(&prompt, to),
         };
         match result {
             Ok(commands) => {
-                let branched = self.editing.take().is_some();
-                self.input.take();
+                let branched = self.chrome.editing.take().is_some();
+                self.chrome.input.take();
                 self.show_attachments();
                 self.core(commands);
                 self.sync_view();
-                for p in &mut self.panes {
+                for p in &mut self.view.panes {
                     p.scroll_to_bottom();
                 }
                 if branched {
@@ -330,7 +367,7 @@ impl App {
                         format!("New branch {at}/{n}: /branch prev goes back to the earlier one"),
                     );
                 } else if self.room.panes.iter().any(|p| !p.removed && self.room.is_busy(p.target)) {
-                    self.status = None;
+                    self.chrome.status = None;
                 }
             }
             Err(e) => self.set_status(Level::Warn, e.0),
@@ -348,8 +385,8 @@ impl App {
                 .map_err(|_| format!("“@{list}” is not a list of pane numbers: write @2 or @1,3 before the prompt"))?;
             let pane = n
                 .checked_sub(1)
-                .and_then(|i| self.panes.get(i))
-                .ok_or_else(|| format!("There is no pane {n}: this room has {} pane(s)", self.panes.len()))?;
+                .and_then(|i| self.view.panes.get(i))
+                .ok_or_else(|| format!("There is no pane {n}: this room has {} pane(s)", self.view.panes.len()))?;
             targets.push(pane.target);
         }
         if targets.is_empty() || prompt.trim().is_empty() {
@@ -364,7 +401,7 @@ impl App {
             Ok(commands) => {
                 self.core(commands);
                 self.sync_view();
-                for p in &mut self.panes {
+                for p in &mut self.view.panes {
                     p.scroll_to_bottom();
                 }
             }
@@ -384,12 +421,12 @@ impl App {
 
     /// Ask pane `i` again for its last answer.
     pub fn retry(&mut self, i: usize) {
-        let Some(target) = self.panes.get(i).map(|p| p.target) else { return };
+        let Some(target) = self.view.panes.get(i).map(|p| p.target) else { return };
         match self.room.retry(target) {
             Ok(commands) => {
                 self.core(commands);
                 self.sync_view();
-                if let Some(p) = self.panes.get_mut(i) {
+                if let Some(p) = self.view.panes.get_mut(i) {
                     p.scroll_to_bottom();
                 }
             }
@@ -399,7 +436,7 @@ impl App {
 
     pub fn stop(&mut self, which: Option<usize>) {
         let target = match which {
-            Some(i) => match self.panes.get(i) {
+            Some(i) => match self.view.panes.get(i) {
                 Some(p) => Some(p.target),
                 None => return,
             },
@@ -420,12 +457,12 @@ impl App {
             CoreEvent::Quota(buckets) => {
                 // Buckets the room's models draw from, plus any already used today.
                 let relevant = self.relevant_buckets();
-                self.sidebar.quota =
+                self.view.sidebar.quota =
                     buckets.iter().filter(|b| b.used > 0 || relevant.contains(&b.bucket)).cloned().collect();
                 return;
             }
             CoreEvent::Account(info) => {
-                self.sidebar.account = Some(info.clone());
+                self.view.sidebar.account = Some(info.clone());
                 return;
             }
             CoreEvent::Stopped => return,
@@ -434,7 +471,7 @@ impl App {
                 if let crate::core::protocol::EventKind::TextDelta(t)
                 | crate::core::protocol::EventKind::ReasoningDelta(t) = &ev.kind
                 {
-                    self.sidebar.throughput.record(self.now(), (t.len() as u64).div_ceil(4));
+                    self.view.sidebar.throughput.record(self.now(), (t.len() as u64).div_ceil(4));
                 }
             }
             CoreEvent::CostSettled { .. } => {}
@@ -442,27 +479,27 @@ impl App {
         let applied = self.room.on_event(&event);
         let commands = applied.commands;
         let Some(key) = applied.answer else { return };
-        if !commands.is_empty() || self.room.revision != self.view_revision && self.needs_rebuild(key) {
+        if !commands.is_empty() || self.room.revision != self.view.view_revision && self.needs_rebuild(key) {
             self.core(commands);
             self.sync_view();
         } else {
             self.sync_answer(key);
-            if self.room.revision != self.view_revision {
+            if self.room.revision != self.view.view_revision {
                 self.sync_pane_state(key.target);
-                self.view_revision = self.room.revision;
+                self.view.view_revision = self.room.revision;
             }
         }
         if applied.ended && !self.is_streaming() {
             self.check_store_health();
-            if self.status.as_ref().is_some_and(|(_, t)| t.starts_with("Stopping ")) {
-                self.status = None;
+            if self.chrome.status.as_ref().is_some_and(|(_, t)| t.starts_with("Stopping ")) {
+                self.chrome.status = None;
             }
         }
     }
 
     /// An event for an answer that has no entry yet (a waiting prompt went out): rebuild.
     fn needs_rebuild(&self, key: AnswerKey) -> bool {
-        let Some(pane) = self.panes.iter().find(|p| p.target == key.target) else { return false };
+        let Some(pane) = self.view.panes.iter().find(|p| p.target == key.target) else { return false };
         !pane.entries.iter().any(|e| matches!(e, Entry::Answer(a) if a.key == key))
     }
 
@@ -470,7 +507,7 @@ impl App {
     /// tool calls, notices, footer.
     fn sync_answer(&mut self, key: AnswerKey) {
         let Some(answer) = self.room.answer(key) else { return };
-        let Some(pane) = self.panes.iter_mut().find(|p| p.target == key.target) else { return };
+        let Some(pane) = self.view.panes.iter_mut().find(|p| p.target == key.target) else { return };
         // The streaming rate in the header follows every delta.
         if let (PaneState::Streaming { chars, .. }, AnswerState::Streaming { chars: now, .. }) =
             (&mut pane.state, &answer.state)
@@ -479,48 +516,57 @@ impl App {
         }
         let Some(view) = pane.answer_view(key) else { return };
         fill_answer(view, answer);
+        if self.room.is_blind() {
+            blind_view(view, &self.room);
+        }
     }
 
     fn sync_pane_state(&mut self, target: TargetId) {
         let totals = self.room.totals();
         let room = &self.room;
-        if let Some(pane) = self.panes.iter_mut().find(|p| p.target == target) {
+        if let Some(pane) = self.view.panes.iter_mut().find(|p| p.target == target) {
             mirror_pane(pane, room, &totals);
         }
-        self.sidebar.room_totals = totals.room;
-        self.sidebar.today = self.room.spend_today();
+        self.view.sidebar.room_totals = totals.room;
+        self.view.sidebar.today = self.room.spend_today();
+    }
+
+    /// Model ids the sidebar must not show during a blind round.
+    fn blind_models(&self) -> Vec<String> {
+        if self.room.is_blind() { self.room.live_panes().map(|p| p.model.clone()).collect() } else { Vec::new() }
     }
 
     /// Rebuild the view from the room: one pane per live pane, entries for the current branch
     /// (render caches kept for entries that stay).
     pub fn sync_view(&mut self) {
         self.dirty = true;
-        self.view_revision = self.room.revision;
+        self.view.view_revision = self.room.revision;
         let totals = self.room.totals();
-        let mut old: HashMap<TargetId, Pane> = self.panes.drain(..).map(|p| (p.target, p)).collect();
+        let mut old: HashMap<TargetId, Pane> = self.view.panes.drain(..).map(|p| (p.target, p)).collect();
         let specs: Vec<(TargetId, String, ModelSettings)> =
             self.room.live_panes().map(|p| (p.target, p.model.clone(), p.settings.clone())).collect();
         for (target, model, settings) in specs {
             let mut pane = old.remove(&target).unwrap_or_else(|| Pane::new(target, model.clone(), settings.clone()));
             pane.model = model;
             pane.settings = settings;
-            rebuild_entries(&mut pane, &self.room, self.cleared_through);
+            rebuild_entries(&mut pane, &self.room, self.view.cleared_through);
             mirror_pane(&mut pane, &self.room, &totals);
-            self.panes.push(pane);
+            self.view.panes.push(pane);
         }
-        self.focus = self.focus.min(self.panes.len().saturating_sub(1));
-        if self.zoom.is_some_and(|z| z >= self.panes.len()) {
-            self.zoom = None;
+        self.chrome.focus = self.chrome.focus.min(self.view.panes.len().saturating_sub(1));
+        if self.chrome.zoom.is_some_and(|z| z >= self.view.panes.len()) {
+            self.chrome.zoom = None;
         }
-        self.sidebar.room_totals = totals.room;
-        self.sidebar.today = self.room.spend_today();
+        self.view.sidebar.room_totals = totals.room;
+        self.view.sidebar.today = self.room.spend_today();
+        self.view.sidebar.blind_models = self.blind_models();
     }
 
     /// Names of the quota buckets the room's models would be counted in.
     fn relevant_buckets(&self) -> Vec<String> {
         let mut names = Vec::new();
-        for p in &self.panes {
-            let Ok(r) = self.providers.resolve(&p.model) else { continue };
+        for p in &self.view.panes {
+            let Ok(r) = self.services.providers.resolve(&p.model) else { continue };
             if r.provider.kind == crate::core::provider::ProviderKind::Openrouter
                 && crate::core::quota::is_openrouter_free(&r.upstream_model)
             {
@@ -534,35 +580,35 @@ impl App {
     }
 
     fn check_store_health(&mut self) {
-        self.sidebar.store_problem = self.store.as_ref().and_then(Store::health).map(|e| e.to_string());
+        self.view.sidebar.store_problem = self.services.store.as_ref().and_then(Store::health).map(|e| e.to_string());
     }
 
     /// Re-estimate the draft's prompt for each model when the draft or the room changed.
     pub fn refresh_draft_estimate(&mut self) {
-        let key = (self.input.revision, self.room.revision);
-        if self.draft_revision == Some(key) {
+        let key = (self.chrome.input.revision, self.room.revision);
+        if self.view.draft_revision == Some(key) {
             return;
         }
-        self.draft_revision = Some(key);
-        if self.input.is_empty() || self.input.first_line().starts_with('/') {
-            self.sidebar.draft.clear();
+        self.view.draft_revision = Some(key);
+        if self.chrome.input.is_empty() || self.chrome.input.first_line().starts_with('/') {
+            self.view.sidebar.draft.clear();
             return;
         }
         // Draft tokens by the same heuristic the core uses (about four bytes per token).
-        let draft_tokens = (self.input.byte_len() as u64).div_ceil(4) + 4;
+        let draft_tokens = (self.chrome.input.byte_len() as u64).div_ceil(4) + 4;
         let mut estimates = Vec::new();
-        for p in &self.panes {
+        for p in &self.view.panes {
             let tokens = estimate_prompt_tokens(&self.room.context_for(p.target))
                 + draft_tokens
                 + self.attachment_tokens(&p.model);
-            let cost = self.providers.resolve(&p.model).ok().and_then(|r| {
-                let pricing = self.estimator.as_ref()?.pricing_for(&r.provider_name, &r.upstream_model)?;
+            let cost = self.services.providers.resolve(&p.model).ok().and_then(|r| {
+                let pricing = self.services.estimator.as_ref()?.pricing_for(&r.provider_name, &r.upstream_model)?;
                 let web = self.room.pane(p.target).is_some_and(|s| s.settings.web_search == Some(true));
                 estimate_send_cost(&pricing, tokens, web)
             });
             estimates.push(DraftEstimate { model: p.model.clone(), tokens, cost });
         }
-        self.sidebar.draft = estimates;
+        self.view.sidebar.draft = estimates;
     }
 
     /// A new room with the same panes and settings; the next prompt starts it.
@@ -570,16 +616,16 @@ impl App {
         let commands = self.room.stop(None);
         self.core(commands);
         let panes: Vec<_> = self.room.live_panes().cloned().collect();
-        self.room = Room::new(self.setup.clone());
+        self.room = Room::new(self.services.setup.clone());
         for p in panes {
             let target = self.room.add_pane(&p.model, p.settings.clone());
             if !p.tools.is_empty() {
                 let _ = self.room.set_tools(target, p.tools.clone());
             }
         }
-        self.panes.clear();
-        self.cleared_through = None;
-        self.editing = None;
+        self.view.panes.clear();
+        self.view.cleared_through = None;
+        self.chrome.editing = None;
         self.sync_view();
         self.set_status(Level::Info, "New room: the next prompt starts it");
     }
@@ -589,7 +635,7 @@ impl App {
             Background::EditorDone(Ok(text)) => {
                 // The file is the new draft as written, less the final newline every editor adds.
                 let text = text.strip_suffix('\n').map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
-                self.input.set_text(text);
+                self.chrome.input.set_text(text);
                 self.set_status(Level::Info, "Draft updated from the editor");
             }
             Background::EditorDone(Err(e)) => self.set_status(Level::Error, e),
@@ -598,19 +644,21 @@ impl App {
             Background::Copied(Ok(what)) => self.set_status(Level::Info, what),
             Background::Copied(Err(e)) => self.set_status(Level::Warn, e),
             Background::Rooms(reply) => self.on_rooms_reply(reply),
+            Background::Leaderboard(Ok(lines)) => self.chrome.overlay = Some(Overlay::Leaderboard { lines, scroll: 0 }),
+            Background::Leaderboard(Err(e)) => self.set_status(Level::Error, e),
         }
         self.dirty = true;
     }
 
     /// Open the room browser and ask for the list.
     pub fn open_room_browser(&mut self) {
-        if self.store.is_none() {
+        if self.services.store.is_none() {
             return self.set_status(
                 Level::Warn,
                 "History is not saved in this session (no database), so there are no rooms to browse",
             );
         }
-        self.overlay = Some(Overlay::Rooms(Box::default()));
+        self.chrome.overlay = Some(Overlay::Rooms(Box::default()));
         self.effects.push(Effect::Rooms(crate::ui::rooms_view::RoomsRequest::List));
     }
 
@@ -621,7 +669,7 @@ impl App {
                 if self.is_streaming() {
                     return self.set_status(Level::Warn, "Stop streaming first (Esc), then open another room");
                 }
-                self.overlay = None;
+                self.chrome.overlay = None;
                 let renamed_current = self.room.id == Some(stored.id);
                 self.open_stored(*stored);
                 if renamed_current {
@@ -630,7 +678,7 @@ impl App {
             }
             RoomsReply::Changed => self.effects.push(Effect::Rooms(RoomsRequest::List)),
             other => {
-                if let Some(Overlay::Rooms(browser)) = &mut self.overlay {
+                if let Some(Overlay::Rooms(browser)) = &mut self.chrome.overlay {
                     browser.on_reply(&other);
                 } else if let RoomsReply::Failed(e) = other {
                     self.set_status(Level::Error, e);
@@ -641,16 +689,21 @@ impl App {
 
     /// Monotonic now (frozen in snapshot tests).
     pub fn now(&self) -> Instant {
-        self.frozen_clock.map_or_else(Instant::now, |c| c.0)
+        self.chrome.frozen_clock.map_or_else(Instant::now, |c| c.0)
     }
 
     /// Wall-clock now, for countdowns (frozen in snapshot tests).
     pub fn wall(&self) -> SystemTime {
-        self.frozen_clock.map_or_else(SystemTime::now, |c| c.1)
+        self.chrome.frozen_clock.map_or_else(SystemTime::now, |c| c.1)
     }
 
     pub fn draw_ctx(&self) -> crate::ui::pane_view::DrawCtx<'_> {
-        crate::ui::pane_view::DrawCtx { theme: &self.theme, now: self.now(), wall: self.wall(), tick: self.tick }
+        crate::ui::pane_view::DrawCtx {
+            theme: &self.services.theme,
+            now: self.now(),
+            wall: self.wall(),
+            tick: self.chrome.tick,
+        }
     }
 
     /// Tool names enabled in the room (the first pane's; `/tools` sets every pane's).
@@ -680,7 +733,7 @@ fn rebuild_entries(pane: &mut Pane, room: &Room, cleared_through: Option<TurnId>
         room.notices
             .iter()
             .filter(move |n| n.after == after && n.target.is_none_or(|t| t == target))
-            .map(|n| Entry::Notice(n.text.clone()))
+            .map(|n| Entry::Notice(blind_scrub(room, &n.text)))
     };
     let mut entries: Vec<Entry> = Vec::new();
     if cleared_through.is_none() {
@@ -703,6 +756,9 @@ fn rebuild_entries(pane: &mut Pane, room: &Room, cleared_through: Option<TurnId>
                 }
                 let mut view = answers.remove(&a.key).unwrap_or_else(|| Box::new(Answer::new(a.key)));
                 fill_answer(&mut view, a);
+                if room.is_blind() {
+                    blind_view(&mut view, room);
+                }
                 entries.push(Entry::Answer(view));
             }
             entries.extend(notices_after(Some(turn.id)));
@@ -720,6 +776,7 @@ fn rebuild_entries(pane: &mut Pane, room: &Room, cleared_through: Option<TurnId>
 /// The pane's header state, upstream and totals from the room.
 fn mirror_pane(pane: &mut Pane, room: &Room, totals: &room::RoomTotals) {
     let target = pane.target;
+    pane.label = room.blind_labels().and_then(|l| l.get(&target).cloned());
     pane.totals = totals.panes.get(&target).cloned().unwrap_or_default();
     pane.next_queued = room.answers.iter().any(|a| a.key.target == target && a.state == AnswerState::Pending);
     let shown = pane.entries.iter().rev().find_map(|e| match e {
@@ -798,6 +855,43 @@ fn fill_answer(view: &mut Answer, a: &room::Answer) {
         view.extras = None;
     }
     view.extras = None;
+}
+
+/// During a blind round an answer shows nothing that names its model: no figures under it (a
+/// pane's cost gives it away), and model ids in notices and errors become the pane labels.
+fn blind_view(view: &mut Answer, room: &Room) {
+    view.footer = None;
+    view.extras = None;
+    for n in &mut view.notices {
+        *n = blind_scrub(room, n);
+    }
+    if let Outcome::Failed(m) = &mut view.outcome {
+        *m = blind_scrub(room, m);
+    }
+}
+
+/// `text` with every pane's model id (and the id without its vendor) replaced by the pane's blind
+/// label, while a blind round hides the names; unchanged otherwise.
+pub fn blind_scrub(room: &Room, text: &str) -> String {
+    let Some(labels) = room.blind_labels() else { return text.to_string() };
+    // Every way a message may name a pane's model: the id, without its `:variant` (a `:free`
+    // model's paid twin), and both without the vendor; longest first so none is cut in half.
+    let mut names: Vec<(String, &str)> = Vec::new();
+    for (target, label) in &labels {
+        let Some(model) = room.pane(*target).map(|p| p.model.as_str()) else { continue };
+        let base = model.split_once(':').map_or(model, |(b, _)| b);
+        for name in [model, base, model.rsplit('/').next().unwrap_or(model), base.rsplit('/').next().unwrap_or(base)] {
+            if name.len() >= 5 {
+                names.push((name.to_string(), label.as_str()));
+            }
+        }
+    }
+    names.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+    let mut out = text.to_string();
+    for (name, label) in names {
+        out = out.replace(&name, label);
+    }
+    out
 }
 
 fn tool_notes(a: &room::Answer) -> Vec<ToolNote> {

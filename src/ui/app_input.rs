@@ -17,10 +17,10 @@ impl App {
         match event {
             Event::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
             Event::Paste(text) => {
-                if let Some(Overlay::Picker(p)) = &mut self.overlay {
+                if let Some(Overlay::Picker(p)) = &mut self.chrome.overlay {
                     p.type_str(&text.replace(['\n', '\r'], " "));
                 } else {
-                    self.input.paste(&text);
+                    self.chrome.input.paste(&text);
                 }
                 self.dirty = true;
             }
@@ -32,44 +32,63 @@ impl App {
 
     pub fn on_key(&mut self, key: KeyEvent) {
         self.dirty = true;
-        if let Some(question) = self.pending_confirm.take() {
-            self.status = None;
+        if let Some(question) = self.chrome.pending_confirm.take() {
+            self.chrome.status = None;
             let yes = key.code == KeyCode::Char('y') && key.modifiers.is_empty();
             return self.confirmed(question, yes);
         }
-        if key.code == KeyCode::Esc && self.editing.is_some() && self.overlay.is_none() {
-            self.editing = None;
+        if key.code == KeyCode::Esc && self.chrome.editing.is_some() && self.chrome.overlay.is_none() {
+            self.chrome.editing = None;
             return self.set_status(Level::Info, "No longer editing: Enter sends the draft as a new prompt");
         }
-        if self.status.is_some() && key.code != KeyCode::Esc {
-            self.status = None;
+        if self.chrome.status.is_some() && key.code != KeyCode::Esc {
+            self.chrome.status = None;
         }
-        match &mut self.overlay {
+        let screen = self.screen();
+        match &mut self.chrome.overlay {
             Some(Overlay::Help { scroll }) => {
                 match key.code {
                     KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
                     KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
                     KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
                     KeyCode::PageDown => *scroll = scroll.saturating_add(10),
-                    _ => self.overlay = None,
+                    _ => self.chrome.overlay = None,
                 }
                 return;
             }
             Some(Overlay::Rooms(browser)) => {
                 match browser.key(key) {
                     crate::ui::rooms_view::BrowserOutcome::Stay => {}
-                    crate::ui::rooms_view::BrowserOutcome::Close => self.overlay = None,
+                    crate::ui::rooms_view::BrowserOutcome::Close => self.chrome.overlay = None,
                     crate::ui::rooms_view::BrowserOutcome::Request(r) => self.effects.push(Effect::Rooms(r)),
                 }
                 return;
             }
+            Some(Overlay::Leaderboard { scroll, .. }) => {
+                match key.code {
+                    KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+                    KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
+                    _ => self.chrome.overlay = None,
+                }
+                return;
+            }
+            Some(Overlay::Diff(diff)) => {
+                match key.code {
+                    KeyCode::Up | KeyCode::Char('k') => diff.scroll_by(-1, screen),
+                    KeyCode::Down | KeyCode::Char('j') => diff.scroll_by(1, screen),
+                    KeyCode::PageUp => diff.page_by(-1, screen),
+                    KeyCode::PageDown | KeyCode::Char(' ') => diff.page_by(1, screen),
+                    _ => self.chrome.overlay = None,
+                }
+                return;
+            }
             Some(Overlay::Picker(picker)) => {
-                let catalog = self.estimator.as_ref().map(|e| e.catalog());
+                let catalog = self.services.estimator.as_ref().map(|e| e.catalog());
                 match picker.key(key, catalog.as_deref()) {
                     PickerOutcome::Stay => {}
-                    PickerOutcome::Close => self.overlay = None,
+                    PickerOutcome::Close => self.chrome.overlay = None,
                     PickerOutcome::Add(model) => {
-                        self.overlay = None;
+                        self.chrome.overlay = None;
                         self.add_models(vec![model]);
                     }
                 }
@@ -77,40 +96,48 @@ impl App {
             }
             None => {}
         }
+        // Alt+1…9 votes for Model A…I during a blind round.
+        if self.room.is_blind()
+            && key.modifiers == KeyModifiers::ALT
+            && let KeyCode::Char(c @ '1'..='9') = key.code
+        {
+            let position = usize::from(c as u8 - b'1');
+            return self.cast_vote(crate::core::compare::VoteChoice::Label(position));
+        }
         if self.selection_key(key) || self.tool_decision_key(key) || self.palette_key(key) {
             return;
         }
-        match self.keymap.action(&key) {
+        match self.services.keymap.action(&key) {
             Some(action) => self.act(action),
             None => {
                 // Up/Down browse history from the first/last line of the draft.
                 if key.modifiers == KeyModifiers::NONE {
-                    if key.code == KeyCode::Up && self.input.cursor_on_first_line() {
-                        return self.input.history_prev();
+                    if key.code == KeyCode::Up && self.chrome.input.cursor_on_first_line() {
+                        return self.chrome.input.history_prev();
                     }
-                    if key.code == KeyCode::Down && self.input.cursor_on_last_line() {
-                        return self.input.history_next();
+                    if key.code == KeyCode::Down && self.chrome.input.cursor_on_last_line() {
+                        return self.chrome.input.history_next();
                     }
                 }
-                self.input.key(key);
-                self.palette_index = 0;
+                self.chrome.input.key(key);
+                self.chrome.palette_index = 0;
             }
         }
     }
 
     pub fn act(&mut self, action: Action) {
         self.dirty = true;
-        let focus = self.focus;
+        let focus = self.chrome.focus;
         match action {
             Action::Send => self.submit_draft(),
-            Action::Newline => self.input.newline(),
+            Action::Newline => self.chrome.input.newline(),
             Action::StopAll => {
                 if self.is_streaming() {
                     self.stop(None);
-                } else if self.zoom.is_some() {
-                    self.zoom = None;
+                } else if self.chrome.zoom.is_some() {
+                    self.chrome.zoom = None;
                 } else {
-                    self.status = None;
+                    self.chrome.status = None;
                 }
             }
             Action::StopFocused => self.stop(Some(focus)),
@@ -125,24 +152,24 @@ impl App {
             Action::ScrollBottom => self.for_scrolled_panes(|p| p.scroll_to_bottom()),
             Action::Zoom => self.toggle_zoom(focus),
             Action::SyncScroll => {
-                self.sync_scroll = !self.sync_scroll;
-                let state = if self.sync_scroll { "on: all panes scroll together" } else { "off" };
+                self.chrome.sync_scroll = !self.chrome.sync_scroll;
+                let state = if self.chrome.sync_scroll { "on: all panes scroll together" } else { "off" };
                 self.set_status(Level::Info, format!("Synchronized scrolling {state}"));
             }
-            Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
+            Action::Help => self.chrome.overlay = Some(Overlay::Help { scroll: 0 }),
             Action::Palette => {
-                if !self.input.first_line().starts_with('/') {
-                    self.input.set_text("/");
+                if !self.chrome.input.first_line().starts_with('/') {
+                    self.chrome.input.set_text("/");
                 }
             }
             Action::AddModel => self.open_picker(),
             Action::CopyAnswer => self.copy(None),
             Action::SelectMode => self.start_selection(),
             Action::Adopt => self.adopt(focus),
-            Action::EditDraft => self.effects.push(Effect::Editor(self.input.text())),
-            Action::HistoryPrev => self.input.history_prev(),
-            Action::HistoryNext => self.input.history_next(),
-            Action::ToggleSidebar => self.show_sidebar = !self.show_sidebar,
+            Action::EditDraft => self.effects.push(Effect::Editor(self.chrome.input.text())),
+            Action::HistoryPrev => self.chrome.input.history_prev(),
+            Action::HistoryNext => self.chrome.input.history_next(),
+            Action::ToggleSidebar => self.chrome.show_sidebar = !self.chrome.show_sidebar,
             Action::ToggleMouse => self.toggle_mouse(),
             Action::CycleTheme => self.switch_theme(None),
             Action::Clear => self.clear_panes(),
@@ -163,24 +190,24 @@ impl App {
     }
 
     fn page(&self) -> usize {
-        self.panes.get(self.focus).map_or(10, |p| p.scroll.viewport.saturating_sub(2).max(1))
+        self.view.panes.get(self.chrome.focus).map_or(10, |p| p.scroll.viewport.saturating_sub(2).max(1))
     }
 
     fn move_focus(&mut self, by: isize) {
-        if self.panes.is_empty() {
+        if self.view.panes.is_empty() {
             return;
         }
-        let n = self.panes.len() as isize;
-        self.focus = (self.focus as isize + by).rem_euclid(n) as usize;
-        if self.zoom.is_some() {
-            self.zoom = Some(self.focus);
+        let n = self.view.panes.len() as isize;
+        self.chrome.focus = (self.chrome.focus as isize + by).rem_euclid(n) as usize;
+        if self.chrome.zoom.is_some() {
+            self.chrome.zoom = Some(self.chrome.focus);
         }
     }
 
     fn for_scrolled_panes(&mut self, f: impl Fn(&mut crate::ui::pane::Pane)) {
-        let focus = self.focus;
-        for (i, p) in self.panes.iter_mut().enumerate() {
-            if self.sync_scroll || i == focus {
+        let focus = self.chrome.focus;
+        for (i, p) in self.view.panes.iter_mut().enumerate() {
+            if self.chrome.sync_scroll || i == focus {
                 f(p);
             }
         }
@@ -191,13 +218,17 @@ impl App {
     }
 
     fn toggle_zoom(&mut self, i: usize) {
-        self.zoom = if self.zoom.is_some() || self.panes.len() < 2 { None } else { Some(i.min(self.panes.len() - 1)) };
+        self.chrome.zoom = if self.chrome.zoom.is_some() || self.view.panes.len() < 2 {
+            None
+        } else {
+            Some(i.min(self.view.panes.len() - 1))
+        };
     }
 
     fn toggle_mouse(&mut self) {
-        self.mouse_capture = !self.mouse_capture;
-        self.effects.push(Effect::MouseCapture(self.mouse_capture));
-        let text = if self.mouse_capture {
+        self.chrome.mouse_capture = !self.chrome.mouse_capture;
+        self.effects.push(Effect::MouseCapture(self.chrome.mouse_capture));
+        let text = if self.chrome.mouse_capture {
             "Mouse capture on: the wheel scrolls panes (F3 gives selection back to the terminal)"
         } else {
             "Mouse capture off: select text with the terminal; F3 turns the wheel back on"
@@ -206,21 +237,21 @@ impl App {
     }
 
     fn on_mouse(&mut self, m: MouseEvent) {
-        let Some(regions) = &self.regions else { return };
+        let Some(regions) = &self.chrome.regions else { return };
         let at = Position { x: m.column, y: m.row };
         let Some(&(index, _)) = regions.panes.iter().find(|(_, r)| r.contains(at)) else { return };
         match m.kind {
             MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
                 let by = if m.kind == MouseEventKind::ScrollUp { -WHEEL_LINES } else { WHEEL_LINES };
-                for (i, p) in self.panes.iter_mut().enumerate() {
-                    if self.sync_scroll || i == index {
+                for (i, p) in self.view.panes.iter_mut().enumerate() {
+                    if self.chrome.sync_scroll || i == index {
                         p.scroll_by(by);
                     }
                 }
                 self.dirty = true;
             }
             MouseEventKind::Down(_) => {
-                self.focus = index;
+                self.chrome.focus = index;
                 self.dirty = true;
             }
             _ => {}
@@ -229,8 +260,8 @@ impl App {
 
     /// Keys of the keyboard selection mode; true when consumed.
     fn selection_key(&mut self, key: KeyEvent) -> bool {
-        let focus = self.focus;
-        let Some(pane) = self.panes.get_mut(focus) else { return false };
+        let focus = self.chrome.focus;
+        let Some(pane) = self.view.panes.get_mut(focus) else { return false };
         let Some(mut sel) = pane.selection else { return false };
         let last = pane.scroll.total.saturating_sub(1);
         match key.code {
@@ -246,10 +277,10 @@ impl App {
                 pane.selection = None;
                 let width = self.pane_text_width(focus);
                 let text = {
-                    let mut panes = std::mem::take(&mut self.panes);
+                    let mut panes = std::mem::take(&mut self.view.panes);
                     let text =
                         crate::ui::pane_view::text_of_lines(&mut panes[focus], width, from, to, &self.draw_ctx());
-                    self.panes = panes;
+                    self.view.panes = panes;
                     text
                 };
                 self.effects.push(Effect::Clipboard(text));
@@ -275,8 +306,8 @@ impl App {
     }
 
     fn start_selection(&mut self) {
-        let focus = self.focus;
-        let Some(pane) = self.panes.get_mut(focus) else { return };
+        let focus = self.chrome.focus;
+        let Some(pane) = self.view.panes.get_mut(focus) else { return };
         let cursor =
             if pane.scroll.follow { pane.scroll.total.saturating_sub(pane.scroll.viewport) } else { pane.scroll.top };
         pane.scroll.top = cursor;
@@ -287,7 +318,8 @@ impl App {
 
     /// Text columns of pane `i` as last drawn (80 before the first frame).
     fn pane_text_width(&self, i: usize) -> u16 {
-        self.regions
+        self.chrome
+            .regions
             .as_ref()
             .and_then(|r| r.panes.iter().find(|(j, _)| *j == i))
             .map_or(80, |(_, r)| r.width.saturating_sub(2).max(1))
@@ -295,7 +327,7 @@ impl App {
 
     /// y/a/n answer a pending tool confirmation in the focused pane while the draft is empty.
     fn tool_decision_key(&mut self, key: KeyEvent) -> bool {
-        if !self.input.is_empty() || !key.modifiers.is_empty() {
+        if !self.chrome.input.is_empty() || !key.modifiers.is_empty() {
             return false;
         }
         let decision = match key.code {
@@ -306,15 +338,15 @@ impl App {
         };
         // The focused pane's question first, else the first pane that is asking.
         let awaiting = |p: &crate::ui::pane::Pane| p.state == PaneState::AwaitingTool;
-        let index = if self.panes.get(self.focus).is_some_and(awaiting) {
-            self.focus
+        let index = if self.view.panes.get(self.chrome.focus).is_some_and(awaiting) {
+            self.chrome.focus
         } else {
-            match self.panes.iter().position(awaiting) {
+            match self.view.panes.iter().position(awaiting) {
                 Some(i) => i,
                 None => return false,
             }
         };
-        let target = self.panes[index].target;
+        let target = self.view.panes[index].target;
         let Some(answer) = self.room.active_answer(target) else { return false };
         let turn = answer.key.turn;
         let Some(call_id) =
@@ -324,7 +356,7 @@ impl App {
         };
         // The view stops asking at once; the room learns the outcome from the tool's result.
         if let Some(note) =
-            self.panes[index].live.map(|l| l.entry).and_then(|i| match self.panes[index].entries.get_mut(i) {
+            self.view.panes[index].live.map(|l| l.entry).and_then(|i| match self.view.panes[index].entries.get_mut(i) {
                 Some(crate::ui::pane::Entry::Answer(a)) => a.tools.iter_mut().find(|n| n.call_id == call_id),
                 _ => None,
             })
@@ -337,8 +369,8 @@ impl App {
 
     /// Keys of the `/` palette while the draft is a command line; true when consumed.
     fn palette_key(&mut self, key: KeyEvent) -> bool {
-        let line = self.input.first_line().to_string();
-        if !line.starts_with('/') || self.input.line_count() > 1 {
+        let line = self.chrome.input.first_line().to_string();
+        if !line.starts_with('/') || self.chrome.input.line_count() > 1 {
             return false;
         }
         let matches = commands::completions(&line);
@@ -346,39 +378,39 @@ impl App {
         match key.code {
             // Ctrl+↑/↓ stay prompt history, whatever the draft is.
             KeyCode::Up if !matches.is_empty() && key.modifiers.is_empty() => {
-                self.palette_index = (self.palette_index + matches.len() - 1) % matches.len();
-                self.palette_chosen = true;
+                self.chrome.palette_index = (self.chrome.palette_index + matches.len() - 1) % matches.len();
+                self.chrome.palette_chosen = true;
                 true
             }
             KeyCode::Down if !matches.is_empty() && key.modifiers.is_empty() => {
-                self.palette_index = (self.palette_index + 1) % matches.len();
-                self.palette_chosen = true;
+                self.chrome.palette_index = (self.chrome.palette_index + 1) % matches.len();
+                self.chrome.palette_chosen = true;
                 true
             }
             KeyCode::Tab if !matches.is_empty() => {
-                let pick = matches[self.palette_index.min(matches.len() - 1)];
-                self.input.set_text(&format!("/{} ", pick.name));
-                self.palette_index = 0;
+                let pick = matches[self.chrome.palette_index.min(matches.len() - 1)];
+                self.chrome.input.set_text(&format!("/{} ", pick.name));
+                self.chrome.palette_index = 0;
                 true
             }
             KeyCode::Enter if typing_name && !matches.is_empty() && key.modifiers.is_empty() => {
                 let typed = line.trim_start_matches('/');
-                let pick = matches[self.palette_index.min(matches.len() - 1)];
-                if pick.name == typed || self.palette_chosen {
+                let pick = matches[self.chrome.palette_index.min(matches.len() - 1)];
+                if pick.name == typed || self.chrome.palette_chosen {
                     // An exact name, or the row the user moved to: run it.
-                    self.input.take_command();
-                    self.palette_index = 0;
-                    self.palette_chosen = false;
+                    self.chrome.input.take_command();
+                    self.chrome.palette_index = 0;
+                    self.chrome.palette_chosen = false;
                     self.run_command_line(&format!("/{}", pick.name));
                 } else {
                     // A partial name is completed, never guessed.
-                    self.input.set_text(&format!("/{}", pick.name));
+                    self.chrome.input.set_text(&format!("/{}", pick.name));
                     self.set_status(Level::Info, format!("/{}: Enter runs it, Tab adds arguments", pick.name));
                 }
                 true
             }
             KeyCode::Esc => {
-                self.input.set_text("");
+                self.chrome.input.set_text("");
                 true
             }
             _ => false,
@@ -399,7 +431,7 @@ impl App {
             Cmd::Picker => self.open_picker(),
             Cmd::Remove(w) => {
                 if let Some(i) = self.pane_index(w) {
-                    self.confirm(Confirm::Remove(self.panes[i].target));
+                    self.confirm(Confirm::Remove(self.view.panes[i].target));
                 }
             }
             Cmd::Stop(Which::All) => self.stop(None),
@@ -408,7 +440,7 @@ impl App {
                     self.stop(Some(i));
                 }
             }
-            Cmd::Retry(Which::All) => (0..self.panes.len()).for_each(|i| self.retry(i)),
+            Cmd::Retry(Which::All) => (0..self.view.panes.len()).for_each(|i| self.retry(i)),
             Cmd::Retry(w) => {
                 if let Some(i) = self.pane_index(w) {
                     self.retry(i);
@@ -435,6 +467,18 @@ impl App {
             Cmd::Provider(w, pref) => self.set_provider_pref(w, pref),
             Cmd::Attach(paths) => self.attach(paths),
             Cmd::Rooms => self.open_room_browser(),
+            Cmd::Blind => self.start_blind(),
+            Cmd::Vote(choice) => self.cast_vote(choice),
+            Cmd::Tag(tag) => {
+                self.room.set_tag(tag);
+                let what = self.room.tag.clone().map_or("no tag".to_string(), |t| format!("tag “{t}”"));
+                self.set_status(Level::Info, format!("The next vote is filed under {what}"));
+            }
+            Cmd::Leaderboard => {
+                let width = usize::from(self.screen().width.saturating_sub(8));
+                self.effects.push(Effect::Leaderboard { width });
+            }
+            Cmd::Diff(a, b) => self.open_diff(&a, &b),
             Cmd::Edit(turn) => self.edit_prompt(turn.map(TurnId)),
             Cmd::Branch(arg) => self.branch(arg),
             Cmd::Rename(title) => {
@@ -448,12 +492,12 @@ impl App {
             Cmd::Export { format, path } => self.export(format, path),
             Cmd::Sync => self.act(Action::SyncScroll),
             Cmd::Layout(mode) => {
-                self.layout = mode.unwrap_or(self.layout.next());
-                self.set_status(Level::Info, format!("Layout: {}", self.layout.name()));
+                self.chrome.layout = mode.unwrap_or(self.chrome.layout.next());
+                self.set_status(Level::Info, format!("Layout: {}", self.chrome.layout.name()));
             }
             Cmd::Zoom(w) => {
                 if let Some(i) = self.pane_index(w) {
-                    self.focus = i;
+                    self.chrome.focus = i;
                     self.toggle_zoom(i);
                 }
             }
@@ -463,7 +507,7 @@ impl App {
                 }
             }
             Cmd::Tools(names) => self.set_tools(names),
-            Cmd::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
+            Cmd::Help => self.chrome.overlay = Some(Overlay::Help { scroll: 0 }),
             Cmd::Quit if self.is_streaming() => self.confirm(Confirm::Quit),
             Cmd::Quit => self.quit = true,
         }
@@ -472,13 +516,13 @@ impl App {
 
     fn pane_index(&mut self, w: Which) -> Option<usize> {
         let i = match w {
-            Which::Focused | Which::All => self.focus,
+            Which::Focused | Which::All => self.chrome.focus,
             Which::Pane(i) => i,
         };
-        if i < self.panes.len() {
+        if i < self.view.panes.len() {
             Some(i)
         } else {
-            let n = self.panes.len();
+            let n = self.view.panes.len();
             self.set_status(Level::Error, format!("There is no pane {} (the room has {n})", i + 1));
             None
         }
@@ -488,7 +532,7 @@ impl App {
     /// nothing changes and the status says what is wrong.
     fn change_settings(&mut self, w: Which, what: &str, f: impl Fn(&mut ModelSettings)) {
         let indices: Vec<usize> = match w {
-            Which::All => (0..self.panes.len()).collect(),
+            Which::All => (0..self.view.panes.len()).collect(),
             other => match self.pane_index(other) {
                 Some(i) => vec![i],
                 None => return,
@@ -496,7 +540,7 @@ impl App {
         };
         let mut planned = Vec::new();
         for i in &indices {
-            let target = self.panes[*i].target;
+            let target = self.view.panes[*i].target;
             let Some(spec) = self.room.pane(target) else { continue };
             let mut settings = spec.settings.clone();
             f(&mut settings);
@@ -520,13 +564,13 @@ impl App {
     /// providers, ids the catalog does not list) get it as asked: nothing says they refuse it.
     fn set_reasoning(&mut self, w: Which, effort: Option<String>) {
         let indices: Vec<usize> = match w {
-            Which::All => (0..self.panes.len()).collect(),
+            Which::All => (0..self.view.panes.len()).collect(),
             other => self.pane_index(other).into_iter().collect(),
         };
         let mut refused = Vec::new();
         let mut offered = Vec::new();
         for i in indices {
-            let Some(spec) = self.room.pane(self.panes[i].target) else { continue };
+            let Some(spec) = self.room.pane(self.view.panes[i].target) else { continue };
             let entry = self.catalog_entry(&spec.model);
             let refusal = effort.as_deref().zip(entry).and_then(|(e, info)| info.reasoning_refusal(e));
             match refusal {
@@ -550,14 +594,14 @@ impl App {
     /// reason) for panes whose provider does not search.
     fn set_web_search(&mut self, w: Which, on: bool) {
         let indices: Vec<usize> = match w {
-            Which::All => (0..self.panes.len()).collect(),
+            Which::All => (0..self.view.panes.len()).collect(),
             other => self.pane_index(other).into_iter().collect(),
         };
         let mut refused = Vec::new();
         let mut offered = Vec::new();
         for i in indices {
-            let Some(spec) = self.room.pane(self.panes[i].target) else { continue };
-            let refusal = self.providers.resolve(&spec.model).ok().and_then(|r| {
+            let Some(spec) = self.room.pane(self.view.panes[i].target) else { continue };
+            let refusal = self.services.providers.resolve(&spec.model).ok().and_then(|r| {
                 crate::core::provider::request::web_search_refusal(r.provider.kind, &r.provider_name, &spec.model)
             });
             match refusal.filter(|_| on) {
@@ -589,6 +633,7 @@ impl App {
             match crate::core::attach::load(std::path::Path::new(&path)) {
                 Ok(a) => {
                     let takers = self
+                        .view
                         .panes
                         .iter()
                         .filter(|p| {
@@ -598,8 +643,12 @@ impl App {
                             })
                         })
                         .count();
-                    let note = if takers < self.panes.len() {
-                        format!(" ({} of {} panes take it; the others get the text alone)", takers, self.panes.len())
+                    let note = if takers < self.view.panes.len() {
+                        format!(
+                            " ({} of {} panes take it; the others get the text alone)",
+                            takers,
+                            self.view.panes.len()
+                        )
                     } else {
                         String::new()
                     };
@@ -641,7 +690,7 @@ impl App {
             .iter()
             .map(|a| format!("{} {} KiB", crate::core::sanitize::strip_controls(&a.name), a.bytes.div_ceil(1024)))
             .collect();
-        self.input.apply_theme_with_chips(&self.theme, self.demo.is_some(), &chips);
+        self.chrome.input.apply_theme_with_chips(&self.services.theme, self.services.demo.is_some(), &chips);
     }
 
     /// Set one OpenRouter routing preference (or clear them) for the panes `w` names; panes on
@@ -649,14 +698,14 @@ impl App {
     fn set_provider_pref(&mut self, w: Which, pref: commands::ProviderPref) {
         use commands::ProviderPref as P;
         let indices: Vec<usize> = match w {
-            Which::All => (0..self.panes.len()).collect(),
+            Which::All => (0..self.view.panes.len()).collect(),
             other => self.pane_index(other).into_iter().collect(),
         };
         let mut refused = Vec::new();
         let mut offered = Vec::new();
         for i in indices {
-            let Some(spec) = self.room.pane(self.panes[i].target) else { continue };
-            match self.providers.resolve(&spec.model) {
+            let Some(spec) = self.room.pane(self.view.panes[i].target) else { continue };
+            match self.services.providers.resolve(&spec.model) {
                 Ok(r) if r.provider.kind != crate::core::provider::ProviderKind::Openrouter => {
                     refused.push(format!("pane {}: {} does not route between providers", i + 1, r.provider_name));
                 }
@@ -710,13 +759,13 @@ impl App {
             },
         };
         let indices: Vec<usize> = match w {
-            Which::All => (0..self.panes.len()).collect(),
+            Which::All => (0..self.view.panes.len()).collect(),
             other => self.pane_index(other).into_iter().collect(),
         };
         let mut refused = Vec::new();
         let mut offered = Vec::new();
         for i in indices {
-            let Some(spec) = self.room.pane(self.panes[i].target) else { continue };
+            let Some(spec) = self.room.pane(self.view.panes[i].target) else { continue };
             let entry = self.catalog_entry(&spec.model);
             match format.as_ref().zip(entry).and_then(|(f, info)| crate::core::structured::refusal(&info, f)) {
                 Some(why) => refused.push(format!("pane {}: {why}", i + 1)),
@@ -741,49 +790,49 @@ impl App {
     /// The catalog's entry for a pane's model, when its provider is OpenRouter and the catalog
     /// lists it.
     fn catalog_entry(&self, model: &str) -> Option<crate::core::catalog::ModelInfo> {
-        let r = self.providers.resolve(model).ok()?;
-        self.estimator.as_ref()?.entry_for(&r.provider_name, &r.upstream_model)
+        let r = self.services.providers.resolve(model).ok()?;
+        self.services.estimator.as_ref()?.entry_for(&r.provider_name, &r.upstream_model)
     }
 
     /// The model's output limit from the catalog, when known.
     fn max_output(&self, model: &str) -> Option<u64> {
-        let r = self.providers.resolve(model).ok()?;
-        self.estimator.as_ref()?.max_output_tokens(&r.provider_name, &r.upstream_model)
+        let r = self.services.providers.resolve(model).ok()?;
+        self.services.estimator.as_ref()?.max_output_tokens(&r.provider_name, &r.upstream_model)
     }
 
     pub fn add_models(&mut self, models: Vec<String>) {
         for model in models {
-            if let Err(e) = self.providers.resolve(&model) {
+            if let Err(e) = self.services.providers.resolve(&model) {
                 self.set_status(Level::Error, e.message);
                 continue;
             }
             // An id the catalog does not list is most likely a typo; catalogs go stale too, so
             // the same /add again adds it anyway.
             if let Some(near) = self.unlisted(&model)
-                && self.unlisted_confirmed.as_deref() != Some(model.as_str())
+                && self.chrome.unlisted_confirmed.as_deref() != Some(model.as_str())
             {
                 let hint = if near.is_empty() { String::new() } else { format!(" Did you mean {}?", near.join(", ")) };
-                self.unlisted_confirmed = Some(model.clone());
+                self.chrome.unlisted_confirmed = Some(model.clone());
                 self.set_status(
                     Level::Warn,
                     format!("{model} is not in the model catalog.{hint} /add it again to add it anyway."),
                 );
                 continue;
             }
-            self.unlisted_confirmed = None;
+            self.chrome.unlisted_confirmed = None;
             let i = self.add_pane(model.clone());
-            self.focus = i;
+            self.chrome.focus = i;
             self.set_status(Level::Info, format!("Added {model} as pane {}", i + 1));
         }
     }
 
     /// `Some(nearest ids)` when `model` goes to OpenRouter and its catalog does not list it.
     pub fn unlisted(&self, model: &str) -> Option<Vec<String>> {
-        let r = self.providers.resolve(model).ok()?;
+        let r = self.services.providers.resolve(model).ok()?;
         if r.provider.kind != crate::core::provider::ProviderKind::Openrouter || r.upstream_model.contains('@') {
             return None;
         }
-        let catalog = self.estimator.as_ref()?.catalog();
+        let catalog = self.services.estimator.as_ref()?.catalog();
         if catalog.ids().next().is_none() || catalog.get(&r.upstream_model).is_some() {
             return None;
         }
@@ -809,7 +858,7 @@ impl App {
             }
             Confirm::Quit => "Answers are still streaming: quit anyway? y quits, any other key stays".to_string(),
         };
-        self.pending_confirm = Some(what);
+        self.chrome.pending_confirm = Some(what);
         self.set_status(Level::Warn, question);
     }
 
@@ -831,10 +880,71 @@ impl App {
         match self.room.remove_pane(target) {
             Ok(commands) => {
                 self.core(commands);
-                self.zoom = None;
+                self.chrome.zoom = None;
                 self.set_status(Level::Info, format!("Removed {model}; its spend still counts in the room's totals"));
             }
             Err(e) => self.set_status(Level::Error, e.0),
+        }
+    }
+
+    /// The whole screen as last laid out (the status line is its bottom row).
+    fn screen(&self) -> ratatui::layout::Rect {
+        self.chrome.regions.as_ref().map_or(ratatui::layout::Rect::new(0, 0, 80, 24), |r| {
+            ratatui::layout::Rect::new(0, 0, r.status.width, r.status.y.saturating_add(r.status.height))
+        })
+    }
+
+    /// Start a blind round: the panes become "Model A", "Model B", … in a shuffled order.
+    pub fn start_blind(&mut self) {
+        if self.view.panes.len() < 2 {
+            return self.set_status(Level::Warn, "A blind round needs two panes or more: add models first (Ctrl+N)");
+        }
+        if self.is_streaming() {
+            return self
+                .set_status(Level::Warn, "Wait for the answers to end (or press Esc), then start a blind round");
+        }
+        let seed = crate::core::store::new_id() as u64 ^ 0x9e37_79b9_7f4a_7c15;
+        self.room.start_blind(seed);
+        self.sync_view();
+        self.set_status(Level::Info, "Blind round: names are hidden until you vote; send a prompt");
+    }
+
+    pub(crate) fn cast_vote(&mut self, choice: crate::core::compare::VoteChoice) {
+        match self.room.vote(choice) {
+            Ok(message) => {
+                self.sync_view();
+                self.set_status(Level::Info, message);
+            }
+            Err(e) => self.set_status(Level::Warn, e.0),
+        }
+    }
+
+    /// `/diff A B`: a word diff of two panes' answers to the latest turn (numbers or blind letters).
+    fn open_diff(&mut self, a: &str, b: &str) {
+        let labels = self.room.blind_labels();
+        let pick = |arg: &str| -> Option<(String, String)> {
+            let target = match crate::core::compare::parse_vote_arg(arg).ok()? {
+                crate::core::compare::VoteChoice::Pane(i) => self.view.panes.get(i)?.target,
+                crate::core::compare::VoteChoice::Label(pos) => {
+                    let wanted = crate::core::compare::blind_label(pos);
+                    *labels.as_ref()?.iter().find(|(_, l)| **l == wanted)?.0
+                }
+                _ => return None,
+            };
+            let turn = self.room.head?;
+            let answer = self.room.answer_for(turn, target)?;
+            let name = labels.as_ref().and_then(|l| l.get(&target).cloned()).unwrap_or_else(|| answer.model.clone());
+            Some((name, answer.text.clone()))
+        };
+        match (pick(a), pick(b)) {
+            (Some((la, ta)), Some((lb, tb))) => {
+                self.chrome.overlay =
+                    Some(Overlay::Diff(Box::new(crate::ui::diff_view::DiffView::new(&la, &ta, &lb, &tb))));
+            }
+            _ => self.set_status(
+                Level::Error,
+                "Give two panes that answered the last prompt: /diff 1 2 (or /diff A B in a blind round)",
+            ),
         }
     }
 
@@ -849,8 +959,8 @@ impl App {
             return self
                 .set_status(Level::Error, "No such prompt on this branch: /edit N takes a turn number (see F1)");
         };
-        self.input.set_text(&t.prompt);
-        self.editing = Some(t.id);
+        self.chrome.input.set_text(&t.prompt);
+        self.chrome.editing = Some(t.id);
         self.set_status(
             Level::Info,
             format!("Editing prompt {}: Enter sends it as a new branch · Esc leaves the draft as it is", t.id.0),
@@ -890,9 +1000,9 @@ impl App {
     }
 
     fn open_picker(&mut self) {
-        let catalog = self.estimator.as_ref().map(|e| e.catalog());
-        let picker = Picker::new(catalog.as_deref()).with_room(self.panes.iter().map(|p| p.model.clone()));
-        self.overlay = Some(Overlay::Picker(Box::new(picker)));
+        let catalog = self.services.estimator.as_ref().map(|e| e.catalog());
+        let picker = Picker::new(catalog.as_deref()).with_room(self.view.panes.iter().map(|p| p.model.clone()));
+        self.chrome.overlay = Some(Overlay::Picker(Box::new(picker)));
     }
 
     fn clear_panes(&mut self) {
@@ -900,20 +1010,20 @@ impl App {
             self.set_status(Level::Warn, "Stop streaming first (Esc), then clear");
             return;
         }
-        self.cleared_through = self.room.head;
+        self.view.cleared_through = self.room.head;
         self.sync_view();
         self.set_status(Level::Info, "Cleared the panes; the models still remember the conversation (/new forgets)");
     }
 
     fn switch_theme(&mut self, name: Option<String>) {
-        let names = crate::ui::theme::available(self.config_dir.as_deref());
+        let names = crate::ui::theme::available(self.services.config_dir.as_deref());
         let name = name.unwrap_or_else(|| {
-            let at = names.iter().position(|n| *n == self.theme.name).map_or(0, |i| i + 1);
+            let at = names.iter().position(|n| *n == self.services.theme.name).map_or(0, |i| i + 1);
             names.get(at % names.len().max(1)).cloned().unwrap_or_else(|| "dark".into())
         });
-        match crate::ui::theme::load(&name, self.config_dir.as_deref(), self.no_color) {
+        match crate::ui::theme::load(&name, self.services.config_dir.as_deref(), self.services.no_color) {
             Ok(theme) => {
-                self.theme = theme;
+                self.services.theme = theme;
                 self.show_attachments();
                 self.set_status(Level::Info, format!("Theme: {name}"));
             }
@@ -922,7 +1032,7 @@ impl App {
     }
 
     fn copy(&mut self, block: Option<usize>) {
-        let Some(pane) = self.panes.get(self.focus) else { return };
+        let Some(pane) = self.view.panes.get(self.chrome.focus) else { return };
         let Some(answer) = pane.last_answer() else {
             return self.set_status(Level::Info, "Nothing to copy yet in this pane");
         };
@@ -944,7 +1054,7 @@ impl App {
 
     /// Make pane `i`'s last answer the answer of every pane's thread.
     fn adopt(&mut self, i: usize) {
-        let Some(target) = self.panes.get(i).map(|p| p.target) else { return };
+        let Some(target) = self.view.panes.get(i).map(|p| p.target) else { return };
         match self.room.adopt(target) {
             Ok(model) => {
                 self.sync_view();
@@ -967,7 +1077,7 @@ impl App {
             }
             None => {
                 let stamp = jiff::Zoned::now().strftime("%Y%m%d-%H%M%S").to_string();
-                (self.export_dir.join(format!("roundtable-{stamp}.{ext}")), true)
+                (self.services.export_dir.join(format!("roundtable-{stamp}.{ext}")), true)
             }
         };
         self.effects.push(Effect::Export { path, contents, create_dirs });
@@ -983,7 +1093,7 @@ impl App {
                 self.set_status(Level::Info, format!("Tools enabled: {on} · available: {list}"));
             }
             Some(names) => {
-                let targets: Vec<TargetId> = self.panes.iter().map(|p| p.target).collect();
+                let targets: Vec<TargetId> = self.view.panes.iter().map(|p| p.target).collect();
                 for target in targets {
                     if let Err(e) = self.room.set_tools(target, names.clone()) {
                         let list = available.join(", ");

@@ -15,54 +15,73 @@ use crate::ui::{layout, overlay, pane_view, sidebar};
 /// visible pane's lines (render caches and scroll positions brought up to date).
 pub fn prepare(app: &mut App, area: Rect) {
     if layout::too_small(area) {
-        app.regions = None;
+        app.chrome.regions = None;
         return;
     }
     app.refresh_draft_estimate();
-    let regions =
-        layout::compute_in(app.layout, area, app.panes.len(), app.zoom, app.show_sidebar, app.input.line_count());
-    let ctx = pane_view::DrawCtx { theme: &app.theme, now: app.now(), wall: app.wall(), tick: app.tick };
+    let regions = layout::compute_in(
+        app.chrome.layout,
+        area,
+        app.view.panes.len(),
+        app.chrome.zoom,
+        app.chrome.show_sidebar,
+        app.chrome.input.line_count(),
+    );
+    let ctx =
+        pane_view::DrawCtx { theme: &app.services.theme, now: app.now(), wall: app.wall(), tick: app.chrome.tick };
     for &(i, rect) in &regions.panes {
-        if let Some(pane) = app.panes.get_mut(i) {
+        if let Some(pane) = app.view.panes.get_mut(i) {
             pane_view::prepare(pane, rect, &ctx);
         }
     }
-    app.regions = Some(regions);
+    app.chrome.regions = Some(regions);
 }
 
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
     let area = frame.area();
-    let Some(regions) = app.regions.as_ref().filter(|_| !layout::too_small(area)) else {
+    let Some(regions) = app.chrome.regions.as_ref().filter(|_| !layout::too_small(area)) else {
         return too_small(frame, area, app);
     };
     let ctx = app.draw_ctx();
-    let panes = &app.panes;
+    let panes = &app.view.panes;
     if panes.is_empty() {
         let main = Rect { width: area.width - regions.sidebar.map_or(0, |s| s.width), height: regions.input.y, ..area };
         empty_room(frame, main, app);
     }
     for &(i, rect) in &regions.panes {
-        let focused = i == app.focus;
+        let focused = i == app.chrome.focus;
         if let Some(pane) = panes.get(i) {
             pane_view::draw(frame, rect, pane, focused, i + 1, &ctx);
         }
     }
     if let Some(side) = regions.sidebar {
         let now_ms = crate::core::quota::system_time_ms(ctx.wall);
-        sidebar::draw(frame, side, panes, &app.sidebar, &app.theme, now_ms, ctx.now);
+        sidebar::draw(frame, side, panes, &app.view.sidebar, &app.services.theme, now_ms, ctx.now);
     }
-    frame.render_widget(&app.input.textarea, regions.input);
+    frame.render_widget(&app.chrome.input.textarea, regions.input);
     status_line(frame, regions.status, app);
-    if app.input.first_line().starts_with('/') && app.input.line_count() == 1 && app.overlay.is_none() {
+    if app.chrome.input.first_line().starts_with('/')
+        && app.chrome.input.line_count() == 1
+        && app.chrome.overlay.is_none()
+    {
         overlay::palette(frame, regions.input, app);
     }
-    match &app.overlay {
+    match &app.chrome.overlay {
         Some(Overlay::Help { scroll }) => overlay::help(frame, area, app, *scroll),
-        Some(Overlay::Picker(p)) => overlay::picker(frame, area, p, &app.theme),
+        Some(Overlay::Picker(p)) => overlay::picker(frame, area, p, &app.services.theme),
+        Some(Overlay::Leaderboard { lines, scroll }) => {
+            let w = area.width.saturating_sub(6).max(20);
+            let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(4)).max(5);
+            let inner =
+                popup(frame, centered(area, w, h), "Leaderboard · ↑/↓ scroll · Esc closes", &app.services.theme);
+            let text: Vec<Line> = lines.iter().map(|l| Line::from(l.as_str())).collect();
+            frame.render_widget(Paragraph::new(text).scroll((*scroll, 0)), inner);
+        }
+        Some(Overlay::Diff(d)) => d.draw(frame, area, &app.services.theme),
         Some(Overlay::Rooms(b)) => {
             let w = area.width.saturating_sub(8).max(20);
             let h = area.height.saturating_sub(6).max(8);
-            b.draw(frame, centered(area, w, h), &app.theme);
+            b.draw(frame, centered(area, w, h), &app.services.theme);
         }
         None => {}
     }
@@ -76,12 +95,12 @@ fn too_small(frame: &mut Frame<'_>, area: Rect, app: &App) {
         layout::MIN_WIDTH,
         layout::MIN_HEIGHT
     );
-    let p = Paragraph::new(text).wrap(Wrap { trim: true }).style(Style::default().fg(app.theme.ui.warning));
+    let p = Paragraph::new(text).wrap(Wrap { trim: true }).style(Style::default().fg(app.services.theme.ui.warning));
     frame.render_widget(p, area);
 }
 
 fn empty_room(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let ui = &app.theme.ui;
+    let ui = &app.services.theme.ui;
     let block = Block::default().borders(Borders::ALL).border_style(Style::default().fg(ui.border));
     let lines = vec![
         Line::from(Span::styled(
@@ -97,16 +116,16 @@ fn empty_room(frame: &mut Frame<'_>, area: Rect, app: &App) {
 }
 
 fn status_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let ui = &app.theme.ui;
+    let ui = &app.services.theme.ui;
     let mut spans = Vec::new();
-    if app.demo.is_some() {
+    if app.services.demo.is_some() {
         spans.push(Span::styled(
             " DEMO ",
             Style::default().fg(ui.badge_fg).bg(ui.badge_bg).add_modifier(Modifier::BOLD),
         ));
         spans.push(Span::raw(" "));
     }
-    let (text, style) = match (&app.status, &app.demo) {
+    let (text, style) = match (&app.chrome.status, &app.services.demo) {
         (Some((level, text)), _) => {
             let color = match level {
                 Level::Info => ui.fg,
@@ -120,13 +139,13 @@ fn status_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
     };
     spans.push(Span::styled(text, style));
     let mut flags = Vec::new();
-    if app.sync_scroll {
+    if app.chrome.sync_scroll {
         flags.push("SYNC");
     }
-    if app.zoom.is_some() {
+    if app.chrome.zoom.is_some() {
         flags.push("ZOOM");
     }
-    if !app.mouse_capture {
+    if !app.chrome.mouse_capture {
         flags.push("MOUSE OFF");
     }
     if !app.enabled_tools().is_empty() {
@@ -138,7 +157,7 @@ fn status_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
         branch = format!("BRANCH {at}/{n}");
         flags.push(&branch);
     }
-    if app.editing.is_some() {
+    if app.chrome.editing.is_some() {
         flags.push("EDITING");
     }
     let right = if flags.is_empty() { String::new() } else { format!(" {} ", flags.join(" · ")) };
@@ -152,7 +171,15 @@ fn status_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
 }
 
 fn default_hint(app: &App) -> String {
-    if let Some(i) = app.panes.iter().position(|p| p.state == crate::ui::pane::PaneState::AwaitingTool) {
+    if app.room.is_blind() && !app.is_streaming() && app.room.head.is_some() {
+        let n = app.view.panes.len();
+        let labels: Vec<String> = (0..n).map(crate::core::compare::vote::blind_letters).collect();
+        return format!(
+            "Blind round: vote with /vote {}|tie|bad or Alt+1…{n} for Model A…; /tag TAG files it",
+            labels.join("|")
+        );
+    }
+    if let Some(i) = app.view.panes.iter().position(|p| p.state == crate::ui::pane::PaneState::AwaitingTool) {
         return format!("Pane {} asks to run a tool: y runs it once · a always for this tool · n denies", i + 1);
     }
     if app.is_streaming() {

@@ -82,7 +82,7 @@ where
     loop {
         let now = Instant::now();
         if app.animating() && now >= next_animation {
-            app.tick += 1;
+            app.chrome.tick += 1;
             app.dirty = true;
             next_animation = now + ANIMATION_INTERVAL;
         }
@@ -199,8 +199,8 @@ fn next_deadline(app: &App, last_draw: Option<Instant>, frame: Duration, animati
     if app.animating() {
         consider(animation);
     }
-    if app.show_sidebar
-        && let Some(wait) = sidebar::next_countdown_change(&app.sidebar, crate::core::store::now_ms())
+    if app.chrome.show_sidebar
+        && let Some(wait) = sidebar::next_countdown_change(&app.view.sidebar, crate::core::store::now_ms())
     {
         consider(Instant::now() + wait);
     }
@@ -265,11 +265,27 @@ fn perform_effects(
                 });
             }
             Effect::MouseCapture(on) => host.set_mouse_capture(on),
-            Effect::Rooms(request) => {
-                let Some(path) = app.store.as_ref().and_then(|s| s.path()).map(|p| p.to_path_buf()) else {
+            Effect::Leaderboard { width } => {
+                let Some(path) = app.services.store.as_ref().and_then(|s| s.path()).map(|p| p.to_path_buf()) else {
+                    app.on_background(Background::Leaderboard(Err(
+                        "History is not saved in this session, so there are no votes to rank".into(),
+                    )));
                     continue;
                 };
-                let store = app.store.clone();
+                let bg = bg.clone();
+                tokio::task::spawn_blocking(move || {
+                    let filter = crate::core::store::VoteFilter::default();
+                    let result = crate::leaderboard_cmd::Leaderboard::load(&path, &filter)
+                        .map(|board| board.lines_within(width))
+                        .map_err(|e| e.to_string());
+                    let _ = bg.send(Background::Leaderboard(result));
+                });
+            }
+            Effect::Rooms(request) => {
+                let Some(path) = app.services.store.as_ref().and_then(|s| s.path()).map(|p| p.to_path_buf()) else {
+                    continue;
+                };
+                let store = app.services.store.clone();
                 let bg = bg.clone();
                 tokio::task::spawn_blocking(move || {
                     let reply = crate::ui::rooms_view::perform(&path, store.as_ref(), request);
@@ -304,7 +320,7 @@ async fn shutdown(core: &CoreHandle, events: &mut mpsc::Receiver<CoreEvent>, app
             _ => break,
         }
     }
-    if let Some(store) = &app.store {
+    if let Some(store) = &app.services.store {
         let _ = store.flush();
     }
 }

@@ -30,6 +30,8 @@ pub struct LaunchOptions {
     pub demo: bool,
     /// `--resume`: `Some(None)` reopens the last chatroom room, `Some(Some(id))` that room.
     pub resume: Option<Option<crate::core::store::RoomId>>,
+    /// `--blind`: start with a blind round.
+    pub blind: bool,
 }
 
 /// Exit code: 0 on a normal quit, 1 when the terminal failed, 2 for configuration problems.
@@ -156,6 +158,9 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
         tools: config.tools.clone(),
         warnings: rt.warnings.clone(),
     });
+    if opts.blind {
+        app.start_blind();
+    }
     // The canned demo prompt only in a room the user did not choose (no -m, nothing resumed).
     if demo && !resuming && opts.models.is_empty() {
         // A new user sees every pane stream within seconds.

@@ -17,8 +17,8 @@ use crate::ui::theme::Theme;
 
 pub fn help(frame: &mut Frame<'_>, area: Rect, app: &App, scroll: u16) {
     let rect = centered(area, 94, area.height.saturating_sub(4));
-    let inner = popup(frame, rect, "Help · any key closes · ↑/↓ scroll", &app.theme);
-    let ui = &app.theme.ui;
+    let inner = popup(frame, rect, "Help · any key closes · ↑/↓ scroll", &app.services.theme);
+    let ui = &app.services.theme.ui;
     let key_style = Style::default().fg(ui.accent).add_modifier(Modifier::BOLD);
     let mut lines = vec![Line::from(Span::styled("Keys", Style::default().add_modifier(Modifier::BOLD)))];
     // The same rows as the README's keys table (keymap::help_rows), then how to send, then the
@@ -27,7 +27,7 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, app: &App, scroll: u16) {
         COMMANDS.iter().map(|c| (format!("/{} {}", c.name, c.args).trim_end().to_string(), c.help)).collect();
     let sending: Vec<(String, &str)> =
         crate::ui::commands::SEND_FORMS.iter().map(|(form, help)| (form.to_string(), *help)).collect();
-    let sections = [("", help_rows(&app.keymap)), ("Sending", sending), ("Commands", commands)];
+    let sections = [("", help_rows(&app.services.keymap)), ("Sending", sending), ("Commands", commands)];
     let widest = sections.iter().flat_map(|(_, rows)| rows).map(|(k, _)| k.chars().count()).max().unwrap_or(0);
     let key_w = widest.min(usize::from(inner.width) / 3);
     let help_w = inner.width.saturating_sub(key_w as u16 + 2).max(1);
@@ -65,13 +65,13 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, app: &App, scroll: u16) {
 }
 
 pub fn palette(frame: &mut Frame<'_>, input: Rect, app: &App) {
-    let matches = commands::completions(app.input.first_line());
+    let matches = commands::completions(app.chrome.input.first_line());
     if matches.is_empty() {
         return;
     }
     let w = input.width.min(100);
-    let selected = app.palette_index.min(matches.len() - 1);
-    let ui = &app.theme.ui;
+    let selected = app.chrome.palette_index.min(matches.len() - 1);
+    let ui = &app.services.theme.ui;
     // Rows cut their help to the popup; the selected command's whole help follows underneath
     // when its row had to cut it.
     let row_help_room = usize::from(w.saturating_sub(2)).saturating_sub(1 + 9 + 17);
@@ -88,7 +88,7 @@ pub fn palette(frame: &mut Frame<'_>, input: Rect, app: &App) {
         return;
     }
     let rect = Rect { x: input.x, y: input.y - h, width: w, height: h };
-    let inner = popup(frame, rect, "Commands · Tab completes · Enter runs", &app.theme);
+    let inner = popup(frame, rect, "Commands · Tab completes · Enter runs", &app.services.theme);
     // The help comes first when space is short: it is what the user is reading.
     let detail_h = (detail.len() as u16).min(inner.height.saturating_sub(1));
     let list = Rect { height: inner.height - detail_h, ..inner };

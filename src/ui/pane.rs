@@ -163,6 +163,8 @@ pub struct Pane {
     pub totals: Totals,
     /// The entry of the answer streaming now.
     pub live: Option<Live>,
+    /// "Model A" while a blind round hides which model this is.
+    pub label: Option<String>,
     /// The visible lines of the next frame, made by `pane_view::prepare` before drawing.
     pub frame_lines: Vec<ratatui::text::Line<'static>>,
 }
@@ -183,6 +185,7 @@ impl Pane {
             totals: Totals::default(),
             live: None,
             frame_lines: Vec::new(),
+            label: None,
         }
     }
 

@@ -90,13 +90,17 @@ fn header(pane: &Pane, number: usize, focused: bool, width: u16, ctx: &DrawCtx<'
     }
     // The upstream, then the pane's settings that differ from the defaults ("temp 0.5 · system").
     let settings = crate::core::room::describe_settings(&pane.settings);
-    let served = pane
-        .upstream
-        .as_deref()
-        .map(|p| format!(" · {p}"))
-        .into_iter()
-        .chain((!settings.is_empty()).then(|| format!(" · {settings}")))
-        .collect::<String>();
+    let served = if pane.label.is_some() {
+        // A blind round: nothing but the label may tell the models apart.
+        String::new()
+    } else {
+        pane.upstream
+            .as_deref()
+            .map(|p| format!(" · {p}"))
+            .into_iter()
+            .chain((!settings.is_empty()).then(|| format!(" · {settings}")))
+            .collect::<String>()
+    };
     // Budget: the corners, " N ", the spaces around the state, the state, then the model id
     // (cut in the middle), then the upstream and settings.
     let chrome = 2 + number.to_string().len() + 2 + 2;
@@ -109,7 +113,7 @@ fn header(pane: &Pane, number: usize, focused: bool, width: u16, ctx: &DrawCtx<'
         state_text
     };
     let budget = room(&state_text);
-    let model = present::shorten(&pane.model, budget.max(6));
+    let model = present::shorten(pane.label.as_deref().unwrap_or(&pane.model), budget.max(6));
     let served = if model.chars().count() + served.chars().count() <= budget { served } else { String::new() };
     let title_style = if focused {
         Style::default().fg(ui.title).add_modifier(Modifier::BOLD)
@@ -159,7 +163,8 @@ fn state_label(pane: &Pane, ctx: &DrawCtx<'_>) -> (String, Style) {
 
 fn footer_title(pane: &Pane, ctx: &DrawCtx<'_>) -> Line<'static> {
     let t = &pane.totals;
-    if t.requests == 0 {
+    // A pane's own cost would tell a blind round's models apart.
+    if t.requests == 0 || pane.label.is_some() {
         return Line::default();
     }
     let mark = if t.estimated > 0 { "~" } else { "" };

@@ -73,6 +73,9 @@ pub struct SidebarData {
     /// Today's spend (UTC day): the ledger's before this process plus everything since, from
     /// the core's accounting (never changed by removing panes, `/new` or resuming).
     pub today: Decimal,
+    /// Model ids to keep off the sidebar during a blind round (per-pane rows, draft estimates
+    /// and quota buckets named after a model are hidden); empty otherwise.
+    pub blind_models: Vec<String>,
     /// The room's totals, removed panes included.
     pub room_totals: crate::core::room::Totals,
     pub draft: Vec<DraftEstimate>,
@@ -87,6 +90,7 @@ impl SidebarData {
             account: None,
             today: Decimal::ZERO,
             room_totals: Default::default(),
+            blind_models: Vec::new(),
             draft: Vec::new(),
             throughput: Throughput::new(now),
             store_problem: None,
@@ -195,7 +199,8 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
     };
     rows.push(heading("Room", theme));
     rows.push(kv(format!("{} tok", present::tokens(tokens)), mark(estimated, unknown, cost), theme, width));
-    for (i, p) in panes.iter().enumerate() {
+    let blind = !data.blind_models.is_empty();
+    for (i, p) in panes.iter().enumerate().filter(|_| !blind) {
         let t = &p.totals;
         rows.push(pane_kv(i + 1, &p.model, mark(t.estimated > 0, t.unknown, t.cost), theme, width));
     }
@@ -222,7 +227,7 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
     if !data.quota.is_empty() {
         rows.push(Row::Text(Line::default()));
         rows.push(heading("Quota", theme));
-        for b in &data.quota {
+        for b in data.quota.iter().filter(|b| !data.blind_models.iter().any(|m| b.bucket.contains(m.as_str()))) {
             let (ratio, figures) = match b.limit {
                 Some(limit) if limit > 0 => (f64::from(b.used) / f64::from(limit), format!("{}/{limit}", b.used)),
                 _ => (0.0, format!("{} used", b.used)),
@@ -242,7 +247,7 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
         }
     }
 
-    if !data.draft.is_empty() {
+    if !data.draft.is_empty() && !blind {
         rows.push(Row::Text(Line::default()));
         rows.push(heading("Draft (estimate)", theme));
         for d in &data.draft {

@@ -16,8 +16,8 @@ use std::time::Instant;
 
 pub use accounting::{DaySpend, StepFigures, Totals};
 pub use model::{
-    Answer, AnswerEnd, AnswerError, AnswerKey, AnswerState, FinalState, Footer, Notice, PaneSpec, Record, ToolExchange,
-    Turn,
+    Answer, AnswerEnd, AnswerError, AnswerKey, AnswerState, BlindRound, FinalState, Footer, Notice, PaneSpec, Record,
+    RoomVote, ToolExchange, Turn,
 };
 pub use open::{load, open_stored};
 pub use settings::{SettingsError, describe_settings, validate_settings};
@@ -86,6 +86,12 @@ pub struct Room {
     pub revision: u64,
     /// Files to send with the next prompt (`attach`); the turn keeps them once sent.
     pub attachments: Vec<crate::core::protocol::Attachment>,
+    /// The current or last blind round.
+    pub blind: Option<BlindRound>,
+    /// Votes cast in this room, oldest first.
+    pub votes: Vec<RoomVote>,
+    /// The tag the next vote is filed under (`/tag`).
+    pub tag: Option<String>,
     log: Vec<Record>,
     persisted: usize,
     setup: RoomSetup,
@@ -109,6 +115,9 @@ impl Room {
             head: None,
             revision: 0,
             attachments: Vec::new(),
+            blind: None,
+            votes: Vec::new(),
+            tag: None,
             log: Vec::new(),
             persisted: 0,
             setup,
@@ -415,6 +424,107 @@ impl Room {
         let next = (at.max(1) as isize - 1 + by).rem_euclid(n as isize) as usize;
         self.switch_branch(tips[next])?;
         Ok(self.branch_position())
+    }
+
+    // ---- comparing ----------------------------------------------------------------------
+
+    /// Start a blind round: until a vote, the panes are "Model A", "Model B", … in an order
+    /// shuffled by `seed`.
+    pub fn start_blind(&mut self, seed: u64) {
+        self.record(Record::BlindStarted { seed });
+    }
+
+    /// Whether a blind round hides the names now.
+    pub fn is_blind(&self) -> bool {
+        self.blind.is_some_and(|b| !b.revealed)
+    }
+
+    /// The blind label of every live pane while a blind round hides the names.
+    pub fn blind_labels(&self) -> Option<HashMap<TargetId, String>> {
+        let round = self.blind.filter(|b| !b.revealed)?;
+        let live: Vec<TargetId> = self.live_panes().map(|p| p.target).collect();
+        let order = crate::core::compare::blind_order(live.len(), round.seed);
+        Some(
+            order
+                .iter()
+                .enumerate()
+                .map(|(position, pane)| (live[*pane], crate::core::compare::blind_label(position)))
+                .collect(),
+        )
+    }
+
+    /// File the next vote under `tag` (`None` clears it).
+    pub fn set_tag(&mut self, tag: Option<String>) {
+        self.tag = tag.map(|t| strip_controls(&t).trim().to_owned()).filter(|t| !t.is_empty());
+    }
+
+    /// Vote on the answers of the latest turn: the best pane (`Label` in a blind round,
+    /// `Pane` by number), a tie or all bad. Stored for the leaderboard; a blind round ends and
+    /// the names are revealed. Returns what to tell the user.
+    pub fn vote(&mut self, choice: crate::core::compare::VoteChoice) -> Result<String, RoomError> {
+        use crate::core::compare::{Vote, VoteChoice, VoteOutcome};
+        let turn = self.head.ok_or_else(|| RoomError("Nothing to vote on yet: send a prompt first".into()))?;
+        if self.is_streaming() {
+            return Err(RoomError("Wait for every answer to end before voting".into()));
+        }
+        let panes: Vec<PaneSpec> =
+            self.live_panes().filter(|p| self.turn(turn).is_some_and(|t| t.addresses(p.target))).cloned().collect();
+        if panes.len() < 2 {
+            return Err(RoomError("A vote compares two answers or more: this turn went to one pane".into()));
+        }
+        let blind = self.is_blind();
+        let labels = self.blind_labels();
+        let index_of = |target: TargetId| panes.iter().position(|p| p.target == target);
+        let outcome = match choice {
+            VoteChoice::Tie => VoteOutcome::Tie,
+            VoteChoice::AllBad => VoteOutcome::AllBad,
+            VoteChoice::Pane(i) => {
+                let target = self.live_panes().nth(i).map(|p| p.target);
+                let at = target.and_then(index_of).ok_or_else(|| RoomError(format!("There is no pane {}", i + 1)))?;
+                VoteOutcome::Best(at)
+            }
+            VoteChoice::Label(position) => {
+                let wanted = crate::core::compare::blind_label(position);
+                let target = labels
+                    .as_ref()
+                    .and_then(|l| l.iter().find(|(_, label)| **label == wanted).map(|(t, _)| *t))
+                    .ok_or_else(|| RoomError(format!("There is no {wanted} in this round")))?;
+                VoteOutcome::Best(index_of(target).ok_or_else(|| RoomError(format!("{wanted} did not answer")))?)
+            }
+        };
+        let models: Vec<String> = panes.iter().map(|p| p.model.clone()).collect();
+        let prompt = self.turn(turn).map(|t| t.prompt.clone()).unwrap_or_default();
+        if let Some(store) = &self.setup.store {
+            store.record_vote(Vote {
+                room: self.id,
+                turn: Some(turn),
+                prompt,
+                models: models.clone(),
+                outcome,
+                blind,
+                tag: self.tag.clone(),
+                at_ms: now_ms(),
+            });
+        }
+        let said = match outcome {
+            VoteOutcome::Best(i) => format!("best: {}", models[i]),
+            VoteOutcome::Tie => "a tie".to_string(),
+            VoteOutcome::AllBad => "all bad".to_string(),
+        };
+        let reveal = labels.map(|l| {
+            let mut pairs: Vec<(String, String)> =
+                l.into_iter().filter_map(|(t, label)| Some((label, self.pane(t)?.model.clone()))).collect();
+            pairs.sort();
+            pairs.into_iter().map(|(label, model)| format!("{label} = {model}")).collect::<Vec<_>>().join(" · ")
+        });
+        let tag = self.tag.clone();
+        self.record(Record::Voted { turn, outcome, models, blind, tag });
+        let kind = if blind { "blind vote" } else { "vote" };
+        self.notice(None, format!("{kind}: {said}"));
+        Ok(match reveal {
+            Some(r) => format!("Voted {said}. Revealed: {r}"),
+            None => format!("Voted {said}"),
+        })
     }
 
     // ---- events --------------------------------------------------------------------------
@@ -822,6 +932,19 @@ impl Room {
             Record::Adopted { key } => self.adoptions.push(*key),
             Record::Notice { notice } => self.notices.push(notice.clone()),
             Record::Renamed { title } => self.title.clone_from(title),
+            Record::BlindStarted { seed } => self.blind = Some(BlindRound { seed: *seed, revealed: false }),
+            Record::Voted { turn, outcome, models, blind, tag } => {
+                if *blind && let Some(b) = &mut self.blind {
+                    b.revealed = true;
+                }
+                self.votes.push(RoomVote {
+                    turn: *turn,
+                    outcome: *outcome,
+                    models: models.clone(),
+                    blind: *blind,
+                    tag: tag.clone(),
+                });
+            }
         }
     }
 }

@@ -290,6 +290,39 @@ pub enum Record {
     Renamed {
         title: String,
     },
+    /// A blind round starts: panes are shown as "Model A", "Model B", … in the order this seed
+    /// shuffles them to, until a vote ends the round.
+    BlindStarted {
+        seed: u64,
+    },
+    /// A vote on the answers of `turn`; it ends a blind round (the names are revealed).
+    Voted {
+        turn: TurnId,
+        outcome: crate::core::compare::VoteOutcome,
+        /// The models of the panes voted on, in pane order (what `outcome` indexes).
+        models: Vec<String>,
+        blind: bool,
+        #[serde(default)]
+        tag: Option<String>,
+    },
+}
+
+/// The blind round of a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlindRound {
+    pub seed: u64,
+    /// The round ended with a vote: names are shown again.
+    pub revealed: bool,
+}
+
+/// A vote as the room shows it after the reveal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomVote {
+    pub turn: TurnId,
+    pub outcome: crate::core::compare::VoteOutcome,
+    pub models: Vec<String>,
+    pub blind: bool,
+    pub tag: Option<String>,
 }
 
 /// An answer's final state, as stored.

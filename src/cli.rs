@@ -50,6 +50,8 @@ pub enum Commands {
     Usage(crate::usage_cmd::UsageArgs),
     /// Free-tier and configured quota buckets: used, limit, remaining, reset time.
     Quota(crate::quota_cmd::QuotaArgs),
+    /// List every tool (built in, [[tools]] commands, MCP servers' tools) and whether it asks first.
+    Tools(crate::tools_cmd::ToolsArgs),
     /// Models ranked by your votes (Bradley–Terry ratings, 95% intervals), with their answers' cost and time.
     Leaderboard(crate::leaderboard_cmd::LeaderboardArgs),
     /// Serve the built-in OpenRouter simulator on loopback (for tests, demos, benchmarks).
@@ -175,13 +177,19 @@ pub struct AskArgs {
     pub json: bool,
 
     /// Tools the models may call, comma-separated (built in: calculator, current_time; more
-    /// from [[tools]] in the config). Only models that support tools get them.
+    /// from [[tools]] in the config, and SERVER.TOOL or SERVER.* from [[mcp_servers]]; see
+    /// `roundtable tools`). Only models that support tools get them.
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     pub tools: Vec<String>,
 
     /// Also run tools not marked safe (without it their calls are denied and the model is told).
     #[arg(long)]
     pub yes: bool,
+
+    /// After the answers, ask this model to compare them: agreements, contradictions, errors
+    /// and the best answer (structured JSON where its catalog entry supports it).
+    #[arg(long, value_name = "MODEL")]
+    pub analyze: Option<String>,
 
     /// The prompt; read from standard input when absent.
     #[arg(value_name = "PROMPT")]

@@ -12,7 +12,7 @@ use crate::core::protocol::ModelSettings;
 use crate::core::provider::{AppIdentity, ProviderConfig, ProvidersConfig, Timeouts};
 use crate::core::quota::QuotaConfig;
 use crate::core::router::DEFAULT_TOOL_STEP_LIMIT;
-use crate::core::tools::{ToolRegistry, UserToolConfig};
+use crate::core::tools::{McpServerConfig, ToolRegistry, UserToolConfig};
 
 pub const DEFAULT_CONFIG: &str = include_str!("../assets/default-config.toml");
 
@@ -47,6 +47,8 @@ struct FileConfig {
     tool_use: ToolUseConfig,
     #[serde(default)]
     tools: Vec<UserToolConfig>,
+    #[serde(default)]
+    mcp_servers: Vec<McpServerConfig>,
     #[serde(default)]
     compare: CompareConfig,
 }
@@ -162,6 +164,7 @@ impl Config {
         // User tools never see the API keys, whichever provider they belong to.
         let key_vars = file.providers.values().filter_map(|p| p.api_key_env.clone()).collect::<Vec<_>>();
         let tools = ToolRegistry::with_user_tools(&file.tools).map_err(|e| e.to_string())?.hide_env(key_vars);
+        let tools = with_mcp_servers(tools, file.mcp_servers)?;
         Ok(Config {
             providers: ProvidersConfig {
                 default_provider: file.default_provider,
@@ -186,6 +189,11 @@ impl Config {
             base_url.clone_into(&mut p.base_url);
         }
     }
+}
+
+/// `[[mcp_servers]]`: each entry checked and its tools added (the servers start on first use).
+fn with_mcp_servers(tools: ToolRegistry, servers: Vec<McpServerConfig>) -> Result<ToolRegistry, String> {
+    tools.with_mcp_servers(servers).map_err(|e| e.to_string())
 }
 
 fn positive_secs(key: &str, v: f64) -> Result<Duration, String> {
@@ -295,6 +303,39 @@ mod tests {
         assert!(bad.contains("tools entry \"calculator\"") && bad.contains("built-in"), "{bad}");
         let bad = Config::from_sources(Some("[tool_use]\nstep_limit = 0")).unwrap_err();
         assert!(bad.contains("step_limit"), "{bad}");
+    }
+
+    #[test]
+    fn mcp_servers() {
+        let user = r#"
+            [[mcp_servers]]
+            name = "everything"
+            command = "npx"
+            args = ["-y", "@modelcontextprotocol/server-everything"]
+            env = { LOG_LEVEL = "warn" }
+            safe_tools = ["echo", "everything.add"]
+
+            [[mcp_servers]]
+            name = "remote"
+            url = "https://mcp.example.com/mcp"
+            timeout_secs = 5
+            enabled = false
+        "#;
+        let c = Config::from_sources(Some(user)).unwrap();
+        let servers = c.tools.mcp().statuses();
+        assert_eq!(servers.len(), 2);
+        let (everything, remote) = (&servers[0].0, &servers[1].0);
+        assert_eq!(everything.args, ["-y", "@modelcontextprotocol/server-everything"]);
+        assert_eq!(everything.env["LOG_LEVEL"], "warn");
+        assert_eq!((everything.timeout_secs, everything.enabled), (60.0, true));
+        assert_eq!((remote.url.as_deref(), remote.enabled), (Some("https://mcp.example.com/mcp"), false));
+        assert!(c.tools.names().contains(&"everything.*".to_owned()));
+        assert!(!c.tools.names().contains(&"remote.*".to_owned()), "disabled servers offer nothing");
+        let bad = Config::from_sources(Some("[[mcp_servers]]\nname = \"x\"")).unwrap_err();
+        assert!(bad.contains("mcp_servers entry \"x\"") && bad.contains("give command"), "{bad}");
+        let bad =
+            Config::from_sources(Some("[[mcp_servers]]\nname = \"x\"\ncommand = \"y\"\nsafe = true")).unwrap_err();
+        assert!(bad.contains("unknown field `safe`"), "{bad}");
     }
 
     #[test]

@@ -13,5 +13,6 @@ pub mod quota_cmd;
 pub mod rooms_cmd;
 pub mod runtime;
 pub mod sim;
+pub mod tools_cmd;
 pub mod ui;
 pub mod usage_cmd;

@@ -100,8 +100,13 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
                 tools: args.tools,
                 yes: args.yes,
                 attachments,
+                analyze: args.analyze,
             };
-            ask::run(config, paths, opts).await
+            // The MCP servers `ask` started are stopped before the runtime goes.
+            let tools = config.tools.clone();
+            let code = ask::run(config, paths, opts).await;
+            tools.shutdown().await;
+            code
         }
         Some(Commands::Models(args)) => match load_config(paths, cli.base_url.as_deref()) {
             Ok(config) => roundtable::models_cmd::run(&config, paths, args).await,
@@ -112,6 +117,10 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
         Some(Commands::Leaderboard(args)) => roundtable::leaderboard_cmd::run(paths, args),
         Some(Commands::Quota(args)) => match load_config(paths, cli.base_url.as_deref()) {
             Ok(config) => roundtable::quota_cmd::run(&config, paths, args).await,
+            Err(code) => code,
+        },
+        Some(Commands::Tools(args)) => match load_config(paths, cli.base_url.as_deref()) {
+            Ok(config) => roundtable::tools_cmd::run(&config, args).await,
             Err(code) => code,
         },
         Some(Commands::Sim(args)) => {

@@ -236,3 +236,47 @@ async fn a_blind_round_names_no_model_until_the_vote() {
     assert_eq!(votes.len(), 1, "the vote is stored for the leaderboard");
     sim.shutdown().await;
 }
+
+fn finish(app: &mut App, turn: u64, target: u32, text: &str) {
+    use roundtable::core::protocol::{
+        CoreEvent, EventKind, FinishReason, StreamEvent, StreamSummary, TargetId, TurnId,
+    };
+    let ev = |kind| CoreEvent::Stream(StreamEvent { turn: TurnId(turn), target: TargetId(target), kind });
+    app.on_core(ev(EventKind::TextDelta(text.to_string())));
+    let summary = Box::new(StreamSummary { text: text.to_string(), ..StreamSummary::default() });
+    app.on_core(ev(EventKind::Finished { reason: Some(FinishReason::Stop), summary }));
+}
+
+#[test]
+fn a_retried_answer_is_folded_and_synchronised_scrolling_lines_up_turns() {
+    use roundtable::ui::pane::Entry;
+    let mut app = bare_app(&["openai/gpt-4o-mini", "openai/gpt-4o"]);
+    let long: String = (0..80).map(|i| format!("line {i} of a long answer\n\n")).collect();
+    app.start_turn("q1");
+    finish(&mut app, 1, 0, &long);
+    finish(&mut app, 1, 1, "short");
+    app.start_turn("q2");
+    finish(&mut app, 2, 0, "first try at q2");
+    finish(&mut app, 2, 1, &long);
+    app.retry(0);
+    let medium: String = (0..30).map(|i| format!("second try at q2, line {i}\n\n")).collect();
+    finish(&mut app, 2, 0, &medium);
+    let answers =
+        |app: &App| app.view.panes[0].entries.iter().filter(|e| matches!(e, Entry::Answer(a) if a.turn.0 == 2)).count();
+    assert_eq!(answers(&app), 1, "the replaced answer is folded");
+    assert!(app.view.panes[0].entries.iter().any(|e| matches!(e, Entry::Notice(n) if n.contains("first try at q2"))));
+    app.run_command_line("/attempts");
+    assert_eq!(answers(&app), 2, "and reachable");
+
+    roundtable::ui::draw::prepare(&mut app, ratatui::layout::Rect::new(0, 0, 120, 30));
+    app.chrome.sync_scroll = true;
+    app.chrome.focus = 1;
+    for _ in 0..3 {
+        app.act(roundtable::ui::keymap::Action::PageUp);
+        roundtable::ui::draw::prepare(&mut app, ratatui::layout::Rect::new(0, 0, 120, 30));
+    }
+    let top_turn = |p: &roundtable::ui::pane::Pane| p.turn_at(p.scroll.top).map(|t| t.0);
+    let (a, b) = (&app.view.panes[0], &app.view.panes[1]);
+    assert_ne!(a.scroll.top, b.scroll.top, "the panes differ in length, so line offsets differ");
+    assert_eq!(top_turn(a), top_turn(b), "but both show the same turn at the top");
+}

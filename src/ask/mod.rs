@@ -4,6 +4,7 @@
 //! summary adds up with the room's accounting. With `--tools` the models that can use tools
 //! run them (safe ones only, unless `--yes`).
 
+mod analysis;
 mod output;
 
 use std::collections::HashSet;
@@ -34,6 +35,8 @@ pub struct AskOptions {
     pub yes: bool,
     /// Files sent with the prompt (`--attach`), already checked.
     pub attachments: Vec<crate::core::protocol::Attachment>,
+    /// After the answers, this analyst model compares them (`--analyze`).
+    pub analyze: Option<String>,
 }
 
 /// Longest wait after the answers for costs that arrive late (the core bounds it too).
@@ -76,6 +79,11 @@ struct Pane {
 }
 
 pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
+    // MCP servers named by --tools start now, so that their tools can be offered.
+    if let Err(e) = config.tools.prepare(&opts.tools).await {
+        eprintln!("roundtable: {e}");
+        return EXIT_FAILED;
+    }
     if let Err(e) = config.tools.specs(&opts.tools) {
         eprintln!("roundtable: {e}");
         return EXIT_USAGE;
@@ -240,6 +248,17 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
             let _ = out.flush();
         }
     }
+    let mut analysis_ok = true;
+    if let Some(analyst) = opts.analyze.as_deref().filter(|_| !cancelling) {
+        let _ = out.flush();
+        let structured = config
+            .providers
+            .resolve(analyst)
+            .ok()
+            .and_then(|r| runtime.estimator.catalog().get(&r.upstream_model).cloned())
+            .is_some_and(|info| crate::core::compare::supports_structured_output(&info));
+        analysis_ok = analysis::run(&mut room, &core, &mut events, &mut out, analyst, structured, opts.json).await;
+    }
     // Costs that the streams did not report are fetched after them (OpenRouter's
     // `/generation`); the core says `Stopped` once those are in, so the table and the ledger
     // show real figures. A second Ctrl-C leaves without waiting.
@@ -300,7 +319,7 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
         output::print_table(&mut out, &finished);
     }
     let _ = out.flush();
-    if finished.len() == n && finished.iter().all(|(o, _)| o.error.is_none() && !o.cancelled) {
+    if analysis_ok && finished.len() == n && finished.iter().all(|(o, _)| o.error.is_none() && !o.cancelled) {
         EXIT_OK
     } else {
         EXIT_FAILED

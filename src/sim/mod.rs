@@ -35,6 +35,7 @@
 //! | `json` | non-streamed JSON even when `stream:true` was asked |
 //! | `reasoning` | `delta.reasoning` + `reasoning_details` before the content; before tool calls, a signed block that must come back with them (else Anthropic's 400) |
 //! | `nousage` `nodone` `crlf` | no usage chunk / no `[DONE]` / CRLF line endings |
+//! | `call=NAME` | calls the offered tool NAME once (with arguments from its schema and the prompt), then answers from the result: NAME as offered, `server.tool` for an MCP tool (offered as `server__tool`), the MCP tool's bare name, `server.*` (that server's first tool) or `*` (the first tool offered); a NAME not offered is called anyway, as a confused model would |
 //! | `tools` `tools-parallel` `tools-chain` `tools-bad-args` `tools-unknown` `tools-gemini` `tools-loop` | scripted tool calls (only when the request offers `tools`): one call, two parallel calls, call → call → text, malformed arguments (then a correct call), a tool not offered, Gemini style (whole calls without `index`, with thought signatures), a call every round until `tool_choice: "none"` |
 //!
 //! A request with `response_format` `json_schema` is answered with JSON valid for its schema

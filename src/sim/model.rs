@@ -53,6 +53,9 @@ pub enum ToolScript {
     Gemini,
     /// Calls a tool on every round until told `tool_choice: "none"` (step-limit tests).
     Loop,
+    /// Calls the offered tool that `call=NAME` names (`ModelSpec::call_tool`), once, then
+    /// answers from its result.
+    Call,
     /// No directive, but the catalog says the model takes tools: it calls the offered tools
     /// the prompt asks for (all at once), or answers in text when none fits.
     Auto,
@@ -68,6 +71,9 @@ pub struct ModelSpec {
     pub failure: Option<Failure>,
     pub interrupt: Option<Interrupt>,
     pub tools: Option<ToolScript>,
+    /// The tool `call=NAME` asks for: a name as offered, `server.tool` (offered as
+    /// `server__tool`), a bare MCP tool name, `server.*` (its first tool) or `*` (the first).
+    pub call_tool: Option<String>,
     pub force_json: bool,
     pub reasoning: bool,
     pub no_usage: bool,
@@ -122,6 +128,10 @@ impl ModelSpec {
                 "tools-unknown" => spec.tools = Some(ToolScript::Unknown),
                 "tools-gemini" => spec.tools = Some(ToolScript::Gemini),
                 "tools-loop" => spec.tools = Some(ToolScript::Loop),
+                "call" if !value.is_empty() => {
+                    spec.tools = Some(ToolScript::Call);
+                    spec.call_tool = Some(value.to_string());
+                }
                 // Unknown directives are ignored so that newer test ids do not break older sims.
                 _ => {}
             }

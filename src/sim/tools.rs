@@ -131,7 +131,7 @@ fn string_value(prop: &str, prompt: &str, round: usize) -> String {
         "expression" | "expr" if round == 0 => expression_in(prompt),
         "timezone" | "tz" | "time_zone" if round == 0 => city_in(prompt).map(|(_, zone)| zone.to_string()),
         "city" | "location" | "place" if round == 0 => city_in(prompt).map(|(name, _)| name.to_string()),
-        "query" | "q" | "search" | "text" => Some(prompt.chars().take(100).collect()),
+        "query" | "q" | "search" | "text" | "message" => Some(prompt.chars().take(100).collect()),
         _ => None,
     };
     from_prompt.unwrap_or_else(|| canned(prop, round).to_string())
@@ -199,6 +199,24 @@ impl Planner<'_> {
     /// Offered tools the prompt asks for, in the order they were offered.
     fn relevant(&self) -> Vec<&ToolDef> {
         self.offered.iter().copied().filter(|t| relevant(t, self.prompt)).collect()
+    }
+
+    /// The offered tool a `call=` directive names (see `ModelSpec::call_tool`).
+    fn named(&self, wanted: &str) -> Option<ToolDef> {
+        let found = if wanted == "*" {
+            self.offered.first()
+        } else if let Some(server) = wanted.strip_suffix(".*") {
+            let prefixes = [format!("{server}__"), format!("{server}.")];
+            self.offered.iter().find(|t| prefixes.iter().any(|p| t.name.starts_with(p.as_str())))
+        } else {
+            let wire = wanted.replacen('.', "__", 1);
+            let bare = format!("__{wanted}");
+            self.offered
+                .iter()
+                .find(|t| t.name == wanted || t.name == wire)
+                .or_else(|| self.offered.iter().find(|t| t.name.ends_with(&bare)))
+        };
+        found.map(|t| (*t).clone())
     }
 
     /// The `n`th tool to use: the prompt's, then the others in offered order.
@@ -285,6 +303,17 @@ pub fn plan(script: Option<ToolScript>, req: &ChatRequest, seed: u64) -> Option<
                 arguments: "{\"symbol\":\"ACME\"}".to_string(),
             }]
         }
+        ToolScript::Call if rounds == 0 => {
+            let wanted = super::model::ModelSpec::parse(&req.model).call_tool.unwrap_or_default();
+            match p.named(&wanted) {
+                Some(t) => vec![p.call(&t, 0, false)],
+                None => vec![Call {
+                    id: call_id(&mut p.rng, false),
+                    name: wanted.replacen('.', "__", 1),
+                    arguments: "{}".to_string(),
+                }],
+            }
+        }
         ToolScript::Loop => {
             let t = p.nth(rounds % p.offered.len().max(1))?.clone();
             vec![p.call(&t, rounds, false)]
@@ -362,6 +391,7 @@ pub fn summary(req: &ChatRequest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::model::ModelSpec;
     use crate::sim::request::parse;
 
     fn req_with(prompt: &str, extra_msgs: &str, tool_choice: &str) -> ChatRequest {
@@ -375,6 +405,49 @@ mod tests {
 
     fn req(extra_msgs: &str) -> ChatRequest {
         req_with("what is 17*23?", extra_msgs, "")
+    }
+
+    /// A request from model `model` offering an MCP server's two tools under their wire names.
+    fn mcp_req(model: &str) -> ChatRequest {
+        let body = format!(
+            r#"{{"model":"{model}","messages":[{{"role":"user","content":"Say hello back"}}],
+            "tools":[{{"type":"function","function":{{"name":"calculator","parameters":{{"type":"object","properties":{{}}}}}}}},
+                     {{"type":"function","function":{{"name":"everything__echo","parameters":{{"type":"object","properties":{{"message":{{"type":"string"}}}},"required":["message"]}}}}}},
+                     {{"type":"function","function":{{"name":"everything__get-sum","parameters":{{"type":"object","properties":{{"a":{{"type":"number"}},"b":{{"type":"number"}}}},"required":["a","b"]}}}}}}]}}"#
+        );
+        parse(body.as_bytes()).unwrap_or_default()
+    }
+
+    #[test]
+    fn call_directive_calls_the_named_offered_tool() {
+        let called = |model: &str| {
+            let c = calls(plan(ModelSpec::parse(model).tools, &mcp_req(model), 3));
+            assert_eq!(c.len(), 1, "{c:?}");
+            (c[0].name.clone(), c[0].arguments.clone())
+        };
+        let echo = ("everything__echo".to_string(), r#"{"message":"Say hello back"}"#.to_string());
+        assert_eq!(called("m@call=everything.echo"), echo);
+        assert_eq!(called("m@call=everything__echo"), echo);
+        assert_eq!(called("m@call=echo"), echo);
+        assert_eq!(called("m@call=everything.*"), echo);
+        assert_eq!(called("m@call=everything.get-sum"), ("everything__get-sum".into(), r#"{"a":2.5,"b":2.5}"#.into()));
+        assert_eq!(called("m@call=*").0, "calculator");
+        // Not offered: called anyway, so the client's error path answers.
+        assert_eq!(called("m@call=gone.tool").0, "gone__tool");
+        // After the result, an answer built from it.
+        let after = r#",{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"everything__echo","arguments":"{\"message\":\"hi\"}"}}]},{"role":"tool","tool_call_id":"c1","content":"Echo: hi"}"#;
+        let model = "m@call=everything.echo";
+        let mut req = mcp_req(model);
+        let extra = parse(
+            format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"Say hello back"}}{after}]}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        req.messages = extra.messages;
+        let Some(ToolTurn::Summary(s)) = plan(ModelSpec::parse(model).tools, &req, 3) else {
+            panic!("expected summary")
+        };
+        assert!(s.contains("Echo: hi"), "{s}");
     }
 
     fn calls(turn: Option<ToolTurn>) -> Vec<Call> {

@@ -71,6 +71,11 @@ pub enum Overlay {
         lines: Vec<String>,
         scroll: u16,
     },
+    /// The analysis of a turn's answers (`/analyze`), drawn from the room as it streams.
+    Analysis {
+        turn: TurnId,
+        scroll: u16,
+    },
     /// A word diff of two answers (`/diff`).
     Diff(Box<crate::ui::diff_view::DiffView>),
 }
@@ -104,6 +109,8 @@ pub struct AppInit {
     pub no_color: bool,
     /// Tools a room may enable (`/tools`): the built-ins and the user's `[[tools]]`.
     pub tools: ToolRegistry,
+    /// The model `/analyze` asks when none is named (`[compare] analyst`).
+    pub analyst: String,
     pub warnings: Vec<String>,
 }
 
@@ -132,6 +139,7 @@ impl AppInit {
             export_dir,
             no_color: false,
             tools: ToolRegistry::builtins(),
+            analyst: "openai/gpt-4o-mini".into(),
             warnings: Vec::new(),
         }
     }
@@ -161,6 +169,8 @@ pub struct RoomView {
     /// The room revision the view was last rebuilt for.
     pub view_revision: u64,
     pub draft_revision: Option<(u64, u64)>,
+    /// Earlier attempts of retried answers are shown whole (`/attempts`) instead of folded.
+    pub show_attempts: bool,
 }
 
 /// Everything around the room: focus, zoom and layout, overlays, the status line, the input.
@@ -205,6 +215,10 @@ pub struct Services {
     pub export_dir: PathBuf,
     pub no_color: bool,
     pub setup: RoomSetup,
+    /// The default analyst model (`[compare] analyst`).
+    pub analyst: String,
+    /// An analysis whose estimate was shown: the same `/analyze` again sends it.
+    pub analysis_confirmed: Option<String>,
 }
 impl App {
     pub fn new(init: AppInit) -> App {
@@ -226,6 +240,7 @@ impl App {
                 cleared_through: None,
                 view_revision: u64::MAX,
                 draft_revision: None,
+                show_attempts: false,
             },
             chrome: Chrome {
                 focus: 0,
@@ -257,6 +272,8 @@ impl App {
                 export_dir: init.export_dir,
                 no_color: init.no_color,
                 setup,
+                analyst: init.analyst,
+                analysis_confirmed: None,
             },
             effects: Vec::new(),
             dirty: true,
@@ -549,7 +566,7 @@ impl App {
             let mut pane = old.remove(&target).unwrap_or_else(|| Pane::new(target, model.clone(), settings.clone()));
             pane.model = model;
             pane.settings = settings;
-            rebuild_entries(&mut pane, &self.room, self.view.cleared_through);
+            rebuild_entries(&mut pane, &self.room, self.view.cleared_through, self.view.show_attempts);
             mirror_pane(&mut pane, &self.room, &totals);
             self.view.panes.push(pane);
         }
@@ -714,7 +731,7 @@ impl App {
 
 /// Entries of one pane for the room's current branch: each prompt it was sent, its answers
 /// (a retry after the answer it replaces), and the room's notices for it.
-fn rebuild_entries(pane: &mut Pane, room: &Room, cleared_through: Option<TurnId>) {
+fn rebuild_entries(pane: &mut Pane, room: &Room, cleared_through: Option<TurnId>, show_attempts: bool) {
     let mut users: HashMap<TurnId, Box<MarkdownView>> = HashMap::new();
     let mut answers: HashMap<AnswerKey, Box<Answer>> = HashMap::new();
     for e in pane.entries.drain(..) {
@@ -750,9 +767,20 @@ fn rebuild_entries(pane: &mut Pane, room: &Room, cleared_through: Option<TurnId>
         if !hidden {
             let body = users.remove(&turn.id).unwrap_or_else(|| Box::new(MarkdownView::from_text(&turn.prompt)));
             entries.push(Entry::User { turn: turn.id, body });
+            let latest = room.attempts(turn.id, target).map(|a| a.key.attempt).max();
             for a in room.attempts(turn.id, target) {
+                if Some(a.key.attempt) != latest && !show_attempts {
+                    // An answer a retry replaced stays reachable, folded to a line.
+                    let first: String =
+                        a.text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").chars().take(48).collect();
+                    entries.push(Entry::Notice(format!(
+                        "↻ answer {} (replaced by a retry, folded: /attempts shows it): {first}…",
+                        a.key.attempt + 1
+                    )));
+                    continue;
+                }
                 if a.is_retry() {
-                    entries.push(Entry::Notice(format!("retry {} of this prompt", a.key.attempt)));
+                    entries.push(Entry::Notice(format!("↻ retry {} of this prompt", a.key.attempt)));
                 }
                 let mut view = answers.remove(&a.key).unwrap_or_else(|| Box::new(Answer::new(a.key)));
                 fill_answer(&mut view, a);

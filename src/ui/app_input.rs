@@ -72,6 +72,16 @@ impl App {
                 }
                 return;
             }
+            Some(Overlay::Analysis { scroll, .. }) => {
+                match key.code {
+                    KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+                    KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
+                    KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+                    KeyCode::PageDown => *scroll = scroll.saturating_add(10),
+                    _ => self.chrome.overlay = None,
+                }
+                return;
+            }
             Some(Overlay::Diff(diff)) => {
                 match key.code {
                     KeyCode::Up | KeyCode::Char('k') => diff.scroll_by(-1, screen),
@@ -213,8 +223,23 @@ impl App {
         }
     }
 
+    /// Scroll the focused pane; with synchronised scrolling the others follow it to the same
+    /// turn (and as far into it), so answers of different lengths stay side by side.
     fn scroll_focused(&mut self, by: isize) {
-        self.for_scrolled_panes(|p| p.scroll_by(by));
+        let focus = self.chrome.focus;
+        let Some(pane) = self.view.panes.get_mut(focus) else { return };
+        pane.scroll_by(by);
+        if !self.chrome.sync_scroll {
+            return;
+        }
+        let top =
+            if pane.scroll.follow { pane.scroll.total.saturating_sub(pane.scroll.viewport) } else { pane.scroll.top };
+        let Some((turn, offset)) = pane.turn_at(top) else { return };
+        for (i, p) in self.view.panes.iter_mut().enumerate() {
+            if i != focus {
+                p.align_to_turn(turn, offset);
+            }
+        }
     }
 
     fn toggle_zoom(&mut self, i: usize) {
@@ -468,6 +493,12 @@ impl App {
             Cmd::Attach(paths) => self.attach(paths),
             Cmd::Rooms => self.open_room_browser(),
             Cmd::Blind => self.start_blind(),
+            Cmd::Analyze(model) => self.analyze(model),
+            Cmd::Attempts => {
+                self.view.show_attempts = !self.view.show_attempts;
+                let what = if self.view.show_attempts { "shown whole" } else { "folded" };
+                self.set_status(Level::Info, format!("Answers replaced by a retry are {what}"));
+            }
             Cmd::Vote(choice) => self.cast_vote(choice),
             Cmd::Tag(tag) => {
                 self.room.set_tag(tag);
@@ -894,6 +925,53 @@ impl App {
         })
     }
 
+    /// `/analyze [MODEL]`: first the estimated cost (the prompt carries every answer), then the
+    /// same command again sends it; the analysis streams into an overlay.
+    fn analyze(&mut self, model: Option<String>) {
+        let model = model.unwrap_or_else(|| self.services.analyst.clone());
+        let resolved = match self.services.providers.resolve(&model) {
+            Ok(r) => r,
+            Err(e) => return self.set_status(Level::Error, e.message),
+        };
+        let catalog = self.services.estimator.as_ref().map(|e| e.catalog());
+        let info = catalog.as_ref().and_then(|c| c.get(&resolved.upstream_model).cloned());
+        let structured = info.as_ref().is_some_and(crate::core::compare::supports_structured_output);
+        let turn = self.room.head;
+        if self.services.analysis_confirmed.as_deref() != Some(model.as_str()) {
+            // The estimate: the analyst's prompt holds the question and every answer.
+            let answers: usize = turn
+                .map(|t| {
+                    self.room.live_panes().filter_map(|p| self.room.answer_for(t, p.target)).map(|a| a.text.len()).sum()
+                })
+                .unwrap_or(0);
+            let tokens = (answers as u64).div_ceil(4) + 400;
+            let pricing = self
+                .services
+                .estimator
+                .as_ref()
+                .and_then(|e| e.pricing_for(&resolved.provider_name, &resolved.upstream_model));
+            let cost = pricing
+                .and_then(|p| crate::core::catalog::estimate_prompt_cost(&p, tokens))
+                .map_or("price ?".to_string(), |c| format!("~{}", crate::present::usd(c)));
+            self.services.analysis_confirmed = Some(model.clone());
+            let form = if structured { "structured" } else { "plain text" };
+            return self.set_status(
+                Level::Info,
+                format!("Analysis by {model} ({form}): ~{tokens} prompt tokens, {cost} before its answer. /analyze again sends it"),
+            );
+        }
+        self.services.analysis_confirmed = None;
+        match self.room.analyze(&model, structured) {
+            Ok((commands, _)) => {
+                self.core(commands);
+                if let Some(turn) = turn {
+                    self.chrome.overlay = Some(Overlay::Analysis { turn, scroll: 0 });
+                }
+            }
+            Err(e) => self.set_status(Level::Warn, e.0),
+        }
+    }
+
     /// Start a blind round: the panes become "Model A", "Model B", … in a shuffled order.
     pub fn start_blind(&mut self) {
         if self.view.panes.len() < 2 {
@@ -1100,6 +1178,7 @@ impl App {
                         return self.set_status(Level::Error, format!("{e}; available: {list}"));
                     }
                 }
+                self.room.tools().prepare_in_background(&names);
                 let on = if names.is_empty() { "off".to_string() } else { names.join(", ") };
                 self.set_status(Level::Info, format!("Tools for this room: {on}"));
             }

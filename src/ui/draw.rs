@@ -78,6 +78,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
             frame.render_widget(Paragraph::new(text).scroll((*scroll, 0)), inner);
         }
         Some(Overlay::Diff(d)) => d.draw(frame, area, &app.services.theme),
+        Some(Overlay::Analysis { turn, scroll }) => analysis(frame, area, app, *turn, *scroll),
         Some(Overlay::Rooms(b)) => {
             let w = area.width.saturating_sub(8).max(20);
             let h = area.height.saturating_sub(6).max(8);
@@ -168,6 +169,37 @@ fn status_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
         let at = Rect { x: area.right() - right_w, width: right_w, ..area };
         frame.render_widget(Paragraph::new(Span::styled(right, Style::default().fg(ui.accent))), at);
     }
+}
+
+/// The analysis overlay: as it streams, then its structured fields when they parse.
+fn analysis(frame: &mut Frame<'_>, area: Rect, app: &App, turn: crate::core::protocol::TurnId, scroll: u16) {
+    let w = area.width.saturating_sub(8).max(20);
+    let h = area.height.saturating_sub(4).max(6);
+    let rect = centered(area, w, h);
+    let Some(a) = app.room.analysis_of(turn) else { return };
+    let state = match &a.state {
+        s if !s.is_final() => "streaming",
+        crate::core::room::AnswerState::Done => "done",
+        _ => "ended",
+    };
+    let figures = crate::core::room::Totals::of(&a.steps);
+    let cost = if figures.requests > 0 { format!(" · {}", crate::present::usd(figures.cost)) } else { String::new() };
+    let model = crate::ui::app::blind_scrub(&app.room, &a.model);
+    let title = format!("Analysis by {model} · {state}{cost} · ↑/↓ scroll · Esc closes");
+    let inner = popup(frame, rect, &title, &app.services.theme);
+    let text = if a.state.is_final() && a.structured {
+        match crate::core::compare::parse_reply(&a.text) {
+            crate::core::compare::AnalystReply::Structured(parsed) => parsed.to_text(),
+            _ => a.text.clone(),
+        }
+    } else {
+        a.text.clone()
+    };
+    let mut body = crate::core::sanitize::strip_controls(&text).into_owned();
+    if let Some(e) = &a.error {
+        body.push_str(&format!("\n\n✗ {}", e.message));
+    }
+    frame.render_widget(Paragraph::new(body).wrap(Wrap { trim: false }).scroll((scroll, 0)), inner);
 }
 
 fn default_hint(app: &App) -> String {

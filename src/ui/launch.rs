@@ -156,6 +156,7 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
         export_dir: paths.data_dir.join("exports"),
         no_color,
         tools: config.tools.clone(),
+        analyst: config.compare.analyst.clone(),
         warnings: rt.warnings.clone(),
     });
     if opts.blind {
@@ -182,6 +183,7 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
     let mut host = TerminalHost { mouse: settings.mouse, events_tx, forwarder };
     let result = event_loop::run(&mut tui, &mut app, io, &mut host, quit_signal()).await;
     drop(guard);
+    config.tools.shutdown().await;
     if let Some(server) = sim {
         server.shutdown().await;
     }

@@ -163,6 +163,8 @@ pub struct Pane {
     pub totals: Totals,
     /// The entry of the answer streaming now.
     pub live: Option<Live>,
+    /// The first line of each turn's prompt as last laid out (for synchronised scrolling).
+    pub turn_starts: Vec<(TurnId, usize)>,
     /// "Model A" while a blind round hides which model this is.
     pub label: Option<String>,
     /// The visible lines of the next frame, made by `pane_view::prepare` before drawing.
@@ -186,6 +188,7 @@ impl Pane {
             live: None,
             frame_lines: Vec::new(),
             label: None,
+            turn_starts: Vec::new(),
         }
     }
 
@@ -219,6 +222,25 @@ impl Pane {
         let top = from.saturating_add_signed(delta).min(max_top);
         self.scroll.top = top;
         self.scroll.follow = top >= max_top;
+        if self.scroll.follow {
+            self.scroll.unseen = false;
+        }
+    }
+
+    /// The turn at line `line` and how far into it that line is.
+    pub fn turn_at(&self, line: usize) -> Option<(TurnId, usize)> {
+        self.turn_starts.iter().rev().find(|(_, start)| *start <= line).map(|(turn, start)| (*turn, line - start))
+    }
+
+    /// Scroll so that `turn` starts `offset` lines above the top (as far as this pane has it).
+    pub fn align_to_turn(&mut self, turn: TurnId, offset: usize) {
+        let Some(at) = self.turn_starts.iter().position(|(t, _)| *t == turn) else { return };
+        let start = self.turn_starts[at].1;
+        // Not past this pane's own turn: a shorter answer shows its end, not the next turn.
+        let end = self.turn_starts.get(at + 1).map_or(self.scroll.total, |(_, s)| *s);
+        let max_top = self.scroll.total.saturating_sub(self.scroll.viewport);
+        self.scroll.top = (start + offset).min(end.saturating_sub(1).max(start)).min(max_top);
+        self.scroll.follow = self.scroll.top >= max_top;
         if self.scroll.follow {
             self.scroll.unseen = false;
         }

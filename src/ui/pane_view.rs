@@ -185,6 +185,15 @@ pub fn visible_lines(pane: &mut Pane, width: u16, rows: usize, ctx: &DrawCtx<'_>
     let heights: Vec<usize> =
         pane.entries.iter_mut().enumerate().map(|(i, e)| entry_height(e, width, ctx, live == Some(i))).collect();
     let total: usize = heights.iter().sum();
+    // Where each turn starts, so synchronised scrolling can line panes up by turn.
+    let mut at = 0;
+    pane.turn_starts.clear();
+    for (entry, h) in pane.entries.iter().zip(&heights) {
+        if let Entry::User { turn, .. } = entry {
+            pane.turn_starts.push((*turn, at));
+        }
+        at += h;
+    }
     let grew = total > pane.scroll.total;
     pane.scroll.viewport = rows;
     pane.scroll.total = total;

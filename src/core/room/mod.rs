@@ -16,8 +16,8 @@ use std::time::Instant;
 
 pub use accounting::{DaySpend, StepFigures, Totals};
 pub use model::{
-    Answer, AnswerEnd, AnswerError, AnswerKey, AnswerState, BlindRound, FinalState, Footer, Notice, PaneSpec, Record,
-    RoomVote, ToolExchange, Turn,
+    Analysis, Answer, AnswerEnd, AnswerError, AnswerKey, AnswerState, BlindRound, FinalState, Footer, Notice, PaneSpec,
+    Record, RoomVote, ToolExchange, Turn,
 };
 pub use open::{load, open_stored};
 pub use settings::{SettingsError, describe_settings, validate_settings};
@@ -30,6 +30,9 @@ use crate::core::protocol::{
 use crate::core::sanitize::strip_controls;
 use crate::core::store::{MessageState, RoomId, Store, now_ms};
 use crate::core::tools::ToolRegistry;
+
+/// The target id of analysis requests (`/analyze`): never a pane's.
+pub const ANALYST_TARGET: TargetId = TargetId(u32::MAX);
 
 /// What a room is made with.
 #[derive(Clone, Default)]
@@ -92,6 +95,8 @@ pub struct Room {
     pub votes: Vec<RoomVote>,
     /// The tag the next vote is filed under (`/tag`).
     pub tag: Option<String>,
+    /// Analyses of turns' answers, oldest first.
+    pub analyses: Vec<Analysis>,
     log: Vec<Record>,
     persisted: usize,
     setup: RoomSetup,
@@ -118,6 +123,7 @@ impl Room {
             blind: None,
             votes: Vec::new(),
             tag: None,
+            analyses: Vec::new(),
             log: Vec::new(),
             persisted: 0,
             setup,
@@ -527,6 +533,94 @@ impl Room {
         })
     }
 
+    /// Ask `model` to compare the answers of the latest turn: where they agree, contradict each
+    /// other, errors, and which is best (JSON by schema when `structured`). Blind labels stand in
+    /// for the models during a blind round. Returns the request to send and its estimated
+    /// prompt tokens.
+    pub fn analyze(&mut self, model: &str, structured: bool) -> Result<(Vec<Command>, u64), RoomError> {
+        use crate::core::compare::{AnalystAnswer, AnalystRequest};
+        let turn = self.head.ok_or_else(|| RoomError("Nothing to analyse yet: send a prompt first".into()))?;
+        if self.is_streaming() {
+            return Err(RoomError("Wait for every answer to end before asking for an analysis".into()));
+        }
+        let labels = self.blind_labels();
+        let mut answers: Vec<(TargetId, String, String)> = self
+            .live_panes()
+            .filter_map(|p| {
+                let a = self.answer_for(turn, p.target)?;
+                let text = final_text(a);
+                (!text.trim().is_empty()).then(|| (p.target, p.model.clone(), text))
+            })
+            .collect();
+        if answers.len() < 2 {
+            return Err(RoomError("An analysis compares two answers or more: this turn has fewer".into()));
+        }
+        if let Some(l) = &labels {
+            answers.sort_by_key(|(t, _, _)| l.get(t).cloned().unwrap_or_default());
+        }
+        let pairs: Vec<(String, String)> = answers.iter().map(|(_, m, t)| (m.clone(), t.clone())).collect();
+        let labelled = AnalystAnswer::label_all(&pairs, labels.is_some());
+        let prompt = self.turn(turn).map(|t| t.prompt.clone()).unwrap_or_default();
+        let request = AnalystRequest::build(&prompt, &labelled, structured);
+        let tokens = request.estimated_prompt_tokens();
+        self.record(Record::AnalysisBegun { turn, model: model.to_owned(), structured });
+        self.live.remove(&(turn, ANALYST_TARGET));
+        let settings = ModelSettings { response_format: request.response_format.clone(), ..ModelSettings::default() };
+        let target = TargetRequest {
+            target: ANALYST_TARGET,
+            model: model.to_owned(),
+            messages: request.messages,
+            settings,
+            tools: Vec::new(),
+        };
+        let submit =
+            TurnRequest { turn, targets: vec![target], room: self.id.map(|r| r.0), tool_policy: ToolPolicy::default() };
+        Ok((vec![Command::Submit(submit)], tokens))
+    }
+
+    /// The latest analysis of `turn`, if any.
+    pub fn analysis_of(&self, turn: TurnId) -> Option<&Analysis> {
+        self.analyses.iter().rev().find(|a| a.turn == turn)
+    }
+
+    fn on_analysis(&mut self, ev: &StreamEvent) -> Applied {
+        let Some(index) = self.analyses.iter().rposition(|a| a.turn == ev.turn && !a.state.is_final()) else {
+            return Applied::default();
+        };
+        let now = Instant::now();
+        let a = &mut self.analyses[index];
+        let (state, summary, error) = match &ev.kind {
+            EventKind::TextDelta(t) => {
+                streaming(&mut a.state, now, t.len());
+                a.text.push_str(t);
+                return Applied::default();
+            }
+            EventKind::Finished { summary, .. } => (FinalState::Done, summary, None),
+            EventKind::Failed { error, summary } => {
+                let kind = serde_json::to_value(error.kind).ok().and_then(|v| v.as_str().map(str::to_owned));
+                let e = AnswerError {
+                    kind: kind.unwrap_or_else(|| "error".into()),
+                    status: error.status,
+                    message: strip_controls(&error.message).into_owned(),
+                };
+                (FinalState::Failed, summary, Some(e))
+            }
+            EventKind::Cancelled { summary } => (FinalState::Cancelled, summary, None),
+            _ => return Applied::default(),
+        };
+        let nothing_known = summary.usage.is_none() && summary.cost.as_ref().is_none_or(|c| c.usd.is_none());
+        let step = if nothing_known && state == FinalState::Failed {
+            StepFigures::bare(summary)
+        } else {
+            StepFigures::answered(summary)
+        };
+        self.setup.spend.add(step.known_cost());
+        let text = a.text.clone();
+        let turn = ev.turn;
+        self.record(Record::AnalysisEnded { turn, state, text, step: Some(step), error });
+        Applied { answer: None, ended: true, commands: Vec::new() }
+    }
+
     // ---- events --------------------------------------------------------------------------
 
     /// Fold one of the router's events into the room.
@@ -541,6 +635,9 @@ impl Room {
     }
 
     fn on_stream(&mut self, ev: &StreamEvent) -> Applied {
+        if ev.target == ANALYST_TARGET {
+            return self.on_analysis(ev);
+        }
         let Some(&index) = self.live.get(&(ev.turn, ev.target)) else { return Applied::default() };
         let key = self.answers[index].key;
         let mut applied = Applied { answer: Some(key), ..Applied::default() };
@@ -768,9 +865,18 @@ impl Room {
 
     // ---- totals --------------------------------------------------------------------------
 
-    /// Totals per pane, per model and for the room, over every answer ever given in it.
+    /// Totals per pane, per model and for the room, over every answer ever given in it (an
+    /// analysis counts in the room's and its model's totals, in no pane's).
     pub fn totals(&self) -> RoomTotals {
         let mut t = RoomTotals::default();
+        for a in &self.analyses {
+            let analysis = Totals::of(&a.steps);
+            match t.models.iter_mut().find(|(m, _)| *m == a.model) {
+                Some((_, m)) => m.merge(&analysis),
+                None => t.models.push((a.model.clone(), analysis.clone())),
+            }
+            t.room.merge(&analysis);
+        }
         for a in &self.answers {
             let answer = Totals::of(&a.steps);
             t.panes.entry(a.key.target).or_default().merge(&answer);
@@ -932,6 +1038,27 @@ impl Room {
             Record::Adopted { key } => self.adoptions.push(*key),
             Record::Notice { notice } => self.notices.push(notice.clone()),
             Record::Renamed { title } => self.title.clone_from(title),
+            Record::AnalysisBegun { turn, model, structured } => self.analyses.push(Analysis {
+                turn: *turn,
+                model: model.clone(),
+                structured: *structured,
+                text: String::new(),
+                state: AnswerState::Waiting { since: Instant::now() },
+                steps: Vec::new(),
+                error: None,
+            }),
+            Record::AnalysisEnded { turn, state, text, step, error } => {
+                if let Some(a) = self.analyses.iter_mut().rev().find(|a| a.turn == *turn) {
+                    a.state = match state {
+                        FinalState::Done => AnswerState::Done,
+                        FinalState::Failed => AnswerState::Failed,
+                        FinalState::Cancelled => AnswerState::Cancelled,
+                    };
+                    a.text.clone_from(text);
+                    a.steps.extend(step.iter().cloned());
+                    a.error.clone_from(error);
+                }
+            }
             Record::BlindStarted { seed } => self.blind = Some(BlindRound { seed: *seed, revealed: false }),
             Record::Voted { turn, outcome, models, blind, tag } => {
                 if *blind && let Some(b) = &mut self.blind {

@@ -295,6 +295,22 @@ pub enum Record {
     BlindStarted {
         seed: u64,
     },
+    /// An analyst model was asked about the answers of `turn`.
+    AnalysisBegun {
+        turn: TurnId,
+        model: String,
+        structured: bool,
+    },
+    /// The analysis ended (its request's figures in `step`).
+    AnalysisEnded {
+        turn: TurnId,
+        state: FinalState,
+        text: String,
+        #[serde(default)]
+        step: Option<StepFigures>,
+        #[serde(default)]
+        error: Option<AnswerError>,
+    },
     /// A vote on the answers of `turn`; it ends a blind round (the names are revealed).
     Voted {
         turn: TurnId,
@@ -305,6 +321,20 @@ pub enum Record {
         #[serde(default)]
         tag: Option<String>,
     },
+}
+
+/// An analyst model's comparison of one turn's answers (`/analyze`, `ask --analyze`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    pub turn: TurnId,
+    pub model: String,
+    /// Asked for JSON by schema (the catalog lists structured output for the model).
+    pub structured: bool,
+    pub text: String,
+    pub state: AnswerState,
+    /// Its one request, counted in the room's totals.
+    pub steps: Vec<StepFigures>,
+    pub error: Option<AnswerError>,
 }
 
 /// The blind round of a room.

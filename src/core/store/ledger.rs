@@ -70,6 +70,8 @@ pub struct LedgerEntry {
     pub room_id: Option<RoomId>,
     pub turn: Option<TurnId>,
     pub target: Option<TargetId>,
+    /// Tools this request's answer called (a tool step), each once, in call order.
+    pub tools: Vec<String>,
 }
 
 impl LedgerEntry {
@@ -96,6 +98,7 @@ impl LedgerEntry {
             room_id: None,
             turn: None,
             target: None,
+            tools: Vec::new(),
         }
     }
 
@@ -117,6 +120,11 @@ impl LedgerEntry {
         self.served_model = s.served_model.clone().or(self.served_model);
         self.upstream_provider = s.upstream_provider.clone().or(self.upstream_provider);
         self.generation_id = s.generation_id.clone().or(self.generation_id);
+        for call in &s.tool_calls {
+            if !self.tools.contains(&call.name) {
+                self.tools.push(call.name.clone());
+            }
+        }
         self
     }
 
@@ -205,6 +213,19 @@ pub(crate) fn upsert(conn: &Connection, id: LedgerId, e: &LedgerEntry) -> rusqli
         int(e.turn.map(|t| t.0)),
         e.target.map(|t| t.0),
     ])?;
+    upsert_tools(conn, id, &e.tools)
+}
+
+/// The tools a tool step called, beside its ledger row (`ledger_tools`).
+fn upsert_tools(conn: &Connection, id: LedgerId, tools: &[String]) -> rusqlite::Result<()> {
+    if tools.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO ledger_tools (ledger_id, tools) VALUES (?1, ?2)
+         ON CONFLICT(ledger_id) DO UPDATE SET tools = excluded.tools",
+    )?;
+    stmt.execute(params![id.0, tools.join(",")])?;
     Ok(())
 }
 

@@ -143,6 +143,9 @@ CREATE TABLE IF NOT EXISTS votes (
 CREATE INDEX IF NOT EXISTS votes_created ON votes(created_at);
 "#,
     ),
+    // The tools each tool step called (comma-separated names as the models saw them), beside
+    // its ledger row: a table of its own, so the migration is idempotent in any order.
+    M::up("CREATE TABLE IF NOT EXISTS ledger_tools (ledger_id INTEGER PRIMARY KEY, tools TEXT NOT NULL);"),
 ];
 
 /// Schema version this build writes.

@@ -1,11 +1,13 @@
 //! Tools the models of a room may call: the built-ins that need no setup (`calculator`,
-//! `current_time`) and the user's own commands from the config (`[[tools]]`); their
-//! definitions as sent to models, the checks a call must pass before it runs, and running it
-//! to a result. The tool loop itself (asking, approving, feeding results back) is the router's.
+//! `current_time`), the user's own commands from the config (`[[tools]]`) and the tools of MCP
+//! servers (`[[mcp_servers]]`, named `server.tool`); their definitions as sent to models, the
+//! checks a call must pass before it runs, and running it to a result. The tool loop itself
+//! (asking, approving, feeding results back) is the router's.
 
 pub mod calculator;
 pub mod clock;
 mod command;
+pub mod mcp;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use command::{CommandSpec, MAX_OUTPUT};
+pub use mcp::{McpConfigError, McpHub, McpServerConfig};
 
 use crate::core::protocol::{ToolCall, ToolSpec};
 
@@ -71,9 +74,12 @@ pub struct UnknownTools {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolInfo {
     pub spec: ToolSpec,
-    /// Runs without confirmation (the built-ins, and user tools marked `safe`).
+    /// Runs without confirmation (the built-ins, user tools marked `safe`, MCP tools listed in
+    /// their server's `safe_tools`).
     pub safe: bool,
     pub builtin: bool,
+    /// The MCP server it comes from.
+    pub server: Option<String>,
 }
 
 /// The result of one call, as fed back to the model.
@@ -105,12 +111,13 @@ struct Tool {
     runner: Runner,
 }
 
-/// Every tool this process can run. Cheap to clone.
+/// Every tool this process can run. Cheap to clone; clones share the MCP servers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolRegistry {
     tools: Arc<Vec<Tool>>,
-    /// Environment variables user tools never see (the providers' API key variables).
+    /// Environment variables user tools and MCP servers never see (the providers' API key variables).
     hidden_env: Arc<Vec<String>>,
+    mcp: Arc<McpHub>,
 }
 
 impl Default for ToolRegistry {
@@ -127,6 +134,7 @@ impl ToolRegistry {
                 spec: ToolSpec { name: name.to_owned(), description: description.to_owned(), parameters },
                 safe: true,
                 builtin: true,
+                server: None,
             },
             runner,
         };
@@ -136,6 +144,7 @@ impl ToolRegistry {
                 builtin(CURRENT_TIME, clock::DESCRIPTION, clock::parameters(), Runner::CurrentTime),
             ]),
             hidden_env: Arc::default(),
+            mcp: Arc::default(),
         }
     }
 
@@ -154,7 +163,56 @@ impl ToolRegistry {
             }
             tools.push(tool);
         }
-        Ok(ToolRegistry { tools: Arc::new(tools), hidden_env: Arc::default() })
+        Ok(ToolRegistry { tools: Arc::new(tools), hidden_env: Arc::default(), mcp: Arc::default() })
+    }
+
+    /// These MCP servers' tools too (checked here; nothing starts until a tool is enabled).
+    pub fn with_mcp_servers(mut self, servers: Vec<McpServerConfig>) -> Result<ToolRegistry, McpConfigError> {
+        mcp::check_all(&servers)?;
+        self.mcp = Arc::new(McpHub::new(servers));
+        Ok(self)
+    }
+
+    /// The MCP servers (shared by every clone of this registry).
+    pub fn mcp(&self) -> &McpHub {
+        &self.mcp
+    }
+
+    /// Start the MCP servers that `names` (as given to [`ToolRegistry::specs`]) need, so that
+    /// their tools are known. The error names every server that failed and why.
+    pub async fn prepare<S: AsRef<str>>(&self, names: &[S]) -> Result<(), String> {
+        let mut servers: Vec<&str> = names.iter().filter_map(|n| self.mcp.server_of(n.as_ref().trim())).collect();
+        servers.sort_unstable();
+        servers.dedup();
+        let starts = servers.iter().map(|s| self.mcp.start(s, &self.hidden_env));
+        let errors: Vec<String> =
+            futures_util::future::join_all(starts).await.into_iter().filter_map(Result::err).collect();
+        if errors.is_empty() { Ok(()) } else { Err(errors.join("\n")) }
+    }
+
+    /// [`ToolRegistry::prepare`] in a task, for faces that must not wait (the chatroom): the
+    /// tools appear in [`ToolRegistry::specs`] once their server is up.
+    pub fn prepare_in_background(&self, names: &[String]) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if !names.iter().any(|n| self.mcp.server_of(n).is_some()) {
+            return;
+        }
+        let (registry, names) = (self.clone(), names.to_vec());
+        runtime.spawn(async move {
+            if let Err(e) = registry.prepare(&names).await {
+                tracing::warn!("{e}");
+            }
+        });
+    }
+
+    /// Start every enabled MCP server (for a full listing).
+    pub async fn start_mcp_servers(&self) {
+        self.mcp.start_all(&self.hidden_env).await;
+    }
+
+    /// Stop the MCP servers that were started (on exit).
+    pub async fn shutdown(&self) {
+        self.mcp.shutdown().await;
     }
 
     /// Remove these variables from user tools' environment (API key variables).
@@ -163,16 +221,26 @@ impl ToolRegistry {
         self
     }
 
-    pub fn list(&self) -> impl Iterator<Item = &ToolInfo> {
-        self.tools.iter().map(|t| &t.info)
+    /// Built-in and user tools, then the tools of the MCP servers that are running.
+    pub fn list(&self) -> Vec<ToolInfo> {
+        let local = self.tools.iter().map(|t| t.info.clone());
+        local.chain(self.mcp.known_tools().iter().map(mcp::McpTool::info)).collect()
     }
 
+    /// Names `specs` accepts: every known tool, and `server.*` for each enabled MCP server.
     pub fn names(&self) -> Vec<String> {
-        self.list().map(|t| t.spec.name.clone()).collect()
+        let mut names: Vec<String> = self.list().into_iter().map(|t| t.spec.name).collect();
+        for (config, status) in self.mcp.statuses() {
+            if status != mcp::ServerStatus::Disabled {
+                names.push(format!("{}{}*", config.name, mcp::SEPARATOR));
+            }
+        }
+        names
     }
 
-    pub fn get(&self, name: &str) -> Option<&ToolInfo> {
-        self.find(name).map(|t| &t.info)
+    /// A tool by the name users write, or (for MCP tools) the name models see.
+    pub fn get(&self, name: &str) -> Option<ToolInfo> {
+        self.find(name).map(|t| t.info.clone()).or_else(|| self.mcp.find(name).map(|t| t.info()))
     }
 
     fn find(&self, name: &str) -> Option<&Tool> {
@@ -185,17 +253,46 @@ impl ToolRegistry {
     }
 
     /// The definitions to send for `names` (what a room or `ask --tools` enables), in order,
-    /// without duplicates.
+    /// without duplicates. `server.*` stands for every tool of an MCP server. MCP tools are
+    /// sent as the server describes them, under the name models accept (`server__tool`); those
+    /// of a server not running are left out (see [`ToolRegistry::prepare`]), and the server is
+    /// started in the background, so that a room that never ran `/tools` in this process (a
+    /// resumed one) or whose server failed to start gets the tools from its next prompt on.
     pub fn specs<S: AsRef<str>>(&self, names: &[S]) -> Result<Vec<ToolSpec>, UnknownTools> {
         let mut out: Vec<ToolSpec> = Vec::new();
         let mut unknown = Vec::new();
+        let mut not_running = Vec::new();
+        let add = |spec: ToolSpec, out: &mut Vec<ToolSpec>| {
+            if !out.iter().any(|s| s.name == spec.name) {
+                out.push(spec);
+            }
+        };
         for name in names.iter().map(|n| n.as_ref().trim()).filter(|n| !n.is_empty()) {
-            match self.get(name) {
-                Some(t) if !out.iter().any(|s| s.name == name) => out.push(t.spec.clone()),
-                Some(_) => {}
-                None => unknown.push(name.to_owned()),
+            if let Some(t) = self.find(name) {
+                add(t.info.spec.clone(), &mut out);
+            } else if let Some(server) = self.mcp.server_of(name) {
+                let status = self.mcp.status(server);
+                let tools = match &status {
+                    Some(mcp::ServerStatus::Running(tools)) => tools.as_slice(),
+                    _ => &[],
+                };
+                let wildcard = name.ends_with(".*");
+                let matching: Vec<&mcp::McpTool> = tools.iter().filter(|t| wildcard || t.full_name == name).collect();
+                let running = matches!(status, Some(mcp::ServerStatus::Running(_)));
+                if running && matching.is_empty() && !wildcard {
+                    unknown.push(name.to_owned());
+                }
+                if matches!(status, Some(mcp::ServerStatus::NotStarted | mcp::ServerStatus::Failed(_))) {
+                    not_running.push(name.to_owned());
+                }
+                for t in matching {
+                    add(t.wire_spec.clone(), &mut out);
+                }
+            } else {
+                unknown.push(name.to_owned());
             }
         }
+        self.prepare_in_background(&not_running);
         if unknown.is_empty() { Ok(out) } else { Err(UnknownTools { unknown, available: self.names() }) }
     }
 
@@ -211,7 +308,7 @@ impl ToolRegistry {
                 offered_names()
             ));
         };
-        if self.find(&call.name).is_none() {
+        if self.find(&call.name).is_none() && self.mcp.find(&call.name).is_none() {
             return Err(format!("The tool \"{shown}\" is not available on this machine; answer without it."));
         }
         let args = parse_arguments(&call.arguments)?;
@@ -220,12 +317,15 @@ impl ToolRegistry {
 
     /// Run a call that passed `check`. Never fails: problems become an error result.
     pub async fn run(&self, name: &str, arguments: &str) -> ToolOutput {
-        let Some(tool) = self.find(name) else {
-            return ToolOutput::error(format!("There is no tool named \"{name}\"."));
-        };
         let args = match parse_arguments(arguments) {
             Ok(a) => a,
             Err(e) => return ToolOutput::error(e),
+        };
+        let Some(tool) = self.find(name) else {
+            return match self.mcp.find(name) {
+                Some(t) => self.mcp.call(&t, args, &self.hidden_env).await,
+                None => ToolOutput::error(format!("There is no tool named \"{name}\".")),
+            };
         };
         let text = |key: &str| args.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
         match &tool.runner {
@@ -351,6 +451,7 @@ fn user_tool(t: &UserToolConfig) -> Result<Tool, ToolConfigError> {
             spec: ToolSpec { name: t.name.clone(), description, parameters },
             safe: t.safe,
             builtin: false,
+            server: None,
         },
         runner: Runner::Command(CommandSpec {
             argv: t.command.clone(),

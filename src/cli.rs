@@ -152,6 +152,26 @@ pub struct AskArgs {
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
 
+    /// Reasoning effort for the models whose catalog entry lists reasoning (the others are
+    /// asked without it, with a notice); `off` turns reasoning off where the model allows it.
+    #[arg(long, value_name = "LEVEL", value_parser = ["off", "minimal", "low", "medium", "high"])]
+    pub reasoning: Option<String>,
+
+    /// Let OpenRouter models search the web (priced per search, shown in the estimate); their
+    /// sources are listed under the answer (`citations` on `done` with --json).
+    #[arg(long)]
+    pub web: bool,
+
+    /// Ask for JSON following this JSON Schema file (`response_format`), from the models whose
+    /// catalog entry lists structured outputs; answers are checked and printed indented.
+    #[arg(long, value_name = "FILE")]
+    pub json_schema: Option<std::path::PathBuf>,
+
+    /// Send a file with the prompt (repeatable): PNG, JPEG, WebP or GIF images and PDFs, to the
+    /// models whose catalog entry lists those inputs (the others get the text alone).
+    #[arg(long, value_name = "PATH")]
+    pub attach: Vec<std::path::PathBuf>,
+
     /// Emit one JSON object per line (delta, tool_call, tool_result, done, error, ...) instead of text.
     #[arg(long)]
     pub json: bool,

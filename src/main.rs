@@ -64,8 +64,33 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
                     return ask::EXIT_USAGE;
                 }
             };
-            let settings =
-                ModelSettings { temperature: args.temperature, max_tokens: args.max_tokens, ..Default::default() };
+            let response_format = match args.json_schema.as_deref().map(roundtable::core::structured::load_schema) {
+                Some(Err(msg)) => {
+                    eprintln!("roundtable: {msg}");
+                    return ask::EXIT_USAGE;
+                }
+                Some(Ok(format)) => Some(format),
+                None => None,
+            };
+            let mut attachments = Vec::new();
+            for path in &args.attach {
+                match roundtable::core::attach::load(path) {
+                    Ok(a) => attachments.push(a),
+                    Err(msg) => {
+                        eprintln!("roundtable: {msg}");
+                        return ask::EXIT_USAGE;
+                    }
+                }
+            }
+            let settings = ModelSettings {
+                response_format,
+                temperature: args.temperature,
+                max_tokens: args.max_tokens,
+                // `off` is effort `none` on the wire (§2.5).
+                reasoning_effort: args.reasoning.map(|r| if r == "off" { "none".into() } else { r }),
+                web_search: args.web.then_some(true),
+                ..Default::default()
+            };
             let opts = AskOptions {
                 models: args.models,
                 system: args.system,
@@ -74,6 +99,7 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
                 prompt,
                 tools: args.tools,
                 yes: args.yes,
+                attachments,
                 analyze: args.analyze,
             };
             // The MCP servers `ask` started are stopped before the runtime goes.

@@ -33,6 +33,8 @@ pub struct AskOptions {
     pub tools: Vec<String>,
     /// Run tools that are not marked safe too (otherwise their calls are denied).
     pub yes: bool,
+    /// Files sent with the prompt (`--attach`), already checked.
+    pub attachments: Vec<crate::core::protocol::Attachment>,
     /// After the answers, this analyst model compares them (`--analyze`).
     pub analyze: Option<String>,
 }
@@ -71,6 +73,8 @@ struct Pane {
     blocks: Vec<Block>,
     /// Calls `ask` denied (not safe, no `--yes`).
     denied: HashSet<String>,
+    /// The `response_format` this model was asked for (`--json-schema`), when it takes it.
+    format: Option<serde_json::Value>,
     outcome: Option<Outcome>,
 }
 
@@ -110,13 +114,17 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
     if opts.system.is_some() {
         settings.system.clone_from(&opts.system);
     }
+    let mut notices = Vec::with_capacity(opts.models.len());
     for model in &opts.models {
-        let target = room.add_pane(model, settings.clone());
+        let (settings, refused) = offered_settings(&config, &runtime.estimator, model, &settings);
+        notices.push((refused, settings.response_format.clone()));
+        let target = room.add_pane(model, settings);
         if let Err(e) = room.set_tools(target, opts.tools.clone()) {
             eprintln!("roundtable: {e}");
             return EXIT_USAGE;
         }
     }
+    room.attachments.clone_from(&opts.attachments);
     let commands = match room.send(&opts.prompt, None) {
         Ok(c) => c,
         Err(e) => {
@@ -126,7 +134,14 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
     };
     let turn = room.head.unwrap_or_default();
     let n = opts.models.len();
-    let mut panes: Vec<Pane> = (0..n).map(|_| Pane::default()).collect();
+    let mut panes: Vec<Pane> = notices
+        .into_iter()
+        .map(|(refused, format)| Pane {
+            blocks: refused.into_iter().map(Block::Notice).collect(),
+            format,
+            ..Pane::default()
+        })
+        .collect();
     for command in commands {
         if core.send(command).await.is_err() {
             eprintln!("roundtable: the routing core stopped before the request could be sent.");
@@ -140,6 +155,14 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
             let v = json!({"type": "estimate", "model": model, "target": i, "prompt_tokens": tokens,
                 "prompt_cost_usd": cost.and_then(|c| c.to_f64()), "prompt_cost_usd_exact": cost.map(|c| c.normalize().to_string())});
             let _ = writeln!(out, "{}", output::JsonLine(v));
+        }
+        for (i, (model, pane)) in opts.models.iter().zip(&panes).enumerate() {
+            for block in &pane.blocks {
+                if let Block::Notice(message) = block {
+                    let v = json!({"type": "notice", "model": model, "target": i, "message": message});
+                    let _ = writeln!(out, "{v}");
+                }
+            }
         }
     } else {
         let parts: Vec<String> = opts
@@ -224,6 +247,9 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
         absorb(pane, model, event.kind);
         if is_final {
             remaining -= 1;
+            if let Some(line) = check_structured(pane, idx, opts.json) {
+                let _ = writeln!(out, "{line}");
+            }
             if !opts.json
                 && let Some(o) = &pane.outcome
             {
@@ -316,6 +342,27 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
     }
 }
 
+/// A finished answer of a model asked for JSON: checked, shown indented when it is what was
+/// asked for, with a notice when not; with `--json`, a `structured` line saying which.
+fn check_structured(pane: &mut Pane, idx: usize, json: bool) -> Option<serde_json::Value> {
+    let format = pane.format.as_ref()?;
+    let o = pane.outcome.as_mut().filter(|o| o.error.is_none() && !o.cancelled)?;
+    let checked = crate::core::structured::check(format, &o.summary.text);
+    let line = match &checked {
+        Ok(value) => json!({"type": "structured", "model": o.model, "target": idx, "valid": true, "value": value}),
+        Err(why) => json!({"type": "structured", "model": o.model, "target": idx, "valid": false, "error": why}),
+    };
+    match checked {
+        Ok(value) => {
+            if let Ok(pretty) = serde_json::to_string_pretty(&value) {
+                o.summary.text = pretty;
+            }
+        }
+        Err(why) => pane.blocks.push(Block::Notice(format!("Not the JSON asked for: {why}"))),
+    }
+    json.then_some(line)
+}
+
 /// Fold one event into its pane.
 fn absorb(pane: &mut Pane, model: String, kind: EventKind) {
     let l = &mut pane.live;
@@ -328,7 +375,9 @@ fn absorb(pane: &mut Pane, model: String, kind: EventKind) {
             l.tokens_seen = (l.chars / 4) as u64;
         }
         EventKind::Usage(u) => l.tokens_seen = u.completion_tokens,
-        EventKind::ToolsUnsupported { message } => pane.blocks.push(Block::Notice(message)),
+        EventKind::ToolsUnsupported { message } | EventKind::Notice { message } => {
+            pane.blocks.push(Block::Notice(message));
+        }
         EventKind::StepFinished { summary } => {
             pane.blocks.push(Block::Text(summary.text.clone()));
             l.chars = 0;
@@ -358,6 +407,39 @@ fn absorb(pane: &mut Pane, model: String, kind: EventKind) {
     }
 }
 
+/// `settings` as `model` is offered them: what its catalog entry says it does not take is
+/// dropped, each with a notice saying so. Models without a catalog entry (direct and local
+/// providers, unlisted ids) get everything as asked.
+fn offered_settings(
+    config: &Config,
+    estimator: &crate::core::catalog::CatalogEstimator,
+    model: &str,
+    settings: &ModelSettings,
+) -> (ModelSettings, Vec<String>) {
+    let mut settings = settings.clone();
+    let mut notices = Vec::new();
+    let resolved = config.providers.resolve(model).ok();
+    if settings.web_search == Some(true)
+        && let Some(why) = resolved
+            .as_ref()
+            .and_then(|r| crate::core::provider::request::web_search_refusal(r.provider.kind, &r.provider_name, model))
+    {
+        settings.web_search = None;
+        notices.push(format!("{why}: asked without it"));
+    }
+    let entry = resolved.and_then(|r| estimator.entry_for(&r.provider_name, &r.upstream_model));
+    let Some(entry) = entry else { return (settings, notices) };
+    if let Some(why) = settings.response_format.as_ref().and_then(|f| crate::core::structured::refusal(&entry, f)) {
+        settings.response_format = None;
+        notices.push(format!("{why}: asked without it"));
+    }
+    if let Some(why) = settings.reasoning_effort.as_deref().and_then(|e| entry.reasoning_refusal(e)) {
+        settings.reasoning_effort = None;
+        notices.push(format!("{why}: asked without a reasoning effort"));
+    }
+    (settings, notices)
+}
+
 /// Each target's estimated prompt tokens and prompt cost before sending (a heuristic token
 /// count, priced from the catalog or the config's price table).
 fn pre_send_estimates(
@@ -370,16 +452,35 @@ fn pre_send_estimates(
         messages.push(ChatMessage::system(system.clone()));
     }
     messages.push(ChatMessage::user(opts.prompt.clone()));
-    let tokens = crate::core::catalog::estimate_prompt_tokens(&messages);
+    let text_tokens = crate::core::catalog::estimate_prompt_tokens(&messages);
     opts.models
         .iter()
         .map(|model| {
-            let cost = config
-                .providers
-                .resolve(model)
-                .ok()
+            let resolved = config.providers.resolve(model).ok();
+            // Only the files this model takes count (the router leaves the others out).
+            let modalities = resolved
+                .as_ref()
+                .and_then(|r| estimator.entry_for(&r.provider_name, &r.upstream_model))
+                .map(|e| e.input_modalities);
+            let taken: Vec<_> = opts
+                .attachments
+                .iter()
+                .filter(|a| {
+                    modalities
+                        .as_ref()
+                        .is_none_or(|m| m.is_empty() || m.iter().any(|x| x == crate::core::attach::modality(a)))
+                })
+                .cloned()
+                .collect();
+            let tokens = text_tokens + crate::core::attach::estimate_tokens(&taken);
+            // Web search is priced only where it is sent (OpenRouter); `offered_settings` says so.
+            let web = opts.settings.web_search == Some(true)
+                && resolved
+                    .as_ref()
+                    .is_some_and(|r| r.provider.kind == crate::core::provider::ProviderKind::Openrouter);
+            let cost = resolved
                 .and_then(|r| estimator.pricing_for(&r.provider_name, &r.upstream_model))
-                .and_then(|p| crate::core::catalog::estimate_prompt_cost(&p, tokens));
+                .and_then(|p| crate::core::catalog::estimate_send_cost(&p, tokens, web));
             (tokens, cost)
         })
         .collect()

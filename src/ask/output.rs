@@ -89,6 +89,7 @@ pub(super) fn json_line(model: &str, idx: usize, event: &StreamEvent, denied: bo
         }
         EventKind::TextDelta(t) => json!({"type": "delta", "model": model, "target": idx, "text": t}),
         EventKind::ReasoningDelta(t) => json!({"type": "reasoning", "model": model, "target": idx, "text": t}),
+        EventKind::Notice { message } => json!({"type": "notice", "model": model, "target": idx, "message": message}),
         EventKind::ToolsUnsupported { message } => {
             json!({"type": "tools_unsupported", "model": model, "target": idx, "message": message})
         }
@@ -110,6 +111,7 @@ pub(super) fn json_line(model: &str, idx: usize, event: &StreamEvent, denied: bo
             let mut v = summary_json(model, idx, summary);
             v["type"] = json!("done");
             v["finish_reason"] = json!(reason.as_ref().map(|r| r.as_str()));
+            v["citations"] = json!(summary.citations);
             v
         }
         EventKind::Failed { error, summary } => {
@@ -143,7 +145,8 @@ pub(super) fn cost_line(model: &str, idx: usize, generation_id: &str, cost: &Cos
 
 fn usage_json(u: &Usage) -> Value {
     json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total_tokens,
-           "cached_tokens": u.cached_tokens, "reasoning_tokens": u.reasoning_tokens})
+           "cached_tokens": u.cached_tokens, "reasoning_tokens": u.reasoning_tokens,
+           "web_search_requests": u.web_search_requests})
 }
 
 fn summary_json(model: &str, idx: usize, s: &StreamSummary) -> Value {
@@ -279,6 +282,9 @@ pub(super) fn print_answer(out: &mut impl Write, o: &Outcome, blocks: &[Block]) 
     let text = strip_controls(&o.summary.text);
     if !text.is_empty() {
         let _ = writeln!(out, "{}", text.trim_end());
+    }
+    for line in crate::present::room::citation_lines(&o.summary.citations) {
+        let _ = writeln!(out, "{line}");
     }
     if let Some(e) = &o.error {
         let partial = if o.summary.text.is_empty() { "" } else { "\n(partial answer above)" };

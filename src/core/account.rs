@@ -130,6 +130,8 @@ pub fn parse_generation(body: &[u8]) -> Option<Generation> {
             reasoning_tokens: d["native_tokens_reasoning"].as_u64().unwrap_or(0),
             hidden_tokens: 0,
             reported_cost: Some(cost),
+            // The reference shows no search count in `/generation` (only `web_search_engine`).
+            web_search_requests: 0,
         },
     })
 }

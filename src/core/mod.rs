@@ -2,6 +2,7 @@
 //! about terminals; consumers talk to it through typed channels (see `protocol`).
 
 pub mod account;
+pub mod attach;
 pub mod catalog;
 pub mod compare;
 pub mod decimal;
@@ -13,4 +14,5 @@ pub mod room;
 pub mod router;
 pub mod sanitize;
 pub mod store;
+pub mod structured;
 pub mod tools;

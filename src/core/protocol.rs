@@ -76,6 +76,21 @@ pub struct ChatMessage {
     /// unmodified with its tool calls so the model keeps its reasoning (§2.2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasoning_details: Vec<serde_json::Value>,
+    /// Files sent with a user message (images, PDFs), as content parts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file sent with a prompt, by path and content fingerprint (`core::attach`): the bytes are
+/// read when a request is built, never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub path: String,
+    /// The file name, as sent (`file.filename`) and shown.
+    pub name: String,
+    pub mime: String,
+    pub bytes: u64,
+    pub fingerprint: String,
 }
 
 impl ChatMessage {
@@ -87,6 +102,7 @@ impl ChatMessage {
             tool_calls: Vec::new(),
             tool_call_id: Some(tool_call_id.into()),
             reasoning_details: Vec::new(),
+            attachments: Vec::new(),
         }
     }
     pub fn new(role: Role, content: impl Into<String>) -> Self {
@@ -96,6 +112,7 @@ impl ChatMessage {
             tool_calls: Vec::new(),
             tool_call_id: None,
             reasoning_details: Vec::new(),
+            attachments: Vec::new(),
         }
     }
     pub fn system(content: impl Into<String>) -> Self {
@@ -166,6 +183,13 @@ pub struct ModelSettings {
     /// OpenRouter `models` fallback list (OpenRouter only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallbacks: Vec<String>,
+    /// OpenRouter's sticky-routing key (`session_id`, ≤256 chars; OpenRouter only). The router
+    /// gives each pane of a stored room its own when none is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// OpenRouter's web search (the `openrouter:web_search` server tool; OpenRouter only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_search: Option<bool>,
     /// `response_format` body field, passed through as-is (structured output, e.g. the analyst's
     /// JSON schema: `core::compare::analyst`). Every backend accepts it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,6 +209,8 @@ impl ModelSettings {
             system: over.system.clone().or_else(|| self.system.clone()),
             provider: over.provider.clone().or_else(|| self.provider.clone()),
             fallbacks: if over.fallbacks.is_empty() { self.fallbacks.clone() } else { over.fallbacks.clone() },
+            web_search: over.web_search.or(self.web_search),
+            session_id: over.session_id.clone().or_else(|| self.session_id.clone()),
             response_format: over.response_format.clone().or_else(|| self.response_format.clone()),
         }
     }
@@ -278,6 +304,22 @@ pub struct Usage {
     /// `usage.cost` in USD as reported by the provider (OpenRouter), exact decimal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reported_cost: Option<Decimal>,
+    /// Web searches run for the answer (`usage.server_tool_use.web_search_requests`), each
+    /// billed at the model's `web_search` price.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub web_search_requests: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A source the answer cites (an `annotations[]` entry of type `url_citation`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Citation {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -363,6 +405,9 @@ pub struct StreamSummary {
     /// Structured reasoning blocks, whole (OpenRouter); passed back in a tool loop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasoning_details: Vec<serde_json::Value>,
+    /// Sources the answer cites (web search), in the order first cited, each URL once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<Citation>,
     pub usage: Option<Usage>,
     pub cost: Option<Cost>,
     pub timings: Timings,
@@ -397,6 +442,11 @@ pub enum EventKind {
     },
     TextDelta(String),
     ReasoningDelta(String),
+    /// Something the target left out of its request, and why (attachments a text-only model
+    /// cannot take).
+    Notice {
+        message: String,
+    },
     /// A raw tool-call fragment, keyed by its slot in the accumulator.
     ToolCallDelta {
         slot: usize,

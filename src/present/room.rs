@@ -4,8 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::core::protocol::TurnId;
+use crate::core::protocol::{Citation, TurnId};
 use crate::core::room::{Answer, AnswerState, Footer, Room, Totals, final_text};
+use crate::core::sanitize::strip_controls;
 
 /// The footer line under an answer: "120 → 340 tok · $0.0012 · ttft 850 ms · 42 tok/s · stop".
 pub fn footer_text(f: &Footer) -> String {
@@ -17,6 +18,9 @@ pub fn footer_text(f: &Footer) -> String {
         }
         if u.cached_tokens > 0 {
             parts.push(format!("{} cached", super::tokens(u.cached_tokens)));
+        }
+        if u.web_search_requests > 0 {
+            parts.push(searches(u.web_search_requests));
         }
     } else {
         parts.push("tokens ?".into());
@@ -37,6 +41,27 @@ pub fn footer_text(f: &Footer) -> String {
         parts.push(finish.clone());
     }
     parts.join(" · ")
+}
+
+/// "1 web search", "3 web searches".
+pub fn searches(n: u64) -> String {
+    if n == 1 { "1 web search".into() } else { format!("{n} web searches") }
+}
+
+/// The numbered references under an answer: "[1] Title — https://…" (control-stripped: they
+/// come from the server).
+pub fn citation_lines(citations: &[Citation]) -> Vec<String> {
+    citations
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let url = strip_controls(&c.url);
+            match c.title.as_deref().map(strip_controls).filter(|t| !t.trim().is_empty()) {
+                Some(title) => format!("[{}] {title} — {url}", i + 1),
+                None => format!("[{}] {url}", i + 1),
+            }
+        })
+        .collect()
 }
 
 /// Demote every ATX heading of a model's answer by `by` levels (capped at 6), outside code
@@ -115,6 +140,12 @@ pub fn markdown(room: &Room) -> String {
                 let body = demote_headings(&a.text, 3);
                 out.push_str(body.trim_end());
                 out.push('\n');
+                if !a.citations.is_empty() {
+                    out.push_str("\nSources:\n\n");
+                    for line in citation_lines(&a.citations) {
+                        out.push_str(&format!("- {line}\n"));
+                    }
+                }
                 if let Some(e) = &a.error {
                     out.push_str(&format!("\n> error ({}): {}\n", e.kind, e.message));
                 } else if a.state == AnswerState::Interrupted {
@@ -174,6 +205,7 @@ fn answer_json(a: &Answer) -> Value {
         "steps": steps,
         "tool_calls": a.tools,
         "notices": a.notices,
+        "citations": a.citations,
     })
 }
 

@@ -24,6 +24,13 @@ use super::tools::{self, Call, ToolTurn};
 use super::util::{Obj, Rng, fnv1a, quoted};
 
 pub async fn chat(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    {
+        let mut g = sh.lock();
+        if g.bodies.len() == super::state::KEPT_BODIES {
+            g.bodies.pop_front();
+        }
+        g.bodies.push_back(body.clone());
+    }
     let gen_id = sh.new_generation_id();
     let mut resp = handle(&sh, &headers, &body, &gen_id).await;
     if let Ok(v) = HeaderValue::from_str(&gen_id) {
@@ -97,7 +104,7 @@ async fn handle(sh: &Arc<Shared>, headers: &HeaderMap, body: &[u8], gen_id: &str
 
 /// What the model says this turn.
 enum Content {
-    Text { reasoning: Option<Answer>, answer: Answer },
+    Text { reasoning: Option<Answer>, answer: Answer, citations: Vec<(String, String)> },
     Calls { calls: Vec<Call>, gemini: bool },
 }
 
@@ -113,6 +120,8 @@ struct Plan<'a> {
     reasoning_tokens: u64,
     completion_tokens: u64,
     price: Price,
+    /// Web searches run for the answer (one per web-search answer).
+    web_searches: u64,
     tps: f64,
 }
 
@@ -147,7 +156,23 @@ fn plan<'a>(sh: &Shared, req: &ChatRequest, spec: &'a ModelSpec, gen_id: &'a str
                     None => answer::generate(seed, prof.tokens, prompt),
                 },
             };
-            let mut reasoning = spec.reasoning.then(|| answer::reasoning(seed, 20 + (seed % 40) as u32, prompt));
+            // A model reasons when told to by `@reasoning`, or when the request asks for an
+            // effort and the catalog lists reasoning for it; effort `none` turns it off. The
+            // effort scales how long it thinks (the reference gives no lengths; these are ours).
+            let effort = req.reasoning_effort.as_deref();
+            let reasons = match effort {
+                Some("none") => false,
+                Some(_) => spec.reasoning || model::catalog_reasons(&spec.base),
+                None => spec.reasoning,
+            };
+            let quarters: u64 = match effort {
+                Some("minimal") => 1,
+                Some("low") => 2,
+                Some("high" | "xhigh" | "max") => 8,
+                _ => 4,
+            };
+            let thinking = ((20 + seed % 40) * quarters / 4) as u32;
+            let mut reasoning = reasons.then(|| answer::reasoning(seed, thinking, prompt));
             let r = reasoning.as_ref().map_or(0, Answer::len);
             if let Some(cap) = req.max_tokens.map(|m| m as usize).filter(|&m| m < r + answer.len()) {
                 if let Some(reasoning) = reasoning.as_mut() {
@@ -158,9 +183,15 @@ fn plan<'a>(sh: &Shared, req: &ChatRequest, spec: &'a ModelSpec, gen_id: &'a str
             }
             let r = reasoning.as_ref().map_or(0, Answer::len);
             let total = (r + answer.len()) as u64;
-            (Content::Text { reasoning, answer }, r as u64, total)
+            // `exclude`: the tokens are billed, the text is not sent.
+            let reasoning = reasoning.filter(|_| !req.reasoning_excluded);
+            let citations = if req.web_search { citations(prompt, seed) } else { Vec::new() };
+            (Content::Text { reasoning, answer, citations }, r as u64, total)
         }
     };
+    let web_searches = u64::from(matches!(&content, Content::Text { citations, .. } if !citations.is_empty()));
+    let mut price = model::price(spec);
+    price.per_request = model::web_search_price(&spec.base) * Decimal::from(web_searches);
     Plan {
         spec,
         gen_id,
@@ -171,7 +202,8 @@ fn plan<'a>(sh: &Shared, req: &ChatRequest, spec: &'a ModelSpec, gen_id: &'a str
         prompt_tokens: req.prompt_tokens(),
         reasoning_tokens,
         completion_tokens,
-        price: model::price(spec),
+        price,
+        web_searches,
         tps: prof.tps,
     }
 }
@@ -183,9 +215,9 @@ fn call_tokens(c: &Call, gemini: bool) -> u64 {
     (c.arguments.len() as u64).div_ceil(4).max(1) + 4
 }
 
-fn usage_json(prompt: u64, completion: u64, reasoning: u64, price: Price) -> String {
+fn usage_json(prompt: u64, completion: u64, reasoning: u64, price: Price, web_searches: u64) -> String {
     let (cost, pc, cc) = model::cost(price, prompt, completion);
-    Obj::new()
+    let usage = Obj::new()
         .num("prompt_tokens", prompt)
         .num("completion_tokens", completion)
         .num("total_tokens", prompt + completion)
@@ -206,8 +238,37 @@ fn usage_json(prompt: u64, completion: u64, reasoning: u64, price: Price) -> Str
         .raw(
             "completion_tokens_details",
             &Obj::new().num("reasoning_tokens", reasoning).num("image_tokens", 0).num("audio_tokens", 0).end(),
-        )
-        .end()
+        );
+    // §3.2 names `server_tool_use.web_search_requests` for server tools.
+    let usage = if web_searches > 0 {
+        usage.raw("server_tool_use", &Obj::new().num("web_search_requests", web_searches).end())
+    } else {
+        usage
+    };
+    usage.end()
+}
+
+/// The sources a web-search answer cites: deterministic, on a reserved domain.
+fn citations(prompt: &str, seed: u64) -> Vec<(String, String)> {
+    let topic: String =
+        prompt.chars().filter(char::is_ascii_alphanumeric).take(24).collect::<String>().to_ascii_lowercase();
+    let topic = if topic.is_empty() { "answer".to_string() } else { topic };
+    (1..=2)
+        .map(|i| (format!("https://example.org/{topic}/{:x}-{i}", seed & 0xffff), format!("Source {i} on {topic}")))
+        .collect()
+}
+
+/// `annotations` as OpenAI's chat completions write them (`url_citation` objects); the
+/// reference names the type but not its fields.
+fn annotations_json(citations: &[(String, String)]) -> String {
+    let items: Vec<String> = citations
+        .iter()
+        .map(|(url, title)| {
+            let c = Obj::new().str("url", url).str("title", title).end();
+            Obj::new().str("type", "url_citation").raw("url_citation", &c).end()
+        })
+        .collect();
+    format!("[{}]", items.join(","))
 }
 
 /// Where interrupted answers break off: a third of the way, at most 40 tokens in.
@@ -235,7 +296,7 @@ fn sse_script(p: &Plan) -> Script {
     let (lo, hi) = if p.tps <= 0.0 { (8, 16) } else { (1, 3) };
     let mut reasoning_nulls = false;
     match &p.content {
-        Content::Text { reasoning, answer } => {
+        Content::Text { reasoning, answer, citations } => {
             if let Some(r) = reasoning {
                 reasoning_nulls = true;
                 emit(r, r.len(), &mut rng, lo, hi, |t, n| b.reasoning(t, n));
@@ -261,6 +322,9 @@ fn sse_script(p: &Plan) -> Script {
                 }
                 Some(Interrupt::Stall) => return b.build(),
                 None => {}
+            }
+            if !citations.is_empty() {
+                b.annotations(&annotations_json(citations));
             }
         }
         Content::Calls { calls, gemini } => {
@@ -292,7 +356,7 @@ fn sse_script(p: &Plan) -> Script {
     }
     b.finish(p.finish, model::native_finish(spec, p.finish), reasoning_nulls);
     if !spec.no_usage {
-        let usage = usage_json(p.prompt_tokens, p.completion_tokens, p.reasoning_tokens, p.price);
+        let usage = usage_json(p.prompt_tokens, p.completion_tokens, p.reasoning_tokens, p.price, p.web_searches);
         b.usage(&usage, (spec.hash() >> 7) & 1 == 1);
     }
     if !spec.no_done {
@@ -307,7 +371,10 @@ fn json_body(p: &Plan) -> String {
     let mut msg = Obj::new().str("role", "assistant");
     let mut choice_error = None;
     match &p.content {
-        Content::Text { reasoning, answer } => {
+        Content::Text { reasoning, answer, citations } => {
+            if !citations.is_empty() {
+                msg = msg.raw("annotations", &annotations_json(citations));
+            }
             let text = if spec.interrupt == Some(Interrupt::Midstream) {
                 finish = "error";
                 choice_error = Some(
@@ -363,7 +430,7 @@ fn json_body(p: &Plan) -> String {
         .opt_str("system_fingerprint", fp.as_deref())
         .str("service_tier", "default")
         .raw("choices", &format!("[{choice}]"))
-        .raw("usage", &usage_json(p.prompt_tokens, p.completion_tokens, p.reasoning_tokens, p.price))
+        .raw("usage", &usage_json(p.prompt_tokens, p.completion_tokens, p.reasoning_tokens, p.price, p.web_searches))
         .end()
 }
 

@@ -172,6 +172,12 @@ impl SimServer {
         self.shared.lock().limits.set_used(key, used, now);
     }
 
+    /// The latest chat-completions request bodies (oldest first; unparsable ones as `null`).
+    pub fn request_bodies(&self) -> Vec<serde_json::Value> {
+        let g = self.shared.lock();
+        g.bodies.iter().map(|b| serde_json::from_slice(b).unwrap_or(serde_json::Value::Null)).collect()
+    }
+
     pub fn stats(&self) -> SimStats {
         self.shared.lock().stats.clone()
     }

@@ -1,7 +1,7 @@
 //! Model ids as the simulator sees them: `@` directives, per-model speed/length defaults, the
 //! provider display name and catalog prices (decimal, so costs match OpenRouter exactly).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::OnceLock;
 
@@ -85,6 +85,12 @@ impl ModelSpec {
     pub fn parse(model: &str) -> ModelSpec {
         let mut parts = model.split('@');
         let mut spec = ModelSpec { base: parts.next().unwrap_or_default().to_string(), ..ModelSpec::default() };
+        // `@preset/slug` alone names an OpenRouter preset, whose model the simulator does not
+        // know (the reference is silent on presets): it answers as the auto router. A preset
+        // after a model (`model@preset/slug`) is an unknown directive, so ignored.
+        if spec.base.is_empty() && model.starts_with("@preset/") {
+            spec.base = "openrouter/auto".into();
+        }
         for d in parts {
             let (name, value) = d.split_once('=').unwrap_or((d, ""));
             match name {
@@ -211,18 +217,42 @@ pub fn fingerprint(spec: &ModelSpec) -> Option<String> {
     (spec.author() == "openai").then(|| format!("fp_{:010x}", spec.hash() & 0xff_ffff_ffff))
 }
 
-/// Per-token prices in USD.
+/// Per-token prices in USD, and what the request costs beyond its tokens (its web searches).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Price {
     pub prompt: Decimal,
     pub completion: Decimal,
+    pub per_request: Decimal,
 }
 
 /// Costs of one request: (total, prompt part, completion part).
 pub fn cost(price: Price, prompt_tokens: u64, completion_tokens: u64) -> (Decimal, Decimal, Decimal) {
     let p = (Decimal::from(prompt_tokens) * price.prompt).normalize();
     let c = (Decimal::from(completion_tokens) * price.completion).normalize();
-    ((p + c).normalize(), p, c)
+    ((p + c + price.per_request).normalize(), p, c)
+}
+
+/// The catalog's `web_search` price (per search) of an id; zero when it lists none.
+pub fn web_search_price(id: &str) -> Decimal {
+    static PRICES: OnceLock<HashMap<String, Decimal>> = OnceLock::new();
+    PRICES
+        .get_or_init(|| {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(CATALOG) else {
+                return HashMap::new();
+            };
+            v["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| {
+                    let price = m["pricing"]["web_search"].as_str().and_then(|s| Decimal::from_str(s).ok())?;
+                    Some((m["id"].as_str()?.to_string(), price))
+                })
+                .collect()
+        })
+        .get(id)
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Whether the catalog lists `tools` for an id: `None` for ids it does not list.
@@ -247,6 +277,30 @@ pub fn catalog_supports_tools(id: &str) -> Option<bool> {
         .copied()
 }
 
+/// Whether the catalog lists reasoning for an id (`reasoning` or `include_reasoning` among its
+/// parameters); ids it does not list do not reason unless told to with `@reasoning`.
+pub fn catalog_reasons(id: &str) -> bool {
+    static REASONS: OnceLock<HashSet<String>> = OnceLock::new();
+    REASONS
+        .get_or_init(|| {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(CATALOG) else {
+                return HashSet::new();
+            };
+            v["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| {
+                    m["supported_parameters"]
+                        .as_array()
+                        .is_some_and(|ps| ps.iter().any(|p| p == "reasoning" || p == "include_reasoning"))
+                })
+                .filter_map(|m| m["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .contains(id)
+}
+
 fn catalog_prices() -> &'static HashMap<String, Price> {
     static PRICES: OnceLock<HashMap<String, Price>> = OnceLock::new();
     PRICES.get_or_init(|| {
@@ -259,7 +313,7 @@ fn catalog_prices() -> &'static HashMap<String, Price> {
             if let (Some(id), Some(prompt), Some(completion)) = (m["id"].as_str(), dec("prompt"), dec("completion")) {
                 // "-1" means "variable" (routers): fall back to the default price.
                 if prompt >= Decimal::ZERO && completion >= Decimal::ZERO {
-                    map.insert(id.to_string(), Price { prompt, completion });
+                    map.insert(id.to_string(), Price { prompt, completion, per_request: Decimal::ZERO });
                 }
             }
         }
@@ -270,12 +324,13 @@ fn catalog_prices() -> &'static HashMap<String, Price> {
 /// Catalog price; `:free` ids cost nothing; unknown ids $1/M prompt, $2/M completion.
 pub fn price(spec: &ModelSpec) -> Price {
     if spec.base.ends_with(":free") {
-        return Price { prompt: Decimal::ZERO, completion: Decimal::ZERO };
+        return Price { prompt: Decimal::ZERO, completion: Decimal::ZERO, per_request: Decimal::ZERO };
     }
-    catalog_prices()
-        .get(&spec.base)
-        .copied()
-        .unwrap_or(Price { prompt: Decimal::new(1, 6), completion: Decimal::new(2, 6) })
+    catalog_prices().get(&spec.base).copied().unwrap_or(Price {
+        prompt: Decimal::new(1, 6),
+        completion: Decimal::new(2, 6),
+        per_request: Decimal::ZERO,
+    })
 }
 
 #[cfg(test)]
@@ -300,6 +355,8 @@ mod tests {
         assert_eq!(catalog_supports_tools("openai/gpt-4o-mini"), Some(true));
         assert_eq!(catalog_supports_tools("google/gemma-3-27b-it:free"), Some(false));
         assert_eq!(catalog_supports_tools("made/up"), None);
+        assert!(catalog_reasons("anthropic/claude-sonnet-4.5"));
+        assert!(!catalog_reasons("openai/gpt-4o-mini"));
     }
 
     #[test]

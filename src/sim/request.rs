@@ -33,6 +33,21 @@ pub struct Message {
     pub tool_call_id: Option<String>,
     /// The message passed back a `reasoning_details` block with a signature.
     pub reasoning_signed: bool,
+    /// Prompt tokens its `image_url` and `file` parts count for. The reference gives no
+    /// figures: 1,000 per image, and a file's decoded size over 8.
+    pub attachment_tokens: u64,
+}
+
+fn attachment_tokens(v: &Value) -> u64 {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| match p["type"].as_str() {
+            Some("image_url") => 1_000,
+            Some("file") => (p["file"]["file_data"].as_str().map_or(0, str::len) as u64 * 3 / 4).div_ceil(8),
+            _ => 0,
+        })
+        .sum()
 }
 
 #[derive(Clone, Debug)]
@@ -52,6 +67,15 @@ pub struct ChatRequest {
     /// Whether the body speaks Google's OpenAI-compatible dialect (no OpenRouter-only fields):
     /// such clients must echo thought signatures, OpenRouter's clients need not.
     pub gemini_dialect: bool,
+    /// The reasoning effort asked for: `reasoning.effort`, or the `reasoning_effort` shorthand;
+    /// a `reasoning` object without an effort (`{enabled:true}`, `{max_tokens:N}`) asks for
+    /// the default, `medium` (§2.5), and `{enabled:false}` for none.
+    pub reasoning_effort: Option<String>,
+    /// Web search asked for: the `openrouter:web_search` server tool, the `web` plugin, or the
+    /// deprecated `:online` model suffix (§2.1, §9).
+    pub web_search: bool,
+    /// `reasoning.exclude`: think, bill the tokens, but leave the text out.
+    pub reasoning_excluded: bool,
     /// `response_format` as sent (structured output), absent or `null` when not asked for.
     pub response_format: Option<Value>,
     /// Size of the serialized `tools` array; tool schemas count as prompt tokens.
@@ -84,6 +108,7 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         .map(|m| Message {
             role: m["role"].as_str().unwrap_or("user").to_string(),
             text: content_text(&m["content"]),
+            attachment_tokens: attachment_tokens(&m["content"]),
             tool_calls: m["tool_calls"]
                 .as_array()
                 .into_iter()
@@ -120,7 +145,23 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         },
         _ => ToolChoice::Auto,
     };
+    let reasoning = &v["reasoning"];
+    let reasoning_effort = match reasoning {
+        Value::Object(r) => Some(match (r.get("effort").and_then(Value::as_str), r.get("enabled")) {
+            (Some(e), _) => e.to_string(),
+            (None, Some(Value::Bool(false))) => "none".to_string(),
+            (None, _) => "medium".to_string(),
+        }),
+        _ => v["reasoning_effort"].as_str().map(str::to_string),
+    };
+    let model = v["model"].as_str().unwrap_or("openrouter/auto");
+    let web_search = v["tools"].as_array().is_some_and(|t| t.iter().any(|t| t["type"] == "openrouter:web_search"))
+        || v["plugins"].as_array().is_some_and(|p| p.iter().any(|p| p["id"] == "web"))
+        || model.split('@').next().is_some_and(|m| m.ends_with(":online"));
     Ok(ChatRequest {
+        web_search,
+        reasoning_effort,
+        reasoning_excluded: reasoning["exclude"].as_bool().unwrap_or(false),
         // OpenRouter falls back to the account default; the sim's default is the auto router.
         model: v["model"].as_str().unwrap_or("openrouter/auto").to_string(),
         stream: v["stream"].as_bool().unwrap_or(false),
@@ -144,7 +185,9 @@ impl ChatRequest {
         let per_msg: u64 = self
             .messages
             .iter()
-            .map(|m| (m.text.chars().count() as u64).div_ceil(4) + 4 + 8 * m.tool_calls.len() as u64)
+            .map(|m| {
+                (m.text.chars().count() as u64).div_ceil(4) + 4 + 8 * m.tool_calls.len() as u64 + m.attachment_tokens
+            })
             .sum();
         per_msg + (self.tools_chars as u64).div_ceil(4)
     }

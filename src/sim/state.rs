@@ -1,7 +1,9 @@
 //! Shared server state: config, the sim clock, free-tier counters, served generations and
 //! stats. One std `Mutex`, held only for short bookkeeping and never across an `.await`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+
+use axum::body::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -41,7 +43,13 @@ pub struct Inner {
     /// USD spent per key.
     pub spend: HashMap<String, Decimal>,
     pub total_spend: Decimal,
+    /// The latest chat-completions request bodies as sent (at most [`KEPT_BODIES`]), for tests
+    /// that check what a client asked for.
+    pub bodies: VecDeque<Bytes>,
 }
+
+/// How many request bodies the simulator keeps.
+pub const KEPT_BODIES: usize = 64;
 
 pub struct Shared {
     pub config: SimConfig,

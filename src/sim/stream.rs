@@ -110,6 +110,17 @@ impl ScriptBuilder {
         });
     }
 
+    /// A delta carrying only `annotations` (a JSON array), after the answer's text.
+    pub fn annotations(&mut self, annotations: &str) {
+        self.choice_event(0, |b| {
+            b.push_str(ROLE);
+            b.push_str("\"\",\"annotations\":");
+            b.push_str(annotations);
+            b.push('}');
+            b.push_str(OPEN_TAIL);
+        });
+    }
+
     pub fn reasoning(&mut self, text: &str, tokens: u64) {
         self.choice_event(tokens, |b| {
             b.push_str(ROLE);

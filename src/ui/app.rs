@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 
 use rust_decimal::Decimal;
 
-use crate::core::catalog::{CatalogEstimator, estimate_prompt_cost, estimate_prompt_tokens};
+use crate::core::catalog::{CatalogEstimator, estimate_prompt_tokens, estimate_send_cost};
 use crate::core::protocol::{Command, CoreEvent, ModelSettings, TargetId, TurnId};
 use crate::core::provider::ProvidersConfig;
 use crate::core::room::{self, AnswerKey, AnswerState, DaySpend, Room, RoomSetup};
@@ -371,6 +371,7 @@ impl App {
             Ok(commands) => {
                 let branched = self.chrome.editing.take().is_some();
                 self.chrome.input.take();
+                self.show_attachments();
                 self.core(commands);
                 self.sync_view();
                 for p in &mut self.view.panes {
@@ -614,10 +615,13 @@ impl App {
         let draft_tokens = (self.chrome.input.byte_len() as u64).div_ceil(4) + 4;
         let mut estimates = Vec::new();
         for p in &self.view.panes {
-            let tokens = estimate_prompt_tokens(&self.room.context_for(p.target)) + draft_tokens;
+            let tokens = estimate_prompt_tokens(&self.room.context_for(p.target))
+                + draft_tokens
+                + self.attachment_tokens(&p.model);
             let cost = self.services.providers.resolve(&p.model).ok().and_then(|r| {
                 let pricing = self.services.estimator.as_ref()?.pricing_for(&r.provider_name, &r.upstream_model)?;
-                estimate_prompt_cost(&pricing, tokens)
+                let web = self.room.pane(p.target).is_some_and(|s| s.settings.web_search == Some(true));
+                estimate_send_cost(&pricing, tokens, web)
             });
             estimates.push(DraftEstimate { model: p.model.clone(), tokens, cost });
         }
@@ -859,6 +863,7 @@ fn fill_answer(view: &mut Answer, a: &room::Answer) {
     view.reasoning_chars = a.reasoning.chars().count();
     view.tools = tool_notes(a);
     view.notices.clone_from(&a.notices);
+    view.citations.clone_from(&a.citations);
     view.outcome = match a.state {
         AnswerState::Done => Outcome::Done,
         AnswerState::Cancelled if a.finish.as_deref() == Some("never sent") => {

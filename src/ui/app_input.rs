@@ -486,6 +486,11 @@ impl App {
                 let what = m.map_or("default".to_string(), |m| m.to_string());
                 self.change_settings(w, &format!("Max tokens {what}"), |s| s.max_tokens = m);
             }
+            Cmd::Reasoning(w, effort) => self.set_reasoning(w, effort),
+            Cmd::Web(w, on) => self.set_web_search(w, on),
+            Cmd::Json(w, json) => self.set_structured(w, json),
+            Cmd::Provider(w, pref) => self.set_provider_pref(w, pref),
+            Cmd::Attach(paths) => self.attach(paths),
             Cmd::Rooms => self.open_room_browser(),
             Cmd::Blind => self.start_blind(),
             Cmd::Analyze(model) => self.analyze(model),
@@ -583,6 +588,241 @@ impl App {
         }
         let whom = if matches!(w, Which::All) { "all panes".to_string() } else { format!("pane {}", indices[0] + 1) };
         self.set_status(Level::Info, format!("{what} for {whom}"));
+    }
+
+    /// Set the reasoning effort of the panes `w` names whose catalog entry offers it; the others
+    /// keep theirs and the status says why. Models without a catalog entry (direct and local
+    /// providers, ids the catalog does not list) get it as asked: nothing says they refuse it.
+    fn set_reasoning(&mut self, w: Which, effort: Option<String>) {
+        let indices: Vec<usize> = match w {
+            Which::All => (0..self.view.panes.len()).collect(),
+            other => self.pane_index(other).into_iter().collect(),
+        };
+        let mut refused = Vec::new();
+        let mut offered = Vec::new();
+        for i in indices {
+            let Some(spec) = self.room.pane(self.view.panes[i].target) else { continue };
+            let entry = self.catalog_entry(&spec.model);
+            let refusal = effort.as_deref().zip(entry).and_then(|(e, info)| info.reasoning_refusal(e));
+            match refusal {
+                Some(why) => refused.push(format!("pane {}: {why}", i + 1)),
+                None => offered.push(i),
+            }
+        }
+        let what =
+            format!("Reasoning {}", effort.as_deref().map_or("default", |e| if e == "none" { "off" } else { e }));
+        for &i in &offered {
+            self.change_settings(Which::Pane(i), &what, |s| s.reasoning_effort.clone_from(&effort));
+        }
+        if !refused.is_empty() {
+            self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));
+        } else if offered.len() > 1 {
+            self.set_status(Level::Info, format!("{what} for all panes"));
+        }
+    }
+
+    /// Turn web search on or off for the panes `w` names; turning it on is refused (with the
+    /// reason) for panes whose provider does not search.
+    fn set_web_search(&mut self, w: Which, on: bool) {
+        let indices: Vec<usize> = match w {
+            Which::All => (0..self.view.panes.len()).collect(),
+            other => self.pane_index(other).into_iter().collect(),
+        };
+        let mut refused = Vec::new();
+        let mut offered = Vec::new();
+        for i in indices {
+            let Some(spec) = self.room.pane(self.view.panes[i].target) else { continue };
+            let refusal = self.services.providers.resolve(&spec.model).ok().and_then(|r| {
+                crate::core::provider::request::web_search_refusal(r.provider.kind, &r.provider_name, &spec.model)
+            });
+            match refusal.filter(|_| on) {
+                Some(why) => refused.push(format!("pane {}: {why}", i + 1)),
+                None => offered.push(i),
+            }
+        }
+        let what = if on { "Web search on" } else { "Web search off" };
+        let value = on.then_some(true);
+        for &i in &offered {
+            self.change_settings(Which::Pane(i), what, |s| s.web_search = value);
+        }
+        if !refused.is_empty() {
+            self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));
+        } else if offered.len() > 1 {
+            self.set_status(Level::Info, format!("{what} for all panes"));
+        }
+    }
+
+    /// Add files for the next prompt (each checked now; a bad one is refused with the reason),
+    /// or drop them all. They show as chips on the input line until sent.
+    fn attach(&mut self, paths: Option<Vec<String>>) {
+        let Some(paths) = paths else {
+            self.room.attachments.clear();
+            self.show_attachments();
+            return self.set_status(Level::Info, "No files for the next prompt");
+        };
+        for path in paths {
+            match crate::core::attach::load(std::path::Path::new(&path)) {
+                Ok(a) => {
+                    let takers = self
+                        .view
+                        .panes
+                        .iter()
+                        .filter(|p| {
+                            self.catalog_entry(&p.model).is_none_or(|e| {
+                                e.input_modalities.is_empty()
+                                    || e.input_modalities.iter().any(|m| m == crate::core::attach::modality(&a))
+                            })
+                        })
+                        .count();
+                    let note = if takers < self.view.panes.len() {
+                        format!(
+                            " ({} of {} panes take it; the others get the text alone)",
+                            takers,
+                            self.view.panes.len()
+                        )
+                    } else {
+                        String::new()
+                    };
+                    self.set_status(Level::Info, format!("Attached {}{note}", a.name));
+                    self.room.attachments.push(a);
+                }
+                Err(e) => {
+                    self.set_status(Level::Error, e);
+                    break;
+                }
+            }
+        }
+        self.show_attachments();
+    }
+
+    /// Prompt tokens the files waiting for the next prompt add for `model` (those it takes).
+    pub(crate) fn attachment_tokens(&self, model: &str) -> u64 {
+        let entry = self.catalog_entry(model);
+        let taken: Vec<_> = self
+            .room
+            .attachments
+            .iter()
+            .filter(|a| {
+                entry.as_ref().is_none_or(|e| {
+                    e.input_modalities.is_empty()
+                        || e.input_modalities.iter().any(|m| m == crate::core::attach::modality(a))
+                })
+            })
+            .cloned()
+            .collect();
+        crate::core::attach::estimate_tokens(&taken)
+    }
+
+    /// The files waiting for the next prompt, as chips on the input line.
+    pub(crate) fn show_attachments(&mut self) {
+        let chips: Vec<String> = self
+            .room
+            .attachments
+            .iter()
+            .map(|a| format!("{} {} KiB", crate::core::sanitize::strip_controls(&a.name), a.bytes.div_ceil(1024)))
+            .collect();
+        self.chrome.input.apply_theme_with_chips(&self.services.theme, self.services.demo.is_some(), &chips);
+    }
+
+    /// Set one OpenRouter routing preference (or clear them) for the panes `w` names; panes on
+    /// other providers are refused, as only OpenRouter routes between providers.
+    fn set_provider_pref(&mut self, w: Which, pref: commands::ProviderPref) {
+        use commands::ProviderPref as P;
+        let indices: Vec<usize> = match w {
+            Which::All => (0..self.view.panes.len()).collect(),
+            other => self.pane_index(other).into_iter().collect(),
+        };
+        let mut refused = Vec::new();
+        let mut offered = Vec::new();
+        for i in indices {
+            let Some(spec) = self.room.pane(self.view.panes[i].target) else { continue };
+            match self.services.providers.resolve(&spec.model) {
+                Ok(r) if r.provider.kind != crate::core::provider::ProviderKind::Openrouter => {
+                    refused.push(format!("pane {}: {} does not route between providers", i + 1, r.provider_name));
+                }
+                _ => offered.push(i),
+            }
+        }
+        let what = match &pref {
+            P::Order(slugs) => format!("Provider order {}", slugs.join(", ")),
+            P::Fallbacks(on) => format!("Provider fallbacks {}", if *on { "on" } else { "off" }),
+            P::DataCollection(d) => format!("Provider data collection {d}"),
+            P::Sort(s) => format!("Providers sorted by {s}"),
+            P::Clear => "Provider preferences cleared".to_string(),
+        };
+        let apply = |s: &mut ModelSettings| {
+            let (key, value) = match &pref {
+                P::Clear => {
+                    s.provider = None;
+                    return;
+                }
+                P::Order(slugs) => ("order", serde_json::json!(slugs)),
+                P::Fallbacks(on) => ("allow_fallbacks", serde_json::json!(on)),
+                P::DataCollection(d) => ("data_collection", serde_json::json!(d)),
+                P::Sort(by) => ("sort", serde_json::json!(by)),
+            };
+            let mut object = match s.provider.take() {
+                Some(serde_json::Value::Object(o)) => o,
+                _ => serde_json::Map::new(),
+            };
+            object.insert(key.into(), value);
+            s.provider = Some(serde_json::Value::Object(object));
+        };
+        for &i in &offered {
+            self.change_settings(Which::Pane(i), &what, apply);
+        }
+        if !refused.is_empty() {
+            self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));
+        } else if offered.len() > 1 {
+            self.set_status(Level::Info, format!("{what} for all panes"));
+        }
+    }
+
+    /// Ask the panes `w` names for JSON (following the schema in `file`, when given), or stop
+    /// asking; refused (with the reason) for panes whose catalog entry does not take it.
+    fn set_structured(&mut self, w: Which, json: Option<Option<String>>) {
+        let format = match &json {
+            None => None,
+            Some(None) => Some(crate::core::structured::json_mode()),
+            Some(Some(file)) => match crate::core::structured::load_schema(std::path::Path::new(file)) {
+                Ok(f) => Some(f),
+                Err(e) => return self.set_status(Level::Error, e),
+            },
+        };
+        let indices: Vec<usize> = match w {
+            Which::All => (0..self.view.panes.len()).collect(),
+            other => self.pane_index(other).into_iter().collect(),
+        };
+        let mut refused = Vec::new();
+        let mut offered = Vec::new();
+        for i in indices {
+            let Some(spec) = self.room.pane(self.view.panes[i].target) else { continue };
+            let entry = self.catalog_entry(&spec.model);
+            match format.as_ref().zip(entry).and_then(|(f, info)| crate::core::structured::refusal(&info, f)) {
+                Some(why) => refused.push(format!("pane {}: {why}", i + 1)),
+                None => offered.push(i),
+            }
+        }
+        let what = match &json {
+            None => "JSON off".to_string(),
+            Some(None) => "JSON mode".to_string(),
+            Some(Some(file)) => format!("JSON following {file}"),
+        };
+        for &i in &offered {
+            self.change_settings(Which::Pane(i), &what, |s| s.response_format.clone_from(&format));
+        }
+        if !refused.is_empty() {
+            self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));
+        } else if offered.len() > 1 {
+            self.set_status(Level::Info, format!("{what} for all panes"));
+        }
+    }
+
+    /// The catalog's entry for a pane's model, when its provider is OpenRouter and the catalog
+    /// lists it.
+    fn catalog_entry(&self, model: &str) -> Option<crate::core::catalog::ModelInfo> {
+        let r = self.services.providers.resolve(model).ok()?;
+        self.services.estimator.as_ref()?.entry_for(&r.provider_name, &r.upstream_model)
     }
 
     /// The model's output limit from the catalog, when known.
@@ -862,7 +1102,7 @@ impl App {
         match crate::ui::theme::load(&name, self.services.config_dir.as_deref(), self.services.no_color) {
             Ok(theme) => {
                 self.services.theme = theme;
-                self.chrome.input.apply_theme(&self.services.theme, self.services.demo.is_some());
+                self.show_attachments();
                 self.set_status(Level::Info, format!("Theme: {name}"));
             }
             Err(e) => self.set_status(Level::Error, e.to_string()),

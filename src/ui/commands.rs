@@ -21,6 +21,16 @@ pub enum Cmd {
     System(Which, String),
     Temperature(Which, Option<f64>),
     MaxTokens(Which, Option<u32>),
+    /// Reasoning effort as sent (`none` turns reasoning off); `None` leaves it to the model.
+    Reasoning(Which, Option<String>),
+    /// OpenRouter's web search on or off.
+    Web(Which, bool),
+    /// Files for the next prompt: add these (`Some`), or drop them all (`None`).
+    Attach(Option<Vec<String>>),
+    /// OpenRouter provider preferences: one field of the `provider` object set, or all cleared.
+    Provider(Which, ProviderPref),
+    /// Structured output: off (`None`), JSON mode (`Some(None)`), or a schema file.
+    Json(Which, Option<Option<String>>),
     Theme(Option<String>),
     Copy(Option<usize>),
     Select,
@@ -50,6 +60,20 @@ pub enum Cmd {
     Diff(String, String),
     Help,
     Quit,
+}
+
+/// `/provider`: one routing preference (§2.3 of the API notes), or `off` to clear them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderPref {
+    /// `order`: provider slugs to try in order.
+    Order(Vec<String>),
+    /// `allow_fallbacks`.
+    Fallbacks(bool),
+    /// `data_collection`: `allow` or `deny`.
+    DataCollection(String),
+    /// `sort`: `price`, `throughput` or `latency`.
+    Sort(String),
+    Clear,
 }
 
 /// `/branch`: list the branches, or switch.
@@ -85,6 +109,31 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec { name: "system", args: "[N|all] TEXT", help: "set the system prompt (empty clears it)" },
     CommandSpec { name: "temp", args: "[N|all] T|off", help: "set the sampling temperature" },
     CommandSpec { name: "max", args: "[N|all] TOKENS|off", help: "set the maximum answer length" },
+    CommandSpec {
+        name: "reasoning",
+        args: "[N|all] off|minimal|low|medium|high|default",
+        help: "set the reasoning effort (only where the catalog lists reasoning)",
+    },
+    CommandSpec {
+        name: "web",
+        args: "[N|all] on|off",
+        help: "search the web for answers, with numbered sources (OpenRouter models)",
+    },
+    CommandSpec {
+        name: "json",
+        args: "[N|all] on|off [SCHEMA_FILE]",
+        help: "ask for JSON (following a JSON Schema file), checked and shown indented",
+    },
+    CommandSpec {
+        name: "attach",
+        args: "PATH…|off",
+        help: "send images (PNG, JPEG, WebP, GIF) or PDFs with the next prompt",
+    },
+    CommandSpec {
+        name: "provider",
+        args: "[N|all] order SLUG,…|fallbacks on|off|data allow|deny|sort price|throughput|latency|off",
+        help: "OpenRouter routing preferences for a pane",
+    },
     CommandSpec { name: "theme", args: "[NAME]", help: "switch colour theme (no argument: next) (F4)" },
     CommandSpec { name: "copy", args: "[N]", help: "copy the focused answer, or its Nth code block (Alt+C)" },
     CommandSpec { name: "select", args: "", help: "select lines with the keyboard, y copies (Alt+V)" },
@@ -190,6 +239,53 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
             let (w, value) = leading_which(rest);
             Cmd::MaxTokens(w, optional_number(value).map_err(|_| usage())?)
         }
+        "reasoning" => {
+            let (w, level) = leading_which(rest);
+            Cmd::Reasoning(w, reasoning_level(level).ok_or_else(usage)?)
+        }
+        "web" => {
+            let (w, value) = leading_which(rest);
+            Cmd::Web(
+                w,
+                match value {
+                    "on" | "" => true,
+                    "off" => false,
+                    _ => return Err(usage()),
+                },
+            )
+        }
+        "json" => {
+            let (w, value) = leading_which(rest);
+            let (switch, file) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
+            Cmd::Json(
+                w,
+                match (switch, file.trim()) {
+                    ("off", "") => None,
+                    ("on" | "", "") => Some(None),
+                    ("on", file) => Some(Some(file.to_string())),
+                    _ => return Err(usage()),
+                },
+            )
+        }
+        "attach" if rest.is_empty() => return Err(usage()),
+        "attach" if rest == "off" || rest == "none" => Cmd::Attach(None),
+        "attach" => Cmd::Attach(Some(rest.split_whitespace().map(str::to_owned).collect())),
+        "provider" => {
+            let (w, value) = leading_which(rest);
+            let (field, arg) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
+            let pref = match (field, arg.trim()) {
+                ("off", "") => ProviderPref::Clear,
+                ("order", slugs) if !slugs.is_empty() => ProviderPref::Order(
+                    slugs.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_ascii_lowercase).collect(),
+                ),
+                ("fallbacks", "on") => ProviderPref::Fallbacks(true),
+                ("fallbacks", "off") => ProviderPref::Fallbacks(false),
+                ("data", d @ ("allow" | "deny")) => ProviderPref::DataCollection(d.into()),
+                ("sort", s @ ("price" | "throughput" | "latency")) => ProviderPref::Sort(s.into()),
+                _ => return Err(usage()),
+            };
+            Cmd::Provider(w, pref)
+        }
         "theme" => Cmd::Theme(Some(rest.to_string()).filter(|s| !s.is_empty())),
         "copy" if rest.is_empty() => Cmd::Copy(None),
         "copy" => Cmd::Copy(Some(rest.parse().ok().filter(|n| *n > 0).ok_or_else(usage)?)),
@@ -260,6 +356,16 @@ fn leading_which(s: &str) -> (Which, &str) {
     }
 }
 
+/// `off` is sent as effort `none`; `default` clears the setting (the model's own default).
+fn reasoning_level(s: &str) -> Option<Option<String>> {
+    match s.trim() {
+        "off" | "none" => Some(Some("none".into())),
+        "default" => Some(None),
+        level @ ("minimal" | "low" | "medium" | "high") => Some(Some(level.into())),
+        _ => None,
+    }
+}
+
 fn optional_number<T: std::str::FromStr>(s: &str) -> Result<Option<T>, ()> {
     match s.trim() {
         "off" | "default" | "" => Ok(None),
@@ -307,6 +413,28 @@ mod tests {
         assert_eq!(parse("/layout columns").unwrap(), Cmd::Layout(Some(crate::ui::layout::LayoutMode::Columns)));
         assert!(parse("/layout diagonal").unwrap_err().contains("usage: /layout"));
         assert!(parse("/q").is_err(), "a prefix is completed by the palette, never run");
+        assert_eq!(parse("/reasoning 2 high").unwrap(), Cmd::Reasoning(Which::Pane(1), Some("high".into())));
+        assert_eq!(parse("/reasoning off").unwrap(), Cmd::Reasoning(Which::All, Some("none".into())));
+        assert_eq!(parse("/reasoning all default").unwrap(), Cmd::Reasoning(Which::All, None));
+        assert!(parse("/reasoning 2 extreme").unwrap_err().contains("usage: /reasoning"));
+        assert_eq!(parse("/web").unwrap(), Cmd::Web(Which::All, true));
+        assert_eq!(parse("/web 2 off").unwrap(), Cmd::Web(Which::Pane(1), false));
+        assert!(parse("/web maybe").is_err());
+        assert_eq!(parse("/json 2 on s.json").unwrap(), Cmd::Json(Which::Pane(1), Some(Some("s.json".into()))));
+        assert_eq!(parse("/json off").unwrap(), Cmd::Json(Which::All, None));
+        assert_eq!(parse("/json").unwrap(), Cmd::Json(Which::All, Some(None)));
+        assert!(parse("/json s.json").is_err(), "the file follows `on`");
+        assert_eq!(
+            parse("/provider 2 order Anthropic,openai").unwrap(),
+            Cmd::Provider(Which::Pane(1), ProviderPref::Order(vec!["anthropic".into(), "openai".into()]))
+        );
+        assert_eq!(
+            parse("/provider sort price").unwrap(),
+            Cmd::Provider(Which::All, ProviderPref::Sort("price".into()))
+        );
+        assert!(parse("/provider sort cheapest").is_err());
+        assert_eq!(parse("/attach a.png b.pdf").unwrap(), Cmd::Attach(Some(vec!["a.png".into(), "b.pdf".into()])));
+        assert_eq!(parse("/attach off").unwrap(), Cmd::Attach(None));
     }
 
     #[test]

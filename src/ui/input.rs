@@ -66,8 +66,19 @@ impl InputBox {
     }
 
     pub fn apply_theme(&mut self, theme: &Theme, demo: bool) {
+        self.apply_theme_with_chips(theme, demo, &[]);
+    }
+
+    /// The theme, with the files waiting to be sent shown as chips in the box's title.
+    pub fn apply_theme_with_chips(&mut self, theme: &Theme, demo: bool, chips: &[String]) {
         let ui = &theme.ui;
-        let title = if demo { " Ask every model (demo: simulated answers) " } else { " Ask every model " };
+        let base = if demo { " Ask every model (demo: simulated answers) " } else { " Ask every model " };
+        let title = if chips.is_empty() {
+            base.to_string()
+        } else {
+            let chips: Vec<String> = chips.iter().map(|c| format!("[📎 {c}]")).collect();
+            format!("{base}{} ", chips.join(" "))
+        };
         self.textarea.set_block(
             Block::default().borders(Borders::ALL).border_style(Style::default().fg(ui.border_focused)).title(title),
         );

@@ -69,6 +69,8 @@ pub struct Answer {
     pub footer: Option<Footer>,
     pub tools: Vec<ToolNote>,
     pub notices: Vec<String>,
+    /// Sources the answer cites, shown numbered under it once it is finished.
+    pub citations: Vec<crate::core::protocol::Citation>,
     /// The lines drawn above and below the body once the answer is finished (`pane_view`);
     /// cleared when its figures change.
     pub extras: Option<ExtrasCache>,
@@ -93,6 +95,7 @@ impl Answer {
             footer: None,
             tools: Vec::new(),
             notices: Vec::new(),
+            citations: Vec::new(),
             extras: None,
         }
     }

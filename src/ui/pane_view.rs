@@ -385,6 +385,9 @@ fn answer_tail(a: &Answer, width: u16, ctx: &DrawCtx<'_>) -> Vec<Line<'static>> 
         Outcome::Cancelled => tail.push(Line::from(Span::styled("■ stopped", Style::default().fg(ui.warning)))),
         Outcome::Streaming | Outcome::Done => {}
     }
+    for line in present::room::citation_lines(&a.citations) {
+        tail.extend(wrap::plain(&line, width, Style::default().fg(ui.dim)));
+    }
     if let Some(f) = &a.footer {
         tail.extend(wrap::plain(&footer_text(f), width, Style::default().fg(ui.dim)));
     }
@@ -400,6 +403,15 @@ pub fn footer_text(f: &Footer) -> String {
             present::tokens(u.prompt_tokens),
             present::tokens(u.completion_tokens + u.hidden_tokens)
         ));
+        if u.cached_tokens > 0 {
+            parts.push(format!("{} cached", present::tokens(u.cached_tokens)));
+        }
+        if u.reasoning_tokens > 0 {
+            parts.push(format!("{} reasoning", present::tokens(u.reasoning_tokens)));
+        }
+        if u.web_search_requests > 0 {
+            parts.push(present::room::searches(u.web_search_requests));
+        }
     }
     let cost = present::cost(&f.cost);
     parts.push(if f.cost.source == crate::core::protocol::CostSource::Estimated {

@@ -78,6 +78,15 @@ impl CatalogEstimator {
         self.catalog().get(id).cloned()
     }
 
+    /// The catalog entry of `model` served by the provider named `provider`: only OpenRouter's
+    /// models have one (the catalog is OpenRouter's), so direct and local providers get `None`.
+    pub fn entry_for(&self, provider: &str, model: &str) -> Option<ModelInfo> {
+        match self.inner.kinds.get(provider)? {
+            ProviderKind::Openrouter => self.catalog().get(model).cloned(),
+            _ => None,
+        }
+    }
+
     /// The most tokens `model` may write (the catalog's top provider limit), when known.
     pub fn max_output_tokens(&self, provider: &str, model: &str) -> Option<u64> {
         match self.inner.kinds.get(provider)? {
@@ -112,6 +121,11 @@ impl ModelCapabilities for CatalogEstimator {
             ProviderKind::Openrouter => self.catalog().get(model).map(ModelInfo::supports_tools),
             _ => None,
         }
+    }
+
+    fn input_modalities(&self, provider: &str, model: &str) -> Option<Vec<String>> {
+        let entry = self.entry_for(provider, model)?;
+        (!entry.input_modalities.is_empty()).then_some(entry.input_modalities)
     }
 }
 

@@ -15,7 +15,9 @@ use crate::core::error::{CoreError, ErrorKind};
 
 pub use cache::{DEFAULT_TTL, fetch, load_for_start, refresh};
 pub use estimator::CatalogEstimator;
-pub use pricing::{PriceOverride, PriceTable, Pricing, Rates, cost, estimate_prompt_cost, estimate_prompt_tokens};
+pub use pricing::{
+    PriceOverride, PriceTable, Pricing, Rates, cost, estimate_prompt_cost, estimate_prompt_tokens, estimate_send_cost,
+};
 
 /// The catalog shipped in the binary so a first start (or an offline one) still has prices.
 const SNAPSHOT_JSON: &str = include_str!("../../../assets/catalog-snapshot.json");
@@ -49,6 +51,9 @@ pub struct ModelInfo {
     pub knowledge_cutoff: Option<String>,
     /// Present only on reasoning models; whether reasoning cannot be turned off.
     pub reasoning_mandatory: Option<bool>,
+    /// The efforts the catalog lists for a reasoning model (`reasoning.supported_efforts`);
+    /// empty when it lists none (then any effort is passed through).
+    pub reasoning_efforts: Vec<String>,
     pub is_moderated: bool,
 }
 
@@ -65,6 +70,23 @@ impl ModelInfo {
     pub fn supports_reasoning(&self) -> bool {
         self.reasoning_mandatory.is_some()
             || self.supported_parameters.iter().any(|p| p == "reasoning" || p == "include_reasoning")
+    }
+
+    /// Why `effort` (`none` turns reasoning off) cannot be asked of this model, if it cannot:
+    /// the model does not reason, cannot stop reasoning, or the catalog lists other efforts.
+    pub fn reasoning_refusal(&self, effort: &str) -> Option<String> {
+        let id = &self.id;
+        if !self.supports_reasoning() {
+            return Some(format!("{id} does not reason (the catalog lists no reasoning for it)"));
+        }
+        if effort == "none" {
+            return (self.reasoning_mandatory == Some(true))
+                .then(|| format!("{id} always reasons; it cannot be turned off"));
+        }
+        if !self.reasoning_efforts.is_empty() && !self.reasoning_efforts.iter().any(|e| e == effort) {
+            return Some(format!("{id} offers reasoning efforts {} only", self.reasoning_efforts.join(", ")));
+        }
+        None
     }
 
     pub fn supports_images(&self) -> bool {
@@ -101,6 +123,13 @@ impl ModelInfo {
                 .reasoning
                 .as_ref()
                 .map(|r| r.get("mandatory").and_then(Value::as_bool).unwrap_or(false)),
+            reasoning_efforts: raw
+                .reasoning
+                .as_ref()
+                .and_then(|r| r.get("supported_efforts"))
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default(),
             is_moderated: top.is_moderated.unwrap_or(false),
             id,
         })
@@ -237,11 +266,19 @@ impl Catalog {
     /// (`qwen/qwen3.5-35b-a3b-20260224`) or a dynamic variant (`:nitro`, `:floor`, `:online`).
     pub fn get(&self, id: &str) -> Option<&ModelInfo> {
         let id = id.trim();
-        self.get_direct(id).or_else(|| strip_date_suffix(id).and_then(|base| self.get_direct(base))).or_else(|| {
-            let (base, variant) = id.rsplit_once(':')?;
-            matches!(variant, "nitro" | "floor" | "online").then_some(())?;
-            self.get(base)
-        })
+        self.get_direct(id)
+            .or_else(|| strip_date_suffix(id).and_then(|base| self.get_direct(base)))
+            .or_else(|| {
+                let (base, variant) = id.rsplit_once(':')?;
+                matches!(variant, "nitro" | "floor" | "online").then_some(())?;
+                self.get(base)
+            })
+            // `model@preset/slug` (an OpenRouter preset applied to a model): the model's entry. The
+            // reference is silent on presets; the id is sent unchanged and OpenRouter applies it.
+            .or_else(|| {
+                let (base, _preset) = id.split_once("@preset/")?;
+                self.get(base)
+            })
     }
 
     fn get_direct(&self, id: &str) -> Option<&ModelInfo> {
@@ -359,5 +396,25 @@ mod nearest_tests {
         assert_eq!(edit_distance("gpt-4o-mni", "gpt-4o-mini"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
+    }
+}
+
+#[cfg(test)]
+mod reasoning_tests {
+    use super::Catalog;
+
+    #[test]
+    fn reasoning_is_offered_only_as_the_catalog_lists_it() {
+        let catalog = Catalog::snapshot();
+        let get = |id| catalog.get(id).cloned().unwrap_or_else(|| panic!("{id} not in the snapshot"));
+        let flash = get("google/gemini-2.5-flash");
+        assert_eq!(flash.reasoning_refusal("minimal"), None);
+        assert_eq!(flash.reasoning_refusal("none"), None);
+        let claude = get("anthropic/claude-sonnet-4.5");
+        assert!(claude.reasoning_refusal("minimal").is_some_and(|m| m.contains("high, medium, low")));
+        assert!(get("openai/gpt-5-mini").reasoning_refusal("none").is_some_and(|m| m.contains("cannot be turned off")));
+        assert!(get("openai/gpt-4o-mini").reasoning_refusal("high").is_some_and(|m| m.contains("does not reason")));
+        // No efforts listed: any effort passes through.
+        assert_eq!(get("x-ai/grok-4-fast").reasoning_refusal("low"), None);
     }
 }

@@ -273,6 +273,7 @@ pub fn cost(pricing: &Pricing, usage: &Usage) -> Option<Decimal> {
         times(output, completion)?,
         reasoning,
         r.request.unwrap_or_default(),
+        times(usage.web_search_requests, r.web_search.unwrap_or_default())?,
     ];
     let mut total = Decimal::ZERO;
     for p in parts {
@@ -324,7 +325,19 @@ fn is_wide_script(ch: char) -> bool {
 
 /// What `tokens` prompt tokens cost at these prices (tiers included), before any output.
 pub fn estimate_prompt_cost(pricing: &Pricing, tokens: u64) -> Option<Decimal> {
-    cost(pricing, &Usage { prompt_tokens: tokens, total_tokens: tokens, ..Usage::default() })
+    estimate_send_cost(pricing, tokens, false)
+}
+
+/// What sending costs before any output: the prompt, plus one web search when it is on (the
+/// model decides how many it runs; one is the least a web-search answer costs).
+pub fn estimate_send_cost(pricing: &Pricing, tokens: u64, web_search: bool) -> Option<Decimal> {
+    let usage = Usage {
+        prompt_tokens: tokens,
+        total_tokens: tokens,
+        web_search_requests: u64::from(web_search),
+        ..Usage::default()
+    };
+    cost(pricing, &usage)
 }
 
 /// Prices for direct providers (Gemini, OpenAI, local servers), from the config's `[prices]`

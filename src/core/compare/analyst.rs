@@ -75,6 +75,7 @@ impl AnalystRequest {
             tool_calls: Vec::new(),
             tool_call_id: None,
             reasoning_details: Vec::new(),
+            attachments: Vec::new(),
         };
         AnalystRequest {
             messages: vec![message(Role::System, instructions.to_owned()), message(Role::User, user)],

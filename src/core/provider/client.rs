@@ -419,6 +419,7 @@ where
     }
     progress.summary.tool_calls = normalizer.tool_calls();
     progress.summary.reasoning_details = normalizer.reasoning_details();
+    progress.summary.citations = normalizer.citations();
     if let Some(page) = html {
         return Err(html_error(label, source.url, &page));
     }

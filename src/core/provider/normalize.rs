@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use self::details::ReasoningDetails;
 use self::wire::{Chunk, Delta, Str, ToolCallDelta};
 use crate::core::error::{CoreError, ErrorKind};
-use crate::core::protocol::{FinishReason, ToolCall, Usage};
+use crate::core::protocol::{Citation, FinishReason, ToolCall, Usage};
 use crate::core::provider::ProviderKind;
 use crate::core::provider::errors::classify_error_object;
 use crate::core::sanitize::strip_controls;
@@ -73,6 +73,7 @@ pub struct StreamNormalizer {
     model: Option<String>,
     upstream_provider: Option<String>,
     details: ReasoningDetails,
+    citations: Vec<Citation>,
 }
 
 impl StreamNormalizer {
@@ -84,12 +85,18 @@ impl StreamNormalizer {
             model: None,
             upstream_provider: None,
             details: ReasoningDetails::default(),
+            citations: Vec::new(),
         }
     }
 
     /// The stream's structured reasoning blocks, whole, for passing back in a tool loop.
     pub fn reasoning_details(&self) -> Vec<serde_json::Value> {
         self.details.blocks()
+    }
+
+    /// The sources the answer cited, each URL once, in the order first cited.
+    pub fn citations(&self) -> Vec<Citation> {
+        self.citations.clone()
     }
 
     /// One SSE event's data (never `[DONE]`: the caller handles it). Empty data (a bare
@@ -198,6 +205,29 @@ impl StreamNormalizer {
         }
         for call in delta.tool_calls.into_iter().flatten().flatten() {
             self.absorb_tool_call(call, out);
+        }
+        if let Some(serde_json::Value::Array(annotations)) = delta.annotations {
+            self.absorb_annotations(&annotations);
+        }
+    }
+
+    /// `url_citation` annotations. The reference names them (issue 13) but does not give their
+    /// shape; this reads OpenAI's chat-completions form, `{type:"url_citation",
+    /// url_citation:{url, title, content?, start_index?, end_index?}}`, and skips anything else.
+    /// Whether OpenRouter sends them once or repeats them across chunks is not documented, so
+    /// repeats are dropped by URL.
+    fn absorb_annotations(&mut self, annotations: &[serde_json::Value]) {
+        for a in annotations.iter().filter(|a| a["type"] == "url_citation") {
+            let c = &a["url_citation"];
+            let Some(url) = c["url"].as_str().map(|u| strip_controls(u).into_owned()).filter(|u| !u.trim().is_empty())
+            else {
+                continue;
+            };
+            if self.citations.iter().any(|seen| seen.url == url) {
+                continue;
+            }
+            let title = c["title"].as_str().map(|t| strip_controls(t).into_owned()).filter(|t| !t.trim().is_empty());
+            self.citations.push(Citation { url, title });
         }
     }
 
@@ -324,4 +354,31 @@ fn detail_text(block: &serde_json::Map<String, serde_json::Value>) -> Option<&st
         _ => return None,
     };
     block.get(field)?.as_str().filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod citation_tests {
+    use super::*;
+
+    #[test]
+    fn url_citations_are_collected_once_each_and_searches_counted() {
+        let mut n = StreamNormalizer::new(ProviderKind::Openrouter);
+        let cite = r#"{"choices":[{"index":0,"delta":{"content":"","annotations":[
+            {"type":"url_citation","url_citation":{"url":"https://a.example/x","title":"A"}},
+            {"type":"file","file":{}},
+            {"type":"url_citation","url_citation":{"url":"https://b.example/y"}}]}}]}"#;
+        n.feed(cite).unwrap();
+        n.feed(cite).unwrap();
+        let usage = n
+            .feed(r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"server_tool_use":{"web_search_requests":2}}}"#)
+            .unwrap();
+        assert_eq!(
+            n.citations(),
+            [
+                Citation { url: "https://a.example/x".into(), title: Some("A".into()) },
+                Citation { url: "https://b.example/y".into(), title: None },
+            ]
+        );
+        assert!(matches!(usage.last(), Some(Piece::Usage(u)) if u.web_search_requests == 2), "{usage:?}");
+    }
 }

@@ -76,15 +76,23 @@ pub fn build_body(parts: &BodyParts<'_>) -> Value {
         if !settings.fallbacks.is_empty() {
             body.insert("models".into(), json!(settings.fallbacks));
         }
+        if let Some(session) = settings.session_id.as_deref().filter(|s| !s.is_empty()) {
+            // At most 256 characters (§2.1); cut on a char boundary.
+            let session: String = session.chars().take(256).collect();
+            body.insert("session_id".into(), Value::from(session));
+        }
     }
     if !tools.is_empty() {
-        let tools: Vec<Value> = tools
+        let mut tools: Vec<Value> = tools
             .iter()
             .map(|t| {
                 json!({"type": "function", "function": {
                     "name": t.name, "description": t.description, "parameters": t.parameters}})
             })
             .collect();
+        if let Some(web) = web_search_tool(kind, settings) {
+            tools.push(web);
+        }
         body.insert("tools".into(), Value::Array(tools));
         // Ollama rejects `tool_choice`; "auto" is everyone else's default anyway.
         if kind != ProviderKind::OpenaiCompatible {
@@ -95,7 +103,29 @@ pub fn build_body(parts: &BodyParts<'_>) -> Value {
             body.insert("tool_choice".into(), Value::from(choice));
         }
     }
+    if tools.is_empty()
+        && let Some(web) = web_search_tool(kind, settings)
+    {
+        body.insert("tools".into(), json!([web]));
+    }
     Value::Object(body)
+}
+
+/// Why `model` (served by `provider`, named `provider_name`) cannot search the web, if it
+/// cannot: only OpenRouter runs searches for its models.
+pub fn web_search_refusal(kind: ProviderKind, provider_name: &str, model: &str) -> Option<String> {
+    (kind != ProviderKind::Openrouter).then(|| {
+        format!("{model} cannot search the web: web search is OpenRouter's, and {provider_name} does not offer it")
+    })
+}
+
+/// OpenRouter's web search as its current server tool (§2.1: `{"type":"openrouter:web_search"}`;
+/// the `:online` suffix and the `web` plugin are its deprecated forms, §9/§12). OpenRouter
+/// runs the searches itself, so no call comes back to the client. Other backends have no
+/// such tool: the chatroom and `ask` refuse web search for them before sending.
+fn web_search_tool(kind: ProviderKind, settings: &ModelSettings) -> Option<Value> {
+    (kind == ProviderKind::Openrouter && settings.web_search == Some(true))
+        .then(|| json!({"type": "openrouter:web_search"}))
 }
 
 fn wire_messages(kind: ProviderKind, messages: &[ChatMessage], system: Option<&str>) -> Vec<Value> {
@@ -111,6 +141,8 @@ fn wire_messages(kind: ProviderKind, messages: &[ChatMessage], system: Option<&s
         obj.insert("role".into(), serde_json::to_value(m.role).unwrap_or(Value::Null));
         if m.role == Role::Assistant && !m.tool_calls.is_empty() && m.content.is_empty() {
             obj.insert("content".into(), Value::Null);
+        } else if !m.attachments.is_empty() {
+            obj.insert("content".into(), content_parts(kind, m));
         } else {
             obj.insert("content".into(), Value::from(m.content.as_str()));
         }
@@ -142,6 +174,30 @@ fn wire_messages(kind: ProviderKind, messages: &[ChatMessage], system: Option<&s
         out.push(Value::Object(obj));
     }
     out
+}
+
+/// A message with attachments as content parts (§2.2): its text, then each image as
+/// `image_url` and each PDF as `file`, both as `data:` URLs. `file` parts are OpenRouter's; the
+/// other backends are sent images only (their chat APIs take `image_url` data URLs) and a note
+/// in place of a PDF. A file that changed or went away since it was attached is replaced by a
+/// note saying so, and the request still goes out.
+fn content_parts(kind: ProviderKind, m: &ChatMessage) -> Value {
+    let mut parts = vec![json!({"type": "text", "text": m.content})];
+    for a in &m.attachments {
+        let is_image = crate::core::attach::modality(a) == "image";
+        if !is_image && kind != ProviderKind::Openrouter {
+            parts.push(
+                json!({"type": "text", "text": format!("[{} not sent: PDFs go to OpenRouter models only]", a.name)}),
+            );
+            continue;
+        }
+        match crate::core::attach::data_url(a) {
+            Ok(url) if is_image => parts.push(json!({"type": "image_url", "image_url": {"url": url}})),
+            Ok(url) => parts.push(json!({"type": "file", "file": {"filename": a.name, "file_data": url}})),
+            Err(e) => parts.push(json!({"type": "text", "text": format!("[attachment not sent: {e}]")})),
+        }
+    }
+    Value::Array(parts)
 }
 
 #[cfg(test)]
@@ -205,9 +261,36 @@ mod tests {
         assert_eq!(body["reasoning"]["effort"], "high");
         assert_eq!(body["provider"]["sort"], "throughput");
         assert_eq!(body["models"][0], "openai/gpt-4o-mini");
+        assert!(body.get("session_id").is_none(), "no session unless given one");
         assert_eq!(body["messages"][0]["role"], "system");
         assert_eq!(body["messages"][1]["content"], "hi");
         assert_eq!(body["stream_options"]["include_usage"], true, "another server may sit behind --base-url");
+    }
+
+    #[test]
+    fn session_id_goes_to_openrouter_only() {
+        let settings = ModelSettings { session_id: Some("s".repeat(300)), ..Default::default() };
+        let msgs = [ChatMessage::user("hi")];
+        let body = build_body(&parts(ProviderKind::Openrouter, &msgs, &settings));
+        assert_eq!(body["session_id"].as_str().map(str::len), Some(256));
+        assert!(build_body(&parts(ProviderKind::Gemini, &msgs, &settings)).get("session_id").is_none());
+    }
+
+    #[test]
+    fn web_search_is_openrouter_server_tool_beside_function_tools() {
+        let settings = ModelSettings { web_search: Some(true), ..Default::default() };
+        let msgs = [ChatMessage::user("news?")];
+        let body = build_body(&parts(ProviderKind::Openrouter, &msgs, &settings));
+        assert_eq!(body["tools"], json!([{"type": "openrouter:web_search"}]));
+        assert!(body.get("tool_choice").is_none(), "no function tools, no tool_choice");
+        let tools = [ToolSpec { name: "calc".into(), description: "d".into(), parameters: json!({}) }];
+        let body = build_body(&BodyParts { tools: &tools, ..parts(ProviderKind::Openrouter, &msgs, &settings) });
+        assert_eq!(body["tools"][0]["function"]["name"], "calc");
+        assert_eq!(body["tools"][1]["type"], "openrouter:web_search");
+        let body = build_body(&parts(ProviderKind::Gemini, &msgs, &settings));
+        assert!(body.get("tools").is_none(), "{body}");
+        assert!(web_search_refusal(ProviderKind::Gemini, "gemini", "gemini:x").is_some());
+        assert!(web_search_refusal(ProviderKind::Openrouter, "openrouter", "a/b").is_none());
     }
 
     #[test]

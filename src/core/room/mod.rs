@@ -87,6 +87,8 @@ pub struct Room {
     /// Bumped by every change that is not streamed text (panes, turns, states, figures), so a
     /// face knows when to rebuild what it derived.
     pub revision: u64,
+    /// Files to send with the next prompt (`attach`); the turn keeps them once sent.
+    pub attachments: Vec<crate::core::protocol::Attachment>,
     /// The current or last blind round.
     pub blind: Option<BlindRound>,
     /// Votes cast in this room, oldest first.
@@ -117,6 +119,7 @@ impl Room {
             notices: Vec::new(),
             head: None,
             revision: 0,
+            attachments: Vec::new(),
             blind: None,
             votes: Vec::new(),
             tag: None,
@@ -302,8 +305,9 @@ impl Room {
             t.dedup();
             t
         });
+        let attachments = std::mem::take(&mut self.attachments);
         self.record(Record::TurnAdded {
-            turn: Turn { id: turn, parent, prompt: prompt.to_owned(), targets: to, at_ms: now_ms() },
+            turn: Turn { id: turn, parent, prompt: prompt.to_owned(), attachments, targets: to, at_ms: now_ms() },
         });
         self.record(Record::HeadMoved { head: Some(turn) });
         if let (Some(store), Some(room)) = (&self.setup.store, self.id) {
@@ -382,6 +386,7 @@ impl Room {
                 reasoning: String::new(),
                 tools: Vec::new(),
                 notices: Vec::new(),
+                citations: Vec::new(),
                 step: None,
                 finish: Some("never sent".into()),
                 error: None,
@@ -674,12 +679,15 @@ impl Room {
                 }
                 return applied;
             }
-            EventKind::ToolsUnsupported { message } => answer.notices.push(strip_controls(message).into_owned()),
+            EventKind::ToolsUnsupported { message } | EventKind::Notice { message } => {
+                answer.notices.push(strip_controls(message).into_owned());
+            }
             EventKind::StepFinished { summary } => {
                 let mut msg = ChatMessage::assistant(summary.text.clone());
                 msg.tool_calls.clone_from(&summary.tool_calls);
                 msg.reasoning_details.clone_from(&summary.reasoning_details);
                 answer.messages.push(msg);
+                add_citations(&mut answer.citations, &summary.citations);
                 if !answer.text.is_empty() && !answer.text.ends_with("\n\n") {
                     answer.text.push_str("\n\n");
                     if let (Some(store), Some(m)) = (&store, answer.message) {
@@ -744,6 +752,7 @@ impl Room {
         finish: Option<String>,
         error: Option<AnswerError>,
     ) -> Vec<Command> {
+        let structured = self.structured_notice(index, state);
         let answer = &mut self.answers[index];
         let key = answer.key;
         self.live.remove(&(key.turn, key.target));
@@ -776,12 +785,15 @@ impl Room {
         if let Some(s) = &step {
             self.setup.spend.add(s.known_cost());
         }
+        add_citations(&mut answer.citations, &summary.citations);
+        answer.notices.extend(structured);
         let end = AnswerEnd {
             state,
             text: answer.text.clone(),
             reasoning: answer.reasoning.clone(),
             tools: answer.tools.clone(),
             notices: answer.notices.clone(),
+            citations: answer.citations.clone(),
             step,
             finish,
             error,
@@ -802,6 +814,17 @@ impl Room {
         }
         self.record(Record::AnswerEnded { key, end: Box::new(end) });
         self.next_pending(key.target)
+    }
+
+    /// A finished answer of a pane that asked for JSON (`response_format`) which is not what
+    /// it asked for: the notice saying what is wrong.
+    fn structured_notice(&self, index: usize, state: FinalState) -> Option<String> {
+        let answer = &self.answers[index];
+        let format = self.pane(answer.key.target)?.settings.response_format.as_ref()?;
+        if state != FinalState::Done {
+            return None;
+        }
+        crate::core::structured::check(format, &answer.text).err().map(|why| format!("Not the JSON asked for: {why}"))
     }
 
     /// Start the oldest prompt waiting for `target`, if any.
@@ -1073,5 +1096,14 @@ fn note_timings(answer: &mut Answer, summary: &StreamSummary) {
         answer.ttft_ms = summary.timings.ttft_ms;
         answer.tokens_per_second =
             summary.usage.as_ref().and_then(|u| summary.timings.tokens_per_second(u.completion_tokens));
+    }
+}
+
+/// Add a step's citations to an answer's, each URL once, in the order first cited.
+fn add_citations(into: &mut Vec<crate::core::protocol::Citation>, from: &[crate::core::protocol::Citation]) {
+    for c in from {
+        if !into.iter().any(|seen| seen.url == c.url) {
+            into.push(c.clone());
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::accounting::StepFigures;
-use crate::core::protocol::{ChatMessage, Cost, ModelSettings, TargetId, ToolCall, TurnId, Usage};
+use crate::core::protocol::{ChatMessage, Citation, Cost, ModelSettings, TargetId, ToolCall, TurnId, Usage};
 use crate::core::store::MessageId;
 
 /// One model's place in the room. Removed panes stay (their answers are history and their
@@ -33,6 +33,9 @@ pub struct Turn {
     pub id: TurnId,
     pub parent: Option<TurnId>,
     pub prompt: String,
+    /// Files sent with the prompt, once for every pane (by path and fingerprint).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::core::protocol::Attachment>,
     #[serde(default)]
     pub targets: Option<Vec<TargetId>>,
     #[serde(default)]
@@ -136,6 +139,8 @@ pub struct Answer {
     pub reasoning: String,
     pub tools: Vec<ToolExchange>,
     pub notices: Vec<String>,
+    /// Sources the answer cites (web search), over all its steps, each URL once.
+    pub citations: Vec<Citation>,
     /// The requests behind this answer (one per tool-loop step), as counted in the totals.
     pub steps: Vec<StepFigures>,
     pub state: AnswerState,
@@ -165,6 +170,7 @@ impl Answer {
             reasoning: String::new(),
             tools: Vec::new(),
             notices: Vec::new(),
+            citations: Vec::new(),
             steps: Vec::new(),
             state,
             finish: None,
@@ -360,6 +366,8 @@ pub struct AnswerEnd {
     pub tools: Vec<ToolExchange>,
     #[serde(default)]
     pub notices: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<Citation>,
     /// The last request's figures (`None` for an answer that never sent one).
     #[serde(default)]
     pub step: Option<StepFigures>,
@@ -389,6 +397,7 @@ impl AnswerEnd {
         answer.reasoning.clone_from(&self.reasoning);
         answer.tools.clone_from(&self.tools);
         answer.notices.clone_from(&self.notices);
+        answer.citations.clone_from(&self.citations);
         if let Some(step) = &self.step {
             answer.steps.push(step.clone());
         }

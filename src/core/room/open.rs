@@ -66,7 +66,14 @@ fn legacy_records(t: &store::RoomTranscript) -> Vec<Record> {
         match (m.role, m.target) {
             (Role::User, None) => {
                 out.push(Record::TurnAdded {
-                    turn: Turn { id: m.turn, parent, prompt: m.content.clone(), targets: None, at_ms: m.created_at_ms },
+                    turn: Turn {
+                        id: m.turn,
+                        parent,
+                        prompt: m.content.clone(),
+                        attachments: Vec::new(),
+                        targets: None,
+                        at_ms: m.created_at_ms,
+                    },
                 });
                 parent = Some(m.turn);
             }
@@ -162,6 +169,7 @@ fn empty_end(_model: &str) -> AnswerEnd {
         reasoning: String::new(),
         tools: Vec::new(),
         notices: Vec::new(),
+        citations: Vec::new(),
         step: None,
         finish: None,
         error: None,

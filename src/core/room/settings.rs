@@ -56,6 +56,15 @@ pub fn describe_settings(s: &ModelSettings) -> String {
     if let Some(r) = &s.reasoning_effort {
         parts.push(format!("reasoning {r}"));
     }
+    if s.web_search == Some(true) {
+        parts.push("web".into());
+    }
+    if s.response_format.is_some() {
+        parts.push("json".into());
+    }
+    if s.provider.is_some() {
+        parts.push("routing".into());
+    }
     if s.system.is_some() {
         parts.push("system".into());
     }

@@ -88,7 +88,9 @@ impl Room {
             if !t.addresses(target) {
                 continue;
             }
-            thread.push(ChatMessage::user(t.prompt.clone()));
+            let mut prompt = ChatMessage::user(t.prompt.clone());
+            prompt.attachments.clone_from(&t.attachments);
+            thread.push(prompt);
             if leaf_unanswered && Some(t.id) == leaf {
                 break;
             }

@@ -41,6 +41,10 @@ pub trait ModelCapabilities: Send + Sync {
     /// known (providers without a catalog), in which case tools are sent and a refusal is
     /// handled when it comes.
     fn supports_tools(&self, provider: &str, model: &str) -> Option<bool>;
+    /// The model's input modalities (`text`, `image`, `file`, …), when the catalog knows them.
+    fn input_modalities(&self, _provider: &str, _model: &str) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// Tool loops' default length: rounds of tool calls per target and turn before the model must
@@ -210,7 +214,8 @@ async fn route(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
         tokio::select! {
             command = commands.recv() => match command {
                 Some(Command::Submit(turn)) => {
-                    for request in turn.targets {
+                    for mut request in turn.targets {
+                        keep_session(&mut request, turn.room);
                         let key = (turn.turn, request.target);
                         let cancel = root.child_token();
                         next_generation += 1;
@@ -334,5 +339,16 @@ async fn refresh_account(shared: Arc<Shared>, at_start: bool) {
             publish_quota(shared).await;
         }
         Err(e) => tracing::info!(error = %e, "account refresh failed"),
+    }
+}
+
+/// Each pane of a stored room keeps one `session_id` (OpenRouter's sticky routing, §2.1: the
+/// same provider keeps its prompt cache warm), the same on every turn and after a reopen; a
+/// room that is not stored has no stable id to give, so its requests carry none.
+fn keep_session(request: &mut crate::core::protocol::TargetRequest, room: Option<i64>) {
+    if request.settings.session_id.is_none()
+        && let Some(room) = room
+    {
+        request.settings.session_id = Some(format!("roundtable-room{room}-pane{}", request.target.0));
     }
 }

@@ -50,6 +50,9 @@ pub(super) async fn run_target(
         sink.emit(EventKind::ToolsUnsupported { message }).await;
         request.tools.clear();
     }
+    if let Some(message) = drop_unreadable_attachments(&shared, &resolved, &mut request) {
+        sink.emit(EventKind::Notice { message }).await;
+    }
     let step_limit = ctx.policy.step_limit.unwrap_or(shared.config.tool_step_limit);
     let mut rounds = 0u32;
     let final_kind = loop {
@@ -78,6 +81,7 @@ pub(super) async fn run_target(
             tool_calls: summary.tool_calls.clone(),
             tool_call_id: None,
             reasoning_details: summary.reasoning_details.clone(),
+            attachments: Vec::new(),
         };
         sink.emit(EventKind::StepFinished { summary: Box::new(summary) }).await;
         let run = tool_calls::ToolRun { shared: &shared, ctx: &ctx, offered: &request.tools, cancel: &cancel };
@@ -96,6 +100,36 @@ pub(super) async fn run_target(
         }
     }
     sink.emit(final_kind).await;
+}
+
+/// Attachments the catalog says the model cannot take (its input modalities lack `image` or
+/// `file`) are taken out of the request; the notice says which. Models the catalog does not
+/// list get them as sent.
+fn drop_unreadable_attachments(
+    shared: &Shared,
+    resolved: &ResolvedModel,
+    request: &mut TargetRequest,
+) -> Option<String> {
+    let caps = shared.config.capabilities.as_ref()?;
+    let modalities = caps.input_modalities(&resolved.provider_name, &resolved.upstream_model)?;
+    let mut dropped = Vec::new();
+    for m in &mut request.messages {
+        m.attachments.retain(|a| {
+            let ok = modalities.iter().any(|x| x == crate::core::attach::modality(a));
+            if !ok {
+                dropped.push(a.name.clone());
+            }
+            ok
+        });
+    }
+    (!dropped.is_empty()).then(|| {
+        format!(
+            "{} takes {} only, so it gets the text without {}.",
+            request.model,
+            modalities.join(", "),
+            dropped.join(", ")
+        )
+    })
 }
 
 fn supports_tools(shared: &Shared, resolved: &ResolvedModel) -> Option<bool> {

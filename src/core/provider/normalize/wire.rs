@@ -61,6 +61,10 @@ pub(super) struct Delta<'a> {
     pub(super) tool_calls: Option<Vec<Option<ToolCallDelta<'a>>>>,
     #[serde(default, borrow)]
     pub(super) extra_content: Option<ExtraContent<'a>>,
+    /// Citations (`{type:"url_citation", url_citation:{url, title, …}}`); any JSON is accepted
+    /// so an odd value never fails the chunk.
+    #[serde(default)]
+    pub(super) annotations: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +115,15 @@ pub(super) struct RawUsage {
     pub(super) prompt_tokens_details: Option<PromptDetails>,
     #[serde(default)]
     pub(super) completion_tokens_details: Option<CompletionDetails>,
+    /// §3.2: `server_tool_use.web_search_requests` for server tools.
+    #[serde(default)]
+    pub(super) server_tool_use: Option<ServerToolUse>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ServerToolUse {
+    #[serde(default)]
+    pub(super) web_search_requests: Count,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +178,7 @@ impl RawUsage {
             // Gemini bills thinking tokens it leaves out of `completion_tokens`.
             hidden_tokens: total.saturating_sub(prompt.saturating_add(completion)),
             reported_cost,
+            web_search_requests: self.server_tool_use.and_then(|s| s.web_search_requests.0).unwrap_or(0),
         })
     }
 }

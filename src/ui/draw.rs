@@ -135,6 +135,8 @@ fn status_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
             };
             (text.clone(), Style::default().fg(color))
         }
+        // A blind round's voting keys matter more than the demo's reminder.
+        (None, Some(_)) if app.room.is_blind() => (default_hint(app), Style::default().fg(ui.dim)),
         (None, Some(hint)) => (hint.clone(), Style::default().fg(ui.dim)),
         (None, None) => (default_hint(app), Style::default().fg(ui.dim)),
     };

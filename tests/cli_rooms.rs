@@ -101,5 +101,8 @@ async fn ask_analyze_streams_an_analysis_with_its_cost() {
     let requests: u64 = rows.iter().filter_map(|r| r["requests"].as_u64()).sum();
     assert_eq!(requests, 3, "two answers and the analysis are ledger rows: {usage}");
     assert!(rows.iter().any(|r| r["group"] == "openai/gpt-4o-mini"), "the analyst's own row: {usage}");
+    let db = rusqlite::Connection::open(home.path().join("data").join("roundtable.db")).unwrap();
+    let marked: i64 = db.query_row("SELECT count(*) FROM ledger WHERE purpose = 'analysis'", [], |r| r.get(0)).unwrap();
+    assert_eq!(marked, 1, "the analysis's ledger row is marked as analysis");
     sim.shutdown().await;
 }

@@ -435,7 +435,7 @@ fn a_database_from_before_token_counts_is_migrated() {
         // Roll the file back to schema 1: no `tokens` column.
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "ALTER TABLE quota_log DROP COLUMN tokens; ALTER TABLE rooms DROP COLUMN headless;
+            "ALTER TABLE quota_log DROP COLUMN tokens; ALTER TABLE rooms DROP COLUMN headless; ALTER TABLE ledger DROP COLUMN purpose;
              DROP TABLE room_log; DROP TABLE message_chunks; DROP TABLE message_fts; PRAGMA user_version = 1;",
         )
         .unwrap();

@@ -181,8 +181,8 @@ pub(crate) fn upsert(conn: &Connection, id: LedgerId, e: &LedgerEntry) -> rusqli
     let mut stmt = conn.prepare_cached(
         "INSERT INTO ledger (id, started_at, provider, requested_model, served_model, upstream_provider,
              generation_id, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost_usd,
-             cost_source, ttft_ms, duration_ms, status, error_kind, http_status, room_id, turn, target)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+             cost_source, ttft_ms, duration_ms, status, error_kind, http_status, room_id, turn, target, purpose)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
          ON CONFLICT(id) DO UPDATE SET started_at = excluded.started_at, provider = excluded.provider,
              requested_model = excluded.requested_model, served_model = excluded.served_model,
              upstream_provider = excluded.upstream_provider, generation_id = excluded.generation_id,
@@ -191,7 +191,7 @@ pub(crate) fn upsert(conn: &Connection, id: LedgerId, e: &LedgerEntry) -> rusqli
              cost_usd = excluded.cost_usd, cost_source = excluded.cost_source, ttft_ms = excluded.ttft_ms,
              duration_ms = excluded.duration_ms, status = excluded.status, error_kind = excluded.error_kind,
              http_status = excluded.http_status, room_id = excluded.room_id, turn = excluded.turn,
-             target = excluded.target",
+             target = excluded.target, purpose = excluded.purpose",
     )?;
     stmt.execute(params![
         id.0,
@@ -215,6 +215,8 @@ pub(crate) fn upsert(conn: &Connection, id: LedgerId, e: &LedgerEntry) -> rusqli
         e.room_id.map(|r| r.0),
         int(e.turn.map(|t| t.0)),
         e.target.map(|t| t.0),
+        // The room's analyses go out on a target no pane has.
+        e.target.filter(|t| *t == crate::core::room::ANALYST_TARGET).map(|_| "analysis"),
     ])?;
     upsert_tools(conn, id, &e.tools)
 }

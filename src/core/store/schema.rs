@@ -146,6 +146,9 @@ CREATE INDEX IF NOT EXISTS votes_created ON votes(created_at);
     // The tools each tool step called (comma-separated names as the models saw them), beside
     // its ledger row: a table of its own, so the migration is idempotent in any order.
     M::up("CREATE TABLE IF NOT EXISTS ledger_tools (ledger_id INTEGER PRIMARY KEY, tools TEXT NOT NULL);"),
+    // What a request was for: NULL for an answer, 'analysis' for an analyst's comparison
+    // (`/analyze`, `ask --analyze`), so reports can tell them apart.
+    M::up("ALTER TABLE ledger ADD COLUMN purpose TEXT;"),
 ];
 
 /// Schema version this build writes.

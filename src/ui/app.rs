@@ -860,11 +860,9 @@ fn fill_answer(view: &mut Answer, a: &room::Answer) {
         view.outcome = Outcome::Streaming;
         return;
     }
-    view.reasoning_chars = a.reasoning.chars().count();
-    view.tools = tool_notes(a);
-    view.notices.clone_from(&a.notices);
-    view.citations.clone_from(&a.citations);
-    view.outcome = match a.state {
+    let reasoning_chars = a.reasoning.chars().count();
+    let tools = tool_notes(a);
+    let outcome = match a.state {
         AnswerState::Done => Outcome::Done,
         AnswerState::Cancelled if a.finish.as_deref() == Some("never sent") => {
             Outcome::Failed("not sent: stopped before this pane was free".into())
@@ -878,11 +876,23 @@ fn fill_answer(view: &mut Answer, a: &room::Answer) {
         }),
     };
     let footer = a.footer();
-    if view.footer != footer {
+    // A finished answer's head and tail lines are cached; redraw them only when they change
+    // (a room rebuild refills every answer, and most have not changed).
+    let changed = view.reasoning_chars != reasoning_chars
+        || view.tools != tools
+        || view.notices != a.notices
+        || view.citations != a.citations
+        || view.outcome != outcome
+        || view.footer != footer;
+    if changed {
+        view.reasoning_chars = reasoning_chars;
+        view.tools = tools;
+        view.notices.clone_from(&a.notices);
+        view.citations.clone_from(&a.citations);
+        view.outcome = outcome;
         view.footer = footer;
         view.extras = None;
     }
-    view.extras = None;
 }
 
 /// During a blind round an answer shows nothing that names its model: no figures under it (a

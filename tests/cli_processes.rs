@@ -8,22 +8,12 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use common::TEST_KEY;
 use roundtable::core::store::{self, GroupBy};
 use roundtable::sim::{SimConfig, SimServer};
 
 /// `roundtable <args>` with every directory inside `home` and the test key.
 fn command(home: &Path, base_url: &str, args: &[&str]) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_roundtable"));
-    cmd.arg("--base-url").arg(base_url).args(args);
-    cmd.env("ROUNDTABLE_DATA_DIR", home.join("data"))
-        .env("ROUNDTABLE_CONFIG_DIR", home.join("config"))
-        .env("ROUNDTABLE_CACHE_DIR", home.join("cache"))
-        .env("OPENROUTER_API_KEY", TEST_KEY)
-        .env_remove("GEMINI_API_KEY")
-        .env_remove("OPENAI_API_KEY")
-        .kill_on_drop(true);
-    cmd
+    common::binary(home, base_url, args)
 }
 
 async fn output(mut cmd: tokio::process::Command) -> Output {

@@ -90,3 +90,18 @@ pub fn final_of(events: &[EventKind]) -> &EventKind {
 pub fn start_core(cfg: CoreConfig) -> (CoreHandle, mpsc::Receiver<CoreEvent>) {
     router::start(cfg).expect("core starts")
 }
+
+/// `roundtable --base-url BASE <args>` (the real binary) with every directory inside `home`, the
+/// test key, and no other provider's key from the environment.
+pub fn binary(home: &std::path::Path, base_url: &str, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_roundtable"));
+    cmd.arg("--base-url").arg(base_url).args(args);
+    cmd.env("ROUNDTABLE_DATA_DIR", home.join("data"))
+        .env("ROUNDTABLE_CONFIG_DIR", home.join("config"))
+        .env("ROUNDTABLE_CACHE_DIR", home.join("cache"))
+        .env("OPENROUTER_API_KEY", TEST_KEY)
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .kill_on_drop(true);
+    cmd
+}

@@ -47,12 +47,8 @@ impl App {
         let screen = self.screen();
         match &mut self.chrome.overlay {
             Some(Overlay::Help { scroll }) => {
-                match key.code {
-                    KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-                    KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
-                    KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
-                    KeyCode::PageDown => *scroll = scroll.saturating_add(10),
-                    _ => self.chrome.overlay = None,
+                if !scroll_text(scroll, key.code) {
+                    self.chrome.overlay = None;
                 }
                 return;
             }
@@ -65,20 +61,14 @@ impl App {
                 return;
             }
             Some(Overlay::Leaderboard { scroll, .. }) => {
-                match key.code {
-                    KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-                    KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
-                    _ => self.chrome.overlay = None,
+                if !scroll_text(scroll, key.code) {
+                    self.chrome.overlay = None;
                 }
                 return;
             }
             Some(Overlay::Analysis { scroll, .. }) => {
-                match key.code {
-                    KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-                    KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
-                    KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
-                    KeyCode::PageDown => *scroll = scroll.saturating_add(10),
-                    _ => self.chrome.overlay = None,
+                if !scroll_text(scroll, key.code) {
+                    self.chrome.overlay = None;
                 }
                 return;
             }
@@ -1192,4 +1182,17 @@ pub enum Confirm {
     Remove(TargetId),
     Clear,
     Quit,
+}
+
+/// Scroll keys of a text overlay (↑/↓ or k/j a line, PgUp/PgDn ten); false for any other key,
+/// which closes the overlay.
+fn scroll_text(scroll: &mut u16, code: KeyCode) -> bool {
+    match code {
+        KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
+        KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+        KeyCode::PageDown => *scroll = scroll.saturating_add(10),
+        _ => return false,
+    }
+    true
 }

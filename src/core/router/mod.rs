@@ -168,7 +168,12 @@ const ACCOUNT_REFRESH_MS: i64 = 20_000;
 /// Start the core on the current tokio runtime.
 pub fn start(config: CoreConfig) -> Result<(CoreHandle, mpsc::Receiver<CoreEvent>), CoreError> {
     config.providers.register_secrets();
-    let http = build_http_client(&config.providers.timeouts)?;
+    let plain = config.providers.providers.values().all(|p| p.base_url.starts_with("http://"));
+    let http = if plain {
+        crate::core::provider::client::build_plain_http_client(&config.providers.timeouts)?
+    } else {
+        build_http_client(&config.providers.timeouts)?
+    };
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_CHANNEL_CAPACITY);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
     let (account_done, account_ready) = tokio::sync::watch::channel(false);

@@ -7,7 +7,8 @@
 #   chunked  a relay in front of the simulator forwards each response in random-sized pieces
 #            of 1 to 1400 bytes with pauses, so the client gets many small reads, as over a
 #            real network (events split anywhere, several per read or one across many)
-# BIN=path/to/roundtable measures another build (for before/after figures).
+# BIN=path/to/roundtable measures another build (for before/after figures); RUNS=n (default 5)
+# runs of each side are averaged; JSON=1 measures `ask --json`. `ask` gets a fresh data directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 streams=${1:-8}
@@ -78,13 +79,24 @@ models=()
 for i in $(seq "$streams"); do models+=(-m "bench-$i@tokens=$tokens@tps=0@ttft=0"); done
 prompt="Write a long essay on congestion control"
 tmp=$(mktemp -d)
+# A fresh data directory: `ask` stores every answer, and a history grown by earlier runs must
+# not change the figures (it did: the start-up check once re-read all of it).
+export ROUNDTABLE_DATA_DIR="$tmp/data" ROUNDTABLE_CONFIG_DIR="$tmp/config" ROUNDTABLE_CACHE_DIR="$tmp/cache"
 
-measure() { # label, command...
+runs=${RUNS:-5}
+measure() { # label, command... : the mean of $runs runs (one run is near /usr/bin/time's 10 ms resolution)
   local label=$1; shift
-  /usr/bin/time -f "%e %U %S %M" -o "$tmp/$label" "$@" >/dev/null
-  read -r wall user sys rss <"$tmp/$label"
-  cpu=$(echo "$user + $sys" | bc -l)
-  printf "%-6s cpu %6.2fs  wall %6.2fs  peak rss %7.1f MiB\n" "$label" "$cpu" "$wall" "$(echo "$rss/1024" | bc -l)"
+  local cpu_sum=0 wall_sum=0 rss_max=0
+  for _ in $(seq "$runs"); do
+    /usr/bin/time -f "%e %U %S %M" -o "$tmp/$label" "$@" >/dev/null
+    read -r wall user sys rss <"$tmp/$label"
+    cpu_sum=$(echo "$cpu_sum + $user + $sys" | bc -l)
+    wall_sum=$(echo "$wall_sum + $wall" | bc -l)
+    [ "$rss" -gt "$rss_max" ] && rss_max=$rss
+  done
+  cpu=$(echo "$cpu_sum / $runs" | bc -l)
+  printf "%-6s cpu %6.3fs  wall %6.3fs  peak rss %7.1f MiB  (mean of %d runs)\n" "$label" "$cpu" \
+    "$(echo "$wall_sum / $runs" | bc -l)" "$(echo "$rss_max/1024" | bc -l)" "$runs"
   echo "$cpu" >"$tmp/$label.cpu"
 }
 
@@ -102,8 +114,10 @@ curl_all() {
 export -f curl_all
 export base streams tokens prompt
 
-echo "$streams streams x $tokens tokens, simulator at full speed, delivery: $delivery"
-OPENROUTER_API_KEY=bench measure ask "$bin" ask "${models[@]}" --base-url "$base" "$prompt"
+echo "$streams streams x $tokens tokens, simulator at full speed, delivery: $delivery${JSON:+, ask --json}"
+json=()
+[ -n "${JSON:-}" ] && json=(--json)
+OPENROUTER_API_KEY=bench measure ask "$bin" ask "${json[@]}" "${models[@]}" --base-url "$base" "$prompt"
 measure curl bash -c curl_all
 printf "ratio  ask/curl cpu = %.2f\n" "$(echo "$(cat "$tmp/ask.cpu") / $(cat "$tmp/curl.cpu")" | bc -l)"
 rm -rf "$tmp"

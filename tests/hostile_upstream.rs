@@ -234,6 +234,30 @@ async fn another_server_gets_stream_options_and_no_backfill() {
 
 /// Items 7 and 17: a 429 whose `retry-after` says 1 s is waited out (and said so in text
 /// mode), and a key echoed back by a 401 appears nowhere: not in text, `--json` or the log.
+/// LiteLLM past a deployment's `rpm` (seen with scripts/try-real-servers.sh): a 429 with no
+/// retry header at all; the message names the server as a sentence's subject and quotes it.
+#[tokio::test]
+async fn a_bare_429_from_another_server_reads_as_a_sentence() {
+    let server = upstream(|_, _| {
+        http(
+            "429 Too Many Requests",
+            &[("content-type", "application/json")],
+            r#"{"error":{"message":"No deployments available for selected model.","type":"rate_limit_error","param":null,"code":"429"}}"#,
+        )
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let o = run(home.path(), &server.base_url(), &["ask", "--json", "-m", "m", "q"]).await;
+    let error = last_of(&o, "error");
+    assert_eq!(error["kind"], "rate_limit_minute", "{}", text(&o));
+    let message = error["message"].as_str().unwrap();
+    let host = server.base_url().split("//").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    assert!(
+        message.starts_with(&format!("The server at {host} is rate-limiting requests (No deployments available")),
+        "{message}"
+    );
+}
+
 #[tokio::test]
 async fn retry_after_is_honoured_and_echoed_keys_are_redacted() {
     let chats = std::sync::atomic::AtomicUsize::new(0);

@@ -49,6 +49,58 @@ async fn twenty_five_free_requests_are_paced_with_zero_429s() {
     sim.shutdown().await;
 }
 
+/// Issue 11 item 9: "queued until" (the text `ask` prints, HH:MM:SS) and the `until` of the
+/// event (`--json`) name the same instant, the one the request is really released at: a whole
+/// second, and the request starts no earlier.
+#[tokio::test]
+async fn a_queued_request_is_released_at_the_whole_second_it_announced() {
+    let window = Duration::from_millis(1500);
+    let sim = SimServer::start(SimConfig { free_window: window, ..SimConfig::default() }, 0).await.unwrap();
+    let backend: Arc<dyn QuotaBackend> = Arc::new(MemoryBackend::default());
+    let mut cfg = core_config(&sim.base_url());
+    cfg.limiter = Some(Limiter::new(quota_config(), backend).with_minute(window));
+    let (core, mut events) = start_core(cfg);
+    wait_for_account(&mut events).await;
+    let n = 22;
+    let targets = (0..n)
+        .map(|i| target(i, &format!("meta-llama/llama-3.2-3b-instruct:free@tokens=5@tps=0@ttft=0#{i}"), "hi"))
+        .collect();
+    core.send(roundtable::core::protocol::Command::Submit(roundtable::core::protocol::TurnRequest {
+        turn: roundtable::core::protocol::TurnId(1),
+        targets,
+        room: None,
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    let mut announced: Vec<Option<std::time::SystemTime>> = vec![None; n as usize];
+    let mut checked = 0;
+    let mut finals = 0;
+    while finals < n {
+        let ev = tokio::time::timeout(Duration::from_secs(30), events.recv()).await.unwrap().unwrap();
+        let CoreEvent::Stream(ev) = ev else { continue };
+        let slot = &mut announced[ev.target.0 as usize];
+        match ev.kind {
+            EventKind::Queued { until, .. } => {
+                let sub = until.duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+                assert_eq!(sub, 0, "until is the whole second shown as HH:MM:SS: {until:?}");
+                *slot = Some(until);
+            }
+            EventKind::Started { .. } => {
+                if let Some(until) = slot.take() {
+                    assert!(std::time::SystemTime::now() >= until, "released before the announced {until:?}");
+                    checked += 1;
+                }
+            }
+            ref k if k.is_final() => finals += 1,
+            _ => {}
+        }
+    }
+    assert!(checked >= 2, "two requests over the limit waited, {checked} did");
+    assert_eq!(sim.stats().status_429, 0);
+    sim.shutdown().await;
+}
+
 #[test]
 fn every_bucket_of_the_shared_database_says_when_its_next_slot_frees() {
     let dir = tempfile::tempdir().unwrap();

@@ -182,6 +182,29 @@ fn damaged_pages_are_caught_by_quick_check() {
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
 }
 
+/// The start-up check reads every page but does not re-tokenize the history to compare it with
+/// the search index (that made every start cost time in proportion to the whole history): a
+/// search index out of step with its stored text does not refuse the database.
+#[test]
+fn start_up_check_does_not_rebuild_the_search_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    drop(Store::open(&path).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO message_fts (content, room_id, turn, target, message_id) VALUES ('alpha beta', 1, 0, 0, 1)",
+            [],
+        )
+        .unwrap();
+        // The index says "alpha beta", the stored text now says otherwise: only a full
+        // re-tokenization of the stored text can tell.
+        conn.execute("UPDATE message_fts_content SET c0 = 'gamma delta'", []).unwrap();
+    }
+    Store::open(&path).unwrap();
+    QuotaDb::open(&path).unwrap();
+}
+
 /// Makes `p` unwritable even for root (`chattr +i`) and undoes it on drop.
 struct Immutable(PathBuf);
 

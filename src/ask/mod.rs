@@ -230,7 +230,9 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
         }
         if opts.json {
             let denied = matches!(&event.kind, EventKind::ToolCall { call, .. } if pane.denied.contains(&call.id));
-            if let Some(line) = output::json_line(&opts.models[idx], idx, &event, denied) {
+            if let Some(line) = output::delta_line(&opts.models[idx], idx, &event.kind) {
+                let _ = writeln!(out, "{line}");
+            } else if let Some(line) = output::json_line(&opts.models[idx], idx, &event, denied) {
                 let _ = writeln!(out, "{line}");
             }
         }

@@ -288,8 +288,10 @@ impl StreamNormalizer {
             [(id, &mut self.generation_id), (model, &mut self.model), (provider, &mut self.upstream_provider)]
         {
             // Compare the cleaned value, so a value with control characters is not re-reported
-            // on every chunk; cleaning borrows (no allocation) in the usual case.
+            // on every chunk; the usual repeat of the value already kept is not cleaned again
+            // (every chunk repeats all three: cleaning them was 2.5% of `ask`'s CPU).
             if let Some(new) = new.filter(|v| !v.is_empty())
+                && seen.as_deref() != Some(&*new)
                 && let clean = strip_controls(&new)
                 && seen.as_deref() != Some(&*clean)
             {

@@ -65,7 +65,9 @@ impl SseFramer {
             rest = &rest[1..];
         }
         self.after_cr = false;
-        while let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+        // memchr scans a word (or a vector) at a time: a byte-at-a-time search here was the
+        // framer's whole cost in a profile of `ask` (12 instructions a byte).
+        while let Some(end) = memchr::memchr2(b'\n', b'\r', rest) {
             let (head, tail) = rest.split_at(end);
             let cr = tail[0] == b'\r';
             if self.line.is_empty() {
@@ -112,7 +114,7 @@ impl SseFramer {
         if line[0] == b':' {
             return Ok(());
         }
-        let (name, value) = match line.iter().position(|&b| b == b':') {
+        let (name, value) = match memchr::memchr(b':', line) {
             Some(i) => {
                 let v = &line[i + 1..];
                 (&line[..i], v.strip_prefix(b" ").unwrap_or(v))

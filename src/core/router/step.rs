@@ -84,13 +84,13 @@ pub(super) async fn run_step(
                 ledger.record(pending, attempt_started_ms, &progress.summary, Err(&e));
                 attempt += 1;
                 let wait = retry_wait(&e, attempt, shared.config.retry);
-                let until = SystemTime::now() + wait;
+                let until = release_at(wait);
                 sink.emit(EventKind::Queued { until, reason: e.message.clone() }).await;
                 tracing::info!(model = %request.model, kind = ?e.kind, wait_ms = wait.as_millis() as u64, "retrying");
                 tokio::select! {
                     biased;
                     () = cancel.cancelled() => break None,
-                    () = tokio::time::sleep(wait) => {}
+                    () = sleep_until(until) => {}
                 }
                 progress = Progress::default();
             }
@@ -126,6 +126,22 @@ fn should_retry(e: &CoreError, progress: &Progress, attempt: u32, policy: RetryP
     !progress.produced_output
         && attempt < policy.max_retries
         && matches!(e.kind, ErrorKind::RateLimitMinute | ErrorKind::RateLimitUpstream | ErrorKind::Server)
+}
+
+/// When a request held back for `wait` is released: rounded up to a whole second, so the
+/// instant `ask` shows ("waiting until 14:03:12"), the `until` of `--json` and the moment the
+/// request really leaves are one and the same (rounding up only adds to the pacing margin).
+fn release_at(wait: Duration) -> SystemTime {
+    let at = SystemTime::now() + wait;
+    match at.duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()) {
+        Ok(0) | Err(_) => at,
+        Ok(nanos) => at + Duration::from_nanos(u64::from(1_000_000_000 - nanos)),
+    }
+}
+
+/// Sleep until a wall-clock instant (never before it: the timer rounds up to the millisecond).
+async fn sleep_until(at: SystemTime) {
+    tokio::time::sleep(at.duration_since(SystemTime::now()).unwrap_or_default()).await;
 }
 
 fn retry_wait(e: &CoreError, attempt: u32, policy: RetryPolicy) -> Duration {
@@ -170,12 +186,12 @@ async fn admit(
             Admission::Refuse(e) => return Err(e),
             Admission::Wait { until_ms, reason } => {
                 let wait_ms = u64::try_from(until_ms - limiter.now_ms()).unwrap_or(0).max(1);
-                let wait = Duration::from_millis(wait_ms);
-                sink.emit(EventKind::Queued { until: SystemTime::now() + wait, reason }).await;
+                let until = release_at(Duration::from_millis(wait_ms));
+                sink.emit(EventKind::Queued { until, reason }).await;
                 tokio::select! {
                     biased;
                     () = cancel.cancelled() => return Ok(false),
-                    () = tokio::time::sleep(wait) => {}
+                    () = sleep_until(until) => {}
                 }
             }
         }

@@ -242,16 +242,30 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
+/// `PRAGMA quick_check` table by table over the ordinary tables (which include the search
+/// index's own b-tree tables), never over a virtual table: on the FTS5 table a whole-file
+/// quick_check re-tokenizes every stored message to compare it with the index, so every start
+/// cost time in proportion to the whole history (72 M instructions for 17 MB, most of `ask`'s
+/// CPU on a short run). Damaged pages anywhere in the file are still found.
 fn check_integrity(conn: &Connection, path: &Path, settings: ConnSettings) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare("PRAGMA quick_check").map_err(|x| err(path, settings, &x))?;
-    let rows: Vec<String> = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .and_then(|rows| rows.collect::<Result<_, _>>())
-        .map_err(|x| err(path, settings, &x))?;
-    if rows.len() == 1 && rows[0] == "ok" {
+    let e = |x: rusqlite::Error| err(path, settings, &x);
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'")
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get::<_, String>(0))?.collect())
+        .map_err(e)?;
+    let mut problems = Vec::new();
+    for table in &tables {
+        let pragma = format!("PRAGMA quick_check(\"{}\")", table.replace('"', "\"\""));
+        let rows: Vec<String> = conn
+            .prepare(&pragma)
+            .and_then(|mut stmt| stmt.query_map([], |r| r.get::<_, String>(0))?.collect())
+            .map_err(e)?;
+        problems.extend(rows.into_iter().filter(|r| r != "ok"));
+    }
+    if problems.is_empty() {
         Ok(())
     } else {
-        tracing::error!(path = %path.display(), problems = ?rows.iter().take(5).collect::<Vec<_>>(), "database failed quick_check");
+        tracing::error!(path = %path.display(), problems = ?problems.iter().take(5).collect::<Vec<_>>(), "database failed quick_check");
         Err(StoreError::Corrupt { path: path.display().to_string() })
     }
 }

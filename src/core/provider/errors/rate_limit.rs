@@ -88,7 +88,9 @@ impl Facts<'_> {
             .unwrap_or_else(|| "wait a minute and retry".to_owned());
         Decision {
             kind: ErrorKind::RateLimitMinute,
-            message: format!("{} rate limit reached{}: {when}.", self.label, self.detail(excerpt)),
+            // The label is a subject ("OpenRouter", "The server at 127.0.0.1:4000"), as in the
+            // other messages: "The server at … rate limit reached" did not read.
+            message: format!("{} is rate-limiting requests{}: {when}.", self.label, self.detail(excerpt)),
             retry_at: at,
         }
     }

@@ -26,6 +26,7 @@ fn fake_server() -> McpServerConfig {
         env: [("FAKE_VAR".to_owned(), "set".to_owned())].into(),
         cwd: None,
         url: None,
+        headers: Default::default(),
         timeout_secs: 10.0,
         enabled: true,
         safe_tools: vec!["hello".into()],

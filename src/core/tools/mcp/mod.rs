@@ -626,6 +626,38 @@ mod tests {
     }
 
     #[test]
+    fn headers_take_variables_from_the_environment_and_hide_their_values() {
+        let env = |var: &str| (var == "TOKEN").then(|| "s3cr3t-value-42".to_owned());
+        assert_eq!(expand_env("Bearer ${TOKEN}", env).unwrap(), "Bearer s3cr3t-value-42");
+        assert_eq!(expand_env("cost $5, ${TOKEN}!", env).unwrap(), "cost $5, s3cr3t-value-42!");
+        let e = expand_env("Bearer ${MISSING}", env).unwrap_err();
+        assert!(e.contains("environment variable MISSING is not set"), "{e}");
+        assert!(expand_env("Bearer ${TOKEN", env).unwrap_err().contains("without its closing"));
+        assert!(expand_env("${A B}", env).unwrap_err().contains("letters, digits"));
+
+        let remote = |headers: &[(&str, &str)]| McpServerConfig {
+            command: None,
+            url: Some("https://h/mcp".into()),
+            headers: Headers(headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+            ..entry("r")
+        };
+        assert_eq!(remote(&[("Authorization", "Bearer ${TOKEN}")]).check(), Ok(()));
+        let err = |e: McpServerConfig| e.check().unwrap_err().to_string();
+        assert!(err(remote(&[("Bad Name", "x")])).contains("not a valid HTTP header name"));
+        assert!(err(remote(&[("Mcp-Session-Id", "x")])).contains("set by the MCP client itself"));
+        assert!(err(remote(&[("X-Key", "${NOPE")])).contains("without its closing"));
+        let local = McpServerConfig { headers: remote(&[("X-Key", "v")]).headers, ..entry("l") };
+        assert!(err(local).contains("headers are for remote servers"));
+
+        let config = remote(&[("Authorization", "Bearer literal-secret-token")]);
+        let debug = format!("{config:?}");
+        assert!(debug.contains("Authorization") && !debug.contains("literal-secret"), "{debug}");
+        let resolved = config.headers.resolve(env).unwrap();
+        assert_eq!(resolved, [("Authorization".to_owned(), "Bearer literal-secret-token".to_owned())]);
+        assert_eq!(redact_secrets("401 for literal-secret-token"), "401 for [redacted key]");
+    }
+
+    #[test]
     fn names_and_safety() {
         assert_eq!(wire_name("everything", "echo"), "everything__echo");
         assert_eq!(wire_name("fs", "read.file/v2"), "fs__read_file_v2");

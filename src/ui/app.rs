@@ -680,7 +680,7 @@ impl App {
             Ok(n) => self.set_status(Level::Info, format!("MCP server {server} is ready: {n} tools for this room")),
             Err(e) => {
                 self.room.note(format!(
-                    "{e} The room goes on without the tools of {server}. Fix its [[mcp_servers]] entry (`roundtable tools` shows the error), then /tools again to retry."
+                    "{e} The room goes on without the tools of {server}; once that is fixed, /tools again retries (`roundtable tools` shows the same error)."
                 ));
                 self.sync_view();
                 self.set_status(Level::Error, format!("MCP server {server} did not start; the panes say why"));

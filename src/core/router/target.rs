@@ -123,7 +123,7 @@ async fn start_mcp_servers(
     let names = std::mem::take(&mut request.tools_to_start);
     let without = |server: &str, error: &str| {
         format!(
-            "{error} This answer goes on without the tools of {server}. Fix its [[mcp_servers]] entry (`roundtable tools` shows the error), then enable its tools again (/tools) to retry."
+            "{error} This answer goes on without the tools of {server}; once that is fixed, enabling them again (/tools) retries."
         )
     };
     let mut starting = Vec::new();

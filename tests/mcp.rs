@@ -415,6 +415,13 @@ command = "/nonexistent/mcp-server"
     let args = ["ask", "--json", "--tools", "fake.*", "-m", "a@call=fake.hello", "-m", "b@call=fake.env", "Hi"];
     let o = output(binary(home.path(), &base, &args)).await;
     assert!(o.status.success(), "{}", text(&o));
+    // The estimate before sending counts the tools' definitions (~190 characters), not just "Hi".
+    let estimate = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["type"] == "estimate")
+        .unwrap_or(Value::Null);
+    assert!(estimate["prompt_tokens"].as_u64().is_some_and(|t| t > 40), "{estimate}");
     let results = |o: &Output| -> Vec<Value> {
         String::from_utf8_lossy(&o.stdout)
             .lines()

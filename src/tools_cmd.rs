@@ -85,8 +85,11 @@ fn server_json(c: &McpServerConfig, s: &ServerStatus) -> Value {
         ServerStatus::Failed(e) => ("failed", Some(e.as_str()), 0),
         ServerStatus::Disabled => ("disabled", None, 0),
         ServerStatus::NotStarted => ("not started", None, 0),
+        ServerStatus::Starting => ("starting", None, 0),
     };
-    json!({"name": c.name, "runs": transport(c), "status": status, "error": error, "tools": count})
+    // Header names only: their values are secrets.
+    let headers = c.headers.names();
+    json!({"name": c.name, "runs": transport(c), "headers": headers, "status": status, "error": error, "tools": count})
 }
 
 fn text(tools: &[ToolInfo], servers: &[(McpServerConfig, ServerStatus)]) -> String {
@@ -110,6 +113,7 @@ fn text(tools: &[ToolInfo], servers: &[(McpServerConfig, ServerStatus)]) -> Stri
             ServerStatus::Failed(e) => format!("FAILED: {e}"),
             ServerStatus::Disabled => "disabled (enabled = false)".to_owned(),
             ServerStatus::NotStarted => "not started".to_owned(),
+            ServerStatus::Starting => "starting".to_owned(),
         };
         s.push_str(&format!("  {}  [{}]  {state}\n", c.name, transport(c)));
     }

@@ -22,6 +22,7 @@ fn analyst_target(model: &str, req: &AnalystRequest) -> TargetRequest {
         messages: req.messages.clone(),
         settings: ModelSettings { response_format: req.response_format.clone(), ..ModelSettings::default() },
         tools: vec![],
+        tools_to_start: vec![],
     }
 }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::response::IntoResponse;
 use rmcp::ServerHandler;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, ListToolsResult,
@@ -19,7 +20,7 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use roundtable::core::protocol::ToolCall;
+use roundtable::core::protocol::{EventKind, ToolCall};
 use roundtable::core::tools::mcp::ServerStatus;
 use roundtable::core::tools::{McpServerConfig, ToolOutput, ToolRegistry};
 use roundtable::sim::{SimConfig, SimServer};
@@ -75,6 +76,12 @@ impl ServerHandler for Weather {
 
 /// The weather service on loopback; the counter counts MCP sessions (one per client start).
 async fn serve_weather(sessions: Arc<AtomicUsize>) -> (String, CancellationToken) {
+    serve_weather_behind(None, sessions).await
+}
+
+/// The weather service, answering only requests with `Authorization: Bearer TOKEN` when a
+/// token is given (401 otherwise).
+async fn serve_weather_behind(token: Option<&'static str>, sessions: Arc<AtomicUsize>) -> (String, CancellationToken) {
     let stop = CancellationToken::new();
     let service = StreamableHttpService::new(
         move || {
@@ -85,6 +92,19 @@ async fn serve_weather(sessions: Arc<AtomicUsize>) -> (String, CancellationToken
         StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token()),
     );
     let router = axum::Router::new().nest_service("/mcp", service);
+    let router = match token {
+        Some(token) => router.layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                let sent = request.headers().get("authorization").and_then(|v| v.to_str().ok());
+                if sent == Some(format!("Bearer {token}").as_str()) {
+                    next.run(request).await
+                } else {
+                    axum::http::StatusCode::UNAUTHORIZED.into_response()
+                }
+            },
+        )),
+        None => router,
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("loopback port");
     let addr = listener.local_addr().expect("address");
     let until = stop.clone();
@@ -152,21 +172,66 @@ async fn an_http_server_s_tools_are_offered_as_described_and_called() {
 }
 
 #[tokio::test]
-async fn asking_for_the_specs_of_a_server_not_running_starts_it_for_the_next_prompt() {
+async fn a_request_names_the_tools_whose_server_must_start_first_and_the_router_starts_it() {
+    let sim = common::sim().await;
     let sessions = Arc::new(AtomicUsize::new(0));
     let (url, stop) = serve_weather(sessions.clone()).await;
-    let tools = registry(vec![server(&format!("name = \"weather\"\nurl = \"{url}\""))]);
-    // A resumed room's first prompt: the server is not running yet, so no tools this time…
-    assert_eq!(tools.specs(&["weather.*"]).unwrap(), vec![]);
-    for _ in 0..100 {
-        if matches!(tools.mcp().status("weather"), Some(ServerStatus::Running(_))) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // …but it was started in the background, and the next prompt has them.
-    assert_eq!(names(&tools.specs(&["weather.*"]).unwrap()), ["weather__forecast", "weather__radar"]);
+    let tools = registry(vec![server(&format!("name = \"weather\"\nurl = \"{url}\"\nsafe_tools = [\"forecast\"]"))]);
+    let enabled = ["calculator", "weather.forecast"];
+    // A resumed room's first prompt: the server is not running, so its tools are not known…
+    assert_eq!(names(&tools.specs(&enabled).unwrap()), ["calculator"]);
+    assert_eq!(tools.not_running(&enabled), ["weather.forecast"]);
+    assert_eq!(sessions.load(Ordering::SeqCst), 0, "asking for specs starts nothing");
+    // …so the request says which to start, and the router starts it before the first step.
+    let mut core_config = common::core_config(&sim.base_url());
+    core_config.tools = tools.clone();
+    let (core, mut events) = common::start_core(core_config);
+    let mut request = common::target(0, "m@call=weather.forecast@tps=0@ttft=0", "Weather in Oslo?");
+    request.tools = tools.specs(&enabled).unwrap();
+    request.tools_to_start = tools.not_running(&enabled);
+    let events = common::run_turn(&core, &mut events, vec![request]).await.remove(0);
+    let notices: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::Notice { message } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notices, ["Starting MCP server weather… (this answer waits for its tools)"]);
+    let called =
+        events.iter().any(|e| matches!(e, EventKind::ToolCall { call, .. } if call.name == "weather__forecast"));
+    assert!(called, "the model was offered the tool: {events:?}");
+    assert!(matches!(common::final_of(&events), EventKind::Finished { .. }), "{events:?}");
     assert_eq!(sessions.load(Ordering::SeqCst), 1);
+    assert!(tools.not_running(&enabled).is_empty());
+    tools.shutdown().await;
+    stop.cancel();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_remote_server_gets_its_headers_and_their_values_stay_secret() {
+    let sessions = Arc::new(AtomicUsize::new(0));
+    let (url, stop) = serve_weather_behind(Some("canary-token-3141592653"), sessions.clone()).await;
+    let entry = |name: &str, token: &str| {
+        server(&format!("name = \"{name}\"\nurl = \"{url}\"\nheaders = {{ Authorization = \"Bearer {token}\" }}"))
+    };
+    let tools = registry(vec![
+        entry("weather", "canary-token-3141592653"),
+        entry("locked", "wrong-canary-2718281828"),
+        server(&format!("name = \"open\"\nurl = \"{url}\"")),
+    ]);
+    tools.prepare(&["weather.*"]).await.expect("the token opens the door");
+    assert_eq!(tools.run("weather.forecast", r#"{"city":"Oslo"}"#).await, ToolOutput::ok("Oslo: sunny, 21 °C"));
+    for name in ["locked", "open"] {
+        let e = tools.prepare(&[format!("{name}.*")]).await.unwrap_err();
+        assert!(e.contains(&format!("The MCP server {name} at {url}")), "{e}");
+        assert!(!e.contains("canary"), "no header value in errors: {e}");
+    }
+    // Debug output (what a log line could carry) names the headers, never their values.
+    let debug = format!("{:?}", tools);
+    assert!(debug.contains("Authorization") && !debug.contains("canary"), "{debug}");
+    assert_eq!(sessions.load(Ordering::SeqCst), 1, "only the right token got a session");
     tools.shutdown().await;
     stop.cancel();
 }
@@ -350,6 +415,13 @@ command = "/nonexistent/mcp-server"
     let args = ["ask", "--json", "--tools", "fake.*", "-m", "a@call=fake.hello", "-m", "b@call=fake.env", "Hi"];
     let o = output(binary(home.path(), &base, &args)).await;
     assert!(o.status.success(), "{}", text(&o));
+    // The estimate before sending counts the tools' definitions (~190 characters), not just "Hi".
+    let estimate = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["type"] == "estimate")
+        .unwrap_or(Value::Null);
+    assert!(estimate["prompt_tokens"].as_u64().is_some_and(|t| t > 40), "{estimate}");
     let results = |o: &Output| -> Vec<Value> {
         String::from_utf8_lossy(&o.stdout)
             .lines()
@@ -382,4 +454,63 @@ command = "/nonexistent/mcp-server"
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("The MCP server broken could not be started"), "{}", text(&o));
     sim.shutdown().await;
+}
+
+/// Every file under `dir`, read as text.
+fn files_under(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push((path, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn header_values_come_from_the_environment_and_never_leave_the_process() {
+    const TOKEN: &str = "canary-env-token-1618033988";
+    let (url, stop) = serve_weather_behind(Some(TOKEN), Arc::new(AtomicUsize::new(0))).await;
+    let home = tempfile::tempdir().unwrap();
+    write_config(
+        home.path(),
+        &format!(
+            r#"
+[[mcp_servers]]
+name = "weather"
+url = "{url}"
+headers = {{ Authorization = "Bearer ${{WEATHER_TOKEN}}" }}
+
+[[mcp_servers]]
+name = "unset"
+url = "{url}"
+headers = {{ Authorization = "Bearer ${{ROUNDTABLE_TEST_UNSET_TOKEN}}" }}
+"#
+        ),
+    );
+    let mut cmd = binary(home.path(), "http://127.0.0.1:9", &["tools", "--json"]);
+    cmd.env("WEATHER_TOKEN", TOKEN).env_remove("ROUNDTABLE_TEST_UNSET_TOKEN").env("ROUNDTABLE_LOG", "trace");
+    let o = output(cmd).await;
+    assert_eq!(o.status.code(), Some(1), "the server without its variable failed: {}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let server = |name: &str| {
+        v["mcp_servers"].as_array().into_iter().flatten().find(|s| s["name"] == name).cloned().unwrap_or(Value::Null)
+    };
+    let weather = server("weather");
+    assert_eq!((weather["status"].as_str(), weather["tools"].as_u64()), (Some("running"), Some(2)), "{v}");
+    assert_eq!(weather["headers"], json!(["Authorization"]), "names only");
+    let unset = server("unset");
+    assert_eq!(unset["status"], "failed", "{v}");
+    let error = unset["error"].as_str().unwrap_or_default();
+    assert!(error.contains("the environment variable ROUNDTABLE_TEST_UNSET_TOKEN is not set"), "{error}");
+    assert!(!text(&o).contains(TOKEN), "{}", text(&o));
+    let logged = files_under(home.path());
+    assert!(logged.iter().any(|(_, t)| t.contains("mcp server started")), "a log was written: {logged:?}");
+    for (path, contents) in logged {
+        assert!(!contents.contains(TOKEN), "{} holds the header's value", path.display());
+    }
+    stop.cancel();
 }

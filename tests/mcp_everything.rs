@@ -45,6 +45,7 @@ fn config(command: &str) -> McpServerConfig {
         env: Default::default(),
         cwd: None,
         url: None,
+        headers: Default::default(),
         timeout_secs: 60.0,
         enabled: true,
         safe_tools: vec!["echo".into()],

@@ -454,7 +454,10 @@ fn pre_send_estimates(
         messages.push(ChatMessage::system(system.clone()));
     }
     messages.push(ChatMessage::user(opts.prompt.clone()));
-    let text_tokens = crate::core::catalog::estimate_prompt_tokens(&messages);
+    // The tools' definitions are input too (a dozen MCP schemas are thousands of tokens).
+    let offered = config.tools.specs(&opts.tools).unwrap_or_default();
+    let text_tokens =
+        crate::core::catalog::estimate_prompt_tokens(&messages) + crate::core::catalog::estimate_tool_tokens(&offered);
     opts.models
         .iter()
         .map(|model| {

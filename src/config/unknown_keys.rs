@@ -69,6 +69,7 @@ const ROOT: Shape = Table(&[
             ("env", Any),
             ("cwd", Any),
             ("url", Any),
+            ("headers", Any),
             ("timeout_secs", Any),
             ("enabled", Any),
             ("safe_tools", Any),

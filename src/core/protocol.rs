@@ -225,6 +225,11 @@ pub struct TargetRequest {
     pub messages: Vec<ChatMessage>,
     pub settings: ModelSettings,
     pub tools: Vec<ToolSpec>,
+    /// Tools of MCP servers that were not running when the request was made, as the user named
+    /// them (`server.tool`, `server.*`): the target starts those servers first (a notice says
+    /// so; cancelling stops the wait) and offers their tools too. A server whose last start
+    /// failed is not tried again here; a notice says why its tools are missing.
+    pub tools_to_start: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

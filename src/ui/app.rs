@@ -47,6 +47,8 @@ pub enum Effect {
     Leaderboard {
         width: usize,
     },
+    /// Start these MCP servers (their tools were just enabled) and report how it went.
+    StartMcp(Vec<String>),
 }
 
 /// Results of effects that finished off the UI thread.
@@ -57,6 +59,11 @@ pub enum Background {
     Copied(Result<String, String>),
     Rooms(crate::ui::rooms_view::RoomsReply),
     Leaderboard(Result<Vec<String>, String>),
+    /// An MCP server started (its tool count) or failed to (why).
+    McpStarted {
+        server: String,
+        result: Result<usize, String>,
+    },
 }
 
 /// A popup over the room.
@@ -666,8 +673,22 @@ impl App {
             Background::Rooms(reply) => self.on_rooms_reply(reply),
             Background::Leaderboard(Ok(lines)) => self.chrome.overlay = Some(Overlay::Leaderboard { lines, scroll: 0 }),
             Background::Leaderboard(Err(e)) => self.set_status(Level::Error, e),
+            Background::McpStarted { server, result } => self.on_mcp_started(&server, result),
         }
         self.dirty = true;
+    }
+
+    fn on_mcp_started(&mut self, server: &str, result: Result<usize, String>) {
+        match result {
+            Ok(n) => self.set_status(Level::Info, format!("MCP server {server} is ready: {n} tools for this room")),
+            Err(e) => {
+                self.room.note(format!(
+                    "{e} The room goes on without the tools of {server}; once that is fixed, /tools again retries (`roundtable tools` shows the same error)."
+                ));
+                self.sync_view();
+                self.set_status(Level::Error, format!("MCP server {server} did not start; the panes say why"));
+            }
+        }
     }
 
     /// Open the room browser and ask for the list.

@@ -1168,9 +1168,18 @@ impl App {
                         return self.set_status(Level::Error, format!("{e}; available: {list}"));
                     }
                 }
-                self.room.tools().prepare_in_background(&names);
                 let on = if names.is_empty() { "off".to_string() } else { names.join(", ") };
-                self.set_status(Level::Info, format!("Tools for this room: {on}"));
+                let tools = self.room.tools();
+                let servers = tools.servers_for(&tools.not_running(&names));
+                if servers.is_empty() {
+                    return self.set_status(Level::Info, format!("Tools for this room: {on}"));
+                }
+                let s = if servers.len() == 1 { "" } else { "s" };
+                self.set_status(
+                    Level::Info,
+                    format!("Tools for this room: {on} · starting MCP server{s} {}…", servers.join(", ")),
+                );
+                self.effects.push(Effect::StartMcp(servers));
             }
         }
     }

@@ -339,6 +339,17 @@ fn perform_effects(
                     let _ = bg.send(Background::Leaderboard(result));
                 });
             }
+            Effect::StartMcp(servers) => {
+                for server in servers {
+                    let (tools, bg) = (app.room.tools().clone(), bg.clone());
+                    tokio::spawn(async move {
+                        let result = tools.prepare(&[format!("{server}.*")]).await.map(|()| {
+                            tools.list().iter().filter(|t| t.server.as_deref() == Some(server.as_str())).count()
+                        });
+                        let _ = bg.send(Background::McpStarted { server, result });
+                    });
+                }
+            }
             Effect::Rooms(request) => {
                 let Some(path) = app.services.store.as_ref().and_then(|s| s.path()).map(|p| p.to_path_buf()) else {
                     continue;

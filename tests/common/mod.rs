@@ -49,6 +49,7 @@ pub fn target(i: u32, model: &str, prompt: &str) -> TargetRequest {
         messages: vec![ChatMessage::user(prompt)],
         settings: ModelSettings::default(),
         tools: vec![],
+        tools_to_start: vec![],
     }
 }
 

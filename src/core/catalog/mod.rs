@@ -17,6 +17,7 @@ pub use cache::{DEFAULT_TTL, fetch, load_for_start, refresh};
 pub use estimator::CatalogEstimator;
 pub use pricing::{
     PriceOverride, PriceTable, Pricing, Rates, cost, estimate_prompt_cost, estimate_prompt_tokens, estimate_send_cost,
+    estimate_tool_tokens,
 };
 
 /// The catalog shipped in the binary so a first start (or an offline one) still has prices.

@@ -285,6 +285,14 @@ pub fn cost(pricing: &Pricing, usage: &Usage) -> Option<Decimal> {
     Some(total.normalize())
 }
 
+/// Tokens the tool definitions add to a prompt (providers count them as input): ~4 characters
+/// per token of each tool's name, description and JSON schema. Like [`estimate_prompt_tokens`],
+/// an estimate; an MCP server's dozen schemas are thousands.
+pub fn estimate_tool_tokens(tools: &[crate::core::protocol::ToolSpec]) -> u64 {
+    let chars: usize = tools.iter().map(|t| t.name.len() + t.description.len() + t.parameters.to_string().len()).sum();
+    (chars as u64).div_ceil(4)
+}
+
 /// Tokens the prompt will probably use, before sending. **An estimate**, not a tokenizer:
 /// ~4 characters per token for Latin-script text, 1 token per CJK/kana/hangul character (those
 /// scripts tokenize close to one token per character), plus 4 tokens of framing per message and

@@ -572,6 +572,7 @@ impl Room {
             messages: request.messages,
             settings,
             tools: Vec::new(),
+            tools_to_start: Vec::new(),
         };
         let submit =
             TurnRequest { turn, targets: vec![target], room: self.id.map(|r| r.0), tool_policy: ToolPolicy::default() };
@@ -919,6 +920,7 @@ impl Room {
             messages: self.thread_for(key.target, key.turn),
             settings: pane.settings.clone(),
             tools,
+            tools_to_start: self.setup.tools.not_running(&pane.tools),
         };
         let turn = TurnRequest {
             turn: key.turn,
@@ -927,6 +929,11 @@ impl Room {
             tool_policy: self.setup.policy,
         };
         vec![Command::Submit(turn)]
+    }
+
+    /// A notice for every pane at this point of the conversation (the room's tools, say).
+    pub fn note(&mut self, text: String) {
+        self.notice(None, text);
     }
 
     fn notice(&mut self, target: Option<TargetId>, text: String) {

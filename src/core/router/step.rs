@@ -206,9 +206,7 @@ fn estimate_tokens(request: &TargetRequest) -> u64 {
         tokens +=
             crate::core::catalog::estimate_prompt_tokens(&[crate::core::protocol::ChatMessage::system(system.clone())]);
     }
-    let tool_chars: usize =
-        request.tools.iter().map(|t| t.name.len() + t.description.len() + t.parameters.to_string().len()).sum();
-    tokens += (tool_chars as u64).div_ceil(4);
+    tokens += crate::core::catalog::estimate_tool_tokens(&request.tools);
     tokens + u64::from(request.settings.max_tokens.unwrap_or(0))
 }
 

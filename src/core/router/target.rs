@@ -14,6 +14,7 @@ use crate::core::protocol::{ChatMessage, EventKind, Role, TargetId, TargetReques
 use crate::core::provider::client::{EventSink, Outcome};
 use crate::core::provider::request::ToolChoice;
 use crate::core::provider::{ProviderKind, ResolvedModel};
+use crate::core::tools::mcp::ServerStatus;
 
 /// Which pane of which turn a task serves, the stored room it belongs to, and the turn's rules
 /// for tool calls.
@@ -42,13 +43,19 @@ pub(super) async fn run_target(
             return;
         }
     };
-    if !request.tools.is_empty() && supports_tools(&shared, &resolved) == Some(false) {
+    let offers_tools = !(request.tools.is_empty() && request.tools_to_start.is_empty());
+    if offers_tools && supports_tools(&shared, &resolved) == Some(false) {
         let message = format!(
             "{} cannot use tools (the model catalog does not list tool support for it), so it answers without them.",
             request.model
         );
         sink.emit(EventKind::ToolsUnsupported { message }).await;
         request.tools.clear();
+        request.tools_to_start.clear();
+    }
+    if !request.tools_to_start.is_empty() && !start_mcp_servers(&shared, &mut request, &cancel, &mut sink).await {
+        sink.emit(EventKind::Cancelled { summary: Box::default() }).await;
+        return;
     }
     if let Some(message) = drop_unreadable_attachments(&shared, &resolved, &mut request) {
         sink.emit(EventKind::Notice { message }).await;
@@ -100,6 +107,69 @@ pub(super) async fn run_target(
         }
     }
     sink.emit(final_kind).await;
+}
+
+/// Start the MCP servers the request's `tools_to_start` need, waiting for them (the pane is told
+/// why it waits), and offer their tools. A server that fails, or whose last start failed, is
+/// named in a notice with its error, and the answer goes on without its tools. False when the
+/// target was cancelled meanwhile.
+async fn start_mcp_servers(
+    shared: &Shared,
+    request: &mut TargetRequest,
+    cancel: &CancellationToken,
+    sink: &mut ChannelSink,
+) -> bool {
+    let tools = &shared.config.tools;
+    let names = std::mem::take(&mut request.tools_to_start);
+    let without = |server: &str, error: &str| {
+        format!(
+            "{error} This answer goes on without the tools of {server}; once that is fixed, enabling them again (/tools) retries."
+        )
+    };
+    let mut starting = Vec::new();
+    for server in tools.servers_for(&names) {
+        match tools.mcp().status(&server) {
+            Some(ServerStatus::Failed(error)) => {
+                sink.emit(EventKind::Notice { message: without(&server, &error) }).await;
+            }
+            Some(ServerStatus::NotStarted | ServerStatus::Starting) => starting.push(server),
+            // Started by another pane meanwhile, or not to be started.
+            _ => {}
+        }
+    }
+    if !starting.is_empty() {
+        let which = starting.join(", ");
+        let s = if starting.len() == 1 { "" } else { "s" };
+        let message = format!("Starting MCP server{s} {which}… (this answer waits for its tools)");
+        sink.emit(EventKind::Notice { message }).await;
+        let wildcards: Vec<[String; 1]> = starting.iter().map(|server| [format!("{server}.*")]).collect();
+        let starts = wildcards.iter().map(|w| tools.prepare(w));
+        let outcomes = tokio::select! {
+            () = cancel.cancelled() => return false,
+            outcomes = futures_util::future::join_all(starts) => outcomes,
+        };
+        for (server, outcome) in starting.iter().zip(outcomes) {
+            if let Err(error) = outcome {
+                sink.emit(EventKind::Notice { message: without(server, &error) }).await;
+            }
+        }
+    }
+    for name in &names {
+        match tools.specs(std::slice::from_ref(name)) {
+            Ok(specs) => {
+                for spec in specs {
+                    if !request.tools.iter().any(|t| t.name == spec.name) {
+                        request.tools.push(spec);
+                    }
+                }
+            }
+            // The server is up but has no such tool.
+            Err(unknown) => {
+                sink.emit(EventKind::Notice { message: unknown.to_string() }).await;
+            }
+        }
+    }
+    true
 }
 
 /// Attachments the catalog says the model cannot take (its input modalities lack `image` or

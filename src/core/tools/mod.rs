@@ -190,19 +190,36 @@ impl ToolRegistry {
         if errors.is_empty() { Ok(()) } else { Err(errors.join("\n")) }
     }
 
-    /// [`ToolRegistry::prepare`] in a task, for faces that must not wait (the chatroom): the
-    /// tools appear in [`ToolRegistry::specs`] once their server is up.
-    pub fn prepare_in_background(&self, names: &[String]) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        if !names.iter().any(|n| self.mcp.server_of(n).is_some()) {
-            return;
-        }
-        let (registry, names) = (self.clone(), names.to_vec());
-        runtime.spawn(async move {
-            if let Err(e) = registry.prepare(&names).await {
-                tracing::warn!("{e}");
+    /// The MCP servers `names` (as given to [`ToolRegistry::specs`]) need, each once, in the
+    /// order named.
+    pub fn servers_for<S: AsRef<str>>(&self, names: &[S]) -> Vec<String> {
+        let mut servers: Vec<String> = Vec::new();
+        for server in names.iter().filter_map(|n| self.mcp.server_of(n.as_ref().trim())) {
+            if !servers.iter().any(|s| s == server) {
+                servers.push(server.to_owned());
             }
-        });
+        }
+        servers
+    }
+
+    /// The names among `names` whose MCP server is not running: not started yet, starting, or
+    /// failed at its last start (what a request carries as `tools_to_start`).
+    pub fn not_running<S: AsRef<str>>(&self, names: &[S]) -> Vec<String> {
+        names
+            .iter()
+            .map(|n| n.as_ref().trim())
+            .filter(|n| {
+                self.mcp.server_of(n).is_some_and(|s| {
+                    matches!(
+                        self.mcp.status(s),
+                        Some(
+                            mcp::ServerStatus::NotStarted | mcp::ServerStatus::Starting | mcp::ServerStatus::Failed(_)
+                        )
+                    )
+                })
+            })
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Start every enabled MCP server (for a full listing).
@@ -255,13 +272,11 @@ impl ToolRegistry {
     /// The definitions to send for `names` (what a room or `ask --tools` enables), in order,
     /// without duplicates. `server.*` stands for every tool of an MCP server. MCP tools are
     /// sent as the server describes them, under the name models accept (`server__tool`); those
-    /// of a server not running are left out (see [`ToolRegistry::prepare`]), and the server is
-    /// started in the background, so that a room that never ran `/tools` in this process (a
-    /// resumed one) or whose server failed to start gets the tools from its next prompt on.
+    /// of a server not running are left out: start it first ([`ToolRegistry::prepare`]; a
+    /// room's request names them in `tools_to_start`, and the router starts them).
     pub fn specs<S: AsRef<str>>(&self, names: &[S]) -> Result<Vec<ToolSpec>, UnknownTools> {
         let mut out: Vec<ToolSpec> = Vec::new();
         let mut unknown = Vec::new();
-        let mut not_running = Vec::new();
         let add = |spec: ToolSpec, out: &mut Vec<ToolSpec>| {
             if !out.iter().any(|s| s.name == spec.name) {
                 out.push(spec);
@@ -282,9 +297,6 @@ impl ToolRegistry {
                 if running && matching.is_empty() && !wildcard {
                     unknown.push(name.to_owned());
                 }
-                if matches!(status, Some(mcp::ServerStatus::NotStarted | mcp::ServerStatus::Failed(_))) {
-                    not_running.push(name.to_owned());
-                }
                 for t in matching {
                     add(t.wire_spec.clone(), &mut out);
                 }
@@ -292,7 +304,6 @@ impl ToolRegistry {
                 unknown.push(name.to_owned());
             }
         }
-        self.prepare_in_background(&not_running);
         if unknown.is_empty() { Ok(out) } else { Err(UnknownTools { unknown, available: self.names() }) }
     }
 

@@ -2,13 +2,16 @@
 //! the end of it quoted when the server fails, never printed over the terminal), or a remote
 //! server over Streamable HTTP; the MCP handshake; and closing it again.
 
+use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
+use reqwest::header::{HeaderName, HeaderValue};
 use rmcp::ServiceExt;
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
 use rmcp::service::{Peer, RoleClient, RunningService};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use tokio::io::AsyncReadExt;
 
@@ -70,7 +73,10 @@ pub async fn open(config: &McpServerConfig, hidden_env: &[String]) -> Result<Con
         // reqwest is built without a default TLS provider; the providers' client installs the
         // same one, whichever comes first.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let transport = StreamableHttpClientTransport::from_uri(url.as_str());
+        let headers = http_headers(config)?;
+        let transport = StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(headers),
+        );
         let service = Client
             .serve(transport)
             .await
@@ -108,6 +114,29 @@ pub async fn open(config: &McpServerConfig, hidden_env: &[String]) -> Result<Con
             Err(format!("The MCP server {name} did not complete the MCP handshake: {detail}"))
         }
     }
+}
+
+/// The entry's `headers`, their `${VAR}`s read from the environment now (values registered as
+/// secrets). The error names the header and the variable, never a value.
+fn http_headers(config: &McpServerConfig) -> Result<HashMap<HeaderName, HeaderValue>, String> {
+    let name = &config.name;
+    let resolved = config
+        .headers
+        .resolve(|var| std::env::var(var).ok())
+        .map_err(|e| format!("The MCP server {name} was not contacted: {e}."))?;
+    let mut headers = HashMap::with_capacity(resolved.len());
+    for (header, value) in resolved {
+        let key = HeaderName::from_bytes(header.as_bytes())
+            .map_err(|_| format!("The MCP server {name}: \"{header}\" is not a valid HTTP header name."))?;
+        let mut value = HeaderValue::from_str(&value).map_err(|_| {
+            format!(
+                "The MCP server {name} was not contacted: the value of header {header} has characters a header cannot carry (a line break?)."
+            )
+        })?;
+        value.set_sensitive(true);
+        headers.insert(key, value);
+    }
+    Ok(headers)
 }
 
 /// The end of a child's stderr, read continuously so the child never blocks on a full pipe.

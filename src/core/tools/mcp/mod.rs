@@ -6,8 +6,10 @@
 mod connect;
 mod content;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
@@ -18,7 +20,7 @@ use serde_json::Value;
 
 use super::{ToolInfo, ToolOutput};
 use crate::core::protocol::ToolSpec;
-use crate::core::sanitize::strip_controls;
+use crate::core::sanitize::{redact_secrets, register_secret, strip_controls};
 
 pub use content::to_output as result_to_output;
 
@@ -51,6 +53,11 @@ pub struct McpServerConfig {
     /// Endpoint of a remote server (Streamable HTTP) instead of a command.
     #[serde(default)]
     pub url: Option<String>,
+    /// HTTP headers sent with every request to a remote server, e.g. `Authorization = "Bearer
+    /// ${MCP_TOKEN}"`. `${VAR}` is replaced by the environment variable VAR when the server
+    /// starts, so secrets can stay out of the config file. The values are never logged or listed.
+    #[serde(default)]
+    pub headers: Headers,
     /// Limit for starting (initialize and the tool list) and for each call.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: f64,
@@ -64,6 +71,96 @@ pub struct McpServerConfig {
 
 fn default_timeout_secs() -> f64 {
     60.0
+}
+
+/// The `headers` of an `[[mcp_servers]]` entry. Their values are secrets: `Debug` shows the
+/// names only.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Headers(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.0.keys().map(|k| (k, "[hidden]"))).finish()
+    }
+}
+
+impl Headers {
+    pub fn names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
+    }
+
+    /// Why a header cannot be sent as written (checked with the config, before any value is
+    /// read from the environment). Never quotes a value.
+    fn problem(&self) -> Option<String> {
+        for (name, value) in &self.0 {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Some(format!("headers: \"{name}\" is not a valid HTTP header name"));
+            }
+            if RESERVED_HEADERS.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+                return Some(format!("headers: {name} is set by the MCP client itself; leave it out"));
+            }
+            if let Err(e) = expand_env(value, |_| Some(String::new())) {
+                return Some(format!("headers: the value of {name} {e}"));
+            }
+        }
+        None
+    }
+
+    /// The headers with `${VAR}` replaced from `lookup`; each value (and each variable's
+    /// value) is registered as a secret, so no message or log line can carry it.
+    pub fn resolve(&self, lookup: impl Fn(&str) -> Option<String>) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::with_capacity(self.0.len());
+        for (name, value) in &self.0 {
+            let resolved = expand_env(value, |var| {
+                let v = lookup(var);
+                if let Some(v) = &v {
+                    register_secret(v);
+                }
+                v
+            })
+            .map_err(|e| format!("the value of header {name} {e}"))?;
+            register_secret(&resolved);
+            // "Bearer <token>": the token alone is the secret too.
+            if let Some((_, rest)) = resolved.split_once(' ') {
+                register_secret(rest);
+            }
+            out.push((name.clone(), resolved));
+        }
+        Ok(out)
+    }
+}
+
+/// Headers the MCP client sets itself (rmcp refuses them as custom headers).
+const RESERVED_HEADERS: [&str; 4] = ["accept", "mcp-session-id", "mcp-protocol-version", "last-event-id"];
+
+/// `value` with every `${VAR}` replaced by `lookup(VAR)`; a `$` not followed by `{` is kept.
+/// The error says what is wrong without quoting the value.
+pub fn expand_env(value: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let Some(end) = after.find('}') else {
+            return Err("has a \"${\" without its closing \"}\"".into());
+        };
+        let var = &after[..end];
+        if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err("names a variable with characters other than letters, digits and '_'".into());
+        }
+        match lookup(var) {
+            Some(v) => out.push_str(&v),
+            None => {
+                return Err(format!(
+                    "uses ${{{var}}}, but the environment variable {var} is not set; set it before starting roundtable"
+                ));
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 fn enabled_by_default() -> bool {
@@ -104,6 +201,12 @@ impl McpServerConfig {
         }
         if !(self.timeout_secs.is_finite() && self.timeout_secs > 0.0 && self.timeout_secs <= 3600.0) {
             return fail("timeout_secs must be between 0 and 3600 seconds");
+        }
+        if self.command.is_some() && !self.headers.0.is_empty() {
+            return fail("headers are for remote servers (url); give a local server its secrets in env");
+        }
+        if let Some(problem) = self.headers.problem() {
+            return fail(&problem);
         }
         Ok(())
     }
@@ -167,6 +270,8 @@ impl McpTool {
 pub enum ServerStatus {
     /// Enabled but not needed yet.
     NotStarted,
+    /// A start is under way (the last outcome, if any, is being replaced).
+    Starting,
     /// `enabled = false` in the config.
     Disabled,
     Running(Vec<McpTool>),
@@ -195,6 +300,9 @@ struct Server {
     conn: tokio::sync::Mutex<Option<connect::Connection>>,
     /// The last start's outcome, readable without waiting (for listings and names).
     status: StdMutex<ServerStatus>,
+    /// Start attempts finished so far: a caller that waited for another's attempt takes its
+    /// outcome, failure included, instead of starting the server once more.
+    attempts: AtomicU64,
 }
 
 impl McpHub {
@@ -204,7 +312,12 @@ impl McpHub {
             .into_iter()
             .map(|config| {
                 let status = if config.enabled { ServerStatus::NotStarted } else { ServerStatus::Disabled };
-                Arc::new(Server { config, conn: tokio::sync::Mutex::new(None), status: StdMutex::new(status) })
+                Arc::new(Server {
+                    config,
+                    conn: tokio::sync::Mutex::new(None),
+                    status: StdMutex::new(status),
+                    attempts: AtomicU64::new(0),
+                })
             })
             .collect();
         McpHub { servers }
@@ -291,7 +404,11 @@ impl McpHub {
             return ToolOutput::error(format!("The MCP server {} is no longer configured.", tool.server));
         };
         let started = Instant::now();
-        let output = server.call(&tool.tool, arguments, hidden_env).await;
+        let mut output = server.call(&tool.tool, arguments, hidden_env).await;
+        // A server may echo what it was sent, a header's secret included.
+        if let Cow::Owned(clean) = redact_secrets(&output.output) {
+            output.output = clean;
+        }
         let outcome = if output.is_error { "error" } else { "ok" };
         // Never the arguments: they may hold anything, secrets included.
         tracing::info!(
@@ -334,16 +451,29 @@ impl Server {
         if !self.config.enabled {
             return Err(format!("The MCP server {name} is disabled in the config (enabled = false)."));
         }
+        let attempts_before = self.attempts.load(Ordering::SeqCst);
         let mut conn = self.conn.lock().await;
         if let Some(c) = conn.as_ref().filter(|c| c.is_alive()) {
             return Ok(c.peer());
+        }
+        if self.attempts.load(Ordering::SeqCst) != attempts_before
+            && let ServerStatus::Failed(e) = self.status()
+        {
+            // Another caller's start failed while this one waited for it: one failure is enough.
+            return Err(e);
         }
         if let Some(old) = conn.take() {
             tracing::warn!(server = %name, "mcp server had stopped; starting it again");
             old.close().await;
         }
+        let before = self.status();
+        if !matches!(before, ServerStatus::Running(_)) {
+            self.set_status(ServerStatus::Starting);
+        }
         let started = Instant::now();
-        match tokio::time::timeout(self.config.timeout(), self.start(hidden_env)).await {
+        let outcome = tokio::time::timeout(self.config.timeout(), self.start(hidden_env)).await;
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        match outcome {
             Ok(Ok((c, tools))) => {
                 tracing::info!(server = %name, tools = tools.len(), ms = started.elapsed().as_millis() as u64, "mcp server started");
                 let peer = c.peer();
@@ -352,6 +482,8 @@ impl Server {
                 Ok(peer)
             }
             Ok(Err(e)) => {
+                // The server's words may echo a header it was sent.
+                let e = redact_secrets(&e).into_owned();
                 tracing::warn!(server = %name, error = %e, "mcp server failed to start");
                 self.set_status(ServerStatus::Failed(e.clone()));
                 Err(e)
@@ -473,6 +605,7 @@ mod tests {
             env: BTreeMap::new(),
             cwd: None,
             url: None,
+            headers: Headers::default(),
             timeout_secs: 10.0,
             enabled: true,
             safe_tools: vec!["echo".into(), "fs.read".into()],
@@ -490,6 +623,38 @@ mod tests {
         assert!(err(McpServerConfig { timeout_secs: -1.0, ..entry("x") }).contains("timeout_secs"));
         let dup = check_all(&[entry("a"), entry("a")]).unwrap_err().to_string();
         assert!(dup.contains("same name"), "{dup}");
+    }
+
+    #[test]
+    fn headers_take_variables_from_the_environment_and_hide_their_values() {
+        let env = |var: &str| (var == "TOKEN").then(|| "s3cr3t-value-42".to_owned());
+        assert_eq!(expand_env("Bearer ${TOKEN}", env).unwrap(), "Bearer s3cr3t-value-42");
+        assert_eq!(expand_env("cost $5, ${TOKEN}!", env).unwrap(), "cost $5, s3cr3t-value-42!");
+        let e = expand_env("Bearer ${MISSING}", env).unwrap_err();
+        assert!(e.contains("environment variable MISSING is not set"), "{e}");
+        assert!(expand_env("Bearer ${TOKEN", env).unwrap_err().contains("without its closing"));
+        assert!(expand_env("${A B}", env).unwrap_err().contains("letters, digits"));
+
+        let remote = |headers: &[(&str, &str)]| McpServerConfig {
+            command: None,
+            url: Some("https://h/mcp".into()),
+            headers: Headers(headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+            ..entry("r")
+        };
+        assert_eq!(remote(&[("Authorization", "Bearer ${TOKEN}")]).check(), Ok(()));
+        let err = |e: McpServerConfig| e.check().unwrap_err().to_string();
+        assert!(err(remote(&[("Bad Name", "x")])).contains("not a valid HTTP header name"));
+        assert!(err(remote(&[("Mcp-Session-Id", "x")])).contains("set by the MCP client itself"));
+        assert!(err(remote(&[("X-Key", "${NOPE")])).contains("without its closing"));
+        let local = McpServerConfig { headers: remote(&[("X-Key", "v")]).headers, ..entry("l") };
+        assert!(err(local).contains("headers are for remote servers"));
+
+        let config = remote(&[("Authorization", "Bearer literal-secret-token")]);
+        let debug = format!("{config:?}");
+        assert!(debug.contains("Authorization") && !debug.contains("literal-secret"), "{debug}");
+        let resolved = config.headers.resolve(env).unwrap();
+        assert_eq!(resolved, [("Authorization".to_owned(), "Bearer literal-secret-token".to_owned())]);
+        assert_eq!(redact_secrets("401 for literal-secret-token"), "401 for [redacted key]");
     }
 
     #[test]

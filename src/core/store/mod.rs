@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::ErrorCode;
 
 pub use ledger::{
-    GroupBy, InterruptedRequest, LedgerEntry, RequestStatus, RoomRequest, UsageRow, interrupt_stale, spend_since,
+    GroupBy, InterruptedRequest, LedgerEntry, LedgerExtras, RequestStatus, RoomRequest, UsageRow, interrupt_stale, spend_since,
     usage_summary,
 };
 pub use quota_log::{DeniedBy, QuotaDb, QuotaState, QuotaWindow, Reservation, daily_window};

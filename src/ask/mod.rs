@@ -76,6 +76,8 @@ struct Pane {
     /// The `response_format` this model was asked for (`--json-schema`), when it takes it.
     format: Option<serde_json::Value>,
     outcome: Option<Outcome>,
+    /// Sources cited by the steps so far (a tool loop makes several), each URL once.
+    citations: Vec<crate::core::protocol::Citation>,
 }
 
 pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
@@ -216,6 +218,8 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
         };
         let idx = event.target.0 as usize;
         let Some(pane) = panes.get_mut(idx) else { continue };
+        let mut event = event;
+        gather_citations(pane, &mut event.kind);
         // `ask` never prompts: a call that needs approval is denied (unless --yes, where none
         // needs it), and the model is told so.
         if let EventKind::ToolCall { call, needs_confirmation: true } = &event.kind {
@@ -361,6 +365,20 @@ fn check_structured(pane: &mut Pane, idx: usize, json: bool) -> Option<serde_jso
         Err(why) => pane.blocks.push(Block::Notice(format!("Not the JSON asked for: {why}"))),
     }
     json.then_some(line)
+}
+
+/// Keep every step's sources: a final event's summary then lists all of the answer's, each URL
+/// once and numbered in the order first cited (as the room and the exports do), not only the
+/// last step's.
+fn gather_citations(pane: &mut Pane, kind: &mut EventKind) {
+    match kind {
+        EventKind::StepFinished { summary } => crate::core::room::add_citations(&mut pane.citations, &summary.citations),
+        EventKind::Finished { summary, .. } | EventKind::Failed { summary, .. } | EventKind::Cancelled { summary } => {
+            crate::core::room::add_citations(&mut pane.citations, &summary.citations);
+            summary.citations.clone_from(&pane.citations);
+        }
+        _ => {}
+    }
 }
 
 /// Fold one event into its pane.

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::core::protocol::{Citation, TurnId};
+use crate::core::protocol::{Citation, Cost, TurnId, Usage};
 use crate::core::room::{Answer, AnswerState, Footer, Room, Totals, final_text};
 use crate::core::sanitize::strip_controls;
 
@@ -16,12 +16,8 @@ pub fn footer_text(f: &Footer) -> String {
         if u.reasoning_tokens > 0 {
             parts.push(format!("{} reasoning", super::tokens(u.reasoning_tokens)));
         }
-        if u.cached_tokens > 0 {
-            parts.push(format!("{} cached", super::tokens(u.cached_tokens)));
-        }
-        if u.web_search_requests > 0 {
-            parts.push(searches(u.web_search_requests));
-        }
+        parts.extend(cached_text(u));
+        parts.extend(searches_text(u));
     } else {
         parts.push("tokens ?".into());
     }
@@ -41,6 +37,37 @@ pub fn footer_text(f: &Footer) -> String {
         parts.push(finish.clone());
     }
     parts.join(" · ")
+}
+
+/// Cached prompt tokens and what caching saved, where the upstream reported cached tokens:
+/// "1.2k cached, saved ~$0.0009" (`~`: estimated from catalog prices), "300 cached, cache
+/// writes cost $0.0002" when writing the cache cost more than reading it saved.
+pub fn cached_text(u: &Usage) -> Option<String> {
+    if u.cached_tokens == 0 && u.cache_write_tokens == 0 {
+        return None;
+    }
+    let mut text = format!("{} cached", super::tokens(u.cached_tokens));
+    match u.cache_discount.as_ref().and_then(|c| c.usd.map(|usd| (usd, c))) {
+        Some((usd, c)) if usd.is_sign_negative() && !usd.is_zero() => {
+            let extra = Cost { usd: Some(-usd), source: c.source };
+            text.push_str(&format!(", cache writes cost {}", super::cost(&extra)));
+        }
+        Some((usd, c)) if !usd.is_zero() => text.push_str(&format!(", saved {}", super::cost(c))),
+        _ => {}
+    }
+    Some(text)
+}
+
+/// The web searches of a request and what they cost: "1 web search ~$0.01".
+pub fn searches_text(u: &Usage) -> Option<String> {
+    if u.web_search_requests == 0 {
+        return None;
+    }
+    let mut text = searches(u.web_search_requests);
+    if let Some(c) = u.web_search_cost.as_ref().filter(|c| c.usd.is_some()) {
+        text.push_str(&format!(" {}", super::cost(c)));
+    }
+    Some(text)
 }
 
 /// "1 web search", "3 web searches".

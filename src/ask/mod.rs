@@ -153,9 +153,11 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
 
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     if opts.json {
-        for (i, (model, (tokens, cost))) in opts.models.iter().zip(&estimates).enumerate() {
-            let v = json!({"type": "estimate", "model": model, "target": i, "prompt_tokens": tokens,
-                "prompt_cost_usd": cost.and_then(|c| c.to_f64()), "prompt_cost_usd_exact": cost.map(|c| c.normalize().to_string())});
+        for (i, (model, e)) in opts.models.iter().zip(&estimates).enumerate() {
+            let exact = |c: Option<rust_decimal::Decimal>| c.map(|c| c.normalize().to_string());
+            let v = json!({"type": "estimate", "model": model, "target": i, "prompt_tokens": e.tokens,
+                "prompt_cost_usd": e.cost.and_then(|c| c.to_f64()), "prompt_cost_usd_exact": exact(e.cost),
+                "attachment_tokens": e.attachment_tokens, "web_search_cost_usd_exact": exact(e.web_search_cost)});
             let _ = writeln!(out, "{}", output::JsonLine(v));
         }
         for (i, (model, pane)) in opts.models.iter().zip(&panes).enumerate() {
@@ -171,9 +173,17 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
             .models
             .iter()
             .zip(&estimates)
-            .map(|(m, (t, c))| {
-                let cost = c.map_or("cost ?".into(), |c| format!("~{}", crate::present::usd(c)));
-                format!("{} ~{t} tok {cost}", output::short(m, 28))
+            .map(|(m, e)| {
+                let cost = e.cost.map_or("cost ?".into(), |c| format!("~{}", crate::present::usd(c)));
+                let mut parts = Vec::new();
+                if e.attachment_tokens > 0 {
+                    parts.push(format!("files ~{} tok", e.attachment_tokens));
+                }
+                if let Some(w) = e.web_search_cost {
+                    parts.push(format!("1 web search ~{}", crate::present::usd(w)));
+                }
+                let incl = if parts.is_empty() { String::new() } else { format!(" (incl. {})", parts.join(", ")) };
+                format!("{} ~{} tok {cost}{incl}", output::short(m, 28), e.tokens)
             })
             .collect();
         eprintln!("Prompt estimate (heuristic, before sending): {}", parts.join(" · "));
@@ -458,13 +468,25 @@ fn offered_settings(
     (settings, notices)
 }
 
+/// What sending will cost one target, before any output.
+struct Estimate {
+    /// Prompt tokens (a heuristic count), the attachments' estimated tokens included.
+    tokens: u64,
+    /// The prompt's cost with one web search when searching; `None` when the price is unknown.
+    cost: Option<rust_decimal::Decimal>,
+    attachment_tokens: u64,
+    /// The search's share of `cost` (one search at the catalog's `web_search` price).
+    web_search_cost: Option<rust_decimal::Decimal>,
+}
+
 /// Each target's estimated prompt tokens and prompt cost before sending (a heuristic token
-/// count, priced from the catalog or the config's price table).
+/// count, priced from the catalog or the config's price table), with the attachments' tokens
+/// and the web search's price included and also given apart.
 fn pre_send_estimates(
     config: &Config,
     estimator: &crate::core::catalog::CatalogEstimator,
     opts: &AskOptions,
-) -> Vec<(u64, Option<rust_decimal::Decimal>)> {
+) -> Vec<Estimate> {
     let mut messages = Vec::new();
     if let Some(system) = &opts.system {
         messages.push(ChatMessage::system(system.clone()));
@@ -490,16 +512,18 @@ fn pre_send_estimates(
                 })
                 .cloned()
                 .collect();
-            let tokens = text_tokens + crate::core::attach::estimate_tokens(&taken);
+            let attachment_tokens = crate::core::attach::estimate_tokens(&taken);
+            let tokens = text_tokens + attachment_tokens;
             // Web search is priced only where it is sent (OpenRouter); `offered_settings` says so.
             let web = opts.settings.web_search == Some(true)
                 && resolved
                     .as_ref()
                     .is_some_and(|r| r.provider.kind == crate::core::provider::ProviderKind::Openrouter);
-            let cost = resolved
-                .and_then(|r| estimator.pricing_for(&r.provider_name, &r.upstream_model))
-                .and_then(|p| crate::core::catalog::estimate_send_cost(&p, tokens, web));
-            (tokens, cost)
+            let pricing = resolved.and_then(|r| estimator.pricing_for(&r.provider_name, &r.upstream_model));
+            let send = |web| pricing.as_ref().and_then(|p| crate::core::catalog::estimate_send_cost(p, tokens, web));
+            let cost = send(web);
+            let web_search_cost = if web { cost.zip(send(false)).and_then(|(a, b)| a.checked_sub(b)) } else { None };
+            Estimate { tokens, cost, attachment_tokens, web_search_cost }
         })
         .collect()
 }

@@ -97,6 +97,7 @@ pub(super) fn json_line(model: &str, idx: usize, event: &StreamEvent, denied: bo
             let mut v = summary_json(model, idx, summary);
             v["type"] = json!("step");
             v["tool_calls"] = json!(summary.tool_calls.len());
+            v["citations"] = json!(summary.citations);
             v
         }
         EventKind::ToolCall { call, needs_confirmation } => {

@@ -149,6 +149,9 @@ pub fn markdown(room: &Room) -> String {
     }
     for turn in room.path() {
         out.push_str(&format!("\n## Turn {}\n\n{}\n", turn.id.0, turn.prompt.trim_end()));
+        if let Some(files) = attachments_text(&turn.attachments) {
+            out.push_str(&format!("\nAttached: {files}\n"));
+        }
         for pane in &room.panes {
             for a in room.attempts(turn.id, pane.target) {
                 let retry = if a.is_retry() { format!(" (retry {})", a.key.attempt) } else { String::new() };
@@ -188,6 +191,30 @@ pub fn markdown(room: &Room) -> String {
     let t = room.totals().room;
     out.push_str(&format!("\n---\n\nTotal: {} requests · {}\n", t.requests, totals_text(&t)));
     out
+}
+
+/// "img.png (image/png, 68 B, ~1,000 tok est.)" for each file sent with a turn; `None` for none.
+fn attachments_text(files: &[crate::core::protocol::Attachment]) -> Option<String> {
+    if files.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = files
+        .iter()
+        .map(|a| {
+            let tokens = crate::core::attach::estimate_tokens(std::slice::from_ref(a));
+            format!("{} ({}, {}, ~{} tok est.)", strip_controls(&a.name), a.mime, bytes_text(a.bytes), super::tokens(tokens))
+        })
+        .collect();
+    Some(each.join(", "))
+}
+
+/// "68 B", "12.3 KiB", "4.5 MiB".
+fn bytes_text(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
 }
 
 fn totals_text(t: &Totals) -> String {
@@ -254,7 +281,15 @@ pub fn json(room: &Room) -> Value {
         .iter()
         .map(|t| {
             let answers: Vec<Value> = room.answers.iter().filter(|a| a.key.turn == t.id).map(answer_json).collect();
-            json!({"turn": t.id.0, "parent": t.parent.map(|p| p.0), "prompt": t.prompt,
+            let files: Vec<Value> = t
+                .attachments
+                .iter()
+                .map(|a| {
+                    json!({"name": a.name, "path": a.path, "mime": a.mime, "bytes": a.bytes,
+                           "estimated_tokens": crate::core::attach::estimate_tokens(std::slice::from_ref(a))})
+                })
+                .collect();
+            json!({"turn": t.id.0, "parent": t.parent.map(|p| p.0), "prompt": t.prompt, "attachments": files,
                    "to_panes": t.targets.as_ref().map(|v| v.iter().map(|x| x.0).collect::<Vec<_>>()),
                    "at_ms": t.at_ms, "on_current_branch": path.contains(&t.id.0), "answers": answers})
         })

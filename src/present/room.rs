@@ -202,19 +202,10 @@ fn attachments_text(files: &[crate::core::protocol::Attachment]) -> Option<Strin
         .iter()
         .map(|a| {
             let tokens = crate::core::attach::estimate_tokens(std::slice::from_ref(a));
-            format!("{} ({}, {}, ~{} tok est.)", strip_controls(&a.name), a.mime, bytes_text(a.bytes), super::tokens(tokens))
+            format!("{} ({}, {}, ~{} tok est.)", strip_controls(&a.name), a.mime, super::bytes(a.bytes), super::tokens(tokens))
         })
         .collect();
     Some(each.join(", "))
-}
-
-/// "68 B", "12.3 KiB", "4.5 MiB".
-fn bytes_text(n: u64) -> String {
-    match n {
-        0..1024 => format!("{n} B"),
-        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
-        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
-    }
 }
 
 fn totals_text(t: &Totals) -> String {

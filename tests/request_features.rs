@@ -466,14 +466,14 @@ async fn the_estimate_prices_searches_and_files_and_the_ledger_keeps_them_apart(
     assert_eq!(row["attachment_tokens"], 1_000, "{row}");
     let table = output(command(home.path(), &sim.base_url(), &["usage"])).await;
     let table = String::from_utf8_lossy(&table.stdout).into_owned();
-    assert!(table.contains("Web search: 1 search, ~$0.01"), "{table}");
-    assert!(table.contains("Attachments: 1 file, 68 B, ~1,000 prompt tokens"), "{table}");
+    assert!(table.contains("Web search: 1 search, ~$0.0100"), "{table}");
+    assert!(table.contains(&format!("Attachments: 1 file, {} B, ~1,000 prompt tokens", PNG.len())), "{table}");
 
     // `rooms show` prints them with the answer and the turn.
     let shown = output(command(home.path(), &sim.base_url(), &["rooms", "show", "last"])).await;
     let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
-    assert!(shown.contains("1 web search ~$0.01"), "{shown}");
-    assert!(shown.contains("Attached: img.png (image/png, 68 B, ~1.0k tok est.)"), "{shown}");
+    assert!(shown.contains("1 web search ~$0.0100"), "{shown}");
+    assert!(shown.contains(&format!("Attached: img.png (image/png, {} B, ~1.0k tok est.)", PNG.len())), "{shown}");
     sim.shutdown().await;
 }
 

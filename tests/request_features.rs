@@ -562,3 +562,25 @@ async fn a_sticky_session_reads_its_earlier_prompt_from_the_cache_and_the_footer
     assert_eq!(u3.cached_tokens, 0, "{u3:?}");
     sim.shutdown().await;
 }
+
+#[test]
+fn the_chatroom_draft_estimate_adds_the_files_and_a_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("img.png");
+    std::fs::write(&img, PNG).unwrap();
+    // Takes images at $3/M prompt tokens and searches at $0.01; the other is text only.
+    let mut app = bare_app(&["anthropic/claude-sonnet-4.5", "deepseek/deepseek-chat-v3.1"]);
+    let draft = |app: &mut roundtable::ui::app::App, text: &str| {
+        app.chrome.input.set_text(text);
+        app.refresh_draft_estimate();
+        app.view.sidebar.draft.iter().map(|d| (d.tokens, d.cost)).collect::<Vec<_>>()
+    };
+    let before = draft(&mut app, "What is in the picture?");
+    app.run_command_line(&format!("/attach {}", img.display()));
+    app.run_command_line("/web 1 on");
+    let after = draft(&mut app, "What is in the picture?");
+    assert_eq!(after[0].0, before[0].0 + 1_000, "the image's tokens: {before:?} → {after:?}");
+    let added = after[0].1.zip(before[0].1).map(|(a, b)| a - b);
+    assert_eq!(added, Some("0.013".parse().unwrap()), "1,000 tokens at $3/M and a search: {before:?} → {after:?}");
+    assert_eq!(after[1], before[1], "the text-only pane without web search pays for neither");
+}

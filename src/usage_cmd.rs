@@ -239,7 +239,10 @@ fn extras_lines(t: &UsageRow) -> String {
         } else {
             format!(", saving ~{}", format_usd(t.cache_discount_usd))
         };
-        s.push_str(&format!("Prompt cache: {} read from the cache{saved}\n", plural(t.cached_tokens, "token", "tokens")));
+        s.push_str(&format!(
+            "Prompt cache: {} read from the cache{saved}\n",
+            plural(t.cached_tokens, "token", "tokens")
+        ));
     }
     s
 }

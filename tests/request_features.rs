@@ -443,9 +443,8 @@ async fn the_estimate_prices_searches_and_files_and_the_ledger_keeps_them_apart(
     let args = ["ask", "--json", "--web", "--attach", &img_arg, "-m", model, prompt];
     let out = output(command(home.path(), &sim.base_url(), &args)).await;
     assert!(out.status.success(), "{}", text(&out));
-    let estimate = |o: &Output| {
-        lines(o).into_iter().find(|l| l["type"] == "estimate").unwrap_or_else(|| panic!("{}", text(o)))
-    };
+    let estimate =
+        |o: &Output| lines(o).into_iter().find(|l| l["type"] == "estimate").unwrap_or_else(|| panic!("{}", text(o)));
     let (before, after) = (estimate(&plain), estimate(&out));
     assert_eq!(after["attachment_tokens"], 1_000, "{after}");
     assert_eq!(after["prompt_tokens"].as_u64(), before["prompt_tokens"].as_u64().map(|t| t + 1_000));
@@ -583,4 +582,33 @@ fn the_chatroom_draft_estimate_adds_the_files_and_a_search() {
     let added = after[0].1.zip(before[0].1).map(|(a, b)| a - b);
     assert_eq!(added, Some("0.013".parse().unwrap()), "1,000 tokens at $3/M and a search: {before:?} → {after:?}");
     assert_eq!(after[1], before[1], "the text-only pane without web search pays for neither");
+}
+
+#[tokio::test]
+async fn ask_demo_needs_no_key_and_keeps_its_history_apart() {
+    let home = tempfile::tempdir().unwrap();
+    let img = home.path().join("img.png");
+    std::fs::write(&img, PNG).unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_roundtable"));
+    cmd.args(["ask", "--demo", "--json", "--web", "--attach"])
+        .arg(&img)
+        .args(["-m", "anthropic/claude-sonnet-4.5", "-m", "deepseek/deepseek-chat-v3.1", "What is in the picture?"])
+        .env("ROUNDTABLE_DATA_DIR", home.path().join("data"))
+        .env("ROUNDTABLE_CONFIG_DIR", home.path().join("config"))
+        .env("ROUNDTABLE_CACHE_DIR", home.path().join("cache"))
+        .env_remove("OPENROUTER_API_KEY")
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .kill_on_drop(true);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("demo: the built-in simulator answers"));
+    let lines = lines(&out);
+    for t in [0, 1] {
+        let done = lines.iter().find(|l| l["type"] == "done" && l["target"] == t);
+        assert!(done.is_some_and(|d| d["citations"].as_array().is_some_and(|c| c.len() == 2)), "{}", text(&out));
+    }
+    assert!(lines.iter().any(|l| l["type"] == "notice" && l["target"] == 1), "the text-only model is told");
+    assert!(home.path().join("data/demo/roundtable.db").exists(), "the demo's own ledger");
+    assert!(!home.path().join("data/roundtable.db").exists(), "the real ledger is untouched");
 }

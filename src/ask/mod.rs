@@ -47,6 +47,23 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
+/// The key every provider gets in demo mode (the simulator accepts any; shaped like a real one so
+/// it is scrubbed from output like one).
+const DEMO_KEY: &str = "sk-or-v1-demo-simulated";
+
+/// `ask --demo`: start the built-in simulator on loopback in this process and point every
+/// provider at it with a demo key, as the chatroom's demo mode does.
+pub async fn start_demo(config: &mut Config) -> Result<crate::sim::SimServer, String> {
+    let sim = crate::sim::SimServer::start(crate::sim::SimConfig::default(), 0)
+        .await
+        .map_err(|e| format!("the demo simulator could not start on loopback: {e}"))?;
+    config.override_base_url(&sim.base_url());
+    for p in config.providers.providers.values_mut() {
+        p.fixed_key = Some(crate::core::provider::ApiKey::new(DEMO_KEY.to_string()));
+    }
+    Ok(sim)
+}
+
 /// The prompt from the arguments, or standard input when none was given.
 pub fn read_prompt(args: &[String]) -> Result<String, String> {
     let prompt = if args.is_empty() {
@@ -179,8 +196,10 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
                 if e.attachment_tokens > 0 {
                     parts.push(format!("files ~{} tok", e.attachment_tokens));
                 }
-                if let Some(w) = e.web_search_cost {
-                    parts.push(format!("1 web search ~{}", crate::present::usd(w)));
+                match e.web_search_cost {
+                    Some(w) if !w.is_zero() => parts.push(format!("1 web search ~{}", crate::present::usd(w))),
+                    Some(_) => parts.push("1 web search, not priced in the catalog".into()),
+                    None => {}
                 }
                 let incl = if parts.is_empty() { String::new() } else { format!(" (incl. {})", parts.join(", ")) };
                 format!("{} ~{} tok {cost}{incl}", output::short(m, 28), e.tokens)
@@ -382,7 +401,9 @@ fn check_structured(pane: &mut Pane, idx: usize, json: bool) -> Option<serde_jso
 /// last step's.
 fn gather_citations(pane: &mut Pane, kind: &mut EventKind) {
     match kind {
-        EventKind::StepFinished { summary } => crate::core::room::add_citations(&mut pane.citations, &summary.citations),
+        EventKind::StepFinished { summary } => {
+            crate::core::room::add_citations(&mut pane.citations, &summary.citations)
+        }
         EventKind::Finished { summary, .. } | EventKind::Failed { summary, .. } | EventKind::Cancelled { summary } => {
             crate::core::room::add_citations(&mut pane.citations, &summary.citations);
             summary.citations.clone_from(&pane.citations);

@@ -404,7 +404,10 @@ pub(super) fn print_table(out: &mut impl Write, rows_in: &[(&Outcome, Totals)]) 
         }
     }
     if itemised_estimate {
-        let _ = writeln!(out, "~ cache savings and search costs are priced from the catalog (the provider does not itemise them).");
+        let _ = writeln!(
+            out,
+            "~ cache savings and search costs are priced from the catalog (the provider does not itemise them)."
+        );
     }
     if estimated {
         let _ = writeln!(out, "~ estimated from catalog prices; the provider did not report a cost.");

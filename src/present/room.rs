@@ -202,7 +202,13 @@ fn attachments_text(files: &[crate::core::protocol::Attachment]) -> Option<Strin
         .iter()
         .map(|a| {
             let tokens = crate::core::attach::estimate_tokens(std::slice::from_ref(a));
-            format!("{} ({}, {}, ~{} tok est.)", strip_controls(&a.name), a.mime, super::bytes(a.bytes), super::tokens(tokens))
+            format!(
+                "{} ({}, {}, ~{} tok est.)",
+                strip_controls(&a.name),
+                a.mime,
+                super::bytes(a.bytes),
+                super::tokens(tokens)
+            )
         })
         .collect();
     Some(each.join(", "))

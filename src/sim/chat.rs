@@ -104,9 +104,17 @@ async fn handle(sh: &Arc<Shared>, headers: &HeaderMap, body: &[u8], gen_id: &str
 
 /// What the model says this turn.
 enum Content {
-    Text { reasoning: Option<Answer>, answer: Answer, citations: Vec<(String, String)> },
+    Text {
+        reasoning: Option<Answer>,
+        answer: Answer,
+        citations: Vec<(String, String)>,
+    },
     /// Tool calls; a web-search step cites what it found before calling.
-    Calls { calls: Vec<Call>, gemini: bool, citations: Vec<(String, String)> },
+    Calls {
+        calls: Vec<Call>,
+        gemini: bool,
+        citations: Vec<(String, String)>,
+    },
 }
 
 /// Everything about one answer that the body builders and the bookkeeping share.

@@ -336,7 +336,12 @@ fn catalog_prices() -> &'static HashMap<String, Price> {
 /// Catalog price; `:free` ids cost nothing; unknown ids $1/M prompt, $2/M completion.
 pub fn price(spec: &ModelSpec) -> Price {
     if spec.base.ends_with(":free") {
-        return Price { prompt: Decimal::ZERO, completion: Decimal::ZERO, per_request: Decimal::ZERO, cache_read: None };
+        return Price {
+            prompt: Decimal::ZERO,
+            completion: Decimal::ZERO,
+            per_request: Decimal::ZERO,
+            cache_read: None,
+        };
     }
     catalog_prices().get(&spec.base).copied().unwrap_or(Price {
         prompt: Decimal::new(1, 6),

@@ -196,7 +196,8 @@ impl ChatRequest {
         self.messages
             .iter()
             .map(|m| {
-                let calls: Vec<&[u8]> = m.tool_calls.iter().flat_map(|c| [c.id.as_bytes(), c.arguments.as_bytes()]).collect();
+                let calls: Vec<&[u8]> =
+                    m.tool_calls.iter().flat_map(|c| [c.id.as_bytes(), c.arguments.as_bytes()]).collect();
                 let mut parts = vec![m.role.as_bytes(), m.text.as_bytes()];
                 parts.extend(calls);
                 (super::util::fnv1a(&parts), m.tokens())

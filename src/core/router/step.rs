@@ -130,7 +130,8 @@ fn price_extras(config: &CoreConfig, provider: &str, upstream_model: &str, summa
         let searches = Usage { web_search_requests: usage.web_search_requests, ..Usage::default() };
         // The difference keeps the per-request fee and the discount factor out of the figure.
         if let (Some(with), Some(without)) = (price(&searches), price(&Usage::default())) {
-            usage.web_search_cost = with.checked_sub(without).and_then(estimated);
+            // A catalog without a `web_search` price says nothing of it: no figure rather than $0.
+            usage.web_search_cost = with.checked_sub(without).filter(|d| !d.is_zero()).and_then(estimated);
         }
     }
     if usage.cache_discount.is_none() && (usage.cached_tokens > 0 || usage.cache_write_tokens > 0) {

@@ -100,7 +100,10 @@ impl LedgerExtras {
     }
 
     /// The files of a request's messages.
-    pub fn with_attachments<'a>(mut self, files: impl IntoIterator<Item = &'a crate::core::protocol::Attachment>) -> Self {
+    pub fn with_attachments<'a>(
+        mut self,
+        files: impl IntoIterator<Item = &'a crate::core::protocol::Attachment>,
+    ) -> Self {
         let files: Vec<_> = files.into_iter().cloned().collect();
         self.attachments = files.len() as u64;
         self.attachment_bytes = files.iter().map(|a| a.bytes).fold(0, u64::saturating_add);

@@ -612,3 +612,19 @@ async fn ask_demo_needs_no_key_and_keeps_its_history_apart() {
     assert!(home.path().join("data/demo/roundtable.db").exists(), "the demo's own ledger");
     assert!(!home.path().join("data/roundtable.db").exists(), "the real ledger is untouched");
 }
+
+#[tokio::test]
+async fn files_of_a_request_refused_for_want_of_a_key_are_not_ledgered_as_sent() {
+    let home = tempfile::tempdir().unwrap();
+    let img = home.path().join("img.png");
+    std::fs::write(&img, PNG).unwrap();
+    let mut cmd = command(home.path(), "http://127.0.0.1:9/api/v1", &["ask", "--attach"]);
+    cmd.arg(&img).args(["-m", "anthropic/claude-sonnet-4.5", "hi"]).env_remove("OPENROUTER_API_KEY");
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("roundtable ask --demo"), "{}", text(&out));
+    let usage = output(command(home.path(), "http://127.0.0.1:9/api/v1", &["usage", "--json"])).await;
+    let rows: Value = serde_json::from_slice(&usage.stdout).unwrap_or_else(|_| panic!("{}", text(&usage)));
+    assert_eq!(rows[0]["requests"], 1, "{rows}");
+    assert_eq!(rows[0]["attachments"], 0, "{rows}");
+}

@@ -263,6 +263,10 @@ impl Ledger<'_> {
     ) -> Option<(LedgerId, LedgerEntry)> {
         let store = self.shared.config.store.as_ref()?;
         let mut entry = self.entry(started_ms).with_summary(summary);
+        if matches!(status, Err(e) if e.kind == ErrorKind::MissingKey) {
+            // Refused before it left: the files were never sent.
+            entry.extras = LedgerExtras::default();
+        }
         entry = match status {
             Ok(s) => entry.with_status(s),
             Err(e) => entry.with_error(e),

@@ -266,9 +266,10 @@ pub(crate) fn upsert(conn: &Connection, id: LedgerId, e: &LedgerEntry) -> rusqli
 }
 
 /// A request's web searches, attachments and cache savings, beside its ledger row
-/// (`ledger_extras`); requests without any get no row.
+/// (`ledger_extras`); requests without any get no row (one written while it was pending goes).
 fn upsert_extras(conn: &Connection, id: LedgerId, x: &LedgerExtras) -> rusqlite::Result<()> {
     if x.is_empty() {
+        conn.prepare_cached("DELETE FROM ledger_extras WHERE ledger_id = ?1")?.execute([id.0])?;
         return Ok(());
     }
     let usd = |d: Option<Decimal>| d.map(|d| d.normalize().to_string());

@@ -510,6 +510,12 @@ impl Backend for ProbeBackend {
     fn window_size(&mut self) -> Result<WindowSize, Self::Error> {
         Ok(WindowSize { columns_rows: Size::new(WIDTH, HEIGHT), pixels: Size::new(0, 0) })
     }
+    fn scroll_region_up(&mut self, region: std::ops::Range<u16>, amount: u16) -> Result<(), Self::Error> {
+        self.inner.scroll_region_up(region, amount)
+    }
+    fn scroll_region_down(&mut self, region: std::ops::Range<u16>, amount: u16) -> Result<(), Self::Error> {
+        self.inner.scroll_region_down(region, amount)
+    }
     fn flush(&mut self) -> Result<(), Self::Error> {
         let result = self.inner.flush();
         let mut state = self.probe.state.lock().unwrap();

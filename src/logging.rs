@@ -12,7 +12,11 @@ pub fn init(file: &Path) -> Option<WorkerGuard> {
     let dir = file.parent()?;
     std::fs::create_dir_all(dir).ok()?;
     let handle = std::fs::OpenOptions::new().create(true).append(true).open(file).ok()?;
-    let (writer, guard) = tracing_appender::non_blocking(handle);
+    // A small queue: the default preallocates room for 128k lines (4 MB of the chatroom's
+    // memory) for a log that writes a few lines a minute. When full, lines are dropped rather
+    // than blocking the caller.
+    let (writer, guard) =
+        tracing_appender::non_blocking::NonBlockingBuilder::default().buffered_lines_limit(1024).finish(handle);
     // HTTP internals stay at warn: their debug output could include request headers.
     let filter = EnvFilter::try_from_env("ROUNDTABLE_LOG")
         .unwrap_or_else(|_| EnvFilter::new("roundtable=info,warn"))

@@ -86,7 +86,17 @@ const ROOT: Shape = Table(&[
             ("safe", Any),
         ]),
     ),
-    ("ui", Table(&[("theme", Any), ("sidebar", Any), ("mouse", Any), ("max_fps", Any), ("keys", Any)])),
+    (
+        "ui",
+        Table(&[
+            ("theme", Any),
+            ("sidebar", Any),
+            ("mouse", Any),
+            ("max_fps", Any),
+            ("scroll_regions", Any),
+            ("keys", Any),
+        ]),
+    ),
 ]);
 
 /// One warning per unknown key of `user` (the text of `path`).

@@ -201,6 +201,8 @@ pub struct Chrome {
     pub tick: u64,
     /// A fixed clock for reproducible frames (snapshot tests); `None` reads the real clocks.
     pub frozen_clock: Option<(Instant, SystemTime)>,
+    /// Let the terminal scroll a following pane's rows (`[ui] scroll_regions`).
+    pub scroll_regions: bool,
 }
 
 /// What the chatroom works with: providers, catalog, store, theme and keys, directories.
@@ -260,6 +262,7 @@ impl App {
                 regions: None,
                 tick: 0,
                 frozen_clock: None,
+                scroll_regions: true,
             },
             services: Services {
                 theme: init.theme,

@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use crate::ui::app::{App, Level, Overlay};
+use crate::ui::frames::{Reuse, ScrollHint};
 use crate::ui::{layout, overlay, pane_view, sidebar};
 
 /// Everything a frame of `area` needs that takes work: the layout, the draft's estimate, each
@@ -37,7 +38,92 @@ pub fn prepare(app: &mut App, area: Rect) {
     app.chrome.regions = Some(regions);
 }
 
+/// Rows that moved up since the last frame (panes following their streams), as `prepare`
+/// found them: the frame writer may let the terminal scroll them.
+pub fn scroll_hints(app: &App) -> Vec<ScrollHint> {
+    let Some(regions) = app.chrome.regions.as_ref() else { return Vec::new() };
+    regions
+        .panes
+        .iter()
+        .filter_map(|&(i, rect)| app.view.panes.get(i).and_then(|p| pane_view::scroll_hint(p, rect)))
+        .collect()
+}
+
+/// What decides whether a frame may start from the last one: when any of it differs (layout,
+/// theme, a popup or the palette over the panes), the frame is drawn fresh.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayoutKey {
+    regions: Option<layout::Regions>,
+    theme: (String, u64, crate::ui::theme::UiColors),
+    /// Nothing is drawn over the panes (no overlay, no palette) and the room has panes.
+    plain: bool,
+}
+
+/// This frame's layout key (after `prepare`).
+pub fn layout_key(app: &App) -> LayoutKey {
+    LayoutKey {
+        regions: app.chrome.regions.clone(),
+        theme: (app.services.theme.name.clone(), app.services.theme.markdown.generation, app.services.theme.ui.clone()),
+        plain: app.chrome.overlay.is_none() && !palette_shown(app) && !app.view.panes.is_empty(),
+    }
+}
+
+impl LayoutKey {
+    /// Whether a frame with this key may start from a frame drawn with `last`.
+    pub fn may_retain(&self, last: Option<&LayoutKey>) -> bool {
+        self.plain && self.regions.is_some() && last == Some(self)
+    }
+}
+
+/// The scroll a retained frame should start with: the hint whose panes' rows would then be
+/// already on the screen in the greatest number, counted in cells; `None` when no hint gains
+/// more than the rows it disturbs elsewhere (other panes and the sidebar on the same rows).
+pub fn plan_scroll(app: &App, hints: &[ScrollHint]) -> Option<ScrollHint> {
+    let regions = app.chrome.regions.as_ref()?;
+    let plain = Reuse::default();
+    let mut best: Option<(i64, &ScrollHint)> = None;
+    for hint in hints {
+        let moved = Reuse::scrolled(hint.clone());
+        let mut gain: i64 = 0;
+        for &(i, rect) in &regions.panes {
+            let Some(pane) = app.view.panes.get(i) else { continue };
+            let width = i64::from(rect.width);
+            let redraw_plain = pane_view::rows_to_redraw(pane, rect, &plain) as i64;
+            let redraw_moved = pane_view::rows_to_redraw(pane, rect, &moved) as i64;
+            gain += (redraw_plain - redraw_moved) * width;
+        }
+        // The sidebar's rows move too and are rewritten where they differ; most of its cells
+        // are blank, so a quarter of them is a fair guess.
+        let side = regions.sidebar.map_or(0, |s| i64::from(s.width) * i64::from(hint.rows.end - hint.rows.start) / 4);
+        let gain = gain - side;
+        if gain > 0 && best.is_none_or(|(g, _)| gain > g) {
+            best = Some((gain, hint));
+        }
+    }
+    best.map(|(_, h)| h.clone())
+}
+
+/// After a frame was written: remember what each pane's body shows.
+pub fn frame_done(app: &mut App) {
+    let Some(regions) = app.chrome.regions.as_ref() else { return };
+    for &(i, rect) in &regions.panes {
+        if let Some(pane) = app.view.panes.get_mut(i) {
+            pane_view::frame_done(pane, rect);
+        }
+    }
+}
+
+fn palette_shown(app: &App) -> bool {
+    app.chrome.input.first_line().starts_with('/') && app.chrome.input.line_count() == 1 && app.chrome.overlay.is_none()
+}
+
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
+    draw_with(frame, app, None);
+}
+
+/// Draw a frame; with `reuse` the buffer holds the last frame (see `FrameWriter`), and only
+/// what may have changed is drawn (the caller checked `LayoutKey::may_retain`).
+pub fn draw_with(frame: &mut Frame<'_>, app: &App, reuse: Option<&Reuse>) {
     let area = frame.area();
     let Some(regions) = app.chrome.regions.as_ref().filter(|_| !layout::too_small(area)) else {
         return too_small(frame, area, app);
@@ -51,19 +137,20 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     for &(i, rect) in &regions.panes {
         let focused = i == app.chrome.focus;
         if let Some(pane) = panes.get(i) {
-            pane_view::draw(frame, rect, pane, focused, i + 1, &ctx);
+            pane_view::draw(frame, rect, pane, focused, i + 1, &ctx, reuse);
         }
     }
     if let Some(side) = regions.sidebar {
         let now_ms = crate::core::quota::system_time_ms(ctx.wall);
         sidebar::draw(frame, side, panes, &app.view.sidebar, &app.services.theme, now_ms, ctx.now);
     }
+    if reuse.is_some() {
+        pane_view::clear(frame.buffer_mut(), regions.input);
+        pane_view::clear(frame.buffer_mut(), regions.status);
+    }
     frame.render_widget(&app.chrome.input.textarea, regions.input);
     status_line(frame, regions.status, app);
-    if app.chrome.input.first_line().starts_with('/')
-        && app.chrome.input.line_count() == 1
-        && app.chrome.overlay.is_none()
-    {
+    if palette_shown(app) {
         overlay::palette(frame, regions.input, app);
     }
     match &app.chrome.overlay {

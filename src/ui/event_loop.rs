@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use crate::core::protocol::{Command, CoreEvent};
 use crate::core::router::CoreHandle;
 use crate::ui::app::{App, Background, Effect};
+use crate::ui::frames::{FrameFigures, FrameMode, FrameWriter};
 use crate::ui::{draw, highlight, sidebar};
 
 /// Spinner and rate refresh while something streams.
@@ -43,6 +44,10 @@ pub struct LoopStats {
     pub frame_times: Vec<Duration>,
     pub wakeups: u64,
     pub core_events: u64,
+    /// Rows the terminal scrolled instead of having them rewritten.
+    pub scrolled_rows: u64,
+    /// Frames that started from the last one and drew only what changed.
+    pub retained_frames: u64,
 }
 
 pub struct LoopIo {
@@ -71,6 +76,7 @@ where
     let (bg_tx, mut bg_rx) = mpsc::unbounded_channel::<Background>();
     let commands = spawn_command_forwarder(core.clone());
     let mut stats = LoopStats::default();
+    let mut painter = Painter::default();
     let mut last_draw: Option<Instant> = None;
     let mut next_animation = Instant::now();
     let mut terminal_open = true;
@@ -93,15 +99,15 @@ where
             host.begin_frame();
             if std::mem::take(&mut app.repaint) {
                 repaint_all(terminal)?;
+                painter.forget();
             }
             // Code is highlighted off this thread; its colours arrive through `results_ready`.
             highlight::set_background(true);
-            terminal.autoresize().map_err(|e| io::Error::other(e.to_string()))?;
-            let area = terminal.get_frame().area();
-            draw::prepare(app, area);
-            let drawn = terminal.draw(|f| draw::draw(f, app));
+            let drawn = painter.paint(terminal, app);
             highlight::set_background(false);
-            drawn.map_err(|e| io::Error::other(e.to_string()))?;
+            let drawn = drawn?;
+            stats.scrolled_rows += u64::from(drawn.scrolled_rows);
+            stats.retained_frames += u64::from(drawn.retained);
             host.end_frame();
             app.dirty = false;
             last_draw = Some(started);
@@ -122,10 +128,10 @@ where
             ev = events.recv(), if terminal_open => match ev {
                 Some(Ok(ev)) => {
                     input_waiting = true;
-                    handle_terminal(app, terminal, ev)?;
+                    handle_terminal(app, terminal, &mut painter, ev)?;
                     for _ in 0..DRAIN_LIMIT {
                         match events.try_recv() {
-                            Ok(Ok(ev)) => handle_terminal(app, terminal, ev)?,
+                            Ok(Ok(ev)) => handle_terminal(app, terminal, &mut painter, ev)?,
                             Ok(Err(e)) => return Err(e),
                             Err(_) => break,
                         }
@@ -169,6 +175,45 @@ where
     Ok(stats)
 }
 
+/// Draws frames for the loop (and for tests, which drive the same path): prepares the app,
+/// then lets the frame writer start from the last frame when the layout allows, scrolling a
+/// following pane's rows in the terminal when that is cheaper than rewriting them.
+#[derive(Default)]
+pub struct Painter {
+    /// What the terminal shows.
+    frames: FrameWriter,
+    /// The layout of the last frame, to tell whether the next may start from it.
+    last_layout: Option<draw::LayoutKey>,
+}
+
+impl Painter {
+    /// What the terminal shows is unknown (resize, clear, another program had it).
+    pub fn forget(&mut self) {
+        self.frames.forget();
+        self.last_layout = None;
+    }
+
+    pub fn paint<B: Backend>(&mut self, terminal: &mut Terminal<B>, app: &mut App) -> io::Result<FrameFigures> {
+        let error = |e: B::Error| io::Error::other(e.to_string());
+        terminal.autoresize().map_err(error)?;
+        let area = terminal.get_frame().area();
+        draw::prepare(app, area);
+        let hints = if app.chrome.scroll_regions { draw::scroll_hints(app) } else { Vec::new() };
+        // A frame starts from the last one when nothing but pane contents, the sidebar, the
+        // input and the status line can have changed; then only changed rows are drawn.
+        let key = draw::layout_key(app);
+        let mode = if key.may_retain(self.last_layout.as_ref()) && self.frames.can_retain(area) {
+            FrameMode::Retained { scroll: draw::plan_scroll(app, &hints) }
+        } else {
+            FrameMode::Fresh { hints: &hints }
+        };
+        let drawn = self.frames.draw(terminal, mode, |f, reuse| draw::draw_with(f, app, reuse)).map_err(error)?;
+        draw::frame_done(app);
+        self.last_layout = Some(key);
+        Ok(drawn)
+    }
+}
+
 /// Make the next frame send every cell: ratatui only sends cells that changed since its last
 /// frame, and after another program had the screen nothing on it can be trusted. (Not
 /// `Terminal::clear`: it asks the terminal for the cursor position, and that answer would race
@@ -181,10 +226,17 @@ fn repaint_all<B: Backend>(terminal: &mut Terminal<B>) -> io::Result<()> {
     Ok(())
 }
 
-fn handle_terminal<B: Backend>(app: &mut App, terminal: &mut Terminal<B>, ev: Event) -> io::Result<()> {
+fn handle_terminal<B: Backend>(
+    app: &mut App,
+    terminal: &mut Terminal<B>,
+    painter: &mut Painter,
+    ev: Event,
+) -> io::Result<()> {
     if let Event::Resize(..) = ev {
         // ratatui resizes on the next draw; clearing avoids stale cells on some terminals.
         terminal.autoresize().map_err(|e| io::Error::other(e.to_string()))?;
+        // Even a resize back to the same size may have cleared or reflowed the screen.
+        painter.forget();
     }
     app.on_terminal(ev);
     Ok(())

@@ -187,11 +187,18 @@ fn themes() -> &'static ThemeSet {
     THEMES.get_or_init(ThemeSet::load_defaults)
 }
 
-/// Loads the syntax and theme sets (tens of milliseconds). Call it on a background thread at
-/// start so the first code block does not stall a frame; calling it again is free.
-pub fn warm_up() {
+/// Load the syntax and theme sets (tens of milliseconds; not the regexes). Called on a
+/// background thread at start so the first code fence does not stall a frame looking its
+/// language up; calling it again is free.
+pub fn preload() {
     syntaxes();
     themes();
+}
+
+/// `preload`, then compile the common languages' regexes by highlighting a few lines of each
+/// (for benchmarks that measure frames without first-use costs).
+pub fn warm_up() {
+    preload();
     // syntect compiles each regex on first use (up to ~40 ms for a language's first block in a
     // debug build); highlighting a few typical lines of the common languages does it here.
     const SAMPLES: [(&str, &str); 6] = [

@@ -9,6 +9,7 @@ pub mod diff_view;
 pub mod draw;
 pub mod event_loop;
 pub mod export;
+pub mod frames;
 pub mod highlight;
 pub mod input;
 pub mod keymap;

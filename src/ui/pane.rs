@@ -169,6 +169,23 @@ pub struct Pane {
     pub label: Option<String>,
     /// The visible lines of the next frame, made by `pane_view::prepare` before drawing.
     pub frame_lines: Vec<ratatui::text::Line<'static>>,
+    /// The body area and first transcript line of the last prepared frame, to tell how far the
+    /// content moved since (a scroll the terminal can do for us).
+    pub prepared_at: Option<(ratatui::layout::Rect, usize)>,
+    /// Rows the body's content moved up since the previous frame, same area (0: it did not).
+    pub moved_up: u16,
+    /// The body as the last completed frame drew it, so a retained frame can skip rows that
+    /// are already on the screen.
+    pub drawn: Option<DrawnBody>,
+}
+
+/// A pane body as drawn: its area, one line per row, and whether the "new below" marker
+/// covered its last row.
+#[derive(Debug, Clone, Default)]
+pub struct DrawnBody {
+    pub inner: ratatui::layout::Rect,
+    pub lines: Vec<ratatui::text::Line<'static>>,
+    pub marker: bool,
 }
 
 impl Pane {
@@ -187,6 +204,9 @@ impl Pane {
             totals: Totals::default(),
             live: None,
             frame_lines: Vec::new(),
+            prepared_at: None,
+            moved_up: 0,
+            drawn: None,
             label: None,
             turn_starts: Vec::new(),
         }

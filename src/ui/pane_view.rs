@@ -13,7 +13,8 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::core::protocol::ToolCall;
 use crate::present;
-use crate::ui::pane::{Answer, Entry, ExtrasCache, Footer, Outcome, Pane, PaneState, ToolNote};
+use crate::ui::frames::Reuse;
+use crate::ui::pane::{Answer, DrawnBody, Entry, ExtrasCache, Footer, Outcome, Pane, PaneState, ToolNote};
 use crate::ui::theme::Theme;
 use crate::ui::wrap;
 
@@ -43,10 +44,35 @@ pub fn prepare(pane: &mut Pane, area: Rect, ctx: &DrawCtx<'_>) {
     } else {
         visible_lines(pane, inner.width, usize::from(inner.height), ctx)
     };
+    let top = pane.scroll.top;
+    pane.moved_up = match pane.prepared_at {
+        Some((before, old_top)) if before == inner && top > old_top => {
+            u16::try_from(top - old_top).ok().filter(|&n| n < inner.height).unwrap_or(0)
+        }
+        _ => 0,
+    };
+    pane.prepared_at = Some((inner, top));
 }
 
-/// Draw the pane as `prepare` left it.
-pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &Pane, focused: bool, number: usize, ctx: &DrawCtx<'_>) {
+/// The terminal rows of a pane's body, if its content moved up since the last frame: a scroll
+/// the frame writer may let the terminal do.
+pub fn scroll_hint(pane: &Pane, area: Rect) -> Option<crate::ui::frames::ScrollHint> {
+    let inner = inner_area(area);
+    (pane.moved_up > 0).then(|| crate::ui::frames::ScrollHint { rows: inner.y..inner.bottom(), lines: pane.moved_up })
+}
+
+/// Draw the pane as `prepare` left it. With `reuse`, the buffer holds the last frame (moved
+/// as `reuse` says): every cell of the border is redrawn, and body rows whose line is already
+/// there are left alone.
+pub fn draw(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    pane: &Pane,
+    focused: bool,
+    number: usize,
+    ctx: &DrawCtx<'_>,
+    reuse: Option<&Reuse>,
+) {
     let ui = &ctx.theme.ui;
     let border = if focused { ui.border_focused } else { ui.border };
     let block = Block::default()
@@ -55,19 +81,35 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &Pane, focused: bool, numbe
         .title(header(pane, number, focused, area.width, ctx))
         .title_bottom(footer_title(pane, ctx).alignment(Alignment::Right));
     let inner = block.inner(area);
-    // No `Clear`: every frame starts from an empty buffer, and panes are drawn first.
+    if reuse.is_some() {
+        // Styles patch rather than replace: the old border cells must start blank.
+        let buf = frame.buffer_mut();
+        for rect in border_rects(area) {
+            clear(buf, rect);
+        }
+    }
+    // No `Clear` otherwise: a fresh frame starts from an empty buffer, and panes come first.
     frame.render_widget(block, area);
     if inner.width == 0 || inner.height == 0 {
         return;
     }
-    let lines = &pane.frame_lines;
+    let marker = pane.scroll.unseen && !pane.scroll.follow && inner.width >= 14;
     // Lines are wrapped to the width already: set them straight into the buffer.
     let buf = frame.buffer_mut();
-    buf.set_style(inner, Style::default().fg(ui.fg));
-    for (row, line) in (inner.y..inner.bottom()).zip(lines) {
+    let blank = Line::default();
+    for (i, row) in (inner.y..inner.bottom()).enumerate() {
+        let line = pane.frame_lines.get(i).unwrap_or(&blank);
+        if let Some(reuse) = reuse {
+            if already_there(pane, inner, reuse, row, line) {
+                continue;
+            }
+            clear(buf, Rect { y: row, height: 1, ..inner });
+        }
+        let at = Rect { y: row, height: 1, ..inner };
+        buf.set_style(at, Style::default().fg(ui.fg));
         buf.set_line(inner.x, row, line, inner.width);
     }
-    if pane.scroll.unseen && !pane.scroll.follow && inner.width >= 14 {
+    if marker {
         let marker = Line::from(Span::styled(
             " ↓ new below ",
             Style::default().fg(ui.badge_fg).bg(ui.accent).add_modifier(Modifier::BOLD),
@@ -75,6 +117,57 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &Pane, focused: bool, numbe
         let w = marker.width() as u16;
         let at = Rect { x: inner.right().saturating_sub(w), y: inner.bottom().saturating_sub(1), width: w, height: 1 };
         frame.render_widget(Paragraph::new(marker), at);
+    }
+}
+
+/// Whether buffer row `row` of a retained frame already shows `line`: it holds a row of the
+/// last frame that this pane drew, in the same place, with the same line, not under the marker.
+fn already_there(pane: &Pane, inner: Rect, reuse: &Reuse, row: u16, line: &Line<'_>) -> bool {
+    let Some(drawn) = pane.drawn.as_ref().filter(|d| d.inner == inner) else { return false };
+    let Some(source) = reuse.source(row).filter(|s| (inner.y..inner.bottom()).contains(s)) else { return false };
+    let index = usize::from(source - inner.y);
+    if drawn.marker && index + 1 == usize::from(inner.height) {
+        return false;
+    }
+    drawn.lines.get(index).is_some_and(|l| l == line)
+}
+
+/// Remember what this frame drew of the pane's body (after the frame was written).
+pub fn frame_done(pane: &mut Pane, area: Rect) {
+    let inner = inner_area(area);
+    let mut lines = std::mem::take(&mut pane.frame_lines);
+    lines.resize(usize::from(inner.height), Line::default());
+    let marker = pane.scroll.unseen && !pane.scroll.follow && inner.width >= 14;
+    pane.drawn = Some(DrawnBody { inner, lines, marker });
+}
+
+/// How many rows of the pane's body a retained frame with `reuse` would redraw.
+pub fn rows_to_redraw(pane: &Pane, area: Rect, reuse: &Reuse) -> usize {
+    let inner = inner_area(area);
+    let blank = Line::default();
+    (inner.y..inner.bottom())
+        .enumerate()
+        .filter(|&(i, row)| !already_there(pane, inner, reuse, row, pane.frame_lines.get(i).unwrap_or(&blank)))
+        .count()
+}
+
+/// The four edges of a bordered area.
+fn border_rects(area: Rect) -> [Rect; 4] {
+    [
+        Rect { height: area.height.min(1), ..area },
+        Rect { y: area.bottom().saturating_sub(1), height: area.height.min(1), ..area },
+        Rect { width: area.width.min(1), ..area },
+        Rect { x: area.right().saturating_sub(1), width: area.width.min(1), ..area },
+    ]
+}
+
+/// Reset the cells of `rect` (inside the buffer) to blank.
+pub fn clear(buf: &mut ratatui::buffer::Buffer, rect: Rect) {
+    let rect = rect.intersection(buf.area);
+    for y in rect.top()..rect.bottom() {
+        for x in rect.left()..rect.right() {
+            buf[(x, y)].reset();
+        }
     }
 }
 

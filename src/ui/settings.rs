@@ -14,12 +14,20 @@ struct UiTable {
     sidebar: bool,
     mouse: bool,
     max_fps: u32,
+    scroll_regions: bool,
     keys: toml::Table,
 }
 
 impl Default for UiTable {
     fn default() -> Self {
-        UiTable { theme: "dark".into(), sidebar: true, mouse: true, max_fps: 60, keys: toml::Table::new() }
+        UiTable {
+            theme: "dark".into(),
+            sidebar: true,
+            mouse: true,
+            max_fps: 60,
+            scroll_regions: true,
+            keys: toml::Table::new(),
+        }
     }
 }
 
@@ -31,12 +39,21 @@ pub struct UiSettings {
     pub mouse: bool,
     /// Upper bound on frames per second (1..=240).
     pub max_fps: u32,
+    /// Let the terminal scroll a following pane's rows instead of rewriting them.
+    pub scroll_regions: bool,
     pub keymap: Keymap,
 }
 
 impl Default for UiSettings {
     fn default() -> Self {
-        UiSettings { theme: "dark".into(), sidebar: true, mouse: true, max_fps: 60, keymap: Keymap::default() }
+        UiSettings {
+            theme: "dark".into(),
+            sidebar: true,
+            mouse: true,
+            max_fps: 60,
+            scroll_regions: true,
+            keymap: Keymap::default(),
+        }
     }
 }
 
@@ -74,6 +91,7 @@ impl UiSettings {
             sidebar: ui.sidebar,
             mouse: ui.mouse,
             max_fps: ui.max_fps.clamp(1, 240),
+            scroll_regions: ui.scroll_regions,
             keymap: Keymap::with_overrides(&overrides)?,
         })
     }

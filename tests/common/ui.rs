@@ -76,6 +76,12 @@ impl Backend for SharedBackend {
     fn flush(&mut self) -> Result<(), Self::Error> {
         Ok(())
     }
+    fn scroll_region_up(&mut self, region: std::ops::Range<u16>, amount: u16) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().scroll_region_up(region, amount)
+    }
+    fn scroll_region_down(&mut self, region: std::ops::Range<u16>, amount: u16) -> Result<(), Self::Error> {
+        self.0.lock().unwrap().scroll_region_down(region, amount)
+    }
 }
 
 /// Records what the app copies; never touches a real clipboard.

@@ -56,7 +56,8 @@ async fn run(shared: Arc<Shared>, mut job: Job) {
     for _ in 0..policy.attempts {
         tokio::time::sleep(policy.interval).await;
         let base = &job.resolved.provider.base_url;
-        match fetch_generation(&shared.http, base, &key, &job.resolved.provider_name, &job.generation_id).await {
+        let Ok(http) = shared.http.get().await else { return };
+        match fetch_generation(http, base, &key, &job.resolved.provider_name, &job.generation_id).await {
             Ok(Some(generation)) => {
                 let cost = Cost { usd: Some(generation.cost), source: CostSource::Reported };
                 // The stream's own counts, when it had them, are the request's; the record
@@ -112,7 +113,8 @@ pub(super) fn spawn_for_interrupted(shared: &Arc<Shared>) {
         let (shared, row, base, generation_id) =
             (Arc::clone(shared), row.clone(), provider.base_url.clone(), generation_id.clone());
         shared.clone().backfills.spawn(async move {
-            match fetch_generation(&shared.http, &base, &key, &row.provider, &generation_id).await {
+            let Ok(http) = shared.http.get().await else { return };
+            match fetch_generation(http, &base, &key, &row.provider, &generation_id).await {
                 Ok(Some(generation)) => {
                     if let Some(store) = &shared.config.store {
                         store.update_cost(row.id, generation.cost, CostSource::Reported);

@@ -145,7 +145,7 @@ impl CoreHandle {
 }
 
 struct Shared {
-    http: reqwest::Client,
+    http: LazyHttp,
     config: CoreConfig,
     events: mpsc::Sender<CoreEvent>,
     /// Last `GET /key` refresh (unix ms), to keep refreshes to one per interval.
@@ -159,6 +159,19 @@ struct Shared {
     account_ready: tokio::sync::watch::Receiver<bool>,
 }
 
+/// The HTTP client, built on first use on a runtime worker: loading the system's root
+/// certificates takes tens of milliseconds, which must not delay the chatroom's first frame.
+struct LazyHttp {
+    timeouts: crate::core::provider::Timeouts,
+    client: tokio::sync::OnceCell<reqwest::Client>,
+}
+
+impl LazyHttp {
+    async fn get(&self) -> Result<&reqwest::Client, CoreError> {
+        self.client.get_or_try_init(|| async { build_http_client(&self.timeouts) }).await
+    }
+}
+
 /// Longest wait for the start-up `GET /key` before a `:free` request goes out anyway.
 const ACCOUNT_WAIT: Duration = Duration::from_secs(5);
 
@@ -168,7 +181,7 @@ const ACCOUNT_REFRESH_MS: i64 = 20_000;
 /// Start the core on the current tokio runtime.
 pub fn start(config: CoreConfig) -> Result<(CoreHandle, mpsc::Receiver<CoreEvent>), CoreError> {
     config.providers.register_secrets();
-    let http = build_http_client(&config.providers.timeouts)?;
+    let http = LazyHttp { timeouts: config.providers.timeouts, client: tokio::sync::OnceCell::new() };
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_CHANNEL_CAPACITY);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
     let (account_done, account_ready) = tokio::sync::watch::channel(false);
@@ -327,7 +340,14 @@ async fn refresh_account(shared: Arc<Shared>, at_start: bool) {
         return;
     };
     let Ok(Some(key)) = providers.api_key(name, provider) else { return };
-    match crate::core::account::fetch(&shared.http, &provider.base_url, &key, name).await {
+    let http = match shared.http.get().await {
+        Ok(http) => http,
+        Err(e) => {
+            tracing::warn!(error = %e.message, "no HTTP client for the account refresh");
+            return;
+        }
+    };
+    match crate::core::account::fetch(http, &provider.base_url, &key, name).await {
         Ok(info) => {
             if let (Some(limiter), Some(used), Some(limit)) =
                 (shared.config.limiter.clone(), info.free_daily_used, info.free_daily_limit)

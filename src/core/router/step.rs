@@ -69,7 +69,12 @@ pub(super) async fn run_step(
         let result = tokio::select! {
             biased;
             () = cancel.cancelled() => None,
-            outcome = stream_once(&shared.http, providers, resolved, request, tool_choice, &mut progress, &mut watch) => Some(outcome),
+            outcome = async {
+                match shared.http.get().await {
+                    Ok(http) => stream_once(http, providers, resolved, request, tool_choice, &mut progress, &mut watch).await,
+                    Err(e) => Outcome::Failed(e),
+                }
+            } => Some(outcome),
         };
         if let (Some(Outcome::Failed(e)), Some(limiter), Some(bucket)) = (&result, &limiter, &bucket) {
             limiter.learn_from_error(bucket, e);

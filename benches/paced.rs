@@ -1,0 +1,346 @@
+//! Paced benchmark: the real `roundtable` binary in a pseudo-terminal, streaming from the
+//! simulator (a separate `roundtable sim` process, loopback only) at a real model's pace:
+//! one pane at 50 and 200 tok/s, six panes at 100 tok/s. Prints, per run, the chatroom's CPU
+//! per 1,000 tokens, bytes written to the terminal per 1,000 tokens, frames drawn, peak RSS and
+//! start-up to the first drawn frame, and the same figures for aichat on the same stream when
+//! it is installed (`AICHAT=path`, or `aichat` on the PATH). Prints figures; asserts nothing.
+//!
+//! Run with `cargo bench --bench paced` (`PACED_QUICK=1` for shorter streams, `BIN=path` to
+//! measure another build of roundtable).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+const COLS: u16 = 200;
+const ROWS: u16 = 50;
+/// What a run may take at most before it is reported as stuck (liveness, not a figure).
+const LIVENESS: Duration = Duration::from_secs(300);
+/// Quiet time after the first frame, so start-up work (catalog, warm-up) is not counted.
+const SETTLE: Duration = Duration::from_millis(1500);
+const BEGIN_SYNC: &[u8] = b"\x1b[?2026h";
+
+struct Scenario {
+    name: &'static str,
+    panes: usize,
+    tps: u32,
+    tokens: u32,
+}
+
+fn main() {
+    let quick = std::env::var_os("PACED_QUICK").is_some();
+    let scale = |tokens: u32| if quick { tokens / 5 } else { tokens };
+    let scenarios = [
+        Scenario { name: "1 pane, 50 tok/s", panes: 1, tps: 50, tokens: scale(1_500) },
+        Scenario { name: "1 pane, 200 tok/s", panes: 1, tps: 200, tokens: scale(5_000) },
+        Scenario { name: "6 panes, 100 tok/s", panes: 6, tps: 100, tokens: scale(3_000) },
+    ];
+    // BIN=path measures another build (before/after figures) with the same harness.
+    let bin = std::env::var_os("BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_roundtable")), PathBuf::from);
+    let port = free_port();
+    let sim = Sim::start(&bin, port);
+    let aichat = aichat_path();
+    println!("paced benchmark at {COLS}x{ROWS}: the chatroom in a pty, streams from `roundtable sim` on loopback");
+    println!("roundtable: {}", bin.display());
+    println!("(CPU = user+sys of the client process for the stream; bytes = what it wrote to the terminal)");
+    match &aichat {
+        Some(p) => println!("aichat: {}", p.display()),
+        None => println!("aichat: not found (set AICHAT=path to compare)"),
+    }
+    println!();
+    println!(
+        "{:<20} {:<11} {:>9} {:>11} {:>12} {:>8} {:>9} {:>9} {:>10}",
+        "scenario", "client", "CPU s", "CPU s/1k", "bytes/1k", "frames", "peak RSS", "start-up", "wall s"
+    );
+    for s in &scenarios {
+        let r = run_roundtable(&bin, port, s);
+        print_row(s, "roundtable", &r);
+        if let Some(aichat) = &aichat
+            && s.panes == 1
+        {
+            let r = run_aichat(aichat, port, s);
+            print_row(s, "aichat", &r);
+        }
+    }
+    drop(sim);
+}
+
+#[derive(Default)]
+struct Figures {
+    cpu: Duration,
+    bytes: u64,
+    frames: Option<u64>,
+    peak_rss_kib: u64,
+    startup: Option<Duration>,
+    wall: Duration,
+    total_tokens: u64,
+    note: String,
+}
+
+fn print_row(s: &Scenario, client: &str, r: &Figures) {
+    let per_k = |v: f64| v * 1000.0 / r.total_tokens.max(1) as f64;
+    println!(
+        "{:<20} {:<11} {:>9.3} {:>11.4} {:>12.0} {:>8} {:>8.1}M {:>9} {:>10.1}{}",
+        s.name,
+        client,
+        r.cpu.as_secs_f64(),
+        per_k(r.cpu.as_secs_f64()),
+        per_k(r.bytes as f64),
+        r.frames.map_or("-".to_string(), |f| f.to_string()),
+        r.peak_rss_kib as f64 / 1024.0,
+        r.startup.map_or("-".to_string(), |d| format!("{:.0} ms", d.as_secs_f64() * 1000.0)),
+        r.wall.as_secs_f64(),
+        if r.note.is_empty() { String::new() } else { format!("  ({})", r.note) }
+    );
+}
+
+/// The simulator as its own process, so its CPU is never counted as the client's.
+struct Sim(Child);
+
+impl Sim {
+    fn start(bin: &Path, port: u16) -> Sim {
+        let child = Command::new(bin)
+            .args(["sim", "--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the simulator");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "the simulator did not start listening");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sim(child)
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn model_spec(s: &Scenario, pane: usize) -> String {
+    format!("bench/model-{}@tokens={}@tps={}@ttft=0", pane + 1, s.tokens, s.tps)
+}
+
+/// A program in a pty whose output is counted and parsed as a terminal would.
+struct PtyRun {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    parser: Arc<Mutex<vt100::Parser>>,
+    bytes: Arc<AtomicU64>,
+    frames: Arc<AtomicU64>,
+    first_frame: Arc<Mutex<Option<Instant>>>,
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+}
+
+impl PtyRun {
+    fn spawn(cmd: CommandBuilder) -> PtyRun {
+        let pair = native_pty_system()
+            .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
+            .expect("open a pty");
+        let child = pair.slave.spawn_command(cmd).expect("spawn in the pty");
+        drop(pair.slave);
+        let master = pair.master;
+        let mut reader = master.try_clone_reader().expect("pty reader");
+        let writer = master.take_writer().expect("pty writer");
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
+        let bytes = Arc::new(AtomicU64::new(0));
+        let frames = Arc::new(AtomicU64::new(0));
+        let first_frame = Arc::new(Mutex::new(None));
+        {
+            let (parser, bytes, frames, first_frame) =
+                (Arc::clone(&parser), Arc::clone(&bytes), Arc::clone(&frames), Arc::clone(&first_frame));
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                // A sequence split across two reads is still counted once.
+                let mut carry: Vec<u8> = Vec::new();
+                loop {
+                    match reader.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            bytes.fetch_add(n as u64, Ordering::Relaxed);
+                            carry.extend_from_slice(&buf[..n]);
+                            let found = carry.windows(BEGIN_SYNC.len()).filter(|w| *w == BEGIN_SYNC).count() as u64;
+                            if found > 0 {
+                                frames.fetch_add(found, Ordering::Relaxed);
+                                first_frame.lock().unwrap().get_or_insert_with(Instant::now);
+                            }
+                            let keep = carry.len().min(BEGIN_SYNC.len() - 1);
+                            carry.drain(..carry.len() - keep);
+                            parser.lock().unwrap().process(&buf[..n]);
+                        }
+                    }
+                }
+            });
+        }
+        PtyRun { child, writer, parser, bytes, frames, first_frame, _master: master }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    fn send(&mut self, text: &str) {
+        self.writer.write_all(text.as_bytes()).expect("write to the pty");
+        self.writer.flush().expect("flush the pty");
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.process_id().expect("child pid")
+    }
+
+    fn wait_until(&mut self, what: &str, ready: impl Fn(&PtyRun) -> bool) {
+        let started = Instant::now();
+        while !ready(self) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the client exited ({status:?}) while waiting for {what}; screen:\n{}", self.screen());
+            }
+            assert!(started.elapsed() < LIVENESS, "stuck waiting for {what}; screen:\n{}", self.screen());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for PtyRun {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// user+sys of a live process, including its threads that already ended.
+fn process_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name and state.
+    let hz = 100u64; // USER_HZ on Linux
+    Duration::from_millis((ticks(11) + ticks(12)) * 1000 / hz)
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn run_roundtable(bin: &Path, port: u16, s: &Scenario) -> Figures {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut cmd = CommandBuilder::new(bin);
+    cmd.args(["--base-url", &format!("http://127.0.0.1:{port}/api/v1")]);
+    for pane in 0..s.panes {
+        cmd.args(["-m", &model_spec(s, pane)]);
+    }
+    cmd.cwd(dir.path());
+    cmd.env("ROUNDTABLE_DATA_DIR", dir.path().join("data"));
+    cmd.env("ROUNDTABLE_CONFIG_DIR", dir.path().join("config"));
+    cmd.env("ROUNDTABLE_CACHE_DIR", dir.path().join("cache"));
+    cmd.env("OPENROUTER_API_KEY", "sk-or-v1-bench");
+    cmd.env("TERM", "xterm-256color");
+    cmd.env_remove("NO_COLOR");
+    let spawned = Instant::now();
+    let mut run = PtyRun::spawn(cmd);
+    run.wait_until("the first frame", |r| r.first_frame.lock().unwrap().is_some());
+    let startup = run.first_frame.lock().unwrap().map(|t| t.duration_since(spawned));
+    std::thread::sleep(SETTLE);
+    let pid = run.pid();
+    let (cpu0, bytes0, frames0) =
+        (process_cpu(pid), run.bytes.load(Ordering::Relaxed), run.frames.load(Ordering::Relaxed));
+    let sent = Instant::now();
+    run.send("Explain how a hash map works, with code\r");
+    let panes = s.panes;
+    run.wait_until("every answer's footer", |r| r.screen().matches("tok/s · stop").count() >= panes);
+    let wall = sent.elapsed();
+    let figures = Figures {
+        cpu: process_cpu(pid).saturating_sub(cpu0),
+        bytes: run.bytes.load(Ordering::Relaxed) - bytes0,
+        frames: Some(run.frames.load(Ordering::Relaxed) - frames0),
+        peak_rss_kib: peak_rss_kib(pid),
+        startup,
+        wall,
+        total_tokens: u64::from(s.tokens) * s.panes as u64,
+        note: String::new(),
+    };
+    run.send("\x11");
+    let quit = Instant::now();
+    while matches!(run.child.try_wait(), Ok(None)) && quit.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    figures
+}
+
+fn aichat_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("AICHAT") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join("aichat")).find(|p| p.is_file())
+}
+
+/// aichat 0.30 in command mode on the same stream, timed by GNU time (it exits when done, so
+/// its figures include its start-up: a conservative comparison for roundtable).
+fn run_aichat(aichat: &Path, port: u16, s: &Scenario) -> Figures {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let model = model_spec(s, 0);
+    let config = format!(
+        "model: sim:{model}\nstream: true\nsave: false\nhighlight: true\nclients:\n  - type: openai-compatible\n    \
+         name: sim\n    api_base: http://127.0.0.1:{port}/api/v1\n    api_key: sk-or-v1-bench\n    models:\n      - \
+         name: '{model}'\n"
+    );
+    std::fs::write(dir.path().join("config.yaml"), config).expect("aichat config");
+    let times = dir.path().join("time.txt");
+    let mut cmd = CommandBuilder::new("/usr/bin/time");
+    cmd.args(["-f", "%U %S %M", "-o"]);
+    cmd.arg(&times);
+    cmd.arg(aichat);
+    cmd.arg("Explain how a hash map works, with code");
+    cmd.cwd(dir.path());
+    cmd.env("AICHAT_CONFIG_DIR", dir.path());
+    cmd.env("TERM", "xterm-256color");
+    cmd.env_remove("NO_COLOR");
+    let started = Instant::now();
+    let mut run = PtyRun::spawn(cmd);
+    loop {
+        match run.child.try_wait() {
+            Ok(Some(_)) => break,
+            _ if started.elapsed() > LIVENESS => panic!("aichat did not finish; screen:\n{}", run.screen()),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    let wall = started.elapsed();
+    // Let the reader take the last bytes.
+    std::thread::sleep(Duration::from_millis(200));
+    let measured = std::fs::read_to_string(&times).unwrap_or_default();
+    let v: Vec<f64> = measured.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let (user, sys, rss) = (v.first().copied().unwrap_or(0.0), v.get(1).copied().unwrap_or(0.0), v.get(2).copied());
+    Figures {
+        cpu: Duration::from_secs_f64(user + sys),
+        bytes: run.bytes.load(Ordering::Relaxed),
+        frames: None,
+        peak_rss_kib: rss.unwrap_or(0.0) as u64,
+        startup: None,
+        wall,
+        total_tokens: u64::from(s.tokens),
+        note: if v.len() == 3 { "incl. its start-up".into() } else { format!("GNU time said: {measured}") },
+    }
+}

@@ -1,0 +1,306 @@
+//! Puts drawn frames on the terminal: ratatui's cell diff, plus letting the terminal scroll the
+//! rows of a pane that follows its stream instead of rewriting every cell of them.
+//!
+//! Why: a following pane moves every visible row up by one each time a line completes, so the
+//! diff sees the whole pane changed and rewrites it, many times a second (2.5 MB for a
+//! 5,000-token answer). A scroll region (DECSTBM, then SU) moves the rows in the terminal for a
+//! few bytes, and the diff then sends only what really changed.
+//!
+//! Correctness never depends on the scroll: the frame writer keeps a copy of what the terminal
+//! shows (the last frame it put there), shifts that copy exactly as the terminal shifts its
+//! rows, and hands the shifted copy to ratatui as "the previous frame", so the diff repairs
+//! every cell the scroll got wrong (the sidebar or a neighbouring pane on the same rows). It
+//! scrolls only when that costs fewer cells than not scrolling, and never when what the
+//! terminal shows is not known (after a resize, a repaint or another program's turn).
+
+use std::ops::Range;
+
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::buffer::{Buffer, Cell};
+use ratatui::layout::Rect;
+
+/// A region of whole terminal rows whose content moved up by `lines` since the last frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScrollHint {
+    pub rows: Range<u16>,
+    pub lines: u16,
+}
+
+/// How the buffer a retained frame starts from relates to the last frame: it holds the last
+/// frame, moved as the terminal was told to scroll. Drawing code asks which row of the last
+/// frame a row holds, to skip rows whose content is already there.
+#[derive(Debug, Clone, Default)]
+pub struct Reuse {
+    scroll: Option<ScrollHint>,
+}
+
+impl Reuse {
+    /// The last frame moved up by `scroll`.
+    pub fn scrolled(scroll: ScrollHint) -> Reuse {
+        Reuse { scroll: Some(scroll) }
+    }
+
+    /// The row of the last frame that buffer row `y` holds now; `None` when it is blank (a row
+    /// that came in at the bottom of a scrolled region).
+    pub fn source(&self, y: u16) -> Option<u16> {
+        match &self.scroll {
+            Some(s) if s.rows.contains(&y) => {
+                let from = y + s.lines;
+                (from < s.rows.end).then_some(from)
+            }
+            _ => Some(y),
+        }
+    }
+}
+
+/// How a frame is made.
+pub enum FrameMode<'a> {
+    /// From a blank buffer, everything drawn; then one of `hints` is scrolled when that makes
+    /// the diff cheaper.
+    Fresh { hints: &'a [ScrollHint] },
+    /// From the last frame (scrolled by `scroll` first): the drawing code redraws what changed
+    /// and may leave rows that `Reuse` says are already right. Falls back to `Fresh` when what
+    /// the terminal shows is not known.
+    Retained { scroll: Option<ScrollHint> },
+}
+
+/// What a frame cost, for the benchmarks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FrameFigures {
+    /// Rows scrolled by the terminal instead of being rewritten.
+    pub scrolled_rows: u16,
+    /// The frame started from the last one rather than from blank.
+    pub retained: bool,
+}
+
+/// Below this many cells saved, a scroll is not worth its escape sequences.
+const SCROLL_OVERHEAD_CELLS: usize = 8;
+
+#[derive(Default)]
+pub struct FrameWriter {
+    /// What the terminal shows: the last frame this writer completed. `None` when unknown.
+    shown: Option<Buffer>,
+}
+
+impl FrameWriter {
+    /// The terminal's content is not what the last frame left (resize, clear, another
+    /// program had the screen): the next frame is made fresh and diffed plainly.
+    pub fn forget(&mut self) {
+        self.shown = None;
+    }
+
+    /// Whether a frame of `area` can start from the last one.
+    pub fn can_retain(&self, area: Rect) -> bool {
+        self.shown.as_ref().is_some_and(|s| s.area == area)
+    }
+
+    /// Draw one frame with `render`, which gets `Some(reuse)` when the buffer starts from the
+    /// last frame and `None` when it starts blank.
+    pub fn draw<B: Backend>(
+        &mut self,
+        terminal: &mut Terminal<B>,
+        mode: FrameMode<'_>,
+        render: impl FnOnce(&mut ratatui::Frame<'_>, Option<&Reuse>),
+    ) -> Result<FrameFigures, B::Error> {
+        terminal.autoresize()?;
+        let area = terminal.get_frame().area();
+        let mut figures = FrameFigures::default();
+        match mode {
+            FrameMode::Retained { scroll } if self.can_retain(area) => {
+                let scroll = scroll.filter(|s| valid(s, area.height).is_some());
+                if let Some(scroll) = &scroll {
+                    self.shift_shown(scroll);
+                    // The shifted copy becomes ratatui's previous frame (`swap_buffers` turns
+                    // the current buffer into the previous one and blanks the other)…
+                    if let Some(shown) = &self.shown {
+                        terminal.current_buffer_mut().content.clone_from(&shown.content);
+                    }
+                    terminal.swap_buffers();
+                    terminal.backend_mut().scroll_region_up(scroll.rows.clone(), scroll.lines)?;
+                    figures.scrolled_rows = scroll.rows.end - scroll.rows.start;
+                }
+                // …and the start of this one.
+                if let Some(shown) = &self.shown {
+                    terminal.current_buffer_mut().content.clone_from(&shown.content);
+                }
+                figures.retained = true;
+                let mut frame = terminal.get_frame();
+                render(&mut frame, Some(&Reuse { scroll }));
+            }
+            FrameMode::Retained { .. } | FrameMode::Fresh { .. } => {
+                let hints = match mode {
+                    FrameMode::Fresh { hints } => hints,
+                    FrameMode::Retained { .. } => &[],
+                };
+                let mut frame = terminal.get_frame();
+                render(&mut frame, None);
+                if let Some(scroll) = self.best_scroll(terminal.current_buffer_mut(), hints) {
+                    self.shift_shown(&scroll);
+                    self.make_shown_previous(terminal);
+                    terminal.backend_mut().scroll_region_up(scroll.rows.clone(), scroll.lines)?;
+                    figures.scrolled_rows = scroll.rows.end - scroll.rows.start;
+                }
+            }
+        }
+        // Remember what the terminal will show once the diff is written.
+        let drawn = terminal.current_buffer_mut();
+        match &mut self.shown {
+            Some(shown) if shown.area == drawn.area => shown.content.clone_from(&drawn.content),
+            shown => *shown = Some(drawn.clone()),
+        }
+        terminal.apply_buffer()?;
+        Ok(figures)
+    }
+
+    /// The hint that saves the most cells against a plain diff, if any saves enough.
+    fn best_scroll(&self, next: &Buffer, hints: &[ScrollHint]) -> Option<ScrollHint> {
+        let shown = self.shown.as_ref().filter(|s| s.area == next.area)?;
+        let mut best: Option<(usize, &ScrollHint)> = None;
+        for hint in hints {
+            let Some(hint) = valid(hint, next.area.height) else { continue };
+            let plain = changed_cells(shown, next, hint.rows.clone(), 0);
+            let scrolled = changed_cells(shown, next, hint.rows.clone(), hint.lines);
+            let saved = plain.saturating_sub(scrolled + SCROLL_OVERHEAD_CELLS);
+            if saved > 0 && best.is_none_or(|(s, _)| saved > s) {
+                best = Some((saved, hint));
+            }
+        }
+        best.map(|(_, h)| h.clone())
+    }
+
+    /// Move `shown`'s rows as the terminal will: up by `lines` inside the region, blank rows
+    /// (the terminal's default colours: ratatui resets the colours at the end of each frame)
+    /// coming in at the bottom.
+    fn shift_shown(&mut self, scroll: &ScrollHint) {
+        let Some(shown) = self.shown.as_mut() else { return };
+        let width = usize::from(shown.area.width);
+        let region = usize::from(scroll.rows.start) * width..usize::from(scroll.rows.end) * width;
+        let by = usize::from(scroll.lines) * width;
+        let cells = &mut shown.content[region];
+        cells.rotate_left(by);
+        let len = cells.len();
+        cells[len - by..].fill(Cell::EMPTY);
+    }
+
+    /// Make ratatui's "previous frame" (which its diff compares against) equal to `shown`,
+    /// keeping the frame just rendered as the current one. ratatui has no setter for the
+    /// previous buffer; `swap_buffers` makes the current buffer the previous one and starts a
+    /// blank current one, so the contents are exchanged around it.
+    fn make_shown_previous<B: Backend>(&mut self, terminal: &mut Terminal<B>) {
+        let Some(shown) = self.shown.as_mut() else { return };
+        let rendered = std::mem::take(&mut terminal.current_buffer_mut().content);
+        terminal.current_buffer_mut().content = std::mem::take(&mut shown.content);
+        terminal.swap_buffers();
+        // The blank buffer's cells become the spare that `shown` is copied into next.
+        shown.content = std::mem::replace(&mut terminal.current_buffer_mut().content, rendered);
+    }
+}
+
+/// A hint the terminal can carry out: inside the screen, moving fewer rows than it has.
+fn valid(hint: &ScrollHint, height: u16) -> Option<&ScrollHint> {
+    let rows = &hint.rows;
+    (rows.start < rows.end && rows.end <= height && hint.lines > 0 && hint.lines < rows.end - rows.start)
+        .then_some(hint)
+}
+
+/// Cells of `rows` in `next` that differ from `shown` moved up by `by` rows (blank rows coming
+/// in at the bottom): how much a diff would send after such a scroll.
+fn changed_cells(shown: &Buffer, next: &Buffer, rows: Range<u16>, by: u16) -> usize {
+    let width = usize::from(next.area.width);
+    let mut changed = 0;
+    for y in rows.clone() {
+        let new_row = &next.content[usize::from(y) * width..][..width];
+        let from = y + by;
+        if from < rows.end {
+            let old_row = &shown.content[usize::from(from) * width..][..width];
+            changed += new_row.iter().zip(old_row).filter(|(a, b)| a != b).count();
+        } else {
+            changed += new_row.iter().filter(|c| **c != Cell::EMPTY).count();
+        }
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+
+    fn text_rows(buffer: &Buffer) -> Vec<String> {
+        let w = usize::from(buffer.area.width);
+        buffer.content.chunks(w).map(|row| row.iter().map(Cell::symbol).collect::<String>()).collect()
+    }
+
+    /// Draws `lines` (one per row from row 1) into a 20x6 terminal beside a "side" column.
+    fn render_rows(frame: &mut ratatui::Frame<'_>, lines: &[&str]) {
+        let buf = frame.buffer_mut();
+        buf.set_string(0, 0, "header", ratatui::style::Style::default());
+        for (i, l) in lines.iter().enumerate() {
+            buf.set_string(0, 1 + i as u16, l, ratatui::style::Style::default());
+            buf.set_string(15, 1 + i as u16, "side", ratatui::style::Style::default());
+        }
+    }
+
+    #[test]
+    fn a_scrolled_frame_leaves_the_terminal_equal_to_the_frame() {
+        let mut terminal = Terminal::new(TestBackend::new(20, 6)).unwrap();
+        let mut writer = FrameWriter::default();
+        let hint = [ScrollHint { rows: 1..5, lines: 1 }];
+        writer
+            .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| {
+                render_rows(f, &["one", "two", "three", "four"])
+            })
+            .unwrap();
+        let figures = writer
+            .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| {
+                render_rows(f, &["two", "three", "four", "five"])
+            })
+            .unwrap();
+        assert_eq!(figures.scrolled_rows, 4, "the rows should have been scrolled, not rewritten");
+        let mut expected = Buffer::empty(Rect::new(0, 0, 20, 6));
+        for (i, l) in ["two", "three", "four", "five"].iter().enumerate() {
+            expected.set_string(0, 1 + i as u16, l, ratatui::style::Style::default());
+            expected.set_string(15, 1 + i as u16, "side", ratatui::style::Style::default());
+        }
+        expected.set_string(0, 0, "header", ratatui::style::Style::default());
+        assert_eq!(text_rows(terminal.backend().buffer()), text_rows(&expected));
+    }
+
+    #[test]
+    fn a_wrong_hint_costs_cells_but_never_correctness() {
+        let mut terminal = Terminal::new(TestBackend::new(20, 6)).unwrap();
+        let mut writer = FrameWriter::default();
+        // Claims a scroll of two rows; the content did not move at all.
+        let hint = [ScrollHint { rows: 1..5, lines: 2 }];
+        writer
+            .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| render_rows(f, &["a", "b", "c", "d"]))
+            .unwrap();
+        let figures = writer
+            .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| render_rows(f, &["a", "b", "c", "e"]))
+            .unwrap();
+        assert_eq!(figures.scrolled_rows, 0, "a scroll that saves nothing is not done");
+        let rows = text_rows(terminal.backend().buffer());
+        assert!(rows[4].starts_with('e') && rows[1].starts_with('a'), "{rows:?}");
+    }
+
+    #[test]
+    fn after_forget_the_next_frame_is_a_plain_diff() {
+        let mut terminal = Terminal::new(TestBackend::new(20, 6)).unwrap();
+        let mut writer = FrameWriter::default();
+        let hint = [ScrollHint { rows: 1..5, lines: 1 }];
+        writer
+            .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| {
+                render_rows(f, &["one", "two", "three", "four"])
+            })
+            .unwrap();
+        writer.forget();
+        let figures = writer
+            .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| {
+                render_rows(f, &["two", "three", "four", "five"])
+            })
+            .unwrap();
+        assert_eq!(figures.scrolled_rows, 0);
+    }
+}

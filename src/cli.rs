@@ -186,6 +186,11 @@ pub struct AskArgs {
     #[arg(long)]
     pub yes: bool,
 
+    /// Ask the built-in simulator (in this process, no API key needed) instead of the real
+    /// providers; its history goes to the demo's own data directory (`usage --demo`).
+    #[arg(long)]
+    pub demo: bool,
+
     /// After the answers, ask this model to compare them: agreements, contradictions, errors
     /// and the best answer (structured JSON where its catalog entry supports it).
     #[arg(long, value_name = "MODEL")]

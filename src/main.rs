@@ -102,9 +102,26 @@ async fn dispatch(cli: Cli, paths: &Paths) -> i32 {
                 attachments,
                 analyze: args.analyze,
             };
+            // `--demo`: the simulator answers, and its spend stays out of the real ledger.
+            let (mut config, mut paths) = (config, paths.clone());
+            let _sim = if args.demo || cli.demo {
+                match ask::start_demo(&mut config).await {
+                    Ok(sim) => {
+                        eprintln!("roundtable: demo: the built-in simulator answers (no request leaves this machine).");
+                        paths = paths.demo();
+                        Some(sim)
+                    }
+                    Err(msg) => {
+                        eprintln!("roundtable: {msg}");
+                        return ask::EXIT_FAILED;
+                    }
+                }
+            } else {
+                None
+            };
             // The MCP servers `ask` started are stopped before the runtime goes.
             let tools = config.tools.clone();
-            let code = ask::run(config, paths, opts).await;
+            let code = ask::run(config, &paths, opts).await;
             tools.shutdown().await;
             code
         }

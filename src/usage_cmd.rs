@@ -206,8 +206,44 @@ pub fn render(rows: &[UsageRow], by: By, since: &Since, today: &UsageRow) -> Str
                 if sum.unknown_tokens == 1 { "" } else { "s" }
             ));
         }
+        s.push_str(&extras_lines(&sum));
     }
     s.push_str(&format!("\nToday's spend (UTC): {}\n", cost_cell(today)));
+    s
+}
+
+/// Web searches, attachments and prompt caching over the period (from `ledger_extras`), one line
+/// each when there were any. Search costs and cache savings are priced from the catalog (the
+/// provider itemises neither); attachment tokens are the estimate made before sending.
+fn extras_lines(t: &UsageRow) -> String {
+    let plural = |n: u64, one: &str, many: &str| format!("{} {}", digits(n), if n == 1 { one } else { many });
+    let mut s = String::new();
+    if t.web_search_requests > 0 {
+        s.push_str(&format!(
+            "Web search: {}, ~{} (included in the cost)\n",
+            plural(t.web_search_requests, "search", "searches"),
+            format_usd(t.web_search_cost_usd)
+        ));
+    }
+    if t.attachments > 0 {
+        s.push_str(&format!(
+            "Attachments: {}, {}, ~{} prompt tokens (estimated before sending)\n",
+            plural(t.attachments, "file", "files"),
+            crate::present::bytes(t.attachment_bytes),
+            digits(t.attachment_tokens)
+        ));
+    }
+    if t.cached_tokens > 0 {
+        let saved = if t.cache_discount_usd.is_zero() {
+            String::new()
+        } else {
+            format!(", saving ~{}", format_usd(t.cache_discount_usd))
+        };
+        s.push_str(&format!(
+            "Prompt cache: {} read from the cache{saved}\n",
+            plural(t.cached_tokens, "token", "tokens")
+        ));
+    }
     s
 }
 

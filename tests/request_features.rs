@@ -417,3 +417,214 @@ fn chatroom_attach_checks_files_and_says_which_panes_take_them() {
     app.run_command_line("/attach off");
     assert!(app.room.attachments.is_empty());
 }
+
+/// The figure of `key` in a JSON object as an exact decimal (written as a string or a number).
+fn decimal(v: &Value, key: &str) -> rust_decimal::Decimal {
+    let raw = match &v[key] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => panic!("{key} is {other} in {v}"),
+    };
+    raw.parse().unwrap_or_else(|e| panic!("{key} = {raw}: {e}"))
+}
+
+#[tokio::test]
+async fn the_estimate_prices_searches_and_files_and_the_ledger_keeps_them_apart() {
+    let sim = SimServer::start(quick(), 0).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let img = home.path().join("img.png");
+    std::fs::write(&img, PNG).unwrap();
+    let img_arg = img.to_string_lossy().into_owned();
+    // $3/M prompt tokens, $0.01 a search, takes images.
+    let model = "anthropic/claude-sonnet-4.5";
+    let prompt = "What is in the picture?";
+    let plain = output(command(home.path(), &sim.base_url(), &["ask", "--json", "-m", model, prompt])).await;
+    assert!(plain.status.success(), "{}", text(&plain));
+    let args = ["ask", "--json", "--web", "--attach", &img_arg, "-m", model, prompt];
+    let out = output(command(home.path(), &sim.base_url(), &args)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let estimate =
+        |o: &Output| lines(o).into_iter().find(|l| l["type"] == "estimate").unwrap_or_else(|| panic!("{}", text(o)));
+    let (before, after) = (estimate(&plain), estimate(&out));
+    assert_eq!(after["attachment_tokens"], 1_000, "{after}");
+    assert_eq!(after["prompt_tokens"].as_u64(), before["prompt_tokens"].as_u64().map(|t| t + 1_000));
+    assert_eq!(decimal(&after, "web_search_cost_usd_exact"), "0.01".parse().unwrap(), "{after}");
+    // The image's 1,000 tokens at $3/M, plus one search.
+    let added = decimal(&after, "prompt_cost_usd_exact") - decimal(&before, "prompt_cost_usd_exact");
+    assert_eq!(added, "0.013".parse().unwrap(), "{before} → {after}");
+    assert!(before.get("web_search_cost_usd_exact").is_none_or(Value::is_null), "{before}");
+
+    // The ledger keeps the search, its cost and the file apart from the total.
+    let usage = output(command(home.path(), &sim.base_url(), &["usage", "--json"])).await;
+    let rows: Value = serde_json::from_slice(&usage.stdout).unwrap_or_else(|_| panic!("{}", text(&usage)));
+    let row = rows.as_array().and_then(|r| r.iter().find(|r| r["group"] == model)).cloned().unwrap_or_default();
+    assert_eq!(row["requests"], 2, "{row}");
+    assert_eq!(row["web_search_requests"], 1, "{row}");
+    assert_eq!(decimal(&row, "web_search_cost_usd"), "0.01".parse().unwrap(), "{row}");
+    assert_eq!((row["attachments"].as_u64(), row["attachment_bytes"].as_u64()), (Some(1), Some(PNG.len() as u64)));
+    assert_eq!(row["attachment_tokens"], 1_000, "{row}");
+    let table = output(command(home.path(), &sim.base_url(), &["usage"])).await;
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(table.contains("Web search: 1 search, ~$0.0100"), "{table}");
+    assert!(table.contains(&format!("Attachments: 1 file, {} B, ~1,000 prompt tokens", PNG.len())), "{table}");
+
+    // `rooms show` prints them with the answer and the turn.
+    let shown = output(command(home.path(), &sim.base_url(), &["rooms", "show", "last"])).await;
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(shown.contains("1 web search ~$0.0100"), "{shown}");
+    assert!(shown.contains(&format!("Attached: img.png (image/png, {} B, ~1.0k tok est.)", PNG.len())), "{shown}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn ask_lists_the_sources_of_every_tool_step_each_once() {
+    let sim = SimServer::start(quick(), 0).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    // The simulator's first step searches and calls the calculator (sources 1 and 2); the
+    // answer after it searches again (sources 2 and 3).
+    let args = ["ask", "--json", "--web", "--tools", "calculator", "-m", "openai/gpt-4o-mini", "What is 17*23?"];
+    let out = output(command(home.path(), &sim.base_url(), &args)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let lines = lines(&out);
+    let step = lines.iter().find(|l| l["type"] == "step").unwrap_or_else(|| panic!("a tool step: {}", text(&out)));
+    assert_eq!(step["citations"].as_array().map(Vec::len), Some(2), "{step}");
+    let done = lines.iter().find(|l| l["type"] == "done").unwrap_or_else(|| panic!("{}", text(&out)));
+    let urls: Vec<&str> =
+        done["citations"].as_array().into_iter().flatten().filter_map(|c| c["url"].as_str()).collect();
+    assert_eq!(urls.len(), 3, "every step's sources, each once: {done}");
+    assert!(urls[0].ends_with("-1") && urls[1].ends_with("-2") && urls[2].ends_with("-3"), "{urls:?}");
+
+    let out = output(command(
+        home.path(),
+        &sim.base_url(),
+        &["ask", "--web", "--tools", "calculator", "-m", "openai/gpt-4o-mini", "What is 17*23?"],
+    ))
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    for n in 1..=3 {
+        assert_eq!(stdout.matches(&format!("[{n}] Source {n} on ")).count(), 1, "{stdout}");
+    }
+    assert!(!stdout.contains("[4]"), "{stdout}");
+    let export = output(command(home.path(), &sim.base_url(), &["rooms", "show", "last", "--json"])).await;
+    let room: Value = serde_json::from_slice(&export.stdout).unwrap_or_else(|_| panic!("{}", text(&export)));
+    assert_eq!(room["turns"][0]["answers"][0]["citations"].as_array().map(Vec::len), Some(3), "{room}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_sticky_session_reads_its_earlier_prompt_from_the_cache_and_the_footer_shows_the_saving() {
+    use roundtable::core::protocol::{ChatMessage, CostSource, EventKind, TurnId, TurnRequest, Usage};
+    let sim = SimServer::start(quick(), 0).await.unwrap();
+    let mut config = common::core_config(&sim.base_url());
+    let full = common::config_for(&sim.base_url());
+    config.estimator = Some(std::sync::Arc::new(roundtable::core::catalog::CatalogEstimator::new(
+        roundtable::core::catalog::Catalog::snapshot(),
+        full.prices.clone(),
+        &full.providers,
+    )));
+    let (core, mut events) = common::start_core(config);
+    // $0.15/M prompt tokens, $0.075/M read from the cache.
+    let model = "openai/gpt-4o-mini";
+    let ask = |turn: u64, session: &str, messages: Vec<ChatMessage>| {
+        let mut t = common::target(0, model, "");
+        t.messages = messages;
+        t.settings.session_id = Some(session.into());
+        TurnRequest::new(TurnId(turn), vec![t])
+    };
+    let usage_of = |evs: &[EventKind]| -> Usage {
+        let EventKind::Finished { summary, .. } = common::final_of(evs) else { panic!("{evs:?}") };
+        summary.usage.clone().unwrap_or_else(|| panic!("usage: {summary:?}"))
+    };
+    let first = vec![ChatMessage::user("Explain TCP slow start")];
+    core.send(roundtable::core::protocol::Command::Submit(ask(1, "pane-a", first.clone()))).await.unwrap();
+    let evs = common::collect(&mut events, 1).await;
+    let u1 = usage_of(&evs[0]);
+    assert_eq!((u1.cached_tokens, u1.cache_discount.as_ref()), (0, None), "a cold cache: {u1:?}");
+    let EventKind::Finished { summary, .. } = common::final_of(&evs[0]) else { unreachable!() };
+
+    let mut second = first.clone();
+    second.push(ChatMessage::assistant(summary.text.clone()));
+    second.push(ChatMessage::user("And congestion avoidance?"));
+    core.send(roundtable::core::protocol::Command::Submit(ask(2, "pane-a", second.clone()))).await.unwrap();
+    let u2 = usage_of(&common::collect(&mut events, 1).await[0]);
+    assert!(u2.cached_tokens > 0 && u2.cached_tokens < u2.prompt_tokens, "the shared start is cached: {u2:?}");
+    let discount = u2.cache_discount.clone().unwrap_or_else(|| panic!("a saving: {u2:?}"));
+    assert_eq!(discount.source, CostSource::Estimated);
+    let per_token: rust_decimal::Decimal = "0.000000075".parse().unwrap();
+    assert_eq!(discount.usd, Some((per_token * rust_decimal::Decimal::from(u2.cached_tokens)).normalize()));
+    let footer = roundtable::present::room::cached_text(&u2).unwrap_or_default();
+    assert!(footer.contains(" cached, saved ~$0.00000"), "{footer}");
+
+    // Another pane's session starts cold, even with the same messages.
+    core.send(roundtable::core::protocol::Command::Submit(ask(3, "pane-b", second))).await.unwrap();
+    let u3 = usage_of(&common::collect(&mut events, 1).await[0]);
+    assert_eq!(u3.cached_tokens, 0, "{u3:?}");
+    sim.shutdown().await;
+}
+
+#[test]
+fn the_chatroom_draft_estimate_adds_the_files_and_a_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("img.png");
+    std::fs::write(&img, PNG).unwrap();
+    // Takes images at $3/M prompt tokens and searches at $0.01; the other is text only.
+    let mut app = bare_app(&["anthropic/claude-sonnet-4.5", "deepseek/deepseek-chat-v3.1"]);
+    let draft = |app: &mut roundtable::ui::app::App, text: &str| {
+        app.chrome.input.set_text(text);
+        app.refresh_draft_estimate();
+        app.view.sidebar.draft.iter().map(|d| (d.tokens, d.cost)).collect::<Vec<_>>()
+    };
+    let before = draft(&mut app, "What is in the picture?");
+    app.run_command_line(&format!("/attach {}", img.display()));
+    app.run_command_line("/web 1 on");
+    let after = draft(&mut app, "What is in the picture?");
+    assert_eq!(after[0].0, before[0].0 + 1_000, "the image's tokens: {before:?} → {after:?}");
+    let added = after[0].1.zip(before[0].1).map(|(a, b)| a - b);
+    assert_eq!(added, Some("0.013".parse().unwrap()), "1,000 tokens at $3/M and a search: {before:?} → {after:?}");
+    assert_eq!(after[1], before[1], "the text-only pane without web search pays for neither");
+}
+
+#[tokio::test]
+async fn ask_demo_needs_no_key_and_keeps_its_history_apart() {
+    let home = tempfile::tempdir().unwrap();
+    let img = home.path().join("img.png");
+    std::fs::write(&img, PNG).unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_roundtable"));
+    cmd.args(["ask", "--demo", "--json", "--web", "--attach"])
+        .arg(&img)
+        .args(["-m", "anthropic/claude-sonnet-4.5", "-m", "deepseek/deepseek-chat-v3.1", "What is in the picture?"])
+        .env("ROUNDTABLE_DATA_DIR", home.path().join("data"))
+        .env("ROUNDTABLE_CONFIG_DIR", home.path().join("config"))
+        .env("ROUNDTABLE_CACHE_DIR", home.path().join("cache"))
+        .env_remove("OPENROUTER_API_KEY")
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .kill_on_drop(true);
+    let out = output(cmd).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("demo: the built-in simulator answers"));
+    let lines = lines(&out);
+    for t in [0, 1] {
+        let done = lines.iter().find(|l| l["type"] == "done" && l["target"] == t);
+        assert!(done.is_some_and(|d| d["citations"].as_array().is_some_and(|c| c.len() == 2)), "{}", text(&out));
+    }
+    assert!(lines.iter().any(|l| l["type"] == "notice" && l["target"] == 1), "the text-only model is told");
+    assert!(home.path().join("data/demo/roundtable.db").exists(), "the demo's own ledger");
+    assert!(!home.path().join("data/roundtable.db").exists(), "the real ledger is untouched");
+}
+
+#[tokio::test]
+async fn files_of_a_request_refused_for_want_of_a_key_are_not_ledgered_as_sent() {
+    let home = tempfile::tempdir().unwrap();
+    let img = home.path().join("img.png");
+    std::fs::write(&img, PNG).unwrap();
+    let mut cmd = command(home.path(), "http://127.0.0.1:9/api/v1", &["ask", "--attach"]);
+    cmd.arg(&img).args(["-m", "anthropic/claude-sonnet-4.5", "hi"]).env_remove("OPENROUTER_API_KEY");
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("roundtable ask --demo"), "{}", text(&out));
+    let usage = output(command(home.path(), "http://127.0.0.1:9/api/v1", &["usage", "--json"])).await;
+    let rows: Value = serde_json::from_slice(&usage.stdout).unwrap_or_else(|_| panic!("{}", text(&usage)));
+    assert_eq!(rows[0]["requests"], 1, "{rows}");
+    assert_eq!(rows[0]["attachments"], 0, "{rows}");
+}

@@ -47,6 +47,23 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
+/// The key every provider gets in demo mode (the simulator accepts any; shaped like a real one so
+/// it is scrubbed from output like one).
+const DEMO_KEY: &str = "sk-or-v1-demo-simulated";
+
+/// `ask --demo`: start the built-in simulator on loopback in this process and point every
+/// provider at it with a demo key, as the chatroom's demo mode does.
+pub async fn start_demo(config: &mut Config) -> Result<crate::sim::SimServer, String> {
+    let sim = crate::sim::SimServer::start(crate::sim::SimConfig::default(), 0)
+        .await
+        .map_err(|e| format!("the demo simulator could not start on loopback: {e}"))?;
+    config.override_base_url(&sim.base_url());
+    for p in config.providers.providers.values_mut() {
+        p.fixed_key = Some(crate::core::provider::ApiKey::new(DEMO_KEY.to_string()));
+    }
+    Ok(sim)
+}
+
 /// The prompt from the arguments, or standard input when none was given.
 pub fn read_prompt(args: &[String]) -> Result<String, String> {
     let prompt = if args.is_empty() {
@@ -76,6 +93,8 @@ struct Pane {
     /// The `response_format` this model was asked for (`--json-schema`), when it takes it.
     format: Option<serde_json::Value>,
     outcome: Option<Outcome>,
+    /// Sources cited by the steps so far (a tool loop makes several), each URL once.
+    citations: Vec<crate::core::protocol::Citation>,
 }
 
 pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
@@ -151,9 +170,11 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
 
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     if opts.json {
-        for (i, (model, (tokens, cost))) in opts.models.iter().zip(&estimates).enumerate() {
-            let v = json!({"type": "estimate", "model": model, "target": i, "prompt_tokens": tokens,
-                "prompt_cost_usd": cost.and_then(|c| c.to_f64()), "prompt_cost_usd_exact": cost.map(|c| c.normalize().to_string())});
+        for (i, (model, e)) in opts.models.iter().zip(&estimates).enumerate() {
+            let exact = |c: Option<rust_decimal::Decimal>| c.map(|c| c.normalize().to_string());
+            let v = json!({"type": "estimate", "model": model, "target": i, "prompt_tokens": e.tokens,
+                "prompt_cost_usd": e.cost.and_then(|c| c.to_f64()), "prompt_cost_usd_exact": exact(e.cost),
+                "attachment_tokens": e.attachment_tokens, "web_search_cost_usd_exact": exact(e.web_search_cost)});
             let _ = writeln!(out, "{}", output::JsonLine(v));
         }
         for (i, (model, pane)) in opts.models.iter().zip(&panes).enumerate() {
@@ -169,9 +190,19 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
             .models
             .iter()
             .zip(&estimates)
-            .map(|(m, (t, c))| {
-                let cost = c.map_or("cost ?".into(), |c| format!("~{}", crate::present::usd(c)));
-                format!("{} ~{t} tok {cost}", output::short(m, 28))
+            .map(|(m, e)| {
+                let cost = e.cost.map_or("cost ?".into(), |c| format!("~{}", crate::present::usd(c)));
+                let mut parts = Vec::new();
+                if e.attachment_tokens > 0 {
+                    parts.push(format!("files ~{} tok", e.attachment_tokens));
+                }
+                match e.web_search_cost {
+                    Some(w) if !w.is_zero() => parts.push(format!("1 web search ~{}", crate::present::usd(w))),
+                    Some(_) => parts.push("1 web search, not priced in the catalog".into()),
+                    None => {}
+                }
+                let incl = if parts.is_empty() { String::new() } else { format!(" (incl. {})", parts.join(", ")) };
+                format!("{} ~{} tok {cost}{incl}", output::short(m, 28), e.tokens)
             })
             .collect();
         eprintln!("Prompt estimate (heuristic, before sending): {}", parts.join(" · "));
@@ -216,6 +247,8 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
         };
         let idx = event.target.0 as usize;
         let Some(pane) = panes.get_mut(idx) else { continue };
+        let mut event = event;
+        gather_citations(pane, &mut event.kind);
         // `ask` never prompts: a call that needs approval is denied (unless --yes, where none
         // needs it), and the model is told so.
         if let EventKind::ToolCall { call, needs_confirmation: true } = &event.kind {
@@ -365,6 +398,22 @@ fn check_structured(pane: &mut Pane, idx: usize, json: bool) -> Option<serde_jso
     json.then_some(line)
 }
 
+/// Keep every step's sources: a final event's summary then lists all of the answer's, each URL
+/// once and numbered in the order first cited (as the room and the exports do), not only the
+/// last step's.
+fn gather_citations(pane: &mut Pane, kind: &mut EventKind) {
+    match kind {
+        EventKind::StepFinished { summary } => {
+            crate::core::room::add_citations(&mut pane.citations, &summary.citations)
+        }
+        EventKind::Finished { summary, .. } | EventKind::Failed { summary, .. } | EventKind::Cancelled { summary } => {
+            crate::core::room::add_citations(&mut pane.citations, &summary.citations);
+            summary.citations.clone_from(&pane.citations);
+        }
+        _ => {}
+    }
+}
+
 /// Fold one event into its pane.
 fn absorb(pane: &mut Pane, model: String, kind: EventKind) {
     let l = &mut pane.live;
@@ -442,13 +491,25 @@ fn offered_settings(
     (settings, notices)
 }
 
+/// What sending will cost one target, before any output.
+struct Estimate {
+    /// Prompt tokens (a heuristic count), the attachments' estimated tokens included.
+    tokens: u64,
+    /// The prompt's cost with one web search when searching; `None` when the price is unknown.
+    cost: Option<rust_decimal::Decimal>,
+    attachment_tokens: u64,
+    /// The search's share of `cost` (one search at the catalog's `web_search` price).
+    web_search_cost: Option<rust_decimal::Decimal>,
+}
+
 /// Each target's estimated prompt tokens and prompt cost before sending (a heuristic token
-/// count, priced from the catalog or the config's price table).
+/// count, priced from the catalog or the config's price table), with the attachments' tokens
+/// and the web search's price included and also given apart.
 fn pre_send_estimates(
     config: &Config,
     estimator: &crate::core::catalog::CatalogEstimator,
     opts: &AskOptions,
-) -> Vec<(u64, Option<rust_decimal::Decimal>)> {
+) -> Vec<Estimate> {
     let mut messages = Vec::new();
     if let Some(system) = &opts.system {
         messages.push(ChatMessage::system(system.clone()));
@@ -477,16 +538,18 @@ fn pre_send_estimates(
                 })
                 .cloned()
                 .collect();
-            let tokens = text_tokens + crate::core::attach::estimate_tokens(&taken);
+            let attachment_tokens = crate::core::attach::estimate_tokens(&taken);
+            let tokens = text_tokens + attachment_tokens;
             // Web search is priced only where it is sent (OpenRouter); `offered_settings` says so.
             let web = opts.settings.web_search == Some(true)
                 && resolved
                     .as_ref()
                     .is_some_and(|r| r.provider.kind == crate::core::provider::ProviderKind::Openrouter);
-            let cost = resolved
-                .and_then(|r| estimator.pricing_for(&r.provider_name, &r.upstream_model))
-                .and_then(|p| crate::core::catalog::estimate_send_cost(&p, tokens, web));
-            (tokens, cost)
+            let pricing = resolved.and_then(|r| estimator.pricing_for(&r.provider_name, &r.upstream_model));
+            let send = |web| pricing.as_ref().and_then(|p| crate::core::catalog::estimate_send_cost(p, tokens, web));
+            let cost = send(web);
+            let web_search_cost = if web { cost.zip(send(false)).and_then(|(a, b)| a.checked_sub(b)) } else { None };
+            Estimate { tokens, cost, attachment_tokens, web_search_cost }
         })
         .collect()
 }

@@ -131,6 +131,7 @@ pub(super) fn json_line(model: &str, idx: usize, event: &StreamEvent, denied: bo
             let mut v = summary_json(model, idx, summary);
             v["type"] = json!("step");
             v["tool_calls"] = json!(summary.tool_calls.len());
+            v["citations"] = json!(summary.citations);
             v
         }
         EventKind::ToolCall { call, needs_confirmation } => {
@@ -178,9 +179,22 @@ pub(super) fn cost_line(model: &str, idx: usize, generation_id: &str, cost: &Cos
 }
 
 fn usage_json(u: &Usage) -> Value {
-    json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total_tokens,
+    let exact = |c: &Option<Cost>| c.as_ref().and_then(|c| c.usd).map(|d| d.normalize().to_string());
+    let mut v = json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total_tokens,
            "cached_tokens": u.cached_tokens, "reasoning_tokens": u.reasoning_tokens,
-           "web_search_requests": u.web_search_requests})
+           "web_search_requests": u.web_search_requests});
+    // Present only when there is something to say, so scripts can test for the key.
+    if u.cache_write_tokens > 0 {
+        v["cache_write_tokens"] = json!(u.cache_write_tokens);
+    }
+    if let Some(c) = &u.cache_discount {
+        v["cache_discount_usd"] = json!(exact(&u.cache_discount));
+        v["cache_discount_source"] = json!(c.source);
+    }
+    if u.web_search_cost.is_some() {
+        v["web_search_cost_usd"] = json!(exact(&u.web_search_cost));
+    }
+    v
 }
 
 fn summary_json(model: &str, idx: usize, s: &StreamSummary) -> Value {
@@ -410,6 +424,24 @@ pub(super) fn print_table(out: &mut impl Write, rows_in: &[(&Outcome, Totals)]) 
     let _ = writeln!(out, "{}", widths.iter().map(|w| "─".repeat(*w)).collect::<Vec<_>>().join("  "));
     for row in &rows {
         let _ = writeln!(out, "{}", line(row).trim_end());
+    }
+    // Cached prompt tokens, what caching saved and what the searches cost (the last step's).
+    let mut itemised_estimate = false;
+    for (o, _) in rows_in {
+        let Some(u) = &o.summary.usage else { continue };
+        let extras: Vec<String> =
+            crate::present::room::cached_text(u).into_iter().chain(crate::present::room::searches_text(u)).collect();
+        if !extras.is_empty() {
+            let line = extras.join(" · ");
+            itemised_estimate |= line.contains('~');
+            let _ = writeln!(out, "{}: {}", short(&o.model, 40), line);
+        }
+    }
+    if itemised_estimate {
+        let _ = writeln!(
+            out,
+            "~ cache savings and search costs are priced from the catalog (the provider does not itemise them)."
+        );
     }
     if estimated {
         let _ = writeln!(out, "~ estimated from catalog prices; the provider did not report a cost.");

@@ -132,6 +132,8 @@ pub fn parse_generation(body: &[u8]) -> Option<Generation> {
             reported_cost: Some(cost),
             // The reference shows no search count in `/generation` (only `web_search_engine`).
             web_search_requests: 0,
+            web_search_cost: None,
+            cache_discount: crate::core::provider::normalize::reported_discount(Some(&d["cache_discount"])),
         },
     })
 }

@@ -116,7 +116,8 @@ impl CoreError {
             ErrorKind::MissingKey,
             format!(
                 "No API key for provider '{provider}': set the environment variable {env_var} \
-                 (or try the built-in simulator: roundtable sim, then --base-url http://127.0.0.1:8787/api/v1)."
+                 (or try the built-in simulator: `roundtable ask --demo …`, or roundtable sim, then \
+                 --base-url http://127.0.0.1:8787/api/v1)."
             ),
         )
     }

@@ -313,6 +313,19 @@ pub struct Usage {
     /// billed at the model's `web_search` price.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub web_search_requests: u64,
+    /// What the web searches cost: `web_search_requests` at the model's catalog `web_search`
+    /// price, computed by the core (`Estimated`). The reference shows no per-search figure in the
+    /// usage (`cost_details` splits only prompt and completion), so this is never `Reported`
+    /// today; `usage.cost` already includes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_search_cost: Option<Cost>,
+    /// What prompt caching saved (negative when cache writes cost more than they saved, as on
+    /// Anthropic). `Reported` when the upstream gives `cache_discount` (§8.3: `GET /generation`;
+    /// the reference is silent on whether the usage chunk ever carries it, so it is read there
+    /// too when present); otherwise `Estimated` by the core from the catalog prices: the cost
+    /// with every prompt token at the prompt price minus the cost as billed (§10.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_discount: Option<Cost>,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -17,6 +17,15 @@ pub fn tokens(n: u64) -> String {
     }
 }
 
+/// A file size: "68 B", "12.3 KiB", "4.5 MiB".
+pub fn bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
+
 /// Dollars with enough digits to show sub-cent costs exactly: "$0.0012", "$0.000042", "$1.2500".
 pub fn usd(amount: Decimal) -> String {
     let n = amount.normalize();

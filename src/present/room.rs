@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::core::protocol::{Citation, TurnId};
+use crate::core::protocol::{Citation, Cost, TurnId, Usage};
 use crate::core::room::{Answer, AnswerState, Footer, Room, Totals, final_text};
 use crate::core::sanitize::strip_controls;
 
@@ -16,12 +16,8 @@ pub fn footer_text(f: &Footer) -> String {
         if u.reasoning_tokens > 0 {
             parts.push(format!("{} reasoning", super::tokens(u.reasoning_tokens)));
         }
-        if u.cached_tokens > 0 {
-            parts.push(format!("{} cached", super::tokens(u.cached_tokens)));
-        }
-        if u.web_search_requests > 0 {
-            parts.push(searches(u.web_search_requests));
-        }
+        parts.extend(cached_text(u));
+        parts.extend(searches_text(u));
     } else {
         parts.push("tokens ?".into());
     }
@@ -41,6 +37,37 @@ pub fn footer_text(f: &Footer) -> String {
         parts.push(finish.clone());
     }
     parts.join(" · ")
+}
+
+/// Cached prompt tokens and what caching saved, where the upstream reported cached tokens:
+/// "1.2k cached, saved ~$0.0009" (`~`: estimated from catalog prices), "300 cached, cache
+/// writes cost $0.0002" when writing the cache cost more than reading it saved.
+pub fn cached_text(u: &Usage) -> Option<String> {
+    if u.cached_tokens == 0 && u.cache_write_tokens == 0 {
+        return None;
+    }
+    let mut text = format!("{} cached", super::tokens(u.cached_tokens));
+    match u.cache_discount.as_ref().and_then(|c| c.usd.map(|usd| (usd, c))) {
+        Some((usd, c)) if usd.is_sign_negative() && !usd.is_zero() => {
+            let extra = Cost { usd: Some(-usd), source: c.source };
+            text.push_str(&format!(", cache writes cost {}", super::cost(&extra)));
+        }
+        Some((usd, c)) if !usd.is_zero() => text.push_str(&format!(", saved {}", super::cost(c))),
+        _ => {}
+    }
+    Some(text)
+}
+
+/// The web searches of a request and what they cost: "1 web search ~$0.01".
+pub fn searches_text(u: &Usage) -> Option<String> {
+    if u.web_search_requests == 0 {
+        return None;
+    }
+    let mut text = searches(u.web_search_requests);
+    if let Some(c) = u.web_search_cost.as_ref().filter(|c| c.usd.is_some()) {
+        text.push_str(&format!(" {}", super::cost(c)));
+    }
+    Some(text)
 }
 
 /// "1 web search", "3 web searches".
@@ -122,6 +149,9 @@ pub fn markdown(room: &Room) -> String {
     }
     for turn in room.path() {
         out.push_str(&format!("\n## Turn {}\n\n{}\n", turn.id.0, turn.prompt.trim_end()));
+        if let Some(files) = attachments_text(&turn.attachments) {
+            out.push_str(&format!("\nAttached: {files}\n"));
+        }
         for pane in &room.panes {
             for a in room.attempts(turn.id, pane.target) {
                 let retry = if a.is_retry() { format!(" (retry {})", a.key.attempt) } else { String::new() };
@@ -161,6 +191,27 @@ pub fn markdown(room: &Room) -> String {
     let t = room.totals().room;
     out.push_str(&format!("\n---\n\nTotal: {} requests · {}\n", t.requests, totals_text(&t)));
     out
+}
+
+/// "img.png (image/png, 68 B, ~1,000 tok est.)" for each file sent with a turn; `None` for none.
+fn attachments_text(files: &[crate::core::protocol::Attachment]) -> Option<String> {
+    if files.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = files
+        .iter()
+        .map(|a| {
+            let tokens = crate::core::attach::estimate_tokens(std::slice::from_ref(a));
+            format!(
+                "{} ({}, {}, ~{} tok est.)",
+                strip_controls(&a.name),
+                a.mime,
+                super::bytes(a.bytes),
+                super::tokens(tokens)
+            )
+        })
+        .collect();
+    Some(each.join(", "))
 }
 
 fn totals_text(t: &Totals) -> String {
@@ -227,7 +278,15 @@ pub fn json(room: &Room) -> Value {
         .iter()
         .map(|t| {
             let answers: Vec<Value> = room.answers.iter().filter(|a| a.key.turn == t.id).map(answer_json).collect();
-            json!({"turn": t.id.0, "parent": t.parent.map(|p| p.0), "prompt": t.prompt,
+            let files: Vec<Value> = t
+                .attachments
+                .iter()
+                .map(|a| {
+                    json!({"name": a.name, "path": a.path, "mime": a.mime, "bytes": a.bytes,
+                           "estimated_tokens": crate::core::attach::estimate_tokens(std::slice::from_ref(a))})
+                })
+                .collect();
+            json!({"turn": t.id.0, "parent": t.parent.map(|p| p.0), "prompt": t.prompt, "attachments": files,
                    "to_panes": t.targets.as_ref().map(|v| v.iter().map(|x| x.0).collect::<Vec<_>>()),
                    "at_ms": t.at_ms, "on_current_branch": path.contains(&t.id.0), "answers": answers})
         })

@@ -104,8 +104,17 @@ async fn handle(sh: &Arc<Shared>, headers: &HeaderMap, body: &[u8], gen_id: &str
 
 /// What the model says this turn.
 enum Content {
-    Text { reasoning: Option<Answer>, answer: Answer, citations: Vec<(String, String)> },
-    Calls { calls: Vec<Call>, gemini: bool },
+    Text {
+        reasoning: Option<Answer>,
+        answer: Answer,
+        citations: Vec<(String, String)>,
+    },
+    /// Tool calls; a web-search step cites what it found before calling.
+    Calls {
+        calls: Vec<Call>,
+        gemini: bool,
+        citations: Vec<(String, String)>,
+    },
 }
 
 /// Everything about one answer that the body builders and the bookkeeping share.
@@ -117,6 +126,8 @@ struct Plan<'a> {
     content: Content,
     finish: &'static str,
     prompt_tokens: u64,
+    /// Of `prompt_tokens`, read from the session's prompt cache.
+    cached_tokens: u64,
     reasoning_tokens: u64,
     completion_tokens: u64,
     price: Price,
@@ -134,11 +145,14 @@ fn plan<'a>(sh: &Shared, req: &ChatRequest, spec: &'a ModelSpec, gen_id: &'a str
     let script = spec
         .tools
         .or_else(|| (model::catalog_supports_tools(&spec.base) == Some(true)).then_some(model::ToolScript::Auto));
+    // Each step of a tool loop searches again and cites partly new sources.
+    let step = req.current_turn().iter().filter(|m| m.role == "assistant" && !m.tool_calls.is_empty()).count();
+    let sources = || if req.web_search { citations(prompt, seed, step) } else { Vec::new() };
     let (content, reasoning_tokens, completion_tokens) = match tools::plan(script, req, seed) {
         Some(ToolTurn::Calls { calls, gemini }) => {
             let tokens = calls.iter().map(|c| call_tokens(c, gemini)).sum();
             finish = "tool_calls";
-            (Content::Calls { calls, gemini }, 0, tokens)
+            (Content::Calls { calls, gemini, citations: sources() }, 0, tokens)
         }
         turn => {
             let mut answer = match turn {
@@ -185,13 +199,15 @@ fn plan<'a>(sh: &Shared, req: &ChatRequest, spec: &'a ModelSpec, gen_id: &'a str
             let total = (r + answer.len()) as u64;
             // `exclude`: the tokens are billed, the text is not sent.
             let reasoning = reasoning.filter(|_| !req.reasoning_excluded);
-            let citations = if req.web_search { citations(prompt, seed) } else { Vec::new() };
-            (Content::Text { reasoning, answer, citations }, r as u64, total)
+            (Content::Text { reasoning, answer, citations: sources() }, r as u64, total)
         }
     };
-    let web_searches = u64::from(matches!(&content, Content::Text { citations, .. } if !citations.is_empty()));
+    let web_searches = u64::from(matches!(&content,
+        Content::Text { citations, .. } | Content::Calls { citations, .. } if !citations.is_empty()));
     let mut price = model::price(spec);
     price.per_request = model::web_search_price(&spec.base) * Decimal::from(web_searches);
+    let prompt_tokens = req.prompt_tokens();
+    let cached_tokens = cached_prefix(sh, req, spec, price).min(prompt_tokens);
     Plan {
         spec,
         gen_id,
@@ -199,13 +215,32 @@ fn plan<'a>(sh: &Shared, req: &ChatRequest, spec: &'a ModelSpec, gen_id: &'a str
         seed,
         content,
         finish,
-        prompt_tokens: req.prompt_tokens(),
+        prompt_tokens,
+        cached_tokens,
         reasoning_tokens,
         completion_tokens,
         price,
         web_searches,
         tps: prof.tps,
     }
+}
+
+/// Prompt caching behind sticky routing: a request with the same `session_id` as an earlier one
+/// to the same model finds the messages they share from the start in the provider's cache, on
+/// models whose catalog lists a cache-read price (automatic caching, as OpenAI, DeepSeek and
+/// Gemini do). Real providers cache only prefixes past about 1,024 tokens; the reference gives
+/// no figure and the simulator caches any, so a short demo conversation shows it. The whole
+/// prompt can hit the cache (a resent prompt); the tools' schemas never do.
+fn cached_prefix(sh: &Shared, req: &ChatRequest, spec: &ModelSpec, price: Price) -> u64 {
+    let Some(session) = req.session_id.as_ref().filter(|_| price.cache_read.is_some()) else { return 0 };
+    let keys = req.message_keys();
+    let hashes: Vec<u64> = keys.iter().map(|k| k.0).collect();
+    let mut g = sh.lock();
+    if g.prompt_caches.len() >= crate::sim::state::KEPT_SESSIONS {
+        g.prompt_caches.clear();
+    }
+    let Some(before) = g.prompt_caches.insert((session.clone(), spec.base.clone()), hashes) else { return 0 };
+    keys.iter().zip(&before).take_while(|((hash, _), seen)| hash == *seen).map(|((_, tokens), _)| tokens).sum()
 }
 
 /// Header fragment plus argument text, at ~4 chars per token.
@@ -215,8 +250,10 @@ fn call_tokens(c: &Call, gemini: bool) -> u64 {
     (c.arguments.len() as u64).div_ceil(4).max(1) + 4
 }
 
-fn usage_json(prompt: u64, completion: u64, reasoning: u64, price: Price, web_searches: u64) -> String {
-    let (cost, pc, cc) = model::cost(price, prompt, completion);
+fn usage_json(p: &Plan) -> String {
+    let (prompt, completion, reasoning, web_searches) =
+        (p.prompt_tokens, p.completion_tokens, p.reasoning_tokens, p.web_searches);
+    let (cost, pc, cc) = model::cost(p.price, prompt, p.cached_tokens, completion);
     let usage = Obj::new()
         .num("prompt_tokens", prompt)
         .num("completion_tokens", completion)
@@ -225,7 +262,12 @@ fn usage_json(prompt: u64, completion: u64, reasoning: u64, price: Price, web_se
         .bool("is_byok", false)
         .raw(
             "prompt_tokens_details",
-            "{\"cached_tokens\":0,\"cache_write_tokens\":0,\"audio_tokens\":0,\"video_tokens\":0}",
+            &Obj::new()
+                .num("cached_tokens", p.cached_tokens)
+                .num("cache_write_tokens", 0)
+                .num("audio_tokens", 0)
+                .num("video_tokens", 0)
+                .end(),
         )
         .raw(
             "cost_details",
@@ -249,11 +291,13 @@ fn usage_json(prompt: u64, completion: u64, reasoning: u64, price: Price, web_se
 }
 
 /// The sources a web-search answer cites: deterministic, on a reserved domain.
-fn citations(prompt: &str, seed: u64) -> Vec<(String, String)> {
+/// Step `step` of a tool loop cites sources `step + 1` and `step + 2`: each step one new, one
+/// seen before (so a client's list of an answer's sources must merge them, each once).
+fn citations(prompt: &str, seed: u64, step: usize) -> Vec<(String, String)> {
     let topic: String =
         prompt.chars().filter(char::is_ascii_alphanumeric).take(24).collect::<String>().to_ascii_lowercase();
     let topic = if topic.is_empty() { "answer".to_string() } else { topic };
-    (1..=2)
+    (step + 1..=step + 2)
         .map(|i| (format!("https://example.org/{topic}/{:x}-{i}", seed & 0xffff), format!("Source {i} on {topic}")))
         .collect()
 }
@@ -327,7 +371,10 @@ fn sse_script(p: &Plan) -> Script {
                 b.annotations(&annotations_json(citations));
             }
         }
-        Content::Calls { calls, gemini } => {
+        Content::Calls { calls, gemini, citations } => {
+            if !citations.is_empty() {
+                b.annotations(&annotations_json(citations));
+            }
             if spec.reasoning && !*gemini {
                 // A thinking model reasons before it calls, and signs the reasoning.
                 b.reasoning("I should use the tools for this. ", 8);
@@ -356,7 +403,7 @@ fn sse_script(p: &Plan) -> Script {
     }
     b.finish(p.finish, model::native_finish(spec, p.finish), reasoning_nulls);
     if !spec.no_usage {
-        let usage = usage_json(p.prompt_tokens, p.completion_tokens, p.reasoning_tokens, p.price, p.web_searches);
+        let usage = usage_json(p);
         b.usage(&usage, (spec.hash() >> 7) & 1 == 1);
     }
     if !spec.no_done {
@@ -396,7 +443,10 @@ fn json_body(p: &Plan) -> String {
                 None => msg.null("reasoning"),
             };
         }
-        Content::Calls { calls, .. } => {
+        Content::Calls { calls, citations, .. } => {
+            if !citations.is_empty() {
+                msg = msg.raw("annotations", &annotations_json(citations));
+            }
             let list: Vec<String> = calls
                 .iter()
                 .map(|c| {
@@ -430,7 +480,7 @@ fn json_body(p: &Plan) -> String {
         .opt_str("system_fingerprint", fp.as_deref())
         .str("service_tier", "default")
         .raw("choices", &format!("[{choice}]"))
-        .raw("usage", &usage_json(p.prompt_tokens, p.completion_tokens, p.reasoning_tokens, p.price, p.web_searches))
+        .raw("usage", &usage_json(p))
         .end()
 }
 
@@ -467,6 +517,8 @@ async fn respond(sh: Arc<Shared>, key: String, req: &ChatRequest, spec: &ModelSp
         prompt_tokens: p.prompt_tokens,
         completion_tokens: scripted_tokens,
         reasoning_tokens: p.reasoning_tokens,
+        cached_tokens: p.cached_tokens,
+        cache_discount: model::cache_discount(p.price, p.cached_tokens),
         cost: Decimal::ZERO,
         finish_reason: p.finish.to_string(),
         native_finish_reason: model::native_finish(spec, p.finish).to_string(),
@@ -482,7 +534,7 @@ async fn respond(sh: Arc<Shared>, key: String, req: &ChatRequest, spec: &ModelSp
         g.stats.in_flight += 1;
         g.stats.max_in_flight = g.stats.max_in_flight.max(g.stats.in_flight);
     }
-    let (price, prompt, interrupt) = (p.price, p.prompt_tokens, spec.interrupt);
+    let (price, prompt, interrupt) = (p.price, (p.prompt_tokens, p.cached_tokens), spec.interrupt);
     let id = gen_id.to_string();
     let shared = sh.clone();
     let done = move |o: Outcome| finalize(&shared, &id, &key, o, price, prompt, interrupt);
@@ -540,13 +592,22 @@ fn build(status: StatusCode, content_type: &'static str, body: Body) -> Response
     resp
 }
 
-fn finalize(sh: &Shared, id: &str, key: &str, o: Outcome, price: Price, prompt: u64, interrupt: Option<Interrupt>) {
+/// `prompt`: the prompt tokens, and how many of them were read from the cache.
+fn finalize(
+    sh: &Shared,
+    id: &str,
+    key: &str,
+    o: Outcome,
+    price: Price,
+    prompt: (u64, u64),
+    interrupt: Option<Interrupt>,
+) {
     let mut g = sh.lock();
     let Some(rec) = g.generations.get_mut(id) else { return };
     if o.cancelled || o.shutdown {
         rec.completion_tokens = o.tokens_sent;
     }
-    let (cost, _, _) = model::cost(price, prompt, rec.completion_tokens);
+    let (cost, _, _) = model::cost(price, prompt.0, prompt.1, rec.completion_tokens);
     rec.cost = cost;
     rec.cancelled = o.cancelled;
     rec.finished = Some(o.ended);

@@ -223,13 +223,24 @@ pub struct Price {
     pub prompt: Decimal,
     pub completion: Decimal,
     pub per_request: Decimal,
+    /// Per cached prompt token read; `None` where the catalog lists no cache price (the
+    /// simulator caches nothing for such models).
+    pub cache_read: Option<Decimal>,
 }
 
-/// Costs of one request: (total, prompt part, completion part).
-pub fn cost(price: Price, prompt_tokens: u64, completion_tokens: u64) -> (Decimal, Decimal, Decimal) {
-    let p = (Decimal::from(prompt_tokens) * price.prompt).normalize();
+/// Costs of one request: (total, prompt part, completion part). `cached` of the prompt tokens
+/// were read from the cache, at the cache-read price (§10.2).
+pub fn cost(price: Price, prompt_tokens: u64, cached: u64, completion_tokens: u64) -> (Decimal, Decimal, Decimal) {
+    let cached = cached.min(prompt_tokens);
+    let read = price.cache_read.unwrap_or(price.prompt);
+    let p = (Decimal::from(prompt_tokens - cached) * price.prompt + Decimal::from(cached) * read).normalize();
     let c = (Decimal::from(completion_tokens) * price.completion).normalize();
     ((p + c + price.per_request).normalize(), p, c)
+}
+
+/// What reading `cached` prompt tokens from the cache saved (`cache_discount`, §8.3).
+pub fn cache_discount(price: Price, cached: u64) -> Decimal {
+    price.cache_read.map_or(Decimal::ZERO, |read| (Decimal::from(cached) * (price.prompt - read)).normalize())
 }
 
 /// The catalog's `web_search` price (per search) of an id; zero when it lists none.
@@ -313,7 +324,8 @@ fn catalog_prices() -> &'static HashMap<String, Price> {
             if let (Some(id), Some(prompt), Some(completion)) = (m["id"].as_str(), dec("prompt"), dec("completion")) {
                 // "-1" means "variable" (routers): fall back to the default price.
                 if prompt >= Decimal::ZERO && completion >= Decimal::ZERO {
-                    map.insert(id.to_string(), Price { prompt, completion, per_request: Decimal::ZERO });
+                    let cache_read = dec("input_cache_read").filter(|r| *r >= Decimal::ZERO && *r < prompt);
+                    map.insert(id.to_string(), Price { prompt, completion, per_request: Decimal::ZERO, cache_read });
                 }
             }
         }
@@ -324,12 +336,18 @@ fn catalog_prices() -> &'static HashMap<String, Price> {
 /// Catalog price; `:free` ids cost nothing; unknown ids $1/M prompt, $2/M completion.
 pub fn price(spec: &ModelSpec) -> Price {
     if spec.base.ends_with(":free") {
-        return Price { prompt: Decimal::ZERO, completion: Decimal::ZERO, per_request: Decimal::ZERO };
+        return Price {
+            prompt: Decimal::ZERO,
+            completion: Decimal::ZERO,
+            per_request: Decimal::ZERO,
+            cache_read: None,
+        };
     }
     catalog_prices().get(&spec.base).copied().unwrap_or(Price {
         prompt: Decimal::new(1, 6),
         completion: Decimal::new(2, 6),
         per_request: Decimal::ZERO,
+        cache_read: None,
     })
 }
 
@@ -362,10 +380,13 @@ mod tests {
     #[test]
     fn catalog_and_default_prices() {
         let p = price(&ModelSpec::parse("openai/gpt-4o-mini"));
-        let (total, _, _) = cost(p, 28, 12);
+        let (total, _, _) = cost(p, 28, 0, 12);
+        // 20 of 28 prompt tokens read from the cache at $0.075/M instead of $0.15/M.
+        assert_eq!(cost(p, 28, 20, 12).0.to_string(), "0.0000099");
+        assert_eq!(cache_discount(p, 20).to_string(), "0.0000015");
         assert_eq!(total.to_string(), "0.0000114");
         let d = price(&ModelSpec::parse("b"));
-        assert_eq!(cost(d, 1_000_000, 0).0.to_string(), "1");
-        assert_eq!(cost(price(&ModelSpec::parse("qwen/qwen3-coder:free")), 5, 5).0.to_string(), "0");
+        assert_eq!(cost(d, 1_000_000, 0, 0).0.to_string(), "1");
+        assert_eq!(cost(price(&ModelSpec::parse("qwen/qwen3-coder:free")), 5, 0, 5).0.to_string(), "0");
     }
 }

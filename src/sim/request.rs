@@ -78,6 +78,9 @@ pub struct ChatRequest {
     pub reasoning_excluded: bool,
     /// `response_format` as sent (structured output), absent or `null` when not asked for.
     pub response_format: Option<Value>,
+    /// OpenRouter's sticky-routing key (§2.1 `session_id`): requests that share it reach the
+    /// same provider, whose prompt cache is then warm.
+    pub session_id: Option<String>,
     /// Size of the serialized `tools` array; tool schemas count as prompt tokens.
     tools_chars: usize,
 }
@@ -159,6 +162,7 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         || v["plugins"].as_array().is_some_and(|p| p.iter().any(|p| p["id"] == "web"))
         || model.split('@').next().is_some_and(|m| m.ends_with(":online"));
     Ok(ChatRequest {
+        session_id: v["session_id"].as_str().filter(|s| !s.is_empty()).map(str::to_string),
         web_search,
         reasoning_effort,
         reasoning_excluded: reasoning["exclude"].as_bool().unwrap_or(false),
@@ -182,14 +186,23 @@ impl ChatRequest {
 
     /// Deterministic estimate: ceil(chars/4) per message content + 4 per message (+ tools).
     pub fn prompt_tokens(&self) -> u64 {
-        let per_msg: u64 = self
-            .messages
+        let per_msg: u64 = self.messages.iter().map(Message::tokens).sum();
+        per_msg + (self.tools_chars as u64).div_ceil(4)
+    }
+
+    /// Each message as (a hash of what it says, its prompt tokens): what a prompt cache matches
+    /// a later request's prefix against.
+    pub fn message_keys(&self) -> Vec<(u64, u64)> {
+        self.messages
             .iter()
             .map(|m| {
-                (m.text.chars().count() as u64).div_ceil(4) + 4 + 8 * m.tool_calls.len() as u64 + m.attachment_tokens
+                let calls: Vec<&[u8]> =
+                    m.tool_calls.iter().flat_map(|c| [c.id.as_bytes(), c.arguments.as_bytes()]).collect();
+                let mut parts = vec![m.role.as_bytes(), m.text.as_bytes()];
+                parts.extend(calls);
+                (super::util::fnv1a(&parts), m.tokens())
             })
-            .sum();
-        per_msg + (self.tools_chars as u64).div_ceil(4)
+            .collect()
     }
 
     /// A Gemini-style call (`function-call-…` id) that came back without its thought signature.
@@ -211,6 +224,12 @@ impl ChatRequest {
     pub fn current_turn(&self) -> &[Message] {
         let start = self.messages.iter().rposition(|m| m.role == "user").map(|i| i + 1).unwrap_or(0);
         &self.messages[start..]
+    }
+}
+
+impl Message {
+    fn tokens(&self) -> u64 {
+        (self.text.chars().count() as u64).div_ceil(4) + 4 + 8 * self.tool_calls.len() as u64 + self.attachment_tokens
     }
 }
 

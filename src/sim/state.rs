@@ -25,6 +25,9 @@ pub struct GenRecord {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub reasoning_tokens: u64,
+    /// Prompt tokens read from the cache, and what that saved.
+    pub cached_tokens: u64,
+    pub cache_discount: Decimal,
     pub cost: Decimal,
     pub finish_reason: String,
     pub native_finish_reason: String,
@@ -46,7 +49,13 @@ pub struct Inner {
     /// The latest chat-completions request bodies as sent (at most [`KEPT_BODIES`]), for tests
     /// that check what a client asked for.
     pub bodies: VecDeque<Bytes>,
+    /// Prompt caches of sticky sessions: per (session id, model), the message hashes of the
+    /// last request (at most [`KEPT_SESSIONS`] sessions; then they are all forgotten).
+    pub prompt_caches: HashMap<(String, String), Vec<u64>>,
 }
+
+/// How many sessions' prompt caches the simulator keeps.
+pub const KEPT_SESSIONS: usize = 4096;
 
 /// How many request bodies the simulator keeps.
 pub const KEPT_BODIES: usize = 64;

@@ -496,15 +496,11 @@ pub fn footer_text(f: &Footer) -> String {
             present::tokens(u.prompt_tokens),
             present::tokens(u.completion_tokens + u.hidden_tokens)
         ));
-        if u.cached_tokens > 0 {
-            parts.push(format!("{} cached", present::tokens(u.cached_tokens)));
-        }
+        parts.extend(present::room::cached_text(u));
         if u.reasoning_tokens > 0 {
             parts.push(format!("{} reasoning", present::tokens(u.reasoning_tokens)));
         }
-        if u.web_search_requests > 0 {
-            parts.push(present::room::searches(u.web_search_requests));
-        }
+        parts.extend(present::room::searches_text(u));
     }
     let cost = present::cost(&f.cost);
     parts.push(if f.cost.source == crate::core::protocol::CostSource::Estimated {

@@ -6,6 +6,7 @@
 
 mod details;
 mod wire;
+pub(crate) use wire::reported_discount;
 
 use std::borrow::Cow;
 

@@ -1107,7 +1107,7 @@ fn note_timings(answer: &mut Answer, summary: &StreamSummary) {
 }
 
 /// Add a step's citations to an answer's, each URL once, in the order first cited.
-fn add_citations(into: &mut Vec<crate::core::protocol::Citation>, from: &[crate::core::protocol::Citation]) {
+pub fn add_citations(into: &mut Vec<crate::core::protocol::Citation>, from: &[crate::core::protocol::Citation]) {
     for c in from {
         if !into.iter().any(|seen| seen.url == c.url) {
             into.push(c.clone());

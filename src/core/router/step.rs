@@ -15,7 +15,7 @@ use crate::core::provider::ResolvedModel;
 use crate::core::provider::client::{EventSink, Outcome, Progress, stream_once};
 use crate::core::provider::request::ToolChoice;
 use crate::core::quota::{Admission, Bucket, Limiter};
-use crate::core::store::{LedgerEntry, LedgerId, RequestStatus, RoomId, now_ms};
+use crate::core::store::{LedgerEntry, LedgerExtras, LedgerId, RequestStatus, RoomId, now_ms};
 
 /// How a step ended.
 pub(super) struct StepResult {
@@ -43,7 +43,8 @@ pub(super) async fn run_step(
     let providers = &shared.config.providers;
     let limiter = shared.config.limiter.clone();
     let bucket = limiter.as_ref().and_then(|l| l.bucket_for(resolved));
-    let ledger = Ledger { shared, ctx, provider: &resolved.provider_name, model: &request.model };
+    let attachments = LedgerExtras::default().with_attachments(request.messages.iter().flat_map(|m| &m.attachments));
+    let ledger = Ledger { shared, ctx, provider: &resolved.provider_name, model: &request.model, attachments };
     let mut progress = Progress::default();
     let mut attempt = 0;
     let mut sent = false;
@@ -119,6 +120,31 @@ pub(super) async fn run_step(
 fn settle(progress: &mut Progress, config: &CoreConfig, resolved: &ResolvedModel) {
     progress.stop_clock();
     progress.summary.cost = Some(cost_of(config, &resolved.provider_name, &resolved.upstream_model, &progress.summary));
+    price_extras(config, &resolved.provider_name, &resolved.upstream_model, &mut progress.summary);
+}
+
+/// The parts of the cost the upstream does not itemise, from the catalog prices (§10.2): what
+/// the web searches cost, and what cached prompt tokens saved when the upstream did not say.
+fn price_extras(config: &CoreConfig, provider: &str, upstream_model: &str, summary: &mut StreamSummary) {
+    let model = summary.served_model.clone().unwrap_or_else(|| upstream_model.to_owned());
+    let Some(est) = config.estimator.as_ref() else { return };
+    let Some(usage) = summary.usage.as_mut() else { return };
+    let price = |u: &Usage| est.estimate(provider, &model, u);
+    let estimated = |usd: rust_decimal::Decimal| Some(Cost { usd: Some(usd), source: CostSource::Estimated });
+    if usage.web_search_requests > 0 {
+        let searches = Usage { web_search_requests: usage.web_search_requests, ..Usage::default() };
+        // The difference keeps the per-request fee and the discount factor out of the figure.
+        if let (Some(with), Some(without)) = (price(&searches), price(&Usage::default())) {
+            // A catalog without a `web_search` price says nothing of it: no figure rather than $0.
+            usage.web_search_cost = with.checked_sub(without).filter(|d| !d.is_zero()).and_then(estimated);
+        }
+    }
+    if usage.cache_discount.is_none() && (usage.cached_tokens > 0 || usage.cache_write_tokens > 0) {
+        let uncached = Usage { cached_tokens: 0, cache_write_tokens: 0, ..usage.clone() };
+        if let (Some(full), Some(billed)) = (price(&uncached), price(usage)) {
+            usage.cache_discount = full.checked_sub(billed).map(|d| d.normalize()).and_then(estimated);
+        }
+    }
 }
 
 fn should_retry(e: &CoreError, progress: &Progress, attempt: u32, policy: RetryPolicy) -> bool {
@@ -216,11 +242,14 @@ struct Ledger<'a> {
     ctx: &'a TargetCtx,
     provider: &'a str,
     model: &'a str,
+    /// The files the request carries (known before it is sent).
+    attachments: LedgerExtras,
 }
 
 impl Ledger<'_> {
     fn entry(&self, started_ms: i64) -> LedgerEntry {
         let mut entry = LedgerEntry::new(started_ms, self.provider, self.model);
+        entry.extras = self.attachments.clone();
         if let Some(room) = self.ctx.room {
             entry = entry.in_room(RoomId(room), self.ctx.turn, self.ctx.target);
         }
@@ -253,6 +282,10 @@ impl Ledger<'_> {
     ) -> Option<(LedgerId, LedgerEntry)> {
         let store = self.shared.config.store.as_ref()?;
         let mut entry = self.entry(started_ms).with_summary(summary);
+        if matches!(status, Err(e) if e.kind == ErrorKind::MissingKey) {
+            // Refused before it left: the files were never sent.
+            entry.extras = LedgerExtras::default();
+        }
         entry = match status {
             Ok(s) => entry.with_status(s),
             Err(e) => entry.with_error(e),

@@ -75,6 +75,43 @@ pub struct LedgerEntry {
     pub target: Option<TargetId>,
     /// Tools this request's answer called (a tool step), each once, in call order.
     pub tools: Vec<String>,
+    /// Web searches, attachments and cache savings (`ledger_extras`).
+    pub extras: LedgerExtras,
+}
+
+/// What a request's extras weighed and cost (issue 13), kept beside its ledger row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LedgerExtras {
+    /// `usage.server_tool_use.web_search_requests`.
+    pub web_search_requests: u64,
+    /// The searches at the catalog's `web_search` price (the upstream does not itemise them).
+    pub web_search_cost_usd: Option<Decimal>,
+    /// Files sent with the request (every message's: a thread re-sends earlier turns' files).
+    pub attachments: u64,
+    pub attachment_bytes: u64,
+    /// Prompt tokens the files were estimated at before sending (`core::attach::estimate_tokens`).
+    pub attachment_tokens: u64,
+    /// What prompt caching saved, and whether that is the upstream's figure or an estimate.
+    pub cache_discount_usd: Option<Decimal>,
+    pub cache_discount_reported: bool,
+}
+
+impl LedgerExtras {
+    fn is_empty(&self) -> bool {
+        *self == LedgerExtras::default()
+    }
+
+    /// The files of a request's messages.
+    pub fn with_attachments<'a>(
+        mut self,
+        files: impl IntoIterator<Item = &'a crate::core::protocol::Attachment>,
+    ) -> Self {
+        let files: Vec<_> = files.into_iter().cloned().collect();
+        self.attachments = files.len() as u64;
+        self.attachment_bytes = files.iter().map(|a| a.bytes).fold(0, u64::saturating_add);
+        self.attachment_tokens = crate::core::attach::estimate_tokens(&files);
+        self
+    }
 }
 
 impl LedgerEntry {
@@ -102,6 +139,7 @@ impl LedgerEntry {
             turn: None,
             target: None,
             tools: Vec::new(),
+            extras: LedgerExtras::default(),
         }
     }
 
@@ -115,6 +153,11 @@ impl LedgerEntry {
             self.completion_tokens = Some(u.completion_tokens.saturating_add(u.hidden_tokens));
             self.cached_tokens = Some(u.cached_tokens);
             self.reasoning_tokens = Some(u.reasoning_tokens.saturating_add(u.hidden_tokens));
+            self.extras.web_search_requests = u.web_search_requests;
+            self.extras.web_search_cost_usd = u.web_search_cost.as_ref().and_then(|c| c.usd);
+            self.extras.cache_discount_usd = u.cache_discount.as_ref().and_then(|c| c.usd);
+            self.extras.cache_discount_reported =
+                u.cache_discount.as_ref().is_some_and(|c| c.source == CostSource::Reported);
         }
         if let Some(c) = &s.cost {
             self.cost_usd = c.usd;
@@ -220,7 +263,34 @@ pub(crate) fn upsert(conn: &Connection, id: LedgerId, e: &LedgerEntry) -> rusqli
         // The room's analyses go out on a target no pane has.
         e.target.filter(|t| *t == crate::core::room::ANALYST_TARGET).map(|_| "analysis"),
     ])?;
-    upsert_tools(conn, id, &e.tools)
+    upsert_tools(conn, id, &e.tools)?;
+    upsert_extras(conn, id, &e.extras)
+}
+
+/// A request's web searches, attachments and cache savings, beside its ledger row
+/// (`ledger_extras`); requests without any get no row (one written while it was pending goes).
+fn upsert_extras(conn: &Connection, id: LedgerId, x: &LedgerExtras) -> rusqlite::Result<()> {
+    if x.is_empty() {
+        conn.prepare_cached("DELETE FROM ledger_extras WHERE ledger_id = ?1")?.execute([id.0])?;
+        return Ok(());
+    }
+    let usd = |d: Option<Decimal>| d.map(|d| d.normalize().to_string());
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR REPLACE INTO ledger_extras (ledger_id, web_search_requests, web_search_cost_usd, attachments,
+             attachment_bytes, attachment_tokens, cache_discount_usd, cache_discount_reported)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    stmt.execute(params![
+        id.0,
+        int(Some(x.web_search_requests)),
+        usd(x.web_search_cost_usd),
+        int(Some(x.attachments)),
+        int(Some(x.attachment_bytes)),
+        int(Some(x.attachment_tokens)),
+        usd(x.cache_discount_usd),
+        x.cache_discount_reported,
+    ])?;
+    Ok(())
 }
 
 /// The tools a tool step called, beside its ledger row (`ledger_tools`).
@@ -273,6 +343,16 @@ pub struct UsageRow {
     /// included in the token sums).
     #[serde(default)]
     pub unknown_tokens: u64,
+    /// Web searches run, and what they cost at the catalog's `web_search` price (part of
+    /// `cost_usd`).
+    pub web_search_requests: u64,
+    pub web_search_cost_usd: Decimal,
+    /// Files sent, their bytes, and the prompt tokens they were estimated at.
+    pub attachments: u64,
+    pub attachment_bytes: u64,
+    pub attachment_tokens: u64,
+    /// What prompt caching saved (estimated from catalog prices unless the upstream said).
+    pub cache_discount_usd: Decimal,
 }
 
 impl UsageRow {
@@ -290,6 +370,12 @@ impl UsageRow {
         self.estimated |= o.estimated;
         self.unknown_cost = self.unknown_cost.saturating_add(o.unknown_cost);
         self.unknown_tokens = self.unknown_tokens.saturating_add(o.unknown_tokens);
+        self.web_search_requests = self.web_search_requests.saturating_add(o.web_search_requests);
+        self.web_search_cost_usd = saturating_usd(self.web_search_cost_usd, o.web_search_cost_usd);
+        self.attachments = self.attachments.saturating_add(o.attachments);
+        self.attachment_bytes = self.attachment_bytes.saturating_add(o.attachment_bytes);
+        self.attachment_tokens = self.attachment_tokens.saturating_add(o.attachment_tokens);
+        self.cache_discount_usd = saturating_usd(self.cache_discount_usd, o.cache_discount_usd);
     }
 }
 
@@ -323,8 +409,10 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
     let mut stmt = conn
         .prepare(
             "SELECT started_at, provider, requested_model, status, prompt_tokens, completion_tokens,
-                    cached_tokens, reasoning_tokens, cost_usd, cost_source, http_status
-             FROM ledger WHERE started_at >= ?1",
+                    cached_tokens, reasoning_tokens, cost_usd, cost_source, http_status,
+                    x.web_search_requests, x.web_search_cost_usd, x.attachments, x.attachment_bytes,
+                    x.attachment_tokens, x.cache_discount_usd
+             FROM ledger LEFT JOIN ledger_extras x ON x.ledger_id = ledger.id WHERE started_at >= ?1",
         )
         .map_err(&map)?;
     let mut groups: HashMap<String, (UsageRow, Totals)> = HashMap::new();
@@ -366,7 +454,7 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
         // Tokens and cost are added up by the house's one accounting, as the sidebar, `ask`
         // and `rooms` do; the ledger adds what only it knows.
         g.1.add(usage.as_ref(), cost.as_ref());
-        let row = UsageRow {
+        let mut row = UsageRow {
             errors: u64::from(status == "error"),
             cancelled: u64::from(status == "cancelled"),
             cached_tokens: usage.as_ref().map_or(0, |u| u.cached_tokens),
@@ -376,6 +464,7 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
             unknown_tokens: u64::from(usage.is_none() && !rejected),
             ..UsageRow::default()
         };
+        read_extras(r, 11, &mut row).map_err(&map)?;
         g.0.add(&row);
     }
     let groups = groups.into_values().map(|(mut row, totals)| {
@@ -395,6 +484,22 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
         }),
     }
     Ok(out)
+}
+
+/// The `ledger_extras` columns of a usage row from column `at` on (NULL when it has none).
+fn read_extras(r: &rusqlite::Row<'_>, at: usize, row: &mut UsageRow) -> rusqlite::Result<()> {
+    let count = |i: usize| -> rusqlite::Result<u64> {
+        Ok(r.get::<_, Option<i64>>(at + i)?.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
+    };
+    row.web_search_requests = count(0)?;
+    row.web_search_cost_usd = parse_cost(r.get(at + 1)?).unwrap_or_default();
+    row.attachments = count(2)?;
+    row.attachment_bytes = count(3)?;
+    row.attachment_tokens = count(4)?;
+    // A discount may be negative (cache writes cost more than they saved): not `parse_cost`.
+    row.cache_discount_usd =
+        r.get::<_, Option<String>>(at + 5)?.and_then(|s| Decimal::from_str(&s).ok()).unwrap_or_default();
+    Ok(())
 }
 
 /// A ledger row left in flight by a process that ended, now marked interrupted.
@@ -471,8 +576,10 @@ pub(crate) fn room_requests(conn: &Connection, room: RoomId) -> rusqlite::Result
     let mut stmt = conn.prepare(
         "SELECT turn, target, status, error_kind, http_status, prompt_tokens, completion_tokens,
                 cached_tokens, reasoning_tokens, cost_usd, cost_source, ttft_ms, duration_ms,
-                served_model, upstream_provider, generation_id
-         FROM ledger WHERE room_id = ?1 AND turn IS NOT NULL AND target IS NOT NULL
+                served_model, upstream_provider, generation_id,
+                x.web_search_requests, x.web_search_cost_usd, x.cache_discount_usd, x.cache_discount_reported
+         FROM ledger LEFT JOIN ledger_extras x ON x.ledger_id = ledger.id
+         WHERE room_id = ?1 AND turn IS NOT NULL AND target IS NOT NULL
          ORDER BY started_at, id",
     )?;
     let rows = stmt.query_map([room.0], |r| {
@@ -480,6 +587,10 @@ pub(crate) fn room_requests(conn: &Connection, room: RoomId) -> rusqlite::Result
             Ok(r.get::<_, Option<i64>>(i)?.and_then(|v| u64::try_from(v).ok()))
         };
         let (prompt, completion, cached, reasoning) = (count(5)?, count(6)?, count(7)?, count(8)?);
+        let (searches, search_usd) = (count(16)?.unwrap_or(0), parse_cost(r.get(17)?));
+        let discount = r.get::<_, Option<String>>(18)?.and_then(|s| Decimal::from_str(&s).ok());
+        let discount_source =
+            if r.get::<_, Option<bool>>(19)?.unwrap_or(false) { CostSource::Reported } else { CostSource::Estimated };
         let usage = (prompt.is_some() || completion.is_some()).then(|| {
             let (prompt, completion) = (prompt.unwrap_or(0), completion.unwrap_or(0));
             Usage {
@@ -488,6 +599,9 @@ pub(crate) fn room_requests(conn: &Connection, room: RoomId) -> rusqlite::Result
                 total_tokens: prompt + completion,
                 cached_tokens: cached.unwrap_or(0),
                 reasoning_tokens: reasoning.unwrap_or(0),
+                web_search_requests: searches,
+                web_search_cost: search_usd.map(|usd| Cost { usd: Some(usd), source: CostSource::Estimated }),
+                cache_discount: discount.map(|usd| Cost { usd: Some(usd), source: discount_source }),
                 ..Usage::default()
             }
         });

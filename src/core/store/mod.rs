@@ -19,8 +19,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::ErrorCode;
 
 pub use ledger::{
-    GroupBy, InterruptedRequest, LedgerEntry, RequestStatus, RoomRequest, UsageRow, interrupt_stale, spend_since,
-    usage_summary,
+    GroupBy, InterruptedRequest, LedgerEntry, LedgerExtras, RequestStatus, RoomRequest, UsageRow, interrupt_stale,
+    spend_since, usage_summary,
 };
 pub use quota_log::{DeniedBy, QuotaDb, QuotaState, QuotaWindow, Reservation, daily_window};
 pub use room_log::{RoomListing, SearchHit, StoredRoom, last_room_id, list_rooms, load_room_records, search_rooms};

@@ -149,6 +149,25 @@ CREATE INDEX IF NOT EXISTS votes_created ON votes(created_at);
     // What a request was for: NULL for an answer, 'analysis' for an analyst's comparison
     // (`/analyze`, `ask --analyze`), so reports can tell them apart.
     M::up("ALTER TABLE ledger ADD COLUMN purpose TEXT;"),
+    // Issue 13: what a request's extras weighed and cost, beside its ledger row (a row only for
+    // requests that had any): web searches (`usage.server_tool_use.web_search_requests`) and
+    // their cost at the catalog price (the upstream does not itemise it), the files attached
+    // with their bytes and estimated prompt tokens, and what prompt caching saved. Costs are
+    // exact decimal strings, as in `ledger`. A table of its own, so the migration is idempotent.
+    M::up(
+        r#"
+CREATE TABLE IF NOT EXISTS ledger_extras (
+    ledger_id            INTEGER PRIMARY KEY,
+    web_search_requests  INTEGER NOT NULL DEFAULT 0,
+    web_search_cost_usd  TEXT,
+    attachments          INTEGER NOT NULL DEFAULT 0,
+    attachment_bytes     INTEGER NOT NULL DEFAULT 0,
+    attachment_tokens    INTEGER NOT NULL DEFAULT 0,  -- an estimate (core::attach::estimate_tokens)
+    cache_discount_usd   TEXT,
+    cache_discount_reported INTEGER NOT NULL DEFAULT 0  -- 1: the upstream's figure; 0: estimated
+);
+"#,
+    ),
 ];
 
 /// Schema version this build writes.

@@ -118,6 +118,10 @@ pub(super) struct RawUsage {
     /// §3.2: `server_tool_use.web_search_requests` for server tools.
     #[serde(default)]
     pub(super) server_tool_use: Option<ServerToolUse>,
+    /// `cache_discount` (USD saved by caching): the reference lists it in `GET /generation`
+    /// (§8.3) and says nothing of the usage chunk; read here too should an upstream send it.
+    #[serde(default)]
+    pub(super) cache_discount: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -179,8 +183,17 @@ impl RawUsage {
             hidden_tokens: total.saturating_sub(prompt.saturating_add(completion)),
             reported_cost,
             web_search_requests: self.server_tool_use.and_then(|s| s.web_search_requests.0).unwrap_or(0),
+            web_search_cost: None,
+            cache_discount: reported_discount(self.cache_discount.as_ref()),
         })
     }
+}
+
+/// A reported `cache_discount` (null, absent or absurd: none).
+pub(crate) fn reported_discount(v: Option<&serde_json::Value>) -> Option<crate::core::protocol::Cost> {
+    let usd = crate::core::decimal::decimal_from_json(v?)?;
+    (usd.abs() < rust_decimal::Decimal::from(1_000_000))
+        .then_some(crate::core::protocol::Cost { usd: Some(usd), source: crate::core::protocol::CostSource::Reported })
 }
 
 /// `Option<Cow<str>>` that borrows when it can, and treats non-strings as absent rather than

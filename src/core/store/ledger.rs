@@ -13,7 +13,7 @@ use super::{LedgerId, RoomId, StoreError, open_read, read_err};
 use crate::core::error::{CoreError, ErrorKind};
 use crate::core::protocol::{Cost, CostSource, StreamSummary, TargetId, Timings, TurnId, Usage};
 use crate::core::provider::MAX_PLAUSIBLE_TOKENS;
-use crate::core::room::Totals;
+use crate::core::room::{StepFigures, Totals};
 use crate::core::room::accounting::saturating_usd;
 
 /// Outcome of a request. `Pending` lets a caller record the request when it is sent, so a crash
@@ -451,17 +451,23 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
         let g = groups
             .entry(key.clone())
             .or_insert_with(|| (UsageRow { group: key, ..UsageRow::default() }, Totals::default()));
+        let cached_tokens = usage.as_ref().map_or(0, |u| u.cached_tokens);
+        let reasoning_tokens = usage.as_ref().map_or(0, |u| u.reasoning_tokens);
+        // A request the server refused with an HTTP error used nothing and costs nothing (the
+        // room counts it the same way); any other one may have used tokens nobody counted.
+        let figures = if rejected && usage.is_none() && cost.is_none() {
+            StepFigures { generation_id: None, usage: None, cost: None }
+        } else {
+            StepFigures { generation_id: None, usage, cost: Some(cost.unwrap_or(Cost::UNKNOWN)) }
+        };
         // Tokens and cost are added up by the house's one accounting, as the sidebar, `ask`
         // and `rooms` do; the ledger adds what only it knows.
-        g.1.add(usage.as_ref(), cost.as_ref());
+        figures.add_to(&mut g.1);
         let mut row = UsageRow {
             errors: u64::from(status == "error"),
             cancelled: u64::from(status == "cancelled"),
-            cached_tokens: usage.as_ref().map_or(0, |u| u.cached_tokens),
-            reasoning_tokens: usage.as_ref().map_or(0, |u| u.reasoning_tokens),
-            // A request the server refused with an HTTP error used nothing; any other one may
-            // have used tokens nobody counted.
-            unknown_tokens: u64::from(usage.is_none() && !rejected),
+            cached_tokens,
+            reasoning_tokens,
             ..UsageRow::default()
         };
         read_extras(r, 11, &mut row).map_err(&map)?;
@@ -474,6 +480,7 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
         row.cost_usd = totals.cost;
         row.estimated = totals.estimated > 0;
         row.unknown_cost = u64::from(totals.unknown);
+        row.unknown_tokens = u64::from(totals.tokens_unknown);
         row
     });
     let mut out: Vec<UsageRow> = groups.collect();

@@ -331,7 +331,10 @@ fn run_aichat(aichat: &Path, port: u16, s: &Scenario) -> Figures {
     // Let the reader take the last bytes.
     std::thread::sleep(Duration::from_millis(200));
     let measured = std::fs::read_to_string(&times).unwrap_or_default();
-    let v: Vec<f64> = measured.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    // GNU time puts "Command exited with non-zero status N" on a line of its own first.
+    let failed = measured.lines().count() > 1;
+    let v: Vec<f64> =
+        measured.lines().last().unwrap_or_default().split_whitespace().filter_map(|x| x.parse().ok()).collect();
     let (user, sys, rss) = (v.first().copied().unwrap_or(0.0), v.get(1).copied().unwrap_or(0.0), v.get(2).copied());
     Figures {
         cpu: Duration::from_secs_f64(user + sys),
@@ -341,6 +344,11 @@ fn run_aichat(aichat: &Path, port: u16, s: &Scenario) -> Figures {
         startup: None,
         wall,
         total_tokens: u64::from(s.tokens),
-        note: if v.len() == 3 { "incl. its start-up".into() } else { format!("GNU time said: {measured}") },
+        note: if failed {
+            let screen = run.screen();
+            format!("FAILED: {}", screen.trim().lines().take(3).collect::<Vec<_>>().join(" / "))
+        } else {
+            "incl. its start-up".into()
+        },
     }
 }

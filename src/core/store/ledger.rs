@@ -13,8 +13,8 @@ use super::{LedgerId, RoomId, StoreError, open_read, read_err};
 use crate::core::error::{CoreError, ErrorKind};
 use crate::core::protocol::{Cost, CostSource, StreamSummary, TargetId, Timings, TurnId, Usage};
 use crate::core::provider::MAX_PLAUSIBLE_TOKENS;
-use crate::core::room::{StepFigures, Totals};
 use crate::core::room::accounting::saturating_usd;
+use crate::core::room::{StepFigures, Totals};
 
 /// Outcome of a request. `Pending` lets a caller record the request when it is sent, so a crash
 /// mid-stream still leaves a row (and the spend is not silently under-counted).

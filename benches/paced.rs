@@ -138,7 +138,7 @@ fn model_spec(s: &Scenario, pane: usize) -> String {
 /// A program in a pty whose output is counted and parsed as a terminal would.
 struct PtyRun {
     child: Box<dyn portable_pty::Child + Send + Sync>,
-    writer: Box<dyn Write + Send>,
+    writer: Arc<Mutex<Box<dyn Write + Send>>>,
     parser: Arc<Mutex<vt100::Parser>>,
     bytes: Arc<AtomicU64>,
     frames: Arc<AtomicU64>,
@@ -155,14 +155,19 @@ impl PtyRun {
         drop(pair.slave);
         let master = pair.master;
         let mut reader = master.try_clone_reader().expect("pty reader");
-        let writer = master.take_writer().expect("pty writer");
+        let writer = Arc::new(Mutex::new(master.take_writer().expect("pty writer")));
         let parser = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
         let bytes = Arc::new(AtomicU64::new(0));
         let frames = Arc::new(AtomicU64::new(0));
         let first_frame = Arc::new(Mutex::new(None));
         {
-            let (parser, bytes, frames, first_frame) =
-                (Arc::clone(&parser), Arc::clone(&bytes), Arc::clone(&frames), Arc::clone(&first_frame));
+            let (parser, bytes, frames, first_frame, answers) = (
+                Arc::clone(&parser),
+                Arc::clone(&bytes),
+                Arc::clone(&frames),
+                Arc::clone(&first_frame),
+                Arc::clone(&writer),
+            );
             std::thread::spawn(move || {
                 let mut buf = vec![0u8; 64 * 1024];
                 // A sequence split across two reads is still counted once.
@@ -180,7 +185,15 @@ impl PtyRun {
                             }
                             let keep = carry.len().min(BEGIN_SYNC.len() - 1);
                             carry.drain(..carry.len() - keep);
-                            parser.lock().unwrap().process(&buf[..n]);
+                            let mut parser = parser.lock().unwrap();
+                            parser.process(&buf[..n]);
+                            // Answer what a terminal is asked (aichat waits for these).
+                            let reply = terminal_replies(&buf[..n], parser.screen().cursor_position());
+                            if !reply.is_empty() {
+                                let mut w = answers.lock().unwrap();
+                                let _ = w.write_all(&reply);
+                                let _ = w.flush();
+                            }
                         }
                     }
                 }
@@ -194,8 +207,9 @@ impl PtyRun {
     }
 
     fn send(&mut self, text: &str) {
-        self.writer.write_all(text.as_bytes()).expect("write to the pty");
-        self.writer.flush().expect("flush the pty");
+        let mut w = self.writer.lock().unwrap();
+        w.write_all(text.as_bytes()).expect("write to the pty");
+        w.flush().expect("flush the pty");
     }
 
     fn pid(&self) -> u32 {
@@ -221,6 +235,26 @@ impl Drop for PtyRun {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Replies to the queries a program may send its terminal: cursor position (`CSI 6n`),
+/// primary device attributes (`CSI c`), foreground and background colour (OSC 10/11).
+fn terminal_replies(out: &[u8], (row, col): (u16, u16)) -> Vec<u8> {
+    let text = String::from_utf8_lossy(out);
+    let mut reply = Vec::new();
+    for _ in 0..text.matches("\x1b[6n").count() {
+        reply.extend_from_slice(format!("\x1b[{};{}R", row + 1, col + 1).as_bytes());
+    }
+    for _ in 0..text.matches("\x1b[c").count() {
+        reply.extend_from_slice(b"\x1b[?62;22c");
+    }
+    if text.contains("\x1b]10;?") {
+        reply.extend_from_slice(b"\x1b]10;rgb:dddd/dddd/dddd\x1b\\");
+    }
+    if text.contains("\x1b]11;?") {
+        reply.extend_from_slice(b"\x1b]11;rgb:1111/1111/1111\x1b\\");
+    }
+    reply
 }
 
 /// user+sys of a live process, including its threads that already ended.

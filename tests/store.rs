@@ -125,7 +125,8 @@ fn ledger_sums_are_exact_and_flag_estimates() {
     assert_eq!(by_model[0].cost_usd, dec("0.3"));
     assert_eq!((by_model[0].requests, by_model[0].prompt_tokens, by_model[0].estimated), (2, 200, false));
     assert_eq!((by_model[1].requests, by_model[1].unknown_cost, by_model[1].estimated), (2, 1, true));
-    assert_eq!((by_model[2].errors, by_model[2].unknown_cost), (1, 1));
+    // Refused with an HTTP error: it used nothing and costs nothing, as the room counts it.
+    assert_eq!((by_model[2].errors, by_model[2].unknown_cost, by_model[2].cost_usd), (1, 0, dec("0")));
     assert_eq!(store::spend_since(&path, 0).unwrap(), dec("0.3000001"));
     assert_eq!(store::spend_since(&path, day2).unwrap(), dec("0.0000001"));
 

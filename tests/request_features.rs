@@ -584,6 +584,23 @@ fn the_chatroom_draft_estimate_adds_the_files_and_a_search() {
     assert_eq!(after[1], before[1], "the text-only pane without web search pays for neither");
 }
 
+#[test]
+fn the_chatroom_draft_estimate_counts_the_enabled_tools_definitions() {
+    let mut app = bare_app(&["anthropic/claude-sonnet-4.5"]);
+    let draft = |app: &mut roundtable::ui::app::App| {
+        app.chrome.input.set_text("What is 17*23?");
+        app.refresh_draft_estimate();
+        app.view.sidebar.draft[0].tokens
+    };
+    let before = draft(&mut app);
+    app.run_command_line("/tools calculator");
+    let after = draft(&mut app);
+    let specs = app.services.setup.tools.specs(&["calculator"]).unwrap();
+    let expected = roundtable::core::catalog::estimate_tool_tokens(&specs);
+    assert!(expected > 0);
+    assert_eq!(after, before + expected, "the calculator's definition goes with the request");
+}
+
 #[tokio::test]
 async fn ask_demo_needs_no_key_and_keeps_its_history_apart() {
     let home = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 
 use rust_decimal::Decimal;
 
-use crate::core::catalog::{CatalogEstimator, estimate_prompt_tokens, estimate_send_cost};
+use crate::core::catalog::{CatalogEstimator, estimate_prompt_tokens, estimate_send_cost, estimate_tool_tokens};
 use crate::core::protocol::{Command, CoreEvent, ModelSettings, TargetId, TurnId};
 use crate::core::provider::ProvidersConfig;
 use crate::core::room::{self, AnswerKey, AnswerState, DaySpend, Room, RoomSetup};
@@ -625,8 +625,13 @@ impl App {
         let draft_tokens = (self.chrome.input.byte_len() as u64).div_ceil(4) + 4;
         let mut estimates = Vec::new();
         for p in &self.view.panes {
+            // The enabled tools' definitions go with every request, as `ask` counts them.
+            let tool_tokens = self.room.pane(p.target).map_or(0, |spec| {
+                estimate_tool_tokens(&self.services.setup.tools.specs(&spec.tools).unwrap_or_default())
+            });
             let tokens = estimate_prompt_tokens(&self.room.context_for(p.target))
                 + draft_tokens
+                + tool_tokens
                 + self.attachment_tokens(&p.model);
             let cost = self.services.providers.resolve(&p.model).ok().and_then(|r| {
                 let pricing = self.services.estimator.as_ref()?.pricing_for(&r.provider_name, &r.upstream_model)?;

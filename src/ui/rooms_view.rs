@@ -231,18 +231,7 @@ impl RoomBrowser {
         let first = self.selected.saturating_sub(room_rows.saturating_sub(1));
         for (i, row) in self.rows.iter().enumerate().skip(first).take(room_rows) {
             let text = match row {
-                Row::Room(r) => {
-                    let when = present::date_time_ms(r.updated_at_ms);
-                    let kind = if r.headless { " · ask" } else { "" };
-                    format!(
-                        "{when}  {}  · {} turn(s) · {} · {} tok · {}{kind}",
-                        r.title,
-                        r.turns,
-                        r.models.join(", "),
-                        present::tokens(r.prompt_tokens.saturating_add(r.completion_tokens)),
-                        present::usd(r.cost_usd)
-                    )
-                }
+                Row::Room(r) => room_row(r, usize::from(inner.width)),
                 Row::Hit(h) => {
                     let who = h.model.clone().unwrap_or_else(|| "you".into());
                     format!("{}  turn {} · {who}: {}", h.room_title, h.turn.0, h.snippet)
@@ -299,5 +288,80 @@ fn perform_read(path: &std::path::Path, request: RoomsRequest) -> RoomsReply {
             Err(e) => failed(e),
         },
         RoomsRequest::Rename(..) | RoomsRequest::Delete(_) => RoomsReply::Changed,
+    }
+}
+
+/// A room's row: date, title, turns, models, tokens, cost. When it does not fit, the models
+/// give way first (cut at the end, so the first ones stay readable), then the whole row is
+/// shortened: the date and the title are what tell rooms apart.
+fn room_row(r: &RoomListing, width: usize) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let when = present::date_time_ms(r.updated_at_ms);
+    let kind = if r.headless { " · ask" } else { "" };
+    let head = format!("{when}  {}  · {} turn(s) · ", r.title, r.turns);
+    let tail = format!(
+        " · {} tok · {}{kind}",
+        present::tokens(r.prompt_tokens.saturating_add(r.completion_tokens)),
+        present::usd(r.cost_usd)
+    );
+    let models = r.models.join(", ");
+    let room_for_models = width.saturating_sub(head.width() + tail.width());
+    if models.width() <= room_for_models {
+        return format!("{head}{models}{tail}");
+    }
+    // At least a few letters of the models, or they are dropped for the rest to fit.
+    if room_for_models >= 6 {
+        let mut cut = String::new();
+        for c in models.chars() {
+            if cut.width() + unicode_width::UnicodeWidthChar::width(c).unwrap_or(0) + 1 > room_for_models {
+                break;
+            }
+            cut.push(c);
+        }
+        return format!("{head}{}…{tail}", cut.trim_end());
+    }
+    let without_models = format!("{when}  {}  · {} turn(s){tail}", r.title, r.turns);
+    if without_models.width() <= width {
+        return without_models;
+    }
+    present::shorten(&format!("{when}  {}", r.title), width)
+}
+
+#[cfg(test)]
+mod row_tests {
+    use super::*;
+
+    fn listing() -> RoomListing {
+        RoomListing {
+            title: "Why is the sky blue".into(),
+            models: vec![
+                "openai/gpt-4o-mini".into(),
+                "anthropic/claude-haiku-4.5".into(),
+                "meta-llama/llama-3.3-70b-instruct:free".into(),
+            ],
+            turns: 3,
+            id: RoomId(7),
+            headless: false,
+            created_at_ms: 1_800_000_000_000,
+            updated_at_ms: 1_800_000_000_000,
+            requests: 9,
+            prompt_tokens: 1_200,
+            completion_tokens: 3_400,
+            cost_usd: rust_decimal::Decimal::new(123, 5),
+        }
+    }
+
+    #[test]
+    fn a_long_row_gives_up_its_models_before_its_date_and_title() {
+        let r = listing();
+        let full = room_row(&r, 400);
+        assert!(full.contains("llama-3.3-70b-instruct:free"), "{full}");
+        let narrow = room_row(&r, 90);
+        assert!(unicode_width::UnicodeWidthStr::width(narrow.as_str()) <= 90, "{narrow}");
+        assert!(narrow.contains("Why is the sky blue") && narrow.contains("3 turn(s)"), "{narrow}");
+        assert!(narrow.contains("openai/gpt") && narrow.contains('…'), "{narrow}");
+        assert!(narrow.ends_with(&present::usd(r.cost_usd)), "tokens and cost stay: {narrow}");
+        let tiny = room_row(&r, 30);
+        assert!(tiny.contains("Why"), "the title before anything else: {tiny}");
     }
 }

@@ -584,62 +584,24 @@ impl App {
     /// keep theirs and the status says why. Models without a catalog entry (direct and local
     /// providers, ids the catalog does not list) get it as asked: nothing says they refuse it.
     fn set_reasoning(&mut self, w: Which, effort: Option<String>) {
-        let indices: Vec<usize> = match w {
-            Which::All => (0..self.view.panes.len()).collect(),
-            other => self.pane_index(other).into_iter().collect(),
-        };
-        let mut refused = Vec::new();
-        let mut offered = Vec::new();
-        for i in indices {
-            let Some(spec) = self.room.pane(self.view.panes[i].target) else { continue };
-            let entry = self.catalog_entry(&spec.model);
-            let refusal = effort.as_deref().zip(entry).and_then(|(e, info)| info.reasoning_refusal(e));
-            match refusal {
-                Some(why) => refused.push(format!("pane {}: {why}", i + 1)),
-                None => offered.push(i),
-            }
-        }
+        let (offered, refused) = self.split_panes(w, |app, model| {
+            effort.as_deref().zip(app.catalog_entry(model)).and_then(|(e, info)| info.reasoning_refusal(e))
+        });
         let what =
             format!("Reasoning {}", effort.as_deref().map_or("default", |e| if e == "none" { "off" } else { e }));
-        for &i in &offered {
-            self.change_settings(Which::Pane(i), &what, |s| s.reasoning_effort.clone_from(&effort));
-        }
-        if !refused.is_empty() {
-            self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));
-        } else if offered.len() > 1 {
-            self.set_status(Level::Info, format!("{what} for all panes"));
-        }
+        self.apply_to_offered(&offered, &refused, &what, |s| s.reasoning_effort.clone_from(&effort));
     }
 
     /// Turn web search on or off for the panes `w` names; turning it on is refused (with the
     /// reason) for panes whose provider does not search.
     fn set_web_search(&mut self, w: Which, on: bool) {
-        let indices: Vec<usize> = match w {
-            Which::All => (0..self.view.panes.len()).collect(),
-            other => self.pane_index(other).into_iter().collect(),
-        };
-        let mut refused = Vec::new();
-        let mut offered = Vec::new();
-        for i in indices {
-            let Some(spec) = self.room.pane(self.view.panes[i].target) else { continue };
-            let refusal = self.services.providers.resolve(&spec.model).ok().and_then(|r| {
-                crate::core::provider::request::web_search_refusal(r.provider.kind, &r.provider_name, &spec.model)
-            });
-            match refusal.filter(|_| on) {
-                Some(why) => refused.push(format!("pane {}: {why}", i + 1)),
-                None => offered.push(i),
-            }
-        }
+        let (offered, refused) = self.split_panes(w, |app, model| {
+            let r = app.services.providers.resolve(model).ok().filter(|_| on)?;
+            crate::core::provider::request::web_search_refusal(r.provider.kind, &r.provider_name, model)
+        });
         let what = if on { "Web search on" } else { "Web search off" };
         let value = on.then_some(true);
-        for &i in &offered {
-            self.change_settings(Which::Pane(i), what, |s| s.web_search = value);
-        }
-        if !refused.is_empty() {
-            self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));
-        } else if offered.len() > 1 {
-            self.set_status(Level::Info, format!("{what} for all panes"));
-        }
+        self.apply_to_offered(&offered, &refused, what, |s| s.web_search = value);
     }
 
     /// Add files for the next prompt (each checked now; a bad one is refused with the reason),
@@ -718,21 +680,12 @@ impl App {
     /// other providers are refused, as only OpenRouter routes between providers.
     fn set_provider_pref(&mut self, w: Which, pref: commands::ProviderPref) {
         use commands::ProviderPref as P;
-        let indices: Vec<usize> = match w {
-            Which::All => (0..self.view.panes.len()).collect(),
-            other => self.pane_index(other).into_iter().collect(),
-        };
-        let mut refused = Vec::new();
-        let mut offered = Vec::new();
-        for i in indices {
-            let Some(spec) = self.room.pane(self.view.panes[i].target) else { continue };
-            match self.services.providers.resolve(&spec.model) {
-                Ok(r) if r.provider.kind != crate::core::provider::ProviderKind::Openrouter => {
-                    refused.push(format!("pane {}: {} does not route between providers", i + 1, r.provider_name));
-                }
-                _ => offered.push(i),
+        let (offered, refused) = self.split_panes(w, |app, model| match app.services.providers.resolve(model) {
+            Ok(r) if r.provider.kind != crate::core::provider::ProviderKind::Openrouter => {
+                Some(format!("{} does not route between providers", r.provider_name))
             }
-        }
+            _ => None,
+        });
         let what = match &pref {
             P::Order(slugs) => format!("Provider order {}", slugs.join(", ")),
             P::Fallbacks(on) => format!("Provider fallbacks {}", if *on { "on" } else { "off" }),
@@ -758,14 +711,7 @@ impl App {
             object.insert(key.into(), value);
             s.provider = Some(serde_json::Value::Object(object));
         };
-        for &i in &offered {
-            self.change_settings(Which::Pane(i), &what, apply);
-        }
-        if !refused.is_empty() {
-            self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));
-        } else if offered.len() > 1 {
-            self.set_status(Level::Info, format!("{what} for all panes"));
-        }
+        self.apply_to_offered(&offered, &refused, &what, apply);
     }
 
     /// Ask the panes `w` names for JSON (following the schema in `file`, when given), or stop
@@ -779,27 +725,45 @@ impl App {
                 Err(e) => return self.set_status(Level::Error, e),
             },
         };
-        let indices: Vec<usize> = match w {
-            Which::All => (0..self.view.panes.len()).collect(),
-            other => self.pane_index(other).into_iter().collect(),
-        };
-        let mut refused = Vec::new();
-        let mut offered = Vec::new();
-        for i in indices {
-            let Some(spec) = self.room.pane(self.view.panes[i].target) else { continue };
-            let entry = self.catalog_entry(&spec.model);
-            match format.as_ref().zip(entry).and_then(|(f, info)| crate::core::structured::refusal(&info, f)) {
-                Some(why) => refused.push(format!("pane {}: {why}", i + 1)),
-                None => offered.push(i),
-            }
-        }
+        let (offered, refused) = self.split_panes(w, |app, model| {
+            format
+                .as_ref()
+                .zip(app.catalog_entry(model))
+                .and_then(|(f, info)| crate::core::structured::refusal(&info, f))
+        });
         let what = match &json {
             None => "JSON off".to_string(),
             Some(None) => "JSON mode".to_string(),
             Some(Some(file)) => format!("JSON following {file}"),
         };
-        for &i in &offered {
-            self.change_settings(Which::Pane(i), &what, |s| s.response_format.clone_from(&format));
+        self.apply_to_offered(&offered, &refused, &what, |s| s.response_format.clone_from(&format));
+    }
+
+    /// The panes `w` names, split into those whose model `refusal` lets through and, for the
+    /// others, "pane N: why".
+    fn split_panes(&mut self, w: Which, refusal: impl Fn(&Self, &str) -> Option<String>) -> (Vec<usize>, Vec<String>) {
+        let indices: Vec<usize> = match w {
+            Which::All => (0..self.view.panes.len()).collect(),
+            other => self.pane_index(other).into_iter().collect(),
+        };
+        let this: &Self = self;
+        let mut offered = Vec::new();
+        let mut refused = Vec::new();
+        for i in indices {
+            let Some(spec) = this.room.pane(this.view.panes[i].target) else { continue };
+            match refusal(this, &spec.model) {
+                Some(why) => refused.push(format!("pane {}: {why}", i + 1)),
+                None => offered.push(i),
+            }
+        }
+        (offered, refused)
+    }
+
+    /// Change the settings of the `offered` panes with `f`, then say what was refused, or that
+    /// every pane got it.
+    fn apply_to_offered(&mut self, offered: &[usize], refused: &[String], what: &str, f: impl Fn(&mut ModelSettings)) {
+        for &i in offered {
+            self.change_settings(Which::Pane(i), what, &f);
         }
         if !refused.is_empty() {
             self.set_status(Level::Warn, format!("{what} refused for {}", refused.join("; ")));

@@ -85,7 +85,14 @@ pub fn refresh_catalog_in_background(config: &Config, paths: &Paths, estimator: 
     let (name, base, cache_dir, estimator) =
         (name.clone(), provider.base_url.clone(), paths.cache_dir.clone(), estimator.clone());
     tokio::spawn(async move {
-        let Ok(http) = crate::core::provider::client::build_http_client(&Default::default()) else { return };
+        // A catalog on a plain `http://` server (a local one, or `--base-url http://…`) needs
+        // no root certificates; loading them was 5% of a short benchmark `ask`'s instructions.
+        let http = if base.starts_with("http://") {
+            crate::core::provider::client::build_plain_http_client(&Default::default())
+        } else {
+            crate::core::provider::client::build_http_client(&Default::default())
+        };
+        let Ok(http) = http else { return };
         match catalog::refresh(&http, &cache_dir, &name, &base, key.as_ref()).await {
             Ok(fresh) => estimator.set_catalog(fresh),
             Err(e) => tracing::info!(error = %e, "catalog refresh failed; keeping the cached catalog"),

@@ -264,7 +264,7 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
         if opts.json {
             let denied = matches!(&event.kind, EventKind::ToolCall { call, .. } if pane.denied.contains(&call.id));
             if let Some(line) = output::delta_line(&opts.models[idx], idx, &event.kind) {
-                let _ = writeln!(out, "{line}");
+                let _ = line.write_line(&mut out);
             } else if let Some(line) = output::json_line(&opts.models[idx], idx, &event, denied) {
                 let _ = writeln!(out, "{line}");
             }

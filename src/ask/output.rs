@@ -80,6 +80,31 @@ impl std::fmt::Display for DeltaLine<'_> {
     }
 }
 
+impl DeltaLine<'_> {
+    /// Write the line and its newline: the same bytes as `Display`, serialized straight into
+    /// `out` when no field has a character to escape (nearly always), without a `String` per
+    /// line and a second pass over it.
+    pub(super) fn write_line(&self, out: &mut impl Write) -> std::io::Result<()> {
+        if has_no_escapes(self.model) && has_no_escapes(self.text) {
+            serde_json::to_writer(&mut *out, self)?;
+            out.write_all(b"\n")
+        } else {
+            writeln!(out, "{self}")
+        }
+    }
+}
+
+/// The characters that `--json` writes as `\uXXXX` although JSON allows them raw.
+fn needs_escape(c: char) -> bool {
+    matches!(c as u32, 0x80..=0x9f | 0x2028 | 0x2029 | 0x200e | 0x200f | 0x061c | 0x202a..=0x202e | 0x2066..=0x2069)
+}
+
+/// No character of `text` is one that `write_escaped` rewrites. All of them are outside ASCII,
+/// and an ASCII check runs a word at a time.
+fn has_no_escapes(text: &str) -> bool {
+    text.is_ascii() || !text.chars().any(needs_escape)
+}
+
 /// The `--json` line of a text or reasoning delta, or `None` for any other event.
 pub(super) fn delta_line<'a>(model: &'a str, idx: usize, kind: &'a EventKind) -> Option<DeltaLine<'a>> {
     let (text, kind) = match kind {
@@ -93,9 +118,7 @@ pub(super) fn delta_line<'a>(model: &'a str, idx: usize, kind: &'a EventKind) ->
 /// Compact JSON text with the line-breaking and bidi characters escaped (see `JsonLine`).
 fn write_escaped(f: &mut std::fmt::Formatter<'_>, text: &str) -> std::fmt::Result {
     // These can only occur inside JSON strings, where an escape means the same character.
-    let needs_escape = |c: char| matches!(c as u32, 0x80..=0x9f | 0x2028 | 0x2029 | 0x200e | 0x200f | 0x061c | 0x202a..=0x202e | 0x2066..=0x2069);
-    // All of them are outside ASCII, and an ASCII check runs a word at a time.
-    if text.is_ascii() || !text.chars().any(needs_escape) {
+    if has_no_escapes(text) {
         return f.write_str(text);
     }
     for c in text.chars() {
@@ -472,6 +495,23 @@ mod tests {
             };
             let fast = delta_line("m/x", 2, &kind).unwrap().to_string();
             assert_eq!(fast, json_line("m/x", 2, &event, false).unwrap().to_string());
+        }
+        // Written straight to the output: the same bytes and a newline, escapes or not.
+        for text in ["say \"hi\"\n\u{2028}\u{85}é\\", "plain", "caf\u{e9} \u{1b}[31m"] {
+            let kind = EventKind::TextDelta(text.into());
+            let event = StreamEvent {
+                turn: crate::core::protocol::TurnId(1),
+                target: crate::core::protocol::TargetId(2),
+                kind: kind.clone(),
+            };
+            let mut written = Vec::new();
+            delta_line("m/\u{202e}x", 2, &kind).unwrap().write_line(&mut written).unwrap();
+            let general = format!("{}\n", json_line("m/\u{202e}x", 2, &event, false).unwrap());
+            assert_eq!(String::from_utf8(written).unwrap(), general);
+            let mut written = Vec::new();
+            delta_line("m/x", 2, &kind).unwrap().write_line(&mut written).unwrap();
+            let general = format!("{}\n", json_line("m/x", 2, &event, false).unwrap());
+            assert_eq!(String::from_utf8(written).unwrap(), general);
         }
         assert!(delta_line("m", 0, &EventKind::Notice { message: "n".into() }).is_none());
     }

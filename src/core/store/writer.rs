@@ -64,12 +64,32 @@ enum Op {
 
 enum Msg {
     Op(Op),
-    Flush(SyncSender<Result<(), StoreError>>),
+    /// Deltas were parked in `PendingAppends` after it was empty: the writer has a deadline again.
+    Wake,
+    Flush(Waiter),
     Shutdown,
+}
+
+/// Where a flush is answered once what was queued before it is committed (or not).
+type Waiter = SyncSender<Result<(), StoreError>>;
+
+/// Streamed deltas not yet taken by the writer, coalesced per message: (text, reasoning).
+/// They are shared with the writer instead of sent to it, so that a delta costs a lock and a
+/// copy: a message per delta woke the writer thread for each one, and that ping-pong of two
+/// threads was up to a third of a benchmark `ask`'s CPU (thousands of context switches).
+#[derive(Default)]
+struct PendingAppends {
+    by_message: HashMap<MessageId, (String, String)>,
+    /// When the first of them arrived (they are written at most `append_flush_interval` later).
+    since: Option<Instant>,
 }
 
 struct Inner {
     tx: Sender<Msg>,
+    appends: Arc<Mutex<PendingAppends>>,
+    /// Messages sent to the writer thread (each may wake it).
+    #[cfg(test)]
+    sent: std::sync::atomic::AtomicU64,
     health: Arc<Mutex<Option<StoreError>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     path: Option<PathBuf>,
@@ -123,12 +143,14 @@ impl Store {
     fn start(conn: Connection, label: PathBuf, path: Option<PathBuf>, opts: StoreOptions) -> Result<Store, StoreError> {
         let (tx, rx) = mpsc::channel();
         let health = Arc::new(Mutex::new(None));
+        let shared_appends = Arc::new(Mutex::new(PendingAppends::default()));
         let writer = Writer {
             conn,
             path: label.clone(),
             opts,
             health: Arc::clone(&health),
             backlog: Vec::new(),
+            shared_appends: Arc::clone(&shared_appends),
             appends: HashMap::new(),
             first_append: None,
             retry_at: None,
@@ -137,7 +159,17 @@ impl Store {
             .name("roundtable-store".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Other { path: label.display().to_string(), detail: e.to_string() })?;
-        Ok(Store { inner: Arc::new(Inner { tx, health, thread: Mutex::new(Some(thread)), path }) })
+        Ok(Store {
+            inner: Arc::new(Inner {
+                tx,
+                appends: shared_appends,
+                #[cfg(test)]
+                sent: std::sync::atomic::AtomicU64::new(0),
+                health,
+                thread: Mutex::new(Some(thread)),
+                path,
+            }),
+        })
     }
 
     /// The database file, `None` for an in-memory store.
@@ -146,7 +178,13 @@ impl Store {
     }
 
     fn send(&self, op: Op) {
-        if self.inner.tx.send(Msg::Op(op)).is_err() {
+        self.send_msg(Msg::Op(op));
+    }
+
+    fn send_msg(&self, msg: Msg) {
+        #[cfg(test)]
+        self.inner.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.inner.tx.send(msg).is_err() {
             *lock(&self.inner.health) = Some(StoreError::Closed);
         }
     }
@@ -250,8 +288,15 @@ impl Store {
         if text_delta.is_empty() && reasoning_delta.is_empty() {
             return;
         }
-        let op = Op::Append { id: msg, text: text_delta.to_owned(), reasoning: reasoning_delta.to_owned(), at: 0 };
-        self.send(op);
+        let mut pending = lock(&self.inner.appends);
+        let slot = pending.by_message.entry(msg).or_default();
+        slot.0.push_str(text_delta);
+        slot.1.push_str(reasoning_delta);
+        if pending.since.is_none() {
+            pending.since = Some(Instant::now());
+            drop(pending);
+            self.send_msg(Msg::Wake);
+        }
     }
 
     /// Close an answer (done, error or cancelled), keeping whatever text it has.
@@ -293,7 +338,10 @@ struct Writer {
     health: Arc<Mutex<Option<StoreError>>>,
     /// Ops waiting to be committed, in order (a failed batch stays here for the retry).
     backlog: Vec<Op>,
-    /// Coalesced deltas per message: (text, reasoning).
+    /// Deltas parked by the `Store` handles, not yet taken.
+    shared_appends: Arc<Mutex<PendingAppends>>,
+    /// Deltas taken from `shared_appends` whose messages may still be queued behind them in the
+    /// channel, per message: (text, reasoning).
     appends: HashMap<MessageId, (String, String)>,
     first_append: Option<Instant>,
     retry_at: Option<Instant>,
@@ -315,30 +363,21 @@ impl Writer {
                 None => Some(rx.recv().unwrap_or(Msg::Shutdown)),
             };
             let mut waiters = Vec::new();
-            let mut next = first;
-            let mut drained = 0;
-            while let Some(msg) = next.take() {
-                match msg {
-                    Msg::Op(op) => self.accept(op),
-                    Msg::Flush(w) => waiters.push(w),
-                    Msg::Shutdown => shutdown = true,
-                }
-                drained += 1;
-                if drained < MAX_BATCH {
-                    next = match rx.try_recv() {
-                        Ok(m) => Some(m),
-                        Err(TryRecvError::Empty) => None,
-                        Err(TryRecvError::Disconnected) => {
-                            shutdown = true;
-                            None
-                        }
-                    };
-                }
-            }
+            self.drain(&rx, first, &mut waiters, &mut shutdown);
             let force = shutdown || !waiters.is_empty();
             let now = Instant::now();
-            if force || self.first_append.is_some_and(|t| now >= t + self.opts.append_flush_interval) {
-                self.move_appends(None);
+            if force || self.appends_due().is_some_and(|t| now >= t) {
+                // The messages of the parked deltas were queued before the deltas were parked:
+                // take the deltas first, then everything queued, so each message exists before
+                // its deltas are written.
+                self.take_shared_appends(None);
+                let mut emptied = self.drain(&rx, None, &mut waiters, &mut shutdown);
+                while force && !emptied {
+                    emptied = self.drain(&rx, None, &mut waiters, &mut shutdown);
+                }
+                if emptied {
+                    self.move_appends(None);
+                }
             }
             if !self.backlog.is_empty() && (force || self.retry_at.is_none_or(|t| now >= t)) {
                 self.commit();
@@ -354,9 +393,69 @@ impl Writer {
         }
     }
 
+    /// Accept `first` and whatever is queued behind it, up to `MAX_BATCH`; true when the queue
+    /// was left empty.
+    fn drain(&mut self, rx: &Receiver<Msg>, first: Option<Msg>, waiters: &mut Vec<Waiter>, shutdown: &mut bool) -> bool {
+        let mut next = first;
+        let mut drained = 0;
+        loop {
+            if let Some(msg) = next.take() {
+                match msg {
+                    Msg::Op(op) => self.accept(op),
+                    Msg::Wake => {}
+                    Msg::Flush(w) => waiters.push(w),
+                    Msg::Shutdown => *shutdown = true,
+                }
+                drained += 1;
+            }
+            if drained >= MAX_BATCH {
+                return false;
+            }
+            match rx.try_recv() {
+                Ok(m) => next = Some(m),
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => {
+                    *shutdown = true;
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// When the parked deltas (taken or not) are due to be written.
+    fn appends_due(&self) -> Option<Instant> {
+        let shared = lock(&self.shared_appends).since;
+        let first = match (self.first_append, shared) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        first.map(|t| t + self.opts.append_flush_interval)
+    }
+
+    /// Move the parked deltas (all, or one message's) from the handles' side to the writer's.
+    fn take_shared_appends(&mut self, only: Option<MessageId>) {
+        let mut shared = lock(&self.shared_appends);
+        let taken: Vec<(MessageId, (String, String))> = match only {
+            Some(id) => shared.by_message.remove(&id).map(|d| (id, d)).into_iter().collect(),
+            None => shared.by_message.drain().collect(),
+        };
+        if shared.by_message.is_empty()
+            && let Some(since) = shared.since.take()
+        {
+            self.first_append = Some(self.first_append.map_or(since, |t| t.min(since)));
+        }
+        drop(shared);
+        for (id, (text, reasoning)) in taken {
+            self.first_append.get_or_insert_with(Instant::now);
+            let slot = self.appends.entry(id).or_default();
+            slot.0.push_str(&text);
+            slot.1.push_str(&reasoning);
+        }
+    }
+
     /// When the loop must wake up without a message: pending appends or a retry.
     fn deadline(&self) -> Option<Instant> {
-        let appends = self.first_append.map(|t| t + self.opts.append_flush_interval);
+        let appends = self.appends_due();
         let retry = if self.backlog.is_empty() { None } else { Some(self.retry_at.unwrap_or_else(Instant::now)) };
         match (appends, retry) {
             (Some(a), Some(r)) => Some(a.min(r)),
@@ -366,14 +465,10 @@ impl Writer {
 
     fn accept(&mut self, op: Op) {
         match op {
-            Op::Append { id, text, reasoning, .. } => {
-                let slot = self.appends.entry(id).or_default();
-                slot.0.push_str(&text);
-                slot.1.push_str(&reasoning);
-                self.first_append.get_or_insert_with(Instant::now);
-            }
             Op::Finish { id, .. } => {
-                // The message's last deltas go in before its final state.
+                // The message's last deltas go in before its final state (they were all parked
+                // before the finish was queued).
+                self.take_shared_appends(Some(id));
                 self.move_appends(Some(id));
                 self.backlog.push(op);
             }
@@ -470,5 +565,37 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<()> {
         Op::Append { id, text, reasoning, at } => rooms::append(conn, *id, text, reasoning, *at),
         Op::Finish { id, state, tool_calls, at } => rooms::finish(conn, *id, *state, tool_calls.as_deref(), *at),
         Op::Vote { id, vote } => votes::insert(conn, *id, vote),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A streamed delta must not be a message to the writer thread: each message may wake it,
+    /// and a wake-up per delta was up to a third of a streaming `ask`'s CPU. The deltas still
+    /// all arrive, in order, after their message and before its final state.
+    #[test]
+    fn deltas_are_parked_without_a_message_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let store = Store::open(&path).unwrap();
+        let room = store.create_room("r", &[], true);
+        let msg = store.begin_answer(room, TurnId(1), TargetId(0), "m");
+        let sent = || store.inner.sent.load(std::sync::atomic::Ordering::Relaxed);
+        let before = sent();
+        let mut expect = String::new();
+        for i in 0..1000 {
+            let delta = format!("{i} ");
+            store.append_answer(msg, &delta, "");
+            expect.push_str(&delta);
+        }
+        let messages = sent() - before;
+        assert!(messages <= 2, "1000 deltas sent {messages} messages to the writer");
+        store.finish_answer(msg, MessageState::Done, &[]);
+        store.flush().unwrap();
+        let transcript = super::super::load_room(&path, room).unwrap().unwrap();
+        assert_eq!(transcript.messages[0].content, expect);
+        assert_eq!(transcript.messages[0].state, MessageState::Done);
     }
 }

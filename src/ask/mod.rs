@@ -208,6 +208,7 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
         eprintln!("Prompt estimate (heuristic, before sending): {}", parts.join(" · "));
     }
     let progress_line = !opts.json && std::io::stderr().is_terminal();
+    let delta_writer = output::DeltaWriter::new(&opts.models);
     let mut remaining = n;
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -263,9 +264,11 @@ pub async fn run(config: Config, paths: &Paths, opts: AskOptions) -> i32 {
         }
         if opts.json {
             let denied = matches!(&event.kind, EventKind::ToolCall { call, .. } if pane.denied.contains(&call.id));
-            if let Some(line) = output::delta_line(&opts.models[idx], idx, &event.kind) {
-                let _ = line.write_line(&mut out);
-            } else if let Some(line) = output::json_line(&opts.models[idx], idx, &event, denied) {
+            // A failed write (a closed pipe) is ignored here as for every line: the answers are
+            // still saved, and the exit code says how they ended.
+            if delta_writer.write(&mut out, &opts.models, idx, &event.kind).is_none()
+                && let Some(line) = output::json_line(&opts.models[idx], idx, &event, denied)
+            {
                 let _ = writeln!(out, "{line}");
             }
         }

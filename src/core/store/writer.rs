@@ -395,7 +395,13 @@ impl Writer {
 
     /// Accept `first` and whatever is queued behind it, up to `MAX_BATCH`; true when the queue
     /// was left empty.
-    fn drain(&mut self, rx: &Receiver<Msg>, first: Option<Msg>, waiters: &mut Vec<Waiter>, shutdown: &mut bool) -> bool {
+    fn drain(
+        &mut self,
+        rx: &Receiver<Msg>,
+        first: Option<Msg>,
+        waiters: &mut Vec<Waiter>,
+        shutdown: &mut bool,
+    ) -> bool {
         let mut next = first;
         let mut drained = 0;
         loop {

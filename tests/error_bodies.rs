@@ -196,6 +196,16 @@ fn not_found_variants() {
     assert_msg(&e, &["ollama pull llama3.3:70b"]);
 }
 
+/// llama.cpp's server refusing a prompt longer than its context (seen with
+/// scripts/try-real-servers.sh): said as a conversation too long, with the server's figures.
+#[test]
+fn llama_server_context_overflow_reads_as_too_long() {
+    let e = classify("llamacpp-400-context-size.json", 400, ProviderKind::OpenaiCompatible, "smollm2");
+    assert_eq!((e.kind, e.status), (ErrorKind::BadRequest, Some(400)));
+    assert_msg(&e, &["too long for", "2431 tokens", "1024 tokens", "shorten it"]);
+    assert!(!e.message.contains("check this model's settings"), "{}", e.message);
+}
+
 #[test]
 fn server_errors() {
     let e = classify("error-502-provider.json", 502, OR, "meta-llama/llama-3.3-70b-instruct");
@@ -373,6 +383,7 @@ fn print_messages() {
         ("gemini-compat-429-rpm.json", 429, ProviderKind::Gemini, "gemini-2.5-flash"),
         ("gemini-compat-400-unknown-field.json", 400, ProviderKind::Gemini, "gemini-2.5-flash"),
         ("ollama-404-model-not-found.json", 404, ProviderKind::OpenaiCompatible, "llama3.3:70b"),
+        ("llamacpp-400-context-size.json", 400, ProviderKind::OpenaiCompatible, "smollm2"),
     ] {
         let e = classify(name, status, kind, model);
         println!("{name}: {:?} {:?}\n  {}\n  upstream: {:?}\n", e.kind, e.status, e.message, e.upstream_message);

@@ -446,3 +446,49 @@ async fn an_interrupted_request_gets_its_cost_on_the_next_start() {
     assert!(cost.is_some() && source == "reported", "cost {cost:?} from {source}");
     sim.shutdown().await;
 }
+
+/// Seen with llama.cpp's server (scripts/try-real-servers.sh): an answer stopped by
+/// `max_tokens` (`finish_reason: "length"`) printed like a whole one. It is a success, but it
+/// says it was cut, in the answer and in the table.
+#[tokio::test]
+async fn an_answer_stopped_at_the_token_limit_says_it_was_cut() {
+    let server = upstream(|_, _| {
+        sse(&format!(
+            "{}{}data: [DONE]\n\n",
+            delta("In the sleepy town of", None),
+            delta(" Ravenshire", Some("length"))
+        ))
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let o = run(home.path(), &server.base_url(), &["ask", "-m", "m", "--max-tokens", "8", "q"]).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("In the sleepy town of Ravenshire\n✂ cut: the answer reached its token limit"), "{out}");
+    assert!(out.contains("cut (length)"), "{out}");
+    let o = run(home.path(), &server.base_url(), &["ask", "--json", "-m", "m", "--max-tokens", "8", "q"]).await;
+    assert_eq!(last_of(&o, "done")["finish_reason"], "length", "{}", text(&o));
+    // A whole answer says nothing of the kind.
+    let server = upstream(|_, _| sse(&format!("{}data: [DONE]\n\n", delta("Whole.", Some("stop"))))).await;
+    let o = run(home.path(), &server.base_url(), &["ask", "-m", "m", "q"]).await;
+    assert!(!text(&o).contains("cut"), "{}", text(&o));
+}
+
+/// Seen with llama.cpp's server: `--base-url` at a local server and no key set said to try
+/// the built-in simulator with `--base-url`, which the user was already using. The message
+/// names the server, and the keyless providers that reach a local server without a key.
+#[tokio::test]
+async fn a_missing_key_for_another_server_names_it_and_the_keyless_way() {
+    let server = upstream(|_, _| sse(&delta("never asked", Some("stop")))).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = command(home.path(), &server.base_url(), &["ask", "-m", "smollm2", "q"]);
+    cmd.env_remove("OPENROUTER_API_KEY");
+    let o = run_cmd(cmd).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let host = format!("127.0.0.1:{}", server.port);
+    assert!(out.contains(&format!("whose requests go to {host}")), "{out}");
+    assert!(out.contains("OPENROUTER_API_KEY") && out.contains("-m llamacpp:MODEL"), "{out}");
+    assert!(!out.contains("simulator"), "{out}");
+    assert_eq!(server.count("/chat/completions"), 0);
+}

@@ -402,8 +402,19 @@ pub(super) fn print_answer(out: &mut impl Write, o: &Outcome, blocks: &[Block]) 
         let _ = writeln!(out, "✗ {}{partial}", e.message);
     } else if o.cancelled {
         let _ = writeln!(out, "✗ cancelled");
+    } else if is_cut(o) {
+        let _ = writeln!(
+            out,
+            "✂ cut: the answer reached its token limit (finish_reason \"length\"); raise --max-tokens, or the server's own limit, for the rest."
+        );
     }
     let _ = writeln!(out);
+}
+
+/// The answer stopped at a token limit (`max_tokens`, or the server's or model's own), not at
+/// its end: a success all the same, but it must not read as a whole answer.
+fn is_cut(o: &Outcome) -> bool {
+    o.error.is_none() && !o.cancelled && o.finish.as_deref() == Some("length")
 }
 
 /// One model's totals over its steps (tool loops make several requests).
@@ -458,6 +469,8 @@ pub(super) fn print_table(out: &mut impl Write, rows_in: &[(&Outcome, Totals)]) 
             }
         } else if o.cancelled {
             "cancelled".into()
+        } else if is_cut(o) {
+            "cut (length)".into()
         } else {
             o.finish.clone().unwrap_or_else(|| "done".into())
         };

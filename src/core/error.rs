@@ -111,6 +111,21 @@ impl CoreError {
         self
     }
 
+    /// No key for OpenRouter's provider whose `base_url` (`--base-url`, or the config) points at
+    /// another server: the simulator hint would be beside the point; the way to a server that
+    /// takes no key is a keyless provider.
+    pub fn missing_key_for_server(provider: &str, env_var: &str, host: &str) -> Self {
+        Self::new(
+            ErrorKind::MissingKey,
+            format!(
+                "No API key for provider '{provider}', whose requests go to {host}: set the environment variable \
+                 {env_var} (to any value if that server takes no key), or ask a local server that needs no key \
+                 through a keyless provider instead of --base-url: `-m llamacpp:MODEL` (also ollama:, vllm:, \
+                 litellm:; their base_url is in config.toml)."
+            ),
+        )
+    }
+
     pub fn missing_key(provider: &str, env_var: &str) -> Self {
         Self::new(
             ErrorKind::MissingKey,

@@ -232,10 +232,14 @@ impl ProvidersConfig {
                 Ok(Some(ApiKey::new(k)))
             }
             (None, true) => Ok(None),
-            (None, false) => Err(CoreError::missing_key(
-                name,
-                provider.api_key_env.as_deref().unwrap_or("(no api_key_env configured)"),
-            )),
+            (None, false) => {
+                let env_var = provider.api_key_env.as_deref().unwrap_or("(no api_key_env configured)");
+                if provider.kind == ProviderKind::Openrouter && !is_openrouter_host(&provider.base_url) {
+                    Err(CoreError::missing_key_for_server(name, env_var, host_of(&provider.base_url)))
+                } else {
+                    Err(CoreError::missing_key(name, env_var))
+                }
+            }
         }
     }
 

@@ -229,10 +229,12 @@ impl Facts<'_> {
             )
         } else if matches!(
             self.error_type,
-            Some("context_length_exceeded" | "token_limit_exceeded" | "string_too_long")
+            Some("context_length_exceeded" | "token_limit_exceeded" | "string_too_long" | "exceed_context_size_error")
         ) || self.has("context length")
             || self.has("context window")
             || self.has("maximum context")
+            // llama.cpp's server: "request (2431 tokens) exceeds the available context size".
+            || self.has("context size")
         {
             format!(
                 "The conversation is too long for {}{}: shorten it, start a new room, or pick a model with a larger context.",

@@ -121,7 +121,9 @@ run() { # title, roundtable args...
   local title=$1; shift
   echo
   echo "== $title"
-  echo "\$ roundtable $*"
+  local shown="$*"
+  [ ${#shown} -gt 160 ] && shown="${shown:0:160}… (${#shown} characters)"
+  echo "\$ roundtable $shown"
   local start=$SECONDS
   timeout 300 "$bin" "$@" >"$root/out" 2>"$root/err"
   local rc=$?

@@ -134,7 +134,7 @@ run() { # title, roundtable args...
   else
     sed -n '1,25p' "$root/out"
   fi
-  [ -s "$root/err" ] && { echo "-- stderr:"; tr '\r' '\n' <"$root/err" | grep -v '^\s*$' | tail -n 12; }
+  [ -s "$root/err" ] && { echo "-- stderr:"; tr '\r' '\n' <"$root/err" | grep -av '^\s*$' | tail -n 12; }
 }
 
 if [ "$upstream" = llama ]; then
@@ -173,7 +173,7 @@ kill -INT $victim
 int_start=$SECONDS
 wait $victim
 echo "exit $? $((SECONDS - int_start)) s after SIGINT; kept $(wc -c <"$root/int.out") bytes of output"
-tr '\r' '\n' <"$root/int.err" | grep -v '^\s*$' | tail -n 4
+tr '\r' '\n' <"$root/int.err" | grep -av '^\s*$' | tail -n 4
 
 echo
 echo "== the chatroom: roundtable -m llamacpp:smollm2 under tmux (no API key anywhere)"
@@ -189,7 +189,7 @@ if command -v tmux >/dev/null; then
   tmux send-keys -t "$session" C-c
   sleep 1
   tmux kill-session -t "$session" 2>/dev/null
-  grep -v '^\s*$' "$root/chatroom.txt" | head -n 40
+  grep -av '^\s*$' "$root/chatroom.txt" | head -n 40
   if grep -qi demo "$root/chatroom.txt"; then echo "!! the chatroom says demo"; else echo "(no 'demo' on the screen)"; fi
 else
   echo "tmux is not installed: skipped"

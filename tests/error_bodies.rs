@@ -206,6 +206,15 @@ fn llama_server_context_overflow_reads_as_too_long() {
     assert!(!e.message.contains("check this model's settings"), "{}", e.message);
 }
 
+/// LiteLLM asked for a model it does not route (seen with scripts/try-real-servers.sh): an
+/// unknown model, not "check this model's settings".
+#[test]
+fn litellm_invalid_model_name_is_model_not_found() {
+    let e = classify("litellm-400-invalid-model.json", 400, ProviderKind::OpenaiCompatible, "no-such-model");
+    assert_eq!((e.kind, e.status), (ErrorKind::ModelNotFound, Some(400)));
+    assert_msg(&e, &["does not know the model", "no-such-model", "/v1/models"]);
+}
+
 #[test]
 fn server_errors() {
     let e = classify("error-502-provider.json", 502, OR, "meta-llama/llama-3.3-70b-instruct");
@@ -384,6 +393,7 @@ fn print_messages() {
         ("gemini-compat-400-unknown-field.json", 400, ProviderKind::Gemini, "gemini-2.5-flash"),
         ("ollama-404-model-not-found.json", 404, ProviderKind::OpenaiCompatible, "llama3.3:70b"),
         ("llamacpp-400-context-size.json", 400, ProviderKind::OpenaiCompatible, "smollm2"),
+        ("litellm-400-invalid-model.json", 400, ProviderKind::OpenaiCompatible, "no-such-model"),
     ] {
         let e = classify(name, status, kind, model);
         println!("{name}: {:?} {:?}\n  {}\n  upstream: {:?}\n", e.kind, e.status, e.message, e.upstream_message);

@@ -401,6 +401,8 @@ impl<'a> Facts<'a> {
             || self.code_is("model_not_found")
             || self.has("is not a valid model id")
             || self.has("no endpoints found for ")
+            // LiteLLM: "Invalid model name passed in model=…".
+            || self.has("invalid model name")
             || (self.has("model") && (self.has("not found") || self.has("does not exist")) && !self.has("endpoints"))
     }
 

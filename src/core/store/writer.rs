@@ -299,6 +299,9 @@ struct Writer {
     retry_at: Option<Instant>,
 }
 
+/// How long the writer lets streamed deltas gather before it looks at the queue again.
+const APPEND_GATHER: Duration = Duration::from_millis(40);
+
 /// Upper bound on messages drained into one transaction, so a flood cannot delay commits.
 const MAX_BATCH: usize = 20_000;
 
@@ -317,9 +320,13 @@ impl Writer {
             let mut waiters = Vec::new();
             let mut next = first;
             let mut drained = 0;
+            let mut streaming = false;
             while let Some(msg) = next.take() {
                 match msg {
-                    Msg::Op(op) => self.accept(op),
+                    Msg::Op(op) => {
+                        streaming |= matches!(op, Op::Append { .. });
+                        self.accept(op);
+                    }
                     Msg::Flush(w) => waiters.push(w),
                     Msg::Shutdown => shutdown = true,
                 }
@@ -348,8 +355,19 @@ impl Writer {
             } else {
                 Err(lock(&self.health).clone().unwrap_or(StoreError::Closed))
             };
+            let waited = !waiters.is_empty();
             for w in waiters {
                 let _ = w.send(reply.clone());
+            }
+            // While deltas stream in, gather them for a moment instead of being woken for each
+            // one: a wake-up per token costs more CPU than the write itself (and deltas are
+            // only written every `append_flush_interval` anyway). Messages sent meanwhile wait
+            // in the channel without waking this thread.
+            if streaming && !shutdown && !waited {
+                let gather = self
+                    .deadline()
+                    .map_or(APPEND_GATHER, |d| APPEND_GATHER.min(d.saturating_duration_since(Instant::now())));
+                std::thread::sleep(gather);
             }
         }
     }

@@ -182,8 +182,9 @@ where
                 }
             },
             Some(bg) = bg_rx.recv() => app.on_background(bg),
-            // Highlighted code lines arrived from the background thread.
-            () = highlight::results_ready().notified() => app.dirty = true,
+            // Highlighted code lines arrived from the background thread (taken at the frame
+            // slot, like streamed text: the notification keeps until then).
+            () = highlight::results_ready().notified(), if core_gate.is_none() => app.dirty = true,
             // A deadline passed: a frame is due, a spinner advances or a countdown changes.
             () = sleep => app.dirty = true,
             // The frame slot came: what streamed in meanwhile is taken on the next turn.
@@ -209,6 +210,8 @@ pub struct Painter {
     frames: FrameWriter,
     /// The layout of the last frame, to tell whether the next may start from it.
     last_layout: Option<draw::LayoutKey>,
+    /// The sidebar the last frame drew.
+    last_sidebar: Option<crate::ui::sidebar::Picture>,
 }
 
 impl Painter {
@@ -234,13 +237,15 @@ impl Painter {
         // input and the status line can have changed; then only changed rows are drawn.
         let key = draw::layout_key(app);
         let mode = if key.may_retain(self.last_layout.as_ref()) && self.frames.can_retain(area) {
-            FrameMode::Retained { scroll: draw::plan_scroll(app, &hints) }
+            let sidebar_unchanged = self.last_sidebar.is_some() && self.last_sidebar == app.chrome.sidebar_picture;
+            FrameMode::Retained { scroll: draw::plan_scroll(app, &hints), sidebar_unchanged }
         } else {
             FrameMode::Fresh { hints: &hints }
         };
         let drawn = self.frames.draw(terminal, mode, |f, reuse| draw::draw_with(f, app, reuse)).map_err(error)?;
         draw::frame_done(app);
         self.last_layout = Some(key);
+        self.last_sidebar.clone_from(&app.chrome.sidebar_picture);
         Ok(drawn)
     }
 }

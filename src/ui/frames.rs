@@ -33,12 +33,19 @@ pub struct ScrollHint {
 #[derive(Debug, Clone, Default)]
 pub struct Reuse {
     scroll: Option<ScrollHint>,
+    sidebar_unchanged: bool,
 }
 
 impl Reuse {
     /// The last frame moved up by `scroll`.
     pub fn scrolled(scroll: ScrollHint) -> Reuse {
-        Reuse { scroll: Some(scroll) }
+        Reuse { scroll: Some(scroll), sidebar_unchanged: false }
+    }
+
+    /// Whether the sidebar the last frame drew is still right where it was: its picture is the
+    /// same and no rows moved under it.
+    pub fn keeps_sidebar(&self) -> bool {
+        self.sidebar_unchanged && self.scroll.is_none()
     }
 
     /// The row of the last frame that buffer row `y` holds now; `None` when it is blank (a row
@@ -62,7 +69,7 @@ pub enum FrameMode<'a> {
     /// From the last frame (scrolled by `scroll` first): the drawing code redraws what changed
     /// and may leave rows that `Reuse` says are already right. Falls back to `Fresh` when what
     /// the terminal shows is not known.
-    Retained { scroll: Option<ScrollHint> },
+    Retained { scroll: Option<ScrollHint>, sidebar_unchanged: bool },
 }
 
 /// What a frame cost, for the benchmarks.
@@ -129,7 +136,7 @@ impl FrameWriter {
             self.cleared();
         }
         match mode {
-            FrameMode::Retained { scroll } if self.can_retain(area) => {
+            FrameMode::Retained { scroll, sidebar_unchanged } if self.can_retain(area) => {
                 let scroll = scroll.filter(|s| valid(s, area.height).is_some());
                 if let Some(scroll) = &scroll {
                     // The frame being made and the copy of the screen move as the terminal will.
@@ -140,7 +147,7 @@ impl FrameWriter {
                 }
                 figures.retained = true;
                 let mut frame = terminal.get_frame();
-                render(&mut frame, Some(&Reuse { scroll }));
+                render(&mut frame, Some(&Reuse { scroll, sidebar_unchanged }));
             }
             FrameMode::Retained { .. } | FrameMode::Fresh { .. } => {
                 let hints = match mode {

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::{Backend, ClearType, CrosstermBackend, WindowSize};
+use ratatui::backend::{Backend, ClearType, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Rect, Size};
 use ratatui::{Terminal, TerminalOptions, Viewport};
@@ -25,6 +25,7 @@ use roundtable::core::quota::{BucketStatus, FigureSource};
 use roundtable::core::router::{self, CoreConfig, CoreHandle};
 use roundtable::ui::app::{App, AppInit};
 use roundtable::ui::event_loop::{self, Host, LoopIo, LoopStats};
+use roundtable::ui::tty::Tty;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 const PANES: usize = 6;
@@ -93,7 +94,7 @@ async fn bench() {
         .sum();
 
     let probe = Arc::new(Probe::default());
-    let backend = ProbeBackend { inner: CrosstermBackend::new(io::sink()), probe: Arc::clone(&probe) };
+    let backend = ProbeBackend { inner: Tty::with_size(io::sink(), WIDTH, HEIGHT), probe: Arc::clone(&probe) };
     let viewport = Viewport::Fixed(Rect::new(0, 0, WIDTH, HEIGHT));
     let mut terminal = Terminal::with_options(backend, TerminalOptions { viewport }).expect("terminal");
     let frame_starts = Arc::new(Mutex::new(Vec::<Instant>::new()));
@@ -258,7 +259,9 @@ async fn bench() {
     println!();
     println!("method:");
     println!("  frame time = LoopStats.frame_times (terminal.draw: layout, widgets, diff, escape sequences into");
-    println!("    io::sink through ratatui's CrosstermBackend), for frames that started inside the stream window.");
+    println!(
+        "    io::sink through the chatroom's terminal backend), for frames that started inside the stream window."
+    );
     println!("  frame CPU time = the drawing thread's run time over the same frames (/proc/thread-self/schedstat):");
     println!("    wall time above it is time the thread was preempted on this machine's cores.");
     println!("  CPU = sum of /proc/self/task/*/schedstat run time (every thread of the process) over the stream");
@@ -464,7 +467,7 @@ impl Probe {
 /// ratatui's crossterm backend writing into `io::sink()` (so escape-sequence generation is
 /// paid), with a probe on the cells it is given; reports the fixed viewport size.
 struct ProbeBackend {
-    inner: CrosstermBackend<io::Sink>,
+    inner: Tty<io::Sink>,
     probe: Arc<Probe>,
 }
 

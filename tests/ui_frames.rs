@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::{CrosstermBackend, TestBackend};
+use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
@@ -20,6 +20,7 @@ use roundtable::core::protocol::{
 };
 use roundtable::ui::app::{App, AppInit};
 use roundtable::ui::event_loop::Painter;
+use roundtable::ui::tty::Tty;
 
 const MODELS: [&str; 3] = ["openai/gpt-4o-mini", "anthropic/claude-haiku-4.5", "google/gemini-2.5-flash"];
 
@@ -187,7 +188,7 @@ impl Screen for Cells {
     }
 }
 
-/// The bytes ratatui's crossterm backend writes, fed to a vt100 terminal.
+/// The bytes the chatroom's terminal backend writes, fed to a vt100 terminal.
 #[derive(Clone, Default)]
 struct Sink(Arc<Mutex<Vec<u8>>>);
 
@@ -202,7 +203,7 @@ impl Write for Sink {
 }
 
 struct Vt {
-    terminal: Terminal<CrosstermBackend<Sink>>,
+    terminal: Terminal<Tty<Sink>>,
     sink: Sink,
     parser: vt100::Parser,
     painter: Painter,
@@ -216,7 +217,7 @@ impl Vt {
         let sink = Sink::default();
         let area = Rect::new(0, 0, w, h);
         let terminal = Terminal::with_options(
-            CrosstermBackend::new(sink.clone()),
+            Tty::with_size(sink.clone(), w, h),
             TerminalOptions { viewport: Viewport::Fixed(area) },
         )
         .unwrap();
@@ -275,7 +276,10 @@ impl Screen for Vt {
                     got == want_symbol
                         && (blank || cell.fgcolor() == vt_color(want.fg))
                         && cell.bgcolor() == vt_color(want.bg)
-                        && (blank || cell.bold() == want.modifier.contains(Modifier::BOLD)),
+                        && (blank || cell.bold() == want.modifier.contains(Modifier::BOLD))
+                        && (blank || cell.italic() == want.modifier.contains(Modifier::ITALIC))
+                        && (blank || cell.underline() == want.modifier.contains(Modifier::UNDERLINED))
+                        && cell.inverse() == want.modifier.contains(Modifier::REVERSED),
                     "{step}: cell ({x},{y}) shows {got:?} fg {:?} bg {:?}, a fresh frame has {:?} fg {:?} bg {:?}\nshown:\n{}\nfresh:\n{}",
                     cell.fgcolor(),
                     cell.bgcolor(),

@@ -204,6 +204,8 @@ pub struct Chrome {
     pub unlisted_confirmed: Option<String>,
     /// Where things were drawn last frame (mouse hit-testing, paging).
     pub regions: Option<Regions>,
+    /// What the sidebar shows this frame (worked out by `draw::prepare`).
+    pub sidebar_picture: Option<crate::ui::sidebar::Picture>,
     /// Animation counter for spinners; advanced by the loop while something animates.
     pub tick: u64,
     /// A fixed clock for reproducible frames (snapshot tests); `None` reads the real clocks.
@@ -267,6 +269,7 @@ impl App {
                 editing: None,
                 unlisted_confirmed: None,
                 regions: None,
+                sidebar_picture: None,
                 tick: 0,
                 frozen_clock: None,
                 scroll_regions: true,

@@ -35,6 +35,10 @@ pub fn prepare(app: &mut App, area: Rect) {
             pane_view::prepare(pane, rect, &ctx);
         }
     }
+    app.chrome.sidebar_picture = regions.sidebar.map(|side| {
+        let now_ms = crate::core::quota::system_time_ms(app.wall());
+        sidebar::picture(side, &app.view.panes, &app.view.sidebar, &app.services.theme, now_ms, app.now())
+    });
     app.chrome.regions = Some(regions);
 }
 
@@ -140,9 +144,11 @@ pub fn draw_with(frame: &mut Frame<'_>, app: &App, reuse: Option<&Reuse>) {
             pane_view::draw(frame, rect, pane, focused, i + 1, &ctx, reuse);
         }
     }
-    if let Some(side) = regions.sidebar {
-        let now_ms = crate::core::quota::system_time_ms(ctx.wall);
-        sidebar::draw(frame, side, panes, &app.view.sidebar, &app.services.theme, now_ms, ctx.now);
+    if let Some(picture) = app.chrome.sidebar_picture.as_ref().filter(|_| regions.sidebar.is_some()) {
+        // A retained frame keeps the sidebar it has when its picture did not change.
+        if !reuse.is_some_and(Reuse::keeps_sidebar) {
+            sidebar::draw(frame, picture, &app.services.theme);
+        }
     }
     if reuse.is_some() {
         pane_view::clear(frame.buffer_mut(), regions.input);

@@ -87,6 +87,8 @@ where
     // A keystroke is drawn at once rather than at the next frame slot, so typing stays
     // immediate while streams fill the frame budget.
     let mut input_waiting = false;
+    // The last wake-up for core events left some in the channel.
+    let mut core_busy = false;
     tokio::pin!(quit_signal);
 
     loop {
@@ -105,7 +107,7 @@ where
             host.begin_frame();
             if std::mem::take(&mut app.repaint) {
                 repaint_all(terminal)?;
-                painter.forget();
+                painter.cleared();
             }
             // Code is highlighted off this thread; its colours arrive through `results_ready`.
             highlight::set_background(true);
@@ -130,6 +132,17 @@ where
                 None => std::future::pending().await,
             }
         };
+        // What streams in cannot be drawn before the next frame slot, so until then the loop
+        // does not wake for each token (a wake-up per token costs more than handling it); the
+        // events wait in the channel and are taken together. Not when the last wake-up found
+        // the channel busy: then every wake-up drains, so a flood never backs up the core.
+        let core_gate = last_draw.map(|t| t + stream_interval).filter(|gate| !core_busy && *gate > Instant::now());
+        let gate_sleep = async {
+            match core_gate {
+                Some(g) => tokio::time::sleep_until(g.into()).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             ev = events.recv(), if terminal_open => match ev {
                 Some(Ok(ev)) => {
@@ -146,17 +159,21 @@ where
                 Some(Err(e)) => return Err(e),
                 None => terminal_open = false,
             },
-            ev = core_events.recv() => match ev {
+            ev = core_events.recv(), if core_gate.is_none() => match ev {
                 Some(ev) => {
                     app.on_core(ev);
                     stats.core_events += 1;
+                    core_busy = true;
                     for _ in 0..DRAIN_LIMIT {
                         match core_events.try_recv() {
                             Ok(ev) => {
                                 app.on_core(ev);
                                 stats.core_events += 1;
                             }
-                            Err(_) => break,
+                            Err(_) => {
+                                core_busy = false;
+                                break;
+                            }
                         }
                     }
                 }
@@ -165,10 +182,13 @@ where
                 }
             },
             Some(bg) = bg_rx.recv() => app.on_background(bg),
-            // Highlighted code lines arrived from the background thread.
-            () = highlight::results_ready().notified() => app.dirty = true,
+            // Highlighted code lines arrived from the background thread (taken at the frame
+            // slot, like streamed text: the notification keeps until then).
+            () = highlight::results_ready().notified(), if core_gate.is_none() => app.dirty = true,
             // A deadline passed: a frame is due, a spinner advances or a countdown changes.
             () = sleep => app.dirty = true,
+            // The frame slot came: what streamed in meanwhile is taken on the next turn.
+            () = gate_sleep => {}
             () = &mut quit_signal => app.quit = true,
         }
         stats.wakeups += 1;
@@ -190,12 +210,20 @@ pub struct Painter {
     frames: FrameWriter,
     /// The layout of the last frame, to tell whether the next may start from it.
     last_layout: Option<draw::LayoutKey>,
+    /// The sidebar the last frame drew.
+    last_sidebar: Option<crate::ui::sidebar::Picture>,
 }
 
 impl Painter {
-    /// What the terminal shows is unknown (resize, clear, another program had it).
+    /// What the terminal shows may not be the last frame (a resize may have reflowed it).
     pub fn forget(&mut self) {
         self.frames.forget();
+        self.last_layout = None;
+    }
+
+    /// The screen was cleared: the next frame sends every cell.
+    pub fn cleared(&mut self) {
+        self.frames.cleared();
         self.last_layout = None;
     }
 
@@ -209,27 +237,24 @@ impl Painter {
         // input and the status line can have changed; then only changed rows are drawn.
         let key = draw::layout_key(app);
         let mode = if key.may_retain(self.last_layout.as_ref()) && self.frames.can_retain(area) {
-            FrameMode::Retained { scroll: draw::plan_scroll(app, &hints) }
+            let sidebar_unchanged = self.last_sidebar.is_some() && self.last_sidebar == app.chrome.sidebar_picture;
+            FrameMode::Retained { scroll: draw::plan_scroll(app, &hints), sidebar_unchanged }
         } else {
             FrameMode::Fresh { hints: &hints }
         };
         let drawn = self.frames.draw(terminal, mode, |f, reuse| draw::draw_with(f, app, reuse)).map_err(error)?;
         draw::frame_done(app);
         self.last_layout = Some(key);
+        self.last_sidebar.clone_from(&app.chrome.sidebar_picture);
         Ok(drawn)
     }
 }
 
-/// Make the next frame send every cell: ratatui only sends cells that changed since its last
-/// frame, and after another program had the screen nothing on it can be trusted. (Not
-/// `Terminal::clear`: it asks the terminal for the cursor position, and that answer would race
-/// the event reader.)
+/// Clear the screen so that the next frame sends every cell: after another program had the
+/// screen nothing on it can be trusted. (Not `Terminal::clear`: it asks the terminal for the
+/// cursor position, and that answer would race the event reader.)
 fn repaint_all<B: Backend>(terminal: &mut Terminal<B>) -> io::Result<()> {
-    terminal.backend_mut().clear_region(ClearType::All).map_err(|e| io::Error::other(e.to_string()))?;
-    // Both buffers blank: every non-blank cell of the next frame differs from "what is shown".
-    terminal.swap_buffers();
-    terminal.swap_buffers();
-    Ok(())
+    terminal.backend_mut().clear_region(ClearType::All).map_err(|e| io::Error::other(e.to_string()))
 }
 
 fn handle_terminal<B: Backend>(

@@ -17,7 +17,7 @@ use std::ops::Range;
 
 use ratatui::Terminal;
 use ratatui::backend::Backend;
-use ratatui::buffer::{Buffer, Cell};
+use ratatui::buffer::{Buffer, Cell, CellDiffOption};
 use ratatui::layout::Rect;
 
 /// A region of whole terminal rows whose content moved up by `lines` since the last frame.
@@ -33,12 +33,19 @@ pub struct ScrollHint {
 #[derive(Debug, Clone, Default)]
 pub struct Reuse {
     scroll: Option<ScrollHint>,
+    sidebar_unchanged: bool,
 }
 
 impl Reuse {
     /// The last frame moved up by `scroll`.
     pub fn scrolled(scroll: ScrollHint) -> Reuse {
-        Reuse { scroll: Some(scroll) }
+        Reuse { scroll: Some(scroll), sidebar_unchanged: false }
+    }
+
+    /// Whether the sidebar the last frame drew is still right where it was: its picture is the
+    /// same and no rows moved under it.
+    pub fn keeps_sidebar(&self) -> bool {
+        self.sidebar_unchanged && self.scroll.is_none()
     }
 
     /// The row of the last frame that buffer row `y` holds now; `None` when it is blank (a row
@@ -62,7 +69,7 @@ pub enum FrameMode<'a> {
     /// From the last frame (scrolled by `scroll` first): the drawing code redraws what changed
     /// and may leave rows that `Reuse` says are already right. Falls back to `Fresh` when what
     /// the terminal shows is not known.
-    Retained { scroll: Option<ScrollHint> },
+    Retained { scroll: Option<ScrollHint>, sidebar_unchanged: bool },
 }
 
 /// What a frame cost, for the benchmarks.
@@ -79,24 +86,42 @@ const SCROLL_OVERHEAD_CELLS: usize = 8;
 
 #[derive(Default)]
 pub struct FrameWriter {
-    /// What the terminal shows: the last frame this writer completed. `None` when unknown.
+    /// What the terminal shows: the last frame this writer completed. `None` when the screen is
+    /// blank (at the start, after a clear, or after a resize: ratatui clears the terminal then).
     shown: Option<Buffer>,
+    /// Whether the next frame may start from the last one and be scrolled; not after a resize,
+    /// a repaint or another program's turn.
+    trusted: bool,
 }
 
+/// Up to this many unchanged cells between two changed ones on a row are written again rather
+/// than stepped over: a cursor move costs more bytes than a few characters.
+const GAP_FILL: u16 = 3;
+
 impl FrameWriter {
-    /// The terminal's content is not what the last frame left (resize, clear, another
-    /// program had the screen): the next frame is made fresh and diffed plainly.
+    /// The terminal's content may not be what the last frame left (a resize, another program
+    /// had the screen): the next frame is made fresh, and sent as a plain diff.
     pub fn forget(&mut self) {
+        self.trusted = false;
+    }
+
+    /// The screen was cleared: the next frame sends every cell that is not blank.
+    pub fn cleared(&mut self) {
         self.shown = None;
+        self.trusted = false;
     }
 
     /// Whether a frame of `area` can start from the last one.
     pub fn can_retain(&self, area: Rect) -> bool {
-        self.shown.as_ref().is_some_and(|s| s.area == area)
+        self.trusted && self.shown.as_ref().is_some_and(|s| s.area == area)
     }
 
     /// Draw one frame with `render`, which gets `Some(reuse)` when the buffer starts from the
     /// last frame and `None` when it starts blank.
+    ///
+    /// The terminal's current buffer is the frame being made and is never reset between
+    /// retained frames (so nothing is copied to start one); what the terminal shows is kept
+    /// here, and only the cells that differ are sent and copied over.
     pub fn draw<B: Backend>(
         &mut self,
         terminal: &mut Terminal<B>,
@@ -106,52 +131,69 @@ impl FrameWriter {
         terminal.autoresize()?;
         let area = terminal.get_frame().area();
         let mut figures = FrameFigures::default();
+        if self.shown.as_ref().is_some_and(|s| s.area != area) {
+            // ratatui cleared the terminal when it resized.
+            self.cleared();
+        }
         match mode {
-            FrameMode::Retained { scroll } if self.can_retain(area) => {
+            FrameMode::Retained { scroll, sidebar_unchanged } if self.can_retain(area) => {
                 let scroll = scroll.filter(|s| valid(s, area.height).is_some());
                 if let Some(scroll) = &scroll {
+                    // The frame being made and the copy of the screen move as the terminal will.
+                    shift(terminal.current_buffer_mut(), scroll);
                     self.shift_shown(scroll);
-                    // The shifted copy becomes ratatui's previous frame (`swap_buffers` turns
-                    // the current buffer into the previous one and blanks the other)…
-                    if let Some(shown) = &self.shown {
-                        terminal.current_buffer_mut().content.clone_from(&shown.content);
-                    }
-                    terminal.swap_buffers();
                     terminal.backend_mut().scroll_region_up(scroll.rows.clone(), scroll.lines)?;
                     figures.scrolled_rows = scroll.rows.end - scroll.rows.start;
                 }
-                // …and the start of this one: the cells move over rather than being copied
-                // (`shown` gets this frame's copy below).
-                if let Some(shown) = self.shown.as_mut() {
-                    std::mem::swap(&mut terminal.current_buffer_mut().content, &mut shown.content);
-                }
                 figures.retained = true;
                 let mut frame = terminal.get_frame();
-                render(&mut frame, Some(&Reuse { scroll }));
+                render(&mut frame, Some(&Reuse { scroll, sidebar_unchanged }));
             }
             FrameMode::Retained { .. } | FrameMode::Fresh { .. } => {
                 let hints = match mode {
-                    FrameMode::Fresh { hints } => hints,
-                    FrameMode::Retained { .. } => &[],
+                    FrameMode::Fresh { hints } if self.trusted => hints,
+                    FrameMode::Retained { .. } | FrameMode::Fresh { .. } => &[],
                 };
+                terminal.current_buffer_mut().reset();
                 let mut frame = terminal.get_frame();
                 render(&mut frame, None);
                 if let Some(scroll) = self.best_scroll(terminal.current_buffer_mut(), hints) {
                     self.shift_shown(&scroll);
-                    self.make_shown_previous(terminal);
                     terminal.backend_mut().scroll_region_up(scroll.rows.clone(), scroll.lines)?;
                     figures.scrolled_rows = scroll.rows.end - scroll.rows.start;
                 }
             }
         }
-        // Remember what the terminal will show once the diff is written.
-        let drawn = terminal.current_buffer_mut();
-        match &mut self.shown {
-            Some(shown) if shown.area == drawn.area => shown.content.clone_from(&drawn.content),
-            shown => *shown = Some(drawn.clone()),
-        }
-        terminal.apply_buffer()?;
+        self.send(terminal)?;
+        self.trusted = true;
         Ok(figures)
+    }
+
+    /// Send the cells of the frame that differ from what the terminal shows, then remember
+    /// them as shown.
+    fn send<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<(), B::Error> {
+        // The frame is taken out of the terminal for the moment, so its cells can be lent to
+        // the backend.
+        let next = std::mem::take(terminal.current_buffer_mut());
+        let shown = self.shown.get_or_insert_with(|| Buffer::empty(next.area));
+        let updates = with_small_gaps(shown.diff(&next), &next);
+        let result = terminal.backend_mut().draw(updates.iter().copied());
+        // Rows that changed are copied whole: that also carries over the cells a wide
+        // character hides, which the diff never sends.
+        let width = usize::from(next.area.width);
+        let mut last_row = None;
+        for &(_, y, _) in &updates {
+            if last_row != Some(y) {
+                let row = usize::from(y) * width..(usize::from(y) + 1) * width;
+                shown.content[row.clone()].clone_from_slice(&next.content[row]);
+                last_row = Some(y);
+            }
+        }
+        *terminal.current_buffer_mut() = next;
+        result?;
+        let backend = terminal.backend_mut();
+        backend.hide_cursor()?;
+        backend.flush()
     }
 
     /// The hint that saves the most cells against a plain diff, if any saves enough.
@@ -170,32 +212,56 @@ impl FrameWriter {
         best.map(|(_, h)| h.clone())
     }
 
-    /// Move `shown`'s rows as the terminal will: up by `lines` inside the region, blank rows
-    /// (the terminal's default colours: ratatui resets the colours at the end of each frame)
-    /// coming in at the bottom.
+    /// Move `shown`'s rows as the terminal will.
     fn shift_shown(&mut self, scroll: &ScrollHint) {
-        let Some(shown) = self.shown.as_mut() else { return };
-        let width = usize::from(shown.area.width);
-        let region = usize::from(scroll.rows.start) * width..usize::from(scroll.rows.end) * width;
-        let by = usize::from(scroll.lines) * width;
-        let cells = &mut shown.content[region];
-        cells.rotate_left(by);
-        let len = cells.len();
-        cells[len - by..].fill(Cell::EMPTY);
+        if let Some(shown) = self.shown.as_mut() {
+            shift(shown, scroll);
+        }
     }
+}
 
-    /// Make ratatui's "previous frame" (which its diff compares against) equal to `shown`,
-    /// keeping the frame just rendered as the current one. ratatui has no setter for the
-    /// previous buffer; `swap_buffers` makes the current buffer the previous one and starts a
-    /// blank current one, so the contents are exchanged around it.
-    fn make_shown_previous<B: Backend>(&mut self, terminal: &mut Terminal<B>) {
-        let Some(shown) = self.shown.as_mut() else { return };
-        let rendered = std::mem::take(&mut terminal.current_buffer_mut().content);
-        terminal.current_buffer_mut().content = std::mem::take(&mut shown.content);
-        terminal.swap_buffers();
-        // The blank buffer's cells become the spare that `shown` is copied into next.
-        shown.content = std::mem::replace(&mut terminal.current_buffer_mut().content, rendered);
+/// Move `buffer`'s rows as the terminal moves its own: up by `lines` inside the region, blank
+/// rows (the terminal's default colours: the backend resets them before scrolling) coming in
+/// at the bottom.
+fn shift(buffer: &mut Buffer, scroll: &ScrollHint) {
+    let width = usize::from(buffer.area.width);
+    let region = usize::from(scroll.rows.start) * width..usize::from(scroll.rows.end) * width;
+    let by = usize::from(scroll.lines) * width;
+    let cells = &mut buffer.content[region];
+    cells.rotate_left(by);
+    let len = cells.len();
+    cells[len - by..].fill(Cell::EMPTY);
+}
+
+/// The diff, plus the few unchanged cells between two changed ones on a row when writing them
+/// is cheaper than moving the cursor over them: plain one-column characters in the style of the
+/// cell before them, so the pen does not change either.
+fn with_small_gaps<'a>(diff: Vec<(u16, u16, &'a Cell)>, next: &'a Buffer) -> Vec<(u16, u16, &'a Cell)> {
+    let width = next.area.width;
+    let mut out = Vec::with_capacity(diff.len());
+    let mut last: Option<(u16, u16, &Cell)> = None;
+    for (x, y, cell) in diff {
+        if let Some((lx, ly, lcell)) = last
+            && ly == y
+            && lcell.symbol().len() == 1
+            && x > lx + 1
+            && x - lx - 1 <= GAP_FILL
+        {
+            let gap: Vec<&Cell> =
+                (lx + 1..x).map(|gx| &next.content[usize::from(y) * usize::from(width) + usize::from(gx)]).collect();
+            if gap.iter().all(|g| g.symbol().len() == 1 && g.diff_option == CellDiffOption::None && same_pen(g, lcell))
+            {
+                out.extend((lx + 1..x).zip(gap).map(|(gx, g)| (gx, y, g)));
+            }
+        }
+        out.push((x, y, cell));
+        last = Some((x, y, cell));
     }
+    out
+}
+
+fn same_pen(a: &Cell, b: &Cell) -> bool {
+    a.fg == b.fg && a.bg == b.bg && a.modifier == b.modifier && a.underline_color == b.underline_color
 }
 
 /// A hint the terminal can carry out: inside the screen, moving fewer rows than it has.

@@ -325,14 +325,6 @@ impl Host for TerminalHost {
             Err(e) => Err(format!("Could not run {editor} ({e}); set $EDITOR to your editor")),
         }
     }
-
-    fn begin_frame(&mut self) {
-        terminal::begin_frame();
-    }
-
-    fn end_frame(&mut self) {
-        terminal::end_frame();
-    }
 }
 
 /// The draft in a new private file in the temp dir: never an existing file or a link planted

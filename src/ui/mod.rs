@@ -25,4 +25,5 @@ pub mod settings;
 pub mod sidebar;
 pub mod terminal;
 pub mod theme;
+pub mod tty;
 pub mod wrap;

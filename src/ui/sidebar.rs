@@ -98,40 +98,49 @@ impl SidebarData {
     }
 }
 
+#[derive(Debug, Clone, PartialEq)]
 enum Row {
     Text(Line<'static>),
     Gauge { label: String, ratio: f64, text: String, warn: bool },
     Spark,
 }
 
-pub fn draw(
-    frame: &mut Frame<'_>,
+/// What the sidebar shows, worked out before a frame is drawn: a frame that starts from the
+/// last one keeps the sidebar it drew when the picture is the same.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picture {
     area: Rect,
-    panes: &[Pane],
-    data: &SidebarData,
-    theme: &Theme,
-    now_ms: i64,
-    now: Instant,
-) {
+    rows: Vec<Row>,
+    series: Vec<u64>,
+}
+
+pub fn picture(area: Rect, panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, now: Instant) -> Picture {
+    let inner = Block::default().borders(Borders::LEFT).inner(area);
+    let rows = rows(panes, data, theme, now_ms, inner.width);
+    let series = data.throughput.series(now, usize::from(inner.width.saturating_sub(1)));
+    Picture { area, rows, series }
+}
+
+pub fn draw(frame: &mut Frame<'_>, picture: &Picture, theme: &Theme) {
     let ui = &theme.ui;
+    let area = picture.area;
     let block = Block::default().borders(Borders::LEFT).border_style(Style::default().fg(ui.border));
     let inner = block.inner(area);
     frame.render_widget(Clear, area);
     frame.render_widget(block, area);
-    let rows = rows(panes, data, theme, now_ms, inner.width);
     let mut y = inner.y;
-    for row in rows {
+    for row in &picture.rows {
         if y >= inner.bottom() {
             break;
         }
         let line_area = Rect { x: inner.x + 1, y, width: inner.width.saturating_sub(1), height: 1 };
         match row {
-            Row::Text(line) => frame.render_widget(Paragraph::new(line), line_area),
+            Row::Text(line) => frame.render_widget(Paragraph::new(line.clone()), line_area),
             Row::Gauge { label, ratio, text, warn } => {
-                let color = if warn { ui.warning } else { ui.gauge };
+                let color = if *warn { ui.warning } else { ui.gauge };
                 let gauge = LineGauge::default()
                     .ratio(ratio.clamp(0.0, 1.0))
-                    .label(Line::from(Span::styled(label, Style::default().fg(ui.fg))))
+                    .label(Line::from(Span::styled(label.as_str(), Style::default().fg(ui.fg))))
                     .filled_style(Style::default().fg(color))
                     .unfilled_style(Style::default().fg(ui.gauge_bg));
                 // Without colours, filled and empty must differ by shape.
@@ -141,15 +150,14 @@ pub fn draw(
                 y += 1;
                 if y < inner.bottom() {
                     let sub = Rect { y, ..line_area };
-                    frame.render_widget(Paragraph::new(Span::styled(text, Style::default().fg(ui.dim))), sub);
+                    frame.render_widget(Paragraph::new(Span::styled(text.as_str(), Style::default().fg(ui.dim))), sub);
                 }
             }
             Row::Spark => {
                 let h = 3.min(inner.bottom() - y);
                 let spark_area = Rect { height: h, ..line_area };
-                let series = data.throughput.series(now, usize::from(spark_area.width));
                 frame.render_widget(
-                    Sparkline::default().data(&series).style(Style::default().fg(ui.sparkline)),
+                    Sparkline::default().data(&picture.series).style(Style::default().fg(ui.sparkline)),
                     spark_area,
                 );
                 y += h.saturating_sub(1);
@@ -325,7 +333,7 @@ mod tests {
             limit_source: crate::core::quota::FigureSource::Config,
         });
         let mut term = Terminal::new(TestBackend::new(30, 20)).unwrap();
-        term.draw(|f| draw(f, f.area(), &[], &data, &theme, 0, now)).unwrap();
+        term.draw(|f| draw(f, &picture(f.area(), &[], &data, &theme, 0, now), &theme)).unwrap();
         let buf = term.backend().buffer();
         (0..buf.area.height)
             .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect::<String>())

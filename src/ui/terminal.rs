@@ -5,14 +5,15 @@ use std::io::{self, Stdout, Write};
 
 use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture};
 use crossterm::terminal::{
-    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode,
-    enable_raw_mode,
+    EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
-use crossterm::{cursor, execute, queue};
+use crossterm::{cursor, execute};
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
 
-pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+use crate::ui::tty::Tty;
+
+/// Frames go through `Tty`, which writes each as one synchronized update.
+pub type Tui = Terminal<Tty<Stdout>>;
 
 /// Restores the terminal when dropped, on every exit path.
 pub struct Guard;
@@ -32,7 +33,7 @@ pub fn setup(mouse: bool) -> io::Result<(Tui, Guard)> {
     if mouse {
         execute!(out, EnableMouseCapture)?;
     }
-    let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    let terminal = Terminal::new(Tty::new(io::stdout()))?;
     Ok((terminal, guard))
 }
 
@@ -64,16 +65,6 @@ pub fn resume(mouse: bool) -> io::Result<()> {
 
 pub fn set_mouse_capture(on: bool) -> io::Result<()> {
     if on { execute!(io::stdout(), EnableMouseCapture) } else { execute!(io::stdout(), DisableMouseCapture) }
-}
-
-pub fn begin_frame() {
-    let _ = queue!(io::stdout(), BeginSynchronizedUpdate);
-}
-
-pub fn end_frame() {
-    let mut out = io::stdout();
-    let _ = queue!(out, EndSynchronizedUpdate);
-    let _ = out.flush();
 }
 
 /// Write an OSC 52 clipboard sequence straight to the terminal.

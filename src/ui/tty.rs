@@ -1,0 +1,558 @@
+//! The terminal backend: turns a frame's cell updates into as few bytes as the terminal needs
+//! and sends the frame in one write, wrapped in a synchronized update.
+//!
+//! Why not ratatui's crossterm backend: at a real model's pace most of a frame is a few cells,
+//! and that backend spends more bytes on the way there than on the cells. It forgets the colours
+//! after every frame and sets them again, resets four attributes one sequence each, moves the
+//! cursor with a full position even one cell to the right, writes a run of blanks one space at
+//! a time, and flushes the cursor change on its own. Here the pen (colours and attributes) is
+//! kept across frames, a change of pen is one SGR sequence, short moves are relative, runs of
+//! blanks are erased (ECH/EL), and a frame is one `write`.
+
+use std::io::{self, Write};
+
+use ratatui::backend::{Backend, ClearType, WindowSize};
+use ratatui::buffer::Cell;
+use ratatui::layout::{Position, Size};
+use ratatui::style::{Color, Modifier};
+use unicode_width::UnicodeWidthStr;
+
+/// A run of at least this many blank cells of one style is erased rather than written.
+const ERASE_RUN: usize = 8;
+const BEGIN_SYNC: &[u8] = b"\x1b[?2026h";
+const END_SYNC: &[u8] = b"\x1b[?2026l";
+/// Attributes whose look shows on a blank cell: an erased cell cannot carry them.
+const VISIBLE_ON_BLANK: Modifier = Modifier::UNDERLINED
+    .union(Modifier::REVERSED)
+    .union(Modifier::CROSSED_OUT)
+    .union(Modifier::SLOW_BLINK)
+    .union(Modifier::RAPID_BLINK)
+    .union(Modifier::HIDDEN);
+
+/// Colours and attributes the terminal writes with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pen {
+    fg: Color,
+    bg: Color,
+    underline: Color,
+    modifier: Modifier,
+}
+
+impl Pen {
+    const DEFAULT: Pen =
+        Pen { fg: Color::Reset, bg: Color::Reset, underline: Color::Reset, modifier: Modifier::empty() };
+
+    fn of(cell: &Cell) -> Pen {
+        Pen { fg: cell.fg, bg: cell.bg, underline: cell.underline_color, modifier: cell.modifier }
+    }
+}
+
+pub struct Tty<W: Write> {
+    out: W,
+    /// The frame being made, after the synchronized-update opening; written out whole by
+    /// `flush`.
+    frame: Vec<u8>,
+    /// Where the frame's own bytes start in `frame`.
+    start: usize,
+    /// The terminal's pen as this backend left it; `None` when unknown.
+    pen: Option<Pen>,
+    /// Where the terminal's cursor is; `None` when unknown.
+    cursor: Option<Position>,
+    cursor_shown: Option<bool>,
+    /// The size to report instead of asking the terminal (tests).
+    fixed_size: Option<Size>,
+}
+
+impl<W: Write> Tty<W> {
+    /// The real terminal: size from the terminal, frames synchronized.
+    pub fn new(out: W) -> Tty<W> {
+        let mut frame = Vec::with_capacity(16 * 1024);
+        frame.extend_from_slice(BEGIN_SYNC);
+        Tty { out, start: frame.len(), frame, pen: None, cursor: None, cursor_shown: None, fixed_size: None }
+    }
+
+    /// A terminal of a fixed size (tests and benchmarks that feed a terminal emulator).
+    pub fn with_size(out: W, width: u16, height: u16) -> Tty<W> {
+        Tty { fixed_size: Some(Size::new(width, height)), ..Tty::new(out) }
+    }
+
+    pub fn writer(&self) -> &W {
+        &self.out
+    }
+
+    /// Someone else wrote to the terminal (another program had it): nothing about its pen or
+    /// cursor can be assumed.
+    pub fn forget_state(&mut self) {
+        self.pen = None;
+        self.cursor = None;
+        self.cursor_shown = None;
+    }
+
+    fn move_to(&mut self, x: u16, y: u16) {
+        match self.cursor {
+            Some(c) if c.x == x && c.y == y => {}
+            // A short step to the right on the same row: CUF is shorter than a full position.
+            Some(c) if c.y == y && x > c.x && x - c.x < 100 => {
+                let by = x - c.x;
+                if by == 1 {
+                    self.frame.extend_from_slice(b"\x1b[C");
+                } else {
+                    let _ = write!(self.frame, "\x1b[{by}C");
+                }
+            }
+            _ => {
+                let _ = write!(self.frame, "\x1b[{};{}H", y + 1, x + 1);
+            }
+        }
+        self.cursor = Some(Position { x, y });
+    }
+
+    /// One SGR sequence taking the terminal's pen to `to`.
+    fn set_pen(&mut self, to: Pen) {
+        if self.pen == Some(to) {
+            return;
+        }
+        let mut params: Vec<u8> = Vec::with_capacity(32);
+        let from = match self.pen {
+            Some(pen) => pen,
+            None => {
+                params.push(b'0');
+                Pen::DEFAULT
+            }
+        };
+        let push = |params: &mut Vec<u8>, code: &str| {
+            if !params.is_empty() {
+                params.push(b';');
+            }
+            params.extend_from_slice(code.as_bytes());
+        };
+        if from.modifier != to.modifier {
+            let removed = from.modifier - to.modifier;
+            let mut added = to.modifier - from.modifier;
+            // 22 ends both bold and dim, 25 both blinks: what stays is set again.
+            if removed.intersects(Modifier::BOLD | Modifier::DIM) {
+                push(&mut params, "22");
+                added |= to.modifier & (Modifier::BOLD | Modifier::DIM);
+            }
+            if removed.intersects(Modifier::SLOW_BLINK | Modifier::RAPID_BLINK) {
+                push(&mut params, "25");
+                added |= to.modifier & (Modifier::SLOW_BLINK | Modifier::RAPID_BLINK);
+            }
+            for (flag, off) in [
+                (Modifier::ITALIC, "23"),
+                (Modifier::UNDERLINED, "24"),
+                (Modifier::REVERSED, "27"),
+                (Modifier::HIDDEN, "28"),
+                (Modifier::CROSSED_OUT, "29"),
+            ] {
+                if removed.contains(flag) {
+                    push(&mut params, off);
+                }
+            }
+            for (flag, on) in [
+                (Modifier::BOLD, "1"),
+                (Modifier::DIM, "2"),
+                (Modifier::ITALIC, "3"),
+                (Modifier::UNDERLINED, "4"),
+                (Modifier::SLOW_BLINK, "5"),
+                (Modifier::RAPID_BLINK, "6"),
+                (Modifier::REVERSED, "7"),
+                (Modifier::HIDDEN, "8"),
+                (Modifier::CROSSED_OUT, "9"),
+            ] {
+                if added.contains(flag) {
+                    push(&mut params, on);
+                }
+            }
+        }
+        for (old, new, base) in [(from.fg, to.fg, 38u8), (from.bg, to.bg, 48), (from.underline, to.underline, 58)] {
+            if old != new {
+                if !params.is_empty() {
+                    params.push(b';');
+                }
+                color_params(&mut params, new, base);
+            }
+        }
+        if !params.is_empty() {
+            self.frame.extend_from_slice(b"\x1b[");
+            self.frame.extend_from_slice(&params);
+            self.frame.push(b'm');
+        }
+        self.pen = Some(to);
+    }
+
+    /// Back to the terminal's default colours: blank cells that an erase or a scroll brings in
+    /// take the current background.
+    fn default_pen(&mut self) {
+        if self.pen != Some(Pen::DEFAULT) {
+            self.frame.extend_from_slice(b"\x1b[0m");
+            self.pen = Some(Pen::DEFAULT);
+        }
+    }
+
+    fn screen_width(&self) -> Option<u16> {
+        self.size().ok().map(|s| s.width)
+    }
+}
+
+/// SGR parameters for one colour, written as crossterm writes it (so a cell looks the same as
+/// it did through crossterm: palette colours as `5;N`, which terminals never brighten for bold).
+fn color_params(params: &mut Vec<u8>, color: Color, base: u8) {
+    let _ = match color {
+        Color::Reset => write!(params, "{}", base + 1),
+        Color::Rgb(r, g, b) => write!(params, "{base};2;{r};{g};{b}"),
+        Color::Indexed(i) => write!(params, "{base};5;{i}"),
+        named => write!(params, "{base};5;{}", named_index(named)),
+    };
+}
+
+fn named_index(color: Color) -> u8 {
+    match color {
+        Color::Black => 0,
+        Color::Red => 1,
+        Color::Green => 2,
+        Color::Yellow => 3,
+        Color::Blue => 4,
+        Color::Magenta => 5,
+        Color::Cyan => 6,
+        Color::Gray => 7,
+        Color::DarkGray => 8,
+        Color::LightRed => 9,
+        Color::LightGreen => 10,
+        Color::LightYellow => 11,
+        Color::LightBlue => 12,
+        Color::LightMagenta => 13,
+        Color::LightCyan => 14,
+        Color::White => 15,
+        Color::Reset | Color::Rgb(..) | Color::Indexed(_) => 0,
+    }
+}
+
+/// How many cells from `i` on continue a run of blanks of one erasable style on one row.
+fn blank_run(cells: &[(u16, u16, &Cell)], i: usize) -> usize {
+    let (x0, y0, first) = cells[i];
+    if first.symbol() != " " || first.modifier.intersects(VISIBLE_ON_BLANK) {
+        return 0;
+    }
+    let pen = Pen::of(first);
+    let mut n = 1;
+    while let Some(&(x, y, c)) = cells.get(i + n) {
+        if y != y0 || usize::from(x) != usize::from(x0) + n || c.symbol() != " " || Pen::of(c) != pen {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+impl<W: Write> Backend for Tty<W> {
+    type Error = io::Error;
+
+    fn draw<'a, I>(&mut self, content: I) -> io::Result<()>
+    where
+        I: Iterator<Item = (u16, u16, &'a Cell)>,
+    {
+        let cells: Vec<(u16, u16, &Cell)> = content.collect();
+        let width = self.screen_width();
+        let mut i = 0;
+        while i < cells.len() {
+            let (x, y, cell) = cells[i];
+            let run = blank_run(&cells, i);
+            if run >= ERASE_RUN {
+                self.move_to(x, y);
+                self.set_pen(Pen::of(cell));
+                let end = x.saturating_add(run as u16);
+                if width == Some(end) {
+                    self.frame.extend_from_slice(b"\x1b[K");
+                } else {
+                    let _ = write!(self.frame, "\x1b[{run}X");
+                }
+                // ECH and EL leave the cursor where it was.
+                i += run;
+                continue;
+            }
+            self.move_to(x, y);
+            self.set_pen(Pen::of(cell));
+            let symbol = cell.symbol();
+            self.frame.extend_from_slice(symbol.as_bytes());
+            // Trust the advance of a one-column character; after anything else the terminal's
+            // idea of its width may differ, so the next cell is placed absolutely.
+            let advance = if symbol.len() == 1 { 1 } else { symbol.width() };
+            self.cursor = (advance == 1).then_some(Position { x: x + 1, y });
+            i += 1;
+        }
+        Ok(())
+    }
+
+    fn hide_cursor(&mut self) -> io::Result<()> {
+        if self.cursor_shown != Some(false) {
+            self.frame.extend_from_slice(b"\x1b[?25l");
+            self.cursor_shown = Some(false);
+        }
+        Ok(())
+    }
+
+    fn show_cursor(&mut self) -> io::Result<()> {
+        if self.cursor_shown != Some(true) {
+            self.frame.extend_from_slice(b"\x1b[?25h");
+            self.cursor_shown = Some(true);
+        }
+        Ok(())
+    }
+
+    fn get_cursor_position(&mut self) -> io::Result<Position> {
+        match self.cursor {
+            Some(p) => Ok(p),
+            None => crossterm::cursor::position().map(|(x, y)| Position { x, y }),
+        }
+    }
+
+    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> io::Result<()> {
+        let p = position.into();
+        self.move_to(p.x, p.y);
+        Ok(())
+    }
+
+    fn clear(&mut self) -> io::Result<()> {
+        self.clear_region(ClearType::All)
+    }
+
+    fn clear_region(&mut self, clear_type: ClearType) -> io::Result<()> {
+        if clear_type == ClearType::All {
+            // A whole clear starts over (after `$EDITOR`, say): whatever the terminal's pen and
+            // cursor are now, they are set again.
+            self.forget_state();
+        }
+        if self.pen != Some(Pen::DEFAULT) {
+            self.frame.extend_from_slice(b"\x1b[0m");
+            self.pen = Some(Pen::DEFAULT);
+        }
+        let code: &[u8] = match clear_type {
+            ClearType::All => b"\x1b[2J",
+            ClearType::AfterCursor => b"\x1b[J",
+            ClearType::BeforeCursor => b"\x1b[1J",
+            ClearType::CurrentLine => b"\x1b[2K",
+            ClearType::UntilNewLine => b"\x1b[K",
+        };
+        self.frame.extend_from_slice(code);
+        Ok(())
+    }
+
+    fn size(&self) -> io::Result<Size> {
+        match self.fixed_size {
+            Some(s) => Ok(s),
+            None => crossterm::terminal::size().map(|(w, h)| Size::new(w, h)),
+        }
+    }
+
+    fn window_size(&mut self) -> io::Result<WindowSize> {
+        match self.fixed_size {
+            Some(columns_rows) => Ok(WindowSize { columns_rows, pixels: Size::default() }),
+            None => {
+                let ws = crossterm::terminal::window_size()?;
+                Ok(WindowSize { columns_rows: Size::new(ws.columns, ws.rows), pixels: Size::new(ws.width, ws.height) })
+            }
+        }
+    }
+
+    /// Writes the frame made so far in one go, as one synchronized update (mode 2026: the
+    /// terminals that know it paint the frame once; the others ignore it).
+    fn flush(&mut self) -> io::Result<()> {
+        if self.frame.len() == self.start {
+            return Ok(());
+        }
+        self.frame.extend_from_slice(END_SYNC);
+        let result = self.out.write_all(&self.frame);
+        self.frame.truncate(self.start);
+        if result.is_err() {
+            // Part of the frame may be on the screen: nothing about the terminal is known.
+            self.forget_state();
+        }
+        result?;
+        self.out.flush()
+    }
+
+    /// Scrolls rows `region` up by `amount` inside a scroll region (DECSTBM, then SU); the
+    /// rows that come in are blank in the default colours.
+    fn scroll_region_up(&mut self, region: std::ops::Range<u16>, amount: u16) -> io::Result<()> {
+        self.default_pen();
+        let _ = write!(self.frame, "\x1b[{};{}r\x1b[{amount}S\x1b[r", region.start + 1, region.end);
+        // Setting the margins homes the cursor.
+        self.cursor = Some(Position { x: 0, y: 0 });
+        Ok(())
+    }
+
+    fn scroll_region_down(&mut self, region: std::ops::Range<u16>, amount: u16) -> io::Result<()> {
+        self.default_pen();
+        let _ = write!(self.frame, "\x1b[{};{}r\x1b[{amount}T\x1b[r", region.start + 1, region.end);
+        self.cursor = Some(Position { x: 0, y: 0 });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::buffer::Buffer;
+    use ratatui::style::Style;
+
+    use super::*;
+
+    const W: u16 = 30;
+    const H: u16 = 6;
+
+    /// A small deterministic generator: the test needs variety, not randomness.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    fn random_style(rng: &mut Rng) -> Style {
+        let colors = [Color::Reset, Color::Cyan, Color::DarkGray, Color::Indexed(235), Color::Rgb(192, 197, 206)];
+        let modifiers = [
+            Modifier::empty(),
+            Modifier::BOLD,
+            Modifier::DIM,
+            // (No bold with dim: vt100, like many terminals, keeps one intensity.)
+            Modifier::ITALIC | Modifier::DIM,
+            Modifier::UNDERLINED,
+            Modifier::REVERSED,
+            Modifier::BOLD | Modifier::ITALIC | Modifier::UNDERLINED,
+        ];
+        // From a reset style, so a patch replaces what the cell had (never bold with dim).
+        Style::reset()
+            .fg(colors[rng.next(colors.len() as u64) as usize])
+            .bg(colors[rng.next(colors.len() as u64) as usize])
+            .add_modifier(modifiers[rng.next(modifiers.len() as u64) as usize])
+    }
+
+    #[derive(Clone, Default)]
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What a vt100 terminal shows in one cell, blanks written or erased alike.
+    fn look(screen: &vt100::Screen, x: u16, y: u16) -> String {
+        let c = screen.cell(y, x).expect("a cell inside the screen");
+        let contents = if c.contents().is_empty() { " " } else { c.contents() };
+        format!(
+            "{contents:?} fg {:?} bg {:?} b{} d{} i{} u{} r{} w{}",
+            c.fgcolor(),
+            c.bgcolor(),
+            c.bold(),
+            c.dim(),
+            c.italic(),
+            c.underline(),
+            c.inverse(),
+            c.is_wide_continuation()
+        )
+    }
+
+    /// What a cell of `frame` looks like on a terminal, in `look`'s words; `None` for the
+    /// right half of a wide character.
+    fn meant(frame: &Buffer, x: u16, y: u16) -> Option<String> {
+        if x > 0 && frame[(x - 1, y)].symbol().width() > 1 {
+            return None;
+        }
+        let c = &frame[(x, y)];
+        let color = |c: Color| match c {
+            Color::Reset => vt100::Color::Default,
+            Color::Rgb(r, g, b) => vt100::Color::Rgb(r, g, b),
+            Color::Indexed(i) => vt100::Color::Idx(i),
+            named => vt100::Color::Idx(named_index(named)),
+        };
+        let m = c.modifier;
+        Some(format!(
+            "{:?} fg {:?} bg {:?} b{} d{} i{} u{} r{} w{}",
+            c.symbol(),
+            color(c.fg),
+            color(c.bg),
+            m.contains(Modifier::BOLD),
+            m.contains(Modifier::DIM),
+            m.contains(Modifier::ITALIC),
+            m.contains(Modifier::UNDERLINED),
+            m.contains(Modifier::REVERSED),
+            false
+        ))
+    }
+
+    /// Frames of random changes (runs of blanks, short gaps, style changes of every kind,
+    /// multi-byte characters), sent as ratatui's diff sends them, leave a terminal showing
+    /// exactly the frame, as ratatui's own crossterm backend does.
+    #[test]
+    fn random_frames_look_as_they_do_through_crossterm() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut tty = Tty::with_size(Vec::new(), W, H);
+        let written = Shared::default();
+        let mut reference = ratatui::backend::CrosstermBackend::new(written.clone());
+        let (mut ours, mut theirs) = (vt100::Parser::new(H, W, 0), vt100::Parser::new(H, W, 0));
+        let area = ratatui::layout::Rect::new(0, 0, W, H);
+        let mut shown = Buffer::empty(area);
+        for round in 0..400 {
+            let mut next = shown.clone();
+            for _ in 0..rng.next(12) {
+                let (x, y) = (rng.next(u64::from(W)) as u16, rng.next(u64::from(H)) as u16);
+                let len = 1 + rng.next(14) as usize;
+                let text = match rng.next(5) {
+                    0 | 1 => " ".repeat(len),
+                    // (No wide characters: where ratatui's diff leaves their halves to the
+                    // terminal, vt100 and real terminals differ; the chatroom's own frames test
+                    // covers them through this backend.)
+                    2 => "─┐".repeat(len.div_ceil(2)),
+                    3 => "│ ab".chars().cycle().take(len).collect(),
+                    _ => "x".repeat(len),
+                };
+                next.set_stringn(x, y, &text, usize::from(W - x), random_style(&mut rng));
+            }
+            let diff = shown.diff(&next);
+            tty.draw(diff.iter().copied()).unwrap();
+            tty.hide_cursor().unwrap();
+            tty.flush().unwrap();
+            reference.draw(diff.iter().copied()).unwrap();
+            ours.process(&std::mem::take(&mut tty.out));
+            theirs.process(&std::mem::take(&mut *written.0.borrow_mut()));
+            for y in 0..H {
+                for x in 0..W {
+                    let got = look(ours.screen(), x, y);
+                    let meant = meant(&next, x, y);
+                    let reference = look(theirs.screen(), x, y);
+                    assert!(
+                        meant.as_ref().is_none_or(|m| *m == got) && got == reference,
+                        "round {round}, cell ({x},{y}) shows {got}, the frame has {meant:?}, crossterm shows \
+                         {reference}; row was {:?}",
+                        (0..W).map(|x| shown[(x, y)].symbol()).collect::<String>()
+                    );
+                }
+            }
+            shown = next;
+        }
+    }
+
+    #[test]
+    fn a_frame_is_one_synchronized_write_and_the_pen_is_kept_between_frames() {
+        let mut tty = Tty::with_size(Vec::new(), W, H);
+        let mut cell = Cell::EMPTY;
+        cell.set_symbol("a").set_style(Style::default().fg(Color::Cyan));
+        tty.draw([(0, 0, &cell)].into_iter()).unwrap();
+        tty.flush().unwrap();
+        let first = String::from_utf8(std::mem::take(&mut tty.out)).unwrap();
+        assert_eq!(first, "\x1b[?2026h\x1b[1;1H\x1b[0;38;5;6ma\x1b[?2026l");
+        tty.draw([(3, 0, &cell)].into_iter()).unwrap();
+        tty.flush().unwrap();
+        let second = String::from_utf8(std::mem::take(&mut tty.out)).unwrap();
+        assert_eq!(second, "\x1b[?2026h\x1b[2Ca\x1b[?2026l", "same pen, a short step right");
+        tty.flush().unwrap();
+        assert!(tty.out.is_empty(), "an empty frame writes nothing");
+    }
+}

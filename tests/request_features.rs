@@ -639,7 +639,8 @@ async fn files_of_a_request_refused_for_want_of_a_key_are_not_ledgered_as_sent()
     cmd.arg(&img).args(["-m", "anthropic/claude-sonnet-4.5", "hi"]).env_remove("OPENROUTER_API_KEY");
     let out = output(cmd).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("roundtable ask --demo"), "{}", text(&out));
+    // Refused for want of a key (the message names the server that `--base-url` points at).
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No API key for provider 'openrouter'"), "{}", text(&out));
     let usage = output(command(home.path(), "http://127.0.0.1:9/api/v1", &["usage", "--json"])).await;
     let rows: Value = serde_json::from_slice(&usage.stdout).unwrap_or_else(|_| panic!("{}", text(&usage)));
     assert_eq!(rows[0]["requests"], 1, "{rows}");

@@ -19,6 +19,7 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::buffer::{Buffer, Cell, CellDiffOption};
 use ratatui::layout::Rect;
+use ratatui::style::Modifier;
 
 /// A region of whole terminal rows whose content moved up by `lines` since the last frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +177,7 @@ impl FrameWriter {
         // the backend.
         let next = std::mem::take(terminal.current_buffer_mut());
         let shown = self.shown.get_or_insert_with(|| Buffer::empty(next.area));
-        let updates = with_small_gaps(shown.diff(&next), &next);
+        let updates = with_small_gaps(diff_rows(shown, &next), &next);
         let result = terminal.backend_mut().draw(updates.iter().copied());
         // Rows that changed are copied whole: that also carries over the cells a wide
         // character hides, which the diff never sends.
@@ -231,6 +232,97 @@ fn shift(buffer: &mut Buffer, scroll: &ScrollHint) {
     cells.rotate_left(by);
     let len = cells.len();
     cells[len - by..].fill(Cell::EMPTY);
+}
+
+/// ratatui's buffer diff (`Buffer::diff`), row by row, passing over rows that are equal: most
+/// rows of a frame at a model's pace are, and ratatui's diff works out each equal cell's display
+/// width on the way. Same cells out, in the same order (a test compares the two).
+fn diff_rows<'a>(shown: &Buffer, next: &'a Buffer) -> Vec<(u16, u16, &'a Cell)> {
+    let width = usize::from(next.area.width);
+    let mut out = Vec::new();
+    if shown.area != next.area || width == 0 {
+        return shown.diff(next);
+    }
+    for (y, (old, new)) in shown.content.chunks(width).zip(next.content.chunks(width)).enumerate() {
+        if old != new {
+            diff_row(old, new, next.area.y + y as u16, next.area.x, &mut out);
+        }
+    }
+    out
+}
+
+/// One row of ratatui's `BufferDiff` (ratatui-core 0.1, `buffer/diff.rs`): changed cells, the
+/// cells a wide character covers passed over, and the columns a replaced wide character
+/// covered re-sent where the terminal may still show it.
+fn diff_row<'a>(prev: &[Cell], next: &'a [Cell], y: u16, x0: u16, out: &mut Vec<(u16, u16, &'a Cell)>) {
+    const VISIBLE_ON_BLANK: Modifier = Modifier::REVERSED
+        .union(Modifier::UNDERLINED)
+        .union(Modifier::SLOW_BLINK)
+        .union(Modifier::RAPID_BLINK)
+        .union(Modifier::CROSSED_OUT);
+    let len = next.len().min(prev.len());
+    let at = |i: usize| (x0 + i as u16, y);
+    let mut pos = 0;
+    while pos < len {
+        let i = pos;
+        pos += 1;
+        let (current, previous) = (&next[i], &prev[i]);
+        match current.diff_option {
+            CellDiffOption::Skip => {}
+            _ if is_skip(current) => {}
+            CellDiffOption::ForcedWidth(width) => {
+                pos = pos.saturating_add(usize::from(width.get()).saturating_sub(1));
+                if current != previous {
+                    let (x, y) = at(i);
+                    out.push((x, y, current));
+                }
+            }
+            CellDiffOption::None | CellDiffOption::AlwaysUpdate => {
+                let cell_width = display_width(current);
+                if matches!(current.diff_option, CellDiffOption::None) && current == previous {
+                    pos += cell_width.saturating_sub(1);
+                    continue;
+                }
+                let previous_width = display_width(previous);
+                let (x, y) = at(i);
+                out.push((x, y, current));
+                let trailing = if cell_width > 1 && current.symbol().contains('\u{FE0F}') {
+                    Some((i + 1, (i + cell_width).min(len), false))
+                } else if cell_width > 1 {
+                    pos += cell_width - 1;
+                    None
+                } else if previous_width > cell_width
+                    && (previous.bg != ratatui::style::Color::Reset || previous.modifier.intersects(VISIBLE_ON_BLANK))
+                {
+                    Some((i + 1, i + previous_width, true))
+                } else {
+                    None
+                };
+                if let Some((mut j, mut end, force)) = trailing {
+                    while j < end.min(len) {
+                        let w = display_width(&next[j]).max(1);
+                        let k = j;
+                        j += w;
+                        end = end.max(j).min(len);
+                        if !is_skip(&next[k]) && (force || prev[k].symbol() != next[k].symbol()) {
+                            let (x, y) = at(k);
+                            out.push((x, y, &next[k]));
+                        }
+                    }
+                    pos = end;
+                }
+            }
+        }
+    }
+}
+
+fn display_width(cell: &Cell) -> usize {
+    usize::from(ratatui::buffer::CellWidth::cell_width(cell))
+}
+
+#[allow(deprecated)] // ratatui's diff still honours the old `skip` flag, and so must this copy
+fn is_skip(cell: &Cell) -> bool {
+    matches!(cell.diff_option, CellDiffOption::Skip) || (cell.skip && matches!(cell.diff_option, CellDiffOption::None))
 }
 
 /// The diff, plus the few unchanged cells between two changed ones on a row when writing them
@@ -384,5 +476,44 @@ mod tests {
             })
             .unwrap();
         assert_eq!(figures.scrolled_rows, 0);
+    }
+
+    /// The row-by-row diff sends exactly what ratatui's diff sends, wide characters, emoji with
+    /// a variation selector, styled blanks and skipped cells included.
+    #[test]
+    fn the_row_diff_is_ratatuis_diff() {
+        use ratatui::style::{Color, Style};
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next_rand = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let area = Rect::new(0, 0, 24, 5);
+        let mut shown = Buffer::empty(area);
+        for round in 0..500 {
+            let mut next = shown.clone();
+            for _ in 0..next_rand(8) {
+                let (x, y) = (next_rand(24) as u16, next_rand(5) as u16);
+                let text = ["語語", "ab", "  ", "❤\u{FE0F}x", "│─", "x"][next_rand(6) as usize];
+                let style = match next_rand(4) {
+                    0 => Style::reset(),
+                    1 => Style::reset().bg(Color::Indexed(235)),
+                    2 => Style::reset().add_modifier(Modifier::UNDERLINED),
+                    _ => Style::reset().fg(Color::Cyan),
+                };
+                next.set_stringn(x, y, text, usize::from(24 - x), style);
+                if next_rand(10) == 0 {
+                    next[(x, y)].set_diff_option(CellDiffOption::Skip);
+                }
+            }
+            let ours: Vec<(u16, u16, Cell)> =
+                diff_rows(&shown, &next).into_iter().map(|(x, y, c)| (x, y, c.clone())).collect();
+            let theirs: Vec<(u16, u16, Cell)> =
+                shown.diff(&next).into_iter().map(|(x, y, c)| (x, y, c.clone())).collect();
+            assert_eq!(ours, theirs, "round {round}");
+            shown = next;
+        }
     }
 }

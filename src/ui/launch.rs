@@ -260,6 +260,9 @@ fn spawn_event_forwarder(tx: mpsc::Sender<io::Result<Event>>) -> Forwarder {
                 _ = &mut stop_rx => break,
                 ev = stream.next() => {
                     let Some(ev) = ev else { break };
+                    if let Ok(Event::Resize(..)) = ev {
+                        crate::ui::tty::size_changed();
+                    }
                     if tx.send(ev).await.is_err() {
                         break;
                     }

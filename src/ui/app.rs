@@ -176,6 +176,9 @@ pub struct RoomView {
     /// The room revision the view was last rebuilt for.
     pub view_revision: u64,
     pub draft_revision: Option<(u64, u64)>,
+    /// Each pane's context in estimated tokens, with the room revision it was counted at: the
+    /// draft changes with every keystroke, the context only with the room.
+    pub context_tokens: HashMap<TargetId, (u64, u64)>,
     /// Earlier attempts of retried answers are shown whole (`/attempts`) instead of folded.
     pub show_attempts: bool,
 }
@@ -251,6 +254,7 @@ impl App {
                 cleared_through: None,
                 view_revision: u64::MAX,
                 draft_revision: None,
+                context_tokens: HashMap::new(),
                 show_attempts: false,
             },
             chrome: Chrome {
@@ -632,10 +636,16 @@ impl App {
             let tool_tokens = self.room.pane(p.target).map_or(0, |spec| {
                 estimate_tool_tokens(&self.services.setup.tools.specs(&spec.tools).unwrap_or_default())
             });
-            let tokens = estimate_prompt_tokens(&self.room.context_for(p.target))
-                + draft_tokens
-                + tool_tokens
-                + self.attachment_tokens(&p.model);
+            let revision = self.room.revision;
+            let context = match self.view.context_tokens.get(&p.target) {
+                Some(&(counted_at, tokens)) if counted_at == revision => tokens,
+                _ => {
+                    let tokens = estimate_prompt_tokens(&self.room.context_for(p.target));
+                    self.view.context_tokens.insert(p.target, (revision, tokens));
+                    tokens
+                }
+            };
+            let tokens = context + draft_tokens + tool_tokens + self.attachment_tokens(&p.model);
             let cost = self.services.providers.resolve(&p.model).ok().and_then(|r| {
                 let pricing = self.services.estimator.as_ref()?.pricing_for(&r.provider_name, &r.upstream_model)?;
                 let web = self.room.pane(p.target).is_some_and(|s| s.settings.web_search == Some(true));

@@ -135,8 +135,11 @@ where
         // What streams in cannot be drawn before the next frame slot, so until then the loop
         // does not wake for each token (a wake-up per token costs more than handling it); the
         // events wait in the channel and are taken together. Not when the last wake-up found
-        // the channel busy: then every wake-up drains, so a flood never backs up the core.
-        let core_gate = last_draw.map(|t| t + stream_interval).filter(|gate| !core_busy && *gate > Instant::now());
+        // the channel busy: then every wake-up drains, so a flood never backs up the core; and
+        // not when nothing streams, where a frame (a countdown's) would cost a second wake-up.
+        let core_gate = last_draw
+            .map(|t| t + stream_interval)
+            .filter(|gate| !core_busy && app.is_streaming() && *gate > Instant::now());
         let gate_sleep = async {
             match core_gate {
                 Some(g) => tokio::time::sleep_until(g.into()).await,

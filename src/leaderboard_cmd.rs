@@ -193,7 +193,7 @@ impl Leaderboard {
             "Wins, losses and ties count votes; \"bad\" votes said every answer was bad (counted as ties).".into(),
         );
         if self.models.iter().any(|r| r.cost_estimated) {
-            out.push("~ average includes costs estimated from catalog prices.".into());
+            out.push("~ average includes costs estimated from model prices (the catalog's or your config's).".into());
         }
         out
     }

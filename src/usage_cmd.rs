@@ -190,7 +190,9 @@ pub fn render(rows: &[UsageRow], by: By, since: &Since, today: &UsageRow) -> Str
         s.push_str(&line(&total_cells));
         s.push('\n');
         if sum.estimated {
-            s.push_str("~ includes costs estimated from catalog prices; the provider did not report them.\n");
+            s.push_str(
+                "~ includes costs estimated from model prices (catalog or config); the provider did not report them.\n",
+            );
         }
         if sum.unknown_cost > 0 {
             s.push_str(&format!(

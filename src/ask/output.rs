@@ -520,7 +520,10 @@ pub(super) fn print_table(out: &mut impl Write, rows_in: &[(&Outcome, Totals)]) 
         );
     }
     if estimated {
-        let _ = writeln!(out, "~ estimated from catalog prices; the provider did not report a cost.");
+        let _ = writeln!(
+            out,
+            "~ estimated from the model's prices (catalog or config); the provider did not report a cost."
+        );
     }
     if rows_in.iter().any(|(_, t)| t.steps > 1) {
         let _ = writeln!(out, "Tokens and cost add up every step of a tool loop; ttft and tok/s are the last step's.");

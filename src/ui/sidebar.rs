@@ -212,7 +212,7 @@ fn rows(panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, width: u
         rows.push(pane_kv(i + 1, &p.model, mark(t.estimated > 0, t.unknown, t.cost), theme, width));
     }
     if estimated {
-        rows.push(Row::Text(Line::from(Span::styled("~ estimated from catalog prices", dim))));
+        rows.push(Row::Text(Line::from(Span::styled("~ estimated from model prices", dim))));
     }
     rows.push(Row::Text(Line::default()));
     rows.push(kv("Today".into(), present::usd(data.today), theme, width));

@@ -59,6 +59,12 @@ pub fn millis(ms: u64) -> String {
     }
 }
 
+/// An answer's finish reason as footers show it: a token-limit stop says the answer was cut
+/// (as `ask`'s table does); other reasons as the upstream named them.
+pub fn finish(reason: &str) -> String {
+    if reason == "length" { "cut (length)".into() } else { reason.to_string() }
+}
+
 /// "42 tok/s".
 pub fn rate(tps: f64) -> String {
     if tps >= 100.0 { format!("{tps:.0} tok/s") } else { format!("{tps:.1} tok/s") }

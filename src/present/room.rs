@@ -34,7 +34,7 @@ pub fn footer_text(f: &Footer) -> String {
         parts.push(super::rate(r));
     }
     if let Some(finish) = &f.finish {
-        parts.push(finish.clone());
+        parts.push(super::finish(finish));
     }
     parts.join(" · ")
 }
@@ -309,7 +309,23 @@ pub fn json(room: &Room) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::demote_headings;
+    use super::{demote_headings, footer_text};
+    use crate::core::protocol::{Cost, CostSource};
+    use crate::core::room::Footer;
+
+    #[test]
+    fn an_answer_stopped_at_its_token_limit_says_it_was_cut() {
+        let footer = |finish: &str| Footer {
+            usage: None,
+            cost: Cost { usd: None, source: CostSource::Unknown },
+            ttft_ms: None,
+            tokens_per_second: None,
+            finish: Some(finish.into()),
+        };
+        assert!(footer_text(&footer("length")).ends_with("cut (length)"), "{}", footer_text(&footer("length")));
+        assert!(footer_text(&footer("stop")).ends_with("· stop"));
+        assert!(crate::ui::pane_view::footer_text(&footer("length")).ends_with("cut (length)"));
+    }
 
     #[test]
     fn headings_are_demoted_outside_code() {

@@ -542,7 +542,7 @@ pub fn footer_text(f: &Footer) -> String {
         parts.push(present::rate(tps));
     }
     if let Some(reason) = &f.finish {
-        parts.push(reason.clone());
+        parts.push(present::finish(reason));
     }
     format!("── {}", parts.join(" · "))
 }

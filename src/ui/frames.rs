@@ -339,11 +339,10 @@ fn with_small_gaps<'a>(diff: Vec<(u16, u16, &'a Cell)>, next: &'a Buffer) -> Vec
             && x > lx + 1
             && x - lx - 1 <= GAP_FILL
         {
-            let gap: Vec<&Cell> =
-                (lx + 1..x).map(|gx| &next.content[usize::from(y) * usize::from(width) + usize::from(gx)]).collect();
-            if gap.iter().all(|g| g.symbol().len() == 1 && g.diff_option == CellDiffOption::None && same_pen(g, lcell))
-            {
-                out.extend((lx + 1..x).zip(gap).map(|(gx, g)| (gx, y, g)));
+            let at = |gx: u16| &next.content[usize::from(y) * usize::from(width) + usize::from(gx)];
+            let plain = |g: &Cell| g.symbol().len() == 1 && g.diff_option == CellDiffOption::None && same_pen(g, lcell);
+            if (lx + 1..x).all(|gx| plain(at(gx))) {
+                out.extend((lx + 1..x).map(|gx| (gx, y, at(gx))));
             }
         }
         out.push((x, y, cell));
@@ -402,33 +401,30 @@ mod tests {
         }
     }
 
+    const FOUR: [&str; 4] = ["one one one one one", "two two two two two", "three three three", "four four four four"];
+    const MOVED: [&str; 4] = ["two two two two two", "three three three", "four four four four", "five five five five"];
+
+    /// One fresh frame of `lines` drawn with `hint` offered.
+    fn frame(
+        writer: &mut FrameWriter,
+        terminal: &mut Terminal<TestBackend>,
+        hint: &ScrollHint,
+        lines: &[&str],
+    ) -> FrameFigures {
+        let hints = [hint.clone()];
+        writer.draw(terminal, FrameMode::Fresh { hints: &hints }, |f, _| render_rows(f, lines)).unwrap()
+    }
+
     #[test]
     fn a_scrolled_frame_leaves_the_terminal_equal_to_the_frame() {
         let mut terminal = Terminal::new(TestBackend::new(40, 6)).unwrap();
         let mut writer = FrameWriter::default();
-        let hint = [ScrollHint { rows: 1..5, lines: 1 }];
-        writer
-            .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| {
-                render_rows(
-                    f,
-                    &["one one one one one", "two two two two two", "three three three", "four four four four"],
-                )
-            })
-            .unwrap();
-        let figures = writer
-            .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| {
-                render_rows(
-                    f,
-                    &["two two two two two", "three three three", "four four four four", "five five five five"],
-                )
-            })
-            .unwrap();
+        let hint = ScrollHint { rows: 1..5, lines: 1 };
+        frame(&mut writer, &mut terminal, &hint, &FOUR);
+        let figures = frame(&mut writer, &mut terminal, &hint, &MOVED);
         assert_eq!(figures.scrolled_rows, 4, "the rows should have been scrolled, not rewritten");
         let mut expected = Buffer::empty(Rect::new(0, 0, 40, 6));
-        for (i, l) in ["two two two two two", "three three three", "four four four four", "five five five five"]
-            .iter()
-            .enumerate()
-        {
+        for (i, l) in MOVED.iter().enumerate() {
             expected.set_string(0, 1 + i as u16, l, ratatui::style::Style::default());
             expected.set_string(30, 1 + i as u16, "side", ratatui::style::Style::default());
         }
@@ -441,13 +437,9 @@ mod tests {
         let mut terminal = Terminal::new(TestBackend::new(40, 6)).unwrap();
         let mut writer = FrameWriter::default();
         // Claims a scroll of two rows; the content did not move at all.
-        let hint = [ScrollHint { rows: 1..5, lines: 2 }];
-        writer
-            .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| render_rows(f, &["a", "b", "c", "d"]))
-            .unwrap();
-        let figures = writer
-            .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| render_rows(f, &["a", "b", "c", "e"]))
-            .unwrap();
+        let hint = ScrollHint { rows: 1..5, lines: 2 };
+        frame(&mut writer, &mut terminal, &hint, &["a", "b", "c", "d"]);
+        let figures = frame(&mut writer, &mut terminal, &hint, &["a", "b", "c", "e"]);
         assert_eq!(figures.scrolled_rows, 0, "a scroll that saves nothing is not done");
         let rows = text_rows(terminal.backend().buffer());
         assert!(rows[4].starts_with('e') && rows[1].starts_with('a'), "{rows:?}");
@@ -457,24 +449,10 @@ mod tests {
     fn after_forget_the_next_frame_is_a_plain_diff() {
         let mut terminal = Terminal::new(TestBackend::new(40, 6)).unwrap();
         let mut writer = FrameWriter::default();
-        let hint = [ScrollHint { rows: 1..5, lines: 1 }];
-        writer
-            .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| {
-                render_rows(
-                    f,
-                    &["one one one one one", "two two two two two", "three three three", "four four four four"],
-                )
-            })
-            .unwrap();
+        let hint = ScrollHint { rows: 1..5, lines: 1 };
+        frame(&mut writer, &mut terminal, &hint, &FOUR);
         writer.forget();
-        let figures = writer
-            .draw(&mut terminal, FrameMode::Fresh { hints: &hint }, |f, _| {
-                render_rows(
-                    f,
-                    &["two two two two two", "three three three", "four four four four", "five five five five"],
-                )
-            })
-            .unwrap();
+        let figures = frame(&mut writer, &mut terminal, &hint, &MOVED);
         assert_eq!(figures.scrolled_rows, 0);
     }
 

@@ -172,14 +172,18 @@ impl Drop for ProcessGroup {
 }
 
 /// Kill every process whose environment carries this run's mark: the descendants that left the
-/// process group. A few passes, since one may fork while the others are killed.
+/// process group. Passes go on while one finds something, since one may fork while the others
+/// are killed; and while a live process shows no environment at all: that is one in the middle
+/// of `exec` (its old memory gone, the new not yet readable), as a detached child of a script
+/// that exits at once can be at the moment its run ends.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)] // libc::kill has no safe wrapper in std; it only sends a signal
 fn kill_marked(marker: &str) {
+    const MAX_PASSES: usize = 20;
     let needle = format!("{RUN_MARKER}={marker}\0");
     let me = std::process::id();
-    for _ in 0..3 {
-        let mut found = false;
+    for _ in 0..MAX_PASSES {
+        let mut again = false;
         let Ok(entries) = std::fs::read_dir("/proc") else { return };
         for entry in entries.flatten() {
             let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
@@ -187,20 +191,37 @@ fn kill_marked(marker: &str) {
                 continue;
             }
             let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
-            if environ.windows(needle.len()).any(|w| w == needle.as_bytes())
+            if environ.is_empty() {
+                again |= is_exec_window(pid);
+            } else if environ.windows(needle.len()).any(|w| w == needle.as_bytes())
                 && let Ok(pid) = libc::pid_t::try_from(pid)
             {
                 // SAFETY: kill only sends a signal; a process already gone gives ESRCH.
                 unsafe {
                     libc::kill(pid, libc::SIGKILL);
                 }
-                found = true;
+                again = true;
             }
         }
-        if !found {
+        if !again {
             return;
         }
+        std::thread::yield_now();
     }
+}
+
+/// Whether a process with an empty environment may be one between two programs: not a zombie
+/// and not a kernel thread (those have none for good).
+#[cfg(target_os = "linux")]
+fn is_exec_window(pid: u32) -> bool {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold anything.
+    let Some((_, rest)) = stat.rsplit_once(')') else { return false };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first().copied().unwrap_or("Z");
+    let flags = fields.get(6).and_then(|f| f.parse::<u64>().ok()).unwrap_or(PF_KTHREAD);
+    state != "Z" && state != "X" && flags & PF_KTHREAD == 0
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -429,3 +429,52 @@ fn the_escape_sequences_leave_a_real_terminal_equal_to_fresh_frames() {
     let mut screen = Vt::new(160, 48);
     walk(&mut screen, 3);
 }
+
+/// While answers stream, the sidebar's live figures (the throughput sparkline) are worked out a
+/// few times a second, not every frame; anything else about the sidebar changing (here a stream
+/// ending) shows at once.
+#[test]
+fn the_sidebars_live_figures_refresh_a_few_times_a_second_while_streaming() {
+    use roundtable::ui::draw::prepare;
+    let area = Rect::new(0, 0, 160, 40);
+    let mut app = app(1);
+    app.chrome.frozen_clock = None;
+    app.start_turn("Explain how a hash map works, with code");
+    app.effects.clear();
+    stream(&mut app, 0, EventKind::TextDelta("A hash map ".into()));
+    prepare(&mut app, area);
+    let first = app.chrome.sidebar_picture.clone().expect("a sidebar at 160 columns");
+    let side = app.chrome.regions.as_ref().and_then(|r| r.sidebar).expect("the sidebar's area");
+    let picture_now = |app: &App| {
+        roundtable::ui::sidebar::picture(
+            side,
+            &app.view.panes,
+            &app.view.sidebar,
+            &app.services.theme,
+            0,
+            std::time::Instant::now(),
+        )
+    };
+    let mut last_now = picture_now(&app);
+    for _ in 0..40 {
+        stream(&mut app, 0, EventKind::TextDelta("keeps buckets of entries ".into()));
+        last_now = picture_now(&app);
+        prepare(&mut app, area);
+    }
+    assert_ne!(last_now, first, "the throughput figures grew with the deltas");
+    assert_eq!(app.chrome.sidebar_picture.as_ref(), Some(&first), "kept between refreshes");
+
+    // A quarter of a second later the figures are worked out again.
+    if let Some((at, _)) = app.chrome.sidebar_sampled.as_mut() {
+        *at -= std::time::Duration::from_millis(300);
+    }
+    prepare(&mut app, area);
+    let refreshed = app.chrome.sidebar_picture.clone().unwrap();
+    assert_ne!(refreshed, first);
+
+    // The stream ends: the final figures show at once.
+    stream(&mut app, 0, EventKind::TextDelta("and more ".into()));
+    finish(&mut app, 0, "A hash map keeps buckets of entries and more ");
+    prepare(&mut app, area);
+    assert_ne!(app.chrome.sidebar_picture.as_ref(), Some(&refreshed), "a state change refreshes at once");
+}

@@ -209,6 +209,9 @@ pub struct Chrome {
     pub regions: Option<Regions>,
     /// What the sidebar shows this frame (worked out by `draw::prepare`).
     pub sidebar_picture: Option<crate::ui::sidebar::Picture>,
+    /// When and for what the sidebar's picture was last worked out (its live figures are
+    /// refreshed a few times a second while answers stream; see `draw::prepare`).
+    pub sidebar_sampled: Option<(Instant, crate::ui::sidebar::Shape)>,
     /// Animation counter for spinners; advanced by the loop while something animates.
     pub tick: u64,
     /// A fixed clock for reproducible frames (snapshot tests); `None` reads the real clocks.
@@ -274,6 +277,7 @@ impl App {
                 unlisted_confirmed: None,
                 regions: None,
                 sidebar_picture: None,
+                sidebar_sampled: None,
                 tick: 0,
                 frozen_clock: None,
                 scroll_regions: true,

@@ -35,11 +35,39 @@ pub fn prepare(app: &mut App, area: Rect) {
             pane_view::prepare(pane, rect, &ctx);
         }
     }
-    app.chrome.sidebar_picture = regions.sidebar.map(|side| {
-        let now_ms = crate::core::quota::system_time_ms(app.wall());
-        sidebar::picture(side, &app.view.panes, &app.view.sidebar, &app.services.theme, now_ms, app.now())
-    });
+    refresh_sidebar(app, regions.sidebar);
     app.chrome.regions = Some(regions);
+}
+
+/// While answers stream, the sidebar's token counts, costs and throughput change with every
+/// token: no one reads them at frame rate, and rewriting them was a fifth of the bytes a frame
+/// sent. They are worked out again this often then, and at once when anything else about the
+/// sidebar changes (a stream starting or ending, the draft's estimate, the theme, the size).
+const LIVE_FIGURES_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+fn refresh_sidebar(app: &mut App, area: Option<Rect>) {
+    let Some(side) = area else {
+        app.chrome.sidebar_picture = None;
+        app.chrome.sidebar_sampled = None;
+        return;
+    };
+    let now = app.now();
+    let shape = sidebar::Shape::of(side, &app.view.panes, &app.view.sidebar, &app.services.theme);
+    let fresh_enough = |(at, last): &(std::time::Instant, sidebar::Shape)| {
+        *last == shape && now.saturating_duration_since(*at) < LIVE_FIGURES_EVERY
+    };
+    // A frozen clock (snapshot tests) draws the figures of the moment.
+    let keep = app.is_streaming()
+        && app.chrome.frozen_clock.is_none()
+        && app.chrome.sidebar_picture.is_some()
+        && app.chrome.sidebar_sampled.as_ref().is_some_and(fresh_enough);
+    if keep {
+        return;
+    }
+    let now_ms = crate::core::quota::system_time_ms(app.wall());
+    app.chrome.sidebar_picture =
+        Some(sidebar::picture(side, &app.view.panes, &app.view.sidebar, &app.services.theme, now_ms, now));
+    app.chrome.sidebar_sampled = Some((now, shape));
 }
 
 /// Rows that moved up since the last frame (panes following their streams), as `prepare`

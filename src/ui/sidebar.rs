@@ -114,6 +114,35 @@ pub struct Picture {
     series: Vec<u64>,
 }
 
+/// What about the sidebar changes other than its live figures: while this stays the same and
+/// answers stream, the last picture may stand for a moment (`draw::prepare`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shape {
+    area: Rect,
+    pane_states: Vec<std::mem::Discriminant<crate::ui::pane::PaneState>>,
+    draft: Vec<DraftEstimate>,
+    theme: String,
+    blind: usize,
+    quota_buckets: usize,
+    account: bool,
+    store_problem: Option<String>,
+}
+
+impl Shape {
+    pub fn of(area: Rect, panes: &[Pane], data: &SidebarData, theme: &Theme) -> Shape {
+        Shape {
+            area,
+            pane_states: panes.iter().map(|p| std::mem::discriminant(&p.state)).collect(),
+            draft: data.draft.clone(),
+            theme: theme.name.clone(),
+            blind: data.blind_models.len(),
+            quota_buckets: data.quota.len(),
+            account: data.account.is_some(),
+            store_problem: data.store_problem.clone(),
+        }
+    }
+}
+
 pub fn picture(area: Rect, panes: &[Pane], data: &SidebarData, theme: &Theme, now_ms: i64, now: Instant) -> Picture {
     let inner = Block::default().borders(Borders::LEFT).inner(area);
     let rows = rows(panes, data, theme, now_ms, inner.width);

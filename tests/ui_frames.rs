@@ -478,3 +478,34 @@ fn the_sidebars_live_figures_refresh_a_few_times_a_second_while_streaming() {
     prepare(&mut app, area);
     assert_ne!(app.chrome.sidebar_picture.as_ref(), Some(&refreshed), "a state change refreshes at once");
 }
+
+/// A streaming pane's header rate is worked out a few times a second too, not every frame.
+#[test]
+fn a_streaming_panes_rate_refreshes_a_few_times_a_second() {
+    use roundtable::ui::draw::prepare;
+    use roundtable::ui::pane::PaneState;
+    let area = Rect::new(0, 0, 160, 40);
+    let mut app = app(1);
+    app.chrome.frozen_clock = None;
+    app.start_turn("Explain how a hash map works, with code");
+    app.effects.clear();
+    stream(&mut app, 0, EventKind::TextDelta("A hash map ".into()));
+    // As if the first token came a second ago, so the header shows a rate rather than "streaming".
+    if let PaneState::Streaming { first_token, .. } = &mut app.view.panes[0].state {
+        *first_token -= std::time::Duration::from_secs(1);
+    }
+    prepare(&mut app, area);
+    let shown = |app: &App| app.view.panes[0].rate_shown.as_ref().map(|(_, text)| text.clone()).unwrap();
+    let first = shown(&app);
+    assert!(first.contains("tok/s"), "{first}");
+    for _ in 0..40 {
+        stream(&mut app, 0, EventKind::TextDelta("keeps buckets of entries ".into()));
+        prepare(&mut app, area);
+    }
+    assert_eq!(shown(&app), first, "kept between refreshes");
+    if let Some((at, _)) = app.view.panes[0].rate_shown.as_mut() {
+        *at -= std::time::Duration::from_millis(300);
+    }
+    prepare(&mut app, area);
+    assert_ne!(shown(&app), first, "worked out again a quarter of a second later");
+}

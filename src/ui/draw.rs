@@ -39,11 +39,11 @@ pub fn prepare(app: &mut App, area: Rect) {
     app.chrome.regions = Some(regions);
 }
 
-/// While answers stream, the sidebar's token counts, costs and throughput change with every
-/// token: no one reads them at frame rate, and rewriting them was a fifth of the bytes a frame
-/// sent. They are worked out again this often then, and at once when anything else about the
-/// sidebar changes (a stream starting or ending, the draft's estimate, the theme, the size).
-const LIVE_FIGURES_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+/// While answers stream, the sidebar's throughput and a pane's rate change with every token:
+/// no one reads them at frame rate, and redrawing them cost work every frame. They are worked
+/// out again this often then; the sidebar at once when anything else about it changes (a
+/// stream starting or ending, the draft's estimate, the theme, the size).
+pub const LIVE_FIGURES_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 fn refresh_sidebar(app: &mut App, area: Option<Rect>) {
     let Some(side) = area else {

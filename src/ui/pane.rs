@@ -177,6 +177,9 @@ pub struct Pane {
     /// The body as the last completed frame drew it, so a retained frame can skip rows that
     /// are already on the screen.
     pub drawn: Option<DrawnBody>,
+    /// The streaming rate the header shows and when it was worked out (refreshed a few times a
+    /// second: at frame rate it only flickers).
+    pub rate_shown: Option<(Instant, String)>,
 }
 
 /// A pane body as drawn: its area, one line per row, and whether the "new below" marker
@@ -207,6 +210,7 @@ impl Pane {
             prepared_at: None,
             moved_up: 0,
             drawn: None,
+            rate_shown: None,
             label: None,
             turn_starts: Vec::new(),
         }

@@ -52,6 +52,22 @@ pub fn prepare(pane: &mut Pane, area: Rect, ctx: &DrawCtx<'_>) {
         _ => 0,
     };
     pane.prepared_at = Some((inner, top));
+    pane.rate_shown = match &pane.state {
+        PaneState::Streaming { first_token, chars } => match pane.rate_shown.take() {
+            Some((at, text)) if ctx.now.saturating_duration_since(at) < crate::ui::draw::LIVE_FIGURES_EVERY => {
+                Some((at, text))
+            }
+            _ => Some((ctx.now, rate_text(*first_token, *chars, ctx.now))),
+        },
+        _ => None,
+    };
+}
+
+/// "185 tok/s" from the characters streamed so far (roughly four a token until the provider
+/// reports exact usage), or "streaming" for the first moments.
+fn rate_text(first_token: Instant, chars: usize, now: Instant) -> String {
+    let secs = now.saturating_duration_since(first_token).as_secs_f64();
+    if secs > 0.3 { present::rate(chars as f64 / 4.0 / secs) } else { "streaming".into() }
 }
 
 /// The terminal rows of a pane's body, if its content moved up since the last frame: a scroll
@@ -265,14 +281,11 @@ fn state_label(pane: &Pane, ctx: &DrawCtx<'_>) -> (String, Style) {
             (format!("{spin} queued {}", crate::core::quota::format_duration_ms(left)), Style::default().fg(ui.warning))
         }
         PaneState::Streaming { first_token, chars } => {
-            let secs = ctx.now.saturating_duration_since(*first_token).as_secs_f64();
-            // Roughly four characters per token until the provider reports exact usage.
-            let text = if secs > 0.3 {
-                format!("{spin} {}", present::rate(*chars as f64 / 4.0 / secs))
-            } else {
-                format!("{spin} streaming")
+            let rate = match &pane.rate_shown {
+                Some((_, text)) => text.clone(),
+                None => rate_text(*first_token, *chars, ctx.now),
             };
-            (text, Style::default().fg(ui.accent))
+            (format!("{spin} {rate}"), Style::default().fg(ui.accent))
         }
         PaneState::AwaitingTool => ("⚠ allow tool? y/a/n".into(), Style::default().fg(ui.warning)),
         PaneState::Done => ("✓ done".into(), Style::default().fg(ui.success)),

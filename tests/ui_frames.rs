@@ -99,9 +99,10 @@ struct Cells {
     painter: Painter,
 }
 
-/// TestBackend with one trait of real terminals that ratatui's diff relies on: writing a
-/// narrow character over the left half of a wide one erases its right half too. (TestBackend
-/// keeps whatever that cell held before, which no terminal shows.)
+/// TestBackend with two traits of real terminals that ratatui's diff relies on: writing a
+/// narrow character over the left half of a wide one erases its right half too, and a wide
+/// character's right half holds nothing else. (TestBackend keeps whatever that cell held before,
+/// which no terminal shows, and which shows again once the wide character is gone.)
 struct WideAware(TestBackend);
 
 impl ratatui::backend::Backend for WideAware {
@@ -116,7 +117,8 @@ impl ratatui::backend::Backend for WideAware {
         for (x, y, cell) in content {
             cells.push((x, y, cell.clone()));
             let area = self.0.buffer().area;
-            if x + 1 < area.width && width(&self.0.buffer()[(x, y)]) > 1 && width(cell) < 2 {
+            let covered_before = width(&self.0.buffer()[(x, y)]) > 1;
+            if x + 1 < area.width && (covered_before || width(cell) > 1) {
                 cells.push((x + 1, y, ratatui::buffer::Cell::EMPTY));
             }
         }
@@ -378,6 +380,17 @@ fn walk(screen: &mut dyn Screen, panes: usize) {
     pour(screen, &mut app, &[0], "More text arrives while the pane is scrolled back.\n\nAnd more.\n\n", 3, "unseen");
     key(&mut app, KeyCode::End, KeyModifiers::CONTROL);
     step(screen, &mut app, "back to the bottom");
+    // A draft typed while the answers stream, and the focus moving (border colours change).
+    for c in "a draft".chars() {
+        key(&mut app, KeyCode::Char(c), KeyModifiers::NONE);
+    }
+    pour(screen, &mut app, &[0], "Text arrives under a draft.\n\n", 2, "a draft while streaming");
+    key(&mut app, KeyCode::Tab, KeyModifiers::NONE);
+    pour(screen, &mut app, &[0], "Text arrives after the focus moved.\n\n", 2, "focus moved");
+    for _ in 0.."a draft".len() {
+        key(&mut app, KeyCode::Backspace, KeyModifiers::NONE);
+    }
+    step(screen, &mut app, "draft gone");
     // The palette over the panes while typing a command, then a theme change.
     key(&mut app, KeyCode::Char('/'), KeyModifiers::NONE);
     step(screen, &mut app, "palette");

@@ -138,9 +138,11 @@ pub fn plan_scroll(app: &App, hints: &[ScrollHint]) -> Option<ScrollHint> {
 /// After a frame was written: remember what each pane's body shows.
 pub fn frame_done(app: &mut App) {
     let Some(regions) = app.chrome.regions.as_ref() else { return };
+    let ctx =
+        pane_view::DrawCtx { theme: &app.services.theme, now: app.now(), wall: app.wall(), tick: app.chrome.tick };
     for &(i, rect) in &regions.panes {
         if let Some(pane) = app.view.panes.get_mut(i) {
-            pane_view::frame_done(pane, rect);
+            pane_view::frame_done(pane, rect, i == app.chrome.focus, &ctx);
         }
     }
 }
@@ -158,6 +160,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
 pub fn draw_with(frame: &mut Frame<'_>, app: &App, reuse: Option<&Reuse>) {
     let area = frame.area();
     let Some(regions) = app.chrome.regions.as_ref().filter(|_| !layout::too_small(area)) else {
+        reuse.inspect(|r| r.touch_all());
         return too_small(frame, area, app);
     };
     let ctx = app.draw_ctx();
@@ -165,6 +168,7 @@ pub fn draw_with(frame: &mut Frame<'_>, app: &App, reuse: Option<&Reuse>) {
     if panes.is_empty() {
         let main = Rect { width: area.width - regions.sidebar.map_or(0, |s| s.width), height: regions.input.y, ..area };
         empty_room(frame, main, app);
+        reuse.inspect(|r| r.touch(main));
     }
     for &(i, rect) in &regions.panes {
         let focused = i == app.chrome.focus;
@@ -176,11 +180,18 @@ pub fn draw_with(frame: &mut Frame<'_>, app: &App, reuse: Option<&Reuse>) {
         // A retained frame keeps the sidebar it has when its picture did not change.
         if !reuse.is_some_and(Reuse::keeps_sidebar) {
             sidebar::draw(frame, picture, &app.services.theme);
+            reuse.inspect(|r| r.touch(picture.area()));
         }
     }
-    if reuse.is_some() {
+    if let Some(reuse) = reuse {
         pane_view::clear(frame.buffer_mut(), regions.input);
         pane_view::clear(frame.buffer_mut(), regions.status);
+        reuse.touch(regions.input);
+        reuse.touch(regions.status);
+        // Popups draw over everything, where only they know.
+        if palette_shown(app) || app.chrome.overlay.is_some() {
+            reuse.touch_all();
+        }
     }
     frame.render_widget(&app.chrome.input.textarea, regions.input);
     status_line(frame, regions.status, app);

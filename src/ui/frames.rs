@@ -31,16 +31,51 @@ pub struct ScrollHint {
 /// How the buffer a retained frame starts from relates to the last frame: it holds the last
 /// frame, moved as the terminal was told to scroll. Drawing code asks which row of the last
 /// frame a row holds, to skip rows whose content is already there.
+///
+/// Drawing code also says which rows it wrote (`touch`): the rows of a retained frame nobody
+/// touched are the last frame's (the frame being made and the copy of the screen start equal and
+/// are scrolled alike), so only touched rows are compared with the screen. A row written without
+/// being touched would not be sent: a drawing path that cannot say what it wrote touches all.
 #[derive(Debug, Clone, Default)]
 pub struct Reuse {
     scroll: Option<ScrollHint>,
     sidebar_unchanged: bool,
+    touched: std::cell::RefCell<Touched>,
+}
+
+/// Rows written by a retained frame's drawing code.
+#[derive(Debug, Clone, Default)]
+struct Touched {
+    all: bool,
+    rows: Vec<bool>,
 }
 
 impl Reuse {
     /// The last frame moved up by `scroll`.
     pub fn scrolled(scroll: ScrollHint) -> Reuse {
-        Reuse { scroll: Some(scroll), sidebar_unchanged: false }
+        Reuse { scroll: Some(scroll), ..Reuse::default() }
+    }
+
+    /// The drawing code wrote (or may have written) cells on the rows of `rect`.
+    pub fn touch(&self, rect: Rect) {
+        let mut touched = self.touched.borrow_mut();
+        let rows = &mut touched.rows;
+        let end = usize::from(rect.bottom());
+        if rows.len() < end {
+            rows.resize(end, false);
+        }
+        rows[usize::from(rect.top())..end].fill(true);
+    }
+
+    /// The drawing code wrote where it cannot say: every row is compared.
+    pub fn touch_all(&self) {
+        self.touched.borrow_mut().all = true;
+    }
+
+    /// The rows to compare with the screen: `None` for all of them.
+    fn touched_rows(&self) -> Option<Vec<bool>> {
+        let touched = self.touched.borrow();
+        (!touched.all).then(|| touched.rows.clone())
     }
 
     /// Whether the sidebar the last frame drew is still right where it was: its picture is the
@@ -148,7 +183,11 @@ impl FrameWriter {
                 }
                 figures.retained = true;
                 let mut frame = terminal.get_frame();
-                render(&mut frame, Some(&Reuse { scroll, sidebar_unchanged }));
+                let reuse = Reuse { scroll, sidebar_unchanged, ..Reuse::default() };
+                render(&mut frame, Some(&reuse));
+                self.send(terminal, reuse.touched_rows().as_deref())?;
+                self.trusted = true;
+                return Ok(figures);
             }
             FrameMode::Retained { .. } | FrameMode::Fresh { .. } => {
                 let hints = match mode {
@@ -165,19 +204,21 @@ impl FrameWriter {
                 }
             }
         }
-        self.send(terminal)?;
+        self.send(terminal, None)?;
         self.trusted = true;
         Ok(figures)
     }
 
     /// Send the cells of the frame that differ from what the terminal shows, then remember
-    /// them as shown.
-    fn send<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> Result<(), B::Error> {
+    /// them as shown. With `rows`, only those rows can differ (see `Reuse::touch`).
+    fn send<B: Backend>(&mut self, terminal: &mut Terminal<B>, rows: Option<&[bool]>) -> Result<(), B::Error> {
         // The frame is taken out of the terminal for the moment, so its cells can be lent to
         // the backend.
         let next = std::mem::take(terminal.current_buffer_mut());
         let shown = self.shown.get_or_insert_with(|| Buffer::empty(next.area));
-        let updates = with_small_gaps(diff_rows(shown, &next), &next);
+        // Touched rows are counted from the top of the screen (the chatroom's buffer is).
+        let rows = rows.filter(|_| next.area.y == 0);
+        let updates = with_small_gaps(diff_rows(shown, &next, rows), &next);
         let result = terminal.backend_mut().draw(updates.iter().copied());
         // Rows that changed are copied whole: that also carries over the cells a wide
         // character hides, which the diff never sends.
@@ -236,14 +277,18 @@ fn shift(buffer: &mut Buffer, scroll: &ScrollHint) {
 
 /// ratatui's buffer diff (`Buffer::diff`), row by row, passing over rows that are equal: most
 /// rows of a frame at a model's pace are, and ratatui's diff works out each equal cell's display
-/// width on the way. Same cells out, in the same order (a test compares the two).
-fn diff_rows<'a>(shown: &Buffer, next: &'a Buffer) -> Vec<(u16, u16, &'a Cell)> {
+/// width on the way. Same cells out, in the same order (a test compares the two). With `rows`,
+/// the rows not marked are known to be equal and not even compared.
+fn diff_rows<'a>(shown: &Buffer, next: &'a Buffer, rows: Option<&[bool]>) -> Vec<(u16, u16, &'a Cell)> {
     let width = usize::from(next.area.width);
     let mut out = Vec::new();
     if shown.area != next.area || width == 0 {
         return shown.diff(next);
     }
     for (y, (old, new)) in shown.content.chunks(width).zip(next.content.chunks(width)).enumerate() {
+        if rows.is_some_and(|rows| !rows.get(y).copied().unwrap_or(false)) {
+            continue;
+        }
         if old != new {
             diff_row(old, new, next.area.y + y as u16, next.area.x, &mut out);
         }
@@ -487,7 +532,7 @@ mod tests {
                 }
             }
             let ours: Vec<(u16, u16, Cell)> =
-                diff_rows(&shown, &next).into_iter().map(|(x, y, c)| (x, y, c.clone())).collect();
+                diff_rows(&shown, &next, None).into_iter().map(|(x, y, c)| (x, y, c.clone())).collect();
             let theirs: Vec<(u16, u16, Cell)> =
                 shown.diff(&next).into_iter().map(|(x, y, c)| (x, y, c.clone())).collect();
             assert_eq!(ours, theirs, "round {round}");

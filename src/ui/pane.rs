@@ -189,6 +189,8 @@ pub struct DrawnBody {
     pub inner: ratatui::layout::Rect,
     pub lines: Vec<ratatui::text::Line<'static>>,
     pub marker: bool,
+    /// The style the side borders were drawn in.
+    pub sides: ratatui::style::Style,
 }
 
 impl Pane {

@@ -90,20 +90,16 @@ pub fn draw(
     reuse: Option<&Reuse>,
 ) {
     let ui = &ctx.theme.ui;
-    let border = if focused { ui.border_focused } else { ui.border };
+    let side_style = border_style(focused, ctx);
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(Style::default().fg(border))
+        .border_style(side_style)
         .title(header(pane, number, focused, area.width, ctx))
         .title_bottom(footer_title(pane, ctx).alignment(Alignment::Right));
     let inner = block.inner(area);
-    if reuse.is_some() {
-        // Styles patch rather than replace: the old border cells must start blank.
+    if let Some(reuse) = reuse {
         let buf = frame.buffer_mut();
-        for rect in border_rects(area) {
-            clear(buf, rect);
-        }
-        redraw_border(buf, block, area, Style::default().fg(border));
+        redraw_border(buf, block, area, side_style, |y| !sides_there(pane, area, reuse, y, side_style), reuse);
     } else {
         // No `Clear`: a fresh frame starts from an empty buffer, and panes come first.
         frame.render_widget(block, area);
@@ -122,6 +118,7 @@ pub fn draw(
                 continue;
             }
             clear(buf, Rect { y: row, height: 1, ..inner });
+            reuse.touch(Rect { y: row, height: 1, ..inner });
         }
         let at = Rect { y: row, height: 1, ..inner };
         buf.set_style(at, Style::default().fg(ui.fg));
@@ -135,7 +132,24 @@ pub fn draw(
         let w = marker.width() as u16;
         let at = Rect { x: inner.right().saturating_sub(w), y: inner.bottom().saturating_sub(1), width: w, height: 1 };
         frame.render_widget(Paragraph::new(marker), at);
+        reuse.inspect(|r| r.touch(at));
     }
+}
+
+/// The style of a pane's border.
+fn border_style(focused: bool, ctx: &DrawCtx<'_>) -> Style {
+    let ui = &ctx.theme.ui;
+    Style::default().fg(if focused { ui.border_focused } else { ui.border })
+}
+
+/// Whether row `y` of a retained frame already shows this pane's side borders in `style`: it
+/// holds a side row of the last frame this pane drew, same area, same style.
+fn sides_there(pane: &Pane, area: Rect, reuse: &Reuse, y: u16, style: Style) -> bool {
+    if !pane.drawn.as_ref().is_some_and(|d| d.inner == inner_area(area) && d.sides == style) {
+        return false;
+    }
+    let sides = area.top() + 1..area.bottom().saturating_sub(1);
+    reuse.source(y).is_some_and(|source| sides.contains(&source))
 }
 
 /// Whether buffer row `row` of a retained frame already shows `line`: it holds a row of the
@@ -151,12 +165,12 @@ fn already_there(pane: &Pane, inner: Rect, reuse: &Reuse, row: u16, line: &Line<
 }
 
 /// Remember what this frame drew of the pane's body (after the frame was written).
-pub fn frame_done(pane: &mut Pane, area: Rect) {
+pub fn frame_done(pane: &mut Pane, area: Rect, focused: bool, ctx: &DrawCtx<'_>) {
     let inner = inner_area(area);
     let mut lines = std::mem::take(&mut pane.frame_lines);
     lines.resize(usize::from(inner.height), Line::default());
     let marker = pane.scroll.unseen && !pane.scroll.follow && inner.width >= 14;
-    pane.drawn = Some(DrawnBody { inner, lines, marker });
+    pane.drawn = Some(DrawnBody { inner, lines, marker, sides: border_style(focused, ctx) });
 }
 
 /// How many rows of the pane's body a retained frame with `reuse` would redraw.
@@ -169,15 +183,26 @@ pub fn rows_to_redraw(pane: &Pane, area: Rect, reuse: &Reuse) -> usize {
         .count()
 }
 
-/// The four edges of a bordered area.
-/// Draw `block`'s border and titles as rendering it over `area` would, without touching the
-/// body: a `Block` applies its style to every cell of its area, the whole pane, each frame.
-/// The top and bottom rows (corners and titles) are rendered on a two-row scratch buffer and
-/// copied; the sides are plain vertical lines.
-fn redraw_border(buf: &mut ratatui::buffer::Buffer, block: Block<'_>, area: Rect, style: Style) {
+/// Draw `block`'s border and titles over `area` of a retained frame as rendering it would,
+/// without touching the body (a `Block` applies its style to every cell of its area, the whole
+/// pane). The top and bottom rows (corners and titles) are rendered on a two-row scratch buffer
+/// and copied; the sides are plain vertical lines, redrawn only on the rows where `redo_sides`
+/// says they are not already there. Every row written is touched.
+fn redraw_border(
+    buf: &mut ratatui::buffer::Buffer,
+    block: Block<'_>,
+    area: Rect,
+    style: Style,
+    redo_sides: impl Fn(u16) -> bool,
+    reuse: &Reuse,
+) {
     let area = area.intersection(buf.area);
+    reuse.touch(Rect { height: area.height.min(1), ..area });
+    reuse.touch(Rect { y: area.bottom().saturating_sub(1), height: area.height.min(1), ..area });
     if area.height < 2 || area.width < 2 {
+        clear(buf, area);
         block.render(area, buf);
+        reuse.touch(area);
         return;
     }
     let rows = Rect { height: 2, ..area };
@@ -188,20 +213,14 @@ fn redraw_border(buf: &mut ratatui::buffer::Buffer, block: Block<'_>, area: Rect
             buf[(x, to)] = edges[(x, from)].clone();
         }
     }
-    for y in area.top() + 1..area.bottom() - 1 {
+    for y in (area.top() + 1..area.bottom() - 1).filter(|&y| redo_sides(y)) {
         for x in [area.left(), area.right() - 1] {
+            // Reset first: a style patches, and the cell may hold anything.
+            buf[(x, y)].reset();
             buf[(x, y)].set_symbol(ratatui::symbols::line::VERTICAL).set_style(style);
         }
+        reuse.touch(Rect { y, height: 1, ..area });
     }
-}
-
-fn border_rects(area: Rect) -> [Rect; 4] {
-    [
-        Rect { height: area.height.min(1), ..area },
-        Rect { y: area.bottom().saturating_sub(1), height: area.height.min(1), ..area },
-        Rect { width: area.width.min(1), ..area },
-        Rect { x: area.right().saturating_sub(1), width: area.width.min(1), ..area },
-    ]
 }
 
 /// Reset the cells of `rect` (inside the buffer) to blank.

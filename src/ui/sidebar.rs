@@ -150,6 +150,13 @@ pub fn picture(area: Rect, panes: &[Pane], data: &SidebarData, theme: &Theme, no
     Picture { area, rows, series }
 }
 
+impl Picture {
+    /// Where the sidebar is drawn.
+    pub fn area(&self) -> Rect {
+        self.area
+    }
+}
+
 pub fn draw(frame: &mut Frame<'_>, picture: &Picture, theme: &Theme) {
     let ui = &theme.ui;
     let area = picture.area;

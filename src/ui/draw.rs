@@ -32,7 +32,7 @@ pub fn prepare(app: &mut App, area: Rect) {
         pane_view::DrawCtx { theme: &app.services.theme, now: app.now(), wall: app.wall(), tick: app.chrome.tick };
     for &(i, rect) in &regions.panes {
         if let Some(pane) = app.view.panes.get_mut(i) {
-            pane_view::prepare(pane, rect, &ctx);
+            pane_view::prepare(pane, rect, i + 1, i == app.chrome.focus, &ctx);
         }
     }
     refresh_sidebar(app, regions.sidebar);
@@ -138,11 +138,9 @@ pub fn plan_scroll(app: &App, hints: &[ScrollHint]) -> Option<ScrollHint> {
 /// After a frame was written: remember what each pane's body shows.
 pub fn frame_done(app: &mut App) {
     let Some(regions) = app.chrome.regions.as_ref() else { return };
-    let ctx =
-        pane_view::DrawCtx { theme: &app.services.theme, now: app.now(), wall: app.wall(), tick: app.chrome.tick };
     for &(i, rect) in &regions.panes {
         if let Some(pane) = app.view.panes.get_mut(i) {
-            pane_view::frame_done(pane, rect, i == app.chrome.focus, &ctx);
+            pane_view::frame_done(pane, rect);
         }
     }
 }
@@ -171,9 +169,8 @@ pub fn draw_with(frame: &mut Frame<'_>, app: &App, reuse: Option<&Reuse>) {
         reuse.inspect(|r| r.touch(main));
     }
     for &(i, rect) in &regions.panes {
-        let focused = i == app.chrome.focus;
         if let Some(pane) = panes.get(i) {
-            pane_view::draw(frame, rect, pane, focused, i + 1, &ctx, reuse);
+            pane_view::draw(frame, rect, pane, &ctx, reuse);
         }
     }
     if let Some(picture) = app.chrome.sidebar_picture.as_ref().filter(|_| regions.sidebar.is_some()) {

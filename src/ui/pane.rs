@@ -169,6 +169,8 @@ pub struct Pane {
     pub label: Option<String>,
     /// The visible lines of the next frame, made by `pane_view::prepare` before drawing.
     pub frame_lines: Vec<ratatui::text::Line<'static>>,
+    /// The border's titles and style for the next frame, made by `pane_view::prepare`.
+    pub frame_edges: Edges,
     /// The body area and first transcript line of the last prepared frame, to tell how far the
     /// content moved since (a scroll the terminal can do for us).
     pub prepared_at: Option<(ratatui::layout::Rect, usize)>,
@@ -189,8 +191,16 @@ pub struct DrawnBody {
     pub inner: ratatui::layout::Rect,
     pub lines: Vec<ratatui::text::Line<'static>>,
     pub marker: bool,
-    /// The style the side borders were drawn in.
-    pub sides: ratatui::style::Style,
+    /// The border as drawn.
+    pub edges: Edges,
+}
+
+/// A pane's border: the header and footer titles and the style of its lines.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Edges {
+    pub header: ratatui::text::Line<'static>,
+    pub footer: ratatui::text::Line<'static>,
+    pub style: ratatui::style::Style,
 }
 
 impl Pane {
@@ -209,6 +219,7 @@ impl Pane {
             totals: Totals::default(),
             live: None,
             frame_lines: Vec::new(),
+            frame_edges: Edges::default(),
             prepared_at: None,
             moved_up: 0,
             drawn: None,

@@ -3,6 +3,7 @@
 //! not the transcript), a scroll marker and the selection highlight.
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::time::{Instant, SystemTime};
 
 use ratatui::Frame;
@@ -14,6 +15,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use crate::core::protocol::ToolCall;
 use crate::present;
 use crate::ui::frames::Reuse;
+use crate::ui::pane::Edges;
 use crate::ui::pane::{Answer, DrawnBody, Entry, ExtrasCache, Footer, Outcome, Pane, PaneState, ToolNote};
 use crate::ui::theme::Theme;
 use crate::ui::wrap;
@@ -37,7 +39,7 @@ fn inner_area(area: Rect) -> Rect {
 
 /// Before a frame: bring the render caches and scroll position up to date for `area` and keep
 /// the visible lines, so that drawing only reads.
-pub fn prepare(pane: &mut Pane, area: Rect, ctx: &DrawCtx<'_>) {
+pub fn prepare(pane: &mut Pane, area: Rect, number: usize, focused: bool, ctx: &DrawCtx<'_>) {
     let inner = inner_area(area);
     pane.frame_lines = if inner.width == 0 || inner.height == 0 {
         Vec::new()
@@ -61,6 +63,12 @@ pub fn prepare(pane: &mut Pane, area: Rect, ctx: &DrawCtx<'_>) {
         },
         _ => None,
     };
+    // After the rate: the header shows it.
+    pane.frame_edges = Edges {
+        header: header(pane, number, focused, area.width, ctx),
+        footer: footer_title(pane, ctx).alignment(Alignment::Right),
+        style: border_style(focused, ctx),
+    };
 }
 
 /// "185 tok/s" from the characters streamed so far (roughly four a token until the provider
@@ -80,26 +88,29 @@ pub fn scroll_hint(pane: &Pane, area: Rect) -> Option<crate::ui::frames::ScrollH
 /// Draw the pane as `prepare` left it. With `reuse`, the buffer holds the last frame (moved
 /// as `reuse` says): every cell of the border is redrawn, and body rows whose line is already
 /// there are left alone.
-pub fn draw(
-    frame: &mut Frame<'_>,
-    area: Rect,
-    pane: &Pane,
-    focused: bool,
-    number: usize,
-    ctx: &DrawCtx<'_>,
-    reuse: Option<&Reuse>,
-) {
+pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &Pane, ctx: &DrawCtx<'_>, reuse: Option<&Reuse>) {
     let ui = &ctx.theme.ui;
-    let side_style = border_style(focused, ctx);
+    let edges = &pane.frame_edges;
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(side_style)
-        .title(header(pane, number, focused, area.width, ctx))
-        .title_bottom(footer_title(pane, ctx).alignment(Alignment::Right));
+        .border_style(edges.style)
+        .title(edges.header.clone())
+        .title_bottom(edges.footer.clone());
     let inner = block.inner(area);
     if let Some(reuse) = reuse {
         let buf = frame.buffer_mut();
-        redraw_border(buf, block, area, side_style, |y| !sides_there(pane, area, reuse, y, side_style), reuse);
+        let drawn = pane.drawn.as_ref().filter(|d| d.inner == inner && d.edges.style == edges.style);
+        // A row of the border is already there when it holds the same row of the last frame
+        // this pane drew in the same place and style (and, for the titles, with the same text).
+        let there = |y: u16, rows: Range<u16>| reuse.source(y).is_some_and(|s| rows.contains(&s));
+        let sides = area.top() + 1..area.bottom().saturating_sub(1);
+        let (top, bottom) = (area.top(), area.bottom().saturating_sub(1));
+        let redo = BorderRows {
+            top: !drawn.is_some_and(|d| d.edges.header == edges.header && there(top, top..top + 1)),
+            bottom: !drawn.is_some_and(|d| d.edges.footer == edges.footer && there(bottom, bottom..bottom + 1)),
+            side: &|y| !(drawn.is_some() && there(y, sides.clone())),
+        };
+        redraw_border(buf, block, area, edges.style, &redo, reuse);
     } else {
         // No `Clear`: a fresh frame starts from an empty buffer, and panes come first.
         frame.render_widget(block, area);
@@ -142,14 +153,11 @@ fn border_style(focused: bool, ctx: &DrawCtx<'_>) -> Style {
     Style::default().fg(if focused { ui.border_focused } else { ui.border })
 }
 
-/// Whether row `y` of a retained frame already shows this pane's side borders in `style`: it
-/// holds a side row of the last frame this pane drew, same area, same style.
-fn sides_there(pane: &Pane, area: Rect, reuse: &Reuse, y: u16, style: Style) -> bool {
-    if !pane.drawn.as_ref().is_some_and(|d| d.inner == inner_area(area) && d.sides == style) {
-        return false;
-    }
-    let sides = area.top() + 1..area.bottom().saturating_sub(1);
-    reuse.source(y).is_some_and(|source| sides.contains(&source))
+/// Which rows of a border a retained frame draws again.
+struct BorderRows<'a> {
+    top: bool,
+    bottom: bool,
+    side: &'a dyn Fn(u16) -> bool,
 }
 
 /// Whether buffer row `row` of a retained frame already shows `line`: it holds a row of the
@@ -165,12 +173,13 @@ fn already_there(pane: &Pane, inner: Rect, reuse: &Reuse, row: u16, line: &Line<
 }
 
 /// Remember what this frame drew of the pane's body (after the frame was written).
-pub fn frame_done(pane: &mut Pane, area: Rect, focused: bool, ctx: &DrawCtx<'_>) {
+pub fn frame_done(pane: &mut Pane, area: Rect) {
     let inner = inner_area(area);
     let mut lines = std::mem::take(&mut pane.frame_lines);
     lines.resize(usize::from(inner.height), Line::default());
     let marker = pane.scroll.unseen && !pane.scroll.follow && inner.width >= 14;
-    pane.drawn = Some(DrawnBody { inner, lines, marker, sides: border_style(focused, ctx) });
+    let edges = pane.frame_edges.clone();
+    pane.drawn = Some(DrawnBody { inner, lines, marker, edges });
 }
 
 /// How many rows of the pane's body a retained frame with `reuse` would redraw.
@@ -185,35 +194,38 @@ pub fn rows_to_redraw(pane: &Pane, area: Rect, reuse: &Reuse) -> usize {
 
 /// Draw `block`'s border and titles over `area` of a retained frame as rendering it would,
 /// without touching the body (a `Block` applies its style to every cell of its area, the whole
-/// pane). The top and bottom rows (corners and titles) are rendered on a two-row scratch buffer
-/// and copied; the sides are plain vertical lines, redrawn only on the rows where `redo_sides`
-/// says they are not already there. Every row written is touched.
+/// pane), and only the rows `redo` asks for. The top and bottom rows (corners and titles) are
+/// rendered on a two-row scratch buffer and copied; the sides are plain vertical lines. Every
+/// row written is touched.
 fn redraw_border(
     buf: &mut ratatui::buffer::Buffer,
     block: Block<'_>,
     area: Rect,
     style: Style,
-    redo_sides: impl Fn(u16) -> bool,
+    redo: &BorderRows<'_>,
     reuse: &Reuse,
 ) {
     let area = area.intersection(buf.area);
-    reuse.touch(Rect { height: area.height.min(1), ..area });
-    reuse.touch(Rect { y: area.bottom().saturating_sub(1), height: area.height.min(1), ..area });
     if area.height < 2 || area.width < 2 {
         clear(buf, area);
         block.render(area, buf);
         reuse.touch(area);
         return;
     }
-    let rows = Rect { height: 2, ..area };
-    let mut edges = ratatui::buffer::Buffer::empty(rows);
-    block.render(rows, &mut edges);
-    for (from, to) in [(area.y, area.y), (area.y + 1, area.bottom() - 1)] {
-        for x in area.left()..area.right() {
-            buf[(x, to)] = edges[(x, from)].clone();
+    if redo.top || redo.bottom {
+        let rows = Rect { height: 2, ..area };
+        let mut edges = ratatui::buffer::Buffer::empty(rows);
+        block.render(rows, &mut edges);
+        for (from, to, wanted) in [(area.y, area.y, redo.top), (area.y + 1, area.bottom() - 1, redo.bottom)] {
+            if wanted {
+                for x in area.left()..area.right() {
+                    buf[(x, to)] = edges[(x, from)].clone();
+                }
+                reuse.touch(Rect { y: to, height: 1, ..area });
+            }
         }
     }
-    for y in (area.top() + 1..area.bottom() - 1).filter(|&y| redo_sides(y)) {
+    for y in (area.top() + 1..area.bottom() - 1).filter(|&y| (redo.side)(y)) {
         for x in [area.left(), area.right() - 1] {
             // Reset first: a style patches, and the cell may hold anything.
             buf[(x, y)].reset();

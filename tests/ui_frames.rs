@@ -385,6 +385,10 @@ fn walk(screen: &mut dyn Screen, panes: usize) {
         key(&mut app, KeyCode::Char(c), KeyModifiers::NONE);
     }
     pour(screen, &mut app, &[0], "Text arrives under a draft.\n\n", 2, "a draft while streaming");
+    // Only the cursor moves: the box changes all the same.
+    key(&mut app, KeyCode::Left, KeyModifiers::NONE);
+    pour(screen, &mut app, &[0], "Text arrives as the cursor moves.\n\n", 2, "cursor moved");
+    key(&mut app, KeyCode::Right, KeyModifiers::NONE);
     key(&mut app, KeyCode::Tab, KeyModifiers::NONE);
     pour(screen, &mut app, &[0], "Text arrives after the focus moved.\n\n", 2, "focus moved");
     for _ in 0.."a draft".len() {

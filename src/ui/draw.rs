@@ -180,17 +180,23 @@ pub fn draw_with(frame: &mut Frame<'_>, app: &App, reuse: Option<&Reuse>) {
             reuse.inspect(|r| r.touch(picture.area()));
         }
     }
+    // A retained frame keeps the input box it has when it would look the same.
+    let keep_input = reuse.is_some_and(Reuse::keeps_input) && !palette_shown(app);
     if let Some(reuse) = reuse {
-        pane_view::clear(frame.buffer_mut(), regions.input);
+        if !keep_input {
+            pane_view::clear(frame.buffer_mut(), regions.input);
+            reuse.touch(regions.input);
+        }
         pane_view::clear(frame.buffer_mut(), regions.status);
-        reuse.touch(regions.input);
         reuse.touch(regions.status);
         // Popups draw over everything, where only they know.
         if palette_shown(app) || app.chrome.overlay.is_some() {
             reuse.touch_all();
         }
     }
-    frame.render_widget(&app.chrome.input.textarea, regions.input);
+    if !keep_input {
+        frame.render_widget(&app.chrome.input.textarea, regions.input);
+    }
     status_line(frame, regions.status, app);
     if palette_shown(app) {
         overlay::palette(frame, regions.input, app);

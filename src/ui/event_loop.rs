@@ -215,6 +215,8 @@ pub struct Painter {
     last_layout: Option<draw::LayoutKey>,
     /// The sidebar the last frame drew.
     last_sidebar: Option<crate::ui::sidebar::Picture>,
+    /// The input box as the last frame drew it.
+    last_input: Option<crate::ui::input::InputView>,
 }
 
 impl Painter {
@@ -241,7 +243,8 @@ impl Painter {
         let key = draw::layout_key(app);
         let mode = if key.may_retain(self.last_layout.as_ref()) && self.frames.can_retain(area) {
             let sidebar_unchanged = self.last_sidebar.is_some() && self.last_sidebar == app.chrome.sidebar_picture;
-            FrameMode::Retained { scroll: draw::plan_scroll(app, &hints), sidebar_unchanged }
+            let input_unchanged = self.last_input.as_ref() == Some(&app.chrome.input.view());
+            FrameMode::Retained { scroll: draw::plan_scroll(app, &hints), sidebar_unchanged, input_unchanged }
         } else {
             FrameMode::Fresh { hints: &hints }
         };
@@ -249,6 +252,7 @@ impl Painter {
         draw::frame_done(app);
         self.last_layout = Some(key);
         self.last_sidebar.clone_from(&app.chrome.sidebar_picture);
+        self.last_input = Some(app.chrome.input.view());
         Ok(drawn)
     }
 }

@@ -40,6 +40,7 @@ pub struct ScrollHint {
 pub struct Reuse {
     scroll: Option<ScrollHint>,
     sidebar_unchanged: bool,
+    input_unchanged: bool,
     touched: std::cell::RefCell<Touched>,
 }
 
@@ -84,6 +85,11 @@ impl Reuse {
         self.sidebar_unchanged && self.scroll.is_none()
     }
 
+    /// Whether the input box the last frame drew would look the same (no scroll reaches it).
+    pub fn keeps_input(&self) -> bool {
+        self.input_unchanged
+    }
+
     /// The row of the last frame that buffer row `y` holds now; `None` when it is blank (a row
     /// that came in at the bottom of a scrolled region).
     pub fn source(&self, y: u16) -> Option<u16> {
@@ -105,7 +111,7 @@ pub enum FrameMode<'a> {
     /// From the last frame (scrolled by `scroll` first): the drawing code redraws what changed
     /// and may leave rows that `Reuse` says are already right. Falls back to `Fresh` when what
     /// the terminal shows is not known.
-    Retained { scroll: Option<ScrollHint>, sidebar_unchanged: bool },
+    Retained { scroll: Option<ScrollHint>, sidebar_unchanged: bool, input_unchanged: bool },
 }
 
 /// What a frame cost, for the benchmarks.
@@ -172,7 +178,7 @@ impl FrameWriter {
             self.cleared();
         }
         match mode {
-            FrameMode::Retained { scroll, sidebar_unchanged } if self.can_retain(area) => {
+            FrameMode::Retained { scroll, sidebar_unchanged, input_unchanged } if self.can_retain(area) => {
                 let scroll = scroll.filter(|s| valid(s, area.height).is_some());
                 if let Some(scroll) = &scroll {
                     // The frame being made and the copy of the screen move as the terminal will.
@@ -183,7 +189,7 @@ impl FrameWriter {
                 }
                 figures.retained = true;
                 let mut frame = terminal.get_frame();
-                let reuse = Reuse { scroll, sidebar_unchanged, ..Reuse::default() };
+                let reuse = Reuse { scroll, sidebar_unchanged, input_unchanged, ..Reuse::default() };
                 render(&mut frame, Some(&reuse));
                 self.send(terminal, reuse.touched_rows().as_deref())?;
                 self.trusted = true;

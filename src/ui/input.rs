@@ -54,13 +54,31 @@ pub struct InputBox {
     browsing: Option<(usize, String)>,
     /// Bumped on every change, so derived data (palette matches, estimates) knows when to refresh.
     pub revision: u64,
+    /// Bumped when the box's title or colours change.
+    look: u64,
     bytes: usize,
+}
+
+/// Everything the drawn input box depends on besides its area: a frame whose box would look
+/// the same keeps the one on the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputView {
+    revision: u64,
+    look: u64,
+    cursor: (usize, usize),
+    selection: Option<((usize, usize), (usize, usize))>,
 }
 
 impl InputBox {
     pub fn new(theme: &Theme) -> InputBox {
-        let mut input =
-            InputBox { textarea: TextArea::default(), history: Vec::new(), browsing: None, revision: 0, bytes: 0 };
+        let mut input = InputBox {
+            textarea: TextArea::default(),
+            history: Vec::new(),
+            browsing: None,
+            revision: 0,
+            look: 0,
+            bytes: 0,
+        };
         input.apply_theme(theme, false);
         input
     }
@@ -72,6 +90,7 @@ impl InputBox {
     /// The theme, with the files waiting to be sent shown as chips in the box's title.
     pub fn apply_theme_with_chips(&mut self, theme: &Theme, demo: bool, chips: &[String]) {
         let ui = &theme.ui;
+        self.look += 1;
         let base = if demo { " Ask every model (demo: simulated answers) " } else { " Ask every model " };
         let title = if chips.is_empty() {
             base.to_string()
@@ -89,6 +108,18 @@ impl InputBox {
         self.textarea.set_placeholder_style(Style::default().fg(ui.dim));
         self.textarea.set_selection_style(Style::default().bg(ui.selection_bg));
         self.refresh_wrap();
+    }
+
+    pub fn view(&self) -> InputView {
+        InputView {
+            revision: self.revision,
+            look: self.look,
+            cursor: {
+                let at = self.textarea.cursor();
+                (at.0, at.1)
+            },
+            selection: self.textarea.selection_range(),
+        }
     }
 
     pub fn text(&self) -> String {

@@ -447,6 +447,16 @@ fn the_escape_sequences_leave_a_real_terminal_equal_to_fresh_frames() {
     walk(&mut screen, 3);
 }
 
+/// One pane streaming its first delta, on the real clock (live figures refresh by time).
+fn streaming_on_the_real_clock() -> App {
+    let mut app = app(1);
+    app.chrome.frozen_clock = None;
+    app.start_turn("Explain how a hash map works, with code");
+    app.effects.clear();
+    stream(&mut app, 0, EventKind::TextDelta("A hash map ".into()));
+    app
+}
+
 /// While answers stream, the sidebar's live figures (the throughput sparkline) are worked out a
 /// few times a second, not every frame; anything else about the sidebar changing (here a stream
 /// ending) shows at once.
@@ -454,11 +464,7 @@ fn the_escape_sequences_leave_a_real_terminal_equal_to_fresh_frames() {
 fn the_sidebars_live_figures_refresh_a_few_times_a_second_while_streaming() {
     use roundtable::ui::draw::prepare;
     let area = Rect::new(0, 0, 160, 40);
-    let mut app = app(1);
-    app.chrome.frozen_clock = None;
-    app.start_turn("Explain how a hash map works, with code");
-    app.effects.clear();
-    stream(&mut app, 0, EventKind::TextDelta("A hash map ".into()));
+    let mut app = streaming_on_the_real_clock();
     prepare(&mut app, area);
     let first = app.chrome.sidebar_picture.clone().expect("a sidebar at 160 columns");
     let side = app.chrome.regions.as_ref().and_then(|r| r.sidebar).expect("the sidebar's area");
@@ -502,11 +508,7 @@ fn a_streaming_panes_rate_refreshes_a_few_times_a_second() {
     use roundtable::ui::draw::prepare;
     use roundtable::ui::pane::PaneState;
     let area = Rect::new(0, 0, 160, 40);
-    let mut app = app(1);
-    app.chrome.frozen_clock = None;
-    app.start_turn("Explain how a hash map works, with code");
-    app.effects.clear();
-    stream(&mut app, 0, EventKind::TextDelta("A hash map ".into()));
+    let mut app = streaming_on_the_real_clock();
     // As if the first token came a second ago, so the header shows a rate rather than "streaming".
     if let PaneState::Streaming { first_token, .. } = &mut app.view.panes[0].state {
         *first_token -= std::time::Duration::from_secs(1);

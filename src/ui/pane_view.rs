@@ -86,8 +86,8 @@ pub fn scroll_hint(pane: &Pane, area: Rect) -> Option<crate::ui::frames::ScrollH
 }
 
 /// Draw the pane as `prepare` left it. With `reuse`, the buffer holds the last frame (moved
-/// as `reuse` says): every cell of the border is redrawn, and body rows whose line is already
-/// there are left alone.
+/// as `reuse` says): the border's title rows and sides, and the body's rows, are left alone
+/// where what they show is already there, and every row written is touched.
 pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &Pane, ctx: &DrawCtx<'_>, reuse: Option<&Reuse>) {
     let ui = &ctx.theme.ui;
     let edges = &pane.frame_edges;

@@ -62,10 +62,10 @@ pub fn refusal(model: &ModelInfo, format: &Value) -> Option<String> {
         .then(|| format!("{id} has no JSON mode (the catalog lists no response_format for it)"))
 }
 
-/// The answer as JSON when it is what `format` asked for; otherwise what is wrong. A fenced
-/// ```json block is accepted (some models wrap their JSON). The schema check covers the part of
-/// JSON Schema that structured outputs use (`type`, `properties`, `required`, `enum`, `items`,
-/// `additionalProperties: false`); other keywords are not checked.
+/// The answer as JSON when it is what `format` asked for; otherwise what is wrong. JSON in a
+/// fenced `json` code block is accepted (some models wrap their JSON). The schema check covers
+/// the part of JSON Schema that structured outputs use (`type`, `properties`, `required`,
+/// `enum`, `items`, `additionalProperties: false`); other keywords are not checked.
 pub fn check(format: &Value, text: &str) -> Result<Value, String> {
     let value = parse_answer(text).ok_or_else(|| "the answer is not valid JSON".to_string())?;
     if let Some(schema) = format["json_schema"].get("schema") {

@@ -276,3 +276,30 @@ fn tail(s: &str, max: usize) -> String {
     let count = s.chars().count();
     if count <= max { s.to_owned() } else { format!("…{}", s.chars().skip(count - max).collect::<String>()) }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::is_exec_window;
+
+    /// A live process may be between two programs; a zombie (which has no environment for
+    /// good) is not, so `kill_marked` does not spin on one.
+    #[test]
+    fn only_a_live_user_process_can_be_caught_mid_exec() {
+        assert!(is_exec_window(std::process::id()));
+        // Kernel threads have no environment either (kthreadd is pid 2 where the host's are seen).
+        if std::fs::read_to_string("/proc/2/stat").is_ok_and(|s| s.contains("(kthreadd)")) {
+            assert!(!is_exec_window(2), "a kernel thread");
+        }
+        let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+        let pid = child.id();
+        // Not waited for yet: once it exits it stays a zombie.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z ")) {
+            assert!(std::time::Instant::now() < deadline, "the child did not exit");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!is_exec_window(pid), "a zombie has no environment for good");
+        child.wait().expect("reap");
+        assert!(!is_exec_window(pid), "a process that is gone is not mid-exec");
+    }
+}

@@ -43,7 +43,12 @@ pub fn prepare(app: &mut App, area: Rect) {
 /// no one reads them at frame rate, and redrawing them cost work every frame. They are worked
 /// out again this often then; the sidebar at once when anything else about it changes (a
 /// stream starting or ending, the draft's estimate, the theme, the size).
-pub const LIVE_FIGURES_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+const LIVE_FIGURES_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Whether live figures worked out `at` may still stand `now` (see `LIVE_FIGURES_EVERY`).
+pub fn live_figures_fresh(at: std::time::Instant, now: std::time::Instant) -> bool {
+    now.saturating_duration_since(at) < LIVE_FIGURES_EVERY
+}
 
 fn refresh_sidebar(app: &mut App, area: Option<Rect>) {
     let Some(side) = area else {
@@ -53,9 +58,8 @@ fn refresh_sidebar(app: &mut App, area: Option<Rect>) {
     };
     let now = app.now();
     let shape = sidebar::Shape::of(side, &app.view.panes, &app.view.sidebar, &app.services.theme);
-    let fresh_enough = |(at, last): &(std::time::Instant, sidebar::Shape)| {
-        *last == shape && now.saturating_duration_since(*at) < LIVE_FIGURES_EVERY
-    };
+    let fresh_enough =
+        |(at, last): &(std::time::Instant, sidebar::Shape)| *last == shape && live_figures_fresh(*at, now);
     // A frozen clock (snapshot tests) draws the figures of the moment.
     let keep = app.is_streaming()
         && app.chrome.frozen_clock.is_none()

@@ -74,9 +74,9 @@ impl Reuse {
     }
 
     /// The rows to compare with the screen: `None` for all of them.
-    fn touched_rows(&self) -> Option<Vec<bool>> {
-        let touched = self.touched.borrow();
-        (!touched.all).then(|| touched.rows.clone())
+    fn touched_rows(self) -> Option<Vec<bool>> {
+        let touched = self.touched.into_inner();
+        (!touched.all).then_some(touched.rows)
     }
 
     /// Whether the sidebar the last frame drew is still right where it was: its picture is the
@@ -173,6 +173,8 @@ impl FrameWriter {
         terminal.autoresize()?;
         let area = terminal.get_frame().area();
         let mut figures = FrameFigures::default();
+        // The rows a retained frame's drawing touched; `None` compares every row.
+        let mut touched = None;
         if self.shown.as_ref().is_some_and(|s| s.area != area) {
             // ratatui cleared the terminal when it resized.
             self.cleared();
@@ -191,9 +193,7 @@ impl FrameWriter {
                 let mut frame = terminal.get_frame();
                 let reuse = Reuse { scroll, sidebar_unchanged, input_unchanged, ..Reuse::default() };
                 render(&mut frame, Some(&reuse));
-                self.send(terminal, reuse.touched_rows().as_deref())?;
-                self.trusted = true;
-                return Ok(figures);
+                touched = reuse.touched_rows();
             }
             FrameMode::Retained { .. } | FrameMode::Fresh { .. } => {
                 let hints = match mode {
@@ -210,7 +210,7 @@ impl FrameWriter {
                 }
             }
         }
-        self.send(terminal, None)?;
+        self.send(terminal, touched.as_deref())?;
         self.trusted = true;
         Ok(figures)
     }

@@ -56,9 +56,7 @@ pub fn prepare(pane: &mut Pane, area: Rect, number: usize, focused: bool, ctx: &
     pane.prepared_at = Some((inner, top));
     pane.rate_shown = match &pane.state {
         PaneState::Streaming { first_token, chars } => match pane.rate_shown.take() {
-            Some((at, text)) if ctx.now.saturating_duration_since(at) < crate::ui::draw::LIVE_FIGURES_EVERY => {
-                Some((at, text))
-            }
+            Some((at, text)) if crate::ui::draw::live_figures_fresh(at, ctx.now) => Some((at, text)),
             _ => Some((ctx.now, rate_text(*first_token, *chars, ctx.now))),
         },
         _ => None,

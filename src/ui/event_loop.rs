@@ -103,6 +103,12 @@ where
         let frame_due = input_waiting || last_draw.is_none_or(|t| now.duration_since(t) >= stream_interval);
         input_waiting = false;
         if app.dirty && frame_due {
+            // What streamed in since the last frame goes into this one: a frame that a
+            // keystroke or the spinner brought forward would otherwise show the old text and
+            // the next one, a slot later, the new.
+            core_busy = take_core_events(app, &mut core_events, &mut stats);
+        }
+        if app.dirty && frame_due {
             let started = Instant::now();
             host.begin_frame();
             if std::mem::take(&mut app.repaint) {
@@ -166,19 +172,7 @@ where
                 Some(ev) => {
                     app.on_core(ev);
                     stats.core_events += 1;
-                    core_busy = true;
-                    for _ in 0..DRAIN_LIMIT {
-                        match core_events.try_recv() {
-                            Ok(ev) => {
-                                app.on_core(ev);
-                                stats.core_events += 1;
-                            }
-                            Err(_) => {
-                                core_busy = false;
-                                break;
-                            }
-                        }
-                    }
+                    core_busy = take_core_events(app, &mut core_events, &mut stats);
                 }
                 None => {
                     app.set_status(crate::ui::app::Level::Error, "The routing core stopped; restart roundtable");
@@ -202,6 +196,21 @@ where
     }
     shutdown(&core, &mut core_events, app).await;
     Ok(stats)
+}
+
+/// Hands the app the core events already waiting, up to `DRAIN_LIMIT`; true when that left
+/// some in the channel.
+fn take_core_events(app: &mut App, core_events: &mut mpsc::Receiver<CoreEvent>, stats: &mut LoopStats) -> bool {
+    for _ in 0..DRAIN_LIMIT {
+        match core_events.try_recv() {
+            Ok(ev) => {
+                app.on_core(ev);
+                stats.core_events += 1;
+            }
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 /// Draws frames for the loop (and for tests, which drive the same path): prepares the app,

@@ -173,7 +173,7 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
         app.start_turn(DEMO_PROMPT);
     }
 
-    let (mut tui, guard) = match terminal::setup(settings.mouse) {
+    let (mut tui, guard) = match terminal::setup(settings.mouse, settings.color_depth()) {
         Ok(t) => t,
         Err(e) => {
             eprintln!(

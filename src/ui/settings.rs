@@ -1,11 +1,12 @@
 //! The chatroom's own settings, read from the `[ui]` table of the user's config file (the core
-//! ignores that table): theme, sidebar, mouse capture, tick rate and key overrides.
+//! ignores that table): theme, sidebar, mouse capture, tick rate, colour depth and key overrides.
 
 use std::path::Path;
 
 use serde::Deserialize;
 
 use crate::ui::keymap::Keymap;
+use crate::ui::tty::ColorDepth;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -15,6 +16,7 @@ struct UiTable {
     mouse: bool,
     max_fps: u32,
     scroll_regions: bool,
+    colors: String,
     keys: toml::Table,
 }
 
@@ -26,6 +28,7 @@ impl Default for UiTable {
             mouse: true,
             max_fps: 60,
             scroll_regions: true,
+            colors: "auto".into(),
             keys: toml::Table::new(),
         }
     }
@@ -41,7 +44,16 @@ pub struct UiSettings {
     pub max_fps: u32,
     /// Let the terminal scroll a following pane's rows instead of rewriting them.
     pub scroll_regions: bool,
+    /// The colour depth to send; `None` asks the environment (`COLORTERM`).
+    pub colors: Option<ColorDepth>,
     pub keymap: Keymap,
+}
+
+impl UiSettings {
+    /// The colour depth frames are sent at: the setting, else what `COLORTERM` announces.
+    pub fn color_depth(&self) -> ColorDepth {
+        self.colors.unwrap_or_else(|| ColorDepth::from_colorterm(std::env::var("COLORTERM").ok().as_deref()))
+    }
 }
 
 impl Default for UiSettings {
@@ -52,6 +64,7 @@ impl Default for UiSettings {
             mouse: true,
             max_fps: 60,
             scroll_regions: true,
+            colors: None,
             keymap: Keymap::default(),
         }
     }
@@ -86,12 +99,23 @@ impl UiSettings {
             };
             overrides.push((name, keys));
         }
+        let colors = match ui.colors.as_str() {
+            "auto" => None,
+            "truecolor" | "24bit" => Some(ColorDepth::TrueColor),
+            "256" => Some(ColorDepth::Palette256),
+            other => {
+                return Err(format!(
+                    "[ui] colors = {other:?}: give \"auto\" (ask COLORTERM), \"truecolor\" or \"256\""
+                ));
+            }
+        };
         Ok(UiSettings {
             theme: ui.theme,
             sidebar: ui.sidebar,
             mouse: ui.mouse,
             max_fps: ui.max_fps.clamp(1, 240),
             scroll_regions: ui.scroll_regions,
+            colors,
             keymap: Keymap::with_overrides(&overrides)?,
         })
     }
@@ -113,6 +137,17 @@ mod tests {
         assert!(!s.sidebar);
         let ctrl_s = KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL);
         assert_eq!(s.keymap.action(&ctrl_s), Some(Action::Send));
+    }
+
+    #[test]
+    fn the_colour_depth_is_asked_of_the_environment_unless_set() {
+        assert_eq!(UiSettings::parse("").unwrap().colors, None);
+        assert_eq!(UiSettings::parse("[ui]\ncolors = \"256\"").unwrap().colors, Some(ColorDepth::Palette256));
+        assert_eq!(UiSettings::parse("[ui]\ncolors = \"truecolor\"").unwrap().colors, Some(ColorDepth::TrueColor));
+        let forced = UiSettings::parse("[ui]\ncolors = \"truecolor\"").unwrap();
+        assert_eq!(forced.color_depth(), ColorDepth::TrueColor, "the setting wins over the environment");
+        let wrong = UiSettings::parse("[ui]\ncolors = \"16m\"").unwrap_err();
+        assert!(wrong.contains("colors") && wrong.contains("truecolor"), "{wrong}");
     }
 
     #[test]

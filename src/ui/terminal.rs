@@ -10,7 +10,7 @@ use crossterm::terminal::{
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
 
-use crate::ui::tty::Tty;
+use crate::ui::tty::{ColorDepth, Tty};
 
 /// Frames go through `Tty`, which writes each as one synchronized update.
 pub type Tui = Terminal<Tty<Stdout>>;
@@ -24,7 +24,7 @@ impl Drop for Guard {
     }
 }
 
-pub fn setup(mouse: bool) -> io::Result<(Tui, Guard)> {
+pub fn setup(mouse: bool, depth: ColorDepth) -> io::Result<(Tui, Guard)> {
     install_panic_hook();
     enable_raw_mode()?;
     let guard = Guard;
@@ -33,7 +33,7 @@ pub fn setup(mouse: bool) -> io::Result<(Tui, Guard)> {
     if mouse {
         execute!(out, EnableMouseCapture)?;
     }
-    let terminal = Terminal::new(Tty::new(io::stdout()))?;
+    let terminal = Terminal::new(Tty::new(io::stdout()).with_depth(depth))?;
     Ok((terminal, guard))
 }
 

@@ -48,8 +48,32 @@ impl Pen {
     }
 }
 
+/// How many colours the terminal shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorDepth {
+    /// 24-bit colour: RGB is sent as it is.
+    TrueColor,
+    /// The 256-colour palette: RGB (syntax themes, `#rrggbb` in a theme) is sent as its nearest
+    /// palette colour, which every 256-colour terminal shows right.
+    Palette256,
+}
+
+impl ColorDepth {
+    /// The depth the environment announces: terminals that take 24-bit colour say so with
+    /// `COLORTERM=truecolor` (or `24bit`); the others may show an RGB sequence as the wrong
+    /// colour or none, so without that word RGB goes out as the palette's nearest (as bat,
+    /// delta and tmux do).
+    pub fn from_colorterm(colorterm: Option<&str>) -> ColorDepth {
+        match colorterm.map(str::trim) {
+            Some(v) if v.eq_ignore_ascii_case("truecolor") || v.eq_ignore_ascii_case("24bit") => ColorDepth::TrueColor,
+            _ => ColorDepth::Palette256,
+        }
+    }
+}
+
 pub struct Tty<W: Write> {
     out: W,
+    depth: ColorDepth,
     /// The frame being made, after the synchronized-update opening; written out whole by
     /// `flush`.
     frame: Vec<u8>,
@@ -82,6 +106,7 @@ impl<W: Write> Tty<W> {
         frame.extend_from_slice(BEGIN_SYNC);
         Tty {
             out,
+            depth: ColorDepth::TrueColor,
             start: frame.len(),
             frame,
             pen: None,
@@ -97,6 +122,11 @@ impl<W: Write> Tty<W> {
         Tty { fixed_size: Some(Size::new(width, height)), ..Tty::new(out) }
     }
 
+    /// Send colours at `depth` (a new `Tty` sends RGB as it is).
+    pub fn with_depth(self, depth: ColorDepth) -> Tty<W> {
+        Tty { depth, ..self }
+    }
+
     pub fn writer(&self) -> &W {
         &self.out
     }
@@ -110,23 +140,51 @@ impl<W: Write> Tty<W> {
         self.cursor_shown = None;
     }
 
+    /// Moves the cursor with the shortest sequence that gets it there: from a known place,
+    /// a step right (CUF) or a new line (CR LF) costs a few bytes where a full position
+    /// costs up to ten, and a frame of streamed text makes many such moves.
     fn move_to(&mut self, x: u16, y: u16) {
-        match self.cursor {
-            Some(c) if c.x == x && c.y == y => {}
-            // A short step to the right on the same row: CUF is shorter than a full position.
-            Some(c) if c.y == y && x > c.x && x - c.x < 100 => {
-                let by = x - c.x;
-                if by == 1 {
-                    self.frame.extend_from_slice(b"\x1b[C");
-                } else {
-                    let _ = write!(self.frame, "\x1b[{by}C");
-                }
+        // One past the last column is where a full row leaves it (pending wrap): CR still
+        // works from there, a step right cannot happen.
+        let here = self.cursor.filter(|c| self.screen_width().is_some_and(|w| c.x <= w));
+        if here == Some(Position { x, y }) {
+            return;
+        }
+        let start = self.frame.len();
+        let relative = match here {
+            Some(c) if c.y == y && x > c.x => {
+                self.step_right(x - c.x);
+                true
             }
-            _ => {
-                let _ = write!(self.frame, "\x1b[{};{}H", y + 1, x + 1);
+            Some(c) if c.y == y => {
+                self.frame.push(b'\r');
+                self.step_right(x);
+                true
             }
+            // LF moves straight down without scrolling: between frames the margins are the
+            // whole screen and the row below exists. (Raw mode: the tty adds no CR to it.)
+            Some(c) if y == c.y + 1 => {
+                self.frame.extend_from_slice(b"\r\n");
+                self.step_right(x);
+                true
+            }
+            _ => false,
+        };
+        if !relative || self.frame.len() - start > 4 + digits(y + 1) + digits(x + 1) {
+            self.frame.truncate(start);
+            let _ = write!(self.frame, "\x1b[{};{}H", y + 1, x + 1);
         }
         self.cursor = Some(Position { x, y });
+    }
+
+    fn step_right(&mut self, by: u16) {
+        match by {
+            0 => {}
+            1 => self.frame.extend_from_slice(b"\x1b[C"),
+            _ => {
+                let _ = write!(self.frame, "\x1b[{by}C");
+            }
+        }
     }
 
     /// One SGR sequence taking the terminal's pen to `to`.
@@ -192,7 +250,7 @@ impl<W: Write> Tty<W> {
                 if !params.is_empty() {
                     params.push(b';');
                 }
-                color_params(&mut params, new, base);
+                color_params(&mut params, new, base, self.depth);
             }
         }
         if !params.is_empty() {
@@ -219,13 +277,51 @@ impl<W: Write> Tty<W> {
 
 /// SGR parameters for one colour, written as crossterm writes it (so a cell looks the same as
 /// it did through crossterm: palette colours as `5;N`, which terminals never brighten for bold).
-fn color_params(params: &mut Vec<u8>, color: Color, base: u8) {
+fn color_params(params: &mut Vec<u8>, color: Color, base: u8, depth: ColorDepth) {
     let _ = match color {
         Color::Reset => write!(params, "{}", base + 1),
+        Color::Rgb(r, g, b) if depth == ColorDepth::Palette256 => write!(params, "{base};5;{}", nearest_256(r, g, b)),
         Color::Rgb(r, g, b) => write!(params, "{base};2;{r};{g};{b}"),
         Color::Indexed(i) => write!(params, "{base};5;{i}"),
         named => write!(params, "{base};5;{}", named_index(named)),
     };
+}
+
+/// The palette colour nearest to an RGB one, among the 6×6×6 cube (16–231) and the grey ramp
+/// (232–255); the first sixteen are left out, as each terminal's theme sets them its own way.
+/// tmux's `colour_find_rgb`: the nearest cube level per channel, the nearest grey by the
+/// average, then whichever of the two is closer.
+fn nearest_256(r: u8, g: u8, b: u8) -> u8 {
+    const LEVELS: [i32; 6] = [0x00, 0x5f, 0x87, 0xaf, 0xd7, 0xff];
+    let to_cube = |v: i32| match v {
+        0..48 => 0,
+        48..114 => 1,
+        _ => (v - 35) / 40,
+    };
+    let distance = |x: i32, y: i32, z: i32| {
+        let (dr, dg, db) = (x - i32::from(r), y - i32::from(g), z - i32::from(b));
+        dr * dr + dg * dg + db * db
+    };
+    let (qr, qg, qb) = (to_cube(i32::from(r)), to_cube(i32::from(g)), to_cube(i32::from(b)));
+    let cube = 16 + 36 * qr + 6 * qg + qb;
+    let cube_distance = distance(LEVELS[qr as usize], LEVELS[qg as usize], LEVELS[qb as usize]);
+    let average = (i32::from(r) + i32::from(g) + i32::from(b)) / 3;
+    let grey_step = if average > 238 { 23 } else { (average - 3).max(0) / 10 };
+    let grey = 8 + 10 * grey_step;
+    let index = if distance(grey, grey, grey) < cube_distance { 232 + grey_step } else { cube };
+    // Both ranges end at 255.
+    index as u8
+}
+
+/// Decimal digits of a 1-based screen coordinate.
+fn digits(n: u16) -> usize {
+    match n {
+        0..10 => 1,
+        10..100 => 2,
+        100..1000 => 3,
+        1000..10000 => 4,
+        _ => 5,
+    }
 }
 
 fn named_index(color: Color) -> u8 {
@@ -584,5 +680,72 @@ mod tests {
         assert_eq!(second, "\x1b[?2026h\x1b[2Ca\x1b[?2026l", "same pen, a short step right");
         tty.flush().unwrap();
         assert!(tty.out.is_empty(), "an empty frame writes nothing");
+    }
+
+    #[test]
+    fn the_cursor_takes_the_shortest_way() {
+        let mut tty = Tty::with_size(Vec::new(), 200, 50);
+        let mut cell = Cell::EMPTY;
+        cell.set_symbol("a");
+        let at = |x, y| (x, y, &cell);
+        tty.draw(
+            [at(5, 40), at(159, 40), at(0, 41), at(2, 41), at(1, 41), at(199, 41), at(3, 42), at(3, 44)].into_iter(),
+        )
+        .unwrap();
+        tty.flush().unwrap();
+        let written = String::from_utf8(std::mem::take(&mut tty.out)).unwrap();
+        assert_eq!(
+            written,
+            "\x1b[?2026h\x1b[41;6H\x1b[0ma\x1b[153Ca\r\na\x1b[Ca\r\x1b[Ca\x1b[197Ca\r\n\x1b[3Ca\x1b[45;4Ha\x1b[?2026l",
+            "a step right, a new line, back to the start, a new line from one past the last column"
+        );
+    }
+
+    /// The palette's own colours, as terminals define them (xterm's table).
+    fn palette_rgb(index: u8) -> (u8, u8, u8) {
+        const LEVELS: [u8; 6] = [0x00, 0x5f, 0x87, 0xaf, 0xd7, 0xff];
+        match index {
+            16..=231 => {
+                let i = usize::from(index - 16);
+                (LEVELS[i / 36], LEVELS[i / 6 % 6], LEVELS[i % 6])
+            }
+            232..=255 => {
+                let v = 8 + 10 * (index - 232);
+                (v, v, v)
+            }
+            _ => unreachable!("the first sixteen are themed"),
+        }
+    }
+
+    #[test]
+    fn every_palette_colour_is_its_own_nearest_and_others_go_to_a_close_one() {
+        for index in 16..=255u8 {
+            let (r, g, b) = palette_rgb(index);
+            assert_eq!(nearest_256(r, g, b), index, "rgb({r},{g},{b})");
+        }
+        // base16-ocean's foreground, a syntect theme colour: a light grey-blue, not a cube corner.
+        let (r, g, b) = palette_rgb(nearest_256(192, 197, 206));
+        assert!(r.abs_diff(192) <= 20 && g.abs_diff(197) <= 20 && b.abs_diff(206) <= 20, "{r},{g},{b}");
+        assert_eq!(nearest_256(0, 0, 0), 16);
+        assert_eq!(nearest_256(255, 255, 255), 231);
+        assert_eq!(nearest_256(250, 250, 250), 231, "past the grey ramp's top, white is nearer");
+    }
+
+    #[test]
+    fn rgb_is_sent_as_rgb_only_to_a_terminal_that_says_it_takes_it() {
+        assert_eq!(ColorDepth::from_colorterm(Some("truecolor")), ColorDepth::TrueColor);
+        assert_eq!(ColorDepth::from_colorterm(Some("24bit")), ColorDepth::TrueColor);
+        assert_eq!(ColorDepth::from_colorterm(Some("")), ColorDepth::Palette256);
+        assert_eq!(ColorDepth::from_colorterm(None), ColorDepth::Palette256);
+        let mut cell = Cell::EMPTY;
+        cell.set_symbol("a").set_style(Style::default().fg(Color::Rgb(0xaf, 0x87, 0xff)).bg(Color::Indexed(235)));
+        let frame = |depth| {
+            let mut tty = Tty::with_size(Vec::new(), W, H).with_depth(depth);
+            tty.draw([(0, 0, &cell)].into_iter()).unwrap();
+            tty.flush().unwrap();
+            String::from_utf8(tty.out).unwrap()
+        };
+        assert!(frame(ColorDepth::TrueColor).contains("\x1b[0;38;2;175;135;255;48;5;235ma"));
+        assert!(frame(ColorDepth::Palette256).contains("\x1b[0;38;5;141;48;5;235ma"));
     }
 }

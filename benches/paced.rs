@@ -31,15 +31,19 @@ struct Scenario {
     panes: usize,
     tps: u32,
     tokens: u32,
+    /// The sidebar shows (the default). Hidden, the bytes its rows cost after every scroll
+    /// (terminals scroll whole rows) show by difference.
+    sidebar: bool,
 }
 
 fn main() {
     let quick = std::env::var_os("PACED_QUICK").is_some();
     let scale = |tokens: u32| if quick { tokens / 5 } else { tokens };
     let scenarios = [
-        Scenario { name: "1 pane, 50 tok/s", panes: 1, tps: 50, tokens: scale(1_500) },
-        Scenario { name: "1 pane, 200 tok/s", panes: 1, tps: 200, tokens: scale(5_000) },
-        Scenario { name: "6 panes, 100 tok/s", panes: 6, tps: 100, tokens: scale(3_000) },
+        Scenario { name: "1 pane, 50 tok/s", panes: 1, tps: 50, tokens: scale(1_500), sidebar: true },
+        Scenario { name: "1 pane, 200 tok/s", panes: 1, tps: 200, tokens: scale(5_000), sidebar: true },
+        Scenario { name: "  sidebar hidden", panes: 1, tps: 200, tokens: scale(5_000), sidebar: false },
+        Scenario { name: "6 panes, 100 tok/s", panes: 6, tps: 100, tokens: scale(3_000), sidebar: true },
     ];
     // BIN=path measures another build (before/after figures) with the same harness.
     let bin = std::env::var_os("BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_roundtable")), PathBuf::from);
@@ -63,6 +67,7 @@ fn main() {
         print_row(s, "roundtable", &r);
         if let Some(aichat) = &aichat
             && s.panes == 1
+            && s.sidebar
         {
             let r = run_aichat(aichat, port, s);
             print_row(s, "aichat", &r);
@@ -141,7 +146,6 @@ struct PtyRun {
     writer: Arc<Mutex<Box<dyn Write + Send>>>,
     parser: Arc<Mutex<vt100::Parser>>,
     bytes: Arc<AtomicU64>,
-    frames: Arc<AtomicU64>,
     first_frame: Arc<Mutex<Option<Instant>>>,
     _master: Box<dyn portable_pty::MasterPty + Send>,
 }
@@ -158,19 +162,14 @@ impl PtyRun {
         let writer = Arc::new(Mutex::new(master.take_writer().expect("pty writer")));
         let parser = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
         let bytes = Arc::new(AtomicU64::new(0));
-        let frames = Arc::new(AtomicU64::new(0));
         let first_frame = Arc::new(Mutex::new(None));
         {
-            let (parser, bytes, frames, first_frame, answers) = (
-                Arc::clone(&parser),
-                Arc::clone(&bytes),
-                Arc::clone(&frames),
-                Arc::clone(&first_frame),
-                Arc::clone(&writer),
-            );
+            let (parser, bytes, first_frame, answers) =
+                (Arc::clone(&parser), Arc::clone(&bytes), Arc::clone(&first_frame), Arc::clone(&writer));
             std::thread::spawn(move || {
                 let mut buf = vec![0u8; 64 * 1024];
-                // A sequence split across two reads is still counted once.
+                // A marker split across two reads is still seen. (A first frame paints the
+                // whole screen, so it is synchronized: its opening marker tells it came.)
                 let mut carry: Vec<u8> = Vec::new();
                 loop {
                     match reader.read(&mut buf) {
@@ -178,9 +177,7 @@ impl PtyRun {
                         Ok(n) => {
                             bytes.fetch_add(n as u64, Ordering::Relaxed);
                             carry.extend_from_slice(&buf[..n]);
-                            let found = carry.windows(BEGIN_SYNC.len()).filter(|w| *w == BEGIN_SYNC).count() as u64;
-                            if found > 0 {
-                                frames.fetch_add(found, Ordering::Relaxed);
+                            if carry.windows(BEGIN_SYNC.len()).any(|w| w == BEGIN_SYNC) {
                                 first_frame.lock().unwrap().get_or_insert_with(Instant::now);
                             }
                             let keep = carry.len().min(BEGIN_SYNC.len() - 1);
@@ -199,7 +196,7 @@ impl PtyRun {
                 }
             });
         }
-        PtyRun { child, writer, parser, bytes, frames, first_frame, _master: master }
+        PtyRun { child, writer, parser, bytes, first_frame, _master: master }
     }
 
     fn screen(&self) -> String {
@@ -289,6 +286,10 @@ fn run_roundtable(bin: &Path, port: u16, s: &Scenario) -> Figures {
     cmd.cwd(dir.path());
     cmd.env("ROUNDTABLE_DATA_DIR", dir.path().join("data"));
     cmd.env("ROUNDTABLE_CONFIG_DIR", dir.path().join("config"));
+    if !s.sidebar {
+        std::fs::create_dir_all(dir.path().join("config")).expect("config dir");
+        std::fs::write(dir.path().join("config").join("config.toml"), "[ui]\nsidebar = false\n").expect("config");
+    }
     cmd.env("ROUNDTABLE_CACHE_DIR", dir.path().join("cache"));
     cmd.env("OPENROUTER_API_KEY", "sk-or-v1-bench");
     cmd.env("TERM", "xterm-256color");
@@ -299,8 +300,7 @@ fn run_roundtable(bin: &Path, port: u16, s: &Scenario) -> Figures {
     let startup = run.first_frame.lock().unwrap().map(|t| t.duration_since(spawned));
     std::thread::sleep(SETTLE);
     let pid = run.pid();
-    let (cpu0, bytes0, frames0) =
-        (process_cpu(pid), run.bytes.load(Ordering::Relaxed), run.frames.load(Ordering::Relaxed));
+    let (cpu0, bytes0) = (process_cpu(pid), run.bytes.load(Ordering::Relaxed));
     let sent = Instant::now();
     run.send("Explain how a hash map works, with code\r");
     let panes = s.panes;
@@ -309,7 +309,7 @@ fn run_roundtable(bin: &Path, port: u16, s: &Scenario) -> Figures {
     let figures = Figures {
         cpu: process_cpu(pid).saturating_sub(cpu0),
         bytes: run.bytes.load(Ordering::Relaxed) - bytes0,
-        frames: Some(run.frames.load(Ordering::Relaxed) - frames0),
+        frames: None,
         peak_rss_kib: peak_rss_kib(pid),
         startup,
         wall,
@@ -321,7 +321,16 @@ fn run_roundtable(bin: &Path, port: u16, s: &Scenario) -> Figures {
     while matches!(run.child.try_wait(), Ok(None)) && quit.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    figures
+    // Small frames go out without synchronized-update markers, so frames are counted by the
+    // chatroom itself (its closing log line: the whole session's, start-up's few included).
+    let log = std::fs::read_to_string(dir.path().join("data").join("roundtable.log")).unwrap_or_default();
+    let frames = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("chatroom closed"))
+        .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix("frames=")))
+        .and_then(|n| n.parse().ok());
+    Figures { frames, ..figures }
 }
 
 fn aichat_path() -> Option<PathBuf> {

@@ -188,6 +188,18 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
     let mut host = TerminalHost { mouse: settings.mouse, events_tx, forwarder };
     let result = event_loop::run(&mut tui, &mut app, io, &mut host, quit_signal()).await;
     drop(guard);
+    if let Ok(stats) = &result {
+        // What the session cost the screen: for a look at performance (the paced benchmark
+        // reads the frame count here; a frame on the wire carries no marker of its own).
+        tracing::info!(
+            frames = stats.frames,
+            retained_frames = stats.retained_frames,
+            scrolled_rows = stats.scrolled_rows,
+            wakeups = stats.wakeups,
+            core_events = stats.core_events,
+            "chatroom closed"
+        );
+    }
     config.tools.shutdown().await;
     if let Some(server) = sim {
         server.shutdown().await;

@@ -1,5 +1,5 @@
 //! The terminal backend: turns a frame's cell updates into as few bytes as the terminal needs
-//! and sends the frame in one write, wrapped in a synchronized update.
+//! and sends the frame in one write, wrapped in a synchronized update unless it is small.
 //!
 //! Why not ratatui's crossterm backend: at a real model's pace most of a frame is a few cells,
 //! and that backend spends more bytes on the way there than on the cells. It forgets the colours
@@ -20,6 +20,10 @@ use unicode_width::UnicodeWidthStr;
 
 /// A run of at least this many blank cells of one style is erased rather than written.
 const ERASE_RUN: usize = 8;
+/// A frame up to this size that scrolls nothing goes out without the synchronized-update
+/// markers: one `write` that small reaches the terminal in one read, so it cannot be seen half
+/// done, and at a model's pace most frames are a few words (the markers were a fifth of them).
+const SMALL_FRAME: usize = 512;
 const BEGIN_SYNC: &[u8] = b"\x1b[?2026h";
 const END_SYNC: &[u8] = b"\x1b[?2026l";
 /// Attributes whose look shows on a blank cell: an erased cell cannot carry them.
@@ -79,6 +83,9 @@ pub struct Tty<W: Write> {
     frame: Vec<u8>,
     /// Where the frame's own bytes start in `frame`.
     start: usize,
+    /// The frame so far scrolled rows or cleared the screen: seen half done, it would show
+    /// rows moved and not yet mended, or a blank screen.
+    sync_needed: bool,
     /// The terminal's pen as this backend left it; `None` when unknown.
     pen: Option<Pen>,
     /// Where the terminal's cursor is; `None` when unknown.
@@ -108,6 +115,7 @@ impl<W: Write> Tty<W> {
             out,
             depth: ColorDepth::TrueColor,
             start: frame.len(),
+            sync_needed: false,
             frame,
             pen: None,
             cursor: None,
@@ -144,45 +152,74 @@ impl<W: Write> Tty<W> {
     /// a step right (CUF) or a new line (CR LF) costs a few bytes where a full position
     /// costs up to ten, and a frame of streamed text makes many such moves.
     fn move_to(&mut self, x: u16, y: u16) {
-        // One past the last column is where a full row leaves it (pending wrap): CR still
-        // works from there, a step right cannot happen.
-        let here = self.cursor.filter(|c| self.screen_width().is_some_and(|w| c.x <= w));
-        if here == Some(Position { x, y }) {
+        let Some(width) = self.screen_width() else {
+            return self.move_absolute(x, y);
+        };
+        // One past the last column is where a full row leaves the cursor (pending wrap): CR
+        // still works from there; steps counted from that column would be one off.
+        let (here, exact) = match self.cursor {
+            Some(c) if c.x < width => (c, true),
+            Some(c) if c.x == width => (c, false),
+            _ => return self.move_absolute(x, y),
+        };
+        if exact && here == (Position { x, y }) {
             return;
         }
-        let start = self.frame.len();
-        let relative = match here {
-            Some(c) if c.y == y && x > c.x => {
-                self.step_right(x - c.x);
-                true
+        // LF moves straight down without scrolling: between frames the margins are the whole
+        // screen and the row below exists. In raw mode the tty adds no CR to it, so the
+        // column stays.
+        let down = y == here.y + 1;
+        let mut best = (absolute_len(x, y), Way::Absolute);
+        let mut consider = |len: usize, way: Way| {
+            if len < best.0 {
+                best = (len, way);
             }
-            Some(c) if c.y == y => {
-                self.frame.push(b'\r');
-                self.step_right(x);
-                true
-            }
-            // LF moves straight down without scrolling: between frames the margins are the
-            // whole screen and the row below exists. (Raw mode: the tty adds no CR to it.)
-            Some(c) if y == c.y + 1 => {
-                self.frame.extend_from_slice(b"\r\n");
-                self.step_right(x);
-                true
-            }
-            _ => false,
         };
-        if !relative || self.frame.len() - start > 4 + digits(y + 1) + digits(x + 1) {
-            self.frame.truncate(start);
-            let _ = write!(self.frame, "\x1b[{};{}H", y + 1, x + 1);
+        if y == here.y || down {
+            let prefix = usize::from(down);
+            if exact && x >= here.x {
+                consider(prefix + step_len(x - here.x), Way::Right);
+            }
+            if exact && x < here.x {
+                consider(prefix + step_len(here.x - x), Way::Left);
+            }
+            consider(1 + prefix + step_len(x), Way::LineStart);
+        }
+        match best.1 {
+            Way::Absolute => return self.move_absolute(x, y),
+            Way::LineStart => {
+                self.frame.push(b'\r');
+                if down {
+                    self.frame.push(b'\n');
+                }
+                self.step(x, b'C');
+            }
+            Way::Right | Way::Left => {
+                if down {
+                    self.frame.push(b'\n');
+                }
+                match best.1 {
+                    Way::Right => self.step(x - here.x, b'C'),
+                    _ => self.step(here.x - x, b'D'),
+                }
+            }
         }
         self.cursor = Some(Position { x, y });
     }
 
-    fn step_right(&mut self, by: u16) {
+    fn move_absolute(&mut self, x: u16, y: u16) {
+        let _ = write!(self.frame, "\x1b[{};{}H", y + 1, x + 1);
+        self.cursor = Some(Position { x, y });
+    }
+
+    /// CUF (`C`) or CUB (`D`) by `by` columns.
+    fn step(&mut self, by: u16, direction: u8) {
         match by {
             0 => {}
-            1 => self.frame.extend_from_slice(b"\x1b[C"),
+            1 => self.frame.extend_from_slice(&[0x1b, b'[', direction]),
             _ => {
-                let _ = write!(self.frame, "\x1b[{by}C");
+                let _ = write!(self.frame, "\x1b[{by}");
+                self.frame.push(direction);
             }
         }
     }
@@ -313,6 +350,30 @@ fn nearest_256(r: u8, g: u8, b: u8) -> u8 {
     index as u8
 }
 
+/// Ways to the next cell: a full position, a return to the row's start (and a line feed when
+/// the next row), or steps left or right (after a line feed when the next row).
+#[derive(Clone, Copy)]
+enum Way {
+    Absolute,
+    LineStart,
+    Right,
+    Left,
+}
+
+/// Bytes of CUP to (`x`, `y`).
+fn absolute_len(x: u16, y: u16) -> usize {
+    4 + digits(y + 1) + digits(x + 1)
+}
+
+/// Bytes of a CUF or CUB by `by`.
+fn step_len(by: u16) -> usize {
+    match by {
+        0 => 0,
+        1 => 3,
+        _ => 3 + digits(by),
+    }
+}
+
 /// Decimal digits of a 1-based screen coordinate.
 fn digits(n: u16) -> usize {
     match n {
@@ -440,6 +501,7 @@ impl<W: Write> Backend for Tty<W> {
             // A whole clear starts over (after `$EDITOR`, say): whatever the terminal's pen and
             // cursor are now, they are set again.
             self.forget_state();
+            self.sync_needed = true;
         }
         if self.pen != Some(Pen::DEFAULT) {
             self.frame.extend_from_slice(b"\x1b[0m");
@@ -482,14 +544,21 @@ impl<W: Write> Backend for Tty<W> {
     }
 
     /// Writes the frame made so far in one go, as one synchronized update (mode 2026: the
-    /// terminals that know it paint the frame once; the others ignore it).
+    /// terminals that know it paint the frame once; the others ignore it) unless it is small
+    /// and scrolls nothing.
     fn flush(&mut self) -> io::Result<()> {
         if self.frame.len() == self.start {
             return Ok(());
         }
-        self.frame.extend_from_slice(END_SYNC);
-        let result = self.out.write_all(&self.frame);
+        let synchronized = self.sync_needed || self.frame.len() - self.start > SMALL_FRAME;
+        let result = if synchronized {
+            self.frame.extend_from_slice(END_SYNC);
+            self.out.write_all(&self.frame)
+        } else {
+            self.out.write_all(&self.frame[self.start..])
+        };
         self.frame.truncate(self.start);
+        self.sync_needed = false;
         if result.is_err() {
             // Part of the frame may be on the screen: nothing about the terminal is known.
             self.forget_state();
@@ -498,11 +567,10 @@ impl<W: Write> Backend for Tty<W> {
         self.out.flush()
     }
 
-    /// Scrolls rows `region` up by `amount` inside a scroll region (DECSTBM, then SU); the
-    /// rows that come in are blank in the default colours.
     fn scroll_region_up(&mut self, region: std::ops::Range<u16>, amount: u16) -> io::Result<()> {
         self.default_pen();
         let _ = write!(self.frame, "\x1b[{};{}r\x1b[{amount}S\x1b[r", region.start + 1, region.end);
+        self.sync_needed = true;
         // Setting the margins homes the cursor.
         self.cursor = Some(Position { x: 0, y: 0 });
         Ok(())
@@ -511,6 +579,7 @@ impl<W: Write> Backend for Tty<W> {
     fn scroll_region_down(&mut self, region: std::ops::Range<u16>, amount: u16) -> io::Result<()> {
         self.default_pen();
         let _ = write!(self.frame, "\x1b[{};{}r\x1b[{amount}T\x1b[r", region.start + 1, region.end);
+        self.sync_needed = true;
         self.cursor = Some(Position { x: 0, y: 0 });
         Ok(())
     }
@@ -673,13 +742,32 @@ mod tests {
         tty.draw([(0, 0, &cell)].into_iter()).unwrap();
         tty.flush().unwrap();
         let first = String::from_utf8(std::mem::take(&mut tty.out)).unwrap();
-        assert_eq!(first, "\x1b[?2026h\x1b[1;1H\x1b[0;38;5;6ma\x1b[?2026l");
+        assert_eq!(first, "\x1b[1;1H\x1b[0;38;5;6ma", "a small frame needs no synchronized update");
         tty.draw([(3, 0, &cell)].into_iter()).unwrap();
         tty.flush().unwrap();
         let second = String::from_utf8(std::mem::take(&mut tty.out)).unwrap();
-        assert_eq!(second, "\x1b[?2026h\x1b[2Ca\x1b[?2026l", "same pen, a short step right");
+        assert_eq!(second, "\x1b[2Ca", "same pen, a short step right");
         tty.flush().unwrap();
         assert!(tty.out.is_empty(), "an empty frame writes nothing");
+        tty.scroll_region_up(1..H, 1).unwrap();
+        tty.draw([(3, 0, &cell)].into_iter()).unwrap();
+        tty.flush().unwrap();
+        let scrolled = String::from_utf8(std::mem::take(&mut tty.out)).unwrap();
+        assert!(
+            scrolled.starts_with("\x1b[?2026h") && scrolled.ends_with("\x1b[?2026l"),
+            "a frame that scrolls is one synchronized update: {scrolled:?}"
+        );
+        let mut tty = Tty::with_size(Vec::new(), 100, 20);
+        let row = vec![cell.clone(); 100];
+        let big: Vec<(u16, u16, &Cell)> =
+            (0..20).flat_map(|y| row.iter().enumerate().map(move |(x, c)| (x as u16, y, c))).collect();
+        tty.draw(big.into_iter()).unwrap();
+        tty.flush().unwrap();
+        let whole = String::from_utf8(std::mem::take(&mut tty.out)).unwrap();
+        assert!(whole.len() > SMALL_FRAME && whole.starts_with("\x1b[?2026h") && whole.ends_with("\x1b[?2026l"));
+        tty.draw([(3, 0, &cell)].into_iter()).unwrap();
+        tty.flush().unwrap();
+        assert!(!String::from_utf8(std::mem::take(&mut tty.out)).unwrap().contains("2026"), "small again");
     }
 
     #[test]
@@ -695,10 +783,14 @@ mod tests {
         tty.flush().unwrap();
         let written = String::from_utf8(std::mem::take(&mut tty.out)).unwrap();
         assert_eq!(
-            written,
-            "\x1b[?2026h\x1b[41;6H\x1b[0ma\x1b[153Ca\r\na\x1b[Ca\r\x1b[Ca\x1b[197Ca\r\n\x1b[3Ca\x1b[45;4Ha\x1b[?2026l",
-            "a step right, a new line, back to the start, a new line from one past the last column"
+            written, "\x1b[41;6H\x1b[0ma\x1b[153Ca\r\na\x1b[Ca\x1b[2Da\x1b[197Ca\r\n\x1b[3Ca\x1b[45;4Ha",
+            "a step right, a new line, a step left, a new line from one past the last column"
         );
+        // Down a row from the middle of one: a line feed keeps the column.
+        tty.draw([at(150, 10), at(152, 11), at(148, 12)].into_iter()).unwrap();
+        tty.flush().unwrap();
+        let written = String::from_utf8(std::mem::take(&mut tty.out)).unwrap();
+        assert_eq!(written, "\x1b[11;151Ha\n\x1b[Ca\n\x1b[5Da");
     }
 
     /// The palette's own colours, as terminals define them (xterm's table).

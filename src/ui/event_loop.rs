@@ -21,7 +21,10 @@ use crate::ui::{draw, highlight, sidebar};
 const ANIMATION_INTERVAL: Duration = Duration::from_millis(100);
 /// Frames per second at most for what streams in (keystrokes are drawn at once, up to
 /// `max_fps`).
-const STREAM_FPS: u32 = 30;
+const STREAM_FPS: u32 = 20;
+/// Streamed events a frame drawn for a keystroke takes first: a model's pace leaves fewer
+/// between two frames; a flood leaves hundreds, whose rendering would delay the echo.
+const INPUT_FRAME_EVENTS: usize = 64;
 /// Events handled per wake-up before a frame gets a chance (keeps input responsive under load).
 const DRAIN_LIMIT: usize = 512;
 
@@ -99,15 +102,19 @@ where
             next_animation = now + ANIMATION_INTERVAL;
         }
         // Keystrokes are drawn at once; what streams in is drawn at most STREAM_FPS times a
-        // second: text arriving 30 times a second reads as smoothly, at half the work.
+        // second: text that grows 20 times a second reads as smoothly as at 60, and each frame
+        // that takes a new line costs a scroll and the repair of the rows beside it. (Until the
+        // spinner's frames took streamed text too, it came in about 20 times a second anyway.)
         let frame_due = input_waiting || last_draw.is_none_or(|t| now.duration_since(t) >= stream_interval);
-        input_waiting = false;
         if app.dirty && frame_due {
             // What streamed in since the last frame goes into this one: a frame that a
             // keystroke or the spinner brought forward would otherwise show the old text and
-            // the next one, a slot later, the new.
-            core_busy = take_core_events(app, &mut core_events, &mut stats);
+            // the next one, a slot later, the new. For a keystroke only a little of it, so a
+            // flood never delays the echo.
+            let limit = if input_waiting { INPUT_FRAME_EVENTS } else { DRAIN_LIMIT };
+            core_busy = take_core_events(app, &mut core_events, &mut stats, limit);
         }
+        input_waiting = false;
         if app.dirty && frame_due {
             let started = Instant::now();
             host.begin_frame();
@@ -172,7 +179,7 @@ where
                 Some(ev) => {
                     app.on_core(ev);
                     stats.core_events += 1;
-                    core_busy = take_core_events(app, &mut core_events, &mut stats);
+                    core_busy = take_core_events(app, &mut core_events, &mut stats, DRAIN_LIMIT);
                 }
                 None => {
                     app.set_status(crate::ui::app::Level::Error, "The routing core stopped; restart roundtable");
@@ -198,10 +205,15 @@ where
     Ok(stats)
 }
 
-/// Hands the app the core events already waiting, up to `DRAIN_LIMIT`; true when that left
-/// some in the channel.
-fn take_core_events(app: &mut App, core_events: &mut mpsc::Receiver<CoreEvent>, stats: &mut LoopStats) -> bool {
-    for _ in 0..DRAIN_LIMIT {
+/// Hands the app the core events already waiting, up to `limit`; true when that left some in
+/// the channel.
+fn take_core_events(
+    app: &mut App,
+    core_events: &mut mpsc::Receiver<CoreEvent>,
+    stats: &mut LoopStats,
+    limit: usize,
+) -> bool {
+    for _ in 0..limit {
         match core_events.try_recv() {
             Ok(ev) => {
                 app.on_core(ev);

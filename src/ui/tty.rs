@@ -194,14 +194,17 @@ impl<W: Write> Tty<W> {
                 }
                 self.step(x, b'C');
             }
-            Way::Right | Way::Left => {
+            Way::Right => {
                 if down {
                     self.frame.push(b'\n');
                 }
-                match best.1 {
-                    Way::Right => self.step(x - here.x, b'C'),
-                    _ => self.step(here.x - x, b'D'),
+                self.step(x - here.x, b'C');
+            }
+            Way::Left => {
+                if down {
+                    self.frame.push(b'\n');
                 }
+                self.step(here.x - x, b'D');
             }
         }
         self.cursor = Some(Position { x, y });

@@ -73,6 +73,8 @@ fn command(app: &mut App, text: &str) {
 /// What both checks share: paint the app incrementally, then compare with a fresh drawing.
 trait Screen {
     fn paint(&mut self, app: &mut App);
+    /// A frame for keys that only edited the draft (the panes are left as they were).
+    fn paint_draft(&mut self, app: &mut App);
     /// Panics (naming `step`) unless the screen equals `fresh`.
     fn check(&mut self, fresh: &Buffer, step: &str);
     fn resize(&mut self, _w: u16, _h: u16) -> bool {
@@ -163,6 +165,9 @@ impl Screen for Cells {
     fn paint(&mut self, app: &mut App) {
         self.painter.paint(&mut self.terminal, app).unwrap();
     }
+    fn paint_draft(&mut self, app: &mut App) {
+        self.painter.paint_draft(&mut self.terminal, app).unwrap();
+    }
     fn check(&mut self, fresh: &Buffer, step: &str) {
         let shown = self.terminal.backend().0.buffer();
         assert_eq!(shown.area, fresh.area, "{step}: sizes differ");
@@ -225,6 +230,13 @@ impl Vt {
         .unwrap();
         Vt { terminal, sink, parser: vt100::Parser::new(h, w, 0), painter: Painter::default(), area, scrolls: 0 }
     }
+
+    /// Hand what the last frame wrote to the terminal model.
+    fn take_bytes(&mut self) {
+        let bytes = std::mem::take(&mut *self.sink.0.lock().unwrap());
+        self.scrolls += String::from_utf8_lossy(&bytes).matches("S\x1b[r").count();
+        self.parser.process(&bytes);
+    }
 }
 
 fn vt_color(c: Color) -> vt100::Color {
@@ -254,9 +266,11 @@ fn vt_color(c: Color) -> vt100::Color {
 impl Screen for Vt {
     fn paint(&mut self, app: &mut App) {
         self.painter.paint(&mut self.terminal, app).unwrap();
-        let bytes = std::mem::take(&mut *self.sink.0.lock().unwrap());
-        self.scrolls += String::from_utf8_lossy(&bytes).matches("S\x1b[r").count();
-        self.parser.process(&bytes);
+        self.take_bytes();
+    }
+    fn paint_draft(&mut self, app: &mut App) {
+        self.painter.paint_draft(&mut self.terminal, app).unwrap();
+        self.take_bytes();
     }
     fn check(&mut self, fresh: &Buffer, step: &str) {
         let screen = self.parser.screen();
@@ -337,6 +351,13 @@ fn pour(screen: &mut dyn Screen, app: &mut App, targets: &[u32], text: &str, eve
     }
 }
 
+/// Stream `text` into `targets` without drawing.
+fn pour_quietly(app: &mut App, targets: &[u32], text: &str) {
+    for &t in targets {
+        stream(app, t, EventKind::TextDelta(text.to_string()));
+    }
+}
+
 fn finish(app: &mut App, target: u32, text: &str) {
     let usage = Usage { prompt_tokens: 24, completion_tokens: 960, total_tokens: 984, ..Usage::default() };
     let summary = Box::new(StreamSummary {
@@ -395,6 +416,21 @@ fn walk(screen: &mut dyn Screen, panes: usize) {
         key(&mut app, KeyCode::Backspace, KeyModifiers::NONE);
     }
     step(screen, &mut app, "draft gone");
+    // Keys typed faster than the frame slots: each is drawn by itself, the panes wait for the
+    // next whole frame, which must then show everything that streamed in meanwhile.
+    for (i, c) in "typed fast".chars().enumerate() {
+        pour_quietly(&mut app, &[0], &format!("Line {i} streams in between two keys.\n\n"));
+        key(&mut app, KeyCode::Char(c), KeyModifiers::NONE);
+        screen.paint_draft(&mut app);
+        if i % 3 == 2 {
+            step(screen, &mut app, "whole frame after frames for keys");
+        }
+    }
+    for _ in 0.."typed fast".len() {
+        key(&mut app, KeyCode::Backspace, KeyModifiers::NONE);
+        screen.paint_draft(&mut app);
+    }
+    step(screen, &mut app, "fast draft gone");
     // The palette over the panes while typing a command, then a theme change.
     key(&mut app, KeyCode::Char('/'), KeyModifiers::NONE);
     step(screen, &mut app, "palette");

@@ -218,6 +218,9 @@ pub struct Chrome {
     pub frozen_clock: Option<(Instant, SystemTime)>,
     /// Let the terminal scroll a following pane's rows (`[ui] scroll_regions`).
     pub scroll_regions: bool,
+    /// The terminal events handled since the loop set this only edited the draft: their frame
+    /// may leave the panes for the next frame slot (see `Painter::paint_draft`).
+    pub draft_edits_only: bool,
 }
 
 /// What the chatroom works with: providers, catalog, store, theme and keys, directories.
@@ -281,6 +284,7 @@ impl App {
                 tick: 0,
                 frozen_clock: None,
                 scroll_regions: true,
+                draft_edits_only: false,
             },
             services: Services {
                 theme: init.theme,

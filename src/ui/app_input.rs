@@ -14,13 +14,19 @@ const WHEEL_LINES: isize = 3;
 
 impl App {
     pub fn on_terminal(&mut self, event: Event) {
+        // Stays true only while every event edits the draft and nothing else.
+        let draft_only_so_far = std::mem::take(&mut self.chrome.draft_edits_only);
         match event {
-            Event::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
+            Event::Key(key) if key.kind != KeyEventKind::Release => {
+                self.on_key(key);
+                self.chrome.draft_edits_only &= draft_only_so_far;
+            }
             Event::Paste(text) => {
                 if let Some(Overlay::Picker(p)) = &mut self.chrome.overlay {
                     p.type_str(&text.replace(['\n', '\r'], " "));
                 } else {
                     self.chrome.input.paste(&text);
+                    self.chrome.draft_edits_only = draft_only_so_far;
                 }
                 self.dirty = true;
             }
@@ -32,6 +38,7 @@ impl App {
 
     pub fn on_key(&mut self, key: KeyEvent) {
         self.dirty = true;
+        self.chrome.draft_edits_only = false;
         if let Some(question) = self.chrome.pending_confirm.take() {
             self.chrome.status = None;
             let yes = key.code == KeyCode::Char('y') && key.modifiers.is_empty();
@@ -121,6 +128,7 @@ impl App {
                 }
                 self.chrome.input.key(key);
                 self.chrome.palette_index = 0;
+                self.chrome.draft_edits_only = true;
             }
         }
     }

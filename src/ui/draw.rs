@@ -12,9 +12,16 @@ use crate::ui::app::{App, Level, Overlay};
 use crate::ui::frames::{Reuse, ScrollHint};
 use crate::ui::{layout, overlay, pane_view, sidebar};
 
-/// Everything a frame of `area` needs that takes work: the layout, the draft's estimate, each
-/// visible pane's lines (render caches and scroll positions brought up to date).
+/// Everything a frame of `area` needs that takes work: the layout, the draft's estimate, the
+/// sidebar, each visible pane's lines (render caches and scroll positions brought up to date).
 pub fn prepare(app: &mut App, area: Rect) {
+    prepare_chrome(app, area);
+    prepare_panes(app);
+}
+
+/// The part of `prepare` a frame that keeps the panes needs: the layout, the draft's estimate
+/// and the sidebar.
+pub fn prepare_chrome(app: &mut App, area: Rect) {
     if layout::too_small(area) {
         app.chrome.regions = None;
         return;
@@ -28,6 +35,14 @@ pub fn prepare(app: &mut App, area: Rect) {
         app.chrome.show_sidebar,
         app.chrome.input.line_count(),
     );
+    refresh_sidebar(app, regions.sidebar);
+    app.chrome.regions = Some(regions);
+}
+
+/// The part of `prepare` that brings each visible pane's lines up to date (after
+/// `prepare_chrome`, whose layout it uses).
+pub fn prepare_panes(app: &mut App) {
+    let Some(regions) = app.chrome.regions.as_ref() else { return };
     let ctx =
         pane_view::DrawCtx { theme: &app.services.theme, now: app.now(), wall: app.wall(), tick: app.chrome.tick };
     for &(i, rect) in &regions.panes {
@@ -35,8 +50,6 @@ pub fn prepare(app: &mut App, area: Rect) {
             pane_view::prepare(pane, rect, i + 1, i == app.chrome.focus, &ctx);
         }
     }
-    refresh_sidebar(app, regions.sidebar);
-    app.chrome.regions = Some(regions);
 }
 
 /// While answers stream, the sidebar's throughput and a pane's rate change with every token:
@@ -172,7 +185,9 @@ pub fn draw_with(frame: &mut Frame<'_>, app: &App, reuse: Option<&Reuse>) {
         empty_room(frame, main, app);
         reuse.inspect(|r| r.touch(main));
     }
-    for &(i, rect) in &regions.panes {
+    // A frame for a keystroke that only edited the draft leaves the panes as they are.
+    let panes_kept = reuse.is_some_and(Reuse::keeps_panes);
+    for &(i, rect) in regions.panes.iter().filter(|_| !panes_kept) {
         if let Some(pane) = panes.get(i) {
             pane_view::draw(frame, rect, pane, &ctx, reuse);
         }

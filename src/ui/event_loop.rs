@@ -84,12 +84,19 @@ where
     let commands = spawn_command_forwarder(core.clone());
     let mut stats = LoopStats::default();
     let mut painter = Painter::default();
+    // The last frame that drew the panes: what streams in is drawn a slot after it.
     let mut last_draw: Option<Instant> = None;
     let mut next_animation = Instant::now();
     let mut terminal_open = true;
     // A keystroke is drawn at once rather than at the next frame slot, so typing stays
     // immediate while streams fill the frame budget.
     let mut input_waiting = false;
+    // The keys waiting to be drawn only edited the draft: their frame leaves the panes as they
+    // are, so the echo costs the input box's rows however much streams in.
+    let mut draft_keys = false;
+    // Something besides the draft changed and is not drawn yet (a frame for draft keys leaves
+    // it for the next frame slot).
+    let mut undrawn = false;
     // The last wake-up for core events left some in the channel.
     let mut core_busy = false;
     tokio::pin!(quit_signal);
@@ -99,6 +106,7 @@ where
         if app.animating() && now >= next_animation {
             app.chrome.tick += 1;
             app.dirty = true;
+            undrawn = true;
             next_animation = now + ANIMATION_INTERVAL;
         }
         // Keystrokes are drawn at once; what streams in is drawn at most STREAM_FPS times a
@@ -106,15 +114,17 @@ where
         // that takes a new line costs a scroll and the repair of the rows beside it. (Until the
         // spinner's frames took streamed text too, it came in about 20 times a second anyway.)
         let frame_due = input_waiting || last_draw.is_none_or(|t| now.duration_since(t) >= stream_interval);
-        if app.dirty && frame_due {
-            // What streamed in since the last frame goes into this one: a frame that a
-            // keystroke or the spinner brought forward would otherwise show the old text and
-            // the next one, a slot later, the new. For a keystroke only a little of it, so a
-            // flood never delays the echo.
+        let draft_frame = input_waiting && draft_keys;
+        if app.dirty && frame_due && !draft_frame {
+            // What streamed in since the last frame goes into this one: a frame that the
+            // spinner or a key (one that did more than edit the draft) brought forward would
+            // otherwise show the old text and the next one, a slot later, the new. For a key
+            // only a little of it, so a flood never delays what the key did.
             let limit = if input_waiting { INPUT_FRAME_EVENTS } else { DRAIN_LIMIT };
             core_busy = take_core_events(app, &mut core_events, &mut stats, limit);
         }
         input_waiting = false;
+        draft_keys = false;
         if app.dirty && frame_due {
             let started = Instant::now();
             host.begin_frame();
@@ -124,14 +134,21 @@ where
             }
             // Code is highlighted off this thread; its colours arrive through `results_ready`.
             highlight::set_background(true);
-            let drawn = painter.paint(terminal, app);
+            let drawn = if draft_frame { painter.paint_draft(terminal, app) } else { painter.paint(terminal, app) };
             highlight::set_background(false);
             let drawn = drawn?;
             stats.scrolled_rows += u64::from(drawn.scrolled_rows);
             stats.retained_frames += u64::from(drawn.retained);
             host.end_frame();
-            app.dirty = false;
-            last_draw = Some(started);
+            if drawn.panes_kept {
+                // The panes' news keeps its frame slot, which this frame does not move (typing
+                // faster than the slots come must not hold the streams' text back).
+                app.dirty = undrawn;
+            } else {
+                app.dirty = false;
+                undrawn = false;
+                last_draw = Some(started);
+            }
             stats.frames += 1;
             if record_frame_times {
                 stats.frame_times.push(started.elapsed());
@@ -163,6 +180,8 @@ where
             ev = events.recv(), if terminal_open => match ev {
                 Some(Ok(ev)) => {
                     input_waiting = true;
+                    undrawn |= app.dirty;
+                    app.chrome.draft_edits_only = true;
                     handle_terminal(app, terminal, &mut painter, ev)?;
                     for _ in 0..DRAIN_LIMIT {
                         match events.try_recv() {
@@ -171,6 +190,7 @@ where
                             Err(_) => break,
                         }
                     }
+                    draft_keys = app.chrome.draft_edits_only;
                 }
                 Some(Err(e)) => return Err(e),
                 None => terminal_open = false,
@@ -253,24 +273,50 @@ impl Painter {
         self.last_layout = None;
     }
 
+    /// Draw a frame of the whole app.
     pub fn paint<B: Backend>(&mut self, terminal: &mut Terminal<B>, app: &mut App) -> io::Result<FrameFigures> {
+        self.paint_frame(terminal, app, false)
+    }
+
+    /// Draw a frame for keystrokes that only edited the draft: the panes stay as the last frame
+    /// drew them (what streamed in since waits for its frame slot), so the echo costs the input
+    /// box's rows, not the panes'. A frame that cannot start from the last one (the layout
+    /// changed) draws everything; `FrameFigures::panes_kept` tells which it was.
+    pub fn paint_draft<B: Backend>(&mut self, terminal: &mut Terminal<B>, app: &mut App) -> io::Result<FrameFigures> {
+        self.paint_frame(terminal, app, true)
+    }
+
+    fn paint_frame<B: Backend>(
+        &mut self,
+        terminal: &mut Terminal<B>,
+        app: &mut App,
+        keep_panes: bool,
+    ) -> io::Result<FrameFigures> {
         let error = |e: B::Error| io::Error::other(e.to_string());
         terminal.autoresize().map_err(error)?;
         let area = terminal.get_frame().area();
-        draw::prepare(app, area);
-        let hints = if app.chrome.scroll_regions { draw::scroll_hints(app) } else { Vec::new() };
+        draw::prepare_chrome(app, area);
         // A frame starts from the last one when nothing but pane contents, the sidebar, the
         // input and the status line can have changed; then only changed rows are drawn.
         let key = draw::layout_key(app);
-        let mode = if key.may_retain(self.last_layout.as_ref()) && self.frames.can_retain(area) {
+        let retain = key.may_retain(self.last_layout.as_ref()) && self.frames.can_retain(area);
+        let panes_kept = keep_panes && retain;
+        if !panes_kept {
+            draw::prepare_panes(app);
+        }
+        let hints = if app.chrome.scroll_regions && !panes_kept { draw::scroll_hints(app) } else { Vec::new() };
+        let mode = if retain {
             let sidebar_unchanged = self.last_sidebar.is_some() && self.last_sidebar == app.chrome.sidebar_picture;
             let input_unchanged = self.last_input.as_ref() == Some(&app.chrome.input.view());
-            FrameMode::Retained { scroll: draw::plan_scroll(app, &hints), sidebar_unchanged, input_unchanged }
+            let scroll = if panes_kept { None } else { draw::plan_scroll(app, &hints) };
+            FrameMode::Retained { scroll, sidebar_unchanged, input_unchanged, panes_kept }
         } else {
             FrameMode::Fresh { hints: &hints }
         };
         let drawn = self.frames.draw(terminal, mode, |f, reuse| draw::draw_with(f, app, reuse)).map_err(error)?;
-        draw::frame_done(app);
+        if !drawn.panes_kept {
+            draw::frame_done(app);
+        }
         self.last_layout = Some(key);
         self.last_sidebar.clone_from(&app.chrome.sidebar_picture);
         self.last_input = Some(app.chrome.input.view());

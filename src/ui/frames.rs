@@ -41,6 +41,7 @@ pub struct Reuse {
     scroll: Option<ScrollHint>,
     sidebar_unchanged: bool,
     input_unchanged: bool,
+    panes_kept: bool,
     touched: std::cell::RefCell<Touched>,
 }
 
@@ -90,6 +91,12 @@ impl Reuse {
         self.input_unchanged
     }
 
+    /// Whether the panes stay as the last frame drew them, whatever streamed in since: a frame
+    /// for a keystroke that only edited the draft (the next frame slot draws the panes).
+    pub fn keeps_panes(&self) -> bool {
+        self.panes_kept && self.scroll.is_none()
+    }
+
     /// The row of the last frame that buffer row `y` holds now; `None` when it is blank (a row
     /// that came in at the bottom of a scrolled region).
     pub fn source(&self, y: u16) -> Option<u16> {
@@ -109,9 +116,9 @@ pub enum FrameMode<'a> {
     /// the diff cheaper.
     Fresh { hints: &'a [ScrollHint] },
     /// From the last frame (scrolled by `scroll` first): the drawing code redraws what changed
-    /// and may leave rows that `Reuse` says are already right. Falls back to `Fresh` when what
-    /// the terminal shows is not known.
-    Retained { scroll: Option<ScrollHint>, sidebar_unchanged: bool, input_unchanged: bool },
+    /// and may leave rows that `Reuse` says are already right; with `panes_kept` it leaves the
+    /// panes alone. Falls back to `Fresh` when what the terminal shows is not known.
+    Retained { scroll: Option<ScrollHint>, sidebar_unchanged: bool, input_unchanged: bool, panes_kept: bool },
 }
 
 /// What a frame cost, for the benchmarks.
@@ -121,6 +128,8 @@ pub struct FrameFigures {
     pub scrolled_rows: u16,
     /// The frame started from the last one rather than from blank.
     pub retained: bool,
+    /// The frame left the panes as the last one drew them (see `Reuse::keeps_panes`).
+    pub panes_kept: bool,
 }
 
 /// Below this many cells saved, a scroll is not worth its escape sequences.
@@ -180,7 +189,7 @@ impl FrameWriter {
             self.cleared();
         }
         match mode {
-            FrameMode::Retained { scroll, sidebar_unchanged, input_unchanged } if self.can_retain(area) => {
+            FrameMode::Retained { scroll, sidebar_unchanged, input_unchanged, panes_kept } if self.can_retain(area) => {
                 let scroll = scroll.filter(|s| valid(s, area.height).is_some());
                 if let Some(scroll) = &scroll {
                     // The frame being made and the copy of the screen move as the terminal will.
@@ -191,7 +200,8 @@ impl FrameWriter {
                 }
                 figures.retained = true;
                 let mut frame = terminal.get_frame();
-                let reuse = Reuse { scroll, sidebar_unchanged, input_unchanged, ..Reuse::default() };
+                let reuse = Reuse { scroll, sidebar_unchanged, input_unchanged, panes_kept, ..Reuse::default() };
+                figures.panes_kept = reuse.keeps_panes();
                 render(&mut frame, Some(&reuse));
                 touched = reuse.touched_rows();
             }

@@ -242,7 +242,7 @@ fn take_core_events(
             Err(_) => return false,
         }
     }
-    true
+    !core_events.is_empty()
 }
 
 /// Draws frames for the loop (and for tests, which drive the same path): prepares the app,

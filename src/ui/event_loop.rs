@@ -22,8 +22,9 @@ const ANIMATION_INTERVAL: Duration = Duration::from_millis(100);
 /// Frames per second at most for what streams in (keystrokes are drawn at once, up to
 /// `max_fps`).
 const STREAM_FPS: u32 = 20;
-/// Streamed events a frame drawn for a keystroke takes first: a model's pace leaves fewer
-/// between two frames; a flood leaves hundreds, whose rendering would delay the echo.
+/// Streamed events a frame drawn for a keystroke (one that did more than edit the draft) takes
+/// first: a model's pace leaves fewer between two frames; a flood leaves hundreds, whose
+/// rendering would delay what the key did.
 const INPUT_FRAME_EVENTS: usize = 64;
 /// Events handled per wake-up before a frame gets a chance (keeps input responsive under load).
 const DRAIN_LIMIT: usize = 512;

@@ -118,15 +118,25 @@ fn ledger_sums_are_exact_and_flag_estimates() {
     let pending = s.record_request(LedgerEntry::new(day2, "gemini", "b"));
     let err = CoreError::new(ErrorKind::RateLimitDaily, "daily cap").with_status(429);
     s.record_request(e(day2, "local", "c").with_error(&err));
+    // Never sent (no key), never reached a server, or never answered for all anyone knows.
+    let no_key = CoreError::missing_key("openai", "OPENAI_API_KEY");
+    s.record_request(e(day2, "openai", "d").with_error(&no_key));
+    s.record_request(e(day2, "openai", "d").with_error(&CoreError::new(ErrorKind::Connect, "refused")));
+    s.record_request(e(day2, "openai", "e").with_error(&CoreError::new(ErrorKind::Timeout, "no first byte")));
     s.flush().unwrap();
 
     let by_model = store::usage_summary(&path, 0, GroupBy::Model).unwrap();
-    assert_eq!(by_model.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+    assert_eq!(by_model.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(), ["a", "b", "d", "c", "e"]);
     assert_eq!(by_model[0].cost_usd, dec("0.3"));
     assert_eq!((by_model[0].requests, by_model[0].prompt_tokens, by_model[0].estimated), (2, 200, false));
     assert_eq!((by_model[1].requests, by_model[1].unknown_cost, by_model[1].estimated), (2, 1, true));
     // Refused with an HTTP error: it used nothing and costs nothing, as the room counts it.
-    assert_eq!((by_model[2].errors, by_model[2].unknown_cost, by_model[2].cost_usd), (1, 0, dec("0")));
+    assert_eq!((by_model[3].errors, by_model[3].unknown_cost, by_model[3].cost_usd), (1, 0, dec("0")));
+    // Refused before it left this machine, or before it reached a server: the same.
+    let d = &by_model[2];
+    assert_eq!((d.requests, d.errors, d.unknown_cost, d.unknown_tokens, d.cost_usd), (2, 2, 0, 0, dec("0")));
+    // A timeout may have been sent and answered upstream: its cost is not known.
+    assert_eq!((by_model[4].errors, by_model[4].unknown_cost), (1, 1));
     assert_eq!(store::spend_since(&path, 0).unwrap(), dec("0.3000001"));
     assert_eq!(store::spend_since(&path, day2).unwrap(), dec("0.0000001"));
 

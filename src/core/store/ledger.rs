@@ -411,7 +411,7 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
             "SELECT started_at, provider, requested_model, status, prompt_tokens, completion_tokens,
                     cached_tokens, reasoning_tokens, cost_usd, cost_source, http_status,
                     x.web_search_requests, x.web_search_cost_usd, x.attachments, x.attachment_bytes,
-                    x.attachment_tokens, x.cache_discount_usd
+                    x.attachment_tokens, x.cache_discount_usd, error_kind
              FROM ledger LEFT JOIN ledger_extras x ON x.ledger_id = ledger.id WHERE started_at >= ?1",
         )
         .map_err(&map)?;
@@ -437,7 +437,9 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
             CostSource::Reported
         };
         let cost = parse_cost(r.get(8).map_err(&map)?).map(|usd| Cost { usd: Some(usd), source });
-        let rejected = r.get::<_, Option<i64>>(10).map_err(&map)?.is_some();
+        let http_status = r.get::<_, Option<i64>>(10).map_err(&map)?;
+        let error_kind = r.get::<_, Option<String>>(17).map_err(&map)?;
+        let used_nothing = refused_before_answering(http_status, error_kind.as_deref());
         let usage = match (tok(4)?, tok(5)?) {
             (Some(p), Some(c)) => Some(Usage {
                 prompt_tokens: p,
@@ -453,9 +455,9 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
             .or_insert_with(|| (UsageRow { group: key, ..UsageRow::default() }, Totals::default()));
         let cached_tokens = usage.as_ref().map_or(0, |u| u.cached_tokens);
         let reasoning_tokens = usage.as_ref().map_or(0, |u| u.reasoning_tokens);
-        // A request the server refused with an HTTP error used nothing and costs nothing (the
-        // room counts it the same way); any other one may have used tokens nobody counted.
-        let figures = if rejected && usage.is_none() && cost.is_none() {
+        // A request refused before any model saw it used nothing and costs nothing (the room
+        // counts it the same way); any other one may have used tokens nobody counted.
+        let figures = if used_nothing && usage.is_none() && cost.is_none() {
             StepFigures { generation_id: None, usage: None, cost: None }
         } else {
             StepFigures { generation_id: None, usage, cost: Some(cost.unwrap_or(Cost::UNKNOWN)) }
@@ -491,6 +493,17 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
         }),
     }
     Ok(out)
+}
+
+/// Whether a failed request was refused before any model saw it: the server answered with an
+/// HTTP error, or it never left this machine (no key, a configuration problem, the local quota
+/// limiter) or never reached a server (could not connect). A timeout is not among them: the
+/// request may have been sent and answered upstream.
+fn refused_before_answering(http_status: Option<i64>, error_kind: Option<&str>) -> bool {
+    const NEVER_ANSWERED: [ErrorKind; 4] =
+        [ErrorKind::MissingKey, ErrorKind::Config, ErrorKind::QuotaExhausted, ErrorKind::Connect];
+    http_status.is_some()
+        || error_kind.is_some_and(|kind| NEVER_ANSWERED.iter().any(|k| kind_str(*k).as_deref() == Some(kind)))
 }
 
 /// The `ledger_extras` columns of a usage row from column `at` on (NULL when it has none).

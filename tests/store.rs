@@ -123,10 +123,15 @@ fn ledger_sums_are_exact_and_flag_estimates() {
     s.record_request(e(day2, "openai", "d").with_error(&no_key));
     s.record_request(e(day2, "openai", "d").with_error(&CoreError::new(ErrorKind::Connect, "refused")));
     s.record_request(e(day2, "openai", "e").with_error(&CoreError::new(ErrorKind::Timeout, "no first byte")));
+    // A mid-stream error the upstream coded 429, after the first token: the model was answering.
+    let mut cut = LedgerEntry::new(day2, "openai", "f").with_status(RequestStatus::Ok);
+    cut.ttft_ms = Some(400);
+    let mid = CoreError::new(ErrorKind::RateLimitUpstream, "pool exhausted").with_status(429);
+    s.record_request(cut.with_error(&mid));
     s.flush().unwrap();
 
     let by_model = store::usage_summary(&path, 0, GroupBy::Model).unwrap();
-    assert_eq!(by_model.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(), ["a", "b", "d", "c", "e"]);
+    assert_eq!(by_model.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(), ["a", "b", "d", "c", "e", "f"]);
     assert_eq!(by_model[0].cost_usd, dec("0.3"));
     assert_eq!((by_model[0].requests, by_model[0].prompt_tokens, by_model[0].estimated), (2, 200, false));
     assert_eq!((by_model[1].requests, by_model[1].unknown_cost, by_model[1].estimated), (2, 1, true));
@@ -137,6 +142,7 @@ fn ledger_sums_are_exact_and_flag_estimates() {
     assert_eq!((d.requests, d.errors, d.unknown_cost, d.unknown_tokens, d.cost_usd), (2, 2, 0, 0, dec("0")));
     // A timeout may have been sent and answered upstream: its cost is not known.
     assert_eq!((by_model[4].errors, by_model[4].unknown_cost), (1, 1));
+    assert_eq!((by_model[5].errors, by_model[5].unknown_cost, by_model[5].cost_usd), (1, 1, dec("0")));
     assert_eq!(store::spend_since(&path, 0).unwrap(), dec("0.3000001"));
     assert_eq!(store::spend_since(&path, day2).unwrap(), dec("0.0000001"));
 

@@ -3,10 +3,10 @@
 
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What went wrong, as a machine-readable category (`kind` in `ask --json`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// No API key in the environment for a provider that needs one.
@@ -62,6 +62,39 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The kind named `name` (its `kind` in `ask --json` and in the ledger), if any.
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+    }
+
+    /// Whether a request that failed this way was refused before any model answered it, so it
+    /// used nothing and costs nothing: it never left this machine (no key, a configuration
+    /// problem, the local limiter), never reached a server, or the server answered with an HTTP
+    /// error instead of a stream. Not a timeout (the request may have been sent and answered
+    /// upstream), nor anything that ends a stream that began: its tokens may be billed.
+    pub fn refused_before_answering(self) -> bool {
+        matches!(
+            self,
+            Self::MissingKey
+                | Self::Config
+                | Self::QuotaExhausted
+                | Self::Connect
+                | Self::Unauthorized
+                | Self::PaymentRequired
+                | Self::Moderation
+                | Self::Forbidden
+                | Self::DataPolicy
+                | Self::NoToolEndpoints
+                | Self::ModelNotFound
+                | Self::NotFound
+                | Self::BadRequest
+                | Self::RateLimitMinute
+                | Self::RateLimitDaily
+                | Self::RateLimitUpstream
+                | Self::Server
+        )
+    }
+
     /// Whether an automatic retry may succeed without any change by the user.
     pub fn is_transient(self) -> bool {
         matches!(

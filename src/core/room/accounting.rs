@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::core::error::ErrorKind;
 use crate::core::protocol::{Cost, CostSource, StreamSummary, Usage};
 
 /// Totals of some requests (an answer, a pane, a model, a room).
@@ -140,6 +141,16 @@ impl StepFigures {
     /// answered): it counts as a request, with no tokens and no cost, not even an unknown one.
     pub fn bare(summary: &StreamSummary) -> StepFigures {
         StepFigures { generation_id: summary.generation_id.clone(), usage: None, cost: None }
+    }
+
+    /// The figures of a request that failed with an error of `kind` (`None` when unknown):
+    /// `bare` when it was refused before any model answered it (no first token, no figures:
+    /// see `ErrorKind::refused_before_answering`), else `answered`, so that a stream cut off
+    /// after the model began counts as a cost not known, never as nothing.
+    pub fn failed(summary: &StreamSummary, kind: Option<ErrorKind>) -> StepFigures {
+        let nothing_known = summary.usage.is_none() && summary.cost.as_ref().is_none_or(|c| c.usd.is_none());
+        let refused = kind.is_some_and(ErrorKind::refused_before_answering) && summary.timings.ttft_ms.is_none();
+        if nothing_known && refused { StepFigures::bare(summary) } else { StepFigures::answered(summary) }
     }
 
     /// Count these figures into `totals`.
@@ -284,6 +295,53 @@ mod tests {
         assert_eq!(totals.unknown, 1);
         c.settle(&mut totals, usd("0.5"), None);
         assert_eq!((totals.unknown, totals.cost.to_string()), (0, "0.5025".into()));
+    }
+}
+
+#[cfg(test)]
+mod failed_requests {
+    use super::*;
+    use crate::core::protocol::Timings;
+
+    fn ended(ttft_ms: Option<u64>, cost: Option<&str>) -> StreamSummary {
+        StreamSummary {
+            cost: cost.map(|c| Cost { usd: Some(c.parse().unwrap()), source: CostSource::Reported }),
+            timings: Timings { ttft_ms, duration_ms: 900 },
+            ..StreamSummary::default()
+        }
+    }
+
+    #[test]
+    fn only_a_request_refused_before_any_model_answered_costs_nothing() {
+        let refused = |s: &StreamSummary, kind| StepFigures::failed(s, kind).cost.is_none();
+        // Never left, never connected, refused by the server: nothing used.
+        assert!(refused(&ended(None, None), Some(ErrorKind::MissingKey)));
+        assert!(refused(&ended(None, None), Some(ErrorKind::Connect)));
+        assert!(refused(&ended(None, None), Some(ErrorKind::RateLimitDaily)));
+        // The same kind after the first token (a mid-stream error the upstream coded 429):
+        // the model was answering, so the cost is unknown, not nothing.
+        let cut = StepFigures::failed(&ended(Some(350), None), Some(ErrorKind::RateLimitUpstream));
+        assert_eq!(cut.cost, Some(Cost::UNKNOWN));
+        let mut totals = Totals::default();
+        cut.add_to(&mut totals);
+        assert_eq!((totals.requests, totals.unknown), (1, 1));
+        // A stream cut off, a timeout (perhaps sent and answered upstream), an unknown kind.
+        assert!(!refused(&ended(None, None), Some(ErrorKind::StreamDropped)));
+        assert!(!refused(&ended(None, None), Some(ErrorKind::Timeout)));
+        assert!(!refused(&ended(None, None), None));
+        // A known cost is counted whatever the error.
+        assert_eq!(StepFigures::failed(&ended(None, Some("0.25")), Some(ErrorKind::Server)).known_cost(), dec("0.25"));
+    }
+
+    fn dec(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn kinds_read_back_by_their_names() {
+        assert_eq!(ErrorKind::from_name("missing_key"), Some(ErrorKind::MissingKey));
+        assert_eq!(ErrorKind::from_name("rate_limit_upstream"), Some(ErrorKind::RateLimitUpstream));
+        assert_eq!(ErrorKind::from_name("no such kind"), None);
     }
 }
 

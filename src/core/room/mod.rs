@@ -609,11 +609,9 @@ impl Room {
             EventKind::Cancelled { summary } => (FinalState::Cancelled, summary, None),
             _ => return Applied::default(),
         };
-        let nothing_known = summary.usage.is_none() && summary.cost.as_ref().is_none_or(|c| c.usd.is_none());
-        let step = if nothing_known && state == FinalState::Failed {
-            StepFigures::bare(summary)
-        } else {
-            StepFigures::answered(summary)
+        let step = match &ev.kind {
+            EventKind::Failed { error, .. } => StepFigures::failed(summary, Some(error.kind)),
+            _ => StepFigures::answered(summary),
         };
         self.setup.spend.add(step.known_cost());
         let text = a.text.clone();
@@ -765,13 +763,15 @@ impl Room {
             FinalState::Failed => false,
         };
         let nothing_known = summary.usage.is_none() && summary.cost.as_ref().is_none_or(|c| c.usd.is_none());
-        let step = if !sent && state == FinalState::Cancelled && !answer.steps.is_empty() {
+        let step = match state {
             // A stop during a tool run: the step's figures were counted with `StepDone`.
-            None
-        } else if nothing_known && !answered {
-            Some(StepFigures::bare(summary))
-        } else {
-            Some(StepFigures::answered(summary))
+            FinalState::Cancelled if !sent && !answer.steps.is_empty() => None,
+            FinalState::Cancelled if !sent && nothing_known => Some(StepFigures::bare(summary)),
+            FinalState::Failed => {
+                let kind = error.as_ref().and_then(|e| crate::core::error::ErrorKind::from_name(&e.kind));
+                Some(StepFigures::failed(summary, kind))
+            }
+            FinalState::Done | FinalState::Cancelled => Some(StepFigures::answered(summary)),
         };
         if state == FinalState::Done || !summary.text.is_empty() || !summary.tool_calls.is_empty() {
             let mut msg = ChatMessage::assistant(summary.text.clone());

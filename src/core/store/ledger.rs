@@ -411,7 +411,7 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
             "SELECT started_at, provider, requested_model, status, prompt_tokens, completion_tokens,
                     cached_tokens, reasoning_tokens, cost_usd, cost_source, http_status,
                     x.web_search_requests, x.web_search_cost_usd, x.attachments, x.attachment_bytes,
-                    x.attachment_tokens, x.cache_discount_usd, error_kind
+                    x.attachment_tokens, x.cache_discount_usd, error_kind, ttft_ms
              FROM ledger LEFT JOIN ledger_extras x ON x.ledger_id = ledger.id WHERE started_at >= ?1",
         )
         .map_err(&map)?;
@@ -437,9 +437,8 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
             CostSource::Reported
         };
         let cost = parse_cost(r.get(8).map_err(&map)?).map(|usd| Cost { usd: Some(usd), source });
-        let http_status = r.get::<_, Option<i64>>(10).map_err(&map)?;
         let error_kind = r.get::<_, Option<String>>(17).map_err(&map)?;
-        let used_nothing = refused_before_answering(http_status, error_kind.as_deref());
+        let ttft_ms = r.get::<_, Option<i64>>(18).map_err(&map)?.and_then(|v| u64::try_from(v).ok());
         let usage = match (tok(4)?, tok(5)?) {
             (Some(p), Some(c)) => Some(Usage {
                 prompt_tokens: p,
@@ -455,12 +454,14 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
             .or_insert_with(|| (UsageRow { group: key, ..UsageRow::default() }, Totals::default()));
         let cached_tokens = usage.as_ref().map_or(0, |u| u.cached_tokens);
         let reasoning_tokens = usage.as_ref().map_or(0, |u| u.reasoning_tokens);
-        // A request refused before any model saw it used nothing and costs nothing (the room
-        // counts it the same way); any other one may have used tokens nobody counted.
-        let figures = if used_nothing && usage.is_none() && cost.is_none() {
-            StepFigures { generation_id: None, usage: None, cost: None }
+        // A request refused before any model answered it used nothing and costs nothing; any
+        // other one may have used tokens nobody counted (the room counts them the same way).
+        let summary =
+            StreamSummary { usage, cost, timings: Timings { ttft_ms, duration_ms: 0 }, ..StreamSummary::default() };
+        let figures = if status == "error" {
+            StepFigures::failed(&summary, error_kind.as_deref().and_then(ErrorKind::from_name))
         } else {
-            StepFigures { generation_id: None, usage, cost: Some(cost.unwrap_or(Cost::UNKNOWN)) }
+            StepFigures::answered(&summary)
         };
         // Tokens and cost are added up by the house's one accounting, as the sidebar, `ask`
         // and `rooms` do; the ledger adds what only it knows.
@@ -493,17 +494,6 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
         }),
     }
     Ok(out)
-}
-
-/// Whether a failed request was refused before any model saw it: the server answered with an
-/// HTTP error, or it never left this machine (no key, a configuration problem, the local quota
-/// limiter) or never reached a server (could not connect). A timeout is not among them: the
-/// request may have been sent and answered upstream.
-fn refused_before_answering(http_status: Option<i64>, error_kind: Option<&str>) -> bool {
-    const NEVER_ANSWERED: [ErrorKind; 4] =
-        [ErrorKind::MissingKey, ErrorKind::Config, ErrorKind::QuotaExhausted, ErrorKind::Connect];
-    http_status.is_some()
-        || error_kind.is_some_and(|kind| NEVER_ANSWERED.iter().any(|k| kind_str(*k).as_deref() == Some(kind)))
 }
 
 /// The `ledger_extras` columns of a usage row from column `at` on (NULL when it has none).

@@ -212,7 +212,9 @@ fn room_figures(conn: &Connection, room: RoomId) -> rusqlite::Result<crate::core
         .map(|r| {
             let s = &r.summary;
             let nothing_known = s.usage.is_none() && s.cost.as_ref().is_none_or(|c| c.usd.is_none());
-            if nothing_known && r.status != super::RequestStatus::Ok {
+            if r.status == super::RequestStatus::Error {
+                StepFigures::failed(s, r.error_kind.as_deref().and_then(crate::core::error::ErrorKind::from_name))
+            } else if nothing_known && r.status != super::RequestStatus::Ok {
                 StepFigures::bare(s)
             } else {
                 StepFigures::answered(s)

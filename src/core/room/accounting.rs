@@ -148,9 +148,17 @@ impl StepFigures {
     /// see `ErrorKind::refused_before_answering`), else `answered`, so that a stream cut off
     /// after the model began counts as a cost not known, never as nothing.
     pub fn failed(summary: &StreamSummary, kind: Option<ErrorKind>) -> StepFigures {
-        let nothing_known = summary.usage.is_none() && summary.cost.as_ref().is_none_or(|c| c.usd.is_none());
         let refused = kind.is_some_and(ErrorKind::refused_before_answering) && summary.timings.ttft_ms.is_none();
-        if nothing_known && refused { StepFigures::bare(summary) } else { StepFigures::answered(summary) }
+        if refused && !StepFigures::priced(summary) {
+            StepFigures::bare(summary)
+        } else {
+            StepFigures::answered(summary)
+        }
+    }
+
+    /// Whether a request's summary carries figures: token counts or a known cost.
+    pub fn priced(summary: &StreamSummary) -> bool {
+        summary.usage.is_some() || summary.cost.as_ref().is_some_and(|c| c.usd.is_some())
     }
 
     /// Count these figures into `totals`.

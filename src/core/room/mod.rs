@@ -762,7 +762,7 @@ impl Room {
             FinalState::Cancelled => sent,
             FinalState::Failed => false,
         };
-        let nothing_known = summary.usage.is_none() && summary.cost.as_ref().is_none_or(|c| c.usd.is_none());
+        let nothing_known = !StepFigures::priced(summary);
         let step = match state {
             // A stop during a tool run: the step's figures were counted with `StepDone`.
             FinalState::Cancelled if !sent && !answer.steps.is_empty() => None,

@@ -123,7 +123,7 @@ fn legacy_records(t: &store::RoomTranscript) -> Vec<Record> {
     }
     let mut steps: HashMap<(TurnId, TargetId), Vec<StepFigures>> = HashMap::new();
     for r in &t.requests {
-        let known = r.summary.usage.is_some() || r.summary.cost.as_ref().is_some_and(|c| c.usd.is_some());
+        let known = StepFigures::priced(&r.summary);
         let step = if r.status == RequestStatus::Error {
             StepFigures::failed(&r.summary, r.error_kind.as_deref().and_then(crate::core::error::ErrorKind::from_name))
         } else if known || r.status == RequestStatus::Ok {

@@ -211,7 +211,7 @@ fn room_figures(conn: &Connection, room: RoomId) -> rusqlite::Result<crate::core
         .iter()
         .map(|r| {
             let s = &r.summary;
-            let nothing_known = s.usage.is_none() && s.cost.as_ref().is_none_or(|c| c.usd.is_none());
+            let nothing_known = !StepFigures::priced(s);
             if r.status == super::RequestStatus::Error {
                 StepFigures::failed(s, r.error_kind.as_deref().and_then(crate::core::error::ErrorKind::from_name))
             } else if nothing_known && r.status != super::RequestStatus::Ok {

@@ -288,3 +288,33 @@ fn a_room_whose_process_died_mid_stream_reopens_with_the_saved_text() {
     assert_eq!(answer.text, "partial words");
     assert!(!replayed.is_streaming(), "nothing is left waiting after a reopen");
 }
+
+/// A request refused before any model answered costs nothing and shows no figures; one cut off
+/// after its first token may have been billed: its cost is unknown (counted as such in the
+/// totals) and its figures go under the answer.
+#[test]
+fn a_failure_costs_nothing_only_when_no_model_answered() {
+    use roundtable::core::error::{CoreError, ErrorKind};
+    use roundtable::core::protocol::Timings;
+    let (mut room, a, b) = two_pane_room(RoomSetup::default());
+    room.send("q", None).unwrap();
+    let no_key = CoreError::missing_key("openai", "OPENAI_API_KEY");
+    room.on_event(&event(TurnId(1), a, EventKind::Failed { error: no_key, summary: Box::default() }));
+    room.on_event(&event(TurnId(1), b, EventKind::TextDelta("half an ans".into())));
+    let cut = Box::new(StreamSummary {
+        text: "half an ans".into(),
+        timings: Timings { ttft_ms: Some(420), duration_ms: 2_000 },
+        ..StreamSummary::default()
+    });
+    let dropped = CoreError::new(ErrorKind::StreamDropped, "The connection closed mid-answer");
+    room.on_event(&event(TurnId(1), b, EventKind::Failed { error: dropped, summary: cut }));
+
+    let of = |t: TargetId| room.answers.iter().find(|x| x.key.target == t).unwrap();
+    assert_eq!(of(a).footer(), None, "no model answered: nothing to show under it");
+    let footer = of(b).footer().expect("the model answered before the stream was cut");
+    assert_eq!((footer.cost, footer.ttft_ms), (Cost::UNKNOWN, Some(420)));
+    let totals = room.totals();
+    assert_eq!((totals.panes[&a].requests, totals.panes[&a].unknown), (1, 0));
+    assert_eq!((totals.panes[&b].requests, totals.panes[&b].unknown), (1, 1));
+    assert_eq!(totals.room.cost, Decimal::ZERO);
+}

@@ -757,11 +757,6 @@ impl Room {
         self.live.remove(&(key.turn, key.target));
         note_timings(answer, summary);
         let sent = *summary != StreamSummary::default();
-        let answered = match state {
-            FinalState::Done => true,
-            FinalState::Cancelled => sent,
-            FinalState::Failed => false,
-        };
         let nothing_known = !StepFigures::priced(summary);
         let step = match state {
             // A stop during a tool run: the step's figures were counted with `StepDone`.
@@ -772,6 +767,13 @@ impl Room {
                 Some(StepFigures::failed(summary, kind))
             }
             FinalState::Done | FinalState::Cancelled => Some(StepFigures::answered(summary)),
+        };
+        // Figures go under the answer when a model answered it (even one cut off after its first
+        // token, whose cost is then unknown), not under a request refused before that.
+        let answered = match state {
+            FinalState::Done => true,
+            FinalState::Cancelled => sent,
+            FinalState::Failed => step.as_ref().is_some_and(|s| s.cost.is_some()),
         };
         if state == FinalState::Done || !summary.text.is_empty() || !summary.tool_calls.is_empty() {
             let mut msg = ChatMessage::assistant(summary.text.clone());

@@ -151,8 +151,8 @@ pub struct Answer {
     pub upstream_provider: Option<String>,
     pub ttft_ms: Option<u64>,
     pub tokens_per_second: Option<f64>,
-    /// Whether the last request's provider answered: a request that failed before that has no
-    /// figures to show under the answer.
+    /// Whether the last request's model answered (if only its first token): a request refused
+    /// before that has no figures to show under the answer.
     pub answered: bool,
     /// What this answer adds to its pane's thread: each tool-loop step's assistant message with
     /// its calls, the tool results, and the final assistant message.

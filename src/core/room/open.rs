@@ -139,7 +139,7 @@ fn legacy_records(t: &store::RoomTranscript) -> Vec<Record> {
         out.push(Record::AnswerBegun { key, model, message: None, pending: false });
         let mut figures = steps.remove(&(key.turn, key.target)).unwrap_or_default();
         end.step = figures.pop();
-        end.answered = end.state != FinalState::Failed;
+        end.answered = end.state != FinalState::Failed || end.step.as_ref().is_some_and(|s| s.cost.is_some());
         if end.state == FinalState::Cancelled {
             end.finish = Some("stopped".into());
         }

@@ -409,9 +409,9 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
     let mut stmt = conn
         .prepare(
             "SELECT started_at, provider, requested_model, status, prompt_tokens, completion_tokens,
-                    cached_tokens, reasoning_tokens, cost_usd, cost_source, http_status,
+                    cached_tokens, reasoning_tokens, cost_usd, cost_source, error_kind, ttft_ms,
                     x.web_search_requests, x.web_search_cost_usd, x.attachments, x.attachment_bytes,
-                    x.attachment_tokens, x.cache_discount_usd, error_kind, ttft_ms
+                    x.attachment_tokens, x.cache_discount_usd
              FROM ledger LEFT JOIN ledger_extras x ON x.ledger_id = ledger.id WHERE started_at >= ?1",
         )
         .map_err(&map)?;
@@ -437,8 +437,8 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
             CostSource::Reported
         };
         let cost = parse_cost(r.get(8).map_err(&map)?).map(|usd| Cost { usd: Some(usd), source });
-        let error_kind = r.get::<_, Option<String>>(17).map_err(&map)?;
-        let ttft_ms = r.get::<_, Option<i64>>(18).map_err(&map)?.and_then(|v| u64::try_from(v).ok());
+        let error_kind = r.get::<_, Option<String>>(10).map_err(&map)?;
+        let ttft_ms = r.get::<_, Option<i64>>(11).map_err(&map)?.and_then(|v| u64::try_from(v).ok());
         let usage = match (tok(4)?, tok(5)?) {
             (Some(p), Some(c)) => Some(Usage {
                 prompt_tokens: p,
@@ -473,7 +473,7 @@ pub fn usage_summary(path: &Path, since_ms: i64, by: GroupBy) -> Result<Vec<Usag
             reasoning_tokens,
             ..UsageRow::default()
         };
-        read_extras(r, 11, &mut row).map_err(&map)?;
+        read_extras(r, 12, &mut row).map_err(&map)?;
         g.0.add(&row);
     }
     let groups = groups.into_values().map(|(mut row, totals)| {

@@ -251,3 +251,46 @@ async fn keys_that_edit_the_draft_are_drawn_alone_and_never_hold_the_stream_back
     // 1.6 s at 20 slots a second; a slot pushed back by every key would leave a few at most.
     assert!(body_changes >= 12, "the answer came in at its frame slots while keys were typed: {body_changes} changes");
 }
+
+/// A paste from a terminal that does not bracket pastes arrives as one key per character; the
+/// keys that arrive together go into the draft as one edit each run (the textarea lays out the
+/// whole draft again after every edit, so 300,000 single edits took minutes). Nothing is lost
+/// or reordered, and a key that is not plain text still does its own thing in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paste_typed_key_by_key_goes_into_the_draft_in_runs() {
+    let sim = common::sim().await;
+    let config = common::config_for(&sim.base_url());
+    let (core, core_events) = router::start(common::core_config(&sim.base_url())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&["fast/a@tokens=10@tps=0@ttft=0"], config.providers.clone(), dir.path().to_path_buf());
+    let backend = SharedBackend::new(100, 30);
+    let mut terminal = Terminal::new(backend.clone()).unwrap();
+    let (keys, events) = mpsc::channel(4096);
+    let (quit_tx, quit_rx) = oneshot::channel::<()>();
+    let looped = tokio::spawn(async move {
+        let mut app = app;
+        let mut host = RecordingHost::default();
+        let io = LoopIo { events, core_events, core, max_fps: 60, record_frame_times: false };
+        event_loop::run(&mut terminal, &mut app, io, &mut host, async {
+            let _ = quit_rx.await;
+        })
+        .await
+        .unwrap();
+        app
+    });
+
+    let words: String = (0..2_000).map(|i| format!("w{i} ")).collect();
+    let pasted = format!("{words}END-OF-PASTE");
+    type_text(&keys, &pasted[..10_000]).await;
+    // A word-left in the middle of the run moves the cursor; the rest is typed there.
+    key(&keys, KeyCode::Left, KeyModifiers::CONTROL).await;
+    key(&keys, KeyCode::End, KeyModifiers::NONE).await;
+    type_text(&keys, &pasted[10_000..]).await;
+    wait_for(&backend, "the end of the paste", 30, |s| s.contains("END-OF-PASTE")).await;
+    quit_tx.send(()).unwrap();
+    let app = tokio::time::timeout(Duration::from_secs(10), looped).await.unwrap().unwrap();
+    sim.shutdown().await;
+    assert_eq!(app.chrome.input.text(), pasted);
+    let edits = app.chrome.input.revision();
+    assert!(edits < 1_000, "{} characters went in as {edits} edits", pasted.chars().count());
+}

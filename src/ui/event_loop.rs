@@ -183,14 +183,30 @@ where
                     input_waiting = true;
                     undrawn |= app.dirty;
                     app.chrome.draft_edits_only = true;
-                    handle_terminal(app, terminal, &mut painter, ev)?;
-                    for _ in 0..DRAIN_LIMIT {
-                        match events.try_recv() {
-                            Ok(Ok(ev)) => handle_terminal(app, terminal, &mut painter, ev)?,
-                            Ok(Err(e)) => return Err(e),
-                            Err(_) => break,
+                    // Characters typed into the draft go in as one edit per run (see
+                    // `App::types_into_draft`); anything else ends the run first.
+                    let mut typed = String::new();
+                    let mut next = Some(ev);
+                    let mut taken = 0;
+                    while let Some(ev) = next.take() {
+                        match &ev {
+                            Event::Key(key) if let Some(c) = app.types_into_draft(key) => typed.push(c),
+                            _ => {
+                                app.type_into_draft(&std::mem::take(&mut typed));
+                                handle_terminal(app, terminal, &mut painter, ev)?;
+                            }
                         }
+                        taken += 1;
+                        if taken > DRAIN_LIMIT {
+                            break;
+                        }
+                        next = match events.try_recv() {
+                            Ok(Ok(ev)) => Some(ev),
+                            Ok(Err(e)) => return Err(e),
+                            Err(_) => None,
+                        };
                     }
+                    app.type_into_draft(&typed);
                     draft_keys = app.chrome.draft_edits_only;
                 }
                 Some(Err(e)) => return Err(e),

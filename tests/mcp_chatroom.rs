@@ -9,16 +9,14 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::ui::{Keys, RecordingHost, SharedBackend, key, type_text, wait_for};
+use common::ui::{Keys, SharedBackend, key, type_text, wait_for};
 use crossterm::event::{KeyCode, KeyModifiers};
-use ratatui::Terminal;
 use roundtable::core::router;
 use roundtable::core::tools::mcp::ServerStatus;
 use roundtable::core::tools::{McpServerConfig, ToolRegistry};
 use roundtable::sim::SimServer;
 use roundtable::ui::app::{App, AppInit};
-use roundtable::ui::event_loop::{self, LoopIo};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 fn fake_server(args: &[&str]) -> McpServerConfig {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mcp/fake_server.sh");
@@ -55,7 +53,7 @@ impl Room {
         core_config.tools = tools.clone();
         let (core, core_events) = router::start(core_config).unwrap();
         let theme = roundtable::ui::theme::load("dark", None, true).unwrap();
-        let mut app = App::new(AppInit {
+        let app = App::new(AppInit {
             no_color: true,
             tools: tools.clone(),
             ..AppInit::new(
@@ -66,20 +64,8 @@ impl Room {
             )
         });
         // Wide enough that the notices fit on a line of each pane.
-        let backend = SharedBackend::new(240, 40);
-        let mut terminal = Terminal::new(backend.clone()).unwrap();
-        let (keys, events) = mpsc::channel(256);
-        let (quit, quit_rx) = oneshot::channel::<()>();
-        let looped = tokio::spawn(async move {
-            let mut host = RecordingHost::default();
-            let io = LoopIo { events, core_events, core, max_fps: 60, record_frame_times: false };
-            event_loop::run(&mut terminal, &mut app, io, &mut host, async {
-                let _ = quit_rx.await;
-            })
-            .await
-            .unwrap();
-            app
-        });
+        let common::ui::RunningLoop { keys, backend, quit, looped } =
+            common::ui::spawn_loop(app, (240, 40), 256, core, core_events);
         Room { sim, tools, keys, backend, quit, looped }
     }
 

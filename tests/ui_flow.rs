@@ -121,21 +121,9 @@ async fn commands_add_remove_and_errors_are_shown_inline() {
     let config = common::config_for(&sim.base_url());
     let (core, core_events) = router::start(common::core_config(&sim.base_url())).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut app = app(&["ok/a@tokens=30@tps=0@ttft=0"], config.providers.clone(), dir.path().to_path_buf());
-    let backend = SharedBackend::new(160, 40);
-    let mut terminal = Terminal::new(backend.clone()).unwrap();
-    let (keys, events) = mpsc::channel(256);
-    let (quit_tx, quit_rx) = oneshot::channel::<()>();
-    let looped = tokio::spawn(async move {
-        let mut host = RecordingHost::default();
-        let io = LoopIo { events, core_events, core, max_fps: 60, record_frame_times: false };
-        event_loop::run(&mut terminal, &mut app, io, &mut host, async {
-            let _ = quit_rx.await;
-        })
-        .await
-        .unwrap();
-        app
-    });
+    let app = app(&["ok/a@tokens=30@tps=0@ttft=0"], config.providers.clone(), dir.path().to_path_buf());
+    let common::ui::RunningLoop { keys, backend, quit: quit_tx, looped } =
+        common::ui::spawn_loop(app, (160, 40), 256, core, core_events);
 
     type_text(&keys, "/add bad/model@401").await;
     key(&keys, KeyCode::Enter, KeyModifiers::NONE).await;
@@ -263,21 +251,8 @@ async fn a_paste_typed_key_by_key_goes_into_the_draft_in_runs() {
     let (core, core_events) = router::start(common::core_config(&sim.base_url())).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let app = app(&["fast/a@tokens=10@tps=0@ttft=0"], config.providers.clone(), dir.path().to_path_buf());
-    let backend = SharedBackend::new(100, 30);
-    let mut terminal = Terminal::new(backend.clone()).unwrap();
-    let (keys, events) = mpsc::channel(4096);
-    let (quit_tx, quit_rx) = oneshot::channel::<()>();
-    let looped = tokio::spawn(async move {
-        let mut app = app;
-        let mut host = RecordingHost::default();
-        let io = LoopIo { events, core_events, core, max_fps: 60, record_frame_times: false };
-        event_loop::run(&mut terminal, &mut app, io, &mut host, async {
-            let _ = quit_rx.await;
-        })
-        .await
-        .unwrap();
-        app
-    });
+    let common::ui::RunningLoop { keys, backend, quit, looped } =
+        common::ui::spawn_loop(app, (100, 30), 4096, core, core_events);
 
     let words: String = (0..2_000).map(|i| format!("w{i} ")).collect();
     let pasted = format!("{words}END-OF-PASTE");
@@ -287,7 +262,7 @@ async fn a_paste_typed_key_by_key_goes_into_the_draft_in_runs() {
     key(&keys, KeyCode::End, KeyModifiers::NONE).await;
     type_text(&keys, &pasted[10_000..]).await;
     wait_for(&backend, "the end of the paste", 30, |s| s.contains("END-OF-PASTE")).await;
-    quit_tx.send(()).unwrap();
+    quit.send(()).unwrap();
     let app = tokio::time::timeout(Duration::from_secs(10), looped).await.unwrap().unwrap();
     sim.shutdown().await;
     assert_eq!(app.chrome.input.text(), pasted);

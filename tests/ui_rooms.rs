@@ -6,13 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::ui::{RecordingHost, SharedBackend, key, type_text, wait_for};
+use common::ui::{SharedBackend, key, type_text, wait_for};
 use crossterm::event::{KeyCode, KeyModifiers};
-use ratatui::Terminal;
 use roundtable::core::router;
 use roundtable::core::store::Store;
 use roundtable::ui::app::{App, AppInit};
-use roundtable::ui::event_loop::{self, LoopIo};
 use tokio::sync::{mpsc, oneshot};
 
 struct Running {
@@ -28,7 +26,7 @@ async fn start(models: &[&str], store: Option<Store>, base_url: &str) -> Running
     core_config.store = store.clone();
     let (core, core_events) = router::start(core_config).unwrap();
     let theme = roundtable::ui::theme::load("dark", None, true).unwrap();
-    let mut app = App::new(AppInit {
+    let app = App::new(AppInit {
         no_color: true,
         store,
         ..AppInit::new(
@@ -38,20 +36,8 @@ async fn start(models: &[&str], store: Option<Store>, base_url: &str) -> Running
             std::env::temp_dir(),
         )
     });
-    let backend = SharedBackend::new(160, 40);
-    let mut terminal = Terminal::new(backend.clone()).unwrap();
-    let (keys, events) = mpsc::channel(256);
-    let (quit, quit_rx) = oneshot::channel::<()>();
-    let looped = tokio::spawn(async move {
-        let mut host = RecordingHost::default();
-        let io = LoopIo { events, core_events, core, max_fps: 60, record_frame_times: false };
-        event_loop::run(&mut terminal, &mut app, io, &mut host, async {
-            let _ = quit_rx.await;
-        })
-        .await
-        .unwrap();
-        app
-    });
+    let common::ui::RunningLoop { keys, backend, quit, looped } =
+        common::ui::spawn_loop(app, (160, 40), 256, core, core_events);
     Running { keys, backend, quit, looped }
 }
 

@@ -131,3 +131,39 @@ pub async fn wait_for(backend: &SharedBackend, what: &str, secs: u64, cond: impl
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A chatroom loop running on its own task: keys go in, the screen is read off the backend,
+/// and `quit` ends it (the task then gives the app back).
+pub struct RunningLoop {
+    pub keys: Keys,
+    pub backend: SharedBackend,
+    pub quit: tokio::sync::oneshot::Sender<()>,
+    pub looped: tokio::task::JoinHandle<roundtable::ui::app::App>,
+}
+
+/// Run `app`'s chatroom loop at `width`x`height` with a recording host, on the core that sends
+/// `core_events`; the key queue holds `key_capacity` events.
+pub fn spawn_loop(
+    mut app: roundtable::ui::app::App,
+    (width, height): (u16, u16),
+    key_capacity: usize,
+    core: roundtable::core::router::CoreHandle,
+    core_events: mpsc::Receiver<roundtable::core::protocol::CoreEvent>,
+) -> RunningLoop {
+    let backend = SharedBackend::new(width, height);
+    let mut terminal = ratatui::Terminal::new(backend.clone()).unwrap();
+    let (keys, events) = mpsc::channel(key_capacity);
+    let (quit, quit_rx) = tokio::sync::oneshot::channel::<()>();
+    let looped = tokio::spawn(async move {
+        let mut host = RecordingHost::default();
+        let io =
+            roundtable::ui::event_loop::LoopIo { events, core_events, core, max_fps: 60, record_frame_times: false };
+        roundtable::ui::event_loop::run(&mut terminal, &mut app, io, &mut host, async {
+            let _ = quit_rx.await;
+        })
+        .await
+        .unwrap();
+        app
+    });
+    RunningLoop { keys, backend, quit, looped }
+}

@@ -21,6 +21,21 @@ fn app(models: &[&str], providers: roundtable::core::provider::ProvidersConfig, 
     })
 }
 
+/// A chatroom on `models` (simulator directives) at `size`, running against the simulator.
+async fn start_room(
+    models: &[&str],
+    size: (u16, u16),
+    key_capacity: usize,
+) -> (roundtable::sim::SimServer, tempfile::TempDir, common::ui::RunningLoop) {
+    let sim = common::sim().await;
+    let config = common::config_for(&sim.base_url());
+    let (core, core_events) = router::start(common::core_config(&sim.base_url())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(models, config.providers.clone(), dir.path().to_path_buf());
+    let running = common::ui::spawn_loop(app, size, key_capacity, core, core_events);
+    (sim, dir, running)
+}
+
 fn count(screen: &str, needle: &str) -> usize {
     screen.matches(needle).count()
 }
@@ -117,13 +132,8 @@ async fn type_send_cancel_scroll_zoom_copy_resize() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_add_remove_and_errors_are_shown_inline() {
-    let sim = common::sim().await;
-    let config = common::config_for(&sim.base_url());
-    let (core, core_events) = router::start(common::core_config(&sim.base_url())).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let app = app(&["ok/a@tokens=30@tps=0@ttft=0"], config.providers.clone(), dir.path().to_path_buf());
-    let common::ui::RunningLoop { keys, backend, quit: quit_tx, looped } =
-        common::ui::spawn_loop(app, (160, 40), 256, core, core_events);
+    let (sim, _dir, common::ui::RunningLoop { keys, backend, quit: quit_tx, looped }) =
+        start_room(&["ok/a@tokens=30@tps=0@ttft=0"], (160, 40), 256).await;
 
     type_text(&keys, "/add bad/model@401").await;
     key(&keys, KeyCode::Enter, KeyModifiers::NONE).await;
@@ -246,13 +256,8 @@ async fn keys_that_edit_the_draft_are_drawn_alone_and_never_hold_the_stream_back
 /// or reordered, and a key that is not plain text still does its own thing in between.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paste_typed_key_by_key_goes_into_the_draft_in_runs() {
-    let sim = common::sim().await;
-    let config = common::config_for(&sim.base_url());
-    let (core, core_events) = router::start(common::core_config(&sim.base_url())).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let app = app(&["fast/a@tokens=10@tps=0@ttft=0"], config.providers.clone(), dir.path().to_path_buf());
-    let common::ui::RunningLoop { keys, backend, quit, looped } =
-        common::ui::spawn_loop(app, (100, 30), 4096, core, core_events);
+    let (sim, _dir, common::ui::RunningLoop { keys, backend, quit, looped }) =
+        start_room(&["fast/a@tokens=10@tps=0@ttft=0"], (100, 30), 4096).await;
 
     let words: String = (0..2_000).map(|i| format!("w{i} ")).collect();
     let pasted = format!("{words}END-OF-PASTE");

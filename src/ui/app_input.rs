@@ -59,10 +59,8 @@ impl App {
             return;
         }
         self.dirty = true;
-        if self.chrome.status.is_some() {
-            self.chrome.status = None;
-        }
-        self.chrome.input.type_text(text);
+        self.chrome.status = None;
+        self.chrome.input.paste(text);
         self.chrome.palette_index = 0;
     }
 

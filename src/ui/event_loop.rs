@@ -183,30 +183,7 @@ where
                     input_waiting = true;
                     undrawn |= app.dirty;
                     app.chrome.draft_edits_only = true;
-                    // Characters typed into the draft go in as one edit per run (see
-                    // `App::types_into_draft`); anything else ends the run first.
-                    let mut typed = String::new();
-                    let mut next = Some(ev);
-                    let mut taken = 0;
-                    while let Some(ev) = next.take() {
-                        match &ev {
-                            Event::Key(key) if let Some(c) = app.types_into_draft(key) => typed.push(c),
-                            _ => {
-                                app.type_into_draft(&std::mem::take(&mut typed));
-                                handle_terminal(app, terminal, &mut painter, ev)?;
-                            }
-                        }
-                        taken += 1;
-                        if taken > DRAIN_LIMIT {
-                            break;
-                        }
-                        next = match events.try_recv() {
-                            Ok(Ok(ev)) => Some(ev),
-                            Ok(Err(e)) => return Err(e),
-                            Err(_) => None,
-                        };
-                    }
-                    app.type_into_draft(&typed);
+                    take_terminal_events(app, terminal, &mut painter, ev, &mut events)?;
                     draft_keys = app.chrome.draft_edits_only;
                 }
                 Some(Err(e)) => return Err(e),
@@ -240,6 +217,39 @@ where
     }
     shutdown(&core, &mut core_events, app).await;
     Ok(stats)
+}
+
+/// Hands the app `first` and the terminal events already waiting (up to `DRAIN_LIMIT`).
+/// Characters typed into the draft go in as one edit per run (see `App::types_into_draft`);
+/// any other event ends the run first, so order and meaning are kept.
+fn take_terminal_events<B: Backend>(
+    app: &mut App,
+    terminal: &mut Terminal<B>,
+    painter: &mut Painter,
+    first: Event,
+    events: &mut mpsc::Receiver<io::Result<Event>>,
+) -> io::Result<()> {
+    let mut typed = String::new();
+    let mut ev = first;
+    for taken in 0..=DRAIN_LIMIT {
+        match &ev {
+            Event::Key(key) if let Some(c) = app.types_into_draft(key) => typed.push(c),
+            _ => {
+                app.type_into_draft(&std::mem::take(&mut typed));
+                handle_terminal(app, terminal, painter, ev)?;
+            }
+        }
+        if taken == DRAIN_LIMIT {
+            break;
+        }
+        ev = match events.try_recv() {
+            Ok(Ok(ev)) => ev,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => break,
+        };
+    }
+    app.type_into_draft(&typed);
+    Ok(())
 }
 
 /// Hands the app the core events already waiting, up to `limit`; true when that left some in

@@ -173,16 +173,6 @@ impl InputBox {
         self.touched();
     }
 
-    /// Insert typed characters at the cursor in one edit: a run of keys that arrived together
-    /// (see `App::types_into_draft`).
-    pub fn type_text(&mut self, text: &str) {
-        if text.is_empty() {
-            return;
-        }
-        self.textarea.insert_str(text);
-        self.touched();
-    }
-
     /// How many edits the draft has had (each insertion, deletion or replacement is one).
     pub fn revision(&self) -> u64 {
         self.revision

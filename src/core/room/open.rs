@@ -123,14 +123,7 @@ fn legacy_records(t: &store::RoomTranscript) -> Vec<Record> {
     }
     let mut steps: HashMap<(TurnId, TargetId), Vec<StepFigures>> = HashMap::new();
     for r in &t.requests {
-        let known = StepFigures::priced(&r.summary);
-        let step = if r.status == RequestStatus::Error {
-            StepFigures::failed(&r.summary, r.error_kind.as_deref().and_then(crate::core::error::ErrorKind::from_name))
-        } else if known || r.status == RequestStatus::Ok {
-            StepFigures::answered(&r.summary)
-        } else {
-            StepFigures::bare(&r.summary)
-        };
+        let step = r.figures();
         steps.entry((r.turn, r.target)).or_default().push(step);
     }
     out.push(Record::HeadMoved { head: parent });

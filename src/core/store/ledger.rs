@@ -581,6 +581,22 @@ pub struct RoomRequest {
     pub summary: StreamSummary,
 }
 
+impl RoomRequest {
+    /// This request's figures by the house's one accounting: a failed one by its error (see
+    /// `StepFigures::failed`), one that ended otherwise without figures (stopped before it
+    /// was sent) as a bare request.
+    pub fn figures(&self) -> StepFigures {
+        match self.status {
+            RequestStatus::Error => {
+                StepFigures::failed(&self.summary, self.error_kind.as_deref().and_then(ErrorKind::from_name))
+            }
+            RequestStatus::Ok => StepFigures::answered(&self.summary),
+            _ if StepFigures::priced(&self.summary) => StepFigures::answered(&self.summary),
+            _ => StepFigures::bare(&self.summary),
+        }
+    }
+}
+
 /// The ledger rows of `room`, in the order they were sent.
 pub(crate) fn room_requests(conn: &Connection, room: RoomId) -> rusqlite::Result<Vec<RoomRequest>> {
     let mut stmt = conn.prepare(

@@ -207,19 +207,7 @@ fn search_with(conn: &Connection, query: &str, limit: usize) -> rusqlite::Result
 /// A room's ledger rows added up with the house's one accounting function.
 fn room_figures(conn: &Connection, room: RoomId) -> rusqlite::Result<crate::core::room::Totals> {
     use crate::core::room::{StepFigures, Totals};
-    let steps: Vec<StepFigures> = super::ledger::room_requests(conn, room)?
-        .iter()
-        .map(|r| {
-            let s = &r.summary;
-            let nothing_known = !StepFigures::priced(s);
-            if r.status == super::RequestStatus::Error {
-                StepFigures::failed(s, r.error_kind.as_deref().and_then(crate::core::error::ErrorKind::from_name))
-            } else if nothing_known && r.status != super::RequestStatus::Ok {
-                StepFigures::bare(s)
-            } else {
-                StepFigures::answered(s)
-            }
-        })
-        .collect();
+    let steps: Vec<StepFigures> =
+        super::ledger::room_requests(conn, room)?.iter().map(super::RoomRequest::figures).collect();
     Ok(Totals::of(&steps))
 }

@@ -20,6 +20,7 @@ use roundtable::core::protocol::{
 };
 use roundtable::ui::app::{App, AppInit};
 use roundtable::ui::event_loop::Painter;
+use roundtable::ui::settings::DEFAULT_SCROLL_JUMP;
 use roundtable::ui::tty::Tty;
 
 const MODELS: [&str; 3] = ["openai/gpt-4o-mini", "anthropic/claude-haiku-4.5", "google/gemini-2.5-flash"];
@@ -371,9 +372,11 @@ fn finish(app: &mut App, target: u32, text: &str) {
 }
 
 /// The whole walk: one pane streaming alone (the terminal scrolls it), then three panes at
-/// once, with every kind of change between frames.
-fn walk(screen: &mut dyn Screen, panes: usize) {
+/// once, with every kind of change between frames. `scroll_jump` is how far a following pane
+/// moves (`[ui] scroll_jump`: 0 a line at a time, the default a quarter of its rows).
+fn walk(screen: &mut dyn Screen, panes: usize, scroll_jump: u8) {
     let mut app = app(panes);
+    app.chrome.scroll_jump = scroll_jump;
     step(screen, &mut app, "idle room");
     app.start_turn("Explain how a hash map works, with code");
     app.effects.clear();
@@ -461,26 +464,29 @@ fn walk(screen: &mut dyn Screen, panes: usize) {
 
 #[test]
 fn incremental_frames_equal_fresh_frames_cell_for_cell() {
-    for panes in [1, 3] {
+    for (panes, jump) in [(1, 0), (1, DEFAULT_SCROLL_JUMP), (3, 0), (3, DEFAULT_SCROLL_JUMP)] {
         let mut screen = Cells {
             terminal: Terminal::new(WideAware(TestBackend::new(160, 48))).unwrap(),
             painter: Painter::default(),
         };
-        walk(&mut screen, panes);
+        walk(&mut screen, panes, jump);
     }
 }
 
 #[test]
 fn the_escape_sequences_leave_a_real_terminal_equal_to_fresh_frames() {
-    let mut screen = Vt::new(160, 48);
-    walk(&mut screen, 1);
-    assert!(
-        screen.scrolls > 10,
-        "a pane streaming alone should be scrolled by the terminal ({} scrolls)",
-        screen.scrolls
-    );
-    let mut screen = Vt::new(160, 48);
-    walk(&mut screen, 3);
+    // A line at a time, then a quarter of the pane at a time (fewer scrolls of more rows).
+    for (jump, at_least) in [(0, 10), (DEFAULT_SCROLL_JUMP, 3)] {
+        let mut screen = Vt::new(160, 48);
+        walk(&mut screen, 1, jump);
+        assert!(
+            screen.scrolls > at_least,
+            "a pane streaming alone should be scrolled by the terminal ({} scrolls, jump {jump}%)",
+            screen.scrolls
+        );
+        let mut screen = Vt::new(160, 48);
+        walk(&mut screen, 3, jump);
+    }
 }
 
 /// One pane streaming its first delta, on the real clock (live figures refresh by time).

@@ -95,6 +95,7 @@ const ROOT: Shape = Table(&[
             ("mouse", Any),
             ("max_fps", Any),
             ("scroll_regions", Any),
+            ("scroll_jump", Any),
             ("colors", Any),
             ("keys", Any),
         ]),

@@ -218,6 +218,9 @@ pub struct Chrome {
     pub frozen_clock: Option<(Instant, SystemTime)>,
     /// Let the terminal scroll a following pane's rows (`[ui] scroll_regions`).
     pub scroll_regions: bool,
+    /// How far a following pane moves when its text reaches the bottom, in percent of its rows
+    /// (`[ui] scroll_jump`).
+    pub scroll_jump: u8,
     /// The terminal events handled since the loop set this only edited the draft: their frame
     /// may leave the panes for the next frame slot (see `Painter::paint_draft`).
     pub draft_edits_only: bool,
@@ -284,6 +287,7 @@ impl App {
                 tick: 0,
                 frozen_clock: None,
                 scroll_regions: true,
+                scroll_jump: crate::ui::settings::DEFAULT_SCROLL_JUMP,
                 draft_edits_only: false,
             },
             services: Services {
@@ -770,6 +774,7 @@ impl App {
             now: self.now(),
             wall: self.wall(),
             tick: self.chrome.tick,
+            scroll_jump: self.chrome.scroll_jump,
         }
     }
 

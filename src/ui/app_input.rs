@@ -258,9 +258,7 @@ impl App {
         if !self.chrome.sync_scroll {
             return;
         }
-        let top =
-            if pane.scroll.follow { pane.scroll.total.saturating_sub(pane.scroll.viewport) } else { pane.scroll.top };
-        let Some((turn, offset)) = pane.turn_at(top) else { return };
+        let Some((turn, offset)) = pane.turn_at(pane.scroll.top) else { return };
         for (i, p) in self.view.panes.iter_mut().enumerate() {
             if i != focus {
                 p.align_to_turn(turn, offset);
@@ -359,8 +357,8 @@ impl App {
     fn start_selection(&mut self) {
         let focus = self.chrome.focus;
         let Some(pane) = self.view.panes.get_mut(focus) else { return };
-        let cursor =
-            if pane.scroll.follow { pane.scroll.total.saturating_sub(pane.scroll.viewport) } else { pane.scroll.top };
+        // The top row as drawn (a following pane's too: `visible_lines` keeps it).
+        let cursor = pane.scroll.top.min(pane.scroll.total.saturating_sub(1));
         pane.scroll.top = cursor;
         pane.scroll.follow = false;
         pane.selection = Some(Selection { cursor, anchor: None });

@@ -164,6 +164,7 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
         warnings: rt.warnings.clone(),
     });
     app.chrome.scroll_regions = settings.scroll_regions;
+    app.chrome.scroll_jump = settings.scroll_jump;
     if opts.blind {
         app.start_blind();
     }

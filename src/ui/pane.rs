@@ -255,8 +255,9 @@ impl Pane {
 
     pub fn scroll_by(&mut self, delta: isize) {
         let max_top = self.scroll.total.saturating_sub(self.scroll.viewport);
-        let from = if self.scroll.follow { max_top } else { self.scroll.top.min(max_top) };
-        let top = from.saturating_add_signed(delta).min(max_top);
+        // From what was drawn: a following pane may show blank rows under its text (a jump's).
+        let from = if self.scroll.follow { self.scroll.top } else { self.scroll.top.min(max_top) };
+        let top = from.saturating_add_signed(delta).min(max_top.max(from));
         self.scroll.top = top;
         self.scroll.follow = top >= max_top;
         if self.scroll.follow {

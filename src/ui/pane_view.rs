@@ -30,6 +30,9 @@ pub struct DrawCtx<'a> {
     pub wall: SystemTime,
     /// Advances while something animates; picks the spinner frame.
     pub tick: u64,
+    /// How far a following pane moves when its text reaches the bottom, in percent of its rows
+    /// (`[ui] scroll_jump`; see [`follow_top`]).
+    pub scroll_jump: u8,
 }
 
 /// The pane's body area inside its border.
@@ -353,11 +356,14 @@ pub fn visible_lines(pane: &mut Pane, width: u16, rows: usize, ctx: &DrawCtx<'_>
         at += h;
     }
     let grew = total > pane.scroll.total;
+    // The same view as last frame (not a first one, nor a resize), which a jump may continue.
+    let same_view = pane.scroll.viewport == rows;
     pane.scroll.viewport = rows;
     pane.scroll.total = total;
     let max_top = total.saturating_sub(rows);
     if pane.scroll.follow {
-        pane.scroll.top = max_top;
+        let jump = if same_view { ctx.scroll_jump } else { 0 };
+        pane.scroll.top = follow_top(pane.scroll.top, total, rows, jump);
         pane.scroll.unseen = false;
     } else {
         pane.scroll.top = pane.scroll.top.min(max_top);
@@ -392,6 +398,30 @@ pub fn visible_lines(pane: &mut Pane, width: u16, rows: usize, ctx: &DrawCtx<'_>
         }
     }
     out
+}
+
+/// Where the view of a pane that follows its stream starts, given where it started last frame.
+/// Text that outgrows the view by a little moves it up by a jump (`jump_percent` of its rows,
+/// like vim's 'scrolljump') rather than by a line: the rows a jump leaves blank fill as the text
+/// comes, so the terminal scrolls (and the rows beside the pane that a scroll moves are
+/// repaired) once per jump rather than once per line, and the text being read stands still
+/// meanwhile. Anything else (a transcript that grew by more, or shrank) puts the last line on
+/// the bottom row; 0 percent always does, as a terminal would (the caller passes 0 for a first
+/// view and after a resize).
+pub fn follow_top(top: usize, total: usize, rows: usize, jump_percent: u8) -> usize {
+    let max_top = total.saturating_sub(rows);
+    if max_top == 0 {
+        return 0;
+    }
+    let jump = (rows * usize::from(jump_percent) / 100).clamp(1, (rows / 2).max(1));
+    let jumped = max_top + (jump - 1);
+    if (max_top..=jumped).contains(&top) {
+        top
+    } else if top < max_top && max_top - top <= jump {
+        jumped
+    } else {
+        max_top
+    }
 }
 
 /// The plain text of transcript lines `from..=to` (for copying a keyboard selection).
@@ -628,5 +658,56 @@ pub fn pretty_arguments(call: &ToolCall) -> String {
         }
         Ok(other) => other.to_string(),
         Err(_) => crate::core::sanitize::strip_controls(&call.arguments).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::follow_top;
+
+    /// Streams `lines` lines one at a time into a view of `rows`, as the frames would see them,
+    /// and returns each frame's top.
+    fn follow(lines: usize, rows: usize, jump_percent: u8) -> Vec<usize> {
+        let mut top = 0;
+        (1..=lines)
+            .map(|total| {
+                top = follow_top(top, total, rows, jump_percent);
+                top
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_following_view_moves_a_jump_at_a_time_and_always_shows_the_last_line() {
+        let rows = 20;
+        let tops = follow(100, rows, 25);
+        for (i, &top) in tops.iter().enumerate() {
+            let total = i + 1;
+            assert!(top + rows >= total, "line {total} is below the view starting at {top}");
+            assert!(top < total, "the view starting at {top} shows none of {total} lines");
+        }
+        // Moves of 5 rows (a quarter of 20), never of one.
+        let moves: Vec<usize> = tops.windows(2).map(|w| w[1] - w[0]).filter(|&d| d > 0).collect();
+        assert!(moves.iter().all(|&d| d == 5), "{moves:?}");
+        assert_eq!(moves.len(), (100 - rows).div_ceil(5));
+    }
+
+    #[test]
+    fn no_jump_means_a_line_at_a_time() {
+        let tops = follow(50, 20, 0);
+        assert_eq!(tops, (1..=50).map(|t: usize| t.saturating_sub(20)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn anything_but_a_little_growth_puts_the_last_line_on_the_bottom_row() {
+        // Growth by more than a jump (a long transcript first seen from its top), a taller view.
+        assert_eq!(follow_top(0, 500, 20, 25), 480);
+        assert_eq!(follow_top(480, 500, 40, 25), 460);
+        // A transcript that fits shows from its start; one that shrank (a retry) ends at the bottom.
+        assert_eq!(follow_top(7, 15, 20, 25), 0);
+        assert_eq!(follow_top(90, 60, 20, 25), 40);
+        // Tiny views never jump more than half their rows.
+        assert_eq!(follow_top(0, 3, 2, 50), 1);
+        assert_eq!(follow_top(0, 2, 1, 50), 1);
     }
 }

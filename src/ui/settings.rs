@@ -8,6 +8,13 @@ use serde::Deserialize;
 use crate::ui::keymap::Keymap;
 use crate::ui::tty::ColorDepth;
 
+/// A following pane moves up by a quarter of its rows when its text reaches the bottom: a
+/// terminal scroll (and the repair of the rows beside the pane that it moves) every few lines
+/// instead of every line, and text that stands still for a few seconds at a time to read.
+pub const DEFAULT_SCROLL_JUMP: u8 = 25;
+/// More than half would leave more blank than text.
+const MAX_SCROLL_JUMP: u8 = 50;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct UiTable {
@@ -16,6 +23,8 @@ struct UiTable {
     mouse: bool,
     max_fps: u32,
     scroll_regions: bool,
+    /// Read wide so that a negative or huge value gets the message below, not serde's.
+    scroll_jump: i64,
     colors: String,
     keys: toml::Table,
 }
@@ -28,6 +37,7 @@ impl Default for UiTable {
             mouse: true,
             max_fps: 60,
             scroll_regions: true,
+            scroll_jump: DEFAULT_SCROLL_JUMP.into(),
             colors: "auto".into(),
             keys: toml::Table::new(),
         }
@@ -44,6 +54,9 @@ pub struct UiSettings {
     pub max_fps: u32,
     /// Let the terminal scroll a following pane's rows instead of rewriting them.
     pub scroll_regions: bool,
+    /// How far a following pane moves when its text reaches the bottom, in percent of its rows
+    /// (0: a line at a time).
+    pub scroll_jump: u8,
     /// The colour depth to send; `None` asks the environment (`COLORTERM`).
     pub colors: Option<ColorDepth>,
     pub keymap: Keymap,
@@ -64,6 +77,7 @@ impl Default for UiSettings {
             mouse: true,
             max_fps: 60,
             scroll_regions: true,
+            scroll_jump: DEFAULT_SCROLL_JUMP,
             colors: None,
             keymap: Keymap::default(),
         }
@@ -99,6 +113,12 @@ impl UiSettings {
             };
             overrides.push((name, keys));
         }
+        let Some(scroll_jump) = u8::try_from(ui.scroll_jump).ok().filter(|&j| j <= MAX_SCROLL_JUMP) else {
+            return Err(format!(
+                "[ui] scroll_jump = {}: give the percentage of a pane's rows it moves up by when its text reaches the bottom, from 0 (a line at a time) to {MAX_SCROLL_JUMP}",
+                ui.scroll_jump
+            ));
+        };
         let colors = match ui.colors.as_str() {
             "auto" => None,
             "truecolor" | "24bit" => Some(ColorDepth::TrueColor),
@@ -115,6 +135,7 @@ impl UiSettings {
             mouse: ui.mouse,
             max_fps: ui.max_fps.clamp(1, 240),
             scroll_regions: ui.scroll_regions,
+            scroll_jump,
             colors,
             keymap: Keymap::with_overrides(&overrides)?,
         })
@@ -156,5 +177,15 @@ mod tests {
         assert!(UiSettings::parse("[ui.keys]\nsend = 3").unwrap_err().contains("send"));
         assert!(UiSettings::parse("not toml [").is_err());
         assert_eq!(UiSettings::parse("").unwrap().max_fps, 60);
+    }
+
+    #[test]
+    fn the_scroll_jump_is_a_percentage_up_to_half_the_pane() {
+        assert_eq!(UiSettings::parse("").unwrap().scroll_jump, DEFAULT_SCROLL_JUMP);
+        assert_eq!(UiSettings::parse("[ui]\nscroll_jump = 0").unwrap().scroll_jump, 0);
+        let wrong = UiSettings::parse("[ui]\nscroll_jump = 80").unwrap_err();
+        assert!(wrong.contains("scroll_jump") && wrong.contains("50"), "{wrong}");
+        let negative = UiSettings::parse("[ui]\nscroll_jump = -1").unwrap_err();
+        assert!(negative.contains("scroll_jump = -1") && negative.contains("from 0"), "{negative}");
     }
 }

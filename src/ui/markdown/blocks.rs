@@ -11,8 +11,8 @@
 use std::ops::Range;
 
 use super::lines::{
-    fence_opener, html_block_end, indentation, is_atx_heading, is_closing_fence, is_thematic_break, list_marker_width,
-    quote_content,
+    fence_opener, html_block_end, indentation, interrupts_table, is_atx_heading, is_closing_fence, is_thematic_break,
+    list_marker_width, quote_content, table_delimiter_columns, table_header_cells,
 };
 
 /// What a block holds.
@@ -62,6 +62,13 @@ pub(crate) struct Splitter {
     para: bool,
     /// That paragraph is in a block quote (a list item line ends the quote instead).
     quote_para: bool,
+    /// The paragraph is a table (outside lists and quotes): its rows continue it up to a line
+    /// whose text, however indented, would interrupt a paragraph; that line is read afresh
+    /// (`\t- x` after a table is indented code, not a row nor a lazy line).
+    table: bool,
+    /// The previous line could be a table's header, with this many cells: paragraph text
+    /// outside lists and quotes that started the paragraph or starts with `|`.
+    header_cells: Option<usize>,
     /// A fence opened on a block-quote line: it runs while the lines continue the quote.
     quote_fence: Option<(u8, usize)>,
     /// The previous line was a list marker with nothing after it: a blank line next ends that
@@ -185,6 +192,8 @@ impl Splitter {
             }
             self.prev_blank = true;
             self.para = false;
+            self.table = false;
+            self.header_cells = None;
             if std::mem::take(&mut self.empty_item)
                 && let Some(last) = self.items.last_mut()
             {
@@ -193,7 +202,21 @@ impl Splitter {
             }
             return;
         }
+        if self.table && interrupts_table(line.trim_start_matches([' ', '\t'])) {
+            self.para = false;
+            self.table = false;
+        }
         let (indent, rest) = indentation(line);
+        if self.table
+            || self.header_cells.is_some_and(|cells| indent <= 3 && table_delimiter_columns(rest) == Some(cells))
+        {
+            // A table's row, or its delimiter row under the header: the table goes on.
+            self.table = true;
+            self.header_cells = None;
+            self.open_has_content = true;
+            self.prev_blank = false;
+            return;
+        }
         let col0 = indent == 0;
         // Structure (markers, fences, HTML) counts within three columns of the content column
         // of the innermost list item the line reaches; deeper it is indented code or text.
@@ -280,6 +303,9 @@ impl Splitter {
             para = false;
         }
         self.para = para;
+        let top_level_text = para && self.items.is_empty() && !self.quote_para && indent <= 3;
+        self.header_cells =
+            if top_level_text && (!lazy || rest.starts_with('|')) { table_header_cells(rest) } else { None };
         self.open_has_content = true;
         self.prev_blank = false;
     }
@@ -320,6 +346,19 @@ mod tests {
         assert!(matches!(s.open(20).kind, BlockKind::Fence { body: 13, ch: b'`', len: 3 }));
         // An indented fence (in a list item) is not split out but still protects blank lines.
         assert_eq!(split("- a\n  ```\n  x\n\ny\n  ```\n"), ["- a\n  ```\n  x\n\ny\n  ```\n"]);
+    }
+
+    #[test]
+    fn a_table_ends_where_pulldown_cmark_ends_it() {
+        // After a table, a tab-indented list item is indented code (not a row, nor text that
+        // continues a paragraph), so the lone tag next starts an HTML block holding the fence.
+        let text = "| a | b |\n|---|---|\n| 1 | 2 |\n\t- tabbed\n</pre>\n```\nunclosed\n";
+        assert_eq!(split(text), [text]);
+        // Rows go on until such a line; a fence ends the table and is a block of its own.
+        assert_eq!(split("a | b\n- | -\nx\n```\ncode\n```\n"), ["a | b\n- | -\nx\n", "```\ncode\n```\n", ""]);
+        // Without the header's cell count it is no table: the tab line continues the paragraph.
+        let text = "a | b\n|---|---|---|\n\t- x\n</pre>\n```\ny\n";
+        assert_eq!(split(text), ["a | b\n|---|---|---|\n\t- x\n</pre>\n", "```\ny\n"]);
     }
 
     #[test]

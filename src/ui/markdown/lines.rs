@@ -1,5 +1,6 @@
 //! Classifying one markdown source line the way CommonMark's block parser starts: indentation,
-//! fence openers and closers, list markers, headings, thematic breaks, HTML block starts.
+//! fence openers and closers, list markers, headings, thematic breaks, HTML block starts, and
+//! the two lines that make a GFM table.
 
 /// The text of a block-quote line after its `>` (and one space), if it is one.
 pub(crate) fn quote_content(line: &str) -> Option<&str> {
@@ -82,6 +83,75 @@ pub(crate) fn is_thematic_break(rest: &str) -> bool {
     matches!(first, b'-' | b'*' | b'_') && count >= 3
 }
 
+/// Cells of a table's header row as pulldown-cmark counts them from its unescaped pipes (a
+/// leading pipe and a trailing one open and close no cell); `None` without a pipe.
+pub(crate) fn table_header_cells(rest: &str) -> Option<usize> {
+    let (mut pipes, mut last_pipe, mut escaped) = (0, 0, false);
+    for (i, b) in rest.bytes().enumerate() {
+        match b {
+            b'\\' => {
+                escaped = true;
+                continue;
+            }
+            b'|' if !escaped => {
+                pipes += 1;
+                last_pipe = i;
+            }
+            _ => {}
+        }
+        escaped = false;
+    }
+    if pipes == 0 {
+        return None;
+    }
+    let leading = usize::from(rest.trim_start_matches([' ', '\t']).starts_with('|'));
+    let trailing_cell = !rest[last_pipe + 1..].trim_matches([' ', '\t', '\r']).is_empty();
+    Some(pipes - leading + usize::from(trailing_cell))
+}
+
+/// Columns of a table's delimiter row (`|---|:--:|`), scanned as pulldown-cmark does: only
+/// spaces, `:`, `-` and `|`, at least one pipe and one hyphen, and a hyphen between any two pipes.
+pub(crate) fn table_delimiter_columns(rest: &str) -> Option<usize> {
+    let row = rest.trim_end_matches('\r');
+    let (row, mut found_pipe) = match row.strip_prefix('|') {
+        Some(after) => (after, true),
+        None => (row, false),
+    };
+    let (mut columns, mut column_open, mut hyphen, mut hyphen_in_column) = (0, false, false, false);
+    for b in row.bytes() {
+        match b {
+            b' ' => {}
+            b':' => column_open = true,
+            b'-' => {
+                column_open = true;
+                hyphen = true;
+                hyphen_in_column = true;
+            }
+            b'|' if hyphen_in_column => {
+                found_pipe = true;
+                columns += 1;
+                column_open = false;
+                hyphen_in_column = false;
+            }
+            _ => return None,
+        }
+    }
+    columns += usize::from(column_open);
+    (found_pipe && hyphen).then_some(columns)
+}
+
+/// Whether a line's text (its indentation left out, however deep) ends a table, as
+/// pulldown-cmark decides: whatever would interrupt a paragraph, and any list item.
+pub(crate) fn interrupts_table(text: &str) -> bool {
+    is_thematic_break(text)
+        || is_atx_heading(text)
+        || fence_opener(text).is_some()
+        || text.starts_with('>')
+        || list_marker_width(text).is_some()
+        // Not `<!X` (type 4): pulldown-cmark lets no declaration interrupt a paragraph.
+        || html_block_end(text, false).is_some_and(|end| end != ">")
+}
+
 /// Tag names that start a CommonMark type-6 HTML block.
 const BLOCK_TAGS: &str = "address article aside base basefont blockquote body caption center col colgroup dd details \
     dialog dir div dl dt fieldset figcaption figure footer form frame frameset h1 h2 h3 h4 h5 h6 head header hr html \
@@ -138,6 +208,22 @@ pub(crate) fn html_block_end(rest: &str, new_block: bool) -> Option<&'static str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_rows() {
+        assert_eq!(table_header_cells("| a | b |"), Some(2));
+        assert_eq!(table_header_cells("a | b"), Some(2));
+        assert_eq!(table_header_cells("a \\| b | c"), Some(2));
+        assert_eq!(table_header_cells("no pipes"), None);
+        assert_eq!(table_delimiter_columns("|---|:-:|"), Some(2));
+        assert_eq!(table_delimiter_columns("--- | ---"), Some(2));
+        assert_eq!(table_delimiter_columns("-|-"), Some(2));
+        assert_eq!(table_delimiter_columns("---"), None, "a break or an underline");
+        assert_eq!(table_delimiter_columns("|--||--|"), None, "two pipes without a hyphen between");
+        assert_eq!(table_delimiter_columns("|-x-|"), None);
+        assert!(interrupts_table("- item") && interrupts_table("```") && interrupts_table("<div>"));
+        assert!(!interrupts_table("| 1 | 2 |") && !interrupts_table("</pre>") && !interrupts_table("<!DOCTYPE x>"));
+    }
 
     #[test]
     fn markers() {

@@ -456,6 +456,24 @@ mod tests {
         render::render(text, width, st, Refs { settled: &map, open: &[] }, &mut Vec::new()).lines
     }
 
+    /// Inputs the property below once found where streaming and whole rendering differed.
+    #[test]
+    fn split_matches_unsplit_where_it_once_did_not() {
+        let st = MarkdownStyle::default();
+        for text in [
+            // A table ended by a tab-indented item: indented code, then an HTML block.
+            "| a | b |\n|---|---|\n| 1 | 2 |\n\t- tabbed\n</pre>\n```\nunclosed\n",
+            // A quote that starts with an empty code block, after a block.
+            "~~~\ntilde\n~~~\n> ```\n> ```\n  > indented quote\n",
+        ] {
+            let text_of = |lines: &[Line<'_>]| -> Vec<String> {
+                lines.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect()
+            };
+            let split = text_of(MarkdownView::from_text(text).lines(60, &st));
+            assert_eq!(split, text_of(&unsplit(text, 60, &st)), "{text:?}");
+        }
+    }
+
     const PIECES: &[&str] = &[
         "Para text here.\n",
         "\n",
@@ -474,6 +492,11 @@ mod tests {
         "# Head\n",
         "---\n",
         "| a | b |\n|---|---|\n| 1 | 2 |\n",
+        "a | b\n",
+        "|---|---|\n",
+        "- | -\n",
+        "| row |\n",
+        "  \\| not a cell |\n",
         "    indented\n",
         "<!-- c -->\n",
         "<div>\n",

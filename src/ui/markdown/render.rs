@@ -383,9 +383,13 @@ impl<'a> Walker<'a> {
         self.marked = self.marked.min(self.containers.len());
     }
 
-    /// Asks for a blank line before whatever comes next.
+    /// Asks for a blank line before whatever comes next. One already due and not yet drawn
+    /// keeps its depth when shallower: a block that drew nothing (an empty code block at the
+    /// start of a quote) must not turn the blank before the quote into one of its own, which
+    /// rendering the quote as a block of its own would not draw.
     fn blank_after(&mut self) {
-        self.pending_blank = Some(self.containers.len());
+        let depth = self.containers.len();
+        self.pending_blank = Some(self.pending_blank.map_or(depth, |due| due.min(depth)));
     }
 
     /// Lays out the collected inline text as one paragraph.

@@ -254,6 +254,34 @@ async fn keys_that_edit_the_draft_are_drawn_alone_and_never_hold_the_stream_back
 /// keys that arrive together go into the draft as one edit each run (the textarea lays out the
 /// whole draft again after every edit, so 300,000 single edits took minutes). Nothing is lost
 /// or reordered, and a key that is not plain text still does its own thing in between.
+/// A terminal that does not bracket pastes sends a pasted page as keys, its line breaks as
+/// Enter. Amid characters that follow at once they are the draft's line breaks: the page is
+/// sent once, by the Enter pressed after it, not once per line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paste_typed_key_by_key_keeps_its_line_breaks_and_is_sent_once() {
+    let (sim, _dir, common::ui::RunningLoop { keys, backend, quit, looped }) =
+        start_room(&["fast/a@tokens=10@tps=0@ttft=0"], (100, 30), 4096).await;
+
+    let pasted = "x\nsecond line\n\nafter a blank line";
+    for c in pasted.chars() {
+        match c {
+            '\n' => key(&keys, KeyCode::Enter, KeyModifiers::NONE).await,
+            c => key(&keys, KeyCode::Char(c), KeyModifiers::NONE).await,
+        }
+    }
+    wait_for(&backend, "the end of the paste", 10, |s| s.contains("after a blank line")).await;
+    // A person's Enter, well after the last key, sends the draft.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    key(&keys, KeyCode::Enter, KeyModifiers::NONE).await;
+    wait_for(&backend, "the answer", 30, |s| s.contains("stop")).await;
+    quit.send(()).unwrap();
+    let app = tokio::time::timeout(Duration::from_secs(10), looped).await.unwrap().unwrap();
+    sim.shutdown().await;
+    let prompts: Vec<&str> = app.room.turns.iter().map(|t| t.prompt.as_str()).collect();
+    assert_eq!(prompts, [pasted], "one prompt, the whole paste");
+    assert!(app.chrome.input.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paste_typed_key_by_key_goes_into_the_draft_in_runs() {
     let (sim, _dir, common::ui::RunningLoop { keys, backend, quit, looped }) =

@@ -61,7 +61,11 @@ async fn a_prompt_to_some_panes_and_a_queued_prompt_for_a_busy_one() {
     assert_eq!(app_screen.matches("only the first pane").count(), 1, "pane 2 never got it:\n{app_screen}");
 
     send(&r, "@2 a long one").await;
-    wait_for(&r.backend, "pane 2 streaming", 20, |s| s.contains("tok/s") || s.contains("streaming")).await;
+    // In the panes' title row (the sidebar's throughput heading says tok/s all along).
+    wait_for(&r.backend, "pane 2 streaming", 20, |s| {
+        s.lines().next().is_some_and(|titles| titles.contains("tok/s") || titles.contains("streaming"))
+    })
+    .await;
     send(&r, "now both").await;
     let screen = wait_for(&r.backend, "the queued prompt", 20, |s| s.contains("next prompt queued")).await;
     assert_eq!(screen.matches("now both").count(), 2, "both panes show the prompt:\n{screen}");

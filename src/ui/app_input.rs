@@ -44,13 +44,24 @@ impl App {
     pub fn types_into_draft(&self, key: &KeyEvent) -> Option<char> {
         let KeyCode::Char(c) = key.code else { return None };
         let plain = key.kind == KeyEventKind::Press && (key.modifiers - KeyModifiers::SHIFT).is_empty();
-        let free = self.chrome.overlay.is_none()
+        (plain && self.draft_takes_typing() && self.services.keymap.action(key).is_none()).then_some(c)
+    }
+
+    /// Whether `key` would send a draft that `types_into_draft` types into (the loop tells a
+    /// paste's line breaks from a send by what follows them).
+    pub fn sends_typed_draft(&self, key: &KeyEvent) -> bool {
+        key.kind == KeyEventKind::Press
+            && self.services.keymap.action(key) == Some(Action::Send)
+            && self.draft_takes_typing()
+    }
+
+    /// The draft has text and a key would reach it: no overlay, question, selection or palette.
+    fn draft_takes_typing(&self) -> bool {
+        self.chrome.overlay.is_none()
             && self.chrome.pending_confirm.is_none()
             && !self.chrome.input.is_empty()
             && !self.chrome.input.first_line().starts_with('/')
             && self.view.panes.get(self.chrome.focus).is_none_or(|p| p.selection.is_none())
-            && self.services.keymap.action(key).is_none();
-        (plain && free).then_some(c)
     }
 
     /// Insert characters that `types_into_draft` let through, as one edit.

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io;
 use std::time::{Duration, Instant};
 
-use crossterm::event::Event;
+use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType};
 use tokio::sync::mpsc;
@@ -26,6 +26,10 @@ const STREAM_FPS: u32 = 20;
 /// first: a model's pace leaves fewer between two frames; a flood leaves hundreds, whose
 /// rendering would delay what the key did.
 const INPUT_FRAME_EVENTS: usize = 64;
+/// How long a line break that comes amid typed characters waits for the next key: one that
+/// follows at once is a paste's (see `take_terminal_events`). Nobody types a character and
+/// Enter this close together, so typing never waits for it.
+const PASTE_GAP: Duration = Duration::from_millis(10);
 /// Events handled per wake-up before a frame gets a chance (keeps input responsive under load).
 const DRAIN_LIMIT: usize = 512;
 
@@ -100,6 +104,8 @@ where
     let mut undrawn = false;
     // The last wake-up for core events left some in the channel.
     let mut core_busy = false;
+    // When a character last went into the draft (a paste's line breaks are told by it).
+    let mut typed_at: Option<Instant> = None;
     tokio::pin!(quit_signal);
 
     loop {
@@ -183,7 +189,7 @@ where
                     input_waiting = true;
                     undrawn |= app.dirty;
                     app.chrome.draft_edits_only = true;
-                    take_terminal_events(app, terminal, &mut painter, ev, &mut events)?;
+                    take_terminal_events(app, terminal, &mut painter, ev, &mut events, &mut typed_at).await?;
                     draft_keys = app.chrome.draft_edits_only;
                 }
                 Some(Err(e)) => return Err(e),
@@ -221,35 +227,77 @@ where
 
 /// Hands the app `first` and the terminal events already waiting (up to `DRAIN_LIMIT`).
 /// Characters typed into the draft go in as one edit per run (see `App::types_into_draft`);
-/// any other event ends the run first, so order and meaning are kept.
-fn take_terminal_events<B: Backend>(
+/// any other event ends the run first, so order and meaning are kept. A line break amid typed
+/// characters that more typing follows at once (within `PASTE_GAP`) is a paste's, from a
+/// terminal that does not bracket pastes: it goes into the draft rather than sending it, so a
+/// pasted page is one prompt, not one per line. `typed_at` is when a character last went into
+/// the draft, so a paste cut between two wake-ups is still seen as one.
+async fn take_terminal_events<B: Backend>(
     app: &mut App,
     terminal: &mut Terminal<B>,
     painter: &mut Painter,
     first: Event,
     events: &mut mpsc::Receiver<io::Result<Event>>,
+    typed_at: &mut Option<Instant>,
 ) -> io::Result<()> {
     let mut typed = String::new();
-    let mut ev = first;
-    for taken in 0..=DRAIN_LIMIT {
+    let mut next = Some(first);
+    let mut taken = 0;
+    while let Some(ev) = next.take() {
+        taken += 1;
+        let amid_typing = !typed.is_empty() || typed_at.is_some_and(|t| t.elapsed() < PASTE_GAP);
         match &ev {
-            Event::Key(key) if let Some(c) = app.types_into_draft(key) => typed.push(c),
+            Event::Key(key) if let Some(c) = app.types_into_draft(key) => {
+                typed.push(c);
+                *typed_at = Some(Instant::now());
+            }
+            Event::Key(key) if amid_typing && app.sends_typed_draft(key) => {
+                let following = match events.try_recv() {
+                    Ok(ev) => Some(ev),
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        tokio::time::timeout(PASTE_GAP, events.recv()).await.ok().flatten()
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                }
+                .transpose()?;
+                if following.as_ref().is_some_and(|f| continues_paste(app, f)) {
+                    typed.push('\n');
+                } else {
+                    app.type_into_draft(&std::mem::take(&mut typed));
+                    handle_terminal(app, terminal, painter, ev)?;
+                }
+                // What followed is taken next, whatever it is (the limit only bounds a wake-up).
+                next = following;
+                continue;
+            }
             _ => {
                 app.type_into_draft(&std::mem::take(&mut typed));
+                // A first character into an empty draft counts as typing too.
+                let plain_char = matches!(&ev, Event::Key(k) if matches!(k.code, KeyCode::Char(_))
+                    && k.kind == KeyEventKind::Press && (k.modifiers - KeyModifiers::SHIFT).is_empty());
                 handle_terminal(app, terminal, painter, ev)?;
+                if plain_char {
+                    *typed_at = Some(Instant::now());
+                }
             }
         }
-        if taken == DRAIN_LIMIT {
+        if taken > DRAIN_LIMIT {
             break;
         }
-        ev = match events.try_recv() {
-            Ok(Ok(ev)) => ev,
+        next = match events.try_recv() {
+            Ok(Ok(ev)) => Some(ev),
             Ok(Err(e)) => return Err(e),
-            Err(_) => break,
+            Err(_) => None,
         };
     }
     app.type_into_draft(&typed);
     Ok(())
+}
+
+/// Whether `ev`, right behind a line break amid typing, carries a paste on: a character for
+/// the draft or another line break.
+fn continues_paste(app: &App, ev: &Event) -> bool {
+    matches!(ev, Event::Key(key) if app.types_into_draft(key).is_some() || app.sends_typed_draft(key))
 }
 
 /// Hands the app the core events already waiting, up to `limit`; true when that left some in

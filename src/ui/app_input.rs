@@ -42,9 +42,7 @@ impl App {
     /// bracket pastes arrives as a key per character, and the textarea lays out the whole draft
     /// again after each edit (300,000 keys took minutes one by one).
     pub fn types_into_draft(&self, key: &KeyEvent) -> Option<char> {
-        let KeyCode::Char(c) = key.code else { return None };
-        let plain = key.kind == KeyEventKind::Press && (key.modifiers - KeyModifiers::SHIFT).is_empty();
-        (plain && self.draft_takes_typing() && self.services.keymap.action(key).is_none()).then_some(c)
+        plain_char(key).filter(|_| self.draft_takes_typing() && self.services.keymap.action(key).is_none())
     }
 
     /// Whether `key` would send a draft that `types_into_draft` types into (the loop tells a
@@ -1200,6 +1198,13 @@ pub enum Confirm {
     Remove(TargetId),
     Clear,
     Quit,
+}
+
+/// The character a key press types, without modifiers but Shift (where it may be bound to
+/// nothing and go into the draft).
+pub fn plain_char(key: &KeyEvent) -> Option<char> {
+    let KeyCode::Char(c) = key.code else { return None };
+    (key.kind == KeyEventKind::Press && (key.modifiers - KeyModifiers::SHIFT).is_empty()).then_some(c)
 }
 
 /// Scroll keys of a text overlay (↑/↓ or k/j a line, PgUp/PgDn ten); false for any other key,

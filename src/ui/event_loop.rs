@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers};
+use crossterm::event::Event;
 use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType};
 use tokio::sync::mpsc;
@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use crate::core::protocol::{Command, CoreEvent};
 use crate::core::router::CoreHandle;
 use crate::ui::app::{App, Background, Effect};
+use crate::ui::app_input::plain_char;
 use crate::ui::frames::{FrameFigures, FrameMode, FrameWriter};
 use crate::ui::{draw, highlight, sidebar};
 
@@ -273,10 +274,9 @@ async fn take_terminal_events<B: Backend>(
             _ => {
                 app.type_into_draft(&std::mem::take(&mut typed));
                 // A first character into an empty draft counts as typing too.
-                let plain_char = matches!(&ev, Event::Key(k) if matches!(k.code, KeyCode::Char(_))
-                    && k.kind == KeyEventKind::Press && (k.modifiers - KeyModifiers::SHIFT).is_empty());
+                let typing = matches!(&ev, Event::Key(k) if plain_char(k).is_some());
                 handle_terminal(app, terminal, painter, ev)?;
-                if plain_char {
+                if typing {
                     *typed_at = Some(Instant::now());
                 }
             }

@@ -311,3 +311,26 @@ fn the_editor_gets_the_draft_and_the_room_comes_back_whole() {
     assert!(count(&screen, "── in ") >= 3, "the answers were not redrawn after the editor; screen:\n{screen}");
     s.quit_cleanly();
 }
+
+/// A terminal without bracketed paste sends a paste as plain bytes, faster than they are read.
+/// All of it must arrive without another key to nudge the reader (crossterm 0.29 stopped
+/// reading with bytes still in the terminal's buffer until the next key press; `vendor/`).
+#[test]
+fn a_long_unbracketed_paste_arrives_whole_without_another_key() {
+    let dirs = Dirs::new();
+    let mut s = Session::spawn(&dirs, 120, 40, &[]);
+    s.wait_for("three finished demo panes", all_done);
+    let words: String = (0..6_000).map(|i| format!("w{i} ")).collect();
+    let paste = format!("{words}END-OF-PASTE");
+    // Written from a thread: a reader that stalls leaves the write blocked on a full terminal
+    // buffer, and the liveness wait below must still report it.
+    let mut writer = std::mem::replace(&mut s.writer, Box::new(std::io::sink()));
+    let pasting = std::thread::spawn(move || {
+        writer.write_all(paste.as_bytes()).expect("write the paste");
+        writer.flush().expect("flush the paste");
+        writer
+    });
+    s.wait_for("the end of the paste in the draft", |s| s.screen().contains("END-OF-PASTE"));
+    s.writer = pasting.join().expect("the paste's writer");
+    s.quit_cleanly();
+}

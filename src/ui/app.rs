@@ -769,18 +769,25 @@ impl App {
     }
 
     pub fn draw_ctx(&self) -> crate::ui::pane_view::DrawCtx<'_> {
-        crate::ui::pane_view::DrawCtx {
-            theme: &self.services.theme,
-            now: self.now(),
-            wall: self.wall(),
-            tick: self.chrome.tick,
-            scroll_jump: self.chrome.scroll_jump,
-        }
+        draw_ctx(&self.services, &self.chrome)
     }
 
     /// Tool names enabled in the room (the first pane's; `/tools` sets every pane's).
     pub fn enabled_tools(&self) -> Vec<String> {
         self.room.live_panes().next().map(|p| p.tools.clone()).unwrap_or_default()
+    }
+}
+
+/// What drawing a pane needs, from the parts of the app it reads (so the panes can be borrowed
+/// mutably beside it while they are prepared).
+pub(crate) fn draw_ctx<'a>(services: &'a Services, chrome: &Chrome) -> crate::ui::pane_view::DrawCtx<'a> {
+    let (now, wall) = chrome.frozen_clock.unwrap_or_else(|| (Instant::now(), SystemTime::now()));
+    crate::ui::pane_view::DrawCtx {
+        theme: &services.theme,
+        now,
+        wall,
+        tick: chrome.tick,
+        scroll_jump: chrome.scroll_jump,
     }
 }
 

@@ -44,13 +44,7 @@ pub fn prepare_chrome(app: &mut App, area: Rect) {
 pub fn prepare_panes(app: &mut App) {
     let Some(regions) = app.chrome.regions.as_ref() else { return };
     // Not `app.draw_ctx()`: the panes are borrowed mutably beside it.
-    let ctx = pane_view::DrawCtx {
-        theme: &app.services.theme,
-        now: app.now(),
-        wall: app.wall(),
-        tick: app.chrome.tick,
-        scroll_jump: app.chrome.scroll_jump,
-    };
+    let ctx = crate::ui::app::draw_ctx(&app.services, &app.chrome);
     for &(i, rect) in &regions.panes {
         if let Some(pane) = app.view.panes.get_mut(i) {
             pane_view::prepare(pane, rect, i + 1, i == app.chrome.focus, &ctx);

@@ -246,13 +246,12 @@ async fn take_terminal_events<B: Backend>(
     let mut taken = 0;
     while let Some(ev) = next.take() {
         taken += 1;
-        let amid_typing = !typed.is_empty() || typed_at.is_some_and(|t| t.elapsed() < PASTE_GAP);
         match &ev {
-            Event::Key(key) if let Some(c) = app.types_into_draft(key) => {
-                typed.push(c);
-                *typed_at = Some(Instant::now());
-            }
-            Event::Key(key) if amid_typing && app.sends_typed_draft(key) => {
+            Event::Key(key) if let Some(c) = app.types_into_draft(key) => typed.push(c),
+            Event::Key(key)
+                if app.sends_typed_draft(key)
+                    && (!typed.is_empty() || typed_at.is_some_and(|t| t.elapsed() < PASTE_GAP)) =>
+            {
                 let following = match events.try_recv() {
                     Ok(ev) => Some(ev),
                     Err(mpsc::error::TryRecvError::Empty) => {
@@ -264,7 +263,7 @@ async fn take_terminal_events<B: Backend>(
                 if following.as_ref().is_some_and(|f| continues_paste(app, f)) {
                     typed.push('\n');
                 } else {
-                    app.type_into_draft(&std::mem::take(&mut typed));
+                    flush_typed(app, &mut typed, typed_at);
                     handle_terminal(app, terminal, painter, ev)?;
                 }
                 // What followed is taken next, whatever it is (the limit only bounds a wake-up).
@@ -272,7 +271,7 @@ async fn take_terminal_events<B: Backend>(
                 continue;
             }
             _ => {
-                app.type_into_draft(&std::mem::take(&mut typed));
+                flush_typed(app, &mut typed, typed_at);
                 // A first character into an empty draft counts as typing too.
                 let typing = matches!(&ev, Event::Key(k) if plain_char(k).is_some());
                 handle_terminal(app, terminal, painter, ev)?;
@@ -290,8 +289,16 @@ async fn take_terminal_events<B: Backend>(
             Err(_) => None,
         };
     }
-    app.type_into_draft(&typed);
+    flush_typed(app, &mut typed, typed_at);
     Ok(())
+}
+
+/// Insert a run of typed characters (one edit) and note when, once per run rather than per key.
+fn flush_typed(app: &mut App, typed: &mut String, typed_at: &mut Option<Instant>) {
+    if !typed.is_empty() {
+        app.type_into_draft(&std::mem::take(typed));
+        *typed_at = Some(Instant::now());
+    }
 }
 
 /// Whether `ev`, right behind a line break amid typing, carries a paste on: a character for

@@ -280,3 +280,37 @@ fn a_blind_round_shows_labels_only() {
         insta::assert_snapshot!(format!("blind_4_panes_{w}x{h}"), screen);
     }
 }
+
+#[test]
+fn the_palette_lines_its_descriptions_up_whatever_the_names_and_arguments() {
+    // "/leaderboard" and "[N|all] off|minimal|low|medium|high|default" once ran past their
+    // columns and pushed their descriptions out of line with the rest.
+    for typed in ["/", "/r", "/l", "/m"] {
+        let mut a = app(2);
+        for c in typed.chars() {
+            a.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+        let screen = render(&mut a, 160, 48);
+        let rows: Vec<&str> = screen
+            .lines()
+            .skip_while(|l| !l.contains("Commands · Tab completes"))
+            .skip(1)
+            .take_while(|l| l.starts_with("│/"))
+            .collect();
+        assert!(rows.len() >= 2, "{typed}: {screen}");
+        // Where each row's description starts: the first word of its command's help.
+        let column = |row: &str| {
+            let name = row[4..].split(' ').next().unwrap_or_default();
+            let spec = roundtable::ui::commands::COMMANDS.iter().find(|c| c.name == name)?;
+            let first_word = spec.help.split(' ').next()?;
+            let at = row.find(&format!(" {first_word}"))?;
+            Some(row[..at].chars().count() + 1)
+        };
+        let columns: Vec<Option<usize>> = rows.iter().map(|r| column(r)).collect();
+        let first = columns[0];
+        assert!(first.is_some() && columns.iter().all(|c| *c == first), "{typed}: {columns:?}\n{}", rows.join("\n"));
+        // Every row ends at the popup's border: nothing ran past it.
+        let right = |row: &str| row.chars().collect::<Vec<char>>().iter().rposition(|c| *c == '│');
+        assert!(rows.iter().all(|r| right(r) == right(rows[0])), "{typed}:\n{}", rows.join("\n"));
+    }
+}

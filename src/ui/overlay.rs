@@ -72,11 +72,15 @@ pub fn palette(frame: &mut Frame<'_>, input: Rect, app: &App) {
     let w = input.width.min(100);
     let selected = app.chrome.palette_index.min(matches.len() - 1);
     let ui = &app.services.theme.ui;
-    // Rows cut their help to the popup; the selected command's whole help follows underneath
-    // when its row had to cut it.
-    let row_help_room = usize::from(w.saturating_sub(2)).saturating_sub(1 + 9 + 17);
+    // Columns as wide as the longest name and arguments listed (arguments up to a limit, cut
+    // beyond it), so every description starts in the same column.
+    let name_w = matches.iter().map(|c| c.name.chars().count() + 1).max().unwrap_or(0);
+    let args_w = matches.iter().map(|c| c.args.chars().count()).max().unwrap_or(0).min(PALETTE_ARGS_MAX);
+    // Rows cut their arguments and help to the popup; the selected command's whole text
+    // follows underneath when its row had to cut it.
+    let row_help_room = usize::from(w.saturating_sub(2)).saturating_sub(1 + name_w + 1 + args_w + 1);
     let chosen = matches[selected];
-    let detail = if chosen.help.chars().count() > row_help_room {
+    let detail = if chosen.help.chars().count() > row_help_room || chosen.args.chars().count() > args_w {
         let text = format!("/{} {}: {}", chosen.name, chosen.args, chosen.help);
         crate::ui::wrap::plain(&text, w.saturating_sub(2), Style::default().fg(ui.fg))
     } else {
@@ -101,8 +105,8 @@ pub fn palette(frame: &mut Frame<'_>, input: Rect, app: &App) {
         .map(|(i, c)| {
             let style = if i == selected { Style::default().bg(ui.selection_bg).fg(ui.fg) } else { Style::default() };
             Line::from(vec![
-                Span::styled(format!("/{:<8}", c.name), style.add_modifier(Modifier::BOLD)),
-                Span::styled(format!(" {:<16}", c.args), style.fg(ui.dim)),
+                Span::styled(format!("/{:<name_w$}", c.name), style.add_modifier(Modifier::BOLD)),
+                Span::styled(format!(" {:<args_w$}", cut_end(c.args, args_w)), style.fg(ui.dim)),
                 Span::styled(format!(" {}", cut_end(c.help, row_help_room)), style),
             ])
         })
@@ -114,10 +118,17 @@ pub fn palette(frame: &mut Frame<'_>, input: Rect, app: &App) {
     }
 }
 
+/// Widest argument column of the command palette: the few commands with long argument lists
+/// are cut there (the selected one's whole text shows under the list).
+const PALETTE_ARGS_MAX: usize = 22;
+
 /// `text` within `max` columns, ending in `…` when cut.
 fn cut_end(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
+    }
+    if max == 0 {
+        return String::new();
     }
     let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
     out.push('…');

@@ -53,6 +53,8 @@ fn main() {
     println!("paced benchmark at {COLS}x{ROWS}: the chatroom in a pty, streams from `roundtable sim` on loopback");
     println!("roundtable: {}", bin.display());
     println!("(CPU = user+sys of the client process for the stream; bytes = what it wrote to the terminal)");
+    println!("(ask = `roundtable ask` on the same stream, output discarded: the network, parsing and core");
+    println!(" without a chatroom; curl = the raw stream received and discarded: what any client pays)");
     match &aichat {
         Some(p) => println!("aichat: {}", p.display()),
         None => println!("aichat: not found (set AICHAT=path to compare)"),
@@ -65,12 +67,15 @@ fn main() {
     for s in &scenarios {
         let r = run_roundtable(&bin, port, s);
         print_row(s, "roundtable", &r);
-        if let Some(aichat) = &aichat
-            && s.panes == 1
-            && s.sidebar
-        {
-            let r = run_aichat(aichat, port, s);
-            print_row(s, "aichat", &r);
+        if s.panes == 1 && s.sidebar {
+            if let Some(aichat) = &aichat {
+                print_row(s, "aichat", &run_aichat(aichat, port, s));
+            }
+            // What the same stream costs without a chatroom: the floor under both clients.
+            print_row(s, "ask", &run_ask(&bin, port, s));
+            if let Some(r) = run_curl(port, s) {
+                print_row(s, "curl", &r);
+            }
         }
     }
     drop(sim);
@@ -79,7 +84,8 @@ fn main() {
 #[derive(Default)]
 struct Figures {
     cpu: Duration,
-    bytes: u64,
+    /// Written to the terminal (`None`: the output was discarded, not drawn).
+    bytes: Option<u64>,
     frames: Option<u64>,
     peak_rss_kib: u64,
     startup: Option<Duration>,
@@ -91,12 +97,12 @@ struct Figures {
 fn print_row(s: &Scenario, client: &str, r: &Figures) {
     let per_k = |v: f64| v * 1000.0 / r.total_tokens.max(1) as f64;
     println!(
-        "{:<20} {:<11} {:>9.3} {:>11.4} {:>12.0} {:>8} {:>8.1}M {:>9} {:>10.1}{}",
+        "{:<20} {:<11} {:>9.3} {:>11.4} {:>12} {:>8} {:>8.1}M {:>9} {:>10.1}{}",
         s.name,
         client,
         r.cpu.as_secs_f64(),
         per_k(r.cpu.as_secs_f64()),
-        per_k(r.bytes as f64),
+        r.bytes.map_or("-".to_string(), |b| format!("{:.0}", per_k(b as f64))),
         r.frames.map_or("-".to_string(), |f| f.to_string()),
         r.peak_rss_kib as f64 / 1024.0,
         r.startup.map_or("-".to_string(), |d| format!("{:.0} ms", d.as_secs_f64() * 1000.0)),
@@ -308,7 +314,7 @@ fn run_roundtable(bin: &Path, port: u16, s: &Scenario) -> Figures {
     let wall = sent.elapsed();
     let figures = Figures {
         cpu: process_cpu(pid).saturating_sub(cpu0),
-        bytes: run.bytes.load(Ordering::Relaxed) - bytes0,
+        bytes: Some(run.bytes.load(Ordering::Relaxed) - bytes0),
         frames: None,
         peak_rss_kib: peak_rss_kib(pid),
         startup,
@@ -338,6 +344,66 @@ fn aichat_path() -> Option<PathBuf> {
         return Some(PathBuf::from(p));
     }
     std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join("aichat")).find(|p| p.is_file())
+}
+
+/// `roundtable ask` on the same stream with its output discarded, timed by GNU time (start-up
+/// included): what the network, the stream's parsing and the core cost without the chatroom.
+fn run_ask(bin: &Path, port: u16, s: &Scenario) -> Figures {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut cmd = Command::new(bin);
+    cmd.args(["--base-url", &format!("http://127.0.0.1:{port}/api/v1"), "ask", "-m", &model_spec(s, 0)])
+        .arg("Explain how a hash map works, with code")
+        .env("ROUNDTABLE_DATA_DIR", dir.path().join("data"))
+        .env("ROUNDTABLE_CONFIG_DIR", dir.path().join("config"))
+        .env("ROUNDTABLE_CACHE_DIR", dir.path().join("cache"))
+        .env("OPENROUTER_API_KEY", "sk-or-v1-bench");
+    timed(cmd, s).unwrap_or_else(|| panic!("`roundtable ask` could not be timed (is /usr/bin/time installed?)"))
+}
+
+/// curl receiving the same stream and discarding it: the floor any client pays for the packets
+/// (their wake-ups and reads) before it parses or shows anything. `None` without curl.
+fn run_curl(port: u16, s: &Scenario) -> Option<Figures> {
+    let body = format!(
+        r#"{{"model":"{}","stream":true,"messages":[{{"role":"user","content":"Explain how a hash map works, with code"}}]}}"#,
+        model_spec(s, 0)
+    );
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sN", "-o", "/dev/null", "-H", "Authorization: Bearer sk-or-v1-bench"])
+        .args(["-H", "Content-Type: application/json", "-d", &body])
+        .arg(format!("http://127.0.0.1:{port}/api/v1/chat/completions"));
+    timed(cmd, s)
+}
+
+/// Run `cmd` under GNU time with its output discarded; its CPU and peak RSS, start-up included.
+fn timed(cmd: Command, s: &Scenario) -> Option<Figures> {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let times = dir.path().join("time.txt");
+    let started = Instant::now();
+    let status = Command::new("/usr/bin/time")
+        .args(["-f", "%U %S %M", "-o"])
+        .arg(&times)
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    let wall = started.elapsed();
+    let measured = std::fs::read_to_string(&times).ok()?;
+    let v: Vec<f64> =
+        measured.lines().last().unwrap_or_default().split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let (user, sys, rss) = (v.first().copied()?, v.get(1).copied()?, v.get(2).copied().unwrap_or(0.0));
+    Some(Figures {
+        cpu: Duration::from_secs_f64(user + sys),
+        bytes: None,
+        frames: None,
+        peak_rss_kib: rss as u64,
+        startup: None,
+        wall,
+        total_tokens: u64::from(s.tokens),
+        note: if status.success() { "incl. its start-up".into() } else { format!("FAILED: {status}") },
+    })
 }
 
 /// aichat 0.30 in command mode on the same stream, timed by GNU time (it exits when done, so
@@ -381,7 +447,7 @@ fn run_aichat(aichat: &Path, port: u16, s: &Scenario) -> Figures {
     let (user, sys, rss) = (v.first().copied().unwrap_or(0.0), v.get(1).copied().unwrap_or(0.0), v.get(2).copied());
     Figures {
         cpu: Duration::from_secs_f64(user + sys),
-        bytes: run.bytes.load(Ordering::Relaxed),
+        bytes: Some(run.bytes.load(Ordering::Relaxed)),
         frames: None,
         peak_rss_kib: rss.unwrap_or(0.0) as u64,
         startup: None,

@@ -390,20 +390,39 @@ fn timed(cmd: Command, s: &Scenario) -> Option<Figures> {
         .status()
         .ok()?;
     let wall = started.elapsed();
-    let measured = std::fs::read_to_string(&times).ok()?;
-    let v: Vec<f64> =
-        measured.lines().last().unwrap_or_default().split_whitespace().filter_map(|x| x.parse().ok()).collect();
-    let (user, sys, rss) = (v.first().copied()?, v.get(1).copied()?, v.get(2).copied().unwrap_or(0.0));
+    let gnu = GnuTime::read(&times)?;
     Some(Figures {
-        cpu: Duration::from_secs_f64(user + sys),
+        cpu: gnu.cpu,
         bytes: None,
         frames: None,
-        peak_rss_kib: rss as u64,
+        peak_rss_kib: gnu.peak_rss_kib,
         startup: None,
         wall,
         total_tokens: u64::from(s.tokens),
         note: if status.success() { "incl. its start-up".into() } else { format!("FAILED: {status}") },
     })
+}
+
+/// What GNU time wrote with `-f "%U %S %M"`.
+#[derive(Default)]
+struct GnuTime {
+    cpu: Duration,
+    peak_rss_kib: u64,
+    /// It noted a non-zero exit status.
+    failed: bool,
+}
+
+impl GnuTime {
+    fn read(path: &Path) -> Option<GnuTime> {
+        let measured = std::fs::read_to_string(path).ok()?;
+        let v: Vec<f64> = measured.lines().last()?.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        Some(GnuTime {
+            cpu: Duration::from_secs_f64(v.first()? + v.get(1)?),
+            peak_rss_kib: v.get(2).copied().unwrap_or(0.0) as u64,
+            // "Command exited with non-zero status N" comes on a line of its own first.
+            failed: measured.lines().count() > 1,
+        })
+    }
 }
 
 /// aichat 0.30 in command mode on the same stream, timed by GNU time (it exits when done, so
@@ -439,21 +458,16 @@ fn run_aichat(aichat: &Path, port: u16, s: &Scenario) -> Figures {
     let wall = started.elapsed();
     // Let the reader take the last bytes.
     std::thread::sleep(Duration::from_millis(200));
-    let measured = std::fs::read_to_string(&times).unwrap_or_default();
-    // GNU time puts "Command exited with non-zero status N" on a line of its own first.
-    let failed = measured.lines().count() > 1;
-    let v: Vec<f64> =
-        measured.lines().last().unwrap_or_default().split_whitespace().filter_map(|x| x.parse().ok()).collect();
-    let (user, sys, rss) = (v.first().copied().unwrap_or(0.0), v.get(1).copied().unwrap_or(0.0), v.get(2).copied());
+    let gnu = GnuTime::read(&times).unwrap_or_default();
     Figures {
-        cpu: Duration::from_secs_f64(user + sys),
+        cpu: gnu.cpu,
         bytes: Some(run.bytes.load(Ordering::Relaxed)),
         frames: None,
-        peak_rss_kib: rss.unwrap_or(0.0) as u64,
+        peak_rss_kib: gnu.peak_rss_kib,
         startup: None,
         wall,
         total_tokens: u64::from(s.tokens),
-        note: if failed {
+        note: if gnu.failed {
             let screen = run.screen();
             format!("FAILED: {}", screen.trim().lines().take(3).collect::<Vec<_>>().join(" / "))
         } else {

@@ -15,8 +15,9 @@ fn main() -> ExitCode {
     let paths = Paths::resolve();
     let _log_guard = roundtable::logging::init(&paths.log_file());
     if cli.command.is_none() {
-        // The chatroom runs on a multi-threaded runtime: streams keep flowing while the UI
-        // thread draws or hands the terminal to $EDITOR.
+        // The chatroom's core runs on a multi-threaded runtime of its own: streams keep flowing
+        // while the UI thread (on its own single-threaded runtime) draws or hands the terminal
+        // to $EDITOR.
         let resume = match cli.resume.as_deref().map(roundtable::rooms_cmd::parse_room_ref) {
             None => None,
             Some(Ok(room)) => Some(room),

@@ -217,7 +217,7 @@ where
             () = &mut quit_signal => app.quit = true,
         }
         stats.wakeups += 1;
-        perform_effects(app, host, &commands, &bg_tx);
+        perform_effects(app, host, &core, &commands, &bg_tx);
         if app.quit {
             break;
         }
@@ -463,6 +463,7 @@ fn spawn_command_forwarder(core: CoreHandle) -> mpsc::UnboundedSender<Command> {
 fn perform_effects(
     app: &mut App,
     host: &mut dyn Host,
+    core: &CoreHandle,
     commands: &mpsc::UnboundedSender<Command>,
     bg: &mpsc::UnboundedSender<Background>,
 ) {
@@ -489,7 +490,9 @@ fn perform_effects(
                 }
             }
             Effect::Editor(draft) => {
-                let result = tokio::task::block_in_place(|| host.edit(&draft));
+                // Blocks the loop's thread, which is what it should do while the editor has the
+                // terminal: the core runs on its own runtime meanwhile.
+                let result = host.edit(&draft);
                 app.on_background(Background::EditorDone(result));
                 app.dirty = true;
                 app.repaint = true;
@@ -523,7 +526,9 @@ fn perform_effects(
             Effect::StartMcp(servers) => {
                 for server in servers {
                     let (tools, bg) = (app.room.tools().clone(), bg.clone());
-                    tokio::spawn(async move {
+                    // On the core's runtime: the server's connection lives there, not on the
+                    // thread that draws.
+                    core.runtime().spawn(async move {
                         let result = tools.prepare(&[format!("{server}.*")]).await.map(|()| {
                             tools.list().iter().filter(|t| t.server.as_deref() == Some(server.as_str())).count()
                         });

@@ -37,19 +37,30 @@ pub struct LaunchOptions {
 /// Exit code: 0 on a normal quit, 1 when the terminal failed, 2 for configuration problems.
 pub fn run(opts: LaunchOptions, paths: &Paths) -> i32 {
     limit_malloc_arenas();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
+    // Two runtimes: the core's (every upstream connection, the simulator in demo mode, MCP
+    // servers) on two workers, and the chatroom loop's own on this thread. The loop sleeps
+    // until its next frame slot many times a second; on the core's runtime each such timer
+    // woke a worker to re-arm the timer and the worker then woke this thread, two context
+    // switches a frame. On its own runtime this thread sleeps and wakes by itself.
+    let runtimes = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .and_then(|core| Ok((core, tokio::runtime::Builder::new_current_thread().enable_all().build()?)));
+    let (core_runtime, loop_runtime) = match runtimes {
+        Ok(pair) => pair,
         Err(e) => {
             eprintln!("roundtable: could not start the async runtime: {e}");
             return 1;
         }
     };
-    let code = runtime.block_on(run_async(opts, paths));
-    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    let code = loop_runtime.block_on(run_async(opts, paths, core_runtime.handle().clone()));
+    loop_runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    core_runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     code
 }
 
-async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
+async fn run_async(opts: LaunchOptions, paths: &Paths, core_runtime: tokio::runtime::Handle) -> i32 {
     let mut config = match Config::load(&paths.config_file()) {
         Ok(c) => c,
         Err(e) => {
@@ -84,7 +95,8 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
     let mut paths = paths.clone();
     let mut sim = None;
     if demo {
-        match SimServer::start(SimConfig::default(), 0).await {
+        let started = core_runtime.spawn(SimServer::start(SimConfig::default(), 0)).await;
+        match started.map_err(|e| std::io::Error::other(e.to_string())).and_then(|r| r) {
             Ok(server) => {
                 config.override_base_url(&server.base_url());
                 for p in config.providers.providers.values_mut() {
@@ -100,6 +112,8 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
         // Simulated spend must not mix with the real ledger.
         paths = paths.demo();
     }
+    // What the core starts now (its router, the catalog's refresh) runs on the core's runtime.
+    let entered = core_runtime.enter();
     let rt = crate::runtime::build(&config, &paths);
     if !demo {
         crate::runtime::refresh_catalog_in_background(&config, &paths, &rt.estimator);
@@ -133,7 +147,9 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
     } else {
         config.default_models.clone()
     };
-    let (core, core_events) = match crate::core::router::start(rt.core.clone()) {
+    let started = crate::core::router::start(rt.core.clone());
+    drop(entered);
+    let (core, core_events) = match started {
         Ok(pair) => pair,
         Err(e) => {
             eprintln!("roundtable: {}", e.message);
@@ -184,9 +200,9 @@ async fn run_async(opts: LaunchOptions, paths: &Paths) -> i32 {
         }
     };
     let (events_tx, events) = mpsc::channel(1024);
-    let forwarder = Some(spawn_event_forwarder(events_tx.clone()));
+    let forwarder = Some(spawn_event_forwarder(&core_runtime, events_tx.clone()));
     let io = LoopIo { events, core_events, core, max_fps: settings.max_fps, record_frame_times: false };
-    let mut host = TerminalHost { mouse: settings.mouse, events_tx, forwarder };
+    let mut host = TerminalHost { mouse: settings.mouse, events_tx, forwarder, core_runtime };
     let result = event_loop::run(&mut tui, &mut app, io, &mut host, quit_signal()).await;
     drop(guard);
     if let Ok(stats) = &result {
@@ -263,10 +279,12 @@ struct Forwarder {
     stopped: std::sync::mpsc::Receiver<()>,
 }
 
-fn spawn_event_forwarder(tx: mpsc::Sender<io::Result<Event>>) -> Forwarder {
+/// On the core's runtime: `$EDITOR` blocks the loop's thread, and the forwarder must still run
+/// to stop when asked.
+fn spawn_event_forwarder(runtime: &tokio::runtime::Handle, tx: mpsc::Sender<io::Result<Event>>) -> Forwarder {
     let (stop, mut stop_rx) = oneshot::channel();
     let (stopped_tx, stopped) = std::sync::mpsc::channel();
-    tokio::spawn(async move {
+    runtime.spawn(async move {
         let mut stream = EventStream::new();
         loop {
             tokio::select! {
@@ -302,6 +320,7 @@ struct TerminalHost {
     mouse: bool,
     events_tx: mpsc::Sender<io::Result<Event>>,
     forwarder: Option<Forwarder>,
+    core_runtime: tokio::runtime::Handle,
 }
 
 impl Host for TerminalHost {
@@ -331,7 +350,7 @@ impl Host for TerminalHost {
         let program = words.next().unwrap_or("vi");
         let status = std::process::Command::new(program).args(words).arg(&path).status();
         let resumed = terminal::resume(self.mouse);
-        self.forwarder = Some(spawn_event_forwarder(self.events_tx.clone()));
+        self.forwarder = Some(spawn_event_forwarder(&self.core_runtime, self.events_tx.clone()));
         let text = std::fs::read_to_string(&path);
         let _ = std::fs::remove_file(&path);
         resumed.map_err(|e| format!("Could not take the terminal back: {e}"))?;

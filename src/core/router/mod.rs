@@ -126,6 +126,9 @@ impl Default for BackfillPolicy {
 #[derive(Clone, Debug)]
 pub struct CoreHandle {
     tx: mpsc::Sender<Command>,
+    /// The runtime the core runs on, where work a consumer starts for it belongs (an MCP
+    /// server's connection): the chatroom's own loop runs on a runtime of its own.
+    runtime: tokio::runtime::Handle,
 }
 
 /// The core has shut down and takes no more commands.
@@ -141,6 +144,11 @@ impl CoreHandle {
     /// For the UI loop, which never awaits: fails only when the queue is full or the core is gone.
     pub fn try_send(&self, command: Command) -> Result<(), CoreStopped> {
         self.tx.try_send(command).map_err(|_| CoreStopped)
+    }
+
+    /// The core's runtime (see the field).
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
     }
 }
 
@@ -215,7 +223,7 @@ pub fn start(config: CoreConfig) -> Result<(CoreHandle, mpsc::Receiver<CoreEvent
     tokio::spawn(publish_quota(Arc::clone(&shared)));
     backfill::spawn_for_interrupted(&shared);
     tokio::spawn(route(shared, cmd_rx));
-    Ok((CoreHandle { tx: cmd_tx }, ev_rx))
+    Ok((CoreHandle { tx: cmd_tx, runtime: tokio::runtime::Handle::current() }, ev_rx))
 }
 
 /// A running target as the router sees it. `generation` tells a resubmitted target's task from

@@ -334,3 +334,21 @@ fn a_long_unbracketed_paste_arrives_whole_without_another_key() {
     s.writer = pasting.join().expect("the paste's writer");
     s.quit_cleanly();
 }
+
+/// A bracketed paste whose end marker never comes (dropped by a multiplexer, or hostile input)
+/// made crossterm 0.29 keep every later byte as part of the paste: the room took no more keys
+/// and looked frozen (`vendor/`). After a second without a byte the paste ends with what came,
+/// and keys are keys again.
+#[test]
+fn a_paste_without_its_end_marker_lands_and_keys_work_after_it() {
+    let dirs = Dirs::new();
+    let mut s = Session::spawn(&dirs, 120, 40, &[]);
+    s.wait_for("three finished demo panes", all_done);
+    s.writer.write_all(b"\x1b[200~half of a paste").expect("write the paste's start");
+    s.writer.flush().expect("flush the paste");
+    s.wait_for("the unfinished paste in the draft", |s| s.screen().contains("half of a paste"));
+    s.writer.write_all(b" then typed").expect("type after the paste");
+    s.writer.flush().expect("flush the keys");
+    s.wait_for("the keys typed after it", |s| s.screen().contains("half of a paste then typed"));
+    s.quit_cleanly();
+}

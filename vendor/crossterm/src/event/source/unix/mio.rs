@@ -1,4 +1,8 @@
-use std::{collections::VecDeque, io, time::Duration};
+use std::{
+    collections::VecDeque,
+    io,
+    time::{Duration, Instant},
+};
 
 use mio::{unix::SourceFd, Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
@@ -20,6 +24,12 @@ const WAKE_TOKEN: Token = Token(2);
 // reading on macOS/Linux -> we don't need bigger buffer and 1k of bytes
 // is enough.
 const TTY_BUFFER_SIZE: usize = 1_024;
+
+// roundtable's patch: how long a bracketed paste may go without a byte before what arrived of
+// it is handed out as the paste. A terminal sends a paste at once; one whose end marker never
+// comes (dropped or split by a multiplexer, hostile input) otherwise swallowed every later key
+// and the application looked frozen (crossterm-rs/crossterm#1060).
+const UNFINISHED_PASTE_IDLE: Duration = Duration::from_millis(1_000);
 
 pub(crate) struct UnixInternalEventSource {
     poll: Poll,
@@ -73,7 +83,15 @@ impl EventSource for UnixInternalEventSource {
         let timeout = PollTimeout::new(timeout);
 
         loop {
-            if let Err(e) = self.poll.poll(&mut self.events, timeout.leftover()) {
+            // roundtable's patch: while a paste waits for its end marker, wake up to end it.
+            let wait = match self.parser.unfinished_paste_deadline() {
+                Some(deadline) => {
+                    let idle_left = deadline.saturating_duration_since(Instant::now());
+                    Some(timeout.leftover().map_or(idle_left, |left| left.min(idle_left)))
+                }
+                None => timeout.leftover(),
+            };
+            if let Err(e) = self.poll.poll(&mut self.events, wait) {
                 // Mio will throw an interrupted error in case of cursor position retrieval. We need to retry until it succeeds.
                 // Previous versions of Mio (< 0.7) would automatically retry the poll call if it was interrupted (if EINTR was returned).
                 // https://docs.rs/mio/0.7.0/mio/struct.Poll.html#notes
@@ -85,6 +103,13 @@ impl EventSource for UnixInternalEventSource {
             };
 
             if self.events.is_empty() {
+                // roundtable's patch: a paste idle past its deadline ends with what it has.
+                if let Some(event) = self.parser.end_idle_paste() {
+                    return Ok(Some(event));
+                }
+                if self.parser.unfinished_paste_deadline().is_some() && !timeout.elapsed() {
+                    continue;
+                }
                 // No readiness events = timeout
                 return Ok(None);
             }
@@ -176,6 +201,8 @@ impl EventSource for UnixInternalEventSource {
 struct Parser {
     buffer: Vec<u8>,
     internal_events: VecDeque<InternalEvent>,
+    // roundtable's patch: when the last byte was added to `buffer` (see `end_idle_paste`).
+    last_byte_at: Option<Instant>,
 }
 
 impl Default for Parser {
@@ -198,12 +225,46 @@ impl Default for Parser {
             // method implementation, all events are consumed before the next TTY_BUFFER
             // is processed -> events pushed.
             internal_events: VecDeque::with_capacity(128),
+            last_byte_at: None,
         }
     }
 }
 
 impl Parser {
+    fn is_in_paste(&self) -> bool {
+        cfg!(feature = "bracketed-paste") && self.buffer.starts_with(b"\x1B[200~")
+    }
+
+    /// When a paste still waiting for its end marker is to be ended with what it has.
+    fn unfinished_paste_deadline(&self) -> Option<Instant> {
+        self.last_byte_at
+            .filter(|_| self.is_in_paste())
+            .map(|at| at + UNFINISHED_PASTE_IDLE)
+    }
+
+    /// Ends a paste that has had no byte for `UNFINISHED_PASTE_IDLE`: its text so far becomes
+    /// the paste, and what comes next is read as keys again.
+    fn end_idle_paste(&mut self) -> Option<InternalEvent> {
+        let deadline = self.unfinished_paste_deadline()?;
+        if Instant::now() < deadline {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&self.buffer[6..]).into_owned();
+        self.buffer.clear();
+        self.last_byte_at = None;
+        #[cfg(feature = "bracketed-paste")]
+        return Some(InternalEvent::Event(Event::Paste(text)));
+        #[cfg(not(feature = "bracketed-paste"))]
+        return {
+            let _ = text;
+            None
+        };
+    }
+
     fn advance(&mut self, buffer: &[u8], more: bool) {
+        if !buffer.is_empty() {
+            self.last_byte_at = Some(Instant::now());
+        }
         for (idx, byte) in buffer.iter().enumerate() {
             let more = idx + 1 < buffer.len() || more;
 

@@ -21,6 +21,7 @@
 //! Compilation of regexes to VM.
 
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use regex_automata::meta::Regex as RaRegex;
 use regex_automata::meta::{Builder as RaBuilder, Config as RaConfig};
@@ -497,7 +498,74 @@ impl Compiler {
 #[cfg(all(test, feature = "std"))]
 static PATTERN_MAPPING: RwLock<BTreeMap<String, String>> = RwLock::new(BTreeMap::new());
 
-pub(crate) fn compile_inner(inner_re: &str, options: &RegexOptions) -> Result<RaRegex> {
+pub(crate) fn compile_inner(inner_re: &str, options: &RegexOptions) -> Result<Arc<RaRegex>> {
+    #[cfg(feature = "std")]
+    return shared_delegates::get_or_compile(inner_re, options, compile_delegate);
+    #[cfg(not(feature = "std"))]
+    return compile_delegate(inner_re, options).map(Arc::new);
+}
+
+/// roundtable's patch (see vendor/README.md): one compiled delegate per distinct pattern and
+/// options, shared by every regex that needs it. Languages repeat small patterns in hundreds of
+/// places (`\s`, a lookahead's `(?=\S)`, identifier classes such as `[_\p{L}\p{N}]` whose
+/// Unicode tables are the costliest part of a compile), and fancy-regex cuts hard patterns into
+/// pieces that repeat more still: for the seven languages of roundtable's paced benchmark, 1,155
+/// delegates had 546 distinct patterns. A `meta::Regex` is immutable but for its cache pool,
+/// which is safe to share between threads.
+#[cfg(feature = "std")]
+mod shared_delegates {
+    use super::{RaRegex, RegexOptions, Result};
+    use alloc::string::String;
+    use alloc::sync::{Arc, Weak};
+    use std::collections::HashMap;
+    use std::sync::{Mutex, PoisonError};
+
+    #[derive(PartialEq, Eq, Hash)]
+    struct Key {
+        pattern: String,
+        // regex-automata's syntax configuration has no `Hash`; its `Debug` names every field.
+        syntax: String,
+        size_limit: Option<usize>,
+        dfa_size_limit: Option<usize>,
+    }
+
+    /// Weak, so a delegate lives only as long as a regex holds it.
+    static DELEGATES: Mutex<Option<HashMap<Key, Weak<RaRegex>>>> = Mutex::new(None);
+
+    pub(super) fn get_or_compile(
+        pattern: &str,
+        options: &RegexOptions,
+        compile: fn(&str, &RegexOptions) -> Result<RaRegex>,
+    ) -> Result<Arc<RaRegex>> {
+        let key = Key {
+            pattern: pattern.into(),
+            syntax: alloc::format!("{:?}", options.syntaxc),
+            size_limit: options.delegate_size_limit,
+            dfa_size_limit: options.delegate_dfa_size_limit,
+        };
+        let shared = |map: &Option<HashMap<Key, Weak<RaRegex>>>| {
+            map.as_ref()?.get(&key).and_then(Weak::upgrade)
+        };
+        if let Some(found) = shared(&DELEGATES.lock().unwrap_or_else(PoisonError::into_inner)) {
+            return Ok(found);
+        }
+        // Compiled without the lock held: another thread may compile the same pattern
+        // meanwhile, and then one of the two copies is kept.
+        let compiled = Arc::new(compile(pattern, options)?);
+        let mut map = DELEGATES.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = shared(&map) {
+            return Ok(found);
+        }
+        let map = map.get_or_insert_with(HashMap::new);
+        if map.len() >= 1024 && map.len().is_power_of_two() {
+            map.retain(|_, delegate| delegate.strong_count() > 0);
+        }
+        map.insert(key, Arc::downgrade(&compiled));
+        Ok(compiled)
+    }
+}
+
+fn compile_delegate(inner_re: &str, options: &RegexOptions) -> Result<RaRegex> {
     // roundtable's patch (see vendor/README.md): syntect compiles one delegate per pattern of
     // every language it highlights, and regex-automata's defaults build a one-pass DFA, a full
     // DFA and a reverse NFA for the lazy DFA beside each one. For syntect's short lines the

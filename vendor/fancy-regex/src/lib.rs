@@ -239,7 +239,7 @@ pub struct Regex {
 enum RegexImpl {
     // Do we want to box this? It's pretty big...
     Wrap {
-        inner: RaRegex,
+        inner: Arc<RaRegex>,
         options: RegexOptions,
         /// Some optimizations avoid the VM, but need to use an extra capture group to represent the match boundaries
         explicit_capture_group_0: bool,

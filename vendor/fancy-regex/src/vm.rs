@@ -103,8 +103,8 @@ const MAX_STACK: usize = 1_000_000;
 #[derive(Clone)]
 /// Delegate matching to the regex crate
 pub struct Delegate {
-    /// The regex
-    pub inner: Regex,
+    /// The regex (roundtable's patch: shared by every regex with this delegate, `compile_inner`)
+    pub inner: alloc::sync::Arc<Regex>,
     /// The regex pattern as a string
     pub pattern: String,
     /// The first group number that this regex captures (if it contains groups)

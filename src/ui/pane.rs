@@ -167,8 +167,8 @@ pub struct Pane {
     pub turn_starts: Vec<(TurnId, usize)>,
     /// "Model A" while a blind round hides which model this is.
     pub label: Option<String>,
-    /// The visible lines of the next frame, made by `pane_view::prepare` before drawing.
-    pub frame_lines: Vec<ratatui::text::Line<'static>>,
+    /// The visible rows of the next frame, chosen by `pane_view::prepare` before drawing.
+    pub frame_lines: Vec<FrameRow>,
     /// The border's titles and style for the next frame, made by `pane_view::prepare`.
     pub frame_edges: Edges,
     /// The body area and first transcript line of the last prepared frame, to tell how far the
@@ -182,6 +182,34 @@ pub struct Pane {
     /// The streaming rate the header shows and when it was worked out (refreshed a few times a
     /// second: at frame rate it only flickers).
     pub rate_shown: Option<(Instant, String)>,
+}
+
+/// A row of a pane's body in the next frame: a line of an entry's rendered text, read from its
+/// render cache when drawn (cloning every visible line each frame only to compare it with the
+/// last frame's cost more than drawing what changed), or a line made for the frame (an answer's
+/// head and tail, a prompt's indent, a selection's colours).
+#[derive(Debug, Clone)]
+pub enum FrameRow {
+    Rendered { entry: usize, width: u16, generation: u64, line: usize },
+    Made(ratatui::text::Line<'static>),
+}
+
+impl Pane {
+    /// The line a row of the next frame shows (`None` for a render that is gone, which
+    /// `pane_view::prepare` never leaves: it renders what it chooses).
+    pub fn frame_line<'a>(&'a self, row: &'a FrameRow) -> Option<&'a ratatui::text::Line<'static>> {
+        match row {
+            FrameRow::Made(line) => Some(line),
+            &FrameRow::Rendered { entry, width, generation, line } => {
+                let body = match self.entries.get(entry)? {
+                    Entry::User { body, .. } => body,
+                    Entry::Answer(a) => &a.body,
+                    Entry::Notice(_) => return None,
+                };
+                body.rendered(width, generation)?.get(line)
+            }
+        }
+    }
 }
 
 /// A pane body as drawn: its area, one line per row, and whether the "new below" marker

@@ -15,8 +15,8 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use crate::core::protocol::ToolCall;
 use crate::present;
 use crate::ui::frames::Reuse;
-use crate::ui::pane::Edges;
 use crate::ui::pane::{Answer, DrawnBody, Entry, ExtrasCache, Footer, Outcome, Pane, PaneState, ToolNote};
+use crate::ui::pane::{Edges, FrameRow};
 use crate::ui::theme::Theme;
 use crate::ui::wrap;
 
@@ -124,7 +124,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &Pane, ctx: &DrawCtx<'_>, r
     let buf = frame.buffer_mut();
     let blank = Line::default();
     for (i, row) in (inner.y..inner.bottom()).enumerate() {
-        let line = pane.frame_lines.get(i).unwrap_or(&blank);
+        let line = pane.frame_lines.get(i).and_then(|r| pane.frame_line(r)).unwrap_or(&blank);
         if let Some(reuse) = reuse {
             if already_there(pane, inner, reuse, row, line) {
                 continue;
@@ -173,11 +173,24 @@ fn already_there(pane: &Pane, inner: Rect, reuse: &Reuse, row: u16, line: &Line<
     drawn.lines.get(index).is_some_and(|l| l == line)
 }
 
-/// Remember what this frame drew of the pane's body (after the frame was written).
+/// Remember what this frame drew of the pane's body (after the frame was written). A row that
+/// shows what a row of the last frame showed (moved up by a scroll, or where it was) keeps that
+/// copy; only the rows that changed are copied from the render.
 pub fn frame_done(pane: &mut Pane, area: Rect) {
     let inner = inner_area(area);
-    let mut lines = std::mem::take(&mut pane.frame_lines);
-    lines.resize(usize::from(inner.height), Line::default());
+    let rows = std::mem::take(&mut pane.frame_lines);
+    let mut before = pane.drawn.take().map(|d| d.lines).unwrap_or_default();
+    let moved = usize::from(pane.moved_up);
+    let blank = Line::default();
+    let mut lines = Vec::with_capacity(usize::from(inner.height));
+    for i in 0..usize::from(inner.height) {
+        let line = rows.get(i).and_then(|r| pane.frame_line(r)).unwrap_or(&blank);
+        let kept = [i + moved, i].into_iter().find(|&j| before.get(j) == Some(line));
+        lines.push(match kept {
+            Some(j) => std::mem::take(&mut before[j]),
+            None => line.clone(),
+        });
+    }
     let marker = pane.scroll.unseen && !pane.scroll.follow && inner.width >= 14;
     let edges = pane.frame_edges.clone();
     pane.drawn = Some(DrawnBody { inner, lines, marker, edges });
@@ -189,7 +202,10 @@ pub fn rows_to_redraw(pane: &Pane, area: Rect, reuse: &Reuse) -> usize {
     let blank = Line::default();
     (inner.y..inner.bottom())
         .enumerate()
-        .filter(|&(i, row)| !already_there(pane, inner, reuse, row, pane.frame_lines.get(i).unwrap_or(&blank)))
+        .filter(|&(i, row)| {
+            let line = pane.frame_lines.get(i).and_then(|r| pane.frame_line(r)).unwrap_or(&blank);
+            !already_there(pane, inner, reuse, row, line)
+        })
         .count()
 }
 
@@ -341,7 +357,7 @@ fn footer_title(pane: &Pane, ctx: &DrawCtx<'_>) -> Line<'static> {
 }
 
 /// Lines of the viewport, updating the pane's scroll bookkeeping for this width and height.
-pub fn visible_lines(pane: &mut Pane, width: u16, rows: usize, ctx: &DrawCtx<'_>) -> Vec<Line<'static>> {
+pub fn visible_lines(pane: &mut Pane, width: u16, rows: usize, ctx: &DrawCtx<'_>) -> Vec<FrameRow> {
     let live = pane.live.map(|l| l.entry);
     let heights: Vec<usize> =
         pane.entries.iter_mut().enumerate().map(|(i, e)| entry_height(e, width, ctx, live == Some(i))).collect();
@@ -381,20 +397,25 @@ pub fn visible_lines(pane: &mut Pane, width: u16, rows: usize, ctx: &DrawCtx<'_>
             continue;
         }
         let skip = top.saturating_sub(line_at);
-        entry_lines(entry, width, ctx, live == Some(i), skip, rows - out.len(), &mut out);
+        entry_lines(entry, i, width, ctx, live == Some(i), skip, rows - out.len(), &mut out);
         line_at += h;
     }
     if let Some(sel) = pane.selection {
         let (from, to) = sel.range();
         let style = Style::default().bg(ctx.theme.ui.selection_bg);
-        for (i, line) in out.iter_mut().enumerate() {
+        for (i, row) in out.iter_mut().enumerate() {
             let abs = top + i;
+            if abs < from.min(sel.cursor) || abs > to.max(sel.cursor) {
+                continue;
+            }
+            let mut line = pane.frame_line(row).cloned().unwrap_or_default();
             if abs >= from && abs <= to {
-                *line = std::mem::take(line).patch_style(style);
+                line = line.patch_style(style);
             }
             if abs == sel.cursor {
-                *line = std::mem::take(line).patch_style(Style::default().add_modifier(Modifier::REVERSED));
+                line = line.patch_style(Style::default().add_modifier(Modifier::REVERSED));
             }
+            *row = FrameRow::Made(line);
         }
     }
     out
@@ -433,11 +454,14 @@ pub fn text_of_lines(pane: &mut Pane, width: u16, from: usize, to: usize, ctx: &
         let h = entry_height(entry, width, ctx, live == Some(i));
         if line_at + h > from && line_at <= to {
             let skip = from.saturating_sub(line_at);
-            entry_lines(entry, width, ctx, live == Some(i), skip, to + 1 - (line_at + skip), &mut out);
+            entry_lines(entry, i, width, ctx, live == Some(i), skip, to + 1 - (line_at + skip), &mut out);
         }
         line_at += h;
     }
-    out.iter().map(|l| l.to_string().trim_end().to_string()).collect::<Vec<_>>().join("\n")
+    out.iter()
+        .map(|row| pane.frame_line(row).map(|l| l.to_string().trim_end().to_string()).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn body_width(entry: &Entry, width: u16) -> u16 {
@@ -488,15 +512,17 @@ fn head_and_tail<'a>(
     (Cow::Borrowed(&cached.head), Cow::Borrowed(&cached.tail))
 }
 
-/// Append the lines `skip..skip+take` of an entry (head, body, tail, blank separator).
+/// Append the rows `skip..skip+take` of entry `index` (head, body, tail, blank separator).
+#[allow(clippy::too_many_arguments)] // one call site in a loop, one for copying a selection
 fn entry_lines(
     entry: &mut Entry,
+    index_of_entry: usize,
     width: u16,
     ctx: &DrawCtx<'_>,
     live: bool,
     skip: usize,
     take: usize,
-    out: &mut Vec<Line<'static>>,
+    out: &mut Vec<FrameRow>,
 ) {
     let (head, tail) = head_and_tail(entry, width, ctx, live);
     let (head, tail) = (head.into_owned(), tail.into_owned());
@@ -509,25 +535,26 @@ fn entry_lines(
     };
     let end = skip + take;
     let mut index = 0usize;
-    let push_small = |lines: Vec<Line<'static>>, index: &mut usize, out: &mut Vec<Line<'static>>| {
+    let push_small = |lines: Vec<Line<'static>>, index: &mut usize, out: &mut Vec<FrameRow>| {
         for l in lines {
             if *index >= skip && *index < end {
-                out.push(l);
+                out.push(FrameRow::Made(l));
             }
             *index += 1;
         }
     };
     push_small(head, &mut index, out);
-    // Only the visible part of the body is cloned.
+    // The body's rows are read from its render when drawn; a prompt's are made indented.
     let from = skip.saturating_sub(index).min(body.len());
     let to = end.saturating_sub(index).min(body.len()).max(from);
-    for l in &body[from..to] {
+    let generation = ctx.theme.markdown.generation;
+    for (line, l) in body[from..to].iter().enumerate() {
         out.push(if indent {
             let mut spans = vec![Span::raw(USER_INDENT)];
             spans.extend(l.spans.iter().cloned());
-            Line::from(spans).style(l.style)
+            FrameRow::Made(Line::from(spans).style(l.style))
         } else {
-            l.clone()
+            FrameRow::Rendered { entry: index_of_entry, width: bw, generation, line: from + line }
         });
     }
     index += body.len();

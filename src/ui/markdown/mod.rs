@@ -141,6 +141,16 @@ impl MarkdownView {
         &self.caches[0].out
     }
 
+    /// The lines `lines` made at `width` for style generation `generation`, while the text is
+    /// unchanged since: for reading them again without a mutable borrow (a frame drawn after
+    /// its preparation). `None` when there is no such render.
+    pub fn rendered(&self, width: u16, generation: u64) -> Option<&[Line<'static>]> {
+        self.caches
+            .iter()
+            .find(|c| c.key == Some((width, generation)) && c.text_len == Some(self.text.len()))
+            .map(|c| c.out.as_slice())
+    }
+
     /// Number of rendered lines at `width` (renders if needed; highlighting does not change it).
     pub fn height(&mut self, width: u16, style: &MarkdownStyle) -> usize {
         if width == 0 {
@@ -243,7 +253,7 @@ impl MarkdownView {
 }
 
 impl Cache {
-    #[allow(clippy::too_many_arguments)] // the render state is threaded through explicitly instead of a borrowed struct of     #[allow(clippy::too_many_arguments)]mut fields
+    #[allow(clippy::too_many_arguments)] // the render state is threaded through explicitly instead of a borrowed struct of mut fields
     fn render_settled(
         &mut self,
         index: usize,
@@ -274,7 +284,7 @@ impl Cache {
         self.open.start = block.range.end;
     }
 
-    #[allow(clippy::too_many_arguments)] // the render state is threaded through explicitly instead of a borrowed struct of     #[allow(clippy::too_many_arguments)]mut fields
+    #[allow(clippy::too_many_arguments)] // the render state is threaded through explicitly instead of a borrowed struct of mut fields
     fn render_open(
         &mut self,
         index: usize,
@@ -304,7 +314,7 @@ impl Cache {
 
     /// Brings a fence's lines in `out` up to date: finished lines are appended once and kept,
     /// the unfinished last line is redrawn.
-    #[allow(clippy::too_many_arguments)] // the render state is threaded through explicitly instead of a borrowed struct of     #[allow(clippy::too_many_arguments)]mut fields
+    #[allow(clippy::too_many_arguments)] // the render state is threaded through explicitly instead of a borrowed struct of mut fields
     fn extend_fence(
         &mut self,
         index: usize,

@@ -512,7 +512,8 @@ fn head_and_tail<'a>(
     (Cow::Borrowed(&cached.head), Cow::Borrowed(&cached.tail))
 }
 
-/// Append the rows `skip..skip+take` of entry `index` (head, body, tail, blank separator).
+/// Append the rows `skip..skip+take` of entry `index_of_entry` (head, body, tail, blank
+/// separator).
 #[allow(clippy::too_many_arguments)] // one call site in a loop, one for copying a selection
 fn entry_lines(
     entry: &mut Entry,

@@ -195,6 +195,11 @@ pub enum FrameRow {
 }
 
 impl Pane {
+    /// The line row `i` of the next frame's body shows (`None` below the text).
+    pub fn frame_row(&self, i: usize) -> Option<&ratatui::text::Line<'static>> {
+        self.frame_lines.get(i).and_then(|row| self.frame_line(row))
+    }
+
     /// The line a row of the next frame shows (`None` for a render that is gone, which
     /// `pane_view::prepare` never leaves: it renders what it chooses).
     pub fn frame_line<'a>(&'a self, row: &'a FrameRow) -> Option<&'a ratatui::text::Line<'static>> {

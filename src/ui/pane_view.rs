@@ -124,7 +124,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &Pane, ctx: &DrawCtx<'_>, r
     let buf = frame.buffer_mut();
     let blank = Line::default();
     for (i, row) in (inner.y..inner.bottom()).enumerate() {
-        let line = pane.frame_lines.get(i).and_then(|r| pane.frame_line(r)).unwrap_or(&blank);
+        let line = pane.frame_row(i).unwrap_or(&blank);
         if let Some(reuse) = reuse {
             if already_there(pane, inner, reuse, row, line) {
                 continue;
@@ -178,19 +178,19 @@ fn already_there(pane: &Pane, inner: Rect, reuse: &Reuse, row: u16, line: &Line<
 /// copy; only the rows that changed are copied from the render.
 pub fn frame_done(pane: &mut Pane, area: Rect) {
     let inner = inner_area(area);
-    let rows = std::mem::take(&mut pane.frame_lines);
     let mut before = pane.drawn.take().map(|d| d.lines).unwrap_or_default();
     let moved = usize::from(pane.moved_up);
     let blank = Line::default();
     let mut lines = Vec::with_capacity(usize::from(inner.height));
     for i in 0..usize::from(inner.height) {
-        let line = rows.get(i).and_then(|r| pane.frame_line(r)).unwrap_or(&blank);
+        let line = pane.frame_row(i).unwrap_or(&blank);
         let kept = [i + moved, i].into_iter().find(|&j| before.get(j) == Some(line));
         lines.push(match kept {
             Some(j) => std::mem::take(&mut before[j]),
             None => line.clone(),
         });
     }
+    pane.frame_lines.clear();
     let marker = pane.scroll.unseen && !pane.scroll.follow && inner.width >= 14;
     let edges = pane.frame_edges.clone();
     pane.drawn = Some(DrawnBody { inner, lines, marker, edges });
@@ -203,7 +203,7 @@ pub fn rows_to_redraw(pane: &Pane, area: Rect, reuse: &Reuse) -> usize {
     (inner.y..inner.bottom())
         .enumerate()
         .filter(|&(i, row)| {
-            let line = pane.frame_lines.get(i).and_then(|r| pane.frame_line(r)).unwrap_or(&blank);
+            let line = pane.frame_row(i).unwrap_or(&blank);
             !already_there(pane, inner, reuse, row, line)
         })
         .count()

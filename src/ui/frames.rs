@@ -143,6 +143,8 @@ pub struct FrameWriter {
     /// Whether the next frame may start from the last one and be scrolled; not after a resize,
     /// a repaint or another program's turn.
     trusted: bool,
+    /// The size at which ratatui's idle buffer was last let go (see `release_idle_buffer`).
+    idle_released_at: Option<Rect>,
 }
 
 /// Up to this many unchanged cells between two changed ones on a row are written again rather
@@ -181,6 +183,10 @@ impl FrameWriter {
     ) -> Result<FrameFigures, B::Error> {
         terminal.autoresize()?;
         let area = terminal.get_frame().area();
+        if self.idle_released_at != Some(area) {
+            release_idle_buffer(terminal);
+            self.idle_released_at = Some(area);
+        }
         let mut figures = FrameFigures::default();
         // The rows a retained frame's drawing touched; `None` compares every row.
         let mut touched = None;
@@ -276,6 +282,18 @@ impl FrameWriter {
             shift(shown, scroll);
         }
     }
+}
+
+/// Let go of the second cell buffer ratatui's `Terminal` keeps for its own diff, which this
+/// writer never uses (it diffs against what it knows the terminal shows): at 200x50 that is
+/// 480 KB held for nothing. ratatui sizes it again at each resize, hence once per size.
+fn release_idle_buffer<B: Backend>(terminal: &mut Terminal<B>) {
+    // `swap_buffers` blanks the buffer it makes current, so the frame is kept aside meanwhile.
+    let frame = std::mem::take(terminal.current_buffer_mut());
+    terminal.swap_buffers();
+    *terminal.current_buffer_mut() = Buffer::default();
+    terminal.swap_buffers();
+    *terminal.current_buffer_mut() = frame;
 }
 
 /// Move `buffer`'s rows as the terminal moves its own: up by `lines` inside the region, blank
@@ -521,6 +539,27 @@ mod tests {
         }
         expected.set_string(0, 0, "header", ratatui::style::Style::default());
         assert_eq!(text_rows(terminal.backend().buffer()), text_rows(&expected));
+    }
+
+    #[test]
+    fn ratatuis_idle_buffer_is_let_go_at_each_size_and_frames_stay_right() {
+        let mut terminal = Terminal::new(TestBackend::new(40, 6)).unwrap();
+        let mut writer = FrameWriter::default();
+        let hint = ScrollHint { rows: 1..5, lines: 1 };
+        let idle_cells = |terminal: &mut Terminal<TestBackend>| {
+            terminal.swap_buffers();
+            let cells = terminal.current_buffer_mut().content.len();
+            terminal.swap_buffers();
+            cells
+        };
+        assert_eq!(idle_cells(&mut terminal), 240, "ratatui allocates both buffers");
+        frame(&mut writer, &mut terminal, &hint, &FOUR);
+        assert_eq!(idle_cells(&mut terminal), 0);
+        terminal.backend_mut().resize(36, 7);
+        frame(&mut writer, &mut terminal, &hint, &MOVED);
+        assert_eq!(idle_cells(&mut terminal), 0, "a resize sizes it again; the next frame lets it go");
+        let rows = text_rows(terminal.backend().buffer());
+        assert!(rows[1].starts_with("two two") && rows[4].starts_with("five five"), "{rows:?}");
     }
 
     #[test]

@@ -737,7 +737,7 @@ impl Compiler {
             parser: ParserBuilder::new(),
             config: Config::default(),
             builder: RefCell::new(Builder::new()),
-            utf8_state: RefCell::new(Utf8State::new()),
+            utf8_state: RefCell::new(Utf8State::spare()),
             trie_state: RefCell::new(RangeTrie::new()),
             utf8_suffix: RefCell::new(Utf8SuffixMap::new(1000)),
         }
@@ -1746,6 +1746,30 @@ struct Utf8Compiler<'a> {
     target: StateID,
 }
 
+// roundtable's patch: one compiler's UTF-8 state kept per thread for the
+// next compiler (see `Utf8State::spare`).
+#[cfg(feature = "std")]
+std::thread_local! {
+    static SPARE_UTF8_STATE: core::cell::Cell<Option<Utf8State>> =
+        const { core::cell::Cell::new(None) };
+}
+
+// roundtable's patch: a compiler hands its UTF-8 state to the next one.
+#[cfg(feature = "std")]
+impl Drop for Compiler {
+    fn drop(&mut self) {
+        let state = core::mem::replace(
+            self.utf8_state.get_mut(),
+            Utf8State { compiled: Utf8BoundedMap::new(1), uncompiled: vec![] },
+        );
+        // Only a state whose map was allocated is worth keeping; `try_with`
+        // because a compiler may be dropped while the thread shuts down.
+        if state.compiled.is_allocated() {
+            let _ = SPARE_UTF8_STATE.try_with(|s| s.set(Some(state)));
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Utf8State {
     compiled: Utf8BoundedMap,
@@ -1767,6 +1791,21 @@ struct Utf8LastTransition {
 impl Utf8State {
     fn new() -> Utf8State {
         Utf8State { compiled: Utf8BoundedMap::new(10_000), uncompiled: vec![] }
+    }
+
+    // roundtable's patch: the state of the last compiler dropped on this
+    // thread, if any, else a new one. The bounded map allocates its 10,000
+    // entries (400 KB) when a compiler first meets a Unicode class, and a
+    // compiler lives for one regex: a program that compiles hundreds of
+    // small regexes (syntect does, one per pattern) spent more time
+    // allocating, faulting in and freeing that map than compiling. Reused,
+    // its version counter clears it as it does between classes of one regex.
+    fn spare() -> Utf8State {
+        #[cfg(feature = "std")]
+        if let Some(state) = SPARE_UTF8_STATE.with(|s| s.take()) {
+            return state;
+        }
+        Utf8State::new()
     }
 
     fn clear(&mut self) {

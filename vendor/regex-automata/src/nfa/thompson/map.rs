@@ -139,6 +139,12 @@ impl Utf8BoundedMap {
         }
     }
 
+    /// Whether `clear` allocated this map's entries (roundtable's patch: a
+    /// compiler keeps only such a map for the next one).
+    pub fn is_allocated(&self) -> bool {
+        !self.map.is_empty()
+    }
+
     /// Return a hash of the given transitions.
     pub fn hash(&self, key: &[Transition]) -> usize {
         let mut h = INIT;

@@ -45,12 +45,16 @@ pub struct Reuse {
     touched: std::cell::RefCell<Touched>,
 }
 
-/// Rows written by a retained frame's drawing code.
+/// Where a retained frame's drawing code wrote: per row, the columns from the leftmost to the
+/// rightmost cell it wrote (`start == end` where it wrote nothing).
 #[derive(Debug, Clone, Default)]
 struct Touched {
     all: bool,
-    rows: Vec<bool>,
+    rows: Vec<Columns>,
 }
+
+/// Columns `start..end` of a row.
+type Columns = (u16, u16);
 
 impl Reuse {
     /// The last frame moved up by `scroll`.
@@ -58,15 +62,24 @@ impl Reuse {
         Reuse { scroll: Some(scroll), ..Reuse::default() }
     }
 
-    /// The drawing code wrote (or may have written) cells on the rows of `rect`.
+    /// The drawing code wrote (or may have written) cells in `rect`.
     pub fn touch(&self, rect: Rect) {
+        if rect.is_empty() {
+            return;
+        }
         let mut touched = self.touched.borrow_mut();
         let rows = &mut touched.rows;
         let end = usize::from(rect.bottom());
         if rows.len() < end {
-            rows.resize(end, false);
+            rows.resize(end, (0, 0));
         }
-        rows[usize::from(rect.top())..end].fill(true);
+        for columns in &mut rows[usize::from(rect.top())..end] {
+            *columns = if columns.0 == columns.1 {
+                (rect.left(), rect.right())
+            } else {
+                (columns.0.min(rect.left()), columns.1.max(rect.right()))
+            };
+        }
     }
 
     /// The drawing code wrote where it cannot say: every row is compared.
@@ -74,8 +87,8 @@ impl Reuse {
         self.touched.borrow_mut().all = true;
     }
 
-    /// The rows to compare with the screen: `None` for all of them.
-    fn touched_rows(self) -> Option<Vec<bool>> {
+    /// The columns to compare with the screen, per row: `None` for all of them.
+    fn touched_rows(self) -> Option<Vec<Columns>> {
         let touched = self.touched.into_inner();
         (!touched.all).then_some(touched.rows)
     }
@@ -232,8 +245,9 @@ impl FrameWriter {
     }
 
     /// Send the cells of the frame that differ from what the terminal shows, then remember
-    /// them as shown. With `rows`, only those rows can differ (see `Reuse::touch`).
-    fn send<B: Backend>(&mut self, terminal: &mut Terminal<B>, rows: Option<&[bool]>) -> Result<(), B::Error> {
+    /// them as shown. With `rows`, only those columns of each row can differ (see
+    /// `Reuse::touch`).
+    fn send<B: Backend>(&mut self, terminal: &mut Terminal<B>, rows: Option<&[Columns]>) -> Result<(), B::Error> {
         // The frame is taken out of the terminal for the moment, so its cells can be lent to
         // the backend.
         let next = std::mem::take(terminal.current_buffer_mut());
@@ -322,18 +336,23 @@ fn shift(buffer: &mut Buffer, scroll: &ScrollHint) {
 /// ratatui's buffer diff (`Buffer::diff`), row by row, passing over rows that are equal: most
 /// rows of a frame at a model's pace are, and ratatui's diff works out each equal cell's display
 /// width on the way. Same cells out, in the same order (a test compares the two). With `rows`,
-/// the rows not marked are known to be equal and not even compared.
-fn diff_rows<'a>(shown: &Buffer, next: &'a Buffer, rows: Option<&[bool]>) -> Vec<(u16, u16, &'a Cell)> {
+/// only the columns given for a row can differ (the rest is known to be equal): a row is
+/// compared there, and diffed whole if they differ (so the cells out are still ratatui's).
+fn diff_rows<'a>(shown: &Buffer, next: &'a Buffer, rows: Option<&[Columns]>) -> Vec<(u16, u16, &'a Cell)> {
     let width = usize::from(next.area.width);
     let mut out = Vec::new();
     if shown.area != next.area || width == 0 {
         return shown.diff(next);
     }
     for (y, (old, new)) in shown.content.chunks(width).zip(next.content.chunks(width)).enumerate() {
-        if rows.is_some_and(|rows| !rows.get(y).copied().unwrap_or(false)) {
-            continue;
-        }
-        if old != new {
+        let columns = match rows {
+            None => 0..width,
+            Some(rows) => match rows.get(y) {
+                Some(&(start, end)) => usize::from(start).min(width)..usize::from(end).min(width),
+                None => continue,
+            },
+        };
+        if old[columns.clone()] != new[columns] {
             diff_row(old, new, next.area.y + y as u16, next.area.x, &mut out);
         }
     }
@@ -587,7 +606,8 @@ mod tests {
     }
 
     /// The row-by-row diff sends exactly what ratatui's diff sends, wide characters, emoji with
-    /// a variation selector, styled blanks and skipped cells included.
+    /// a variation selector, styled blanks and skipped cells included; and so it does when told
+    /// which columns were written.
     #[test]
     fn the_row_diff_is_ratatuis_diff() {
         use ratatui::style::{Color, Style};
@@ -602,6 +622,8 @@ mod tests {
         let mut shown = Buffer::empty(area);
         for round in 0..500 {
             let mut next = shown.clone();
+            // Where this round wrote, as drawing code tells a retained frame (`Reuse::touch`).
+            let reuse = Reuse::default();
             for _ in 0..next_rand(8) {
                 let (x, y) = (next_rand(24) as u16, next_rand(5) as u16);
                 let text = ["語語", "ab", "  ", "❤\u{FE0F}x", "│─", "x"][next_rand(6) as usize];
@@ -611,7 +633,8 @@ mod tests {
                     2 => Style::reset().add_modifier(Modifier::UNDERLINED),
                     _ => Style::reset().fg(Color::Cyan),
                 };
-                next.set_stringn(x, y, text, usize::from(24 - x), style);
+                let (end, _) = next.set_stringn(x, y, text, usize::from(24 - x), style);
+                reuse.touch(Rect::new(x, y, end.max(x + 1) - x, 1));
                 if next_rand(10) == 0 {
                     next[(x, y)].set_diff_option(CellDiffOption::Skip);
                 }
@@ -621,6 +644,11 @@ mod tests {
             let theirs: Vec<(u16, u16, Cell)> =
                 shown.diff(&next).into_iter().map(|(x, y, c)| (x, y, c.clone())).collect();
             assert_eq!(ours, theirs, "round {round}");
+            // Comparing only the columns written finds the same cells.
+            let touched = reuse.touched_rows().unwrap();
+            let columns: Vec<(u16, u16, Cell)> =
+                diff_rows(&shown, &next, Some(&touched)).into_iter().map(|(x, y, c)| (x, y, c.clone())).collect();
+            assert_eq!(columns, theirs, "round {round}, columns {touched:?}");
             shown = next;
         }
     }

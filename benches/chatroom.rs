@@ -44,7 +44,9 @@ const MAX_FPS: u32 = 60;
 const BYTES_PER_TOKEN: usize = 4;
 
 fn main() {
-    // The chatroom's own runtime shape (src/ui/launch.rs): two workers, the loop on this thread.
+    // The loop on this thread, as in the chatroom (src/ui/launch.rs); the synthetic producers on
+    // two workers. The core is started but never sent a request, so the shape of its runtime
+    // (one thread of its own in the chatroom) does not matter here.
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     runtime.block_on(bench());
 }

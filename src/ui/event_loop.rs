@@ -436,7 +436,7 @@ fn next_deadline(app: &App, last_draw: Option<Instant>, frame: Duration, animati
         consider(last_draw.map_or_else(Instant::now, |t| t + frame));
     }
     if app.animating() {
-        consider(animation);
+        consider(spinner_wakeup(animation, last_draw, frame));
     }
     if app.chrome.show_sidebar
         && let Some(wait) = sidebar::next_countdown_change(&app.view.sidebar, crate::core::store::now_ms())
@@ -444,6 +444,15 @@ fn next_deadline(app: &App, last_draw: Option<Instant>, frame: Duration, animati
         consider(Instant::now() + wait);
     }
     deadline
+}
+
+/// When the loop wakes for the spinner's next step (due at `animation`) while something
+/// streams. While text streams in, the next frame slot wakes the loop anyway: the spinner
+/// advances at the first slot after its time instead of waking the loop between two slots (ten
+/// wake-ups a second, each costing more than the step). A slot already past (no text for a
+/// while, as before the first token) leaves the spinner its own time.
+fn spinner_wakeup(animation: Instant, last_draw: Option<Instant>, frame: Duration) -> Instant {
+    last_draw.map_or(animation, |drawn| animation.max(drawn + frame))
 }
 
 /// Commands go through an unbounded queue to a task that awaits the core's bounded channel, so
@@ -577,5 +586,24 @@ async fn shutdown(core: &CoreHandle, events: &mut mpsc::Receiver<CoreEvent>, app
     }
     if let Some(store) = &app.services.store {
         let _ = store.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spinner_steps_with_the_frame_slots_while_text_streams() {
+        let t0 = Instant::now();
+        let frame = Duration::from_millis(50);
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        // Due between the last frame and the next slot: waits for the slot.
+        assert_eq!(spinner_wakeup(ms(20), Some(t0), frame), ms(50));
+        // Due after the next slot: its own time (that slot wakes the loop anyway).
+        assert_eq!(spinner_wakeup(ms(70), Some(t0), frame), ms(70));
+        // No text for a while (the slot is long past), or nothing drawn yet: its own time.
+        assert_eq!(spinner_wakeup(ms(1020), Some(t0), frame), ms(1020));
+        assert_eq!(spinner_wakeup(ms(20), None, frame), ms(20));
     }
 }

@@ -213,6 +213,7 @@ impl Config {
                 timeouts,
                 identity: file.app,
                 limits,
+                read_slot: None,
             },
             default_models: file.default_models,
             prices: file.prices,

@@ -85,6 +85,7 @@ async fn replay_chunks(kind: ProviderKind, chunks: Vec<Bytes>, tail: Option<Body
         url: "http://test/",
         idle: Duration::from_secs(5),
         limits: StreamLimits::default(),
+        read_slot: None,
     };
     let result =
         consume_sse(futures_util::stream::iter(items), &mut normalizer, &source, &mut progress, &mut sink).await;

@@ -72,6 +72,13 @@ pub struct LoopIo {
     pub record_frame_times: bool,
 }
 
+/// How far apart frames for streamed text are: `1 / STREAM_FPS`, or longer under a lower
+/// `max_fps`. The core reads streams at the same slots (`ProvidersConfig::read_slot`).
+pub fn stream_interval(max_fps: u32) -> Duration {
+    let frame_interval = Duration::from_secs_f64(1.0 / f64::from(max_fps.clamp(1, 240)));
+    frame_interval.max(Duration::from_secs_f64(1.0 / f64::from(STREAM_FPS)))
+}
+
 pub async fn run<B, Q>(
     terminal: &mut Terminal<B>,
     app: &mut App,
@@ -84,8 +91,7 @@ where
     Q: Future<Output = ()>,
 {
     let LoopIo { mut events, mut core_events, core, max_fps, record_frame_times } = io;
-    let frame_interval = Duration::from_secs_f64(1.0 / f64::from(max_fps.clamp(1, 240)));
-    let stream_interval = frame_interval.max(Duration::from_secs_f64(1.0 / f64::from(STREAM_FPS)));
+    let stream_interval = stream_interval(max_fps);
     let (bg_tx, mut bg_rx) = mpsc::unbounded_channel::<Background>();
     let commands = spawn_command_forwarder(core.clone());
     let mut stats = LoopStats::default();

@@ -104,6 +104,8 @@ async fn run_async(opts: LaunchOptions, paths: &Paths, core_runtime: tokio::runt
     if let Some(url) = &opts.base_url {
         config.override_base_url(url);
     }
+    // Text is shown at the frame slots, so the core reads the streams at them.
+    config.providers.read_slot = Some(event_loop::stream_interval(settings.max_fps));
     let room_models = if opts.models.is_empty() { &config.default_models } else { &opts.models };
     let demo = opts.demo || (opts.base_url.is_none() && no_usable_provider(&config, room_models));
     // Loading the syntax definitions takes a moment; do it while the rest starts. Regexes are

@@ -200,7 +200,13 @@ async fn stream_inner<S: EventSink>(
     sink.emit(EventKind::Connected { generation_id }).await;
 
     let mut normalizer = StreamNormalizer::new(provider.kind);
-    let source = StreamSource { label: &label, url: &url, idle: timeouts.idle, limits: config.limits };
+    let source = StreamSource {
+        label: &label,
+        url: &url,
+        idle: timeouts.idle,
+        limits: config.limits,
+        read_slot: config.read_slot,
+    };
     if is_html(&headers) {
         let page = read_capped(response, MAX_HTML_PEEK, timeouts).await.unwrap_or_default();
         return Err(html_error(&label, &url, &page));
@@ -321,6 +327,8 @@ pub struct StreamSource<'a> {
     pub url: &'a str,
     pub idle: std::time::Duration,
     pub limits: StreamLimits,
+    /// Read at most once a slot when nothing is waiting (see `ProvidersConfig::read_slot`).
+    pub read_slot: Option<std::time::Duration>,
 }
 
 /// Largest part of an HTML page read to find its title.
@@ -346,8 +354,15 @@ where
     let mut done = false;
     let mut failure: Option<CoreError> = None;
     let mut html: Option<Vec<u8>> = None;
+    // What a paced read found already waiting, taken on the next turn.
+    let mut ahead = None;
+    let mut pacer = source.read_slot.map(super::pacing::Pacer::new);
     'read: loop {
-        let chunk = match bytes.next().await {
+        let item = match ahead.take() {
+            Some(item) => item,
+            None => bytes.next().await,
+        };
+        let chunk = match item {
             None => {
                 framer.finish(&mut events);
                 None
@@ -428,6 +443,15 @@ where
         }
         if failure.is_some() {
             break;
+        }
+        if let Some(pacer) = &mut pacer {
+            // What is already here is taken at once, so a fast server is read at full speed;
+            // only when nothing is waiting may the next read wait for the slot.
+            pacer.chunk_read();
+            match super::pacing::next_if_waiting(&mut bytes).await {
+                Some(item) => ahead = Some(item),
+                None => pacer.pause().await,
+            }
         }
     }
     progress.summary.tool_calls = normalizer.tool_calls();

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod errors;
 pub mod normalize;
+pub mod pacing;
 pub mod request;
 pub mod sse;
 
@@ -88,6 +89,10 @@ pub struct ProvidersConfig {
     pub timeouts: Timeouts,
     pub identity: AppIdentity,
     pub limits: StreamLimits,
+    /// When set, a stream that has nothing waiting reads again only at the next slot of this
+    /// length (see `pacing`): the chatroom shows text at its frame slots, so reading per packet
+    /// would cost a wake-up each for nothing. `ask`, which prints as text comes, leaves it unset.
+    pub read_slot: Option<Duration>,
 }
 
 /// Bounds on one streamed answer, so a server that never stops (or never sends a line break)

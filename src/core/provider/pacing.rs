@@ -1,0 +1,210 @@
+//! Read pacing: when whoever shows a stream does so only at frame slots, a fast stream is read
+//! at those slots too, so what arrives between two is taken in one run of the core's tasks
+//! rather than one per chunk. The slots are one grid for the process, so every stream of a room
+//! is read together.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt};
+use tokio::time::Instant;
+
+/// Chunks a slot at which pacing pays: waiting for a slot costs a timer's wake-up and the
+/// kernel still wakes the thread for each packet, so a stream slower than this (50 tok/s at
+/// 50 ms slots is 2.5 chunks a slot) is read as it comes, as before; faster ones are paced.
+const CHUNKS_WORTH_PACING: u32 = 4;
+
+/// Decides, slot by slot, whether a stream comes fast enough to be read at the slots.
+#[derive(Debug)]
+pub struct Pacer {
+    slot: Duration,
+    window_start: Instant,
+    in_window: u32,
+    fast: bool,
+}
+
+impl Pacer {
+    pub fn new(slot: Duration) -> Self {
+        Self { slot, window_start: Instant::now(), in_window: 0, fast: false }
+    }
+
+    /// A chunk was read: counted in the current window, which closes (and decides whether the
+    /// stream is fast) once a slot has passed.
+    pub fn chunk_read(&mut self) {
+        let now = Instant::now();
+        if now.saturating_duration_since(self.window_start) >= self.slot {
+            self.fast = self.in_window >= CHUNKS_WORTH_PACING;
+            self.window_start = now;
+            self.in_window = 0;
+        }
+        self.in_window += 1;
+    }
+
+    /// After a chunk, with nothing else waiting: wait for the next slot before reading again
+    /// when the stream is fast; otherwise return at once (the next read waits on the network).
+    pub async fn pause(&self) {
+        if self.fast {
+            wait_for_slot(self.slot).await;
+        }
+    }
+}
+
+/// The grid's origin: the first time any stream paced itself.
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+/// The first point of the grid (`slot` apart, through `epoch`) after `now`.
+fn next_slot(epoch: Instant, now: Instant, slot: Duration) -> Instant {
+    let slot_nanos = i128::try_from(slot.as_nanos()).unwrap_or(i128::MAX).max(1);
+    let since_epoch = if now >= epoch {
+        i128::try_from((now - epoch).as_nanos()).unwrap_or(i128::MAX)
+    } else {
+        -i128::try_from((epoch - now).as_nanos()).unwrap_or(i128::MAX)
+    };
+    let to_next = slot_nanos - since_epoch.rem_euclid(slot_nanos);
+    now + Duration::from_nanos(u64::try_from(to_next).unwrap_or(u64::MAX))
+}
+
+/// Sleep until the next slot of the process's grid.
+async fn wait_for_slot(slot: Duration) {
+    let now = Instant::now();
+    let epoch = *EPOCH.get_or_init(|| now);
+    tokio::time::sleep_until(next_slot(epoch, now, slot)).await;
+}
+
+/// The stream's next item if it is already here, without waiting on the network: `None` when
+/// the stream would wait. hyper hands a body over one chunk at a time from a task of its own,
+/// so "already here" means "within this turn of the runtime": the stream is polled first each
+/// time the task wakes, and a yield (which resumes only after the runtime has run every task
+/// that is ready, hyper's among them, and polled the sockets once without waiting) ends the
+/// wait. One such poll per batch, not one per chunk.
+pub async fn next_if_waiting<S: Stream + Unpin>(stream: &mut S) -> Option<Option<S::Item>> {
+    tokio::select! {
+        biased;
+        item = stream.next() => Some(item),
+        () = tokio::task::yield_now() => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::core::protocol::EventKind;
+    use crate::core::provider::client::{BodyError, EventSink, Progress, StreamSource, consume_sse};
+    use crate::core::provider::normalize::StreamNormalizer;
+    use crate::core::provider::{ProviderKind, StreamLimits};
+
+    #[test]
+    fn the_next_slot_is_the_first_grid_point_after_now() {
+        let epoch = Instant::now();
+        let slot = Duration::from_millis(50);
+        assert_eq!(next_slot(epoch, epoch, slot), epoch + slot);
+        assert_eq!(next_slot(epoch, epoch + Duration::from_millis(49), slot), epoch + slot);
+        assert_eq!(next_slot(epoch, epoch + slot, slot), epoch + slot * 2);
+        assert_eq!(next_slot(epoch, epoch + Duration::from_millis(1234), slot), epoch + Duration::from_millis(1250));
+        // Before the epoch (another runtime's clock in tests) the grid extends backwards.
+        let later = epoch + Duration::from_secs(10);
+        assert_eq!(next_slot(later, epoch + Duration::from_millis(1234), slot), epoch + Duration::from_millis(1250));
+        assert_eq!(next_slot(later, epoch, slot), epoch + slot);
+    }
+
+    /// When each piece of text was handed on, by the runtime's (paused) clock.
+    struct Handed(Vec<(Instant, String)>);
+
+    impl EventSink for Handed {
+        async fn emit(&mut self, kind: EventKind) -> bool {
+            if let EventKind::TextDelta(text) = kind {
+                self.0.push((Instant::now(), text));
+            }
+            true
+        }
+    }
+
+    fn chunk(text: &str) -> Bytes {
+        Bytes::from(format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{text}\"}}}}]}}\n\n"))
+    }
+
+    fn finish() -> Bytes {
+        Bytes::from_static(
+            b"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n",
+        )
+    }
+
+    /// A socket's worth of chunks: each is readable from its time on, whether or not anyone
+    /// reads then (as bytes wait in a receive buffer), so a late reader finds several ready.
+    fn arriving(
+        start: Instant,
+        chunks: Vec<(Duration, Bytes)>,
+    ) -> impl futures_util::Stream<Item = Result<Bytes, BodyError>> {
+        futures_util::stream::unfold(chunks.into_iter(), move |mut rest| async move {
+            let (at, bytes) = rest.next()?;
+            if start + at > Instant::now() {
+                tokio::time::sleep_until(start + at).await;
+            }
+            Some((Ok(bytes), rest))
+        })
+    }
+
+    /// Streams `count` words, one every `gap` (the last followed by the finish chunk), and
+    /// returns when each word arrived and when it was handed on.
+    async fn stream_words(count: usize, gap: Duration, read_slot: Option<Duration>) -> Vec<(Instant, Instant)> {
+        let start = Instant::now();
+        let mut chunks: Vec<(Duration, Bytes)> =
+            (0..count).map(|i| (gap * u32::try_from(i).unwrap(), chunk(&format!("w{i} ")))).collect();
+        chunks.push((gap * u32::try_from(count).unwrap(), finish()));
+        let source = StreamSource {
+            label: "test",
+            url: "http://test/",
+            idle: Duration::from_secs(60),
+            limits: StreamLimits::default(),
+            read_slot,
+        };
+        let mut normalizer = StreamNormalizer::new(ProviderKind::OpenaiCompatible);
+        let mut progress = Progress::default();
+        let mut handed = Handed(Vec::new());
+        consume_sse(arriving(start, chunks), &mut normalizer, &source, &mut progress, &mut handed)
+            .await
+            .expect("the stream ends with its finish chunk");
+        let words: Vec<String> = (0..count).map(|i| format!("w{i} ")).collect();
+        assert_eq!(progress.summary.text, words.concat(), "every word, in order");
+        assert_eq!(handed.0.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(), words);
+        handed.0.iter().enumerate().map(|(i, (at, _))| (start + gap * u32::try_from(i).unwrap(), *at)).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_stream_hands_on_what_arrived_at_the_slots_and_nothing_later_than_a_slot() {
+        let slot = Duration::from_millis(50);
+        let gap = Duration::from_millis(5);
+        let timings = stream_words(200, gap, Some(slot)).await;
+        let wakeups: BTreeSet<Instant> = timings.iter().map(|(_, handed)| *handed).collect();
+        // 200 words over a second: the first slot's ten one by one (the pace is not known yet),
+        // the rest at most at each of the 20 slots after it.
+        assert!(wakeups.len() <= 32, "{} hand-overs for 200 words over 1 s at 50 ms slots", wakeups.len());
+        for (arrived, handed) in timings {
+            assert!(handed >= arrived);
+            assert!(handed - arrived <= slot + Duration::from_millis(1), "a word waited {:?}", handed - arrived);
+        }
+
+        // Unpaced, the same stream is handed on word by word.
+        let unpaced = stream_words(200, gap, None).await;
+        assert!(unpaced.iter().all(|(arrived, handed)| *handed - *arrived <= Duration::from_millis(1)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_stream_is_read_as_it_comes() {
+        // 25 chunks a second: two a slot, not worth a timer's wake-up each slot.
+        let timings = stream_words(50, Duration::from_millis(40), Some(Duration::from_millis(50))).await;
+        assert!(timings.iter().all(|(arrived, handed)| *handed - *arrived <= Duration::from_millis(1)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_stream_reads_what_is_already_waiting_without_waiting_for_a_slot() {
+        // A flood: every word is there at once. Pacing must not spread it over slots.
+        let timings = stream_words(1_000, Duration::ZERO, Some(Duration::from_millis(50))).await;
+        let first = timings[0].1;
+        assert!(timings.iter().all(|(_, handed)| *handed == first), "a flood was held back to the slots");
+    }
+}

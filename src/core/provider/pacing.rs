@@ -14,7 +14,7 @@ use tokio::time::Instant;
 /// 50 ms slots is 2.5 chunks a slot) is read as it comes, as before; faster ones are paced.
 const CHUNKS_WORTH_PACING: u32 = 4;
 
-/// Decides, slot by slot, whether a stream comes fast enough to be read at the slots.
+/// Decides, about once a slot, whether a stream comes fast enough to be read at the slots.
 #[derive(Debug)]
 pub struct Pacer {
     slot: Duration,
@@ -28,21 +28,24 @@ impl Pacer {
         Self { slot, window_start: Instant::now(), in_window: 0, fast: false }
     }
 
-    /// A chunk was read: counted in the current window, which closes (and decides whether the
-    /// stream is fast) once a slot has passed.
+    /// A chunk was read.
     pub fn chunk_read(&mut self) {
-        let now = Instant::now();
-        if now.saturating_duration_since(self.window_start) >= self.slot {
-            self.fast = self.in_window >= CHUNKS_WORTH_PACING;
-            self.window_start = now;
-            self.in_window = 0;
-        }
-        self.in_window += 1;
+        self.in_window = self.in_window.saturating_add(1);
     }
 
     /// After a chunk, with nothing else waiting: wait for the next slot before reading again
     /// when the stream is fast; otherwise return at once (the next read waits on the network).
-    pub async fn pause(&self) {
+    /// Whether it is fast is decided from the chunks a slot over the last slot or more, so a
+    /// window holds whole batches whether they were read as they came or at the slots.
+    pub async fn pause(&mut self) {
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(self.window_start);
+        if elapsed >= self.slot {
+            self.fast = u128::from(self.in_window) * self.slot.as_nanos()
+                >= u128::from(CHUNKS_WORTH_PACING) * elapsed.as_nanos();
+            self.window_start = now;
+            self.in_window = 0;
+        }
         if self.fast {
             wait_for_slot(self.slot).await;
         }
@@ -181,7 +184,7 @@ mod tests {
         let timings = stream_words(200, gap, Some(slot)).await;
         let wakeups: BTreeSet<Instant> = timings.iter().map(|(_, handed)| *handed).collect();
         // 200 words over a second: the first slot's ten one by one (the pace is not known yet),
-        // the rest at most at each of the 20 slots after it.
+        // the rest at the slots after it.
         assert!(wakeups.len() <= 32, "{} hand-overs for 200 words over 1 s at 50 ms slots", wakeups.len());
         for (arrived, handed) in timings {
             assert!(handed >= arrived);

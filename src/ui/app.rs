@@ -209,6 +209,8 @@ pub struct Chrome {
     pub regions: Option<Regions>,
     /// What the sidebar shows this frame (worked out by `draw::prepare`).
     pub sidebar_picture: Option<crate::ui::sidebar::Picture>,
+    /// What the status line shows this frame (worked out by `draw::prepare_chrome`).
+    pub status_view: Option<crate::ui::draw::StatusView>,
     /// When and for what the sidebar's picture was last worked out (its live figures are
     /// refreshed a few times a second while answers stream; see `draw::prepare`).
     pub sidebar_sampled: Option<(Instant, crate::ui::sidebar::Shape)>,
@@ -283,6 +285,7 @@ impl App {
                 unlisted_confirmed: None,
                 regions: None,
                 sidebar_picture: None,
+                status_view: None,
                 sidebar_sampled: None,
                 tick: 0,
                 frozen_clock: None,

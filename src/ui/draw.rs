@@ -37,6 +37,7 @@ pub fn prepare_chrome(app: &mut App, area: Rect) {
     );
     refresh_sidebar(app, regions.sidebar);
     app.chrome.regions = Some(regions);
+    app.chrome.status_view = Some(status_view(app));
 }
 
 /// The part of `prepare` that brings each visible pane's lines up to date (after
@@ -201,13 +202,17 @@ pub fn draw_with(frame: &mut Frame<'_>, app: &App, reuse: Option<&Reuse>) {
     }
     // A retained frame keeps the input box it has when it would look the same.
     let keep_input = reuse.is_some_and(Reuse::keeps_input) && !palette_shown(app);
+    // And the status line, likewise (a popup may have drawn over it).
+    let keep_status = reuse.is_some_and(Reuse::keeps_status) && !palette_shown(app) && app.chrome.overlay.is_none();
     if let Some(reuse) = reuse {
         if !keep_input {
             pane_view::clear(frame.buffer_mut(), regions.input);
             reuse.touch(regions.input);
         }
-        pane_view::clear(frame.buffer_mut(), regions.status);
-        reuse.touch(regions.status);
+        if !keep_status {
+            pane_view::clear(frame.buffer_mut(), regions.status);
+            reuse.touch(regions.status);
+        }
         // Popups draw over everything, where only they know.
         if palette_shown(app) || app.chrome.overlay.is_some() {
             reuse.touch_all();
@@ -216,7 +221,9 @@ pub fn draw_with(frame: &mut Frame<'_>, app: &App, reuse: Option<&Reuse>) {
     if !keep_input {
         frame.render_widget(&app.chrome.input.textarea, regions.input);
     }
-    status_line(frame, regions.status, app);
+    if let Some(view) = app.chrome.status_view.as_ref().filter(|_| !keep_status) {
+        status_line(frame, regions.status, view);
+    }
     if palette_shown(app) {
         overlay::palette(frame, regions.input, app);
     }
@@ -270,7 +277,16 @@ fn empty_room(frame: &mut Frame<'_>, area: Rect, app: &App) {
     frame.render_widget(p, area);
 }
 
-fn status_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
+/// What the status line shows: worked out once a frame (`prepare_chrome`), so that a frame
+/// that would draw it the same leaves it as it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusView {
+    left: Vec<Span<'static>>,
+    /// The flags on the right (`SYNC`, `ZOOM`, …), in the accent colour.
+    right: Span<'static>,
+}
+
+fn status_view(app: &App) -> StatusView {
     let ui = &app.services.theme.ui;
     let mut spans = Vec::new();
     if app.services.demo.is_some() {
@@ -318,12 +334,16 @@ fn status_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
         flags.push("EDITING");
     }
     let right = if flags.is_empty() { String::new() } else { format!(" {} ", flags.join(" · ")) };
-    let right_w = right.chars().count() as u16;
+    StatusView { left: spans, right: Span::styled(right, Style::default().fg(ui.accent)) }
+}
+
+fn status_line(frame: &mut Frame<'_>, area: Rect, view: &StatusView) {
+    let right_w = view.right.content.chars().count() as u16;
     let left_area = Rect { width: area.width.saturating_sub(right_w), ..area };
-    frame.render_widget(Paragraph::new(Line::from(spans)), left_area);
+    frame.render_widget(Paragraph::new(Line::from(view.left.clone())), left_area);
     if right_w > 0 && right_w < area.width {
         let at = Rect { x: area.right() - right_w, width: right_w, ..area };
-        frame.render_widget(Paragraph::new(Span::styled(right, Style::default().fg(ui.accent))), at);
+        frame.render_widget(Paragraph::new(view.right.clone()), at);
     }
 }
 

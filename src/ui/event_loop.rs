@@ -346,6 +346,8 @@ pub struct Painter {
     last_sidebar: Option<crate::ui::sidebar::Picture>,
     /// The input box as the last frame drew it.
     last_input: Option<crate::ui::input::InputView>,
+    /// The status line as the last frame drew it.
+    last_status: Option<draw::StatusView>,
 }
 
 impl Painter {
@@ -396,8 +398,9 @@ impl Painter {
         let mode = if retain {
             let sidebar_unchanged = self.last_sidebar.is_some() && self.last_sidebar == app.chrome.sidebar_picture;
             let input_unchanged = self.last_input.as_ref() == Some(&app.chrome.input.view());
+            let status_unchanged = self.last_status.is_some() && self.last_status == app.chrome.status_view;
             let scroll = if panes_kept { None } else { draw::plan_scroll(app, &hints) };
-            FrameMode::Retained { scroll, sidebar_unchanged, input_unchanged, panes_kept }
+            FrameMode::Retained { scroll, sidebar_unchanged, input_unchanged, status_unchanged, panes_kept }
         } else {
             FrameMode::Fresh { hints: &hints }
         };
@@ -408,6 +411,7 @@ impl Painter {
         self.last_layout = Some(key);
         self.last_sidebar.clone_from(&app.chrome.sidebar_picture);
         self.last_input = Some(app.chrome.input.view());
+        self.last_status.clone_from(&app.chrome.status_view);
         Ok(drawn)
     }
 }

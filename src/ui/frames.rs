@@ -41,6 +41,7 @@ pub struct Reuse {
     scroll: Option<ScrollHint>,
     sidebar_unchanged: bool,
     input_unchanged: bool,
+    status_unchanged: bool,
     panes_kept: bool,
     touched: std::cell::RefCell<Touched>,
 }
@@ -104,6 +105,11 @@ impl Reuse {
         self.input_unchanged
     }
 
+    /// Whether the status line the last frame drew would look the same (no scroll reaches it).
+    pub fn keeps_status(&self) -> bool {
+        self.status_unchanged
+    }
+
     /// Whether the panes stay as the last frame drew them, whatever streamed in since: a frame
     /// for a keystroke that only edited the draft (the next frame slot draws the panes).
     pub fn keeps_panes(&self) -> bool {
@@ -131,7 +137,13 @@ pub enum FrameMode<'a> {
     /// From the last frame (scrolled by `scroll` first): the drawing code redraws what changed
     /// and may leave rows that `Reuse` says are already right; with `panes_kept` it leaves the
     /// panes alone. Falls back to `Fresh` when what the terminal shows is not known.
-    Retained { scroll: Option<ScrollHint>, sidebar_unchanged: bool, input_unchanged: bool, panes_kept: bool },
+    Retained {
+        scroll: Option<ScrollHint>,
+        sidebar_unchanged: bool,
+        input_unchanged: bool,
+        status_unchanged: bool,
+        panes_kept: bool,
+    },
 }
 
 /// What a frame cost, for the benchmarks.
@@ -208,7 +220,9 @@ impl FrameWriter {
             self.cleared();
         }
         match mode {
-            FrameMode::Retained { scroll, sidebar_unchanged, input_unchanged, panes_kept } if self.can_retain(area) => {
+            FrameMode::Retained { scroll, sidebar_unchanged, input_unchanged, status_unchanged, panes_kept }
+                if self.can_retain(area) =>
+            {
                 let scroll = scroll.filter(|s| valid(s, area.height).is_some());
                 if let Some(scroll) = &scroll {
                     // The frame being made and the copy of the screen move as the terminal will.
@@ -219,7 +233,14 @@ impl FrameWriter {
                 }
                 figures.retained = true;
                 let mut frame = terminal.get_frame();
-                let reuse = Reuse { scroll, sidebar_unchanged, input_unchanged, panes_kept, ..Reuse::default() };
+                let reuse = Reuse {
+                    scroll,
+                    sidebar_unchanged,
+                    input_unchanged,
+                    status_unchanged,
+                    panes_kept,
+                    ..Reuse::default()
+                };
                 figures.panes_kept = reuse.keeps_panes();
                 render(&mut frame, Some(&reuse));
                 touched = reuse.touched_rows();

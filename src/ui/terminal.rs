@@ -1,7 +1,7 @@
 //! Terminal setup and restore: raw mode, alternate screen, bracketed paste, mouse capture,
 //! synchronized updates; a panic hook and a guard make sure the terminal comes back.
 
-use std::io::{self, Stdout, Write};
+use std::io::{self, Write};
 
 use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture};
 use crossterm::terminal::{
@@ -13,7 +13,29 @@ use ratatui::Terminal;
 use crate::ui::tty::{ColorDepth, Tty};
 
 /// Frames go through `Tty`, which writes each as one synchronized update.
-pub type Tui = Terminal<Tty<Stdout>>;
+pub type Tui = Terminal<Tty<FrameOut>>;
+
+/// Where frames are written: on Unix the terminal's descriptor itself, not `Stdout`, whose line
+/// buffering writes a frame that holds a line break in two `write`s (up to the last break, then
+/// the rest), so the terminal, or a multiplexer between, takes and paints it in two. Everything
+/// else written to the terminal goes through `Stdout` and is flushed at once, so the two never
+/// interleave.
+#[cfg(unix)]
+pub type FrameOut = std::fs::File;
+#[cfg(not(unix))]
+pub type FrameOut = io::Stdout;
+
+fn frame_out() -> io::Result<FrameOut> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        Ok(std::fs::File::from(io::stdout().as_fd().try_clone_to_owned()?))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(io::stdout())
+    }
+}
 
 /// Restores the terminal when dropped, on every exit path.
 pub struct Guard;
@@ -33,7 +55,7 @@ pub fn setup(mouse: bool, depth: ColorDepth) -> io::Result<(Tui, Guard)> {
     if mouse {
         execute!(out, EnableMouseCapture)?;
     }
-    let terminal = Terminal::new(Tty::new(io::stdout()).with_depth(depth))?;
+    let terminal = Terminal::new(Tty::new(frame_out()?).with_depth(depth))?;
     Ok((terminal, guard))
 }
 

@@ -82,6 +82,10 @@ struct PendingAppends {
     by_message: HashMap<MessageId, (String, String)>,
     /// When the first of them arrived (they are written at most `append_flush_interval` later).
     since: Option<Instant>,
+    /// While deltas stream, the writer looks at them again by this time without being told, so
+    /// the first delta parked after a commit need not wake it (that was every other wake-up of
+    /// the writer while an answer streamed). `None`: it must be woken.
+    watched_until: Option<Instant>,
 }
 
 struct Inner {
@@ -294,8 +298,10 @@ impl Store {
         slot.1.push_str(reasoning_delta);
         if pending.since.is_none() {
             pending.since = Some(Instant::now());
-            drop(pending);
-            self.send_msg(Msg::Wake);
+            if pending.watched_until.is_none() {
+                drop(pending);
+                self.send_msg(Msg::Wake);
+            }
         }
     }
 
@@ -370,7 +376,8 @@ impl Writer {
                 // The messages of the parked deltas were queued before the deltas were parked:
                 // take the deltas first, then everything queued, so each message exists before
                 // its deltas are written.
-                self.take_shared_appends(None);
+                let streaming = self.take_shared_appends(None);
+                self.watch_appends(streaming);
                 let mut emptied = self.drain(&rx, None, &mut waiters, &mut shutdown);
                 while force && !emptied {
                     emptied = self.drain(&rx, None, &mut waiters, &mut shutdown);
@@ -428,18 +435,31 @@ impl Writer {
         }
     }
 
-    /// When the parked deltas (taken or not) are due to be written.
+    /// When the parked deltas (taken or not) are due to be written, or the writer promised to
+    /// look at them.
     fn appends_due(&self) -> Option<Instant> {
-        let shared = lock(&self.shared_appends).since;
-        let first = match (self.first_append, shared) {
+        let shared = lock(&self.shared_appends);
+        let first = match (self.first_append, shared.since) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        first.map(|t| t + self.opts.append_flush_interval)
+        let due = first.map(|t| t + self.opts.append_flush_interval);
+        match (due, shared.watched_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Move the parked deltas (all, or one message's) from the handles' side to the writer's.
-    fn take_shared_appends(&mut self, only: Option<MessageId>) {
+    /// After the parked deltas were taken: while they keep coming, promise to look again an
+    /// interval from now (the handles then park the next first delta without waking the writer);
+    /// once a look found none, stop, and the next one wakes it.
+    fn watch_appends(&self, streaming: bool) {
+        lock(&self.shared_appends).watched_until = streaming.then(|| Instant::now() + self.opts.append_flush_interval);
+    }
+
+    /// Move the parked deltas (all, or one message's) from the handles' side to the writer's;
+    /// true when there were any.
+    fn take_shared_appends(&mut self, only: Option<MessageId>) -> bool {
         let mut shared = lock(&self.shared_appends);
         let taken: Vec<(MessageId, (String, String))> = match only {
             Some(id) => shared.by_message.remove(&id).map(|d| (id, d)).into_iter().collect(),
@@ -451,12 +471,14 @@ impl Writer {
             self.first_append = Some(self.first_append.map_or(since, |t| t.min(since)));
         }
         drop(shared);
+        let any = !taken.is_empty();
         for (id, (text, reasoning)) in taken {
             self.first_append.get_or_insert_with(Instant::now);
             let slot = self.appends.entry(id).or_default();
             slot.0.push_str(&text);
             slot.1.push_str(&reasoning);
         }
+        any
     }
 
     /// When the loop must wake up without a message: pending appends or a retry.
@@ -603,5 +625,59 @@ mod tests {
         let transcript = super::super::load_room(&path, room).unwrap().unwrap();
         assert_eq!(transcript.messages[0].content, expect);
         assert_eq!(transcript.messages[0].state, MessageState::Done);
+    }
+
+    /// While an answer streams, the writer looks at the parked deltas every interval on its own:
+    /// only the first delta wakes it, not the first after each commit. Once a look finds none,
+    /// the next delta wakes it again, and every delta is written without a flush.
+    #[test]
+    fn a_streaming_answer_wakes_the_writer_once_not_once_a_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let interval = Duration::from_millis(50);
+        let store =
+            Store::open_with(&path, StoreOptions { append_flush_interval: interval, ..StoreOptions::default() })
+                .unwrap();
+        let room = store.create_room("r", &[], true);
+        let msg = store.begin_answer(room, TurnId(1), TargetId(0), "m");
+        let sent = || store.inner.sent.load(std::sync::atomic::Ordering::Relaxed);
+        let before = sent();
+        let mut expect = String::new();
+        // Deltas for about ten intervals: ten commits, each of which used to take a wake-up.
+        for i in 0..100 {
+            let delta = format!("{i} ");
+            store.append_answer(msg, &delta, "");
+            expect.push_str(&delta);
+            std::thread::sleep(interval / 10);
+        }
+        let streaming = sent() - before;
+        // One; two if this thread stalled for a whole interval somewhere (a loaded machine).
+        assert!(streaming <= 2, "a steady stream sent {streaming} wake-ups to the writer");
+        // Written by the writer's own looks, no flush asked for (waits for it, bounded).
+        let written_all = |expect: &str| {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            let started = Instant::now();
+            loop {
+                let text: String = conn
+                    .query_row(
+                        "SELECT coalesce(group_concat(content, '' ORDER BY seq), '') FROM message_chunks",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                if text == expect || started.elapsed() > Duration::from_secs(10) {
+                    return text == expect;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        assert!(written_all(&expect), "every delta written within an interval or so");
+        // Quiet for a few intervals: the writer stops watching, and the next delta wakes it.
+        std::thread::sleep(interval * 4);
+        let quiet = sent();
+        store.append_answer(msg, "last", "");
+        expect.push_str("last");
+        assert_eq!(sent() - quiet, 1, "after a pause the next delta wakes the writer");
+        assert!(written_all(&expect));
     }
 }

@@ -675,8 +675,13 @@ mod tests {
             }
         };
         assert!(written_all(&expect), "every delta written within an interval or so");
-        // Quiet for a few intervals: the writer stops watching, and the next delta wakes it.
-        std::thread::sleep(interval * 4);
+        // Quiet: the writer's next look finds nothing and it stops watching (waited for,
+        // bounded), and then the next delta wakes it.
+        let started = Instant::now();
+        while lock(&store.inner.appends).watched_until.is_some() && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(lock(&store.inner.appends).watched_until.is_none(), "still watching after a quiet while");
         let quiet = sent();
         store.append_answer(msg, "last", "");
         expect.push_str("last");

@@ -150,6 +150,7 @@ fn an_edited_prompt_makes_a_branch_and_the_earlier_one_stays() {
         answer(&mut room, turn, a, &format!("a{}", i + 1), "0");
         answer(&mut room, turn, b, &format!("b{}", i + 1), "0");
     }
+    assert_eq!(room.branch_count(), 1, "a room without edits has one branch");
     let sent = requests(&room.send_branch(TurnId(2), "q2 edited", None).unwrap());
     assert_eq!(
         contents(&sent[0].2),
@@ -160,6 +161,7 @@ fn an_edited_prompt_makes_a_branch_and_the_earlier_one_stays() {
     answer(&mut room, new_turn, a, "a2'", "0");
     answer(&mut room, new_turn, b, "b2'", "0");
     assert_eq!(room.branch_position(), (2, 2));
+    assert_eq!(room.branch_count(), 2);
     let path: Vec<u64> = room.path().iter().map(|t| t.id.0).collect();
     assert_eq!(path, [1, new_turn.0]);
     room.cycle_branch(-1).unwrap();

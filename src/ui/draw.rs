@@ -325,8 +325,8 @@ fn status_view(app: &App) -> StatusView {
         flags.push("TOOLS");
     }
     let branch;
-    let (at, n) = app.room.branch_position();
-    if n > 1 {
+    if app.room.branch_count() > 1 {
+        let (at, n) = app.room.branch_position();
         branch = format!("BRANCH {at}/{n}");
         flags.push(&branch);
     }

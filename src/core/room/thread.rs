@@ -41,6 +41,13 @@ impl Room {
         self.turns.iter().filter(|t| !parents.contains(&t.id)).map(|t| t.id).collect()
     }
 
+    /// How many branches there are (turns with no children), without working out which is
+    /// current: the status line asks every frame, and nearly every room has one.
+    pub fn branch_count(&self) -> usize {
+        let parents: HashSet<TurnId> = self.turns.iter().filter_map(|t| t.parent).collect();
+        self.turns.iter().filter(|t| !parents.contains(&t.id)).count()
+    }
+
     /// Which branch is current (1-based) and how many there are.
     pub fn branch_position(&self) -> (usize, usize) {
         let tips = self.branch_tips();

@@ -603,25 +603,45 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<()> {
 mod tests {
     use super::*;
 
+    /// A store in a temporary directory with one answer begun: (directory, database, store,
+    /// room, answer).
+    fn store_with_answer(opts: StoreOptions) -> (tempfile::TempDir, PathBuf, Store, RoomId, MessageId) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let store = Store::open_with(&path, opts).unwrap();
+        let room = store.create_room("r", &[], true);
+        let msg = store.begin_answer(room, TurnId(1), TargetId(0), "m");
+        (dir, path, store, room, msg)
+    }
+
+    /// Messages the handles sent the writer so far.
+    fn sent(store: &Store) -> u64 {
+        store.inner.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Parks `count` deltas ("0 ", "1 ", …) `gap` apart; returns their text.
+    fn park_deltas(store: &Store, msg: MessageId, count: usize, gap: Duration) -> String {
+        let mut text = String::new();
+        for i in 0..count {
+            let delta = format!("{i} ");
+            store.append_answer(msg, &delta, "");
+            text.push_str(&delta);
+            if !gap.is_zero() {
+                std::thread::sleep(gap);
+            }
+        }
+        text
+    }
+
     /// A streamed delta must not be a message to the writer thread: each message may wake it,
     /// and a wake-up per delta was up to a third of a streaming `ask`'s CPU. The deltas still
     /// all arrive, in order, after their message and before its final state.
     #[test]
     fn deltas_are_parked_without_a_message_each() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.sqlite");
-        let store = Store::open(&path).unwrap();
-        let room = store.create_room("r", &[], true);
-        let msg = store.begin_answer(room, TurnId(1), TargetId(0), "m");
-        let sent = || store.inner.sent.load(std::sync::atomic::Ordering::Relaxed);
-        let before = sent();
-        let mut expect = String::new();
-        for i in 0..1000 {
-            let delta = format!("{i} ");
-            store.append_answer(msg, &delta, "");
-            expect.push_str(&delta);
-        }
-        let messages = sent() - before;
+        let (_dir, path, store, room, msg) = store_with_answer(StoreOptions::default());
+        let before = sent(&store);
+        let expect = park_deltas(&store, msg, 1000, Duration::ZERO);
+        let messages = sent(&store) - before;
         assert!(messages <= 2, "1000 deltas sent {messages} messages to the writer");
         store.finish_answer(msg, MessageState::Done, &[]);
         store.flush().unwrap();
@@ -635,25 +655,13 @@ mod tests {
     /// the next delta wakes it again, and every delta is written without a flush.
     #[test]
     fn a_streaming_answer_wakes_the_writer_once_not_once_a_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.sqlite");
         let interval = Duration::from_millis(50);
-        let store =
-            Store::open_with(&path, StoreOptions { append_flush_interval: interval, ..StoreOptions::default() })
-                .unwrap();
-        let room = store.create_room("r", &[], true);
-        let msg = store.begin_answer(room, TurnId(1), TargetId(0), "m");
-        let sent = || store.inner.sent.load(std::sync::atomic::Ordering::Relaxed);
-        let before = sent();
-        let mut expect = String::new();
+        let (_dir, path, store, _room, msg) =
+            store_with_answer(StoreOptions { append_flush_interval: interval, ..StoreOptions::default() });
+        let before = sent(&store);
         // Deltas for about ten intervals: ten commits, each of which used to take a wake-up.
-        for i in 0..100 {
-            let delta = format!("{i} ");
-            store.append_answer(msg, &delta, "");
-            expect.push_str(&delta);
-            std::thread::sleep(interval / 10);
-        }
-        let streaming = sent() - before;
+        let mut expect = park_deltas(&store, msg, 100, interval / 10);
+        let streaming = sent(&store) - before;
         // One; two if this thread stalled for a whole interval somewhere (a loaded machine).
         assert!(streaming <= 2, "a steady stream sent {streaming} wake-ups to the writer");
         // Written by the writer's own looks, no flush asked for (waits for it, bounded).
@@ -682,10 +690,10 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(lock(&store.inner.appends).watched_until.is_none(), "still watching after a quiet while");
-        let quiet = sent();
+        let quiet = sent(&store);
         store.append_answer(msg, "last", "");
         expect.push_str("last");
-        assert_eq!(sent() - quiet, 1, "after a pause the next delta wakes the writer");
+        assert_eq!(sent(&store) - quiet, 1, "after a pause the next delta wakes the writer");
         assert!(written_all(&expect));
     }
 }

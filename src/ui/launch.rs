@@ -45,10 +45,8 @@ pub fn run(opts: LaunchOptions, paths: &Paths) -> i32 {
     // parsing (`ask` runs the same core on one thread); one thread takes several panes' packets
     // per wake-up (six panes ~15% less CPU per token than on two work-stealing workers; one
     // pane the same within the runs' spread).
-    let runtimes = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .and_then(|core| Ok((core, tokio::runtime::Builder::new_current_thread().enable_all().build()?)));
+    let one_thread = || tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let runtimes = one_thread().and_then(|core| Ok((core, one_thread()?)));
     let (core_runtime, loop_runtime) = match runtimes {
         Ok(pair) => pair,
         Err(e) => {

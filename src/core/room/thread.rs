@@ -37,15 +37,18 @@ impl Room {
 
     /// Turns with no children: one per branch, oldest first.
     pub fn branch_tips(&self) -> Vec<TurnId> {
-        let parents: HashSet<TurnId> = self.turns.iter().filter_map(|t| t.parent).collect();
-        self.turns.iter().filter(|t| !parents.contains(&t.id)).map(|t| t.id).collect()
+        self.tips().map(|t| t.id).collect()
     }
 
-    /// How many branches there are (turns with no children), without working out which is
-    /// current: the status line asks every frame, and nearly every room has one.
+    /// How many branches there are, without working out which is current: the status line
+    /// asks every frame, and nearly every room has one.
     pub fn branch_count(&self) -> usize {
+        self.tips().count()
+    }
+
+    fn tips(&self) -> impl Iterator<Item = &Turn> {
         let parents: HashSet<TurnId> = self.turns.iter().filter_map(|t| t.parent).collect();
-        self.turns.iter().filter(|t| !parents.contains(&t.id)).count()
+        self.turns.iter().filter(move |t| !parents.contains(&t.id))
     }
 
     /// Which branch is current (1-based) and how many there are.

@@ -356,6 +356,14 @@ struct Writer {
     retry_at: Option<Instant>,
 }
 
+/// The earlier of two optional times (either one when the other is missing).
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Upper bound on messages drained into one transaction, so a flood cannot delay commits.
 const MAX_BATCH: usize = 20_000;
 
@@ -442,15 +450,8 @@ impl Writer {
     /// look at them.
     fn appends_due(&self) -> Option<Instant> {
         let shared = lock(&self.shared_appends);
-        let first = match (self.first_append, shared.since) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let due = first.map(|t| t + self.opts.append_flush_interval);
-        match (due, shared.watched_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let due = earliest(self.first_append, shared.since).map(|t| t + self.opts.append_flush_interval);
+        earliest(due, shared.watched_until)
     }
 
     /// After the parked deltas were taken: while they keep coming, promise to look again an
@@ -471,7 +472,7 @@ impl Writer {
         if shared.by_message.is_empty()
             && let Some(since) = shared.since.take()
         {
-            self.first_append = Some(self.first_append.map_or(since, |t| t.min(since)));
+            self.first_append = earliest(self.first_append, Some(since));
         }
         drop(shared);
         let any = !taken.is_empty();
@@ -488,10 +489,7 @@ impl Writer {
     fn deadline(&self) -> Option<Instant> {
         let appends = self.appends_due();
         let retry = if self.backlog.is_empty() { None } else { Some(self.retry_at.unwrap_or_else(Instant::now)) };
-        match (appends, retry) {
-            (Some(a), Some(r)) => Some(a.min(r)),
-            (a, r) => a.or(r),
-        }
+        earliest(appends, retry)
     }
 
     fn accept(&mut self, op: Op) {

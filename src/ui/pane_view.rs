@@ -92,12 +92,14 @@ pub fn scroll_hint(pane: &Pane, area: Rect) -> Option<crate::ui::frames::ScrollH
 pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &Pane, ctx: &DrawCtx<'_>, reuse: Option<&Reuse>) {
     let ui = &ctx.theme.ui;
     let edges = &pane.frame_edges;
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(edges.style)
-        .title(edges.header.clone())
-        .title_bottom(edges.footer.clone());
-    let inner = block.inner(area);
+    let block = || {
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(edges.style)
+            .title(edges.header.clone())
+            .title_bottom(edges.footer.clone())
+    };
+    let inner = inner_area(area);
     if let Some(reuse) = reuse {
         let buf = frame.buffer_mut();
         let drawn = pane.drawn.as_ref().filter(|d| d.inner == inner && d.edges.style == edges.style);
@@ -111,10 +113,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &Pane, ctx: &DrawCtx<'_>, r
             bottom: !drawn.is_some_and(|d| d.edges.footer == edges.footer && there(bottom, bottom..bottom + 1)),
             side: &|y| !(drawn.is_some() && there(y, sides.clone())),
         };
-        redraw_border(buf, block, area, edges.style, &redo, reuse);
+        redraw_border(buf, block, (&edges.header, &edges.footer), area, edges.style, &redo, reuse);
     } else {
         // No `Clear`: a fresh frame starts from an empty buffer, and panes come first.
-        frame.render_widget(block, area);
+        frame.render_widget(block(), area);
     }
     if inner.width == 0 || inner.height == 0 {
         return;
@@ -216,7 +218,8 @@ pub fn rows_to_redraw(pane: &Pane, area: Rect, reuse: &Reuse) -> usize {
 /// row written is touched.
 fn redraw_border(
     buf: &mut ratatui::buffer::Buffer,
-    block: Block<'_>,
+    block: impl FnOnce() -> Block<'static>,
+    titles: (&Line<'_>, &Line<'_>),
     area: Rect,
     style: Style,
     redo: &BorderRows<'_>,
@@ -225,22 +228,19 @@ fn redraw_border(
     let area = area.intersection(buf.area);
     if area.height < 2 || area.width < 2 {
         clear(buf, area);
-        block.render(area, buf);
+        block().render(area, buf);
         reuse.touch(area);
         return;
     }
-    if redo.top || redo.bottom {
-        let rows = Rect { height: 2, ..area };
-        let mut edges = ratatui::buffer::Buffer::empty(rows);
-        block.render(rows, &mut edges);
-        for (from, to, wanted) in [(area.y, area.y, redo.top), (area.y + 1, area.bottom() - 1, redo.bottom)] {
-            if wanted {
-                for x in area.left()..area.right() {
-                    buf[(x, to)] = edges[(x, from)].clone();
-                }
-                reuse.touch(Rect { y: to, height: 1, ..area });
-            }
-        }
+    let line = ratatui::symbols::line::NORMAL;
+    if redo.top {
+        edge_row(buf, area, area.top(), [line.top_left, line.top_right], titles.0, style);
+        reuse.touch(Rect { height: 1, ..area });
+    }
+    if redo.bottom {
+        let y = area.bottom() - 1;
+        edge_row(buf, area, y, [line.bottom_left, line.bottom_right], titles.1, style);
+        reuse.touch(Rect { y, height: 1, ..area });
     }
     for y in (area.top() + 1..area.bottom() - 1).filter(|&y| (redo.side)(y)) {
         for x in [area.left(), area.right() - 1] {
@@ -250,6 +250,33 @@ fn redraw_border(
         }
         reuse.touch(Rect { y, height: 1, ..area });
     }
+}
+
+/// One title row of a pane's border, cell for cell as `Block` draws it (a test compares the
+/// two): the corners and the line between them in the border's style, and the title over the
+/// line, from the left unless it is right-aligned. Drawn straight into the frame: through a
+/// scratch `Block` it cost a buffer and a whole border for each title that changed.
+fn edge_row(buf: &mut ratatui::buffer::Buffer, area: Rect, y: u16, corners: [&str; 2], title: &Line<'_>, style: Style) {
+    for x in area.left()..area.right() {
+        let symbol = match x {
+            _ if x == area.left() => corners[0],
+            _ if x == area.right() - 1 => corners[1],
+            _ => ratatui::symbols::line::HORIZONTAL,
+        };
+        let cell = &mut buf[(x, y)];
+        cell.reset();
+        cell.set_symbol(symbol).set_style(style);
+    }
+    let room = Rect { x: area.x + 1, y, width: area.width - 2, height: 1 };
+    if room.is_empty() {
+        return;
+    }
+    let width = (title.width().min(usize::from(u16::MAX)) as u16).min(room.width);
+    let x = match title.alignment {
+        Some(Alignment::Right) => room.right().saturating_sub(width).max(room.left()),
+        _ => room.x,
+    };
+    title.render(Rect { x, width, ..room }, buf);
 }
 
 /// Reset the cells of `rect` (inside the buffer) to blank.
@@ -724,6 +751,47 @@ mod tests {
     fn no_jump_means_a_line_at_a_time() {
         let tops = follow(50, 20, 0);
         assert_eq!(tops, (1..=50).map(|t: usize| t.saturating_sub(20)).collect::<Vec<_>>());
+    }
+
+    /// A retained frame draws a changed title row itself: it must be the row `Block` draws, at
+    /// every width (titles cut short, wide characters cut in half, the footer cut from the left).
+    #[test]
+    fn a_title_row_drawn_alone_is_the_row_the_block_draws() {
+        use ratatui::buffer::Buffer;
+        use ratatui::layout::{Alignment, Rect};
+        use ratatui::style::{Color, Modifier, Style};
+        use ratatui::text::{Line, Span};
+        use ratatui::widgets::{Block, Borders, Widget};
+
+        let style = Style::default().fg(Color::Cyan);
+        let header = Line::from(vec![
+            Span::styled(" 1 ", Style::default().add_modifier(Modifier::BOLD)),
+            Span::raw("⠋ 模型 openai/gpt-4o · OpenAI "),
+        ]);
+        let footer = Line::from(Span::styled(" 1.2k tok · ~$0.0042 ", Style::default().fg(Color::Gray)))
+            .alignment(Alignment::Right);
+        for (header, footer) in [(header.clone(), footer.clone()), (Line::default(), Line::default())] {
+            for width in 2..=60 {
+                let area = Rect { x: 3, y: 1, width, height: 6 };
+                let mut whole = Buffer::empty(Rect { x: 0, y: 0, width: 70, height: 8 });
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(style)
+                    .title(header.clone())
+                    .title_bottom(footer.clone())
+                    .render(area, &mut whole);
+                // Drawn over whatever the last frame left there.
+                let mut rows = Buffer::filled(whole.area, ratatui::buffer::Cell::new("x"));
+                let line = ratatui::symbols::line::NORMAL;
+                super::edge_row(&mut rows, area, 1, [line.top_left, line.top_right], &header, style);
+                super::edge_row(&mut rows, area, 6, [line.bottom_left, line.bottom_right], &footer, style);
+                for y in [1, 6] {
+                    for x in area.left()..area.right() {
+                        assert_eq!(rows[(x, y)], whole[(x, y)], "width {width}, cell ({x}, {y})");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -98,7 +98,7 @@ impl UiSettings {
     pub fn parse(text: &str) -> Result<UiSettings, String> {
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
         let ui: UiTable = match table.get("ui") {
-            Some(v) => v.clone().try_into().map_err(|e: toml::de::Error| format!("[ui]: {}", e.message()))?,
+            Some(v) => ui_table(v)?,
             None => UiTable::default(),
         };
         let mut overrides = Vec::new();
@@ -142,6 +142,29 @@ impl UiSettings {
     }
 }
 
+/// What each key of `[ui]` takes, for a message about a value of the wrong kind.
+const UI_KEYS: &str = "theme = a theme's name (\"dark\", \"light\"…), sidebar, mouse and scroll_regions = true or false, \
+max_fps = frames a second (1 to 240), scroll_jump = 0 to 50, colors = \"auto\", \"truecolor\" or \"256\", and key \
+overrides in [ui.keys]";
+
+/// The `[ui]` table read from `value`. serde's message for a value of the wrong kind names the
+/// kind, not the key ("invalid type: string \"fast\", expected u32"): the key is found by
+/// reading each one alone, and the message says what every key takes.
+fn ui_table(value: &toml::Value) -> Result<UiTable, String> {
+    value.clone().try_into().map_err(|e: toml::de::Error| {
+        let wrong = value.as_table().and_then(|table| {
+            table.iter().find(|&(key, v)| {
+                let alone = toml::Table::from_iter([(key.clone(), v.clone())]);
+                toml::Value::Table(alone).try_into::<UiTable>().is_err()
+            })
+        });
+        match wrong {
+            Some((key, v)) => format!("[ui] {key} = {v}: {}; [ui] takes {UI_KEYS}", e.message()),
+            None => format!("[ui]: {}; [ui] takes {UI_KEYS}", e.message()),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +200,11 @@ mod tests {
         assert!(UiSettings::parse("[ui.keys]\nsend = 3").unwrap_err().contains("send"));
         assert!(UiSettings::parse("not toml [").is_err());
         assert_eq!(UiSettings::parse("").unwrap().max_fps, 60);
+        // A value of the wrong kind: the key, the value, and what it takes.
+        let fps = UiSettings::parse("[ui]\ntheme = \"dark\"\nmax_fps = \"fast\"").unwrap_err();
+        assert!(fps.starts_with("[ui] max_fps = \"fast\": ") && fps.contains("1 to 240"), "{fps}");
+        let sidebar = UiSettings::parse("[ui]\nsidebar = \"no\"").unwrap_err();
+        assert!(sidebar.starts_with("[ui] sidebar = \"no\": ") && sidebar.contains("true or false"), "{sidebar}");
     }
 
     #[test]

@@ -177,6 +177,105 @@ fn message() -> impl Strategy<Value = String> {
         .prop_map(|blocks| blocks.into_iter().map(|(b, sep)| b + sep).collect())
 }
 
+/// Prose as a model streams it: mostly plain words (some longer than a narrow line, some with
+/// digits or punctuation that may start a block at a line's start), now and then inline markup,
+/// wide characters, double spaces or a line break, so that an open paragraph is rendered again
+/// from its last lines, and that stops being right when such text comes.
+const PLAIN: &[&str] = &[
+    "the",
+    "model",
+    "answer",
+    "is",
+    "a",
+    "of",
+    "with",
+    "words",
+    "I",
+    "x",
+    "2019.",
+    "1)",
+    "-",
+    "+",
+    "#",
+    "=",
+    "e.g.",
+    "(see",
+    "this)",
+    "\"quoted\"",
+    "it's",
+    "50%",
+    "a/b",
+    "key:",
+    "Supercalifragilisticexpialidocious",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+];
+const MARKUP: &[&str] = &[
+    "*emph",
+    "emph*",
+    "**bold**",
+    "`code",
+    "span`",
+    "[link",
+    "](https://x.y)",
+    "_under_",
+    "~~gone~~",
+    "<b>",
+    "&amp;",
+    "\\",
+    "日本語",
+    "🎉",
+    " ",
+    "  ",
+    "\n",
+    "\n\n",
+    "\n===",
+    "\n- item",
+    "\n| a |",
+];
+
+fn prose() -> impl Strategy<Value = String> {
+    let word = prop_oneof![30 => proptest::sample::select(PLAIN), 1 => proptest::sample::select(MARKUP)];
+    (
+        proptest::sample::select(&["Then", "So", "", "1. ", "- ", "# ", "> ", "[r]: "][..]),
+        proptest::collection::vec(word, 1..120),
+    )
+        .prop_map(|(start, words)| format!("{start}{}", words.join(" ")))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(192),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Every render while a paragraph streams, not only the last, is the render of the whole
+    /// text so far: an open paragraph is rendered again from its last lines only.
+    #[test]
+    fn every_render_of_a_streaming_paragraph_is_the_whole_render(
+        before in proptest::sample::select(&["", "Intro.\n\n", "# Head\n"][..]),
+        text in prose(),
+        steps in proptest::collection::vec(1usize..12, 1..400),
+        width in prop_oneof![1 => 1u16..10, 4 => 10u16..=60],
+    ) {
+        let st = style();
+        let text = format!("{before}{text}");
+        let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+        let mut view = MarkdownView::new();
+        let (mut at, mut last) = (0, 0);
+        for step in steps.iter().cycle() {
+            at = (at + step).min(bounds.len() - 1);
+            view.push_str(&text[last..bounds[at]]);
+            last = bounds[at];
+            let expected = MarkdownView::from_text(&text[..last]).lines(width, &st).to_vec();
+            prop_assert_eq!(view.lines(width, &st), &expected[..], "{:?} at width {}", &text[..last], width);
+            if last == text.len() {
+                break;
+            }
+        }
+    }
+}
+
 proptest! {
     // 96 cases keep the suite at a few seconds in debug; PROPTEST_CASES=5000 for a deeper run.
     #![proptest_config(ProptestConfig {

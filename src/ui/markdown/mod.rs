@@ -15,6 +15,7 @@ mod blocks;
 mod code;
 mod controls;
 mod lines;
+mod paragraph;
 mod refs;
 mod render;
 mod table;
@@ -85,6 +86,8 @@ struct OpenCache {
     /// Where the open block started when this state was made.
     start: usize,
     fence: Option<FenceState>,
+    /// An open one-line paragraph: where it is rendered from again.
+    paragraph: Option<paragraph::Cut>,
 }
 
 /// An open column-0 fence rendered line by line.
@@ -305,9 +308,16 @@ impl Cache {
                 self.open.fence = Some(fence);
             }
             BlockKind::Markdown => {
-                self.out.truncate(self.settled_len);
-                let rendered = render::render(&text[block.range.clone()], width, st, refs, hl);
+                let src = &text[block.range.clone()];
+                let cut = paragraph::Cut::resume(self.open.paragraph.take(), src)
+                    .filter(|cut| self.settled_len + cut.rows <= self.out.len());
+                let (rows, from) = cut.map_or((0, 0), |cut| (cut.rows, cut.at));
+                self.out.truncate(self.settled_len + rows);
+                let rendered = render::render(&src[from..], width, st, refs, hl);
+                let count = rendered.lines.len();
                 self.append(rendered.lines);
+                let first = self.out.len() - count;
+                self.open.paragraph = cut.map(|cut| cut.advance(src, &self.out[first..], first - self.settled_len));
             }
         }
     }
@@ -482,6 +492,25 @@ mod tests {
             let split = text_of(MarkdownView::from_text(text).lines(60, &st));
             assert_eq!(split, text_of(&unsplit(text, 60, &st)), "{text:?}");
         }
+    }
+
+    /// A long paragraph of plain prose is rendered again from its last lines, not whole (the
+    /// property tests check the lines; this, that the cut is made at all).
+    #[test]
+    fn a_streaming_plain_paragraph_is_rendered_again_from_its_last_lines() {
+        let st = MarkdownStyle::default();
+        let mut view = MarkdownView::from_text("Intro.\n\n");
+        for i in 0..200 {
+            view.push_str(&format!("word{i} "));
+            view.lines(40, &st);
+        }
+        let cut = view.caches[0].open.paragraph.expect("a cut");
+        let rows = view.lines(40, &st).len();
+        assert!(cut.rows + 3 >= rows && cut.rows > 20, "rows {rows}, cut {cut:?}");
+        // A line break may make it something else: rendered whole again.
+        view.push_str("\n");
+        view.lines(40, &st);
+        assert!(view.caches[0].open.paragraph.is_none());
     }
 
     const PIECES: &[&str] = &[

@@ -570,11 +570,8 @@ fn compile_delegate(inner_re: &str, options: &RegexOptions) -> Result<RaRegex> {
     // every language it highlights, and regex-automata's defaults build a one-pass DFA, a full
     // DFA and a reverse NFA for the lazy DFA beside each one. For syntect's short lines the
     // bounded backtracker and the PikeVM are enough; the extra engines tripled the memory and
-    // doubled the compile time of a language's first code block. Nor a prefilter: finding a
-    // pattern's literal prefixes and building a searcher for them was a third of the compile
-    // time of a language, and syntect searches lines of a few dozen bytes, where it saved
-    // nothing measurable.
-    let mut config = RaConfig::new().onepass(false).dfa(false).hybrid(false).auto_prefilter(false);
+    // doubled the compile time of a language's first code block.
+    let mut config = RaConfig::new().onepass(false).dfa(false).hybrid(false);
     if let Some(size_limit) = options.delegate_size_limit {
         config = config.nfa_size_limit(Some(size_limit));
     }

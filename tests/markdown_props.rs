@@ -242,12 +242,18 @@ fn prose() -> impl Strategy<Value = String> {
         .prop_map(|(start, words)| format!("{start}{}", words.join(" ")))
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(192),
+/// `cases` cases, or `PROPTEST_CASES` (5000 for a deeper run); failures print their minimal
+/// input, with no regression files outside this module's paths.
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(cases),
         failure_persistence: None,
         ..ProptestConfig::default()
-    })]
+    }
+}
+
+proptest! {
+    #![proptest_config(config(192))]
 
     /// Every render while a paragraph streams, not only the last, is the render of the whole
     /// text so far: an open paragraph is rendered again from its last lines only.
@@ -277,13 +283,8 @@ proptest! {
 }
 
 proptest! {
-    // 96 cases keep the suite at a few seconds in debug; PROPTEST_CASES=5000 for a deeper run.
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(96),
-        // Failures print their minimal input; no regression files outside this module's paths.
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    // 96 cases keep the suite at a few seconds in debug.
+    #![proptest_config(config(96))]
 
     #[test]
     fn chunked_equals_whole(

@@ -55,6 +55,8 @@ fn main() {
     println!("(CPU = user+sys of the client process for the stream; bytes = what it wrote to the terminal)");
     println!("(ask = `roundtable ask` on the same stream, output discarded: the network, parsing and core");
     println!(" without a chatroom; curl = the raw stream received and discarded: what any client pays)");
+    println!("(threads = the chatroom's CPU per thread over the stream, to the microsecond: drawing = the");
+    println!(" loop, core = network and routing, high = the highlighter, stor = the store's writer)");
     match &aichat {
         Some(p) => println!("aichat: {}", p.display()),
         None => println!("aichat: not found (set AICHAT=path to compare)"),
@@ -92,6 +94,8 @@ struct Figures {
     wall: Duration,
     total_tokens: u64,
     note: String,
+    /// CPU per thread name over the stream (the chatroom's own threads, from `schedstat`).
+    threads: Vec<(String, Duration)>,
 }
 
 fn print_row(s: &Scenario, client: &str, r: &Figures) {
@@ -109,6 +113,11 @@ fn print_row(s: &Scenario, client: &str, r: &Figures) {
         r.wall.as_secs_f64(),
         if r.note.is_empty() { String::new() } else { format!("  ({})", r.note) }
     );
+    if !r.threads.is_empty() {
+        let threads: Vec<String> =
+            r.threads.iter().map(|(name, cpu)| format!("{name} {:.1} ms", cpu.as_secs_f64() * 1000.0)).collect();
+        println!("{:<20}   threads: {}", "", threads.join(" · "));
+    }
 }
 
 /// The simulator as its own process, so its CPU is never counted as the client's.
@@ -272,6 +281,47 @@ fn process_cpu(pid: u32) -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 1000 / hz)
 }
 
+/// CPU run time of each live thread of a process, in nanoseconds, by thread id (with its name):
+/// `schedstat` counts what the scheduler ran, not 10 ms ticks, so a thread's few milliseconds show.
+fn thread_cpu(pid: u32) -> Vec<(String, String, u64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    let mut threads: Vec<(String, String, u64)> = tasks
+        .flatten()
+        .filter_map(|task| {
+            let path = task.path();
+            let tid = task.file_name().to_string_lossy().into_owned();
+            // The main thread draws; the others are named `roundtable-<what>` (cut to 15 bytes).
+            let comm = std::fs::read_to_string(path.join("comm")).ok()?;
+            let name = if tid == pid.to_string() {
+                "drawing".to_string()
+            } else {
+                comm.trim().trim_start_matches("roundtable-").to_string()
+            };
+            let ran = std::fs::read_to_string(path.join("schedstat")).ok()?.split_whitespace().next()?.parse().ok()?;
+            Some((tid, name, ran))
+        })
+        .collect();
+    threads.sort();
+    threads
+}
+
+/// What each thread ran between two `thread_cpu` readings, summed by name (a thread that started
+/// in between counts from zero), busiest first; threads that ran under a millisecond are left out.
+fn thread_cpu_since(before: &[(String, String, u64)], after: &[(String, String, u64)]) -> Vec<(String, Duration)> {
+    let mut by_name: Vec<(String, Duration)> = Vec::new();
+    for (tid, name, ran) in after {
+        let start = before.iter().find(|(t, ..)| t == tid).map_or(0, |(.., r)| *r);
+        let spent = Duration::from_nanos(ran.saturating_sub(start));
+        match by_name.iter_mut().find(|(n, _)| n == name) {
+            Some((_, total)) => *total += spent,
+            None => by_name.push((name.clone(), spent)),
+        }
+    }
+    by_name.retain(|(_, cpu)| *cpu >= Duration::from_millis(1));
+    by_name.sort_by_key(|(_, cpu)| std::cmp::Reverse(*cpu));
+    by_name
+}
+
 fn peak_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -306,14 +356,16 @@ fn run_roundtable(bin: &Path, port: u16, s: &Scenario) -> Figures {
     let startup = run.first_frame.lock().unwrap().map(|t| t.duration_since(spawned));
     std::thread::sleep(SETTLE);
     let pid = run.pid();
-    let (cpu0, bytes0) = (process_cpu(pid), run.bytes.load(Ordering::Relaxed));
+    let (cpu0, bytes0, threads0) = (process_cpu(pid), run.bytes.load(Ordering::Relaxed), thread_cpu(pid));
     let sent = Instant::now();
     run.send("Explain how a hash map works, with code\r");
     let panes = s.panes;
     run.wait_until("every answer's footer", |r| r.screen().matches("tok/s · stop").count() >= panes);
     let wall = sent.elapsed();
+    let threads = thread_cpu_since(&threads0, &thread_cpu(pid));
     let figures = Figures {
         cpu: process_cpu(pid).saturating_sub(cpu0),
+        threads,
         bytes: Some(run.bytes.load(Ordering::Relaxed) - bytes0),
         frames: None,
         peak_rss_kib: peak_rss_kib(pid),
@@ -400,6 +452,7 @@ fn timed(cmd: Command, s: &Scenario) -> Option<Figures> {
         wall,
         total_tokens: u64::from(s.tokens),
         note: if status.success() { "incl. its start-up".into() } else { format!("FAILED: {status}") },
+        threads: Vec::new(),
     })
 }
 
@@ -473,5 +526,6 @@ fn run_aichat(aichat: &Path, port: u16, s: &Scenario) -> Figures {
         } else {
             "incl. its start-up".into()
         },
+        threads: Vec::new(),
     }
 }

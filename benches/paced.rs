@@ -285,7 +285,7 @@ fn process_cpu(pid: u32) -> Duration {
 /// `schedstat` counts what the scheduler ran, not 10 ms ticks, so a thread's few milliseconds show.
 fn thread_cpu(pid: u32) -> Vec<(String, String, u64)> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
-    let mut threads: Vec<(String, String, u64)> = tasks
+    tasks
         .flatten()
         .filter_map(|task| {
             let path = task.path();
@@ -300,9 +300,7 @@ fn thread_cpu(pid: u32) -> Vec<(String, String, u64)> {
             let ran = std::fs::read_to_string(path.join("schedstat")).ok()?.split_whitespace().next()?.parse().ok()?;
             Some((tid, name, ran))
         })
-        .collect();
-    threads.sort();
-    threads
+        .collect()
 }
 
 /// What each thread ran between two `thread_cpu` readings, summed by name (a thread that started

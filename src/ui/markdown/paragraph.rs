@@ -61,18 +61,16 @@ impl Cut {
     /// good cut (see the module's note), or this cut again.
     pub(super) fn advance(mut self, src: &str, lines: &[Line<'_>], rows_before: usize) -> Cut {
         let bytes = src.as_bytes();
-        self.rows = rows_before;
         self.seen = bytes.len();
-        let mut next = self;
+        let (mut rows, mut at) = (rows_before, self.at);
         let mut pos = self.at;
-        for (i, line) in lines.iter().enumerate() {
+        'lines: for (i, line) in lines.iter().enumerate() {
             while bytes.get(pos) == Some(&b' ') {
                 pos += 1;
             }
             if i > 0 {
-                if let Some(word_end) = self.plain_word_at(bytes, pos) {
-                    next = Cut { rows: rows_before + i, at: pos, ..self };
-                    debug_assert!(word_end <= self.plain_until);
+                if self.starts_plain_word(bytes, pos) {
+                    (rows, at) = (rows_before + i, pos);
                 } else if self.plain_ends && pos >= self.plain_until {
                     break;
                 }
@@ -80,22 +78,22 @@ impl Cut {
             // The line's text is the source's from here (plain text is shown as written).
             for span in &line.spans {
                 if !src[pos..].starts_with(span.content.as_ref()) {
-                    return Cut { plain_until: self.plain_until, plain_ends: self.plain_ends, ..next };
+                    break 'lines;
                 }
                 pos += span.content.len();
             }
         }
-        Cut { plain_until: self.plain_until, plain_ends: self.plain_ends, ..next }
+        Cut { rows, at, ..self }
     }
 
-    /// The end of the word at `pos` when a line starting there is a good cut: after a space, a
-    /// complete word (a space follows) that starts with a letter, with plain text from the
-    /// block's start to its end. Extends what is known to be plain as far as it looks.
-    fn plain_word_at(&mut self, bytes: &[u8], pos: usize) -> Option<usize> {
-        if pos == 0 || bytes.get(pos - 1) != Some(&b' ') || !bytes.get(pos)?.is_ascii_alphabetic() {
-            return None;
+    /// Whether a line starting at `pos` is a good cut: after a space, a complete word (a space
+    /// follows) that starts with a letter, with plain text from the block's start to its end.
+    /// Extends what is known to be plain as far as it looks.
+    fn starts_plain_word(&mut self, bytes: &[u8], pos: usize) -> bool {
+        if pos == 0 || bytes.get(pos - 1) != Some(&b' ') || !bytes.get(pos).is_some_and(u8::is_ascii_alphabetic) {
+            return false;
         }
-        let word_end = pos + bytes[pos..].iter().position(|&b| b == b' ')?;
+        let Some(word_end) = bytes[pos..].iter().position(|&b| b == b' ').map(|n| pos + n) else { return false };
         while self.plain_until < word_end && !self.plain_ends {
             if plain(bytes[self.plain_until]) {
                 self.plain_until += 1;
@@ -103,6 +101,6 @@ impl Cut {
                 self.plain_ends = true;
             }
         }
-        (self.plain_until >= word_end).then_some(word_end)
+        self.plain_until >= word_end
     }
 }

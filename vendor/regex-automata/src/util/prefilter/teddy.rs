@@ -24,8 +24,19 @@ pub(crate) struct Teddy {
     /// (That packed searchers only work with a small number of literals is
     /// also why we use a DFA here. Otherwise, the memory usage of a DFA would
     /// likely be unacceptable.)
+    //
+    // roundtable's patch: built on the first anchored search, not with the
+    // prefilter. Only a regex that is a set of literals searched anchored
+    // asks for it (fancy-regex's delegates, of which syntect compiles
+    // hundreds, almost never do), and building it was most of a Teddy
+    // prefilter's cost: ~10% of the highlighter thread's CPU on first use of
+    // a language. `None` inside when building it failed (`prefix` then tries
+    // the needles in order, which is what leftmost-first means anchored).
     #[cfg(feature = "perf-literal-multisubstring")]
-    anchored_ac: aho_corasick::dfa::DFA,
+    anchored_ac: std::sync::OnceLock<Option<aho_corasick::dfa::DFA>>,
+    /// The needles, in priority order, for building `anchored_ac`.
+    #[cfg(feature = "perf-literal-multisubstring")]
+    needles: alloc::vec::Vec<alloc::vec::Vec<u8>>,
     /// The length of the smallest literal we look for.
     ///
     /// We use this as a heuristic to figure out whether this will be "fast" or
@@ -56,11 +67,10 @@ impl Teddy {
             // prefilter. (This might be a suspicious choice for the literal
             // engine, which uses a prefilter as a regex engine directly, but
             // that only happens when using leftmost-first semantics.)
-            let (packed_match_kind, ac_match_kind) = match kind {
-                MatchKind::LeftmostFirst | MatchKind::All => (
-                    aho_corasick::packed::MatchKind::LeftmostFirst,
-                    aho_corasick::MatchKind::LeftmostFirst,
-                ),
+            let packed_match_kind = match kind {
+                MatchKind::LeftmostFirst | MatchKind::All => {
+                    aho_corasick::packed::MatchKind::LeftmostFirst
+                }
             };
             let minimum_len =
                 needles.iter().map(|n| n.as_ref().len()).min().unwrap_or(0);
@@ -69,13 +79,14 @@ impl Teddy {
                 .builder()
                 .extend(needles)
                 .build()?;
-            let anchored_ac = aho_corasick::dfa::DFA::builder()
-                .match_kind(ac_match_kind)
-                .start_kind(aho_corasick::StartKind::Anchored)
-                .prefilter(false)
-                .build(needles)
-                .ok()?;
-            Some(Teddy { searcher: packed, anchored_ac, minimum_len })
+            let needles =
+                needles.iter().map(|n| n.as_ref().to_vec()).collect();
+            Some(Teddy {
+                searcher: packed,
+                anchored_ac: std::sync::OnceLock::new(),
+                needles,
+                minimum_len,
+            })
         }
     }
 }
@@ -108,10 +119,24 @@ impl PrefilterI for Teddy {
         #[cfg(feature = "perf-literal-multisubstring")]
         {
             use aho_corasick::automaton::Automaton;
+            let anchored_ac = self.anchored_ac.get_or_init(|| {
+                aho_corasick::dfa::DFA::builder()
+                    .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                    .start_kind(aho_corasick::StartKind::Anchored)
+                    .prefilter(false)
+                    .build(&self.needles)
+                    .ok()
+            });
+            let Some(anchored_ac) = anchored_ac else {
+                let rest = &haystack[span.start..span.end];
+                return self.needles.iter().find(|n| rest.starts_with(n)).map(
+                    |n| Span { start: span.start, end: span.start + n.len() },
+                );
+            };
             let input = aho_corasick::Input::new(haystack)
                 .anchored(aho_corasick::Anchored::Yes)
                 .span(span.start..span.end);
-            self.anchored_ac
+            anchored_ac
                 .try_find(&input)
                 // OK because we build the DFA with anchored support.
                 .expect("aho-corasick DFA should never fail")
@@ -127,7 +152,10 @@ impl PrefilterI for Teddy {
         #[cfg(feature = "perf-literal-multisubstring")]
         {
             use aho_corasick::automaton::Automaton;
-            self.searcher.memory_usage() + self.anchored_ac.memory_usage()
+            let anchored = self.anchored_ac.get().and_then(|ac| ac.as_ref());
+            self.searcher.memory_usage()
+                + anchored.map_or(0, |ac| ac.memory_usage())
+                + self.needles.iter().map(|n| n.len()).sum::<usize>()
         }
     }
 

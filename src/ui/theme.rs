@@ -118,6 +118,11 @@ impl Default for MarkdownStyle {
 }
 
 impl MarkdownStyle {
+    /// Inline code is shown in backticks: without a colour it would be invisible.
+    pub fn code_in_ticks(&self) -> bool {
+        self.code_inline.fg.is_none() && self.code_inline.bg.is_none()
+    }
+
     /// Recomputes `generation` from the styles (a hash, so equal styles share caches).
     pub fn refresh_generation(&mut self) {
         let mut h = DefaultHasher::new();

@@ -317,7 +317,9 @@ impl Cache {
                 let count = rendered.lines.len();
                 self.append(rendered.lines);
                 let first = self.out.len() - count;
-                self.open.paragraph = cut.map(|cut| cut.advance(src, &self.out[first..], first - self.settled_len));
+                let code_ticks = st.code_in_ticks();
+                self.open.paragraph =
+                    cut.map(|cut| cut.advance(src, &self.out[first..], first - self.settled_len, code_ticks));
             }
         }
     }
@@ -511,6 +513,23 @@ mod tests {
         view.push_str("\n");
         view.lines(40, &st);
         assert!(view.caches[0].open.paragraph.is_none());
+    }
+
+    /// And one with inline code and bold in it, as models write them, with colours and without
+    /// (inline code keeps its backticks then).
+    #[test]
+    fn a_streaming_paragraph_with_code_and_bold_is_rendered_again_from_its_last_lines() {
+        for no_color in [false, true] {
+            let st = crate::ui::theme::load("dark", None, no_color).expect("embedded theme").markdown;
+            let mut view = MarkdownView::from_text("Intro.\n\n");
+            for i in 0..100 {
+                view.push_str(&format!("word{i} the `code_{i}` and ` <T> ` **bold {i}**, then *this*. "));
+                view.lines(40, &st);
+            }
+            let cut = view.caches[0].open.paragraph.expect("a cut");
+            let rows = view.lines(40, &st).len();
+            assert!(cut.rows + 8 >= rows && cut.rows > 20, "rows {rows}, cut {cut:?}");
+        }
     }
 
     const PIECES: &[&str] = &[

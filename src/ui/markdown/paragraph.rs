@@ -1,5 +1,5 @@
-//! An open paragraph of plain prose rendered again from its last line only: the rows before it
-//! are final, so a delta costs the few lines it can still change, not the whole paragraph.
+//! An open paragraph rendered again from its last lines only: the rows before a cut are final,
+//! so a delta costs the few lines it can still change, not the whole paragraph.
 //!
 //! Why: while a model writes a paragraph, that paragraph is the open block, and every frame
 //! rendered all of it again (parse, inline layout, wrapping): the largest single cost of a frame
@@ -7,14 +7,29 @@
 //!
 //! When the rows before a cut are final: the paragraph is one line of source so far (a line
 //! break may make it a heading, a table or a list), it starts with a letter (so it is a
-//! paragraph), everything before the cut is plain text (no character that may open or close
-//! emphasis, code, a link or HTML, whose meaning text yet to come may change), and the cut is
-//! the start of a wrapped line whose first word is complete (a space follows it). Such a word
-//! never moves back up a line: the wrap is greedy, and the one word that may (one that grows
-//! wider than a line starts on the line before when there is room) is the last, still growing.
-//! So the lines above the cut keep their text, and the text from the cut on, rendered on its
-//! own, is what the whole paragraph renders from that line on. A test streams random text and
-//! compares every render with a render of the whole text so far.
+//! paragraph), everything before the cut means what it will mean whatever text comes next, and
+//! the cut is the start of a wrapped line whose first word is complete (a space follows it) and
+//! plain. Such a word never moves back up a line: the wrap is greedy, and the one word that may
+//! (one that grows wider than a line starts on the line before when there is room) is the last,
+//! still growing. So the lines above the cut keep their text, and the text from the cut on,
+//! rendered on its own, is what the whole paragraph renders from that line on.
+//!
+//! What "means what it will mean" allows: plain ASCII text (no character that may open or close
+//! a link, HTML, an entity, an escape, strikethrough or a table cell); closed code spans (an
+//! open one may still be closed); and emphasis whose `*` delimiters the renderer paired, with
+//! plain text and closed code spans inside. CommonMark pairs a closing delimiter with an opener
+//! before it without looking further, and a pair of runs of one length uses both up, so text
+//! yet to come finds no delimiter before the cut to pair with. Anything else ends the search
+//! for a cut; so does a cut inside markup. The word at a cut must be plain as well, or closing
+//! its markup later would narrow it, and it might then fit on the line before.
+//!
+//! What the source means *now* is the renderer's to say: the walk compares what it expects each
+//! line to show with what the renderer drew, byte for byte (code without its backticks, emphasis
+//! without its delimiters), and stops at the first difference, so a reading of the source that
+//! differs from the renderer's (a run that does not close, a longer run that leaves a delimiter
+//! behind) makes no cut. A test streams random prose and markup and compares every render with
+//! a render of the whole text so far; another streams paragraphs whose markup closes after a
+//! wrap.
 
 use ratatui::text::Line;
 
@@ -26,10 +41,6 @@ pub(super) struct Cut {
     pub rows: usize,
     /// Where in the block's source rendering starts again.
     pub at: usize,
-    /// The block's source before this is known to be plain text.
-    plain_until: usize,
-    /// Plain text ends at `plain_until`: no cut past it.
-    plain_ends: bool,
     /// Source length at the last render (what came after is checked for line breaks).
     seen: usize,
 }
@@ -59,48 +70,195 @@ impl Cut {
     /// The cut for the next render, after `src[self.at..]` was rendered into `lines` (which
     /// follow `rows_before` rows of the block's output): the last line start in it that makes a
     /// good cut (see the module's note), or this cut again.
-    pub(super) fn advance(mut self, src: &str, lines: &[Line<'_>], rows_before: usize) -> Cut {
-        let bytes = src.as_bytes();
-        self.seen = bytes.len();
+    /// `code_ticks`: inline code is shown in backticks (when the style gives it no colour).
+    pub(super) fn advance(self, src: &str, lines: &[Line<'_>], rows_before: usize, code_ticks: bool) -> Cut {
+        let mut shown = Shown { bytes: src.as_bytes(), pos: self.at, inside: Inside::Text, code_ticks };
         let (mut rows, mut at) = (rows_before, self.at);
-        let mut pos = self.at;
         'lines: for (i, line) in lines.iter().enumerate() {
-            while bytes.get(pos) == Some(&b' ') {
-                pos += 1;
+            shown.skip_spaces();
+            if i > 0 && shown.at_plain_word() {
+                (rows, at) = (rows_before + i, shown.pos);
             }
-            if i > 0 {
-                if self.starts_plain_word(bytes, pos) {
-                    (rows, at) = (rows_before + i, pos);
-                } else if self.plain_ends && pos >= self.plain_until {
-                    break;
-                }
-            }
-            // The line's text is the source's from here (plain text is shown as written).
+            // The line's text is what the source shows from here, byte for byte.
             for span in &line.spans {
-                if !src[pos..].starts_with(span.content.as_ref()) {
-                    break 'lines;
+                for &byte in span.content.as_bytes() {
+                    if shown.next() != Some(byte) {
+                        break 'lines;
+                    }
                 }
-                pos += span.content.len();
             }
         }
-        Cut { rows, at, ..self }
+        Cut { rows, at, seen: src.len() }
+    }
+}
+
+/// Where the walk over the source is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inside {
+    Text,
+    /// Between the delimiters of a closed emphasis pair: its closer of `len` starts at `closer`.
+    Emphasis {
+        closer: usize,
+        len: usize,
+    },
+    /// In a closed code span's content, which ends at `end`; its closing run ends at `after`.
+    /// `tick`: a closing backtick is still to be shown.
+    Code {
+        end: usize,
+        after: usize,
+        in_emphasis: Option<(usize, usize)>,
+        tick: bool,
+    },
+}
+
+/// The text a paragraph's source shows, byte by byte, as far as it is final: markup that is
+/// settled (see the module's note) shows its content; anything else ends it.
+struct Shown<'s> {
+    bytes: &'s [u8],
+    /// Starts outside any markup.
+    pos: usize,
+    inside: Inside,
+    /// Inline code is shown in single backticks.
+    code_ticks: bool,
+}
+
+impl Shown<'_> {
+    /// Steps over what shows nothing (a closing delimiter, the end of a code span).
+    fn settle(&mut self) {
+        loop {
+            match self.inside {
+                Inside::Emphasis { closer, len } if self.pos == closer => {
+                    self.pos += len;
+                    self.inside = Inside::Text;
+                }
+                Inside::Code { end, after, in_emphasis, tick: false } if self.pos == end => {
+                    self.pos = after;
+                    self.inside = match in_emphasis {
+                        Some((closer, len)) => Inside::Emphasis { closer, len },
+                        None => Inside::Text,
+                    };
+                }
+                _ => return,
+            }
+        }
     }
 
-    /// Whether a line starting at `pos` is a good cut: after a space, a complete word (a space
-    /// follows) that starts with a letter, with plain text from the block's start to its end.
-    /// Extends what is known to be plain as far as it looks.
-    fn starts_plain_word(&mut self, bytes: &[u8], pos: usize) -> bool {
-        if pos == 0 || bytes.get(pos - 1) != Some(&b' ') || !bytes.get(pos).is_some_and(u8::is_ascii_alphabetic) {
+    /// Steps over the spaces a wrapped line starts without.
+    fn skip_spaces(&mut self) {
+        loop {
+            self.settle();
+            if self.bytes.get(self.pos) != Some(&b' ') {
+                return;
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// Whether a line starting here is a good cut: outside any markup, after a space, a
+    /// complete plain word (a space follows) that starts with a letter.
+    fn at_plain_word(&mut self) -> bool {
+        self.settle();
+        let (bytes, pos) = (self.bytes, self.pos);
+        if self.inside != Inside::Text || pos == 0 || bytes[pos - 1] != b' ' {
             return false;
         }
-        let Some(word_end) = bytes[pos..].iter().position(|&b| b == b' ').map(|n| pos + n) else { return false };
-        while self.plain_until < word_end && !self.plain_ends {
-            if plain(bytes[self.plain_until]) {
-                self.plain_until += 1;
-            } else {
-                self.plain_ends = true;
+        if !bytes.get(pos).is_some_and(u8::is_ascii_alphabetic) {
+            return false;
+        }
+        match bytes[pos..].iter().position(|&b| b == b' ') {
+            Some(len) => bytes[pos..pos + len].iter().all(|&b| plain(b)),
+            None => false,
+        }
+    }
+
+    /// The next byte shown, or `None` where the source is not (yet) known to show it.
+    fn next(&mut self) -> Option<u8> {
+        loop {
+            self.settle();
+            let byte = *self.bytes.get(self.pos)?;
+            if let Inside::Code { end, tick, .. } = &mut self.inside {
+                if self.pos == *end && *tick {
+                    *tick = false;
+                    return Some(b'`');
+                }
+                self.pos += 1;
+                return Some(byte);
+            }
+            if plain(byte) {
+                self.pos += 1;
+                return Some(byte);
+            }
+            let in_emphasis = match self.inside {
+                Inside::Emphasis { closer, len } => Some((closer, len)),
+                _ => None,
+            };
+            match byte {
+                b'`' => {
+                    let (content, after) = code_span(self.bytes, self.pos)?;
+                    self.pos = content.start;
+                    self.inside = Inside::Code { end: content.end, after, in_emphasis, tick: self.code_ticks };
+                    if self.code_ticks {
+                        return Some(b'`');
+                    }
+                }
+                b'*' if in_emphasis.is_none() => {
+                    let (len, closer) = emphasis(self.bytes, self.pos)?;
+                    self.pos += len;
+                    self.inside = Inside::Emphasis { closer, len };
+                }
+                _ => return None,
             }
         }
-        self.plain_until >= word_end
     }
+}
+
+/// The length of the run of `byte` at `pos`.
+fn run_len(bytes: &[u8], pos: usize, byte: u8) -> usize {
+    bytes[pos..].iter().take_while(|&&b| b == byte).count()
+}
+
+/// A closed code span opening at `pos`: the range of what it shows (one space trimmed from each
+/// end when both have one, as CommonMark does) and where its closing run ends. `None` when it
+/// is not closed (yet), or holds anything beyond ASCII.
+fn code_span(bytes: &[u8], pos: usize) -> Option<(std::ops::Range<usize>, usize)> {
+    let len = run_len(bytes, pos, b'`');
+    let start = pos + len;
+    let mut at = start;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'`' => {
+                let run = run_len(bytes, at, b'`');
+                if run == len {
+                    let content = &bytes[start..at];
+                    let trim = content.len() >= 2
+                        && content[0] == b' '
+                        && content[content.len() - 1] == b' '
+                        && content.iter().any(|&b| b != b' ');
+                    let range = if trim { start + 1..at - 1 } else { start..at };
+                    return Some((range, at + run));
+                }
+                at += run;
+            }
+            b if b.is_ascii_graphic() || b == b' ' => at += 1,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The emphasis whose opening run of `*` is at `pos`, if it is closed: the run's length and
+/// where the closer starts, the next run of `*` outside code spans when it is as long. Whether
+/// the renderer read the two as a pair, the walk checks (the delimiters show nothing then);
+/// this only makes sure the pair exists in the text already.
+fn emphasis(bytes: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let len = run_len(bytes, pos, b'*');
+    let mut at = pos + len;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'`' => at = code_span(bytes, at)?.1,
+            b'*' => return (run_len(bytes, at, b'*') == len).then_some((len, at)),
+            _ => at += 1,
+        }
+    }
+    None
 }

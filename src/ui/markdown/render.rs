@@ -130,8 +130,7 @@ impl<'a> Walker<'a> {
             Event::Text(t) => self.text(&t),
             Event::Code(t) => {
                 let style = self.style().patch(self.st.code_inline);
-                // Without a colour inline code would be invisible: keep its backticks.
-                if self.st.code_inline.fg.is_none() && self.st.code_inline.bg.is_none() {
+                if self.st.code_in_ticks() {
                     self.inline.push(&format!("`{t}`"), style);
                 } else {
                     self.inline.push(&t, style);

@@ -496,19 +496,31 @@ mod tests {
         }
     }
 
+    /// A paragraph streamed in `count` pieces made by `piece`, rendered at 40 columns after
+    /// each: the view, once the cut is at most `slack` rows above the end (and well down).
+    fn streamed_paragraph(
+        st: &MarkdownStyle,
+        count: usize,
+        piece: impl Fn(usize) -> String,
+        slack: usize,
+    ) -> MarkdownView {
+        let mut view = MarkdownView::from_text("Intro.\n\n");
+        for i in 0..count {
+            view.push_str(&piece(i));
+            view.lines(40, st);
+        }
+        let cut = view.caches[0].open.paragraph.expect("a cut");
+        let rows = view.lines(40, st).len();
+        assert!(cut.rows + slack >= rows && cut.rows > 20, "rows {rows}, cut {cut:?}");
+        view
+    }
+
     /// A long paragraph of plain prose is rendered again from its last lines, not whole (the
     /// property tests check the lines; this, that the cut is made at all).
     #[test]
     fn a_streaming_plain_paragraph_is_rendered_again_from_its_last_lines() {
         let st = MarkdownStyle::default();
-        let mut view = MarkdownView::from_text("Intro.\n\n");
-        for i in 0..200 {
-            view.push_str(&format!("word{i} "));
-            view.lines(40, &st);
-        }
-        let cut = view.caches[0].open.paragraph.expect("a cut");
-        let rows = view.lines(40, &st).len();
-        assert!(cut.rows + 3 >= rows && cut.rows > 20, "rows {rows}, cut {cut:?}");
+        let mut view = streamed_paragraph(&st, 200, |i| format!("word{i} "), 3);
         // A line break may make it something else: rendered whole again.
         view.push_str("\n");
         view.lines(40, &st);
@@ -521,14 +533,8 @@ mod tests {
     fn a_streaming_paragraph_with_code_and_bold_is_rendered_again_from_its_last_lines() {
         for no_color in [false, true] {
             let st = crate::ui::theme::load("dark", None, no_color).expect("embedded theme").markdown;
-            let mut view = MarkdownView::from_text("Intro.\n\n");
-            for i in 0..100 {
-                view.push_str(&format!("word{i} the `code_{i}` and ` <T> ` **bold {i}**, then *this*. "));
-                view.lines(40, &st);
-            }
-            let cut = view.caches[0].open.paragraph.expect("a cut");
-            let rows = view.lines(40, &st).len();
-            assert!(cut.rows + 8 >= rows && cut.rows > 20, "rows {rows}, cut {cut:?}");
+            let piece = |i| format!("word{i} the `code_{i}` and ` <T> ` **bold {i}**, then *this*. ");
+            streamed_paragraph(&st, 100, piece, 8);
         }
     }
 

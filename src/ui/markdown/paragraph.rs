@@ -16,19 +16,17 @@
 //!
 //! What "means what it will mean" allows: plain ASCII text (no character that may open or close
 //! a link, HTML, an entity, an escape, strikethrough or a table cell); closed code spans (an
-//! open one may still be closed); and emphasis whose `*` delimiters the renderer paired, with
-//! plain text and closed code spans inside. CommonMark pairs a closing delimiter with an opener
-//! before it without looking further, and a pair of runs of one length uses both up, so text
-//! yet to come finds no delimiter before the cut to pair with. Anything else ends the search
-//! for a cut; so does a cut inside markup. The word at a cut must be plain as well, or closing
-//! its markup later would narrow it, and it might then fit on the line before.
+//! open one may still be closed); and `*`/`**` emphasis that CommonMark pairs one way only (see
+//! `emphasis`), with plain text and closed code spans inside: a closing delimiter is paired
+//! with an opener before it without looking further, and a pair of runs of one length uses both
+//! up, so text yet to come finds no delimiter before the cut to pair with. Anything else ends
+//! the search for a cut; so does a cut inside markup. The word at a cut must be plain as well,
+//! or closing its markup later would narrow it, and it might then fit on the line before.
 //!
-//! What the source means *now* is the renderer's to say: the walk compares what it expects each
-//! line to show with what the renderer drew, byte for byte (code without its backticks, emphasis
-//! without its delimiters), and stops at the first difference, so a reading of the source that
-//! differs from the renderer's (a run that does not close, a longer run that leaves a delimiter
-//! behind) makes no cut. A test streams random prose and markup and compares every render with
-//! a render of the whole text so far; another streams paragraphs whose markup closes after a
+//! The walk also compares what it expects each line to show with what the renderer drew, byte
+//! for byte (code without its backticks, emphasis without its delimiters), and stops at the
+//! first difference. A test streams random prose and markup and compares every render with a
+//! render of the whole text so far; another streams paragraphs whose markup closes after a
 //! wrap.
 
 use ratatui::text::Line;
@@ -246,18 +244,35 @@ fn code_span(bytes: &[u8], pos: usize) -> Option<(std::ops::Range<usize>, usize)
     None
 }
 
-/// The emphasis whose opening run of `*` is at `pos`, if it is closed: the run's length and
-/// where the closer starts, the next run of `*` outside code spans when it is as long. Whether
-/// the renderer read the two as a pair, the walk checks (the delimiters show nothing then);
-/// this only makes sure the pair exists in the text already.
+/// The emphasis that the run of `*` at `pos` opens, when CommonMark pairs it with a closer
+/// already in the text, one way only: its length and where the closer starts. The opener
+/// follows a space and precedes a letter, a digit or a code span (so it opens and cannot
+/// close); only plain text and closed code spans come before the closer, the next run of `*`,
+/// which is as long and follows a letter or a digit (or a code span when a space or punctuation
+/// follows it), so it closes. With nothing unpaired before the opener (the walk passes pairs
+/// only), CommonMark pairs the two and uses both up. Checking that the renderer hid the
+/// delimiters is not enough: other pairings can hide the same ones (`*a *b c*d*` pairs the
+/// first with the last).
 fn emphasis(bytes: &[u8], pos: usize) -> Option<(usize, usize)> {
     let len = run_len(bytes, pos, b'*');
+    let first = *bytes.get(pos + len)?;
+    if len > 2 || pos == 0 || bytes[pos - 1] != b' ' || !(first.is_ascii_alphanumeric() || first == b'`') {
+        return None;
+    }
     let mut at = pos + len;
     while at < bytes.len() {
         match bytes[at] {
             b'`' => at = code_span(bytes, at)?.1,
-            b'*' => return (run_len(bytes, at, b'*') == len).then_some((len, at)),
-            _ => at += 1,
+            b'*' => {
+                let before = bytes[at - 1];
+                let follows = *bytes.get(at + len)?;
+                let closes = run_len(bytes, at, b'*') == len
+                    && (before.is_ascii_alphanumeric()
+                        || (before == b'`' && (follows == b' ' || follows.is_ascii_punctuation())));
+                return closes.then_some((len, at));
+            }
+            b if plain(b) => at += 1,
+            _ => return None,
         }
     }
     None

@@ -168,12 +168,13 @@ fn palette_shown(app: &App) -> bool {
 }
 
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
-    draw_with(frame, app, None);
+    draw_with(frame, app, None, None);
 }
 
 /// Draw a frame; with `reuse` the buffer holds the last frame (see `FrameWriter`), and only
-/// what may have changed is drawn (the caller checked `LayoutKey::may_retain`).
-pub fn draw_with(frame: &mut Frame<'_>, app: &App, reuse: Option<&Reuse>) {
+/// what may have changed is drawn (the caller checked `LayoutKey::may_retain`); the sidebar it
+/// drew is `last_sidebar`.
+pub fn draw_with(frame: &mut Frame<'_>, app: &App, reuse: Option<&Reuse>, last_sidebar: Option<&sidebar::Picture>) {
     let area = frame.area();
     let Some(regions) = app.chrome.regions.as_ref().filter(|_| !layout::too_small(area)) else {
         reuse.inspect(|r| r.touch_all());
@@ -196,8 +197,7 @@ pub fn draw_with(frame: &mut Frame<'_>, app: &App, reuse: Option<&Reuse>) {
     if let Some(picture) = app.chrome.sidebar_picture.as_ref().filter(|_| regions.sidebar.is_some()) {
         // A retained frame keeps the sidebar it has when its picture did not change.
         if !reuse.is_some_and(Reuse::keeps_sidebar) {
-            sidebar::draw(frame, picture, &app.services.theme);
-            reuse.inspect(|r| r.touch(picture.area()));
+            sidebar::draw(frame, picture, &app.services.theme, reuse, last_sidebar);
         }
     }
     // A retained frame keeps the input box it has when it would look the same.

@@ -89,7 +89,7 @@ impl Reuse {
     }
 
     /// The columns to compare with the screen, per row: `None` for all of them.
-    fn touched_rows(self) -> Option<Vec<Columns>> {
+    pub(crate) fn touched_rows(self) -> Option<Vec<Columns>> {
         let touched = self.touched.into_inner();
         (!touched.all).then_some(touched.rows)
     }
@@ -98,6 +98,11 @@ impl Reuse {
     /// same and no rows moved under it.
     pub fn keeps_sidebar(&self) -> bool {
         self.sidebar_unchanged && self.scroll.is_none()
+    }
+
+    /// Whether every row holds what the same row of the last frame held (no scroll moved any).
+    pub fn rows_in_place(&self) -> bool {
+        self.scroll.is_none()
     }
 
     /// Whether the input box the last frame drew would look the same (no scroll reaches it).

@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 use crate::core::protocol::AccountInfo;
 use crate::core::quota::{BucketStatus, format_duration_ms};
 use crate::present;
+use crate::ui::frames::Reuse;
 use crate::ui::pane::Pane;
 use crate::ui::theme::Theme;
 
@@ -157,49 +158,101 @@ impl Picture {
     }
 }
 
-pub fn draw(frame: &mut Frame<'_>, picture: &Picture, theme: &Theme) {
-    let ui = &theme.ui;
-    let area = picture.area;
-    let block = Block::default().borders(Borders::LEFT).border_style(Style::default().fg(ui.border));
-    let inner = block.inner(area);
-    frame.render_widget(Clear, area);
-    frame.render_widget(block, area);
+/// Draw `picture`. A retained frame whose sidebar rows are where the last frame drew them
+/// (`reuse` with no scroll), and that drew `last` there, redraws only the rows that differ from
+/// it: while answers stream the live figures change a few rows a few times a second, and
+/// redrawing all of them cost the whole sidebar's cells twice (drawn, then compared).
+pub fn draw(frame: &mut Frame<'_>, picture: &Picture, theme: &Theme, reuse: Option<&Reuse>, last: Option<&Picture>) {
+    let in_place = reuse.filter(|r| r.rows_in_place()).zip(last.filter(|l| l.area == picture.area));
+    let Some((reuse, last)) = in_place else {
+        let block = Block::default().borders(Borders::LEFT).border_style(Style::default().fg(theme.ui.border));
+        frame.render_widget(Clear, picture.area);
+        frame.render_widget(block, picture.area);
+        for placed in placements(picture) {
+            draw_row(frame, picture, &placed, theme);
+        }
+        reuse.inspect(|r| r.touch(picture.area));
+        return;
+    };
+    let (before, now) = (placements(last), placements(picture));
+    let shown_already = |p: &Placed<'_>| {
+        before.iter().any(|b| b == p) && (!matches!(p.row, Row::Spark) || last.series == picture.series)
+    };
+    for placed in now.iter().filter(|p| !shown_already(p)) {
+        let rows = row_area(picture.area, placed.y, placed.height);
+        frame.render_widget(Clear, rows);
+        draw_row(frame, picture, placed, theme);
+        reuse.touch(rows);
+    }
+    // Rows the last picture used that this one leaves blank.
+    let used_now = |y: u16| now.iter().any(|p| (p.y..p.y + p.height).contains(&y));
+    for y in before.iter().flat_map(|b| b.y..b.y + b.height).filter(|&y| !used_now(y)) {
+        let row = row_area(picture.area, y, 1);
+        frame.render_widget(Clear, row);
+        reuse.touch(row);
+    }
+}
+
+/// A row of a picture where it is drawn: from line `y`, `height` lines.
+#[derive(Debug, PartialEq)]
+struct Placed<'a> {
+    y: u16,
+    height: u16,
+    row: &'a Row,
+}
+
+/// Where each row of `picture` goes, top to bottom, as far as the sidebar reaches.
+fn placements(picture: &Picture) -> Vec<Placed<'_>> {
+    let inner = Block::default().borders(Borders::LEFT).inner(picture.area);
     let mut y = inner.y;
+    let mut placed = Vec::with_capacity(picture.rows.len());
     for row in &picture.rows {
         if y >= inner.bottom() {
             break;
         }
-        let line_area = Rect { x: inner.x + 1, y, width: inner.width.saturating_sub(1), height: 1 };
-        match row {
-            Row::Text(line) => frame.render_widget(Paragraph::new(line.clone()), line_area),
-            Row::Gauge { label, ratio, text, warn } => {
-                let color = if *warn { ui.warning } else { ui.gauge };
-                let gauge = LineGauge::default()
-                    .ratio(ratio.clamp(0.0, 1.0))
-                    .label(Line::from(Span::styled(label.as_str(), Style::default().fg(ui.fg))))
-                    .filled_style(Style::default().fg(color))
-                    .unfilled_style(Style::default().fg(ui.gauge_bg));
-                // Without colours, filled and empty must differ by shape.
-                let (filled, unfilled) = gauge_symbols(theme);
-                let gauge = gauge.filled_symbol(filled).unfilled_symbol(unfilled);
-                frame.render_widget(gauge, line_area);
-                y += 1;
-                if y < inner.bottom() {
-                    let sub = Rect { y, ..line_area };
-                    frame.render_widget(Paragraph::new(Span::styled(text.as_str(), Style::default().fg(ui.dim))), sub);
-                }
-            }
-            Row::Spark => {
-                let h = 3.min(inner.bottom() - y);
-                let spark_area = Rect { height: h, ..line_area };
-                frame.render_widget(
-                    Sparkline::default().data(&picture.series).style(Style::default().fg(ui.sparkline)),
-                    spark_area,
-                );
-                y += h.saturating_sub(1);
+        let lines = match row {
+            Row::Text(_) => 1,
+            Row::Gauge { .. } => 2,
+            Row::Spark => 3,
+        };
+        let height = lines.min(inner.bottom() - y);
+        placed.push(Placed { y, height, row });
+        y += height;
+    }
+    placed
+}
+
+/// Lines `y..y + height` of the sidebar in `area`, right of its border and the blank column.
+fn row_area(area: Rect, y: u16, height: u16) -> Rect {
+    let inner = Block::default().borders(Borders::LEFT).inner(area);
+    Rect { x: inner.x + 1, y, width: inner.width.saturating_sub(1), height }
+}
+
+fn draw_row(frame: &mut Frame<'_>, picture: &Picture, placed: &Placed<'_>, theme: &Theme) {
+    let ui = &theme.ui;
+    let line_area = row_area(picture.area, placed.y, 1);
+    match placed.row {
+        Row::Text(line) => frame.render_widget(Paragraph::new(line.clone()), line_area),
+        Row::Gauge { label, ratio, text, warn } => {
+            let color = if *warn { ui.warning } else { ui.gauge };
+            let gauge = LineGauge::default()
+                .ratio(ratio.clamp(0.0, 1.0))
+                .label(Line::from(Span::styled(label.as_str(), Style::default().fg(ui.fg))))
+                .filled_style(Style::default().fg(color))
+                .unfilled_style(Style::default().fg(ui.gauge_bg));
+            // Without colours, filled and empty must differ by shape.
+            let (filled, unfilled) = gauge_symbols(theme);
+            let gauge = gauge.filled_symbol(filled).unfilled_symbol(unfilled);
+            frame.render_widget(gauge, line_area);
+            if placed.height > 1 {
+                let sub = Rect { y: placed.y + 1, ..line_area };
+                frame.render_widget(Paragraph::new(Span::styled(text.as_str(), Style::default().fg(ui.dim))), sub);
             }
         }
-        y += 1;
+        Row::Spark => frame.render_widget(
+            Sparkline::default().data(&picture.series).style(Style::default().fg(ui.sparkline)),
+            Rect { height: placed.height, ..line_area },
+        ),
     }
 }
 
@@ -351,6 +404,77 @@ mod tests {
         assert_eq!(t.series(t0, 0), Vec::<u64>::new());
     }
 
+    /// Sidebars of one size whose rows differ in every way the live figures and the room can
+    /// make them differ: a figure, the sparkline's data, a gauge, rows added, gone or kinds
+    /// swapped, and more rows than fit.
+    fn varied_pictures(area: Rect) -> Vec<Picture> {
+        let text = |s: &str| {
+            Row::Text(Line::from(Span::styled(s.to_string(), Style::default().fg(ratatui::style::Color::Yellow))))
+        };
+        let gauge =
+            |ratio: f64, warn: bool| Row::Gauge { label: "free day".into(), ratio, text: "resets 3h".into(), warn };
+        let picture = |rows: Vec<Row>, series: Vec<u64>| Picture { area, rows, series };
+        vec![
+            picture(
+                vec![text("Room"), text("tokens 10"), gauge(0.5, false), Row::Spark, text("cost $0.01")],
+                vec![1, 2, 3],
+            ),
+            picture(
+                vec![text("Room"), text("tokens 12"), gauge(0.5, false), Row::Spark, text("cost $0.01")],
+                vec![1, 2, 4],
+            ),
+            picture(
+                vec![text("Room"), text("tokens 12"), gauge(0.9, true), Row::Spark, text("cost $0.02")],
+                vec![1, 2, 4],
+            ),
+            picture(vec![text("Room"), Row::Spark], vec![5]),
+            picture(vec![text("Room"), text("a"), text("b"), text("c"), Row::Spark, text("tokens 12")], vec![1, 2, 4]),
+            picture(
+                (0..9).map(|i| if i % 3 == 2 { gauge(0.1, false) } else { text(&format!("row {i}")) }).collect(),
+                vec![],
+            ),
+            picture((0..9).map(|i| text(&format!("row {i}"))).chain([Row::Spark]).collect(), vec![9, 9]),
+            picture(Vec::new(), Vec::new()),
+        ]
+    }
+
+    #[test]
+    fn a_sidebar_redrawn_in_place_equals_one_drawn_whole_and_says_where_it_drew() {
+        use ratatui::Terminal;
+        use ratatui::backend::TestBackend;
+        use ratatui::buffer::Buffer;
+        let theme = crate::ui::theme::load(&crate::ui::theme::names()[0], None, false).unwrap();
+        let area = Rect::new(3, 0, 20, 12);
+        let mut term = Terminal::new(TestBackend::new(24, 12)).unwrap();
+        let mut drawn = |last: Option<&Picture>, picture: &Picture, start: Option<&Buffer>| {
+            match start {
+                Some(buffer) => *term.current_buffer_mut() = buffer.clone(),
+                None => term.current_buffer_mut().reset(),
+            }
+            let reuse = last.map(|_| Reuse::default());
+            draw(&mut term.get_frame(), picture, &theme, reuse.as_ref(), last);
+            (term.current_buffer_mut().clone(), reuse.and_then(Reuse::touched_rows))
+        };
+        let pictures = varied_pictures(area);
+        for (i, before) in pictures.iter().enumerate() {
+            let (shown, _) = drawn(None, before, None);
+            for (j, after) in pictures.iter().enumerate() {
+                let (whole, _) = drawn(None, after, None);
+                let (in_place, touched) = drawn(Some(before), after, Some(&shown));
+                assert_eq!(in_place, whole, "picture {i} then {j}");
+                let touched = touched.expect("the sidebar says which rows it drew");
+                for y in 0..whole.area.height {
+                    let row = |b: &Buffer| (0..b.area.width).map(|x| b[(x, y)].clone()).collect::<Vec<_>>();
+                    let drew = touched.get(usize::from(y)).is_some_and(|c| c.0 < c.1);
+                    assert!(drew || row(&shown) == row(&whole), "picture {i} then {j}: row {y} changed untouched");
+                }
+                if i == j {
+                    assert!(touched.iter().all(|c| c.0 == c.1), "picture {i} again: nothing is redrawn");
+                }
+            }
+        }
+    }
+
     /// The gauge row of a sidebar holding one half-used bucket.
     fn gauge_row(no_color: bool) -> String {
         use ratatui::Terminal;
@@ -369,7 +493,7 @@ mod tests {
             limit_source: crate::core::quota::FigureSource::Config,
         });
         let mut term = Terminal::new(TestBackend::new(30, 20)).unwrap();
-        term.draw(|f| draw(f, &picture(f.area(), &[], &data, &theme, 0, now), &theme)).unwrap();
+        term.draw(|f| draw(f, &picture(f.area(), &[], &data, &theme, 0, now), &theme, None, None)).unwrap();
         let buf = term.backend().buffer();
         (0..buf.area.height)
             .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect::<String>())

@@ -46,7 +46,13 @@ pub fn run(opts: LaunchOptions, paths: &Paths) -> i32 {
     // per wake-up (six panes ~15% less CPU per token than on two work-stealing workers; one
     // pane the same within the runs' spread).
     let one_thread = || tokio::runtime::Builder::new_current_thread().enable_all().build();
-    let runtimes = one_thread().and_then(|core| Ok((core, one_thread()?)));
+    // While paced streams wait for their read slot, the core's thread rests until it rather than
+    // waking for each packet (see `pacing::rest_until_slot`).
+    let core_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_park(crate::core::provider::pacing::rest_until_slot)
+        .build();
+    let runtimes = core_runtime.and_then(|core| Ok((core, one_thread()?)));
     let (core_runtime, loop_runtime) = match runtimes {
         Ok(pair) => pair,
         Err(e) => {
@@ -72,6 +78,7 @@ pub fn run(opts: LaunchOptions, paths: &Paths) -> i32 {
     let code = loop_runtime.block_on(run_async(opts, paths, core_handle));
     loop_runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     let _ = stop_core.send(());
+    crate::core::provider::pacing::wake_resting_core();
     let _ = core_thread.join();
     code
 }
@@ -303,7 +310,8 @@ fn spawn_event_forwarder(runtime: &tokio::runtime::Handle, tx: mpsc::Sender<io::
     let (stop, mut stop_rx) = oneshot::channel();
     let (stopped_tx, stopped) = std::sync::mpsc::channel();
     runtime.spawn(async move {
-        let mut stream = EventStream::new();
+        // Keys are drawn at once, so one ends the core's rest until a read slot.
+        let mut stream = crate::core::provider::pacing::WakesRestingCore(EventStream::new());
         loop {
             tokio::select! {
                 _ = &mut stop_rx => break,
@@ -330,6 +338,7 @@ impl Forwarder {
     /// Stop reading the terminal, and wait (briefly) until nothing does.
     fn stop(self) {
         let _ = self.stop.send(());
+        crate::core::provider::pacing::wake_resting_core();
         let _ = self.stopped.recv_timeout(std::time::Duration::from_secs(1));
     }
 }

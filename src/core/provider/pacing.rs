@@ -4,7 +4,9 @@
 //! is read together.
 
 use std::cell::Cell;
-use std::sync::OnceLock;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
@@ -85,7 +87,86 @@ fn next_slot(epoch: Instant, now: Instant, slot: Duration) -> Instant {
 async fn wait_for_slot(slot: Duration) {
     let now = Instant::now();
     let epoch = *EPOCH.get_or_init(|| now);
-    tokio::time::sleep_until(next_slot(epoch, now, slot)).await;
+    let at = next_slot(epoch, now, slot);
+    SLOT_AWAITED.with(|s| s.set(Some(at)));
+    tokio::time::sleep_until(at).await;
+}
+
+thread_local! {
+    /// The slot the streams paused last on this thread wait for.
+    static SLOT_AWAITED: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// The runtime's timer resolution.
+const TIMER_GRAIN: Duration = Duration::from_millis(1);
+
+/// Set when the core is given work from another thread (see `wake_resting_core`), so a rest
+/// that starts after the work was handed over ends at once.
+static WORK_HANDED_OVER: Mutex<bool> = Mutex::new(false);
+static WORK_SIGNAL: Condvar = Condvar::new();
+
+/// For the core runtime's `on_thread_park`: when the thread has nothing to do and paced streams
+/// wait for a slot, block until it rather than in the runtime's own wait, which wakes the thread
+/// for packets that the streams leave unread until the slot (and once more where tokio's timer
+/// wheel moves the slot's timer down a level). Blocked here, the packets queue in the kernel
+/// and the slot's wake-up finds them all. Timers and sockets are served when the rest ends, at
+/// most one slot late, which is when paced text is shown anyway; commands from the chatroom end
+/// the rest at once (`wake_resting_core`).
+pub fn rest_until_slot() {
+    let Some(slot) = SLOT_AWAITED.with(Cell::take) else { return };
+    // The runtime's timers go by whole milliseconds, rounded up: resting to the slot itself can
+    // end just before its timer counts as due, and the runtime's wait would then take a wake-up
+    // of its own for the rest of that millisecond.
+    rest_until(slot + TIMER_GRAIN);
+}
+
+/// Block until `until`, or until work is handed over (`wake_resting_core`).
+pub fn rest_until(until: Instant) {
+    let mut handed_over = WORK_HANDED_OVER.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        if std::mem::take(&mut *handed_over) {
+            return;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        handed_over = WORK_SIGNAL.wait_timeout(handed_over, left).unwrap_or_else(PoisonError::into_inner).0;
+    }
+}
+
+/// Work was handed to the core from another thread: a rest (`rest_until_slot`) ends now, or
+/// the next one does not start.
+pub fn wake_resting_core() {
+    *WORK_HANDED_OVER.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    WORK_SIGNAL.notify_all();
+}
+
+/// A stream whose items, when another thread makes them ready, also end the core's rest: for
+/// what the core's runtime forwards and someone waits on at once (the chatroom's keystrokes).
+pub struct WakesRestingCore<S>(pub S);
+
+impl<S: Stream + Unpin> Stream for WakesRestingCore<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let waker = Waker::from(Arc::new(RestBreaker(cx.waker().clone())));
+        Pin::new(&mut self.0).poll_next(&mut Context::from_waker(&waker))
+    }
+}
+
+/// Wakes a task and ends the core's rest.
+struct RestBreaker(Waker);
+
+impl Wake for RestBreaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.wake_by_ref();
+        wake_resting_core();
+    }
 }
 
 /// The stream's next item if it is already here, without waiting on the network: `None` when

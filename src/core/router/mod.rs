@@ -138,12 +138,16 @@ pub struct CoreStopped;
 
 impl CoreHandle {
     pub async fn send(&self, command: Command) -> Result<(), CoreStopped> {
-        self.tx.send(command).await.map_err(|_| CoreStopped)
+        let sent = self.tx.send(command).await.map_err(|_| CoreStopped);
+        crate::core::provider::pacing::wake_resting_core();
+        sent
     }
 
     /// For the UI loop, which never awaits: fails only when the queue is full or the core is gone.
     pub fn try_send(&self, command: Command) -> Result<(), CoreStopped> {
-        self.tx.try_send(command).map_err(|_| CoreStopped)
+        let sent = self.tx.try_send(command).map_err(|_| CoreStopped);
+        crate::core::provider::pacing::wake_resting_core();
+        sent
     }
 
     /// The core's runtime (see the field).

@@ -34,16 +34,18 @@ struct Scenario {
     /// The sidebar shows (the default). Hidden, the bytes its rows cost after every scroll
     /// (terminals scroll whole rows) show by difference.
     sidebar: bool,
+    /// Alternating roundtable/aichat runs (one pane with the sidebar only).
+    pairs: usize,
 }
 
 fn main() {
     let quick = std::env::var_os("PACED_QUICK").is_some();
     let scale = |tokens: u32| if quick { tokens / 5 } else { tokens };
     let scenarios = [
-        Scenario { name: "1 pane, 50 tok/s", panes: 1, tps: 50, tokens: scale(1_500), sidebar: true },
-        Scenario { name: "1 pane, 200 tok/s", panes: 1, tps: 200, tokens: scale(5_000), sidebar: true },
-        Scenario { name: "  sidebar hidden", panes: 1, tps: 200, tokens: scale(5_000), sidebar: false },
-        Scenario { name: "6 panes, 100 tok/s", panes: 6, tps: 100, tokens: scale(3_000), sidebar: true },
+        Scenario { name: "1 pane, 50 tok/s", panes: 1, tps: 50, tokens: scale(1_500), sidebar: true, pairs: 1 },
+        Scenario { name: "1 pane, 200 tok/s", panes: 1, tps: 200, tokens: scale(5_000), sidebar: true, pairs: 3 },
+        Scenario { name: "  sidebar hidden", panes: 1, tps: 200, tokens: scale(5_000), sidebar: false, pairs: 1 },
+        Scenario { name: "6 panes, 100 tok/s", panes: 6, tps: 100, tokens: scale(3_000), sidebar: true, pairs: 1 },
     ];
     // BIN=path measures another build (before/after figures) with the same harness.
     let bin = std::env::var_os("BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_roundtable")), PathBuf::from);
@@ -71,7 +73,29 @@ fn main() {
         print_row(s, "roundtable", &r);
         if s.panes == 1 && s.sidebar {
             if let Some(aichat) = &aichat {
-                print_row(s, "aichat", &run_aichat(aichat, port, s));
+                let a = run_aichat(aichat, port, s);
+                print_row(s, "aichat", &a);
+                // The machine's pace drifts by a third within minutes, and a single pair's
+                // ratio with it: alternate more pairs where the goal is set, and give the median.
+                let mut ratios = vec![ratio(&r, &a)];
+                for _ in 1..s.pairs {
+                    let r = run_roundtable(&bin, port, s);
+                    print_row(s, "roundtable", &r);
+                    let a = run_aichat(aichat, port, s);
+                    print_row(s, "aichat", &a);
+                    ratios.push(ratio(&r, &a));
+                }
+                if ratios.len() > 1 {
+                    ratios.sort_by(f64::total_cmp);
+                    let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+                    println!(
+                        "{:<20}   CPU per 1k tokens against aichat's: median {:.2} of {} alternating pairs ({})",
+                        "",
+                        ratios[ratios.len() / 2],
+                        ratios.len(),
+                        shown.join(", ")
+                    );
+                }
             }
             // What the same stream costs without a chatroom: the floor under both clients.
             print_row(s, "ask", &run_ask(&bin, port, s));
@@ -81,6 +105,11 @@ fn main() {
         }
     }
     drop(sim);
+}
+
+/// Roundtable's CPU per token over aichat's, for one pair of runs on the same stream.
+fn ratio(roundtable: &Figures, aichat: &Figures) -> f64 {
+    roundtable.cpu.as_secs_f64() / aichat.cpu.as_secs_f64().max(1e-9)
 }
 
 #[derive(Default)]

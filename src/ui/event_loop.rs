@@ -2,6 +2,7 @@
 //! deadline and a quit signal. Ready events are drained before drawing; a frame is drawn only
 //! when something changed, at most `max_fps` times a second; nothing here awaits disk or network.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use ratatui::backend::{Backend, ClearType};
 use tokio::sync::mpsc;
 
 use crate::core::protocol::{Command, CoreEvent};
+use crate::core::provider::pacing::{Rest, TIMER_GRAIN};
 use crate::core::router::CoreHandle;
 use crate::ui::app::{App, Background, Effect};
 use crate::ui::app_input::plain_char;
@@ -49,6 +51,42 @@ pub trait Host: Send {
     fn local_clipboard(&self) -> bool {
         true
     }
+}
+
+/// The loop's thread's rest while what streams in waits for its frame slot.
+static LOOP_REST: Rest = Rest::new();
+
+thread_local! {
+    /// Until when the loop's wait may rest: set just before the wait while streamed text is held
+    /// for its frame slot, taken by the first park of the loop's thread or after the wait.
+    static REST_UNTIL: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// For the loop runtime's `on_thread_park`: while what streams in waits for its frame slot,
+/// block until the slot (or an earlier deadline) rather than in the runtime's own wait. That
+/// wait took two wake-ups a frame: tokio's timer wheel keeps a timer more than 64 ms away on a
+/// coarser level and wakes the thread where it moves down a level, then again when it is due.
+/// Until the slot nothing else needs the loop at once but keystrokes, which end the rest
+/// (`hand_to_loop`); a background result or a quit signal waits for the slot, one frame at most.
+pub fn rest_until_gate() {
+    if let Some(until) = REST_UNTIL.with(Cell::take) {
+        // The runtime's timers are due a millisecond late at most (see `TIMER_GRAIN`).
+        rest_loop_until((until + TIMER_GRAIN).into());
+    }
+}
+
+/// Block the calling thread in the loop's rest until `until`, or until a terminal event is
+/// handed over (`hand_to_loop`).
+pub fn rest_loop_until(until: tokio::time::Instant) {
+    LOOP_REST.rest_until(until);
+}
+
+/// Hands a terminal event to the loop, ending the rest of the loop's thread (`rest_until_gate`):
+/// keystrokes are drawn at once. Fails when the loop has ended.
+pub async fn hand_to_loop<T>(tx: &mpsc::Sender<T>, item: T) -> Result<(), mpsc::error::SendError<T>> {
+    let sent = tx.send(item).await;
+    LOOP_REST.wake();
+    sent
 }
 
 /// Figures the benchmark reads.
@@ -191,6 +229,12 @@ where
                 None => std::future::pending().await,
             }
         };
+        // While what streams in waits for its frame slot, only a keystroke needs the loop
+        // before the slot or the deadline: its thread rests until then (`rest_until_gate`).
+        if let Some(gate) = core_gate {
+            let until = deadline.map_or(gate, |d| d.min(gate));
+            REST_UNTIL.with(|r| r.set(Some(until)));
+        }
         tokio::select! {
             ev = events.recv(), if terminal_open => match ev {
                 Some(Ok(ev)) => {
@@ -223,6 +267,8 @@ where
             () = gate_sleep => {}
             () = &mut quit_signal => app.quit = true,
         }
+        // Only the select's own wait rests (a paste's short wait for its next key must not).
+        REST_UNTIL.with(Cell::take);
         stats.wakeups += 1;
         perform_effects(app, host, &core, &commands, &bg_tx);
         if app.quit {

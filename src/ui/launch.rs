@@ -45,14 +45,13 @@ pub fn run(opts: LaunchOptions, paths: &Paths) -> i32 {
     // parsing (`ask` runs the same core on one thread); one thread takes several panes' packets
     // per wake-up (six panes ~15% less CPU per token than on two work-stealing workers; one
     // pane the same within the runs' spread).
-    let one_thread = || tokio::runtime::Builder::new_current_thread().enable_all().build();
     // While paced streams wait for their read slot, the core's thread rests until it rather than
-    // waking for each packet (see `pacing::rest_until_slot`).
-    let core_runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .on_thread_park(crate::core::provider::pacing::rest_until_slot)
-        .build();
-    let runtimes = core_runtime.and_then(|core| Ok((core, one_thread()?)));
+    // waking for each packet (see `pacing::rest_until_slot`); while streamed text waits for its
+    // frame slot, the loop's thread likewise (`event_loop::rest_until_gate`).
+    let one_thread =
+        |rest: fn()| tokio::runtime::Builder::new_current_thread().enable_all().on_thread_park(rest).build();
+    let core_runtime = one_thread(crate::core::provider::pacing::rest_until_slot);
+    let runtimes = core_runtime.and_then(|core| Ok((core, one_thread(event_loop::rest_until_gate)?)));
     let (core_runtime, loop_runtime) = match runtimes {
         Ok(pair) => pair,
         Err(e) => {
@@ -320,7 +319,7 @@ fn spawn_event_forwarder(runtime: &tokio::runtime::Handle, tx: mpsc::Sender<io::
                     if let Ok(Event::Resize(..)) = ev {
                         crate::ui::tty::size_changed();
                     }
-                    if tx.send(ev).await.is_err() {
+                    if event_loop::hand_to_loop(&tx, ev).await.is_err() {
                         break;
                     }
                 }

@@ -98,12 +98,54 @@ thread_local! {
 }
 
 /// The runtime's timer resolution.
-const TIMER_GRAIN: Duration = Duration::from_millis(1);
+pub const TIMER_GRAIN: Duration = Duration::from_millis(1);
 
-/// Set when the core is given work from another thread (see `wake_resting_core`), so a rest
-/// that starts after the work was handed over ends at once.
-static WORK_HANDED_OVER: Mutex<bool> = Mutex::new(false);
-static WORK_SIGNAL: Condvar = Condvar::new();
+/// A thread's rest while it has nothing to do until a known time: a block on a condition
+/// variable, which only a timeout or a call to `wake` ends. Blocked there, the thread's runtime
+/// does not wake for what it would only leave waiting (packets that paced streams read at the
+/// slot, a level change of tokio's timer wheel), so other threads that hand it work someone
+/// waits on must `wake` it.
+pub struct Rest {
+    /// Set when work was handed over, so a rest that starts after the hand-over ends at once.
+    handed_over: Mutex<bool>,
+    signal: Condvar,
+}
+
+impl Rest {
+    pub const fn new() -> Self {
+        Self { handed_over: Mutex::new(false), signal: Condvar::new() }
+    }
+
+    /// Block until `until`, or until work is handed over (`wake`).
+    pub fn rest_until(&self, until: Instant) {
+        let mut handed_over = self.handed_over.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if std::mem::take(&mut *handed_over) {
+                return;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            handed_over = self.signal.wait_timeout(handed_over, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+    }
+
+    /// Work was handed over from another thread: a rest ends now, or the next one does not start.
+    pub fn wake(&self) {
+        *self.handed_over.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.signal.notify_all();
+    }
+}
+
+impl Default for Rest {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The core's thread's rest (see `rest_until_slot`).
+static CORE_REST: Rest = Rest::new();
 
 /// For the core runtime's `on_thread_park`: when the thread has nothing to do and paced streams
 /// wait for a slot, block until it rather than in the runtime's own wait, which wakes the thread
@@ -120,26 +162,16 @@ pub fn rest_until_slot() {
     rest_until(slot + TIMER_GRAIN);
 }
 
-/// Block until `until`, or until work is handed over (`wake_resting_core`).
+/// Block the calling thread in the core's rest until `until`, or until work is handed over
+/// (`wake_resting_core`).
 pub fn rest_until(until: Instant) {
-    let mut handed_over = WORK_HANDED_OVER.lock().unwrap_or_else(PoisonError::into_inner);
-    loop {
-        if std::mem::take(&mut *handed_over) {
-            return;
-        }
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        handed_over = WORK_SIGNAL.wait_timeout(handed_over, left).unwrap_or_else(PoisonError::into_inner).0;
-    }
+    CORE_REST.rest_until(until);
 }
 
 /// Work was handed to the core from another thread: a rest (`rest_until_slot`) ends now, or
 /// the next one does not start.
 pub fn wake_resting_core() {
-    *WORK_HANDED_OVER.lock().unwrap_or_else(PoisonError::into_inner) = true;
-    WORK_SIGNAL.notify_all();
+    CORE_REST.wake();
 }
 
 /// A stream whose items, when another thread makes them ready, also end the core's rest: for

@@ -148,9 +148,10 @@ impl SimServer {
         let shared = Arc::new(Shared::new(config));
         let app = server::router(shared.clone());
         let stop = shared.stop.clone();
-        // Each event leaves when it is written, as from a streaming server (OpenRouter's edge,
-        // nginx, uvicorn): with Nagle's algorithm a chunk waited for the client's ACK of the
-        // one before, so events came in bursts set by the client's reads, not by the model's pace.
+        // Each event leaves when it is written, as from streaming servers (Go's and Node's HTTP
+        // servers and Python's asyncio set TCP_NODELAY by default): with Nagle's algorithm a
+        // chunk waited for the client's ACK of the one before, so events came in bursts set by
+        // the client's reads, not by the model's pace.
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             if let Err(e) = tcp.set_nodelay(true) {
                 tracing::debug!("simulator: TCP_NODELAY not set: {e}");

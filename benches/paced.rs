@@ -73,14 +73,15 @@ fn main() {
         print_row(s, "roundtable", &r);
         if s.panes == 1 && s.sidebar {
             if let Some(aichat) = &aichat {
-                let a = run_aichat(aichat, port, s);
-                print_row(s, "aichat", &a);
                 // The machine's pace drifts by a third within minutes, and a single pair's
                 // ratio with it: alternate more pairs where the goal is set, and give the median.
-                let mut ratios = vec![ratio(&r, &a)];
-                for _ in 1..s.pairs {
-                    let r = run_roundtable(&bin, port, s);
-                    print_row(s, "roundtable", &r);
+                let mut ratios = Vec::with_capacity(s.pairs);
+                let mut r = r;
+                for pair in 0..s.pairs {
+                    if pair > 0 {
+                        r = run_roundtable(&bin, port, s);
+                        print_row(s, "roundtable", &r);
+                    }
                     let a = run_aichat(aichat, port, s);
                     print_row(s, "aichat", &a);
                     ratios.push(ratio(&r, &a));

@@ -13,7 +13,7 @@ use ratatui::backend::{Backend, ClearType};
 use tokio::sync::mpsc;
 
 use crate::core::protocol::{Command, CoreEvent};
-use crate::core::provider::pacing::{Rest, TIMER_GRAIN};
+use crate::core::provider::pacing::Rest;
 use crate::core::router::CoreHandle;
 use crate::ui::app::{App, Background, Effect};
 use crate::ui::app_input::plain_char;
@@ -70,8 +70,7 @@ thread_local! {
 /// (`hand_to_loop`); a background result or a quit signal waits for the slot, one frame at most.
 pub fn rest_until_gate() {
     if let Some(until) = REST_UNTIL.with(Cell::take) {
-        // The runtime's timers are due a millisecond late at most (see `TIMER_GRAIN`).
-        rest_loop_until((until + TIMER_GRAIN).into());
+        LOOP_REST.rest_until_timer(until.into());
     }
 }
 

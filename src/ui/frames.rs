@@ -97,7 +97,7 @@ impl Reuse {
     /// Whether the sidebar the last frame drew is still right where it was: its picture is the
     /// same and no rows moved under it.
     pub fn keeps_sidebar(&self) -> bool {
-        self.sidebar_unchanged && self.scroll.is_none()
+        self.sidebar_unchanged && self.rows_in_place()
     }
 
     /// Whether every row holds what the same row of the last frame held (no scroll moved any).

@@ -98,7 +98,7 @@ thread_local! {
 }
 
 /// The runtime's timer resolution.
-pub const TIMER_GRAIN: Duration = Duration::from_millis(1);
+const TIMER_GRAIN: Duration = Duration::from_millis(1);
 
 /// A thread's rest while it has nothing to do until a known time: a block on a condition
 /// variable, which only a timeout or a call to `wake` ends. Blocked there, the thread's runtime
@@ -131,6 +131,14 @@ impl Rest {
         }
     }
 
+    /// Block until a runtime timer at `deadline` is due, or until work is handed over. tokio's
+    /// timers go by whole milliseconds, rounded up: resting to the deadline itself can end just
+    /// before the timer counts as due, and the runtime's wait would then take a wake-up of its
+    /// own for the rest of that millisecond.
+    pub fn rest_until_timer(&self, deadline: Instant) {
+        self.rest_until(deadline + TIMER_GRAIN);
+    }
+
     /// Work was handed over from another thread: a rest ends now, or the next one does not start.
     pub fn wake(&self) {
         *self.handed_over.lock().unwrap_or_else(PoisonError::into_inner) = true;
@@ -155,11 +163,9 @@ static CORE_REST: Rest = Rest::new();
 /// most one slot late, which is when paced text is shown anyway; commands from the chatroom end
 /// the rest at once (`wake_resting_core`).
 pub fn rest_until_slot() {
-    let Some(slot) = SLOT_AWAITED.with(Cell::take) else { return };
-    // The runtime's timers go by whole milliseconds, rounded up: resting to the slot itself can
-    // end just before its timer counts as due, and the runtime's wait would then take a wake-up
-    // of its own for the rest of that millisecond.
-    rest_until(slot + TIMER_GRAIN);
+    if let Some(slot) = SLOT_AWAITED.with(Cell::take) {
+        CORE_REST.rest_until_timer(slot);
+    }
 }
 
 /// Block the calling thread in the core's rest until `until`, or until work is handed over

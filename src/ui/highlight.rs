@@ -262,7 +262,10 @@ fn to_ratatui(style: syntect::highlighting::Style, no_color: bool) -> Style {
 /// Highlights one code block line by line, keeping syntect's parse and highlight state between
 /// lines. Pieces come back with styles relative to the code-block style (the caller patches).
 pub struct LineHighlighter {
-    parse: ParseState,
+    syntax: &'static SyntaxReference,
+    /// Made on the first line: making it deserializes the language's grammar (milliseconds, once
+    /// per language), which then happens on the thread that highlights, not the one that draws.
+    parse: Option<ParseState>,
     state: HighlightState,
     highlighter: Highlighter<'static>,
     no_color: bool,
@@ -288,7 +291,7 @@ impl LineHighlighter {
         let theme: &'static Theme = set.themes.get(theme).or_else(|| set.themes.get("base16-ocean.dark"))?;
         let highlighter = Highlighter::new(theme);
         let state = HighlightState::new(&highlighter, ScopeStack::new());
-        Some(Self { parse: ParseState::new(syntax), state, highlighter, no_color, failed: false })
+        Some(Self { syntax, parse: None, state, highlighter, no_color, failed: false })
     }
 
     /// Highlights a complete line (with its `\n`) and advances the state past it.
@@ -298,7 +301,8 @@ impl LineHighlighter {
             // it, right for everything else, and deterministic either way.
             return plain(line);
         }
-        match highlight(&mut self.parse, &mut self.state, &self.highlighter, line, self.no_color) {
+        let parse = self.parse.get_or_insert_with(|| ParseState::new(self.syntax));
+        match highlight(parse, &mut self.state, &self.highlighter, line, self.no_color) {
             Some(pieces) => pieces,
             None => {
                 self.failed = true;
@@ -318,7 +322,8 @@ impl LineHighlighter {
         if self.is_plain(line) {
             return plain(line);
         }
-        let (mut parse, mut state) = (self.parse.clone(), self.state.clone());
+        let mut parse = self.parse.clone().unwrap_or_else(|| ParseState::new(self.syntax));
+        let mut state = self.state.clone();
         highlight(&mut parse, &mut state, &self.highlighter, line, self.no_color).unwrap_or_else(|| plain(line))
     }
 }
@@ -378,6 +383,18 @@ mod tests {
         }
         let mut hl = LineHighlighter::new("rust", "base16-ocean.dark", false).expect("rust");
         assert!(hl.line("fn main() {}\n").iter().any(|(_, s)| s.fg.is_some()));
+    }
+
+    #[test]
+    fn the_grammar_is_loaded_by_the_first_line_not_by_new() {
+        // `new` runs on the drawing thread; the first line is highlighted on the worker.
+        let mut hl = LineHighlighter::new("rust", "base16-ocean.dark", false).expect("rust");
+        assert!(hl.parse.is_none());
+        let line = "let x = \"s\"; // c\n";
+        let peeked = hl.peek(line);
+        assert!(hl.parse.is_none(), "peeking highlights a copy of the state");
+        assert_eq!(hl.line(line), peeked);
+        assert!(hl.parse.is_some());
     }
 
     #[test]

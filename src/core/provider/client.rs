@@ -221,6 +221,7 @@ async fn stream_inner<S: EventSink>(
         }
         let pieces = pieces_from_completion(provider.kind, &body)?;
         let mut failure = None;
+        let mut held = HeldText::default();
         let mut calls: std::collections::BTreeMap<usize, ToolCall> = std::collections::BTreeMap::new();
         for piece in pieces {
             if let Piece::ToolFragment { slot, id, name, arguments } = &piece {
@@ -238,10 +239,11 @@ async fn stream_inner<S: EventSink>(
                 }
                 call.arguments.push_str(arguments);
             }
-            if let Some(e) = apply_piece(piece, progress, sink).await {
+            if let Some(e) = apply_piece(piece, progress, &mut held, sink).await {
                 failure.get_or_insert(e);
             }
         }
+        held.hand_on(sink).await;
         progress.summary.tool_calls = calls.into_values().collect();
         if let Some(e) = failure {
             return Err(e);
@@ -357,6 +359,7 @@ where
     // What a paced read found already waiting, taken on the next turn.
     let mut ahead = None;
     let mut pacer = source.read_slot.map(super::pacing::Pacer::new);
+    let mut held = HeldText::default();
     'read: loop {
         let item = match ahead.take() {
             Some(item) => item,
@@ -408,7 +411,7 @@ where
         let Some(chunk) = chunk else {
             // The body ended: deliver what the framer completed, then stop.
             for data in events.drain(..) {
-                if let Some(stop) = handle_event(&data, normalizer, source, progress, sink).await {
+                if let Some(stop) = handle_event(&data, normalizer, source, progress, &mut held, sink).await {
                     match stop {
                         Stop::Done => done = true,
                         Stop::Failed(e) => failure = Some(e),
@@ -431,7 +434,7 @@ where
             continue;
         }
         for data in events.drain(..) {
-            if let Some(stop) = handle_event(&data, normalizer, source, progress, sink).await {
+            if let Some(stop) = handle_event(&data, normalizer, source, progress, &mut held, sink).await {
                 match stop {
                     Stop::Done => done = true,
                     Stop::Failed(e) => {
@@ -444,16 +447,23 @@ where
         if failure.is_some() {
             break;
         }
-        if let Some(pacer) = &mut pacer {
-            // What is already here is taken at once, so a fast server is read at full speed;
-            // only when nothing is waiting may the next read wait for the slot.
-            pacer.chunk_read();
-            match super::pacing::next_if_waiting(&mut bytes).await {
-                Some(item) => ahead = Some(item),
-                None => pacer.pause().await,
+        match &mut pacer {
+            Some(pacer) => {
+                // What is already here is taken at once, so a fast server is read at full speed;
+                // only when nothing is waiting may the next read wait for the slot.
+                pacer.chunk_read();
+                match super::pacing::next_if_waiting(&mut bytes).await {
+                    Some(item) => ahead = Some(item),
+                    None => {
+                        held.hand_on(sink).await;
+                        pacer.pause().await;
+                    }
+                }
             }
+            None => held.hand_on(sink).await,
         }
     }
+    held.hand_on(sink).await;
     progress.summary.tool_calls = normalizer.tool_calls();
     progress.summary.reasoning_details = normalizer.reasoning_details();
     progress.summary.citations = normalizer.citations();
@@ -481,6 +491,7 @@ async fn handle_event<S: EventSink>(
     normalizer: &mut StreamNormalizer,
     source: &StreamSource<'_>,
     progress: &mut Progress,
+    held: &mut HeldText,
     sink: &mut S,
 ) -> Option<Stop> {
     let data = data.trim();
@@ -501,7 +512,7 @@ async fn handle_event<S: EventSink>(
     };
     let mut failure = None;
     for piece in pieces {
-        if let Some(e) = apply_piece(piece, progress, sink).await {
+        if let Some(e) = apply_piece(piece, progress, held, sink).await {
             failure.get_or_insert(e);
         }
     }
@@ -578,7 +589,52 @@ fn html_title(page: &str) -> Option<String> {
 }
 
 /// Fold one normalized piece into the progress and forward it. Returns a mid-stream error.
-async fn apply_piece<S: EventSink>(piece: Piece, progress: &mut Progress, sink: &mut S) -> Option<CoreError> {
+/// Text (or reasoning) read together, handed on as one event: a read that brings a dozen SSE
+/// events gives the room, the store and the chatroom one delta, not a dozen. Held only until
+/// the reader would wait for the network, emits anything else, or holds `MAX_HELD_BYTES`, so
+/// nothing is handed on later than it was before or out of order.
+#[derive(Debug, Default)]
+struct HeldText {
+    text: String,
+    /// Whether `text` is reasoning rather than answer.
+    reasoning: bool,
+}
+
+impl HeldText {
+    async fn hold<S: EventSink>(&mut self, text: String, reasoning: bool, sink: &mut S) {
+        if self.reasoning != reasoning {
+            self.hand_on(sink).await;
+            self.reasoning = reasoning;
+        }
+        if self.text.is_empty() {
+            self.text = text;
+        } else {
+            self.text.push_str(&text);
+        }
+        if self.text.len() >= MAX_HELD_BYTES {
+            self.hand_on(sink).await;
+        }
+    }
+
+    async fn hand_on<S: EventSink>(&mut self, sink: &mut S) {
+        if self.text.is_empty() {
+            return;
+        }
+        let text = std::mem::take(&mut self.text);
+        sink.emit(if self.reasoning { EventKind::ReasoningDelta(text) } else { EventKind::TextDelta(text) }).await;
+    }
+}
+
+/// A server that floods keeps the next read always waiting: what it sends is still handed on
+/// in pieces of about this size as it is read.
+pub(crate) const MAX_HELD_BYTES: usize = 8 * 1024;
+
+async fn apply_piece<S: EventSink>(
+    piece: Piece,
+    progress: &mut Progress,
+    held: &mut HeldText,
+    sink: &mut S,
+) -> Option<CoreError> {
     let summary = &mut progress.summary;
     match piece {
         Piece::Meta { generation_id, model, upstream_provider } => {
@@ -599,6 +655,7 @@ async fn apply_piece<S: EventSink>(piece: Piece, progress: &mut Progress, sink: 
                 changed = true;
             }
             if changed && let Some(model) = summary.served_model.clone() {
+                held.hand_on(sink).await;
                 sink.emit(EventKind::Served { model, upstream_provider: summary.upstream_provider.clone() }).await;
             }
         }
@@ -609,7 +666,7 @@ async fn apply_piece<S: EventSink>(piece: Piece, progress: &mut Progress, sink: 
             progress.mark_first_token();
             progress.answer_bytes += t.len();
             progress.summary.text.push_str(&t);
-            sink.emit(EventKind::TextDelta(t)).await;
+            held.hold(t, false, sink).await;
         }
         Piece::Reasoning(t) => {
             if t.is_empty() {
@@ -618,11 +675,12 @@ async fn apply_piece<S: EventSink>(piece: Piece, progress: &mut Progress, sink: 
             progress.mark_first_token();
             progress.answer_bytes += t.len();
             progress.summary.reasoning.push_str(&t);
-            sink.emit(EventKind::ReasoningDelta(t)).await;
+            held.hold(t, true, sink).await;
         }
         Piece::ToolFragment { slot, id, name, arguments } => {
             progress.mark_first_token();
             progress.answer_bytes += arguments.len();
+            held.hand_on(sink).await;
             sink.emit(EventKind::ToolCallDelta { slot, id, name, arguments }).await;
         }
         Piece::Finish { reason, native } => {
@@ -633,6 +691,7 @@ async fn apply_piece<S: EventSink>(piece: Piece, progress: &mut Progress, sink: 
         }
         Piece::Usage(usage) => {
             summary.usage = Some(usage.clone());
+            held.hand_on(sink).await;
             sink.emit(EventKind::Usage(usage)).await;
         }
         Piece::Error(e) => return Some(e),

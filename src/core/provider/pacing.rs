@@ -229,7 +229,7 @@ mod tests {
 
     use super::*;
     use crate::core::protocol::EventKind;
-    use crate::core::provider::client::{BodyError, EventSink, Progress, StreamSource, consume_sse};
+    use crate::core::provider::client::{BodyError, EventSink, MAX_HELD_BYTES, Progress, StreamSource, consume_sse};
     use crate::core::provider::normalize::StreamNormalizer;
     use crate::core::provider::{ProviderKind, StreamLimits};
 
@@ -285,8 +285,12 @@ mod tests {
     }
 
     /// Streams `count` words, one every `gap` (the last followed by the finish chunk), and
-    /// returns when each word arrived and when it was handed on.
-    async fn stream_words(count: usize, gap: Duration, read_slot: Option<Duration>) -> Vec<(Instant, Instant)> {
+    /// returns when each word arrived and when it was handed on, and the deltas it took.
+    async fn stream_words(
+        count: usize,
+        gap: Duration,
+        read_slot: Option<Duration>,
+    ) -> (Vec<(Instant, Instant)>, Vec<String>) {
         let start = Instant::now();
         let mut chunks: Vec<(Duration, Bytes)> =
             (0..count).map(|i| (gap * u32::try_from(i).unwrap(), chunk(&format!("w{i} ")))).collect();
@@ -306,41 +310,54 @@ mod tests {
             .expect("the stream ends with its finish chunk");
         let words: Vec<String> = (0..count).map(|i| format!("w{i} ")).collect();
         assert_eq!(progress.summary.text, words.concat(), "every word, in order");
-        assert_eq!(handed.0.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(), words);
-        handed.0.iter().enumerate().map(|(i, (at, _))| (start + gap * u32::try_from(i).unwrap(), *at)).collect()
+        // What was read together is handed on as one delta: each word's hand-over is its delta's.
+        let handed_text: String = handed.0.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(handed_text, words.concat(), "every word handed on once, in order");
+        let word_handed_at = handed.0.iter().flat_map(|(at, text)| text.split_inclusive(' ').map(move |_| *at));
+        let timings = word_handed_at.enumerate().map(|(i, at)| (start + gap * u32::try_from(i).unwrap(), at)).collect();
+        (timings, handed.0.into_iter().map(|(_, text)| text).collect())
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_paced_stream_hands_on_what_arrived_at_the_slots_and_nothing_later_than_a_slot() {
         let slot = Duration::from_millis(50);
         let gap = Duration::from_millis(5);
-        let timings = stream_words(200, gap, Some(slot)).await;
+        let (timings, deltas) = stream_words(200, gap, Some(slot)).await;
         let wakeups: BTreeSet<Instant> = timings.iter().map(|(_, handed)| *handed).collect();
         // 200 words over a second: the first slot's ten one by one (the pace is not known yet),
-        // the rest at the slots after it.
+        // the rest at the slots after it, each slot's words as one delta.
         assert!(wakeups.len() <= 32, "{} hand-overs for 200 words over 1 s at 50 ms slots", wakeups.len());
+        assert_eq!(deltas.len(), wakeups.len(), "one delta per hand-over");
         for (arrived, handed) in timings {
             assert!(handed >= arrived);
             assert!(handed - arrived <= slot + Duration::from_millis(1), "a word waited {:?}", handed - arrived);
         }
 
         // Unpaced, the same stream is handed on word by word.
-        let unpaced = stream_words(200, gap, None).await;
+        let (unpaced, _) = stream_words(200, gap, None).await;
         assert!(unpaced.iter().all(|(arrived, handed)| *handed - *arrived <= Duration::from_millis(1)));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_slow_stream_is_read_as_it_comes() {
         // 25 chunks a second: two a slot, not worth a timer's wake-up each slot.
-        let timings = stream_words(50, Duration::from_millis(40), Some(Duration::from_millis(50))).await;
+        let (timings, _) = stream_words(50, Duration::from_millis(40), Some(Duration::from_millis(50))).await;
         assert!(timings.iter().all(|(arrived, handed)| *handed - *arrived <= Duration::from_millis(1)));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_paced_stream_reads_what_is_already_waiting_without_waiting_for_a_slot() {
         // A flood: every word is there at once. Pacing must not spread it over slots.
-        let timings = stream_words(1_000, Duration::ZERO, Some(Duration::from_millis(50))).await;
+        let (timings, deltas) = stream_words(1_000, Duration::ZERO, Some(Duration::from_millis(50))).await;
         let first = timings[0].1;
         assert!(timings.iter().all(|(_, handed)| *handed == first), "a flood was held back to the slots");
+        assert_eq!(deltas.len(), 1, "what was read together is one delta");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flood_that_is_always_waiting_is_still_handed_on_in_pieces() {
+        let (_, deltas) = stream_words(5_000, Duration::ZERO, Some(Duration::from_millis(50))).await;
+        assert!(deltas.len() > 2, "{} deltas for {} bytes", deltas.len(), deltas.concat().len());
+        assert!(deltas.iter().all(|d| d.len() < MAX_HELD_BYTES + 16), "a delta held more than the cap and one word");
     }
 }

@@ -92,13 +92,38 @@ async fn replay_chunks(kind: ProviderKind, chunks: Vec<Bytes>, tail: Option<Body
     Replayed { progress, result, events: sink.0 }
 }
 
+/// The text and reasoning the events handed on, concatenated.
+fn handed_on(events: &[EventKind]) -> (String, String) {
+    let (mut text, mut reasoning) = (String::new(), String::new());
+    for e in events {
+        match e {
+            EventKind::TextDelta(t) => text.push_str(t),
+            EventKind::ReasoningDelta(t) => reasoning.push_str(t),
+            _ => {}
+        }
+    }
+    (text, reasoning)
+}
+
 /// Replays `name` under many chunkings and both line endings; checks all agree, returns one.
 async fn replay_all_ways(kind: ProviderKind, name: &str) -> Replayed {
     let body = fixture(name);
     let whole = replay_chunks(kind, vec![Bytes::from(body.clone())], None).await;
+    // Read at once, a run of text (or reasoning) events is handed on as one delta.
+    let same_kind_in_a_row = whole.events.windows(2).any(|w| {
+        matches!(w, [EventKind::TextDelta(_), EventKind::TextDelta(_)])
+            || matches!(w, [EventKind::ReasoningDelta(_), EventKind::ReasoningDelta(_)])
+    });
+    assert!(!same_kind_in_a_row, "{name}: one read gave two deltas in a row: {:?}", whole.events);
     for seed in 0..40u64 {
         for variant in [body.clone(), crlf(&body)] {
             let r = replay_chunks(kind, random_chunks(&variant, seed), None).await;
+            let (text, reasoning) = handed_on(&r.events);
+            assert_eq!(
+                (&text, &reasoning),
+                (&r.progress.summary.text, &r.progress.summary.reasoning),
+                "{name} seed {seed}"
+            );
             assert_eq!(r.progress.summary.text, whole.progress.summary.text, "{name} seed {seed}");
             assert_eq!(r.progress.summary.reasoning, whole.progress.summary.reasoning, "{name} seed {seed}");
             assert_eq!(r.progress.summary.tool_calls, whole.progress.summary.tool_calls, "{name} seed {seed}");

@@ -63,6 +63,8 @@ pub struct Progress {
     pub produced_output: bool,
     /// Bytes of text, reasoning and tool-call arguments so far, held to `max_answer_bytes`.
     pub answer_bytes: usize,
+    /// Text of the current read not handed on yet.
+    held: HeldText,
 }
 
 impl Progress {
@@ -85,6 +87,13 @@ impl Progress {
     /// Close the clock: the duration covers the whole request.
     pub fn stop_clock(&mut self) {
         self.summary.timings.duration_ms = self.elapsed_ms();
+    }
+
+    /// Hand on the text a stream read but had not handed on yet (it holds a read's text until
+    /// the read is done): for a caller that dropped the stream (a cancel), so that the answer
+    /// shown and stored is all of the answer kept in `summary`.
+    pub async fn hand_on_held<S: EventSink>(&mut self, sink: &mut S) {
+        self.held.hand_on(sink).await;
     }
 }
 
@@ -221,7 +230,6 @@ async fn stream_inner<S: EventSink>(
         }
         let pieces = pieces_from_completion(provider.kind, &body)?;
         let mut failure = None;
-        let mut held = HeldText::default();
         let mut calls: std::collections::BTreeMap<usize, ToolCall> = std::collections::BTreeMap::new();
         for piece in pieces {
             if let Piece::ToolFragment { slot, id, name, arguments } = &piece {
@@ -239,11 +247,11 @@ async fn stream_inner<S: EventSink>(
                 }
                 call.arguments.push_str(arguments);
             }
-            if let Some(e) = apply_piece(piece, progress, &mut held, sink).await {
+            if let Some(e) = apply_piece(piece, progress, sink).await {
                 failure.get_or_insert(e);
             }
         }
-        held.hand_on(sink).await;
+        progress.hand_on_held(sink).await;
         progress.summary.tool_calls = calls.into_values().collect();
         if let Some(e) = failure {
             return Err(e);
@@ -359,7 +367,6 @@ where
     // What a paced read found already waiting, taken on the next turn.
     let mut ahead = None;
     let mut pacer = source.read_slot.map(super::pacing::Pacer::new);
-    let mut held = HeldText::default();
     'read: loop {
         let item = match ahead.take() {
             Some(item) => item,
@@ -411,7 +418,7 @@ where
         let Some(chunk) = chunk else {
             // The body ended: deliver what the framer completed, then stop.
             for data in events.drain(..) {
-                if let Some(stop) = handle_event(&data, normalizer, source, progress, &mut held, sink).await {
+                if let Some(stop) = handle_event(&data, normalizer, source, progress, sink).await {
                     match stop {
                         Stop::Done => done = true,
                         Stop::Failed(e) => failure = Some(e),
@@ -434,7 +441,7 @@ where
             continue;
         }
         for data in events.drain(..) {
-            if let Some(stop) = handle_event(&data, normalizer, source, progress, &mut held, sink).await {
+            if let Some(stop) = handle_event(&data, normalizer, source, progress, sink).await {
                 match stop {
                     Stop::Done => done = true,
                     Stop::Failed(e) => {
@@ -455,15 +462,15 @@ where
                 match super::pacing::next_if_waiting(&mut bytes).await {
                     Some(item) => ahead = Some(item),
                     None => {
-                        held.hand_on(sink).await;
+                        progress.hand_on_held(sink).await;
                         pacer.pause().await;
                     }
                 }
             }
-            None => held.hand_on(sink).await,
+            None => progress.hand_on_held(sink).await,
         }
     }
-    held.hand_on(sink).await;
+    progress.hand_on_held(sink).await;
     progress.summary.tool_calls = normalizer.tool_calls();
     progress.summary.reasoning_details = normalizer.reasoning_details();
     progress.summary.citations = normalizer.citations();
@@ -491,7 +498,6 @@ async fn handle_event<S: EventSink>(
     normalizer: &mut StreamNormalizer,
     source: &StreamSource<'_>,
     progress: &mut Progress,
-    held: &mut HeldText,
     sink: &mut S,
 ) -> Option<Stop> {
     let data = data.trim();
@@ -512,7 +518,7 @@ async fn handle_event<S: EventSink>(
     };
     let mut failure = None;
     for piece in pieces {
-        if let Some(e) = apply_piece(piece, progress, held, sink).await {
+        if let Some(e) = apply_piece(piece, progress, sink).await {
             failure.get_or_insert(e);
         }
     }
@@ -588,7 +594,6 @@ fn html_title(page: &str) -> Option<String> {
     (!title.is_empty()).then_some(title)
 }
 
-/// Fold one normalized piece into the progress and forward it. Returns a mid-stream error.
 /// Text (or reasoning) read together, handed on as one event: a read that brings a dozen SSE
 /// events gives the room, the store and the chatroom one delta, not a dozen. Held only until
 /// the reader would wait for the network, emits anything else, or holds `MAX_HELD_BYTES`, so
@@ -629,12 +634,9 @@ impl HeldText {
 /// in pieces of about this size as it is read.
 pub(crate) const MAX_HELD_BYTES: usize = 8 * 1024;
 
-async fn apply_piece<S: EventSink>(
-    piece: Piece,
-    progress: &mut Progress,
-    held: &mut HeldText,
-    sink: &mut S,
-) -> Option<CoreError> {
+/// Fold one normalized piece into the progress and forward it (text through `progress.held`).
+/// Returns a mid-stream error.
+async fn apply_piece<S: EventSink>(piece: Piece, progress: &mut Progress, sink: &mut S) -> Option<CoreError> {
     let summary = &mut progress.summary;
     match piece {
         Piece::Meta { generation_id, model, upstream_provider } => {
@@ -655,7 +657,7 @@ async fn apply_piece<S: EventSink>(
                 changed = true;
             }
             if changed && let Some(model) = summary.served_model.clone() {
-                held.hand_on(sink).await;
+                progress.held.hand_on(sink).await;
                 sink.emit(EventKind::Served { model, upstream_provider: summary.upstream_provider.clone() }).await;
             }
         }
@@ -666,7 +668,7 @@ async fn apply_piece<S: EventSink>(
             progress.mark_first_token();
             progress.answer_bytes += t.len();
             progress.summary.text.push_str(&t);
-            held.hold(t, false, sink).await;
+            progress.held.hold(t, false, sink).await;
         }
         Piece::Reasoning(t) => {
             if t.is_empty() {
@@ -675,12 +677,12 @@ async fn apply_piece<S: EventSink>(
             progress.mark_first_token();
             progress.answer_bytes += t.len();
             progress.summary.reasoning.push_str(&t);
-            held.hold(t, true, sink).await;
+            progress.held.hold(t, true, sink).await;
         }
         Piece::ToolFragment { slot, id, name, arguments } => {
             progress.mark_first_token();
             progress.answer_bytes += arguments.len();
-            held.hand_on(sink).await;
+            progress.held.hand_on(sink).await;
             sink.emit(EventKind::ToolCallDelta { slot, id, name, arguments }).await;
         }
         Piece::Finish { reason, native } => {
@@ -691,7 +693,7 @@ async fn apply_piece<S: EventSink>(
         }
         Piece::Usage(usage) => {
             summary.usage = Some(usage.clone());
-            held.hand_on(sink).await;
+            progress.held.hand_on(sink).await;
             sink.emit(EventKind::Usage(usage)).await;
         }
         Piece::Error(e) => return Some(e),

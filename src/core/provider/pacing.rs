@@ -354,6 +354,36 @@ mod tests {
         assert_eq!(deltas.len(), 1, "what was read together is one delta");
     }
 
+    #[tokio::test]
+    async fn text_held_when_the_stream_is_dropped_is_handed_on_by_the_caller() {
+        // A read's text is held while the reader looks for the next chunk; a cancel may drop
+        // the stream right then, and the text is in the summary, so it must reach the sink too.
+        let chunks =
+            futures_util::stream::iter([Ok(chunk("all ")), Ok(chunk("of it"))]).chain(futures_util::stream::pending());
+        let source = StreamSource {
+            label: "test",
+            url: "http://test/",
+            idle: Duration::from_secs(60),
+            limits: StreamLimits::default(),
+            read_slot: Some(Duration::from_millis(50)),
+        };
+        let mut normalizer = StreamNormalizer::new(ProviderKind::OpenaiCompatible);
+        let mut progress = Progress::default();
+        let mut handed = Handed(Vec::new());
+        let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move { cancel.send(()) });
+        tokio::select! {
+            biased;
+            _ = cancelled => {}
+            _ = consume_sse(chunks, &mut normalizer, &source, &mut progress, &mut handed) => panic!("the stream never ends"),
+        }
+        assert_eq!(progress.summary.text, "all of it");
+        assert!(handed.0.is_empty(), "the read's text was still held when the stream was dropped");
+        progress.hand_on_held(&mut handed).await;
+        let text: String = handed.0.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(text, "all of it");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_flood_that_is_always_waiting_is_still_handed_on_in_pieces() {
         let (_, deltas) = stream_words(5_000, Duration::ZERO, Some(Duration::from_millis(50))).await;

@@ -76,6 +76,10 @@ pub(super) async fn run_step(
                 }
             } => Some(outcome),
         };
+        if result.is_none() {
+            // The stream was dropped mid-read: what it read is in the summary, so show it too.
+            progress.hand_on_held(&mut watch).await;
+        }
         if let (Some(Outcome::Failed(e)), Some(limiter), Some(bucket)) = (&result, &limiter, &bucket) {
             limiter.learn_from_error(bucket, e);
         }

@@ -621,6 +621,12 @@ impl HeldText {
         }
     }
 
+    /// Emit `kind` after the text held before it, so events keep their order.
+    async fn emit_after<S: EventSink>(&mut self, kind: EventKind, sink: &mut S) {
+        self.hand_on(sink).await;
+        sink.emit(kind).await;
+    }
+
     async fn hand_on<S: EventSink>(&mut self, sink: &mut S) {
         if self.text.is_empty() {
             return;
@@ -657,8 +663,8 @@ async fn apply_piece<S: EventSink>(piece: Piece, progress: &mut Progress, sink: 
                 changed = true;
             }
             if changed && let Some(model) = summary.served_model.clone() {
-                progress.held.hand_on(sink).await;
-                sink.emit(EventKind::Served { model, upstream_provider: summary.upstream_provider.clone() }).await;
+                let served = EventKind::Served { model, upstream_provider: summary.upstream_provider.clone() };
+                progress.held.emit_after(served, sink).await;
             }
         }
         Piece::Text(t) => {
@@ -682,8 +688,7 @@ async fn apply_piece<S: EventSink>(piece: Piece, progress: &mut Progress, sink: 
         Piece::ToolFragment { slot, id, name, arguments } => {
             progress.mark_first_token();
             progress.answer_bytes += arguments.len();
-            progress.held.hand_on(sink).await;
-            sink.emit(EventKind::ToolCallDelta { slot, id, name, arguments }).await;
+            progress.held.emit_after(EventKind::ToolCallDelta { slot, id, name, arguments }, sink).await;
         }
         Piece::Finish { reason, native } => {
             if progress.finish.is_none() {
@@ -693,8 +698,7 @@ async fn apply_piece<S: EventSink>(piece: Piece, progress: &mut Progress, sink: 
         }
         Piece::Usage(usage) => {
             summary.usage = Some(usage.clone());
-            progress.held.hand_on(sink).await;
-            sink.emit(EventKind::Usage(usage)).await;
+            progress.held.emit_after(EventKind::Usage(usage), sink).await;
         }
         Piece::Error(e) => return Some(e),
     }

@@ -363,7 +363,9 @@ fn shift(buffer: &mut Buffer, scroll: &ScrollHint) {
 /// rows of a frame at a model's pace are, and ratatui's diff works out each equal cell's display
 /// width on the way. Same cells out, in the same order (a test compares the two). With `rows`,
 /// only the columns given for a row can differ (the rest is known to be equal): a row is
-/// compared there, and diffed whole if they differ (so the cells out are still ratatui's).
+/// compared and diffed there, from the first cell boundary at or after the first given column
+/// (the cells before it are equal, so ratatui's diff sends none of them and only steps over
+/// them by their widths).
 fn diff_rows<'a>(shown: &Buffer, next: &'a Buffer, rows: Option<&[Columns]>) -> Vec<(u16, u16, &'a Cell)> {
     let width = usize::from(next.area.width);
     let mut out = Vec::new();
@@ -378,8 +380,8 @@ fn diff_rows<'a>(shown: &Buffer, next: &'a Buffer, rows: Option<&[Columns]>) -> 
                 None => continue,
             },
         };
-        if old[columns.clone()] != new[columns] {
-            diff_row(old, new, next.area.y + y as u16, next.area.x, &mut out);
+        if old[columns.clone()] != new[columns.clone()] {
+            diff_row(old, new, next.area.y + y as u16, next.area.x, columns, &mut out);
         }
     }
     out
@@ -387,8 +389,16 @@ fn diff_rows<'a>(shown: &Buffer, next: &'a Buffer, rows: Option<&[Columns]>) -> 
 
 /// One row of ratatui's `BufferDiff` (ratatui-core 0.1, `buffer/diff.rs`): changed cells, the
 /// cells a wide character covers passed over, and the columns a replaced wide character
-/// covered re-sent where the terminal may still show it.
-fn diff_row<'a>(prev: &[Cell], next: &'a [Cell], y: u16, x0: u16, out: &mut Vec<(u16, u16, &'a Cell)>) {
+/// covered re-sent where the terminal may still show it. Only `columns` may differ: the cells
+/// before them are stepped over as the diff steps over equal cells, and it stops after them.
+fn diff_row<'a>(
+    prev: &[Cell],
+    next: &'a [Cell],
+    y: u16,
+    x0: u16,
+    columns: Range<usize>,
+    out: &mut Vec<(u16, u16, &'a Cell)>,
+) {
     const VISIBLE_ON_BLANK: Modifier = Modifier::REVERSED
         .union(Modifier::UNDERLINED)
         .union(Modifier::SLOW_BLINK)
@@ -397,7 +407,14 @@ fn diff_row<'a>(prev: &[Cell], next: &'a [Cell], y: u16, x0: u16, out: &mut Vec<
     let len = next.len().min(prev.len());
     let at = |i: usize| (x0 + i as u16, y);
     let mut pos = 0;
-    while pos < len {
+    while pos < columns.start.min(len) {
+        pos += match next[pos].diff_option {
+            CellDiffOption::ForcedWidth(width) => usize::from(width.get()),
+            _ if is_skip(&next[pos]) => 1,
+            _ => display_width(&next[pos]).max(1),
+        };
+    }
+    while pos < columns.end.min(len) {
         let i = pos;
         pos += 1;
         let (current, previous) = (&next[i], &prev[i]);
@@ -450,7 +467,11 @@ fn diff_row<'a>(prev: &[Cell], next: &'a [Cell], y: u16, x0: u16, out: &mut Vec<
     }
 }
 
+/// ratatui's display width of a cell, without its call for the commonest cell, one byte wide.
 fn display_width(cell: &Cell) -> usize {
+    if cell.symbol().len() == 1 && !matches!(cell.diff_option, CellDiffOption::ForcedWidth(_)) {
+        return 1;
+    }
     usize::from(ratatui::buffer::CellWidth::cell_width(cell))
 }
 

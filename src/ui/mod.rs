@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod app_input;
+pub mod cells;
 pub mod clipboard;
 pub mod commands;
 pub mod diff_view;

@@ -14,6 +14,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
 use crate::core::protocol::ToolCall;
 use crate::present;
+use crate::ui::cells;
 use crate::ui::frames::Reuse;
 use crate::ui::pane::{Answer, DrawnBody, Entry, ExtrasCache, Footer, Outcome, Pane, PaneState, ToolNote};
 use crate::ui::pane::{Edges, FrameRow};
@@ -127,16 +128,16 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, pane: &Pane, ctx: &DrawCtx<'_>, r
     let blank = Line::default();
     for (i, row) in (inner.y..inner.bottom()).enumerate() {
         let line = pane.frame_row(i).unwrap_or(&blank);
+        let at = Rect { y: row, height: 1, ..inner };
         if let Some(reuse) = reuse {
             if already_there(pane, inner, reuse, row, line) {
                 continue;
             }
-            clear(buf, Rect { y: row, height: 1, ..inner });
-            reuse.touch(Rect { y: row, height: 1, ..inner });
+            reuse.touch(at);
         }
-        let at = Rect { y: row, height: 1, ..inner };
-        buf.set_style(at, Style::default().fg(ui.fg));
-        buf.set_line(inner.x, row, line, inner.width);
+        // A fresh frame's buffer starts blank, so blanking the row again changes nothing there.
+        cells::blank(buf, at, Style::default().fg(ui.fg));
+        cells::set_line(buf, inner.x, row, line, inner.width);
     }
     if marker {
         let marker = Line::from(Span::styled(

@@ -45,9 +45,8 @@ pub fn set_line(buf: &mut Buffer, x: u16, y: u16, line: &Line<'_>, max_width: u1
     (x, y)
 }
 
-/// Blank the cells of `rect` (which must lie inside the buffer, one or more whole rows of it or
-/// parts of rows) and give them `style`: `Buffer::reset` of the cells, then `Buffer::set_style`,
-/// in one pass over each row.
+/// Blank the cells of `rect` (the part inside the buffer) and give them `style`: each cell reset,
+/// then `Buffer::set_style`, in one pass over each row (`Style::default()` only blanks).
 pub fn blank(buf: &mut Buffer, rect: Rect, style: Style) {
     let rect = rect.intersection(buf.area);
     if rect.is_empty() {

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use crate::ui::app::{App, Level, Overlay};
 use crate::ui::frames::{Reuse, ScrollHint};
-use crate::ui::{layout, overlay, pane_view, sidebar};
+use crate::ui::{cells, layout, overlay, pane_view, sidebar};
 
 /// Everything a frame of `area` needs that takes work: the layout, the draft's estimate, the
 /// sidebar, each visible pane's lines (render caches and scroll positions brought up to date).
@@ -206,11 +206,11 @@ pub fn draw_with(frame: &mut Frame<'_>, app: &App, reuse: Option<&Reuse>, last_s
     let keep_status = reuse.is_some_and(Reuse::keeps_status) && !palette_shown(app) && app.chrome.overlay.is_none();
     if let Some(reuse) = reuse {
         if !keep_input {
-            pane_view::clear(frame.buffer_mut(), regions.input);
+            cells::blank(frame.buffer_mut(), regions.input, Style::default());
             reuse.touch(regions.input);
         }
         if !keep_status {
-            pane_view::clear(frame.buffer_mut(), regions.status);
+            cells::blank(frame.buffer_mut(), regions.status, Style::default());
             reuse.touch(regions.status);
         }
         // Popups draw over everything, where only they know.

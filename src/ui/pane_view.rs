@@ -228,7 +228,7 @@ fn redraw_border(
 ) {
     let area = area.intersection(buf.area);
     if area.height < 2 || area.width < 2 {
-        clear(buf, area);
+        cells::blank(buf, area, Style::default());
         block().render(area, buf);
         reuse.touch(area);
         return;
@@ -278,16 +278,6 @@ fn edge_row(buf: &mut ratatui::buffer::Buffer, area: Rect, y: u16, corners: [&st
         _ => room.x,
     };
     title.render(Rect { x, width, ..room }, buf);
-}
-
-/// Reset the cells of `rect` (inside the buffer) to blank.
-pub fn clear(buf: &mut ratatui::buffer::Buffer, rect: Rect) {
-    let rect = rect.intersection(buf.area);
-    for y in rect.top()..rect.bottom() {
-        for x in rect.left()..rect.right() {
-            buf[(x, y)].reset();
-        }
-    }
 }
 
 /// Below this many columns for the model id, a pane's header shortens its state to a sign.

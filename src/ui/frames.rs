@@ -21,6 +21,8 @@ use ratatui::buffer::{Buffer, Cell, CellDiffOption};
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 
+use crate::ui::cells;
+
 /// A region of whole terminal rows whose content moved up by `lines` since the last frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScrollHint {
@@ -380,7 +382,7 @@ fn diff_rows<'a>(shown: &Buffer, next: &'a Buffer, rows: Option<&[Columns]>) -> 
                 None => continue,
             },
         };
-        if old[columns.clone()] != new[columns.clone()] {
+        if !cells::same_row(&old[columns.clone()], &new[columns.clone()]) {
             diff_row(old, new, next.area.y + y as u16, next.area.x, columns, &mut out);
         }
     }
@@ -423,14 +425,14 @@ fn diff_row<'a>(
             _ if is_skip(current) => {}
             CellDiffOption::ForcedWidth(width) => {
                 pos = pos.saturating_add(usize::from(width.get()).saturating_sub(1));
-                if current != previous {
+                if !cells::same(current, previous) {
                     let (x, y) = at(i);
                     out.push((x, y, current));
                 }
             }
             CellDiffOption::None | CellDiffOption::AlwaysUpdate => {
                 let cell_width = display_width(current);
-                if matches!(current.diff_option, CellDiffOption::None) && current == previous {
+                if matches!(current.diff_option, CellDiffOption::None) && cells::same(current, previous) {
                     pos += cell_width.saturating_sub(1);
                     continue;
                 }
@@ -527,7 +529,7 @@ fn changed_cells(shown: &Buffer, next: &Buffer, rows: Range<u16>, by: u16) -> us
         let from = y + by;
         if from < rows.end {
             let old_row = &shown.content[usize::from(from) * width..][..width];
-            changed += new_row.iter().zip(old_row).filter(|(a, b)| a != b).count();
+            changed += new_row.iter().zip(old_row).filter(|(a, b)| !cells::same(a, b)).count();
         } else {
             changed += new_row.iter().filter(|c| **c != Cell::EMPTY).count();
         }

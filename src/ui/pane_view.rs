@@ -258,15 +258,24 @@ fn redraw_border(
 /// line, from the left unless it is right-aligned. Drawn straight into the frame: through a
 /// scratch `Block` it cost a buffer and a whole border for each title that changed.
 fn edge_row(buf: &mut ratatui::buffer::Buffer, area: Rect, y: u16, corners: [&str; 2], title: &Line<'_>, style: Style) {
-    for x in area.left()..area.right() {
-        let symbol = match x {
-            _ if x == area.left() => corners[0],
-            _ if x == area.right() - 1 => corners[1],
-            _ => ratatui::symbols::line::HORIZONTAL,
-        };
-        let cell = &mut buf[(x, y)];
-        cell.reset();
+    // One prepared cell cloned along the row: resetting, setting the symbol and the style of
+    // each cell in turn was most of this function's cost, and the header row is drawn nearly
+    // every frame of a stream (its rate and spinner change).
+    let cell_of = |symbol: &str| {
+        let mut cell = ratatui::buffer::Cell::EMPTY;
         cell.set_symbol(symbol).set_style(style);
+        cell
+    };
+    let row = area.intersection(Rect { y, height: 1, ..buf.area });
+    if !row.is_empty() {
+        let start = buf.index_of(row.x, y);
+        buf.content[start..start + usize::from(row.width)].fill(cell_of(ratatui::symbols::line::HORIZONTAL));
+    }
+    // The left corner last: a one-column pane shows it, as `Block` does.
+    for (x, corner) in [(area.right().wrapping_sub(1), corners[1]), (area.left(), corners[0])] {
+        if let Some(cell) = buf.cell_mut((x, y)).filter(|_| row.contains((x, y).into())) {
+            *cell = cell_of(corner);
+        }
     }
     let room = Rect { x: area.x + 1, y, width: area.width - 2, height: 1 };
     if room.is_empty() {

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 /// Chunks a slot, of every paced stream on this thread together, at which pacing pays: the
 /// slot's timer wakes the thread once for all of them, and the kernel still wakes it for each
-/// packet, so below this (one pane at 50 tok/s is 3.3 chunks a 67 ms slot) streams are read as
+/// packet, so below this (one pane at 50 tok/s is 3.8 chunks a 77 ms slot) streams are read as
 /// they come, as before; six panes at 100 tok/s, or one at 200, are paced.
 const CHUNKS_WORTH_PACING: u64 = 4;
 

@@ -272,9 +272,9 @@ fn edge_row(buf: &mut ratatui::buffer::Buffer, area: Rect, y: u16, corners: [&st
         buf.content[start..start + usize::from(row.width)].fill(cell_of(ratatui::symbols::line::HORIZONTAL));
     }
     // The left corner last, so in a one-column area it is the one drawn (as before).
-    for (x, corner) in [(area.right().wrapping_sub(1), corners[1]), (area.left(), corners[0])] {
-        if let Some(cell) = buf.cell_mut((x, y)).filter(|_| row.contains((x, y).into())) {
-            *cell = cell_of(corner);
+    for (x, corner) in [(area.right().saturating_sub(1), corners[1]), (area.left(), corners[0])] {
+        if row.contains((x, y).into()) {
+            buf[(x, y)] = cell_of(corner);
         }
     }
     let room = Rect { x: area.x + 1, y, width: area.width - 2, height: 1 };

@@ -7,9 +7,13 @@ chatroom's resident memory. Placed together they take a few MiB (README, "At a r
 pace").
 
 Usage: scripts/hot-code-layout.py BINARY CALLGRIND_OUT...
-  BINARY is the release build the profiles ran (its symbol sizes decide the patterns);
-  each CALLGRIND_OUT is `valgrind --tool=callgrind --demangle=no` over a whole session of it
-  (start, a streamed answer, quit). The README says which sessions the shipped file comes from.
+  BINARY is a release build linked without the layout (`ROUNDTABLE_NO_CODE_LAYOUT=1 cargo build
+  --release`: valgrind does not name functions outside `.text`), and each CALLGRIND_OUT a whole
+  session of it (start, a streamed answer, Ctrl+Q) under tmux, for example against
+  `roundtable sim --port 18999`:
+    valgrind --tool=callgrind --demangle=no --callgrind-out-file=one.out BINARY \
+      --base-url http://127.0.0.1:18999/api/v1 -m bench/model-1@tokens=5000@tps=200@ttft=0
+  The shipped file comes from three: that one, two panes, and the demo (no key, no --base-url).
 
 The script names functions by their mangled path without the hash rustc appends (`17h…E`), so
 the file stays useful when the compiler or a dependency changes the hashes; a path shared by
@@ -19,6 +23,7 @@ not find are ignored: a stale entry costs nothing but its placement.
 """
 
 import collections
+import os
 import re
 import subprocess
 import sys
@@ -89,7 +94,8 @@ def main():
         if pattern not in placed:
             placed.add(pattern)
             patterns.append(pattern)
-    with open("link/hot-code.ld", "w") as out:
+    target = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "link", "hot-code.ld")
+    with open(target, "w") as out:
         out.write("/* Written by scripts/hot-code-layout.py: the code a chatroom session runs, together\n")
         out.write("   (build.rs passes it to the linker for release builds on Linux). Do not edit. */\n")
         out.write("SECTIONS\n{\n  .text.hot : {\n")
